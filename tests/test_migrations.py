@@ -577,10 +577,11 @@ async def test_the_forecast_runs_are_filled_from_the_facts_down_and_up_again(fre
     try:
         async with engine.connect() as conn:
             rows = {tuple(r) for r in (await conn.execute(text(
-                "SELECT forecast_id, organiser_id, revision, withdrawn, late FROM compliance_forecast_runs"))).all()}
+                "SELECT forecast_id, organiser_id, revision, withdrawn_revision, on_time_revision, late "
+                "FROM compliance_forecast_runs"))).all()}
     finally:
         await engine.dispose()
-    assert rows == {(late, "2999", 3, False, True), (withdrawn, "2999", 2, True, False)}
+    assert rows == {(late, "2999", 3, None, None, True), (withdrawn, "2999", 2, 2, None, False)}
     outside_event_loop(command.downgrade, alembic_config(package, url), "c8e2a4f6b0d3")
     engine = create_async_engine(url)
     try:

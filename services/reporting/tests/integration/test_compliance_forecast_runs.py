@@ -1,7 +1,7 @@
 """A forecast handed in on time and corrected after the deadline stays on time in the compliance lists (round 26b's
 "Not done"): the forecast service flags each revision late by its own time, and the lists took the newest
-revision's flag. Now compliance keeps each forecast's run (`compliance_forecast_runs`, `rules.fold_forecast_run`):
-on time when any submission since it was last withdrawn was — live and rebuilt alike."""
+revision's flag. Now compliance keeps each forecast's run (`compliance_forecast_runs`, `rules.ForecastRun`): on time when a
+submission above its newest withdrawal was — live in any order and rebuilt alike."""
 
 from __future__ import annotations
 
@@ -81,9 +81,7 @@ def database_urls(fresh_database) -> dict[str, str]:
 async def test_the_forecast_runs_are_the_same_live_in_either_order_and_rebuilt(settings, database_urls):
     # failed before: s-1's maths late in all three (the newest revision's flag)
     log = DIRECTORY + LOG + CORRECTIONS
-    twin = CORRECTIONS[-1]
-    other = [e for e in log if e is not twin]
-    other.insert(other.index(LOG[4]), twin)  # the on-time twin first
+    other = DIRECTORY + (LOG + CORRECTIONS)[::-1]  # every correction before what it corrects, the twins swapped
     dbs = {way: Database(url) for way, url in database_urls.items()}
     try:
         await in_batches(loop_on(settings, dbs["live"]), log, 3)

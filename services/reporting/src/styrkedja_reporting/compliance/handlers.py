@@ -31,8 +31,8 @@ compared with the stored items and cells.
 
 Which time counts for a report: a forecast fact carries the forecast service's `late` flag (same
 `styrkedja_contracts.calendar` rule, decided at write time, each revision by its own time); its status
-comes from its current run's flags (`compliance_forecast_runs`, `rules.fold_forecast_run`: on time when
-any submission since it was last withdrawn was — a correction after the deadline stays on time); an
+comes from its current run (`compliance_forecast_runs`, `rules.ForecastRun`: on time when a submission
+above its newest withdrawal was — a correction after the deadline stays on time); an
 assessment's lateness is judged here from the time its current run was first published against
 the round's deadline (grace included, the organiser's time zone). Several reports of one student
 × subject: on time wins. Roster = memberships active on the window's deadline.
@@ -87,6 +87,7 @@ from .rules import (
     WindowKind,
     fold_forecast_run,
     fold_round_report,
+    forecast_event_run,
     item_contribution,
     items,
     parse_round_period,
@@ -573,28 +574,37 @@ async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -
     return [stored[key] for key, _ in changed if key in stored] + [s for _, s in changed]
 
 
+# the stored run and the batch's folded (`rules.fold_forecast_run`: each revision the greatest, NULL none — as
+# PostgreSQL's greatest() ignores NULLs), and `ForecastRun.late` of the result; a replay writes no row version
+_RUN_REVISIONS = ("revision", "withdrawn_revision", "on_time_revision")
+_RUN_GREATEST = {c: f"greatest(r.{c}, EXCLUDED.{c})" for c in _RUN_REVISIONS}
+_SAVE_FORECAST_RUNS = text(
+    f"INSERT INTO {compliance_forecast_runs.name} AS r (forecast_id, organiser_id, {', '.join(_RUN_REVISIONS)}, late) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[]), CAST(:revisions AS int[]), "
+    "CAST(:withdrawn AS int[]), CAST(:on_time AS int[]), CAST(:late AS boolean[])) "
+    "ON CONFLICT (forecast_id, organiser_id) DO UPDATE SET "
+    + ", ".join(f"{c} = {g}" for c, g in _RUN_GREATEST.items())
+    + f", late = {_RUN_GREATEST['withdrawn_revision']} IS DISTINCT FROM {_RUN_GREATEST['revision']} AND "
+    f"coalesce({_RUN_GREATEST['on_time_revision']}, 0) <= coalesce({_RUN_GREATEST['withdrawn_revision']}, 0) "
+    "WHERE (r.revision, r.withdrawn_revision, r.on_time_revision) IS DISTINCT FROM "
+    f"({', '.join(_RUN_GREATEST.values())})")
+
+
 async def _fold_forecast_runs(session: AsyncSession, incoming: Sequence[ForecastRun]) -> None:
-    """Fold the batch's forecast revisions into `compliance_forecast_runs` (`rules.fold_forecast_run`), in the
-    batch's order, from the stored state (read locked; the organisers' fact writers' lock is held already); the
-    changed ones are written. The items they touch are the batch's forecast pairs (`apply_compliance`)."""
+    """Fold the batch's forecast events into `compliance_forecast_runs` (`rules.fold_forecast_run`): per forecast
+    the batch's maxima, then the stored ones in one statement — no read: maxima fold in any order (the organisers'
+    fact writers' lock is held already). The items they touch are the batch's forecast pairs (`apply_compliance`)."""
     if not incoming:
         return
-    r = compliance_forecast_runs.c
-    keys = {(i.forecast_id, i.organiser_id) for i in incoming}
-    stored = {(row.forecast_id, row.organiser_id): ForecastRun(*row) for row in (await session.execute(
-        select(r.forecast_id, r.organiser_id, r.revision, r.withdrawn, r.late).where(
-            rows_in((r.forecast_id, r.organiser_id), keys)).order_by(r.forecast_id, r.organiser_id)
-        .with_for_update())).all()}
-    state = dict(stored)
+    folded: dict[tuple[Any, str], ForecastRun] = {}
     for run in incoming:
         key = (run.forecast_id, run.organiser_id)
-        state[key] = fold_forecast_run(state.get(key), run)
-    changed = [vars(s) for key, s in sorted(state.items()) if stored.get(key) != s]
-    if changed:
-        stmt = pg_insert(compliance_forecast_runs)  # executemany: no parameter limit per batch
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["forecast_id", "organiser_id"],
-            set_={c: stmt.excluded[c] for c in ("revision", "withdrawn", "late")}), changed)
+        folded[key] = fold_forecast_run(folded.get(key), run)
+    runs = [folded[key] for key in sorted(folded, key=lambda k: (str(k[0]), k[1]))]  # one lock order
+    await session.execute(_SAVE_FORECAST_RUNS, {
+        "ids": [r.forecast_id for r in runs], "organisers": [r.organiser_id for r in runs],
+        "revisions": [r.revision for r in runs], "withdrawn": [r.withdrawn_revision for r in runs],
+        "on_time": [r.on_time_revision for r in runs], "late": [r.late for r in runs]})
 
 
 async def note_members_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -657,8 +667,8 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             period = f"{data.school_year}:{data.term}"
             touched[data.organiser_id].pairs[period].add((data.student_id, data.subject_code))
             withdrawn = kind == ForecastWithdrawnV1.event_type
-            runs.append(ForecastRun(data.forecast_id, data.organiser_id, data.revision, withdrawn,
-                                    not withdrawn and data.late))
+            runs.append(forecast_event_run(data.forecast_id, data.organiser_id, data.revision, withdrawn,
+                                           not withdrawn and data.late))
             forecast_periods.add((data.organiser_id, period))
         elif kind == GroupMembershipUpsertedV1.event_type:
             touched[data.organiser_id].students.add(data.student_id)

@@ -184,37 +184,51 @@ def round_tie_order(report: RoundReport) -> tuple[object, ...]:
 @dataclass(frozen=True)
 class ForecastRun:
     """What compliance keeps of one forecast (by id within its organiser) for the forecast lists: its newest
-    revision, whether that withdraws it, and whether its current run — the submissions since it was last
-    withdrawn — was late. The forecast service flags each revision late by that revision's own time (the
-    flag's meaning, kept); the run is on time when any of its submissions was (`fold_forecast_run`): an
+    revision, the newest revision withdrawing it, and the newest revision submitted on time — by the forecast
+    service's own flag, which judges each revision by that revision's own time (what the flag means, kept).
+
+    The current run is the submissions above the newest withdrawal; it is on time when one of them was: an
     on-time forecast corrected after the deadline stays on time, as an assessment's run keeps its first time
-    (`fold_round_report`). A withdrawal ends the run; a submission after it starts a new one, judged by its own
-    flag (withdrawn, then submitted again late, is late). A withdrawn state's `late` is false (it counts nowhere)."""
+    (`fold_round_report`); withdrawn, then handed in again late, is late (a new run, as an assessment retracted
+    and published again). Three maxima: the same whatever order the revisions arrive in (`fold_forecast_run`) —
+    a correction arriving before what it corrects, twins of one revision (a withdrawal wins its revision: it is
+    not above itself), a replay. None = no such revision seen."""
 
     forecast_id: UUID
     organiser_id: str
     revision: int
-    withdrawn: bool
-    late: bool
+    withdrawn_revision: int | None
+    on_time_revision: int | None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_revision == self.revision
+
+    @property
+    def late(self) -> bool:
+        """Late: a current run with no submission on time (a withdrawn forecast counts nowhere: not late)."""
+        return not self.withdrawn and (self.on_time_revision or 0) <= (self.withdrawn_revision or 0)
+
+
+def forecast_event_run(forecast_id: UUID, organiser_id: str, revision: int, withdrawn: bool,
+                       late: bool) -> ForecastRun:
+    """One forecast event as a run of its own (a submission flagged `late` or not, or a withdrawal)."""
+    return ForecastRun(forecast_id, organiser_id, revision, revision if withdrawn else None,
+                       None if withdrawn or late else revision)
+
+
+def _greatest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def fold_forecast_run(state: ForecastRun | None, incoming: ForecastRun) -> ForecastRun:
-    """The state after one more revision of a forecast (`incoming.withdrawn` = a withdrawal, its `late` false).
-
-    On time wins within a run (`late` is the AND of its submissions' flags, the boolean of "the earliest time"):
-    an AND is the same in any order, so two events of one revision (a producer's fault, on two partitions) are
-    decided by content whatever came first — a withdrawal wins its revision (as the fact's `results.rules.tie_order`
-    decides), two submissions are one run. Older revisions change nothing."""
-    if state is not None and incoming.revision < state.revision:
-        return state
-    if incoming.withdrawn:
-        return replace(incoming, late=False)
-    if state is not None and state.withdrawn:
-        # a withdrawal wins the tie of its own revision; a newer submission starts a new run
-        return state if incoming.revision == state.revision else incoming
-    if state is not None:  # the same run (a correction, or a twin of the newest revision)
-        return replace(incoming, revision=max(state.revision, incoming.revision), late=state.late and incoming.late)
-    return incoming
+    """The state after one more event (or state) of a forecast: each revision the greatest of the two (associative
+    and commutative: any order, any batching, the rebuild's `max` the same)."""
+    if state is None:
+        return incoming
+    return replace(state, revision=max(state.revision, incoming.revision),
+                   withdrawn_revision=_greatest(state.withdrawn_revision, incoming.withdrawn_revision),
+                   on_time_revision=_greatest(state.on_time_revision, incoming.on_time_revision))
 
 
 def item_for(window_key: WindowKey, window: Window, school_unit_code: str, group_id: str, subject_code: str,

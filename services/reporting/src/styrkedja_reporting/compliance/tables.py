@@ -91,16 +91,18 @@ compliance_round_reports = Table(
     Index("ix_compliance_round_reports_student", "organiser_id", "school_year", "round", "student_id"),
 )
 
-# Forecasts: per forecast, its newest revision, whether that withdraws it, and whether its current run (the
-# submissions since it was last withdrawn) was late — every submission of the run late by the forecast service's
-# own flag (`rules.fold_forecast_run`). The forecast fact keeps only the newest revision's flag: an on-time
-# forecast corrected after the deadline would read late (round 26b). Migration 0029.
+# Forecasts: per forecast, its newest revision, the newest withdrawing it and the newest submitted on time (by the
+# forecast service's own flag) — `rules.ForecastRun`, three maxima folded in any order — and whether its current run
+# (the submissions above the newest withdrawal) is late: no submission of it on time (`ForecastRun.late`, stored for
+# the lists' reads). The forecast fact keeps only the newest revision's flag: an on-time forecast corrected after
+# the deadline read late (round 26b). Migration 0029.
 compliance_forecast_runs = Table(
     "compliance_forecast_runs", metadata,
     Column("forecast_id", Uuid, primary_key=True),  # as the fact's (joined to it)
     Column("organiser_id", String(16), primary_key=True),
     Column("revision", Integer, nullable=False),
-    Column("withdrawn", Boolean, nullable=False),
+    Column("withdrawn_revision", Integer),
+    Column("on_time_revision", Integer),
     Column("late", Boolean, nullable=False),
 )
 

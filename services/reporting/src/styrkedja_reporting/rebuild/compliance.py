@@ -10,9 +10,8 @@ What the incremental apply leaves (`compliance.handlers`), written once from the
   revision is a twin, decided by content: `rules.round_tie_order`); the state is its newest revision's, retracted
   when a retraction has it (the greatest retraction's own place and time), else the greatest publication's place
   and the earliest time of the last run (the publications above the newest retracted revision);
-* `compliance_forecast_runs`: each forecast's `rules.fold_forecast_run` over its events in log order, set-wise
-  (`_forecast_runs_sql`) — the events counted as the round reports' are; withdrawn when a withdrawal has the newest
-  revision, else late only when every submission of the last run (those above the newest withdrawn revision) is;
+* `compliance_forecast_runs`: each forecast's `rules.fold_forecast_run` over its events, set-wise
+  (`_forecast_runs_sql`): the greatest revision, withdrawn revision and on-time revision — maxima, any order;
 * `compliance_assignment_scope`: each teaching assignment's group × subject as the directory holds it now;
 * `compliance_windows`: a forecast window per organiser × school year × term any forecast event named,
   a round window per organiser × school year × round any counted assessment state named whose round the
@@ -112,24 +111,16 @@ def _round_reports_sql(counted: str) -> str:
 
 def _forecast_runs_sql(forecasts: str, dups: str) -> str:
     """Each forecast's run (`rules.fold_forecast_run` set-wise) from its staged events (`forecasts`: one row per
-    forecast event, the fact's fields; a withdrawal's `late` false): an event counts when its revision is not below
-    any earlier one of the forecast in log order; the newest counted revision is the state's, withdrawn when a
-    withdrawal has it (a withdrawal wins its revision's tie); else late only when every counted submission above the
-    newest withdrawn revision (the run since the last withdrawal) is late — an AND, the same in any order, as the live
-    fold's twins."""
+    forecast event, the fact's fields; a withdrawal's `late` false): the greatest revision, the greatest withdrawn
+    and the greatest submitted on time — maxima, the live fold's in any order — and `ForecastRun.late` of them."""
     return (
-        f"INSERT INTO {compliance_forecast_runs.name} (forecast_id, organiser_id, revision, withdrawn, late) "
-        "WITH ev AS (SELECT forecast_id, organiser_id, revision, withdrawn, late, max(revision) OVER "
-        "(PARTITION BY forecast_id, organiser_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) "
-        f"AS before FROM {forecasts} t WHERE NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)), "
-        "c AS (SELECT * FROM ev WHERE before IS NULL OR revision >= before), "
-        "k AS (SELECT forecast_id, organiser_id, max(revision) AS revision, "
-        "max(revision) FILTER (WHERE withdrawn) AS withdrawn_revision FROM c GROUP BY forecast_id, organiser_id) "
-        "SELECT k.forecast_id, k.organiser_id, k.revision, coalesce(k.withdrawn_revision = k.revision, false), "
-        "CASE WHEN k.withdrawn_revision = k.revision THEN false ELSE coalesce(bool_and(c.late) FILTER (WHERE NOT "
-        "c.withdrawn AND (k.withdrawn_revision IS NULL OR c.revision > k.withdrawn_revision)), false) END "
-        "FROM k JOIN c ON c.forecast_id = k.forecast_id AND c.organiser_id = k.organiser_id "
-        "GROUP BY k.forecast_id, k.organiser_id, k.revision, k.withdrawn_revision")
+        f"INSERT INTO {compliance_forecast_runs.name} (forecast_id, organiser_id, revision, withdrawn_revision, "
+        "on_time_revision, late) "
+        "SELECT forecast_id, organiser_id, revision, w, o, w IS DISTINCT FROM revision AND coalesce(o, 0) <= "
+        "coalesce(w, 0) FROM (SELECT forecast_id, organiser_id, max(revision) AS revision, "
+        "max(revision) FILTER (WHERE withdrawn) AS w, max(revision) FILTER (WHERE NOT withdrawn AND NOT late) AS o "
+        f"FROM {forecasts} t WHERE NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq) "
+        "GROUP BY forecast_id, organiser_id) f")
 
 
 async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,

@@ -1,4 +1,4 @@
-"""compliance: per forecast, whether its current run was late (`compliance_forecast_runs`). The forecast lists read
+"""compliance: per forecast, whether its current run is late (`compliance_forecast_runs`). The forecast lists read
 the newest revision's `late` flag, which the forecast service sets at each revision's own time: an on-time forecast
 corrected after the deadline was listed late (round 26b). The run's flag (`rules.fold_forecast_run`) keeps it on time.
 
@@ -25,12 +25,15 @@ def upgrade() -> None:
         sa.Column('forecast_id', sa.Uuid(), nullable=False),
         sa.Column('organiser_id', sa.String(length=16), nullable=False),
         sa.Column('revision', sa.Integer(), nullable=False),
-        sa.Column('withdrawn', sa.Boolean(), nullable=False),
+        sa.Column('withdrawn_revision', sa.Integer(), nullable=True),
+        sa.Column('on_time_revision', sa.Integer(), nullable=True),
         sa.Column('late', sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint('forecast_id', 'organiser_id'),
     )
-    op.execute("INSERT INTO compliance_forecast_runs (forecast_id, organiser_id, revision, withdrawn, late) "
-               "SELECT forecast_id, organiser_id, revision, withdrawn, late AND NOT withdrawn FROM forecast_facts")
+    op.execute("INSERT INTO compliance_forecast_runs (forecast_id, organiser_id, revision, withdrawn_revision, "
+               "on_time_revision, late) SELECT forecast_id, organiser_id, revision, "
+               "CASE WHEN withdrawn THEN revision END, CASE WHEN NOT withdrawn AND NOT late THEN revision END, "
+               "late AND NOT withdrawn FROM forecast_facts")
 
 
 def downgrade() -> None:
