@@ -544,3 +544,48 @@ async def test_the_claims_within_their_organiser_down_and_up_again(fresh_databas
     assert f"WHERE ((organiser_id)::text = '{LEGACY_ORGANISER}'::text)" in index
     outside_event_loop(command.downgrade, alembic_config(package, url), "a3d7f1b5c9e2")
     assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id)"}
+
+
+async def test_the_forecast_runs_are_filled_from_the_facts_down_and_up_again(fresh_database):
+    """Round 26c: compliance keeps each forecast's run (`compliance_forecast_runs`), filled from the stored facts (the
+    newest revision's flag: all that is known of a run before); a withdrawn one is not late; reversible."""
+    from uuid import uuid4
+
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    outside_event_loop(command.downgrade, alembic_config(package, url), "c8e2a4f6b0d3")
+    late, withdrawn = uuid4(), uuid4()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT to_regclass('compliance_forecast_runs')"))).scalar_one() is None
+            for fid, revision, is_withdrawn in ((late, 3, False), (withdrawn, 2, True)):
+                await conn.execute(text(
+                    "INSERT INTO forecast_facts (forecast_id, revision, withdrawn, organiser_id, school_unit_code, "
+                    "group_id, student_id, gender, year, subject_code, value, school_year, term, late) VALUES "
+                    "(:f, :r, :w, '2999', '11111111', '7A', 's-1', 'female', 7, 'GRGRMAT01', 'ACCEPTABLE', "
+                    "'2026/27', 'HT', true)"), {"f": fid, "r": revision, "w": is_withdrawn})
+    finally:
+        await engine.dispose()
+    upgrade(package, url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = {tuple(r) for r in (await conn.execute(text(
+                "SELECT forecast_id, organiser_id, revision, withdrawn_revision, on_time_revision, late "
+                "FROM compliance_forecast_runs"))).all()}
+    finally:
+        await engine.dispose()
+    assert rows == {(late, "2999", 3, None, None, True), (withdrawn, "2999", 2, 2, None, False)}
+    outside_event_loop(command.downgrade, alembic_config(package, url), "c8e2a4f6b0d3")
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT to_regclass('compliance_forecast_runs')"))).scalar_one() is None
+    finally:
+        await engine.dispose()

@@ -21,10 +21,11 @@ Found and fixed (each test failed on the old code, as said at it):
   until then, and later than any acknowledgement of it. The freshness header was bounded so before (never later
   than the moment applied); the alerts' stamp now is too.
 
-Found and not fixed (needs a table of its own, its rebuild and a migration): a forecast on time, corrected after the
-deadline, is late in the compliance lists — the lists take the newest revision's `late` flag, which the forecast
-service sets at each revision's own time — where the compliance rule (`compliance/rules.py`) keeps a corrected
-on-time report on time, as the assessment rounds do (`fold_round_report`). Noted in `compliance/README.md`.
+Found and not fixed in 26b (it needed a table of its own, its rebuild and a migration): a forecast on time,
+corrected after the deadline, was late in the compliance lists — the lists took the newest revision's `late` flag,
+which the forecast service sets at each revision's own time — where the compliance rule (`compliance/rules.py`) keeps a corrected
+on-time report on time, as the assessment rounds do (`fold_round_report`). Fixed since (round 26c:
+`compliance_forecast_runs`, `test_compliance_forecast_runs.py`).
 
 Tried and held: acknowledging twice (the comment replaced, history kept), a resolved alert (409), a reopened alert (same
 id, episode + 1, acknowledgement cleared); the acknowledgement's door for roles without the grant (politician,

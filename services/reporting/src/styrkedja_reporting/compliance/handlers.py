@@ -30,7 +30,9 @@ with the pure `rules.items` in Python — an implementation independent of the S
 compared with the stored items and cells.
 
 Which time counts for a report: a forecast fact carries the forecast service's `late` flag (same
-`styrkedja_contracts.calendar` rule, decided at write time), so its status comes from it; an
+`styrkedja_contracts.calendar` rule, decided at write time, each revision by its own time); its status
+comes from its current run (`compliance_forecast_runs`, `rules.ForecastRun`: on time when a submission
+above its newest withdrawal was — a correction after the deadline stays on time); an
 assessment's lateness is judged here from the time its current run was first published against
 the round's deadline (grace included, the organiser's time zone). Several reports of one student
 × subject: on time wins. Roster = memberships active on the window's deadline.
@@ -46,7 +48,7 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,6 +77,7 @@ from .rules import (
     CellKind,
     ComplianceCell,
     ComplianceTally,
+    ForecastRun,
     Item,
     ItemStatus,
     Report,
@@ -82,7 +85,9 @@ from .rules import (
     RoundReport,
     WindowKey,
     WindowKind,
+    fold_forecast_run,
     fold_round_report,
+    forecast_event_run,
     item_contribution,
     items,
     parse_round_period,
@@ -92,6 +97,7 @@ from .tables import (
     compliance_assignment_scope,
     compliance_calendars,
     compliance_cells,
+    compliance_forecast_runs,
     compliance_items,
     compliance_round_reports,
     compliance_windows,
@@ -183,9 +189,13 @@ async def _reports(session: AsyncSession, key: WindowKey, window: Window) -> lis
             earliest[(student, subject)] = min(at, earliest.get((student, subject), at))
         return [Report(s, x, at) for (s, x), at in earliest.items()]
     school_year, term = key.period.split(":")
-    f = forecast_facts.c
+    f, run = forecast_facts.c, compliance_forecast_runs.c
     late_of: dict[tuple[str, str], bool] = {}
-    for student, subject, late in (await session.execute(select(f.student_id, f.subject_code, f.late).where(
+    # the run's flag (a fact with no run kept, from before migration 0029's fill: its own flag)
+    for student, subject, late in (await session.execute(
+            select(f.student_id, f.subject_code, func.coalesce(run.late, f.late)).select_from(
+                forecast_facts.outerjoin(compliance_forecast_runs, (run.forecast_id == f.forecast_id)
+                                         & (run.organiser_id == f.organiser_id))).where(
             f.organiser_id == key.organiser_id, f.school_year == school_year, f.term == term, ~f.withdrawn))).all():
         late_of[(student, subject)] = late_of.get((student, subject), True) and late  # on time wins
     return [Report(s, x, _received_at(late, window)) for (s, x), late in late_of.items()]
@@ -256,7 +266,9 @@ _AFFECTED_JOINS = (
 # the reports of each derived item, looked up per item (the keyed derivation is as small as the batch)
 _REPORT_OF = {
     WindowKind.forecast: (
-        "SELECT bool_and(f.late) AS late FROM forecast_facts f WHERE f.student_id = d.student_id "
+        "SELECT bool_and(coalesce(run.late, f.late)) AS late FROM forecast_facts f "
+        "LEFT JOIN compliance_forecast_runs run ON run.forecast_id = f.forecast_id "
+        "AND run.organiser_id = f.organiser_id WHERE f.student_id = d.student_id "
         "AND f.subject_code = d.subject_code AND f.organiser_id = :org AND f.school_year = :school_year "
         "AND f.term = :term AND NOT f.withdrawn"),
     WindowKind.assessment_round: (
@@ -562,6 +574,39 @@ async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -
     return [stored[key] for key, _ in changed if key in stored] + [s for _, s in changed]
 
 
+# the stored run and the batch's folded (`rules.fold_forecast_run`: each revision the greatest, NULL none — as
+# PostgreSQL's greatest() ignores NULLs), and `ForecastRun.late` of the result; a replay writes no row version
+_RUN_REVISIONS = ("revision", "withdrawn_revision", "on_time_revision")
+_RUN_GREATEST = {c: f"greatest(r.{c}, EXCLUDED.{c})" for c in _RUN_REVISIONS}
+_SAVE_FORECAST_RUNS = text(
+    f"INSERT INTO {compliance_forecast_runs.name} AS r (forecast_id, organiser_id, {', '.join(_RUN_REVISIONS)}, late) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[]), CAST(:revisions AS int[]), "
+    "CAST(:withdrawn AS int[]), CAST(:on_time AS int[]), CAST(:late AS boolean[])) "
+    "ON CONFLICT (forecast_id, organiser_id) DO UPDATE SET "
+    + ", ".join(f"{c} = {g}" for c, g in _RUN_GREATEST.items())
+    + f", late = {_RUN_GREATEST['withdrawn_revision']} IS DISTINCT FROM {_RUN_GREATEST['revision']} AND "
+    f"coalesce({_RUN_GREATEST['on_time_revision']}, 0) <= coalesce({_RUN_GREATEST['withdrawn_revision']}, 0) "
+    "WHERE (r.revision, r.withdrawn_revision, r.on_time_revision) IS DISTINCT FROM "
+    f"({', '.join(_RUN_GREATEST.values())})")
+
+
+async def _fold_forecast_runs(session: AsyncSession, incoming: Sequence[ForecastRun]) -> None:
+    """Fold the batch's forecast events into `compliance_forecast_runs` (`rules.fold_forecast_run`): per forecast
+    the batch's maxima, then the stored ones in one statement — no read: maxima fold in any order (the organisers'
+    fact writers' lock is held already). The items they touch are the batch's forecast pairs (`apply_compliance`)."""
+    if not incoming:
+        return
+    folded: dict[tuple[Any, str], ForecastRun] = {}
+    for run in incoming:
+        key = (run.forecast_id, run.organiser_id)
+        folded[key] = fold_forecast_run(folded.get(key), run)
+    runs = [folded[key] for key in sorted(folded, key=lambda k: (str(k[0]), k[1]))]  # one lock order
+    await session.execute(_SAVE_FORECAST_RUNS, {
+        "ids": [r.forecast_id for r in runs], "organisers": [r.organiser_id for r in runs],
+        "revisions": [r.revision for r in runs], "withdrawn": [r.withdrawn_revision for r in runs],
+        "on_time": [r.on_time_revision for r in runs], "late": [r.late for r in runs]})
+
+
 async def note_members_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Registered *before* the directory: the student each of the batch's memberships names now
     (before the batch), so that a membership whose student changes re-derives the old student's
@@ -601,6 +646,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     removed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # entity → (organiser, id)
     assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)
     forecast_periods: set[tuple[str, str]] = set()
+    runs: list[ForecastRun] = []
     for item in batch:
         data: Any = item.event.data
         kind = item.event.type
@@ -620,6 +666,9 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         elif kind in (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type):
             period = f"{data.school_year}:{data.term}"
             touched[data.organiser_id].pairs[period].add((data.student_id, data.subject_code))
+            withdrawn = kind == ForecastWithdrawnV1.event_type
+            runs.append(forecast_event_run(data.forecast_id, data.organiser_id, data.revision, withdrawn,
+                                           not withdrawn and data.late))
             forecast_periods.add((data.organiser_id, period))
         elif kind == GroupMembershipUpsertedV1.event_type:
             touched[data.organiser_id].students.add(data.student_id)
@@ -628,6 +677,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     # (after the batch's own: what `touched` holds is sets and flags, the same in any order) the forecasts' revisions
     # by whether the batch has forecasts, seen in the pass above: no pass of its own over the batch
     _moved_from(session, bool(forecast_periods), touched)
+    await _fold_forecast_runs(session, runs)
     # the windows and calendars of the organisers touched so far are read with the round reports (one round trip)
     read: Windows = ({}, {})
     periods: dict[tuple[str, int], str] = {}  # a batch's thousands of reports name a few rounds

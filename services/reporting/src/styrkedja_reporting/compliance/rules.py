@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
+from uuid import UUID
 
 from styrkedja_contracts.calendar import Timeliness, Window, timeliness
 
@@ -178,6 +179,56 @@ def round_tie_order(report: RoundReport) -> tuple[object, ...]:
     `rebuild.compliance`)."""
     return (report.retracted, report.school_unit_code, report.group_id, report.student_id, report.subject_code,
             report.school_year, report.round, report.received_at)
+
+
+@dataclass(frozen=True)
+class ForecastRun:
+    """What compliance keeps of one forecast (by id within its organiser) for the forecast lists: its newest
+    revision, the newest revision withdrawing it, and the newest revision submitted on time — by the forecast
+    service's own flag, which judges each revision by that revision's own time (what the flag means, kept).
+
+    The current run is the submissions above the newest withdrawal; it is on time when one of them was: an
+    on-time forecast corrected after the deadline stays on time, as an assessment's run keeps its first time
+    (`fold_round_report`); withdrawn, then handed in again late, is late (a new run, as an assessment retracted
+    and published again). Three maxima: the same whatever order the revisions arrive in (`fold_forecast_run`) —
+    a correction arriving before what it corrects, twins of one revision (a withdrawal wins its revision: it is
+    not above itself), a replay. None = no such revision seen."""
+
+    forecast_id: UUID
+    organiser_id: str
+    revision: int
+    withdrawn_revision: int | None
+    on_time_revision: int | None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_revision == self.revision
+
+    @property
+    def late(self) -> bool:
+        """Late: a current run with no submission on time (a withdrawn forecast counts nowhere: not late)."""
+        return not self.withdrawn and (self.on_time_revision or 0) <= (self.withdrawn_revision or 0)
+
+
+def forecast_event_run(forecast_id: UUID, organiser_id: str, revision: int, withdrawn: bool,
+                       late: bool) -> ForecastRun:
+    """One forecast event as a run of its own (a submission flagged `late` or not, or a withdrawal)."""
+    return ForecastRun(forecast_id, organiser_id, revision, revision if withdrawn else None,
+                       None if withdrawn or late else revision)
+
+
+def _greatest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def fold_forecast_run(state: ForecastRun | None, incoming: ForecastRun) -> ForecastRun:
+    """The state after one more event (or state) of a forecast: each revision the greatest of the two (associative
+    and commutative: any order, any batching, the rebuild's `max` the same)."""
+    if state is None:
+        return incoming
+    return replace(state, revision=max(state.revision, incoming.revision),
+                   withdrawn_revision=_greatest(state.withdrawn_revision, incoming.withdrawn_revision),
+                   on_time_revision=_greatest(state.on_time_revision, incoming.on_time_revision))
 
 
 def item_for(window_key: WindowKey, window: Window, school_unit_code: str, group_id: str, subject_code: str,

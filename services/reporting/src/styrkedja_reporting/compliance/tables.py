@@ -4,7 +4,7 @@ in `handlers._apply_sql`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table, func
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from ..metadata import metadata
@@ -89,6 +89,21 @@ compliance_round_reports = Table(
     Column("round", Integer, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Index("ix_compliance_round_reports_student", "organiser_id", "school_year", "round", "student_id"),
+)
+
+# Forecasts: per forecast, its newest revision, the newest withdrawing it and the newest submitted on time (by the
+# forecast service's own flag) — `rules.ForecastRun`, three maxima folded in any order — and whether its current run
+# (the submissions above the newest withdrawal) is late: no submission of it on time (`ForecastRun.late`, stored for
+# the lists' reads). The forecast fact keeps only the newest revision's flag: an on-time forecast corrected after
+# the deadline read late (round 26b). Migration 0029.
+compliance_forecast_runs = Table(
+    "compliance_forecast_runs", metadata,
+    Column("forecast_id", Uuid, primary_key=True),  # as the fact's (joined to it)
+    Column("organiser_id", String(16), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("withdrawn_revision", Integer),
+    Column("on_time_revision", Integer),
+    Column("late", Boolean, nullable=False),
 )
 
 # The group × subject each teaching assignment counted for when compliance last saw it: an

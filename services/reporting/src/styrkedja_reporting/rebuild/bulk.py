@@ -880,7 +880,7 @@ class Rebuilder:
 
         async def compliance(session: AsyncSession, backend: int) -> None:
             report.counts["compliance"] = await rebuild_compliance(session, tracked=self.tracked, dups=self.dups,
-                                                                   small=small)
+                                                                   small=small, forecasts=self.staging["forecasts"])
 
         facts = ("facts.assessment_facts", "facts.forecast_facts")
         derive = ("handlers", *facts)

@@ -10,6 +10,8 @@ What the incremental apply leaves (`compliance.handlers`), written once from the
   revision is a twin, decided by content: `rules.round_tie_order`); the state is its newest revision's, retracted
   when a retraction has it (the greatest retraction's own place and time), else the greatest publication's place
   and the earliest time of the last run (the publications above the newest retracted revision);
+* `compliance_forecast_runs`: each forecast's `rules.fold_forecast_run` over its events, set-wise
+  (`_forecast_runs_sql`): the greatest revision, withdrawn revision and on-time revision — maxima, any order;
 * `compliance_assignment_scope`: each teaching assignment's group × subject as the directory holds it now;
 * `compliance_windows`: a forecast window per organiser × school year × term any forecast event named,
   a round window per organiser × school year × round any counted assessment state named whose round the
@@ -44,6 +46,7 @@ from ..compliance.rules import WindowKey, WindowKind, round_period
 from ..compliance.tables import (
     compliance_assignment_scope,
     compliance_calendars,
+    compliance_forecast_runs,
     compliance_round_reports,
     compliance_windows,
 )
@@ -106,8 +109,22 @@ def _round_reports_sql(counted: str) -> str:
         "JOIN p ON p.assessment_id = s.assessment_id AND p.organiser_id = s.organiser_id")
 
 
+def _forecast_runs_sql(forecasts: str, dups: str) -> str:
+    """Each forecast's run (`rules.fold_forecast_run` set-wise) from its staged events (`forecasts`: one row per
+    forecast event, the fact's fields; a withdrawal's `late` false): the greatest revision, the greatest withdrawn
+    and the greatest submitted on time — maxima, the live fold's in any order — and `ForecastRun.late` of them."""
+    return (
+        f"INSERT INTO {compliance_forecast_runs.name} (forecast_id, organiser_id, revision, withdrawn_revision, "
+        "on_time_revision, late) "
+        "SELECT forecast_id, organiser_id, revision, w, o, w IS DISTINCT FROM revision AND coalesce(o, 0) <= "
+        "coalesce(w, 0) FROM (SELECT forecast_id, organiser_id, max(revision) AS revision, "
+        "max(revision) FILTER (WHERE withdrawn) AS w, max(revision) FILTER (WHERE NOT withdrawn AND NOT late) AS o "
+        f"FROM {forecasts} t WHERE NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq) "
+        "GROUP BY forecast_id, organiser_id) f")
+
+
 async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
-                             small: Sequence[tuple[int, Delivered]]) -> int:
+                             small: Sequence[tuple[int, Delivered]], forecasts: str) -> int:
     """Compliance's tables from the final directory and facts (filled before) and the staged events (`tracked`:
     compliance's view of every fact event, `dups`: the later deliveries to leave out); `small`: the claimed small
     events in log order (the calendars among them). Returns how many windows were derived."""
@@ -132,6 +149,7 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
     await explain.execute(session, "compliance.counted",
                           f"CREATE UNLOGGED TABLE {counted} AS {_counted_sql(tracked, dups)}", params)
     await explain.execute(session, "compliance.round_reports", _round_reports_sql(counted))
+    await explain.execute(session, "compliance.forecast_runs", _forecast_runs_sql(forecasts, dups))
     a = "directory_teaching_assignments"
     cols = ("organiser_id", "assignment_id", "school_unit_code", "group_id", "subject_code")
     await session.execute(text(
@@ -193,9 +211,12 @@ _ITEMS = (
     "FROM w JOIN directory_teaching_assignments a ON a.organiser_id = w.organiser_id "
     "WHERE NOT a.removed AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
     f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or({_ACTIVE_ON.format(t='a', d='w.opens')})), "
-    # each student × subject's reports in a window: late only when every one is late (on time wins)
+    # each student × subject's reports in a window: late only when every one is late (on time wins); a forecast's
+    # by its run (`compliance_forecast_runs`: a correction after the deadline keeps an on-time one on time)
     "rep AS (SELECT f.organiser_id, CAST(:forecast AS text) AS kind, f.school_year || ':' || f.term AS period, "
-    "f.student_id, f.subject_code, bool_and(f.late) AS late FROM forecast_facts f WHERE NOT f.withdrawn "
+    "f.student_id, f.subject_code, bool_and(coalesce(run.late, f.late)) AS late FROM forecast_facts f "
+    "LEFT JOIN compliance_forecast_runs run ON run.forecast_id = f.forecast_id AND run.organiser_id = f.organiser_id "
+    "WHERE NOT f.withdrawn "
     "GROUP BY 1, 2, 3, 4, 5 "
     "UNION ALL SELECT r.organiser_id, CAST(:round AS text), w.period, r.student_id, r.subject_code, "
     "bool_and(CAST((r.received_at AT TIME ZONE w.timezone) AS date) > w.deadline) FROM compliance_round_reports r "
