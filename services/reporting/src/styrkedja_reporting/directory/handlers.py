@@ -96,11 +96,27 @@ async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
                 index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}, where=newer))
 
 
-async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMoves) -> None:
+async def _codes_held(session: AsyncSession, unit_rows: list[Row]) -> set[str]:
+    """The school unit codes the batch's school units hold before it is written: a school unit sent with another
+    code (a corrected code, a re-coded unit) leaves its old code, which must be re-placed too (round 26: it stayed
+    in its area, and results reported under it kept counting there)."""
+    keys = [(r["organiser_id"], r["unit_id"]) for r in unit_rows if r.get("unit_type") == "school_unit"]
+    if not keys:
+        return set()
+    found = await session.execute(text(
+        f"SELECT DISTINCT su.school_unit_code FROM {t.units.name} su JOIN unnest("
+        "CAST(:orgs AS text[]), CAST(:ids AS text[])) AS k(org, id) ON su.organiser_id = k.org "
+        "AND su.unit_type = 'school_unit' AND su.scope = '' AND su.unit_id = k.id "
+        "WHERE su.school_unit_code IS NOT NULL"), {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]})
+    return set(found.scalars())
+
+
+async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMoves, held: set[str]) -> None:
     """Recompute the area of the school units this batch touched (directly, or through their
-    area) and move the results of those whose area changed."""
+    area; `held`: the codes its school units had before it) and move the results of those whose area changed.
+    A code no school unit holds any more is placed in no area."""
     codes = {r["school_unit_code"] for r in unit_rows if r.get("unit_type") == "school_unit"
-             and r.get("school_unit_code")}
+             and r.get("school_unit_code")} | held
     removed_school_units = [(r["organiser_id"], r["unit_id"]) for r in unit_rows
                             if r.get("unit_type") == "school_unit" and not r.get("school_unit_code")]
     areas = [(r["organiser_id"], r["unit_id"]) for r in unit_rows if r.get("unit_type") == "area"]
@@ -127,14 +143,17 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
         "AND ar.unit_type = 'area' AND ar.scope = '' AND ar.unit_id = su.parent_id AND NOT ar.removed "
         "WHERE su.unit_type = 'school_unit' AND su.school_unit_code = ANY(CAST(:codes AS text[])) "
         "ORDER BY su.school_unit_code, su.removed, su.updated_at DESC"), {"codes": ordered})).all()
-    before: dict[str, str | None] = {row[0]: row[1] for row in (await session.execute(text(
-        f"SELECT school_unit_code, area_id FROM {t.placements.name} "
-        "WHERE school_unit_code = ANY(CAST(:codes AS text[])) FOR UPDATE"), {"codes": ordered})).all()}
-    after = {code: area for code, _, area in wanted}
+    placed = (await session.execute(text(
+        f"SELECT school_unit_code, area_id, organiser_id FROM {t.placements.name} "
+        "WHERE school_unit_code = ANY(CAST(:codes AS text[])) FOR UPDATE"), {"codes": ordered})).all()
+    before: dict[str, str | None] = {row[0]: row[1] for row in placed}
+    # a placed code no school unit holds now (its unit re-coded): in no area, under the organiser it was placed in
+    after: dict[str, str | None] = {row[0]: None for row in placed}
+    after.update({code: area for code, _, area in wanted})
     changed = moves(before, after)
     if not changed:
         return
-    organiser = {code: org for code, org, _ in wanted}
+    organiser = {row[0]: row[2] for row in placed} | {code: org for code, org, _ in wanted}
     stmt = pg_insert(t.placements).values([{"school_unit_code": code, "organiser_id": organiser[code],
                                             "area_id": new} for code, _, new in changed])
     await session.execute(stmt.on_conflict_do_update(
@@ -147,13 +166,14 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
 def directory_handler(on_moves: OnMoves):
     async def apply(session: AsyncSession, batch: Sequence[Delivered]) -> None:
         changes = _changes(batch)
+        unit_rows = list(newest(changes[t.units.name]).values())
+        held = await _codes_held(session, unit_rows)
         for table in (t.units, t.memberships, t.teaching_assignments, t.duties):
             rows = list(newest(changes[table.name]).values())
             if rows:
                 await _write(session, table, rows)
-        unit_rows = list(newest(changes[t.units.name]).values())
         if unit_rows:
-            await _replace(session, unit_rows, on_moves)
+            await _replace(session, unit_rows, on_moves, held)
         # roster sizes follow the memberships and the placements (a school unit moved to another area)
         organisers = {r["organiser_id"] for r in newest(changes[t.memberships.name]).values()}
         organisers |= {r["organiser_id"] for r in unit_rows if r.get("unit_type") in ("school_unit", "area")}

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, case, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -204,11 +204,14 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         await outbox.add(session, events)
         stmt = pg_insert(published).values([{"organiser_id": o, "entity_key": k, **row}
                                             for (o, k), row in sorted(remember.items())])
-        # a removal keeps the source id and school unit it was published with
+        # a removal keeps the source id and school unit it was published with; a change sends the school unit code
+        # the entity has now (a school unit re-coded: its removal must name the code it holds, round 26)
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["organiser_id", "entity_key"],
             set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at,
-                  "written_by": stmt.excluded.written_by}))
+                  "written_by": stmt.excluded.written_by,
+                  "school_unit_code": case((stmt.excluded.content_hash == _REMOVED, published.c.school_unit_code),
+                                           else_=stmt.excluded.school_unit_code)}))
     claimed -= remember.keys()  # (sent twice in one batch, changed the second time: already recorded)
     if claimed:  # the same content sent by another client than the one recorded: it holds the entity now
         await session.execute(update(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(

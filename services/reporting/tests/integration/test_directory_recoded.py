@@ -1,0 +1,65 @@
+"""Round 26 (dir26): a school unit whose school unit code changes (the same unit id, another code: a source
+correcting a mistyped code, Skolverket re-coding a unit) — against a real PostgreSQL.
+
+Failed on the old code: the placement of the code it had before stayed in its area (`school_unit_placements`
+kept the old code under `north`, and results reported under that code kept counting in the area's cells), and a
+removal of the unit through `POST /v1/directory/removals` named the code it was first published with (the
+`directory_published` row kept its first code), so the unit's current code stayed placed after the unit was gone.
+Now a school unit's placement is recomputed for the codes it had before the batch as well as the one it has
+(`directory.handlers`), and what the write path publishes follows the code each change sends (`directory.writes`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from .test_directory import Feeder, directory, removed_unit, unit
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+
+async def _placed(database) -> dict[str, tuple[str, str | None]]:
+    async with database.sessions() as session:
+        rows = (await session.execute(text(
+            "SELECT school_unit_code, organiser_id, area_id FROM school_unit_placements"))).all()
+    return {code: (organiser, area) for code, organiser, area in rows}
+
+
+async def test_a_school_unit_given_another_code_leaves_its_old_code_unplaced(database):
+    feed = Feeder(database)
+    await feed(directory())
+    assert (await _placed(database))["11111111"] == ("2999", "north")
+    await feed([unit("school_unit", "su-a", "2999", "north", code="11119999", at=5)])
+    placed = await _placed(database)
+    assert placed["11119999"] == ("2999", "north")
+    assert placed["11111111"][1] is None  # the old code is no school of north any more
+    # and back, in one batch with a move: the newest change of the batch decides
+    await feed([unit("school_unit", "su-a", "2999", "south", code="11111111", at=6),
+                unit("school_unit", "su-a", "2999", "north", code="11119999", at=7)])
+    placed = await _placed(database)
+    assert placed["11119999"] == ("2999", "north") and placed["11111111"][1] is None
+    await feed([removed_unit("school_unit", "su-a", "2999", code="11119999", at=8)])
+    placed = await _placed(database)
+    assert placed["11119999"][1] is None and placed["11111111"][1] is None
+
+
+def _school(code: str, at: str) -> dict:
+    return {"items": [{"type": "se.styrkedja.organisation.unit_upserted.v1", "source_id": "src-recoded", "data": {
+        "unit_type": "school_unit", "unit_id": "recoded", "organiser_id": "2999", "parent_id": "2999",
+        "name": "Omkodad skola", "school_unit_code": code, "updated_at": at}}]}
+
+
+async def test_a_removal_names_the_code_the_school_unit_was_last_sent_with(client, database):
+    for code, at in (("29990021", "2026-09-01T08:00:00+00:00"), ("29990022", "2026-09-01T09:00:00+00:00")):
+        answer = await client.post("/v1/directory/changes", json=_school(code, at))
+        assert answer.status_code == 200, answer.text
+    removed = await client.post("/v1/directory/removals", json={
+        "source_ids": ["src-recoded"], "removed_at": "2026-09-02T08:00:00+00:00"})
+    assert removed.status_code == 200 and removed.json()["removed"] == 1, removed.text
+    async with database.sessions() as session:
+        payloads = (await session.execute(text("SELECT payload FROM outbox ORDER BY id"))).scalars().all()
+    [removal] = [event for event in map(json.loads, payloads) if event["type"].endswith("entity_removed.v1")]
+    assert removal["data"]["school_unit_code"] == "29990022"
