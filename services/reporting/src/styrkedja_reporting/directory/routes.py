@@ -262,7 +262,9 @@ async def write_directory_changes(request: Request, response: Response, batch: C
                                   idempotency_key: IdempotencyKey = None) -> ChangeSummary:
     """Directory changes from a platform or the SS 12000 importer (up to 5,000 per request). Each
     change that differs from what was published before becomes an organisation event; the same
-    data sent again changes nothing. All or nothing: one invalid item refuses the batch. With an
+    data sent again changes nothing. All or nothing: one invalid item refuses the batch. A school unit whose code a
+    live school unit of another organiser's directory holds is 409 (rule `school_unit_code_held`, naming the item's
+    `school_unit_code`): a school is re-placed under another organiser only after the one holding it removed it. With an
     `Idempotency-Key`, a request sent again (its answer lost) is answered as the first time, not applied again."""
     key = idempotency.checked_key(idempotency_key)
     items, errors = [], []

@@ -28,6 +28,7 @@ from styrkedja_contracts import (
 from styrkedja_contracts.identifiers import OrganiserId
 from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.problems import Problem
 
 from .rules import unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
@@ -172,7 +173,10 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     the first committed, and answers `unchanged`."""
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
-    await lock_directories(session, {organiser for organiser, *_ in keyed})
+    school_units = _school_units_named(items)
+    await lock_directories(session, {organiser for organiser, *_ in keyed} | {
+        SCHOOL_UNIT_CODE_LOCK + code for code in school_units.values()})
+    await _refuse_others_school_units(session, keyed, school_units)
     found = (await session.execute(
         select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()
@@ -217,6 +221,53 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         await session.execute(update(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted(claimed))).values(written_by=writer))
     return summary
+
+
+def _school_units_named(items: Sequence[tuple[EventData, str | None]]) -> dict[int, str]:
+    """Item index → the school unit code of each school unit upsert of the batch."""
+    return {n: item.school_unit_code for n, (item, _) in enumerate(items)
+            if isinstance(item, OrganisationUnitUpsertedV1) and item.unit_type.value == "school_unit"
+            and item.school_unit_code}
+
+
+#: the rule of a school unit code another organiser's directory holds (`_refuse_others_school_units`)
+CODE_HELD_RULE = "school_unit_code_held"
+
+
+async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tuple[str, str, str, Any, str]],
+                                      school_units: Mapping[int, str]) -> None:
+    """409 naming `items.N.data.school_unit_code` for each school unit of the batch whose code a live school unit of
+    ANOTHER organiser's directory holds (published, not removed by this batch). A code is one school, placed under
+    one organiser (`school_unit_placements`, keyed by the code): the newest upsert won it, so a platform client of
+    organiser A re-placed organiser B's school — and the results reported under its code — into A's tree (round 26,
+    "directory takeover by content"). A school changing organiser is removed by the one that held it first. The code
+    is public (Skolverket's register): the refusal says it is held, not by whom. Read under the codes' write locks."""
+    if not school_units:
+        return
+    removed_here = {(organiser, key) for organiser, key, digest, *_ in keyed if digest == _REMOVED}
+    codes = sorted(set(school_units.values()))
+    live = (await session.execute(select(published.c.organiser_id, published.c.entity_key, published.c.school_unit_code)
+                                  .where(published.c.school_unit_code.in_(codes),
+                                         published.c.entity_key.startswith(_SCHOOL_UNIT_KEY),
+                                         published.c.content_hash != _REMOVED))).all()
+    holders: dict[str, set[str]] = {}
+    for row in live:
+        if (row.organiser_id, row.entity_key) not in removed_here:
+            holders.setdefault(row.school_unit_code, set()).add(row.organiser_id)
+    for n, code in sorted(school_units.items()):  # a batch naming one code under two organisers: the first holds it
+        holders.setdefault(code, {keyed[n][0]})
+    errors = [{"field": f"items.{n}.data.school_unit_code", "rule": CODE_HELD_RULE,
+               "message": f"the school unit {code} is held by another organiser's directory: it is re-placed only "
+                          "after that organiser removed it"}
+              for n, code in sorted(school_units.items()) if holders[code] - {keyed[n][0]}]
+    if errors:
+        raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors[:100])
+
+
+_SCHOOL_UNIT_KEY = "unit:school_unit:"
+#: `lock_directories` takes a school unit code's lock under this prefix (no organiser id starts so): two
+#: organisers' writers adding one code take turns, the second sees the first's
+SCHOOL_UNIT_CODE_LOCK = "school_unit_code:"
 
 
 async def lock_directories(session: AsyncSession, organisers: set[str]) -> None:
