@@ -89,6 +89,22 @@ def moves(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> 
     return sorted((code, before.get(code), area) for code, area in after.items() if before.get(code) != area)
 
 
+Placed = tuple[str, str | None]  # (organiser id, area id or None)
+
+
+def placement_changes(placed: Mapping[str, Placed], wanted: Mapping[str, Placed]
+                      ) -> tuple[dict[str, Placed], list[str]]:
+    """The placements to write (code → organiser, area) and the codes to drop, from those held (`placed`) and what
+    the directory says now of the same codes (`wanted`: a code no school unit holds any more is not in it). A code
+    is placed only while it is in an area: one in no area (its school unit under the organiser, removed, re-coded)
+    has no row, whichever batch said so — the rows a log leaves do not depend on how it is cut into batches (round
+    26: a school unit removed or re-coded in a later batch left a row in no area that the same log read in one
+    batch never had, so live and rebuild differed). Every reader takes a code in no area and one not placed alike."""
+    kept = {code: now for code, now in wanted.items() if now[1] is not None and placed.get(code) != now}
+    dropped = sorted(code for code in placed if (wanted.get(code) or (None, None))[1] is None)
+    return kept, dropped
+
+
 def tree_parents(parents: dict[int, Node | None], units: list[Node]) -> dict[int, Node | None]:
     """Each unit's parent in the tree (by `id`; None: a root), from the parent each names (`parents`): a unit whose
     parents lead back to itself (`_in_loops`) is a root, and so is one that would hang more than `MAX_TREE_DEPTH`
