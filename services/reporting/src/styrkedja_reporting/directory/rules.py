@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from styrkedja_contracts import OrganisationEntityRemovedV1, OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, may_write
 
 Row = dict[str, Any]
 #: a unit of the directory's tree (the routes' answer model): judged by identity, its parent given beside it
 Node = TypeVar("Node")
+_Data = TypeVar("_Data", bound=BaseModel)
 
 
 #: the longest writer kept (`directory_published.written_by`, as the audit trail keeps a client id)
@@ -66,6 +70,21 @@ def organiser_spelt(unit_id: str | None, organiser_id: str) -> str | None:
     if unit_id is None or unit_id == organiser_id:
         return unit_id
     return organiser_id if canonical_organiser_id(unit_id) == organiser_id else unit_id
+
+
+def in_kept_spelling(data: _Data) -> _Data:
+    """A directory event's data with the unit ids that spell its organiser in the organiser's kept spelling
+    (`organiser_spelt`), as the handler applies them: the write path keys and publishes what the directory will
+    hold. It keyed the id as sent, so `2120001234` and `212000-1234` were two entities of one unit (round 26)."""
+    if isinstance(data, OrganisationUnitUpsertedV1):
+        update = {"unit_id": organiser_spelt(data.unit_id, data.organiser_id),
+                  "parent_id": organiser_spelt(data.parent_id, data.organiser_id)}
+    elif isinstance(data, OrganisationEntityRemovedV1) and data.unit_type is not None:
+        update = {"entity_id": organiser_spelt(data.entity_id, data.organiser_id)}
+    else:
+        return data
+    changed = {name: value for name, value in update.items() if getattr(data, name) != value}
+    return data.model_copy(update=changed) if changed else data
 
 
 def unit_scope(unit_type: str, school_unit_code: str | None) -> str:

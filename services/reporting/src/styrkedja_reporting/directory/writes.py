@@ -30,7 +30,7 @@ from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.problems import Problem
 
-from .rules import unit_scope
+from .rules import in_kept_spelling, unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
@@ -171,6 +171,7 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     what was published before either, so both sent every new entity as `created` (its event twice), and their
     row locks, taken in the order of each plan, could deadlock (a 500). Now the second compares against what
     the first committed, and answers `unchanged`."""
+    items = [(in_kept_spelling(item), source_id) for item, source_id in items]  # what the directory will hold
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
     school_units = _school_units_named(items)
