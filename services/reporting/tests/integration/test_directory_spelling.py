@@ -11,6 +11,7 @@ and publishes the kept spelling, as the handler applies it: the second spelling 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -34,5 +35,23 @@ async def test_the_organisers_unit_in_two_spellings_is_one_entity_at_the_door(ba
     assert [i["entity_key"] for i in first.json()["items"]] == ["unit:organiser::212000-1234", "unit:area::norr"]
     again = await bare_client.post("/v1/directory/changes", json=root("16212000-1234"), headers=headers)
     assert again.status_code == 200 and again.json()["unchanged"] == 2, again.text
+    held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
+    assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr", "unit:organiser::212000-1234"]
+
+
+async def test_a_unit_published_in_another_spelling_before_is_held_once_when_sent_again(bare_client, database,
+                                                                                         token_issuer) -> None:
+    """A directory published before the door kept the spelling holds the key as it was sent: the next import that
+    sends the unit again holds it under its kept key alone (else `/held` listed the old key, the import removed it
+    as vanished, and that removal named the organiser's unit: the root gone from the tree it had just sent)."""
+    token = token_issuer.mint(roles=["organiser_admin", "platform"], organisers=[ORG], subject="s", client_id="c")
+    headers = {"Authorization": f"Bearer {token}"}
+    first = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
+    assert first.status_code == 200, first.text
+    async with database.sessions.begin() as session:  # as the old door kept it
+        await session.execute(text("UPDATE directory_published SET entity_key = 'unit:organiser::2120001234' "
+                                   "WHERE entity_key = 'unit:organiser::212000-1234'"))
+    again = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
+    assert again.status_code == 200, again.text
     held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
     assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr", "unit:organiser::212000-1234"]

@@ -171,13 +171,20 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     what was published before either, so both sent every new entity as `created` (its event twice), and their
     row locks, taken in the order of each plan, could deadlock (a 500). Now the second compares against what
     the first committed, and answers `unchanged`."""
+    sent_as = items
     items = [(in_kept_spelling(item), source_id) for item, source_id in items]  # what the directory will hold
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
+    # published before the door kept the spelling (round 26): the entity under the key as sent is this one now
+    respelt = sorted({(item.organiser_id, entity_key(item)) for (item, _), (kept, _) in  # type: ignore[attr-defined]
+                      zip(sent_as, items, strict=True) if kept is not item} - {(o, k) for o, k, *_ in keyed})
     school_units = _school_units_named(items)
     await lock_directories(session, {organiser for organiser, *_ in keyed} | {
         SCHOOL_UNIT_CODE_LOCK + code for code in school_units.values()})
     await _refuse_others_school_units(session, keyed, school_units)
+    if respelt:
+        await session.execute(published.delete().where(
+            tuple_(published.c.organiser_id, published.c.entity_key).in_(respelt)))
     found = (await session.execute(
         select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()
