@@ -7,7 +7,7 @@ school unit with the code organiser 2999's directory holds, 200 `created`, and t
 managers' reach. Least privilege: a platform writes its own organiser's directory, never re-places another's school.
 Now `POST /v1/directory/changes` refuses it, 409 naming `items.N.data.school_unit_code` and the rule, nothing stored;
 the code comes free when its organiser removes it (a school changing organiser: the old organiser's import drops it,
-the new one's adds it), or in the same batch by a token of both. The code itself is public (the register), so the
+the new one's adds it), or by a writer of both organisers' directories. The code itself is public (the register), so the
 refusal tells nothing that is not; it does not name the organiser holding it."""
 
 from __future__ import annotations
@@ -65,15 +65,22 @@ async def test_a_platform_of_one_organiser_may_not_re_place_another_organisers_s
     assert await _published(database) == [("3001", "unit:school_unit::grab")]
 
 
-async def test_a_token_of_both_organisers_moves_a_school_in_one_batch_not_by_naming_it_twice(client, database) -> None:
+async def test_a_writer_of_both_organisers_moves_a_school_between_them(client, bare_client, database,
+                                                                         token_issuer) -> None:
+    """A school changing organiser in one import of both (its new organiser's school unit is sent before the old one's
+    is removed as vanished): the token writes both directories, so it may; a platform of the new organiser alone
+    may not, also not in a batch that names the old organiser's removal (403: not its organiser)."""
     made = await client.post("/v1/directory/changes", json={"items": [school("2999", "held")]})
     assert made.status_code == 200, made.text
-    twice = await client.post("/v1/directory/changes", json={"items": [school("3001", "moved")]})
-    assert twice.status_code == 409 and twice.json()["errors"][0]["field"] == "items.0.data.school_unit_code"
-    moved = await client.post("/v1/directory/changes", json={"items": [
-        {"type": REMOVED, "data": {"entity": "unit", "entity_id": "held", "organiser_id": "2999",
-                                   "unit_type": "school_unit", "school_unit_code": CODE,
-                                   "removed_at": "2026-09-02T08:00:00+00:00"}},
-        school("3001", "moved", at="2026-09-02T08:00:00+00:00")]})
-    assert moved.status_code == 200, moved.text
+    removal = {"type": REMOVED, "data": {"entity": "unit", "entity_id": "held", "organiser_id": "2999",
+                                         "unit_type": "school_unit", "school_unit_code": CODE,
+                                         "removed_at": "2026-09-02T08:00:00+00:00"}}
+    other = token_issuer.mint(roles=["platform"], organisers=["3001"], subject="p-3001", client_id="p-3001")
+    alone = await bare_client.post("/v1/directory/changes", json={"items": [removal, school("3001", "moved")]},
+                                   headers={"Authorization": f"Bearer {other}"})
+    assert alone.status_code == 403, alone.text
+    moved = await client.post("/v1/directory/changes", json={"items": [school("3001", "moved")]})
+    assert moved.status_code == 200 and moved.json()["created"] == 1, moved.text
+    gone = await client.post("/v1/directory/changes", json={"items": [removal]})
+    assert gone.status_code == 200 and gone.json()["removed"] == 1, gone.text
     assert await _published(database) == [("3001", "unit:school_unit::moved")]

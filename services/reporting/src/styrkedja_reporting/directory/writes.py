@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -158,7 +158,7 @@ def removal_for(entity_key: str, organiser_id: str, school_unit_code: str | None
 
 
 async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[tuple[EventData, str | None]], *,
-                        writer: str) -> ChangeSummary:
+                        writer: str, writes_for: Collection[str] = ()) -> ChangeSummary:
     """The caller validated `items` (contract models). One transaction: compare, outbox, remember.
 
     `writer` (`rules.writer_of` the token) is recorded as the entity's writer whenever it sends the entity — a change,
@@ -181,7 +181,7 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     school_units = _school_units_named(items)
     await lock_directories(session, {organiser for organiser, *_ in keyed} | {
         SCHOOL_UNIT_CODE_LOCK + code for code in school_units.values()})
-    await _refuse_others_school_units(session, keyed, school_units)
+    await _refuse_others_school_units(session, keyed, school_units, writes_for)
     if respelt:
         await session.execute(published.delete().where(
             tuple_(published.c.organiser_id, published.c.entity_key).in_(respelt)))
@@ -243,9 +243,11 @@ CODE_HELD_RULE = "school_unit_code_held"
 
 
 async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tuple[str, str, str, Any, str]],
-                                      school_units: Mapping[int, str]) -> None:
+                                      school_units: Mapping[int, str], writes_for: Collection[str]) -> None:
     """409 naming `items.N.data.school_unit_code` for each school unit of the batch whose code a live school unit of
-    ANOTHER organiser's directory holds (published, not removed by this batch). A code is one school, placed under
+    ANOTHER organiser's directory holds (published, not removed by this batch) — one whose directory the writer may
+    not write (`writes_for`: a token of both organisers moves a school between them, as an import of both sends the
+    school under its new organiser before it removes it under the old one). A code is one school, placed under
     one organiser (`school_unit_placements`, keyed by the code): the newest upsert won it, so a platform client of
     organiser A re-placed organiser B's school — and the results reported under its code — into A's tree (round 26,
     "directory takeover by content"). A school changing organiser is removed by the one that held it first. The code
@@ -267,7 +269,7 @@ async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tup
     errors = [{"field": f"items.{n}.data.school_unit_code", "rule": CODE_HELD_RULE,
                "message": f"the school unit {code} is held by another organiser's directory: it is re-placed only "
                           "after that organiser removed it"}
-              for n, code in sorted(school_units.items()) if holders[code] - {keyed[n][0]}]
+              for n, code in sorted(school_units.items()) if holders[code] - {keyed[n][0]} - set(writes_for)]
     if errors:
         raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors[:100])
 
