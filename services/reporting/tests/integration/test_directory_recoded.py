@@ -97,3 +97,21 @@ async def test_the_placements_are_the_same_however_the_log_is_cut_into_batches(d
     assert await _tables(database) == trickled
     assert {row[0]: row[2] for row in trickled["school_unit_placements"]} == {
         "11119999": "north", "55555555": "north"}
+
+
+@pytest.mark.parametrize("batched", ["one batch", "two batches"])
+async def test_a_change_at_the_same_time_as_the_last_one_is_applied_as_the_door_answered_it(database, batched):
+    """An SS 12000 item whose own `meta.modified` stays while what the import derives from it changes (a school
+    unit's area is read from its parent organisations): the door compares content, answered `changed` and published
+    the change, and the directory kept the first content — the newest change won only when strictly newer. Failed
+    on the old code (the school stayed in north). Now at the same time the later change of the log wins, as the door
+    published it (a removal at that time still wins over an upsert, whatever the order)."""
+    feed = Feeder(database)
+    await feed(directory())
+    first = unit("school_unit", "su-a", "2999", "north", code="11111111", at=5)
+    second = unit("school_unit", "su-a", "2999", "south", code="11111111", at=5)
+    await feed(*([[first, second]] if batched == "one batch" else [[first], [second]]))
+    assert (await _placed(database))["11111111"] == ("2999", "south")
+    await feed([removed_unit("school_unit", "su-a", "2999", code="11111111", at=5)],
+               [unit("school_unit", "su-a", "2999", "north", code="11111111", at=5)])
+    assert "11111111" not in await _placed(database)

@@ -92,8 +92,9 @@ async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
         for start in range(0, len(part), _ROWS_PER_STATEMENT):  # the driver's bound on parameters
             stmt = pg_insert(table).values(part[start:start + _ROWS_PER_STATEMENT])
             columns = part[0].keys() - set(keys)
+            # as `rules.newest`: at the same time a removal wins, else the later change of the log
             newer = (stmt.excluded.updated_at > table.c.updated_at) | (
-                (stmt.excluded.updated_at == table.c.updated_at) & stmt.excluded.removed & ~table.c.removed)
+                (stmt.excluded.updated_at == table.c.updated_at) & (stmt.excluded.removed | ~table.c.removed))
             await session.execute(stmt.on_conflict_do_update(
                 index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}, where=newer))
 

@@ -93,12 +93,14 @@ def unit_scope(unit_type: str, school_unit_code: str | None) -> str:
 
 
 def newest(changes: Iterable[tuple[tuple[Any, ...], Row]]) -> dict[tuple[Any, ...], Row]:
-    """Key → the newest change of the batch (`updated_at`); at the same time a removal wins,
-    so the outcome does not depend on the order events arrive in."""
+    """Key → the newest change of the batch (`updated_at`); at the same time a removal wins whatever the order, and
+    of two upserts (or two removals) the later in the log, as the write path published it: an SS 12000 item whose own
+    time stays while what the import derives from it changes (a school unit's area) was answered `changed` and kept
+    the first content (round 26). Across batches `handlers._write` holds the same rule."""
     out: dict[tuple[Any, ...], Row] = {}
     for key, row in changes:
         held = out.get(key)
-        if held is None or (row["updated_at"], row["removed"]) > (held["updated_at"], held["removed"]):
+        if held is None or (row["updated_at"], row["removed"]) >= (held["updated_at"], held["removed"]):
             out[key] = row
     return out
 
