@@ -105,6 +105,14 @@ def newest(changes: Iterable[tuple[tuple[Any, ...], Row]]) -> dict[tuple[Any, ..
     return out
 
 
+def applies(at: Any, removed: bool, held_at: Any, held_removed: bool) -> bool:
+    """Whether a change at `at` (a removal: `removed`) takes the place of the one held (at `held_at`): the newest
+    wins; at the same time a removal wins over an upsert, else the later one. `newest` within a batch and
+    `handlers._write` across batches apply it; the write path judges by it what it answers and publishes (an older
+    change was answered `changed`, or `removed`, and ignored by the directory: round 26)."""
+    return bool(at > held_at or (at == held_at and (removed or not held_removed)))
+
+
 def moves(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> list[tuple[str, str | None, str | None]]:
     """(school unit code, old area, new area) of every school unit whose area changed."""
     return sorted((code, before.get(code), area) for code, area in after.items() if before.get(code) != area)

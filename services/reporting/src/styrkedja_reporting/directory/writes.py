@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -30,7 +30,7 @@ from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.problems import Problem
 
-from .rules import in_kept_spelling, unit_scope
+from .rules import applies, in_kept_spelling, unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
@@ -189,21 +189,32 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()
     stored = {(r.organiser_id, r.entity_key): r.content_hash for r in found}
+    held_at = {(r.organiser_id, r.entity_key): r.changed_at for r in found}
     written_by = {(r.organiser_id, r.entity_key): r.written_by for r in found}
     summary = ChangeSummary()
     events, remember, claimed = [], {}, set()
     for organiser, key, digest, item, source_id in keyed:
         before = stored.get((organiser, key))
+        at = getattr(item, "updated_at", None) or item.removed_at  # type: ignore[attr-defined]  # a removal
         if before == digest or (before is None and digest == _REMOVED):
             status: Status = "unchanged"  # (removing what was never published is nothing to say)
             if before is not None and written_by.get((organiser, key)) != writer:
                 claimed.add((organiser, key))
+        elif before is not None and before != _REMOVED and not applies(at, digest == _REMOVED,
+                                                                       held_at[(organiser, key)], False):
+            status = "unchanged"  # older than what the directory holds: it would ignore the event (`rules.applies`)
         else:
+            if before == _REMOVED and not applies(at, False, held_at[(organiser, key)], True):
+                # sent again after its removal, with a time not after it (an import removes at the time it runs, the
+                # source keeps the entity's own older time): brought back, at the removal's time and a microsecond
+                # — the directory kept it removed while the door answered `created` (round 26)
+                at = held_at[(organiser, key)] + timedelta(microseconds=1)
+                item = item.model_copy(update={"updated_at": at})
             # what comes back after a removal is created again, not changed
             status = "removed" if digest == _REMOVED else "created" if before in (None, _REMOVED) else "changed"
             stored[(organiser, key)] = digest
+            held_at[(organiser, key)] = at
             events.append(new_event(item, source=SOURCE, subject=key[:200]))
-            at = getattr(item, "updated_at", None) or item.removed_at  # type: ignore[attr-defined]  # a removal
             unit_type = getattr(item, "unit_type", None)
             claimed.discard((organiser, key))
             remember[(organiser, key)] = {
