@@ -55,3 +55,22 @@ async def test_a_unit_published_in_another_spelling_before_is_held_once_when_sen
     assert again.status_code == 200, again.text
     held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
     assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr", "unit:organiser::212000-1234"]
+
+
+async def test_a_unit_published_in_another_spelling_before_is_removed_by_that_key(bare_client, database,
+                                                                                    token_issuer) -> None:
+    """The old key (`/held` lists it) named in a removal — the full import's, the unit no longer in its source —
+    removes the unit, as the directory holds it in the kept spelling."""
+    token = token_issuer.mint(roles=["organiser_admin", "platform"], organisers=[ORG], subject="s", client_id="c")
+    headers = {"Authorization": f"Bearer {token}"}
+    first = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
+    assert first.status_code == 200, first.text
+    async with database.sessions.begin() as session:  # as the old door kept it
+        await session.execute(text("UPDATE directory_published SET entity_key = 'unit:organiser::2120001234' "
+                                   "WHERE entity_key = 'unit:organiser::212000-1234'"))
+    removed = await bare_client.post("/v1/directory/removals", headers=headers, json={
+        "entities": [{"organiser_id": ORG, "entity_key": "unit:organiser::2120001234"}],
+        "removed_at": "2026-09-02T08:00:00+00:00"})
+    assert removed.status_code == 200 and removed.json()["removed"] == 1, removed.text
+    held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
+    assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr"]
