@@ -363,6 +363,8 @@ async def test_a_full_import_from_a_folder_removes_what_the_dump_no_longer_has_b
     dump(dataset())
     restored = await reporting.import_from(FolderSource(tmp_path))
     assert restored["memberships"] == {"unchanged": 2, "created": 1}
+    # and in the directory (round 26: answered created, kept removed — the removal was newer than the source's time)
+    assert (await live(database))["members"] == {(G1, P1), (G1, P2), (G2, P3)}
 
 
 async def test_a_folder_dump_missing_an_entitys_file_removes_nothing(reporting, database, tmp_path):

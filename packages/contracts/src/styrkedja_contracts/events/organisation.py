@@ -104,9 +104,16 @@ class GroupMembershipUpsertedV1(EventData):
 
     @model_validator(mode="after")
     def _check_dates(self) -> GroupMembershipUpsertedV1:
-        if self.end_date is not None and self.end_date < self.start_date:
-            raise ValueError("end_date must not be before start_date")
+        _check_period(self.start_date, self.end_date)
         return self
+
+
+def _check_period(start: date | None, end: date | None) -> None:
+    """A period of a directory entity ends on or after its start (equal: one day; either end may be open): one rule
+    for memberships, teaching assignments and duties. The latter two took an end before the start (round 26): a
+    period of no day, stored and published, never current, as if the source had said nothing."""
+    if start is not None and end is not None and end < start:
+        raise ValueError("end_date must not be before start_date")
 
 
 class TeachingAssignmentUpsertedV1(EventData):
@@ -124,6 +131,11 @@ class TeachingAssignmentUpsertedV1(EventData):
     end_date: date | None = None
     updated_at: Timestamp
 
+    @model_validator(mode="after")
+    def _check_dates(self) -> TeachingAssignmentUpsertedV1:
+        _check_period(self.start_date, self.end_date)
+        return self
+
 
 class DutyUpsertedV1(EventData):
     """A person's duty (tjänstgöring) at a school unit, e.g. Lärare or Rektor (SS 12000 dutyRole)."""
@@ -138,6 +150,11 @@ class DutyUpsertedV1(EventData):
     start_date: date | None = None
     end_date: date | None = None
     updated_at: Timestamp
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> DutyUpsertedV1:
+        _check_period(self.start_date, self.end_date)
+        return self
 
 
 class OrganisationEntityRemovedV1(EventData):

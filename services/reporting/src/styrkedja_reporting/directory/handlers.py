@@ -22,7 +22,7 @@ from styrkedja_kit.consumer import Delivered
 from ..registry import forget, plain_data
 from . import tables as t
 from .rosters import rebuild_rosters
-from .rules import Row, moves, newest, organiser_spelt, unit_scope
+from .rules import Row, moves, newest, organiser_spelt, placement_changes, unit_scope
 
 EVENT_TYPES = (OrganisationUnitUpsertedV1.event_type, GroupMembershipUpsertedV1.event_type,
                TeachingAssignmentUpsertedV1.event_type, DutyUpsertedV1.event_type,
@@ -77,30 +77,49 @@ _ROWS_PER_STATEMENT = 2_000  # × columns stays under PostgreSQL's 32,767 parame
 
 
 async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
-    """Newest change wins: one upsert for the batch's changes, one for its removals (a removal
-    keeps the rest of the row, so the tree still says where a removed unit used to be)."""
+    """Newest change wins: one upsert for the batch's changes, one for its removals. A removal is a tombstone of
+    what the removal says alone (the rest of the row empty): it kept the rest of the row it found, so a unit created
+    and removed in one batch (the rebuild's big batches) held no name or parent while the same events in two
+    batches (live) held them — the tables differed by how the log was cut (round 26). No reader reads a removed row's
+    other columns; the codes a removed school unit held are read before the batch is written (`_codes_held`)."""
     keys = t.KEYS[table.name]
+    names = {c.name for c in table.columns}
     for removed in (False, True):
         part = sorted((r for r in rows if r["removed"] is removed), key=lambda r: tuple(str(r[k]) for k in keys))
         if not part:
             continue
-        if not removed:  # every row of one statement must name the same columns
-            names = {c.name for c in table.columns}
-            part = [{name: r.get(name) for name in names} for r in part]
+        part = [{name: r.get(name) for name in names} for r in part]  # every row of a statement names every column
         for start in range(0, len(part), _ROWS_PER_STATEMENT):  # the driver's bound on parameters
             stmt = pg_insert(table).values(part[start:start + _ROWS_PER_STATEMENT])
             columns = part[0].keys() - set(keys)
+            # as `rules.newest`: at the same time a removal wins, else the later change of the log
             newer = (stmt.excluded.updated_at > table.c.updated_at) | (
-                (stmt.excluded.updated_at == table.c.updated_at) & stmt.excluded.removed & ~table.c.removed)
+                (stmt.excluded.updated_at == table.c.updated_at) & (stmt.excluded.removed | ~table.c.removed))
             await session.execute(stmt.on_conflict_do_update(
                 index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}, where=newer))
 
 
-async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMoves) -> None:
+async def _codes_held(session: AsyncSession, unit_rows: list[Row]) -> set[str]:
+    """The school unit codes the batch's school units hold before it is written: a school unit sent with another
+    code (a corrected code, a re-coded unit) leaves its old code, which must be re-placed too (round 26: it stayed
+    in its area, and results reported under it kept counting there)."""
+    keys = [(r["organiser_id"], r["unit_id"]) for r in unit_rows if r.get("unit_type") == "school_unit"]
+    if not keys:
+        return set()
+    found = await session.execute(text(
+        f"SELECT DISTINCT su.school_unit_code FROM {t.units.name} su JOIN unnest("
+        "CAST(:orgs AS text[]), CAST(:ids AS text[])) AS k(org, id) ON su.organiser_id = k.org "
+        "AND su.unit_type = 'school_unit' AND su.scope = '' AND su.unit_id = k.id "
+        "WHERE su.school_unit_code IS NOT NULL"), {"orgs": [k[0] for k in keys], "ids": [k[1] for k in keys]})
+    return set(found.scalars())
+
+
+async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMoves, held: set[str]) -> None:
     """Recompute the area of the school units this batch touched (directly, or through their
-    area) and move the results of those whose area changed."""
+    area; `held`: the codes its school units had before it) and move the results of those whose area changed.
+    A code no school unit holds any more is placed in no area."""
     codes = {r["school_unit_code"] for r in unit_rows if r.get("unit_type") == "school_unit"
-             and r.get("school_unit_code")}
+             and r.get("school_unit_code")} | held
     removed_school_units = [(r["organiser_id"], r["unit_id"]) for r in unit_rows
                             if r.get("unit_type") == "school_unit" and not r.get("school_unit_code")]
     areas = [(r["organiser_id"], r["unit_id"]) for r in unit_rows if r.get("unit_type") == "area"]
@@ -127,19 +146,22 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
         "AND ar.unit_type = 'area' AND ar.scope = '' AND ar.unit_id = su.parent_id AND NOT ar.removed "
         "WHERE su.unit_type = 'school_unit' AND su.school_unit_code = ANY(CAST(:codes AS text[])) "
         "ORDER BY su.school_unit_code, su.removed, su.updated_at DESC"), {"codes": ordered})).all()
-    before: dict[str, str | None] = {row[0]: row[1] for row in (await session.execute(text(
-        f"SELECT school_unit_code, area_id FROM {t.placements.name} "
+    placed = {row[0]: (row[1], row[2]) for row in (await session.execute(text(
+        f"SELECT school_unit_code, organiser_id, area_id FROM {t.placements.name} "
         "WHERE school_unit_code = ANY(CAST(:codes AS text[])) FOR UPDATE"), {"codes": ordered})).all()}
-    after = {code: area for code, _, area in wanted}
-    changed = moves(before, after)
+    kept, dropped = placement_changes(placed, {code: (org, area) for code, org, area in wanted})
+    changed = moves({code: area for code, (_, area) in placed.items()},
+                    {**dict.fromkeys(dropped), **{code: area for code, (_, area) in kept.items()}})
+    if kept:
+        stmt = pg_insert(t.placements).values([{"school_unit_code": code, "organiser_id": org, "area_id": area}
+                                                for code, (org, area) in sorted(kept.items())])
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["school_unit_code"],
+            set_={"area_id": stmt.excluded.area_id, "organiser_id": stmt.excluded.organiser_id}))
+    if dropped:
+        await session.execute(t.placements.delete().where(t.placements.c.school_unit_code.in_(dropped)))
     if not changed:
         return
-    organiser = {code: org for code, org, _ in wanted}
-    stmt = pg_insert(t.placements).values([{"school_unit_code": code, "organiser_id": organiser[code],
-                                            "area_id": new} for code, _, new in changed])
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=["school_unit_code"],
-        set_={"area_id": stmt.excluded.area_id, "organiser_id": stmt.excluded.organiser_id}))
     forget(session, t.PLACEMENT_MEMO)  # a school unit read earlier in the batch may have moved
     await on_moves(session, changed)
 
@@ -147,13 +169,14 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
 def directory_handler(on_moves: OnMoves):
     async def apply(session: AsyncSession, batch: Sequence[Delivered]) -> None:
         changes = _changes(batch)
+        unit_rows = list(newest(changes[t.units.name]).values())
+        held = await _codes_held(session, unit_rows)
         for table in (t.units, t.memberships, t.teaching_assignments, t.duties):
             rows = list(newest(changes[table.name]).values())
             if rows:
                 await _write(session, table, rows)
-        unit_rows = list(newest(changes[t.units.name]).values())
         if unit_rows:
-            await _replace(session, unit_rows, on_moves)
+            await _replace(session, unit_rows, on_moves, held)
         # roster sizes follow the memberships and the placements (a school unit moved to another area)
         organisers = {r["organiser_id"] for r in newest(changes[t.memberships.name]).values()}
         organisers |= {r["organiser_id"] for r in unit_rows if r.get("unit_type") in ("school_unit", "area")}

@@ -33,6 +33,7 @@ from styrkedja_kit.auth import (
     authorize_read,
     authorize_write,
     may_read,
+    may_write,
     readable_levels,
     require_write,
 )
@@ -262,7 +263,10 @@ async def write_directory_changes(request: Request, response: Response, batch: C
                                   idempotency_key: IdempotencyKey = None) -> ChangeSummary:
     """Directory changes from a platform or the SS 12000 importer (up to 5,000 per request). Each
     change that differs from what was published before becomes an organisation event; the same
-    data sent again changes nothing. All or nothing: one invalid item refuses the batch. With an
+    data sent again changes nothing. All or nothing: one invalid item refuses the batch. A school unit whose code a
+    live school unit of another organiser's directory holds, one this token may not write, is 409 (rule
+    `school_unit_code_held`, naming the item's `school_unit_code`): a school is re-placed under another organiser only
+    after the one holding it removed it, or by a writer of both. With an
     `Idempotency-Key`, a request sent again (its answer lost) is answered as the first time, not applied again."""
     key = idempotency.checked_key(idempotency_key)
     items, errors = [], []
@@ -283,12 +287,14 @@ async def write_directory_changes(request: Request, response: Response, batch: C
     for n, (item, _) in enumerate(items):  # every organiser written for must be the token's: else nothing is stored
         require_write(principal, Write.ORGANISATION, getattr(item, "organiser_id", None),
                       field=f"items.{n}.data.organiser_id")
+    writable = {o for o in principal.organisers if may_write(principal, Write.ORGANISATION, o)}
     runtime = runtime_of(request)
     outbox = runtime.outbox
     assert outbox is not None
     async with runtime.db.sessions.begin() as session:
         return await _once_per_key(session, principal, key, "changes", batch, response,
-                                   lambda: write_changes(session, outbox, items, writer=writer_of(principal)))
+                                   lambda: write_changes(session, outbox, items, writer=writer_of(principal),
+                                                         writes_for=writable))
 
 
 @router.post("/removals", response_model=ChangeSummary)

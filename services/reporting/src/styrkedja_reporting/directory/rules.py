@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
+from styrkedja_contracts import OrganisationEntityRemovedV1, OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, may_write
 
 Row = dict[str, Any]
 #: a unit of the directory's tree (the routes' answer model): judged by identity, its parent given beside it
 Node = TypeVar("Node")
+_Data = TypeVar("_Data", bound=BaseModel)
 
 
 #: the longest writer kept (`directory_published.written_by`, as the audit trail keeps a client id)
@@ -68,25 +72,66 @@ def organiser_spelt(unit_id: str | None, organiser_id: str) -> str | None:
     return organiser_id if canonical_organiser_id(unit_id) == organiser_id else unit_id
 
 
+def in_kept_spelling(data: _Data) -> _Data:
+    """A directory event's data with the unit ids that spell its organiser in the organiser's kept spelling
+    (`organiser_spelt`), as the handler applies them: the write path keys and publishes what the directory will
+    hold. It keyed the id as sent, so `2120001234` and `212000-1234` were two entities of one unit (round 26)."""
+    if isinstance(data, OrganisationUnitUpsertedV1):
+        update = {"unit_id": organiser_spelt(data.unit_id, data.organiser_id),
+                  "parent_id": organiser_spelt(data.parent_id, data.organiser_id)}
+    elif isinstance(data, OrganisationEntityRemovedV1) and data.unit_type is not None:
+        update = {"entity_id": organiser_spelt(data.entity_id, data.organiser_id)}
+    else:
+        return data
+    changed = {name: value for name, value in update.items() if getattr(data, name) != value}
+    return data.model_copy(update=changed) if changed else data
+
+
 def unit_scope(unit_type: str, school_unit_code: str | None) -> str:
     """Group ids are scoped by school unit (two schools may both have a "7A"); other ids by organiser."""
     return (school_unit_code or "") if unit_type == "group" else ""
 
 
 def newest(changes: Iterable[tuple[tuple[Any, ...], Row]]) -> dict[tuple[Any, ...], Row]:
-    """Key → the newest change of the batch (`updated_at`); at the same time a removal wins,
-    so the outcome does not depend on the order events arrive in."""
+    """Key → the newest change of the batch (`updated_at`); at the same time a removal wins whatever the order, and
+    of two upserts (or two removals) the later in the log, as the write path published it: an SS 12000 item whose own
+    time stays while what the import derives from it changes (a school unit's area) was answered `changed` and kept
+    the first content (round 26). Across batches `handlers._write` holds the same rule."""
     out: dict[tuple[Any, ...], Row] = {}
     for key, row in changes:
         held = out.get(key)
-        if held is None or (row["updated_at"], row["removed"]) > (held["updated_at"], held["removed"]):
+        if held is None or (row["updated_at"], row["removed"]) >= (held["updated_at"], held["removed"]):
             out[key] = row
     return out
+
+
+def applies(at: Any, removed: bool, held_at: Any, held_removed: bool) -> bool:
+    """Whether a change at `at` (a removal: `removed`) takes the place of the one held (at `held_at`): the newest
+    wins; at the same time a removal wins over an upsert, else the later one. `newest` within a batch and
+    `handlers._write` across batches apply it; the write path judges by it what it answers and publishes (an older
+    change was answered `changed`, or `removed`, and ignored by the directory: round 26)."""
+    return bool(at > held_at or (at == held_at and (removed or not held_removed)))
 
 
 def moves(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> list[tuple[str, str | None, str | None]]:
     """(school unit code, old area, new area) of every school unit whose area changed."""
     return sorted((code, before.get(code), area) for code, area in after.items() if before.get(code) != area)
+
+
+Placed = tuple[str, str | None]  # (organiser id, area id or None)
+
+
+def placement_changes(placed: Mapping[str, Placed], wanted: Mapping[str, Placed]
+                      ) -> tuple[dict[str, Placed], list[str]]:
+    """The placements to write (code → organiser, area) and the codes to drop, from those held (`placed`) and what
+    the directory says now of the same codes (`wanted`: a code no school unit holds any more is not in it). A code
+    is placed only while it is in an area: one in no area (its school unit under the organiser, removed, re-coded)
+    has no row, whichever batch said so — the rows a log leaves do not depend on how it is cut into batches (round
+    26: a school unit removed or re-coded in a later batch left a row in no area that the same log read in one
+    batch never had, so live and rebuild differed). Every reader takes a code in no area and one not placed alike."""
+    kept = {code: now for code, now in wanted.items() if now[1] is not None and placed.get(code) != now}
+    dropped = sorted(code for code in placed if (wanted.get(code) or (None, None))[1] is None)
+    return kept, dropped
 
 
 def tree_parents(parents: dict[int, Node | None], units: list[Node]) -> dict[int, Node | None]:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, case, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,8 +28,9 @@ from styrkedja_contracts import (
 from styrkedja_contracts.identifiers import OrganiserId
 from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.problems import Problem
 
-from .rules import unit_scope
+from .rules import applies, in_kept_spelling, unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
@@ -157,7 +158,7 @@ def removal_for(entity_key: str, organiser_id: str, school_unit_code: str | None
 
 
 async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[tuple[EventData, str | None]], *,
-                        writer: str) -> ChangeSummary:
+                        writer: str, writes_for: Collection[str] = ()) -> ChangeSummary:
     """The caller validated `items` (contract models). One transaction: compare, outbox, remember.
 
     `writer` (`rules.writer_of` the token) is recorded as the entity's writer whenever it sends the entity — a change,
@@ -170,28 +171,49 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     what was published before either, so both sent every new entity as `created` (its event twice), and their
     row locks, taken in the order of each plan, could deadlock (a 500). Now the second compares against what
     the first committed, and answers `unchanged`."""
+    sent_as = items
+    items = [(in_kept_spelling(item), source_id) for item, source_id in items]  # what the directory will hold
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
-    await lock_directories(session, {organiser for organiser, *_ in keyed})
+    # published before the door kept the spelling (round 26): the entity under the key as sent is this one now
+    respelt = {(item.organiser_id, entity_key(item)): entity_key(kept)  # type: ignore[attr-defined]
+               for (item, _), (kept, _) in zip(sent_as, items, strict=True) if kept is not item}
+    school_units = _school_units_named(items)
+    await lock_directories(session, {organiser for organiser, *_ in keyed} | {
+        SCHOOL_UNIT_CODE_LOCK + code for code in school_units.values()})
+    await _refuse_others_school_units(session, keyed, school_units, writes_for)
+    if respelt:
+        await _respell(session, respelt)
     found = (await session.execute(
         select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()
     stored = {(r.organiser_id, r.entity_key): r.content_hash for r in found}
+    held_at = {(r.organiser_id, r.entity_key): r.changed_at for r in found}
     written_by = {(r.organiser_id, r.entity_key): r.written_by for r in found}
     summary = ChangeSummary()
     events, remember, claimed = [], {}, set()
     for organiser, key, digest, item, source_id in keyed:
         before = stored.get((organiser, key))
+        at = getattr(item, "updated_at", None) or item.removed_at  # type: ignore[attr-defined]  # a removal
         if before == digest or (before is None and digest == _REMOVED):
             status: Status = "unchanged"  # (removing what was never published is nothing to say)
             if before is not None and written_by.get((organiser, key)) != writer:
                 claimed.add((organiser, key))
+        elif before is not None and before != _REMOVED and not applies(at, digest == _REMOVED,
+                                                                       held_at[(organiser, key)], False):
+            status = "unchanged"  # older than what the directory holds: it would ignore the event (`rules.applies`)
         else:
+            if before == _REMOVED and not applies(at, False, held_at[(organiser, key)], True):
+                # sent again after its removal, with a time not after it (an import removes at the time it runs, the
+                # source keeps the entity's own older time): brought back, at the removal's time and a microsecond
+                # — the directory kept it removed while the door answered `created` (round 26)
+                at = held_at[(organiser, key)] + timedelta(microseconds=1)
+                item = item.model_copy(update={"updated_at": at})
             # what comes back after a removal is created again, not changed
             status = "removed" if digest == _REMOVED else "created" if before in (None, _REMOVED) else "changed"
             stored[(organiser, key)] = digest
+            held_at[(organiser, key)] = at
             events.append(new_event(item, source=SOURCE, subject=key[:200]))
-            at = getattr(item, "updated_at", None) or item.removed_at  # type: ignore[attr-defined]  # a removal
             unit_type = getattr(item, "unit_type", None)
             claimed.discard((organiser, key))
             remember[(organiser, key)] = {
@@ -204,16 +226,84 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         await outbox.add(session, events)
         stmt = pg_insert(published).values([{"organiser_id": o, "entity_key": k, **row}
                                             for (o, k), row in sorted(remember.items())])
-        # a removal keeps the source id and school unit it was published with
+        # a removal keeps the source id and school unit it was published with; a change sends the school unit code
+        # the entity has now (a school unit re-coded: its removal must name the code it holds, round 26)
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["organiser_id", "entity_key"],
             set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at,
-                  "written_by": stmt.excluded.written_by}))
+                  "written_by": stmt.excluded.written_by,
+                  "school_unit_code": case((stmt.excluded.content_hash == _REMOVED, published.c.school_unit_code),
+                                           else_=stmt.excluded.school_unit_code)}))
     claimed -= remember.keys()  # (sent twice in one batch, changed the second time: already recorded)
     if claimed:  # the same content sent by another client than the one recorded: it holds the entity now
         await session.execute(update(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted(claimed))).values(written_by=writer))
     return summary
+
+
+async def _respell(session: AsyncSession, respelt: Mapping[tuple[str, str], str]) -> None:
+    """The rows published under a key as sent (`respelt`: (organiser, that key) → the kept key) held under the kept
+    key: renamed where the kept key is not published (a removal of the old key then removes the entity, as the
+    handler holds it), dropped where it is (one entity, published twice)."""
+    for (organiser, sent_key), kept_key in sorted(respelt.items()):
+        if sent_key == kept_key:
+            continue
+        taken = (await session.execute(select(published.c.entity_key).where(
+            published.c.organiser_id == organiser, published.c.entity_key == kept_key))).first()
+        here = (published.c.organiser_id == organiser) & (published.c.entity_key == sent_key)
+        if taken is None:
+            await session.execute(update(published).where(here).values(entity_key=kept_key))
+        else:
+            await session.execute(published.delete().where(here))
+
+
+def _school_units_named(items: Sequence[tuple[EventData, str | None]]) -> dict[int, str]:
+    """Item index → the school unit code of each school unit upsert of the batch."""
+    return {n: item.school_unit_code for n, (item, _) in enumerate(items)
+            if isinstance(item, OrganisationUnitUpsertedV1) and item.unit_type.value == "school_unit"
+            and item.school_unit_code}
+
+
+#: the rule of a school unit code another organiser's directory holds (`_refuse_others_school_units`)
+CODE_HELD_RULE = "school_unit_code_held"
+
+
+async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tuple[str, str, str, Any, str]],
+                                      school_units: Mapping[int, str], writes_for: Collection[str]) -> None:
+    """409 naming `items.N.data.school_unit_code` for each school unit of the batch whose code a live school unit of
+    ANOTHER organiser's directory holds (published, not removed by this batch) — one whose directory the writer may
+    not write (`writes_for`: a token of both organisers moves a school between them, as an import of both sends the
+    school under its new organiser before it removes it under the old one). A code is one school, placed under
+    one organiser (`school_unit_placements`, keyed by the code): the newest upsert won it, so a platform client of
+    organiser A re-placed organiser B's school — and the results reported under its code — into A's tree (round 26,
+    "directory takeover by content"). A school changing organiser is removed by the one that held it first. The code
+    is public (Skolverket's register): the refusal says it is held, not by whom. Read under the codes' write locks."""
+    if not school_units:
+        return
+    removed_here = {(organiser, key) for organiser, key, digest, *_ in keyed if digest == _REMOVED}
+    codes = sorted(set(school_units.values()))
+    live = (await session.execute(select(published.c.organiser_id, published.c.entity_key, published.c.school_unit_code)
+                                  .where(published.c.school_unit_code.in_(codes),
+                                         published.c.entity_key.startswith(_SCHOOL_UNIT_KEY),
+                                         published.c.content_hash != _REMOVED))).all()
+    holders: dict[str, set[str]] = {}
+    for row in live:
+        if (row.organiser_id, row.entity_key) not in removed_here:
+            holders.setdefault(row.school_unit_code, set()).add(row.organiser_id)
+    for n, code in sorted(school_units.items()):  # a batch naming one code under two organisers: the first holds it
+        holders.setdefault(code, {keyed[n][0]})
+    errors = [{"field": f"items.{n}.data.school_unit_code", "rule": CODE_HELD_RULE,
+               "message": f"the school unit {code} is held by another organiser's directory: it is re-placed only "
+                          "after that organiser removed it"}
+              for n, code in sorted(school_units.items()) if holders[code] - {keyed[n][0]} - set(writes_for)]
+    if errors:
+        raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors[:100])
+
+
+_SCHOOL_UNIT_KEY = "unit:school_unit:"
+#: `lock_directories` takes a school unit code's lock under this prefix (no organiser id starts so): two
+#: organisers' writers adding one code take turns, the second sees the first's
+SCHOOL_UNIT_CODE_LOCK = "school_unit_code:"
 
 
 async def lock_directories(session: AsyncSession, organisers: set[str]) -> None:
