@@ -3,7 +3,7 @@ for (`require_read`), and the audit row of a student-level read (in the read's t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import replace
 
 from fastapi import Request
@@ -198,6 +198,17 @@ def students_withheld(scope: Scope | None) -> bool:
     return scope is not None and Level.STUDENT in scope.suppressed and scope.rules.min_students > 1
 
 
+def _each_row(table: Table, change: Callable[[Row], Row]) -> Table:
+    """`table` with `change` applied to each row as it is read, whether its rows come sync or async."""
+    rows = table.rows
+    if isinstance(rows, AsyncIterable):
+        async def async_rows() -> AsyncIterator[Row]:
+            async for row in rows:
+                yield change(row)
+        return replace(table, rows=async_rows())
+    return replace(table, rows=(change(row) for row in rows))
+
+
 def withhold_all_but(table: Table, keys: frozenset[str]) -> Table:
     """Every value of a student-level table withheld but its `keys` columns (group, pseudonymous id, subject, year):
     the student's row is shown as the results show a withheld cell, its figures `..`/null."""
@@ -209,13 +220,7 @@ def withhold_all_but(table: Table, keys: frozenset[str]) -> Table:
             out[i] = Withheld()
         return tuple(out)
 
-    rows = table.rows
-    if isinstance(rows, AsyncIterable):
-        async def async_rows() -> AsyncIterator[Row]:
-            async for row in rows:
-                yield hide(row)
-        return replace(table, rows=async_rows())
-    return replace(table, rows=(hide(row) for row in rows))
+    return _each_row(table, hide)
 
 
 #: Columns of a figure table that give the number of students a row's figures rest on.
@@ -270,10 +275,4 @@ def withhold_small(table: Table, level: str, scope: Scope) -> Table:
                 out[i] = round_count(out[i], base)
         return tuple(out)
 
-    rows = table.rows
-    if isinstance(rows, AsyncIterable):
-        async def async_rows() -> AsyncIterator[Row]:
-            async for row in rows:
-                yield hide(row)
-        return replace(table, rows=async_rows())
-    return replace(table, rows=(hide(row) for row in rows))
+    return _each_row(table, hide)
