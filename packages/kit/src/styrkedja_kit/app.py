@@ -53,7 +53,7 @@ from .problems import (
     install_problem_handlers,
     problem_response,
 )
-from .security import HardeningMiddleware, install_cors, install_security
+from .security import HardeningMiddleware, install_cors, install_security, without_body
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class RequestGuard:
             await response(scope, receive, send)
             return
         if scope["method"] == "HEAD":
-            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
+            await self.app({**scope, "method": "GET"}, receive, without_body(send))
             return
         received = 0
         limit = self.max_body_bytes
@@ -475,17 +475,6 @@ async def _peek_body(receive: Receive, size: int) -> tuple[bytes, Receive]:
     async def replay() -> Message:
         return read.pop(0) if read else await receive()
     return head[:size], replay
-
-
-def _without_body(send: Send) -> Send:
-    """`send` for a HEAD request answered as GET: the status and headers (Content-Length too), no body."""
-    async def send_head(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            if message.get("more_body", False):
-                return
-            message = {"type": "http.response.body", "body": b"", "more_body": False}
-        await send(message)
-    return send_head
 
 
 async def broker_reachable(settings: ServiceSettings) -> None:

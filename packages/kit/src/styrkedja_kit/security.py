@@ -193,3 +193,14 @@ def install_cors(app: FastAPI, settings: ServiceSettings) -> None:
     headers an allowed origin's browser needs to read it."""
     if settings.cors_allow_origins:
         app.add_middleware(ProblemCORSMiddleware, policy=CorsPolicy(tuple(settings.cors_allow_origins)))
+
+
+def without_body(send: Send) -> Send:
+    """`send` for a HEAD request answered as GET: the status and headers (Content-Length too), no body."""
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+    return send_head

@@ -7,6 +7,8 @@ from __future__ import annotations
 from fastapi import HTTPException  # FastAPI passes its own on from a body read (any other is its 400)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from styrkedja_kit.security import without_body
+
 #: the scope's mark of a GET that answers a HEAD: a route passing a service's file on reads it as "headers only"
 HEAD_ONLY = "styrkedja.head_only"
 
@@ -19,15 +21,7 @@ class HeadAsGet:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
-
-        async def without_body(message: Message) -> None:
-            if message["type"] == "http.response.body":
-                if message.get("more_body", False):
-                    return
-                message = {"type": "http.response.body", "body": b"", "more_body": False}
-            await send(message)
-
-        await self.app({**scope, "method": "GET", HEAD_ONLY: True}, receive, without_body)
+        await self.app({**scope, "method": "GET", HEAD_ONLY: True}, receive, without_body(send))
 
 
 #: the most a form post may send: the dashboard's forms (sign-out, an alert's acknowledgement: a comment of at most
