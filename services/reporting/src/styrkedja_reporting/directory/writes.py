@@ -35,6 +35,7 @@ from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
 MAX_ITEMS = 5_000
+_ROWS_PER_STATEMENT = 1_000  # × the published columns: well under PostgreSQL's 32,767 bind parameters
 Status = Literal["created", "changed", "removed", "unchanged"]
 SOURCE_ID = r"^[A-Za-z0-9._:-]{1,64}$"
 
@@ -224,16 +225,19 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         summary.items.append(ChangeResult(status=status, entity_key=key))
     if events:
         await outbox.add(session, events)
-        stmt = pg_insert(published).values([{"organiser_id": o, "entity_key": k, **row}
-                                            for (o, k), row in sorted(remember.items())])
-        # a removal keeps the source id and school unit it was published with; a change sends the school unit code
-        # the entity has now (a school unit re-coded: its removal must name the code it holds, round 26)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["organiser_id", "entity_key"],
-            set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at,
-                  "written_by": stmt.excluded.written_by,
-                  "school_unit_code": case((stmt.excluded.content_hash == _REMOVED, published.c.school_unit_code),
-                                           else_=stmt.excluded.school_unit_code)}))
+        rows = [{"organiser_id": o, "entity_key": k, **row} for (o, k), row in sorted(remember.items())]
+        # in slices: one statement's bind parameters are bounded (32,767), a full batch's rows are 8 × 5,000
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            stmt = pg_insert(published).values(rows[start:start + _ROWS_PER_STATEMENT])
+            # a removal keeps the source id and school unit it was published with; a change sends the school unit
+            # code the entity has now (a school unit re-coded: its removal must name the code it holds, round 26)
+            await session.execute(stmt.on_conflict_do_update(
+                index_elements=["organiser_id", "entity_key"],
+                set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at,
+                      "written_by": stmt.excluded.written_by,
+                      "school_unit_code": case((stmt.excluded.content_hash == _REMOVED,
+                                                published.c.school_unit_code),
+                                               else_=stmt.excluded.school_unit_code)}))
     claimed -= remember.keys()  # (sent twice in one batch, changed the second time: already recorded)
     if claimed:  # the same content sent by another client than the one recorded: it holds the entity now
         await session.execute(update(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
