@@ -71,7 +71,7 @@ from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
 from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
-from ..staging import json_rows, rows_in, rows_of_json, temporal_text
+from ..staging import any_of, json_rows, rows_in, rows_of_json, temporal_text
 from .rules import (
     Assignment,
     CellKind,
@@ -158,7 +158,7 @@ async def tracked_windows_of(session: AsyncSession, organisers: Sequence[str]
     """`tracked_windows` of several organisers, in one statement."""
     w = compliance_windows.c
     out: dict[str, dict[WindowKey, Window]] = {}
-    for r in (await session.execute(select(compliance_windows).where(w.organiser_id.in_(organisers)))).all():
+    for r in (await session.execute(select(compliance_windows).where(any_of(w.organiser_id, organisers)))).all():
         out.setdefault(r.organiser_id, {})[WindowKey(WindowKind(r.kind), r.organiser_id, r.period)] = Window(
             r.opens, r.deadline, r.timezone)
     return out
