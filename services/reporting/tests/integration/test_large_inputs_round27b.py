@@ -6,7 +6,7 @@ now take one array parameter per column (`styrkedja_kit.sets.insert_rows`, `any_
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import pytest
@@ -113,3 +113,28 @@ async def test_a_reader_the_directory_gives_more_school_units_than_the_parameter
                                    headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.text
     assert [row["school_unit_code"] for row in answer.json()] == [_code(7)]
+
+
+async def test_a_rebuild_of_more_organisers_windows_than_the_parameter_limit_takes_every_window(db: Database):
+    # failed before: the rebuild wrote every window in one VALUES list, 6 parameters a window — 5,600 forecast
+    # windows (2,800 organisers × HT and VT) are 33,600: InterfaceError, the rebuild stopped
+    from styrkedja_contracts.events.forecast import ForecastSubmittedV1
+    from styrkedja_reporting.main import handler_registry
+    from styrkedja_reporting.rebuild.bulk import rebuild
+
+    from .test_batch_split import SUBJECTS, delivered
+
+    organisers = 2_800
+    assert organisers * 2 * 6 > MAX_PARAMETERS
+    events = [new_event(ForecastSubmittedV1(
+        forecast_id=uuid5(NS, f"f-{n}-{term}"), revision=1, organiser_id=f"{1000 + n}",
+        school_unit_code=_code(n), group_id="7A", student_id=f"s-{n}", teacher_id="t-1", gender="female", year=7,
+        subject_code=SUBJECTS[0], value="ACCEPTABLE", school_year="2026/27", term=term,
+        submitted_at=T0 + timedelta(days=20), window_deadline=date(2026, 10, 23), late=False), source="/t")
+        for n in range(organisers) for term in ("HT", "VT")]
+    await rebuild(db, delivered(events), group_id="reporting-round27b", next_offsets={},
+                  handles=handler_registry(live_alerts=False).handles)
+    async with db.sessions() as session:
+        windows = dict((await session.execute(text(
+            "SELECT kind, count(*) FROM compliance_windows GROUP BY kind"))).all())
+    assert windows == {"forecast": organisers * 2}

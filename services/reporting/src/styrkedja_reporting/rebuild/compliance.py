@@ -41,7 +41,7 @@ from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import planner_setting
 from styrkedja_kit.sets import insert_rows
 
-from ..compliance.handlers import calendar_of, calendar_upsert, window_for
+from ..compliance.handlers import calendar_upsert, calendars_of, window_for
 from ..compliance.rules import WindowKey, WindowKind, round_period
 from ..compliance.tables import (
     compliance_assignment_scope,
@@ -169,7 +169,7 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
     keys = sorted({WindowKey(WindowKind.forecast, org, f"{year}:{term}") for org, year, term in forecast_periods}
                   | {WindowKey(WindowKind.assessment_round, org, round_period(year, round_))
                      for org, year, round_ in round_periods}, key=lambda k: (k.organiser_id, k.kind.value, k.period))
-    calendars = {org: await calendar_of(session, org) for org in sorted({k.organiser_id for k in keys})}
+    calendars = await calendars_of(session, {k.organiser_id for k in keys})
     windows = [(key, window) for key in keys if (window := window_for(key, calendars[key.organiser_id])) is not None]
     if windows:
         await insert_rows(session, compliance_windows, [
