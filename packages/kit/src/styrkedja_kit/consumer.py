@@ -150,7 +150,7 @@ from .kafka import (
     make_producer,
     registry_topics,
 )
-from .sets import any_of  # an IN list of a batch's ids (`consumer_max_records`, up to 100,000) passed 32,767 parameters
+from .sets import any_of
 from .settings import ServiceSettings
 from .supervise import cancel_and_wait, run_until_stopped
 
@@ -1623,7 +1623,7 @@ class ConsumerLoop:
         # the organiser's own is not there), else the batch's first. A re-delivery has its bytes; other bytes are
         # another event (`_conflicting`).
         stored: dict[tuple[UUID, str], bytes | None] = {}
-        if again:  # the same event, or another under its claim?
+        if again:  # the same event, or another under its claim? (one array of ids: a batch may re-deliver 100,000)
             rows = await session.execute(select(
                 self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
                 any_of(self.applied.c.event_id, {k[0] for k in again})))
