@@ -122,3 +122,25 @@ async def test_a_batch_ended_by_a_deadlock_runs_again_whole_and_another_failure_
     with pytest.raises(Exception) as raised:
         await loop._apply([delivered(500)], {})
     assert not concurrency_conflict(raised.value) and calls[4:] == [1]
+
+
+async def test_a_batch_re_delivering_more_events_than_a_statement_has_parameters_is_told_apart(db) -> None:
+    """Large but valid input (round 27 b): a batch may hold `consumer_max_records` (up to 100,000) events. Its
+    duplicates' stored digests were read by an IN list, a parameter per id: past 32,767 re-delivered events the
+    statement failed (asyncpg's InterfaceError) and the batch never got through. Now one array parameter."""
+    handed: list[int] = []
+
+    async def handler(session, batch) -> None:  # noqa: ANN001
+        handed.append(len(batch))
+
+    loop = ConsumerLoop(ServiceSettings(database_url="unused", kafka_bootstrap_servers="127.0.0.1:9"), db,
+                        group_id="claim-many", topics=[TOPIC], handler=handler,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    one = delivered(0)
+    many = [Delivered(one.event.model_copy(update={"id": uuid.UUID(int=n + 1)}), TOPIC, 0, n, one.digest)
+            for n in range(33_000)]
+    assert len(await loop._apply(many, {TopicPartition(TOPIC, 0): len(many)})) == len(many)
+    # the same again (a replay): every one a re-delivery, none handed over
+    assert await loop._apply(many, {TopicPartition(TOPIC, 0): len(many)}) == []
+    assert handed == [len(many)] and not loop._conflicting

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +20,6 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    any_,
     bindparam,
     func,
     select,
@@ -33,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
+from styrkedja_kit.sets import any_of as any_of  # the kit's, for the capabilities' statements as the rest here
 from styrkedja_kit.sets import copy_records
 
 
@@ -292,25 +290,6 @@ def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
     C.UTF-8 is the same order at many times the cost). A sort for a lock order needs any fixed order."""
     text_names = {n for n in names if pg_type(table.c[n]) == "text"}
     return ", ".join(f'{e} COLLATE "C"' if n in text_names else e for e, n in zip(exprs, names, strict=True))
-
-
-def sorted_unique(values: Iterable[Any]) -> list[Any]:
-    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
-    Python comparison per pair: thousands of ids per batch)."""
-    unique = set(values)
-    if unique and isinstance(next(iter(unique)), UUID):
-        return sorted(unique, key=_UUID_INT)
-    return sorted(unique)
-
-
-_UUID_INT = attrgetter("int")
-
-
-def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
-    and a statement may have at most 32,767)."""
-    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
-    return found
 
 
 def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
