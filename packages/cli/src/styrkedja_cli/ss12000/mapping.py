@@ -57,7 +57,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
@@ -72,7 +72,20 @@ from styrkedja_contracts import (
 from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_personal_identity_numbers
 from styrkedja_contracts.subjects import is_known_subject_code
 
-from .models import Activity, Duty, Enrolment, Group, Membership, Meta, Organisation, Person, Syllabus, aware
+from .models import (
+    Activity,
+    Duty,
+    Enrolment,
+    Group,
+    Membership,
+    Meta,
+    Organisation,
+    Person,
+    Ref,
+    Shared,
+    Syllabus,
+    aware,
+)
 
 NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
 ORGANISER = "huvudman"
@@ -667,6 +680,7 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan) ->
     stated again alike it is read once, with another end both are refused (`TWICE`). A person's membership without
     its group is refused naming the person; one of a group not served is not read (counted)."""
     groups_by_id = {g.id: g for g in groups}
+    held = Shared()  # a person's Ref once however many groups it is in
     stated = {p.id: p.stated_memberships() for p in persons}
     every_person_states = bool(persons) and all(lists is not None for lists in stated.values())
     from_persons: dict[str, list[Member]] = {}
@@ -683,8 +697,14 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan) ->
             if entry.group.id not in groups_by_id:
                 out.memberships_of_unserved_groups += 1
                 continue
-            membership = Membership.model_validate({"person": {"id": person.id}, "startDate": entry.start_date,
-                                                    "endDate": entry.end_date})
+            # held compact, as a group's own entries are (its values validated already, on the person): as a
+            # pydantic model each cost some 1 KB (its dict, its fields' set, its Ref's), 100 MB for a municipality's
+            # 100,000 memberships served only on persons, against some 70 bytes for those served on their groups
+            given: dict[str, Any] = {"person": Ref.model_construct(id=person.id), "start_date": entry.start_date,
+                                     "end_date": entry.end_date}
+            # (a compact item reads as its model, as every item read from a page does)
+            membership = cast(Membership, held.compact(Membership.model_construct(
+                **{k: v for k, v in given.items() if v is not None})))
             from_persons.setdefault(entry.group.id, []).append(Member(membership, path, n))
     stating = {pid for pid, lists in stated.items() if lists is not None}
     out_members: dict[str, list[Member]] = {}
