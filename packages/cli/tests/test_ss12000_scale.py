@@ -7,14 +7,23 @@ docstring says.
 * memberships served only on persons (`expand=groupMemberships`) were held as pydantic models while the plan was
   made, some 1 KB each (a municipality's 100,000: 95 MB more peak than the same served on their groups); now
   compact, as a group's own entries are;
+* a server answering fewer items a page than asked (one a page: a municipality's 100,000 persons in 100,000 pages)
+  stopped at `--max-pages` (100,000 by default) with "more than N pages": said now with what the pages held and the
+  flag that reads more, so that it is told from a server inventing pages for ever;
 """
 
 from __future__ import annotations
 
+import re
 import tracemalloc
+from datetime import datetime
+
+import httpx
+import pytest
 
 from styrkedja_cli.ss12000.mapping import Plan, members_of
 from styrkedja_cli.ss12000.models import ENTITIES, Compact, Shared
+from styrkedja_cli.ss12000.source import HttpSource, SourceError
 
 
 def test_memberships_stated_only_on_persons_are_held_compact_while_the_plan_is_made() -> None:
@@ -39,3 +48,29 @@ def test_memberships_stated_only_on_persons_are_held_compact_while_the_plan_is_m
     assert isinstance(first.membership, Compact)
     assert (first.path, first.membership.person.id, str(first.membership.start_date),
             str(first.membership.end_date)) == ("_embedded.groupMemberships[0]", "p3", "2026-08-17", "2027-06-11")
+
+
+def _one_a_page(request: httpx.Request) -> httpx.Response:
+    """A server serving one item a page whatever `limit` asks, 1,000 persons (or deleted ids) in all."""
+    at = int(request.url.params.get("pageToken", "0"))
+    more = {"pageToken": str(at + 1)} if at + 1 < 1000 else {}
+    if request.url.path.endswith("/deletedEntities"):
+        return httpx.Response(200, json={"data": {"groups": [f"g{at}"]}, **more})
+    return httpx.Response(200, json={"data": [{"id": f"p{at}"}], **more})
+
+
+def _source(max_pages: int) -> HttpSource:
+    client = httpx.Client(transport=httpx.MockTransport(_one_a_page), base_url="http://ss12000.example")
+    return HttpSource("http://ss12000.example", client=client, sleep=lambda _: None, max_pages=max_pages)
+
+
+def test_a_list_longer_than_max_pages_in_small_pages_is_stopped_naming_the_flag_and_what_the_pages_held() -> None:
+    """Failed on the old code: "persons, page 20: more than 20 pages", no flag, nothing of why."""
+    with pytest.raises(SourceError, match=re.escape(
+            "persons, page 20: more than 20 pages (20 items read, 1.0 a page where --page-size asked 100); "
+            "--max-pages reads more")):
+        _source(20).read("persons", None, lambda *_: None)
+    with pytest.raises(SourceError, match=re.escape(
+            "deletedEntities, page 20: more than 20 pages (20 ids kept); --max-pages reads more")):
+        _source(20).deleted(datetime.fromisoformat("2026-08-01T00:00:00+02:00"))
+    assert len(_source(1000).read("persons", None, lambda *_: None)) == 1000  # read whole within the flag
