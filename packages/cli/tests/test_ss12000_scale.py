@@ -10,6 +10,11 @@ docstring says.
 * a server answering fewer items a page than asked (one a page: a municipality's 100,000 persons in 100,000 pages)
   stopped at `--max-pages` (100,000 by default) with "more than N pages": said now with what the pages held and the
   flag that reads more, so that it is told from a server inventing pages for ever;
+* an import stopped while sending, after k of n chunks: reporting's last answer a 500 (or a connection lost once the
+  chunk was sent) said "the chunks before it were applied", as if that one surely was not — it may have been
+  (reporting failing after its commit); an import interrupted (Ctrl-C, a job's time limit) while a chunk's answer was
+  awaited said nothing of that chunk, or "nothing was sent to reporting" when it was the first. Running the import
+  again completes it either way (a chunk sent again is compared, `unchanged`; removals go last);
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from datetime import datetime
 
 import httpx
 import pytest
+from test_ss12000_gaps import Reporting, dump, problem, run
 
+from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.mapping import Plan, members_of
 from styrkedja_cli.ss12000.models import ENTITIES, Compact, Shared
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
@@ -74,3 +81,54 @@ def test_a_list_longer_than_max_pages_in_small_pages_is_stopped_naming_the_flag_
             "deletedEntities, page 20: more than 20 pages (20 ids kept); --max-pages reads more")):
         _source(20).deleted(datetime.fromisoformat("2026-08-01T00:00:00+02:00"))
     assert len(_source(1000).read("persons", None, lambda *_: None)) == 1000  # read whole within the flag
+
+
+MAY_HAVE = "it may have been applied, the chunks before it were applied; nothing was removed"
+
+
+def test_a_chunk_whose_last_answer_is_a_500_is_said_as_maybe_applied(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: "… HTTP 500 … (6 attempts) (the chunks before it were applied; …)"."""
+    monkeypatch.setattr(command, "CHUNK", 1)
+    reporting = Reporting(None, None, *[problem(500, "the database did not answer")] * 6)
+    exit_code, said, reporting, _ = run(monkeypatch, dump(tmp_path), reporting)
+    assert exit_code == 1, said
+    assert f"items 2-2 of 2: HTTP 500 (Internal Server Error: the database did not answer) (6 attempts) ({MAY_HAVE}; " \
+           "run the import again to complete it)" in said, said
+    # a refusal is no such answer: refused before anything was done
+    reporting = Reporting(None, None, httpx.Response(422, json={"title": "Unprocessable"}))
+    exit_code, said, reporting, _ = run(monkeypatch, dump(tmp_path), reporting)
+    assert exit_code == 1 and "HTTP 422" in said and "it may have been applied" not in said, said
+
+
+def test_a_chunk_whose_connection_was_lost_once_sent_is_said_as_maybe_applied(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: "… RemoteProtocolError (6 attempts) (the chunks before it were applied; …)"; a
+    connection never made is not said so."""
+    monkeypatch.setattr(command, "CHUNK", 1)
+    lost = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    exit_code, said, _, _ = run(monkeypatch, dump(tmp_path), Reporting(None, None, *[lost] * 6))
+    assert exit_code == 1 and f"RemoteProtocolError (6 attempts) ({MAY_HAVE};" in said, said
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    exit_code, said, _, _ = run(monkeypatch, dump(tmp_path), Reporting(None, None, *[refused] * 6))
+    assert exit_code == 1 and "ConnectError (6 attempts) (the chunks before it were applied;" in said, said
+
+
+@pytest.mark.parametrize("interrupted_at", [2, 3])  # the first chunk (after what reporting holds), the second
+def test_an_import_interrupted_while_a_chunk_is_sent_says_that_chunk_may_have_been_applied(
+        tmp_path, monkeypatch, interrupted_at) -> None:
+    """Failed on the old code: "import interrupted", then the table of what was applied before (or "nothing was
+    sent to reporting", the first chunk being sent) and not a word of the chunk reporting had."""
+    monkeypatch.setattr(command, "CHUNK", 1)
+
+    class Interrupted(Reporting):
+        def handle(self, request: httpx.Request) -> httpx.Response:
+            if len(self.asked) == interrupted_at - 1:
+                raise KeyboardInterrupt  # while reporting has the request
+            return super().handle(request)
+
+    exit_code, said, _, _ = run(monkeypatch, dump(tmp_path), Interrupted())
+    assert exit_code == 130, said
+    chunk = "organisations changes, items 1-1 of 2" if interrupted_at == 2 else "organisations changes, items 2-2 of 2"
+    assert (f"{chunk}: sent, its answer not read before the import stopped: it may have been applied (not counted); "
+            "run the import again to complete it") in said, said
+    assert "nothing was sent to reporting" not in said
+    assert ("applied before the import stopped" in said) == (interrupted_at == 3)

@@ -237,7 +237,9 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
             response = client.request(method, path, **request)
         except TRANSIENT as error:
             if attempt == POST_ATTEMPTS or (refused_is_final and isinstance(error, ConnectError)):
-                after = _run_again(removing) if method == 'POST' else ''
+                # a connection lost once the request was sent (now or on an earlier attempt) may have applied it
+                sent_maybe = maybe_done is not None or not isinstance(error, NEVER_SENT)
+                after = _run_again(removing, maybe_applied=sent_maybe) if method == 'POST' else ''
                 # silence in every command's words (`styrkedja_kit.reach`): reporting's URL, after how long, and
                 # the option of its address; its wait is the client's own (120 s, no option)
                 said = unanswered(http_peer("reporting", str(client.base_url), "--reporting-url"), error,
@@ -358,8 +360,10 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
     if response.status_code != 200:
         verb, tries = (("did not take", f" ({POST_ATTEMPTS} attempts)") if response.status_code in SOURCE_RETRIED
                        else ("refused", ""))
+        # a 500 (or a lost answer) on any attempt may have come after reporting applied the chunk: said so, never
+        # as if only the chunks before it were (a 429 or a 4xx refuses before anything is done)
         raise SourceError(f"reporting {verb} the {what}: HTTP {response.status_code}{_reporting_said(response)}"
-                          f"{tries}{_run_again(removing)}")
+                          f"{tries}{_run_again(removing, maybe_applied=maybe_done is not None)}")
     answer = _answered(response, _Summary, what, _run_again(removing, maybe_applied=True))
     if sent is not None and len(answer.items) != sent:
         raise SourceError(f"reporting answered the {what} for {len(answer.items)} items, not {sent}: is "
@@ -584,15 +588,18 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
          progress: Progress | None = None, full: bool = False,
          allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None,
          notes: list[str] | None = None, summary: dict[str, Counter[str]] | None = None,
-         retried: list[str] | None = None, said: list[str] | None = None) -> dict[str, Counter[str]]:
+         retried: list[str] | None = None, said: list[str] | None = None,
+         sending: list[str] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
     summary says besides the counts (units removed and made new in one place). `summary`: filled as the chunks are
     applied, so that a run stopped on the way can say what it applied before. `retried`: what is said of chunks
     sent again after an attempt that may have applied them (`_honest`). `said`: what an incremental run says of the
-    groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`)."""
+    groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`).
+    `sending`: the chunk whose answer is awaited, while it is (an import interrupted then may have applied it)."""
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
+    sending = [] if sending is None else sending
     run = uuid.uuid4().hex  # salts each chunk's Idempotency-Key: this run's retries are one request, a later run's not
     # of what was created, only units: `replaced` says a unit removed and one made new in one place
     created: set[tuple[str, str]] = set()
@@ -613,8 +620,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         for start in range(0, len(changes), CHUNK):
             chunk = changes[start:start + CHUNK]
             what = _chunk(f"{entity} changes", start, len(changes))
+            sending[:] = [what]
             answer, maybe_done = _post(client, "/v1/directory/changes", {"items": chunk}, what, sleep,
                                        sent=len(chunk), run=run)
+            sending.clear()
             named = [(change["data"]["organiser_id"], item.entity_key)
                      for change, item in zip(chunk, answer.items, strict=True)]
             statuses: list[str] = [item.status for item in answer.items]
@@ -637,8 +646,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         for start in range(0, len(deleted), CHUNK):
             what = _chunk("removals", start, len(deleted))
             ids = deleted[start:start + CHUNK]
+            sending[:] = [what]
             body, maybe_done = _post(client, "/v1/directory/removals", {
                 "source_ids": ids, "removed_at": removed_at.isoformat()}, what, sleep, removing=True, run=run)
+            sending.clear()
             removed_now = [i.entity_key for i in body.items if i.status == "removed"]
             if maybe_done is not None:
                 # what the lost attempt removed is removed already when asked again: what reporting held of these
@@ -663,9 +674,11 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         for start in range(0, len(gone), CHUNK):
             gone_chunk = gone[start:start + CHUNK]
             what = _chunk("removals", start, len(gone))
+            sending[:] = [what]
             body, maybe_done = _post(client, "/v1/directory/removals", {
                 "entities": [{"organiser_id": o, "entity_key": k} for o, k in gone_chunk],
                 "removed_at": removed_at.isoformat()}, what, sleep, removing=True, run=run)
+            sending.clear()
             removed_keys = [item.entity_key for item in body.items if item.status == "removed"]
             if maybe_done is not None:
                 # each was held when the import began (`vanished`): one reporting no longer holds to remove now was
@@ -988,6 +1001,7 @@ def register(import_app: typer.Typer) -> None:
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them
         said: list[str] = []  # what an incremental run moved and what it holds under units gone at the source
+        sending: list[str] = []  # the chunk whose answer was awaited when the import stopped, if any
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{plain(what)}; asking again in {seconds:.0f} s")
@@ -1009,7 +1023,7 @@ def register(import_app: typer.Typer) -> None:
                     notes: list[str] = []
                     send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
                          full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
-                         retried=retried, said=said)
+                         retried=retried, said=said, sending=sending)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
         except (Exception, KeyboardInterrupt) as error:
@@ -1030,8 +1044,12 @@ def register(import_app: typer.Typer) -> None:
                 Console().print(_table(summary, "applied before the import stopped"))
                 for line in retried:
                     console.print(plain(line))
-            else:
+            elif not sending:
                 console.print("nothing was sent to reporting")
+            if sending and not isinstance(error, SourceError):  # (a SourceError of a chunk names it, and this)
+                # interrupted (Ctrl-C, a job's timeout) or failed while reporting had the chunk: it may have applied it
+                console.print(plain(f"{sending[0]}: sent, its answer not read before the import stopped: it may "
+                                    "have been applied (not counted); run the import again to complete it"))
             raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
