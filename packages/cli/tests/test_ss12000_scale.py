@@ -17,7 +17,11 @@ docstring says.
   again completes it either way (a chunk sent again is compared, `unchanged`; removals go last);
 * the units under a Huvudman or an area refused for its content were taken out of the plan one by one, each making
   the plan's list of units again: quadratic (a source of 20,000 units with 2,000 under refused Huvudmän: 19 s of
-  CPU planning); now the list kept is made once (2 s).
+  CPU planning); now the list kept is made once (2 s);
+* a membership without a start of its own or its group's (Skolverket's reference API) starts the day its group came
+  into the source: that day was taken in `--naive-timezone`'s zone, so a server whose naive timestamps are UTC
+  (`--naive-timezone UTC`) started a group made at 01:30 Swedish time the day before — its Swedish day now, as every
+  date-time read as a date.
 """
 
 from __future__ import annotations
@@ -169,3 +173,21 @@ def test_units_under_refused_huvudman_and_areas_are_left_out_without_making_the_
     assert {(r.id, r.reason) for r in the_plan.under_refused} == {
         *((f"b{n}", f"{ORGANISER_REFUSED} (bad)") for n in range(120)),
         *((f"v{n}", f"{AREA_REFUSED} (vo)") for n in range(120))}
+
+
+@pytest.mark.parametrize("created", ["2026-08-16T23:30:00Z", "2026-08-16T23:30:00", "2026-08-17T00:30:00+01:00"])
+def test_a_membership_starting_the_day_its_group_was_created_starts_on_that_days_swedish_date(created) -> None:
+    """01:30 in Sweden on the 17th however the server writes it, with --naive-timezone UTC. Failed on the old code:
+    the 16th (the UTC day)."""
+    from datetime import UTC
+    from datetime import datetime as clock
+    from zoneinfo import ZoneInfo
+
+    from ss12000_fixtures import GROUP, HUV, SU
+    from styrkedja_cli.ss12000.mapping import plan
+    from styrkedja_cli.ss12000.models import Group, Organisation
+
+    group = {**{k: v for k, v in GROUP.items() if k != "startDate"}, "meta": {"created": created}}
+    the_plan = plan([Organisation.model_validate(HUV), Organisation.model_validate(SU)], [Group.model_validate(group)],
+                    [], [], [], naive_zone=ZoneInfo("UTC"), now=clock.now(UTC))
+    assert [c["data"]["start_date"] for c in the_plan.changes["memberships"]] == ["2026-08-17"]

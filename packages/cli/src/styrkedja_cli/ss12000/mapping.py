@@ -73,6 +73,7 @@ from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_
 from styrkedja_contracts.subjects import is_known_subject_code
 
 from .models import (
+    SCHOOL_ZONE,
     Activity,
     Duty,
     Enrolment,
@@ -995,10 +996,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 out.refused.append(Refused("memberships", f"{group.id}/(no person)", f"{stated.path}.{NO_PERSON}"))
                 continue
             # Skolverket's reference API has neither the group's nor the membership's start: then the
-            # day the group came into the source (stable from run to run, unlike the import day)
+            # day the group came into the source (stable from run to run, unlike the import day): its day in
+            # Sweden, as every date-time read as a date (`models.SCHOOL_ZONE`) — `naive_zone` says only how a
+            # timestamp without an offset is written (--naive-timezone UTC made 23:30Z on the 16th the 16th)
             created = aware(group.meta.created, naive_zone) if group.meta else None
             start = member.start_date or group.start_date or (
-                created.astimezone(naive_zone).date() if created else None)
+                created.astimezone(SCHOOL_ZONE).date() if created else None)
             mid = str(uuid5(NS, f"{group.id}/{member.person.id}/{start}"))
             on_group = stated.path.startswith("groupMemberships")
             out.add("memberships", GroupMembershipUpsertedV1, {
