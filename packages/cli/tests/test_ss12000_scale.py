@@ -21,14 +21,20 @@ docstring says.
 * a membership without a start of its own or its group's (Skolverket's reference API) starts the day its group came
   into the source: that day was taken in `--naive-timezone`'s zone, so a server whose naive timestamps are UTC
   (`--naive-timezone UTC`) started a group made at 01:30 Swedish time the day before — its Swedish day now, as every
-  date-time read as a date.
+  date-time read as a date;
+* a municipality's source holding another organiser's school unit (an independent school's, with its own Huvudman)
+  could not be imported with the municipality's token at all: reporting lists what it holds only for the token's
+  organisers (`/held`: 403) and takes a chunk only when every change in it is theirs. `--only-organiser` imports the
+  organisers named, the others' changes counted and said, nothing of them sent or removed; the 403 says the flag.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tracemalloc
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -191,3 +197,56 @@ def test_a_membership_starting_the_day_its_group_was_created_starts_on_that_days
     the_plan = plan([Organisation.model_validate(HUV), Organisation.model_validate(SU)], [Group.model_validate(group)],
                     [], [], [], naive_zone=ZoneInfo("UTC"), now=clock.now(UTC))
     assert [c["data"]["start_date"] for c in the_plan.changes["memberships"]] == ["2026-08-17"]
+
+
+class OneOrganisersReporting(Reporting):
+    """Reporting for a token of organiser 2999 alone, as its directory answers one: 403 for what another holds, and
+    for a chunk holding any change of another organiser (nothing stored)."""
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/directory/held" and request.url.params["organiser_id"] != "2999":
+            self.asked.append(f"{request.method} {request.url.path}")
+            return problem(403, "organiser_id: this token may not list this organiser's directory entities")
+        if request.url.path == "/v1/directory/changes" and any(
+                i["data"]["organiser_id"] != "2999" for i in json.loads(request.content)["items"]):
+            self.asked.append(f"{request.method} {request.url.path}")
+            return problem(403, "items.0.data.organiser_id: not this token's")
+        return super().handle(request)
+
+
+def _with_an_independent_school(folder: Any) -> list[str]:
+    from ss12000_fixtures import GROUP, HUV, SU
+
+    private = {"id": "ab", "displayName": "Friskolan AB", "organisationType": "Huvudman",
+               "organisationNumber": "556677-8899"}
+    unit = {"id": "fsu", "displayName": "Friskolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990099",
+            "parentOrganisation": {"id": "ab"}}
+    theirs = {**GROUP, "id": "fg", "organisation": {"id": "fsu"}, "groupMemberships": [{"person": {"id": "p9"}}]}
+    return dump(folder, organisations=[HUV, SU, private, unit], groups=[GROUP, theirs], duties=[], activities=[])
+
+
+def test_a_municipalitys_source_with_an_independent_schools_unit_imports_its_own_with_only_organiser(
+        tmp_path, monkeypatch) -> None:
+    """Failed on the old code: no such flag (a usage error, exit 2); without it the import stops before anything is
+    sent, the 403 now naming the flag."""
+    exit_code, said, reporting, _ = run(monkeypatch, _with_an_independent_school(tmp_path), OneOrganisersReporting())
+    assert exit_code == 1 and "reporting did not list what it holds for 556677-8899: HTTP 403" in said, said
+    assert "--only-organiser for those the token is for" in said and "nothing was sent to reporting" in said, said
+    assert reporting.sent == []
+
+    exit_code, said, reporting, _ = run(monkeypatch, _with_an_independent_school(tmp_path), OneOrganisersReporting(),
+                                        "--only-organiser", "2999")
+    assert exit_code == 0, said
+    assert {(i["data"]["organiser_id"], i["data"].get("unit_id") or i["data"].get("student_id"))
+            for i in reporting.sent} == {("2999", "2999"), ("2999", "su"), ("2999", "g1"), ("2999", "p1")}
+    assert "--only-organiser: organiser 556677-8899 not imported (2 organisations, 1 groups, 1 memberships)" in said
+    assert "GET /v1/directory/held" in reporting.asked and not [a for a in reporting.asked if "removals" in a]
+
+
+def test_only_organiser_is_checked_as_an_organiser_id_and_one_the_source_lacks_is_said(tmp_path, monkeypatch) -> None:
+    exit_code, said, _, _ = run(monkeypatch, _with_an_independent_school(tmp_path), OneOrganisersReporting(),
+                                "--only-organiser", "29")
+    assert exit_code == 2 and "--only-organiser" in said, said
+    exit_code, said, reporting, _ = run(monkeypatch, _with_an_independent_school(tmp_path), OneOrganisersReporting(),
+                                        "--only-organiser", "2999", "--only-organiser", "1480")
+    assert exit_code == 0 and "--only-organiser 1480: the source has nothing of it to import" in said, said

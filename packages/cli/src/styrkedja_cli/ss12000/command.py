@@ -41,7 +41,16 @@ from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identit
 from styrkedja_contracts.subjects import subject_list
 
 from ..reach import http_peer, unanswered
-from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
+from .mapping import (
+    AREA_REFUSED,
+    GROUP_REFUSED,
+    ORGANISER_REFUSED,
+    UNDER_REFUSED,
+    NoOrganiser,
+    Plan,
+    keep_organisers,
+    plan,
+)
 from .models import (
     DATE_TIMES_READ,
     DATES_READ_AS_NONE,
@@ -393,8 +402,10 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
         response, _ = _ask(client, "GET", "/v1/directory/held", what, sleep, refused_is_final=True,
                            params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
         if response.status_code != 200:
+            mine = ("; a source holding other organisers' units too: --only-organiser for those the token is for"
+                    if response.status_code == 403 else "")
             raise SourceError(f"reporting did not list what it holds for {organiser_id}: "
-                              f"HTTP {response.status_code}{_reporting_said(response)}")
+                              f"HTTP {response.status_code}{_reporting_said(response)}{mine}")
         body = _answered(response, _Held, what, " (nothing was sent)")
         if len(body.items) != len(body.source_ids):
             raise SourceError(f"reporting answered the {what} with {len(body.items)} entities and "
@@ -765,6 +776,32 @@ def _explicit_organiser(organiser: str | None, name: str | None) -> tuple[str, s
     return checked, checked if name is None else name
 
 
+def _only_organisers(values: list[str] | None) -> frozenset[str] | None:
+    """--only-organiser's ids, each checked as the contracts check an organiser id and in its one spelling (a
+    source's 2120001234 is the organiser 212000-1234)."""
+    if not values:
+        return None
+    out = set()
+    for value in values:
+        try:
+            out.add(TypeAdapter(OrganiserId).validate_python(value.strip()))
+        except ValidationError as error:
+            raise typer.BadParameter(f"--only-organiser: {error.errors()[0]['msg']}") from None
+    return frozenset(out)
+
+
+def _only_said(the_plan: Plan, only: frozenset[str]) -> list[str]:
+    """What --only-organiser left out, per organiser (counted per entity), and an organiser it names that the source
+    has nothing of (a typing error: nothing of it is sent, nor removed)."""
+    lines = [f"--only-organiser: organiser {organiser} not imported ("
+             + ", ".join(f"{count} {entity}" for entity, count in counts.items()) + ")"
+             for organiser, counts in sorted(the_plan.other_organisers.items())]
+    present = {c["data"]["organiser_id"] for changes in the_plan.changes.values() for c in changes}
+    lines += [f"--only-organiser {organiser}: the source has nothing of it to import" for organiser in
+              sorted(only - present)]
+    return lines
+
+
 def _checked_url(flag: str, value: str) -> str:
     """An http(s) URL with a host and a port that can be: anything else was asked again six times, 31 s, as if a
     server were busy ("http://", a port of 99999), or ended in a traceback ("http://[::1")."""
@@ -961,6 +998,11 @@ def register(import_app: typer.Typer) -> None:
                        "as Skolverket's reference API; refused when the source has one"),
         organiser_name: str | None = typer.Option(None, help="the name of --organiser in the directory "
                                                              "(default: its id)"),
+        only_organiser: list[str] | None = typer.Option(
+            None, "--only-organiser",
+            help="import only this organiser's units (municipality code or organisation number; repeat for more): "
+                 "a source holding other organisers' school units too (an independent school's), which the "
+                 "--reporting-token may not write; theirs are counted and said, nothing of them sent or removed"),
         strict: bool = typer.Option(True, "--strict/--lenient",
                                     help=f"--strict (the default): exit {STRICT_EXIT} (after importing the rest) when "
                                          "any item was refused or left out under a refused unit, for a scheduled job "
@@ -996,6 +1038,7 @@ def register(import_app: typer.Typer) -> None:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=zone)
         explicit = _explicit_organiser(organiser, organiser_name)
+        only = _only_organisers(only_organiser)
         token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
         summary: dict[str, Counter[str]] = {}
@@ -1015,6 +1058,10 @@ def register(import_app: typer.Typer) -> None:
             with _Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
                                                   organiser=explicit)
+                if only is not None:
+                    keep_organisers(the_plan, only)
+                    for line in _only_said(the_plan, only):
+                        console.print(plain(line))
                 for entity, status in sorted(source.held_back.items()):
                     how = f"not served (HTTP {status})" if isinstance(status, int) else status
                     console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")

@@ -54,7 +54,7 @@ import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import Collection, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -409,6 +409,10 @@ class Plan:
     unit_codes: set[str] = field(default_factory=set)
     #: per class (a group of type Klass), how many of its students are in another class at the same time (said)
     in_two_classes: dict[str, int] = field(default_factory=dict)
+    #: per organiser the import was not asked to write (`keep_organisers`, --only-organiser), per entity, how many
+    #: changes of its were left out: another organiser's school units a municipality's source holds (an independent
+    #: school's), which a token for the municipality may not write
+    other_organisers: dict[str, Counter[str]] = field(default_factory=dict)
     #: the texts and data key tuples the plan's changes hold alike, held once (`Changes`)
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -1089,3 +1093,26 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 if sent and duty_organiser.get(teacher.duty.id, place[0]) != place[0]:
                     out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
     return out
+
+
+def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
+    """Only the changes of `organisers` kept in `the_plan` (--only-organiser): those of any other organiser the source
+    holds are taken out and counted per organiser and entity (`Plan.other_organisers`). A municipality's source may
+    hold other organisers' school units (an independent school's, a neighbouring municipality's), and its token may
+    write only its own: reporting refuses a chunk holding any other organiser's change (403, nothing stored), and
+    what it holds for one (`/held`) before anything is sent, so such a source could not be imported at all. Nothing
+    of those organisers is sent nor removed (a full run reads and removes only what the organisers it sends hold)."""
+    for entity, changes in list(the_plan.changes.items()):
+        if all(c["data"]["organiser_id"] in organisers for c in changes):
+            continue
+        kept = []
+        for change in changes:
+            organiser = change["data"]["organiser_id"]
+            if organiser in organisers:
+                kept.append(change)
+            else:
+                the_plan.other_organisers.setdefault(organiser, Counter())[entity] += 1
+        if kept:
+            the_plan.changes[entity] = Changes(kept, shared=the_plan._shared)
+        else:
+            del the_plan.changes[entity]
