@@ -25,7 +25,10 @@ docstring says.
 * a municipality's source holding another organiser's school unit (an independent school's, with its own Huvudman)
   could not be imported with the municipality's token at all: reporting lists what it holds only for the token's
   organisers (`/held`: 403) and takes a chunk only when every change in it is theirs. `--only-organiser` imports the
-  organisers named, the others' changes counted and said, nothing of them sent or removed; the 403 says the flag.
+  organisers named, the others' changes counted and said, nothing of them sent or removed; the 403 says the flag;
+* an id /deletedEntities names that no entity can have (a blank in it, 65 characters) went to reporting with the
+  removals, which refused their whole chunk (422): every incremental run stopped there, for as long as the server
+  named it. Nothing can have been imported of it: left out, counted and said.
 """
 
 from __future__ import annotations
@@ -250,3 +253,34 @@ def test_only_organiser_is_checked_as_an_organiser_id_and_one_the_source_lacks_i
     exit_code, said, reporting, _ = run(monkeypatch, _with_an_independent_school(tmp_path), OneOrganisersReporting(),
                                         "--only-organiser", "2999", "--only-organiser", "1480")
     assert exit_code == 0 and "--only-organiser 1480: the source has nothing of it to import" in said, said
+
+
+class RemovalsCheckedReporting(Reporting):
+    """Reporting refusing a chunk of removals naming a source id its directory cannot hold, as it does (422)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.removals: list[str] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/directory/removals":
+            self.asked.append(f"{request.method} {request.url.path}")
+            ids = json.loads(request.content).get("source_ids", [])
+            if not all(re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", i) for i in ids):
+                return httpx.Response(422, json={"title": "Invalid request", "detail": "source_ids.1: pattern"})
+            self.removals += ids
+            return httpx.Response(200, json={"removed": 0, "items": []})
+        return super().handle(request)
+
+
+def test_an_id_deleted_entities_names_that_no_entity_can_have_is_left_out_and_said(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: "reporting refused the removals, items 1-3 of 3: HTTP 422", exit 1."""
+    source = dump(tmp_path)
+    (tmp_path / "deletedEntities.json").write_text(json.dumps({"data": {
+        "groups": ["g-gone", "not an id", "x" * 65], "organisations": [".."]}}), encoding="utf-8")
+    reporting = RemovalsCheckedReporting()
+    exit_code, said, reporting, _ = run(monkeypatch, source, reporting, "--since", "2026-08-01T00:00:00+02:00")
+    assert exit_code == 0, said
+    assert reporting.removals == ["g-gone"]
+    assert ("deletedEntities: 3 ids no entity can have (1-64 of A-Z a-z 0-9 . _ : -, not only dots): nothing was "
+            "imported of them, nothing removed by them") in said, said

@@ -60,6 +60,7 @@ from .models import (
     SCHOOL_ZONE,
     Meta,
     Shared,
+    SourceId,
     aware,
 )
 from .oauth import ClientCredentials
@@ -183,6 +184,12 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
         read[entity] = source.read(entity, since if entity in INCREMENTAL else None, tick, expand=expand,
                                    expand_quietly=in_case)
     deleted = source.deleted(since) if since is not None else []
+    # an id no entity of the source can have (SS 12000's ids are UUIDs; the importer takes `SourceId`): nothing was
+    # imported of it, so nothing is removed by it. Sent, reporting refused the whole chunk of removals it stood in
+    # (422), stopping every run as long as /deletedEntities named it
+    readable = [i for i in deleted if _is_source_id(i)]
+    not_ids = len(deleted) - len(readable)
+    deleted = readable
     if since is not None and hasattr(source, "one"):
         # groups that did not change but are named by what did: a changed activity's groups, and the groups a
         # person changed since states memberships of (a server stating memberships only on persons: a person who
@@ -199,11 +206,24 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
             read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in sorted(wanted))
                                                if g is not None]
     try:
-        return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
-                    naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
-                    organiser=organiser), deleted
+        the_plan = plan(read["organisations"], read["groups"], read["duties"], read["activities"],
+                        read["syllabuses"], naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
+                        organiser=organiser)
     except NoOrganiser as error:
         raise SourceError(str(error)) from None
+    the_plan.deleted_not_ids = not_ids
+    return the_plan, deleted
+
+
+_SOURCE_ID = TypeAdapter(SourceId)
+
+
+def _is_source_id(value: str) -> bool:
+    try:
+        _SOURCE_ID.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 # what a directory entity key names → the SS 12000 entity type it came from (for the summary)
@@ -904,6 +924,9 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      + ", ".join(f"{group}: {the_plan.in_two_classes[group]}" for group in classes[:10])
                      + (", …" if len(classes) > 10 else "") + "): imported as given, each counted in both; a move "
                      "between classes needs the old membership's endDate at the source")
+    if the_plan.deleted_not_ids:
+        lines.append(f"deletedEntities: {the_plan.deleted_not_ids} ids no entity can have (1-64 of A-Z a-z 0-9 . _ : -, "
+                     "not only dots): nothing was imported of them, nothing removed by them")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     lines += [f"{field}: {count} dates before {FIRST_DAY} or ends after {LAST_DAY} (a system's \"none\", such as "

@@ -413,6 +413,8 @@ class Plan:
     #: changes of its were left out: another organiser's school units a municipality's source holds (an independent
     #: school's), which a token for the municipality may not write
     other_organisers: dict[str, Counter[str]] = field(default_factory=dict)
+    #: ids /deletedEntities named that no entity can have (no `SourceId`): not sent as removals (said)
+    deleted_not_ids: int = 0
     #: the texts and data key tuples the plan's changes hold alike, held once (`Changes`)
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
