@@ -28,7 +28,10 @@ docstring says.
   organisers named, the others' changes counted and said, nothing of them sent or removed; the 403 says the flag;
 * an id /deletedEntities names that no entity can have (a blank in it, 65 characters) went to reporting with the
   removals, which refused their whole chunk (422): every incremental run stopped there, for as long as the server
-  named it. Nothing can have been imported of it: left out, counted and said.
+  named it. Nothing can have been imported of it: left out, counted and said;
+* what hangs under a refused unit was said a line per item besides its count per unit: a municipality's Huvudman
+  refused (a name too long) left out some 100,000 memberships, a line each — minutes of printing (rich renders some
+  2,000 lines a second) and a log no one reads. Now at most 50 per entity by id, the rest counted.
 """
 
 from __future__ import annotations
@@ -284,3 +287,17 @@ def test_an_id_deleted_entities_names_that_no_entity_can_have_is_left_out_and_sa
     assert reporting.removals == ["g-gone"]
     assert ("deletedEntities: 3 ids no entity can have (1-64 of A-Z a-z 0-9 . _ : -, not only dots): nothing was "
             "imported of them, nothing removed by them") in said, said
+
+
+def test_what_hangs_under_a_refused_unit_is_listed_by_id_up_to_a_bound_and_counted_whole(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: 500 lines of `memberships g1/pN: left out: …`."""
+    from ss12000_fixtures import GROUP, HUV, SU
+
+    refused = {**SU, "displayName": "S" * 300}
+    group = {**GROUP, "groupMemberships": [{"person": {"id": f"p{n}"}} for n in range(500)]}
+    exit_code, said, _, _ = run(monkeypatch, dump(tmp_path, organisations=[HUV, refused], groups=[group]))
+    assert exit_code == 3, said
+    assert "organisations su: refused (displayName:" in said and "left out under it: 1 groups, 500 memberships" in said
+    assert said.count(": left out: its school unit was refused (su)") == 1 + 50 + 1 + 1  # group, 50 memberships, duty, activity
+    assert "memberships g1/p49: left out" in said and "memberships g1/p50: left out" not in said
+    assert "memberships: 450 more left out (counted above)" in said

@@ -868,6 +868,10 @@ def plain(text: str) -> str:
     return escape(redact_personal_identity_numbers(text)[0])
 
 
+#: the most items left out under a refused unit listed one by one per entity (`_said`); the rest counted
+LEFT_OUT_LISTED = 50
+
+
 def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
     """What the summary says besides the counts and the refusals (`incremental`: of a --since run)."""
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
@@ -879,7 +883,15 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
         if per_entity:
             lines.append(f"{why}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))
     lines += _under_each_refused(the_plan)
-    lines += [f"{left.entity} {left.id}: {left.reason}" for left in the_plan.under_refused]
+    # each by its id up to `LEFT_OUT_LISTED` per entity: all are counted per refused unit above, and a municipality's
+    # Huvudman refused left out some 100,000 memberships, a line each (minutes of printing, a log no one reads)
+    listed: Counter[str] = Counter()
+    for left in the_plan.under_refused:
+        listed[left.entity] += 1
+        if listed[left.entity] <= LEFT_OUT_LISTED:
+            lines.append(f"{left.entity} {left.id}: {left.reason}")
+    lines += [f"{entity}: {count - LEFT_OUT_LISTED} more left out (counted above)"
+              for entity, count in listed.items() if count > LEFT_OUT_LISTED]
     lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
     if the_plan.members_unknown:
         lines.append(f"groups: {len(the_plan.members_unknown)} served without groupMemberships, and not every person "
