@@ -31,7 +31,11 @@ docstring says.
   named it. Nothing can have been imported of it: left out, counted and said;
 * what hangs under a refused unit was said a line per item besides its count per unit: a municipality's Huvudman
   refused (a name too long) left out some 100,000 memberships, a line each — minutes of printing (rich renders some
-  2,000 lines a second) and a log no one reads. Now at most 50 per entity by id, the rest counted.
+  2,000 lines a second) and a log no one reads. Now at most 50 per entity by id, the rest counted;
+* a school unit whose code another organiser's directory holds (a school that changed Huvudman, still in the old
+  one's directory) is refused by reporting with its whole chunk (409 `school_unit_code_held`): the import stopped
+  at the first chunk of units, every run, until that organiser removed the school — one school kept a whole
+  municipality out. Now that unit is refused, with what hangs under it, and the rest of the chunk sent again.
 """
 
 from __future__ import annotations
@@ -301,3 +305,43 @@ def test_what_hangs_under_a_refused_unit_is_listed_by_id_up_to_a_bound_and_count
     assert said.count(": left out: its school unit was refused (su)") == 1 + 50 + 1 + 1  # group, 50 memberships, duty, activity
     assert "memberships g1/p49: left out" in said and "memberships g1/p50: left out" not in said
     assert "memberships: 450 more left out (counted above)" in said
+
+
+class CodeHeldReporting(Reporting):
+    """Reporting whose directory holds school unit 29990099 under another organiser: a chunk placing it is 409,
+    naming the item, as reporting answers (nothing of the chunk stored)."""
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/directory/changes":
+            items = json.loads(request.content)["items"]
+            held = [n for n, i in enumerate(items) if i["data"].get("unit_type") == "school_unit"
+                    and i["data"].get("school_unit_code") == "29990099"]
+            if held:
+                self.asked.append(f"{request.method} {request.url.path}")
+                errors = [{"field": f"items.{n}.data.school_unit_code", "rule": "school_unit_code_held",
+                           "message": "the school unit 29990099 is held by another organiser's directory"}
+                          for n in held]
+                return httpx.Response(409, headers={"content-type": "application/problem+json"}, json={
+                    "type": "about:blank", "title": "Conflict", "status": 409, "detail": errors[0]["message"],
+                    "errors": errors})
+        return super().handle(request)
+
+
+def test_a_school_unit_another_organiser_holds_is_refused_with_what_hangs_under_it_and_the_rest_imported(
+        tmp_path, monkeypatch) -> None:
+    """Failed on the old code: "reporting refused the organisations changes, items 1-3 of 3: HTTP 409", exit 1,
+    nothing imported."""
+    from ss12000_fixtures import DUTY, GROUP, HUV, SU
+
+    taken_over = {**SU, "id": "su2", "displayName": "Övertagna skolan", "schoolUnitCode": "29990099"}
+    theirs = {**GROUP, "id": "g2", "displayName": "8B", "organisation": {"id": "su2"},
+              "groupMemberships": [{"person": {"id": "p2"}}, {"person": {"id": "p3"}}]}
+    source = dump(tmp_path, organisations=[HUV, SU, taken_over], groups=[GROUP, theirs],
+                  duties=[DUTY, {**DUTY, "id": "d2", "dutyAt": {"id": "su2"}}], activities=[])
+    exit_code, said, reporting, _ = run(monkeypatch, source, CodeHeldReporting())
+    assert exit_code == 3, said  # imported the rest; --strict: something was refused
+    assert {i["data"].get("unit_id") or i["data"].get("student_id") or i["data"].get("duty_id")
+            for i in reporting.sent} == {"2999", "su", "g1", "p1", "d1"}
+    assert "refused organisations su2: schoolUnitCode: reporting's directory holds this school unit under another " \
+           "organiser" in said, said
+    assert "left out under it: 1 groups, 2 memberships, 1 duties" in said, said

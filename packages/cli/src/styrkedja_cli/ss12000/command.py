@@ -48,6 +48,7 @@ from .mapping import (
     UNDER_REFUSED,
     NoOrganiser,
     Plan,
+    Refused,
     keep_organisers,
     plan,
 )
@@ -391,8 +392,14 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
                        else ("refused", ""))
         # a 500 (or a lost answer) on any attempt may have come after reporting applied the chunk: said so, never
         # as if only the chunks before it were (a 429 or a 4xx refuses before anything is done)
-        raise SourceError(f"reporting {verb} the {what}: HTTP {response.status_code}{_reporting_said(response)}"
-                          f"{tries}{_run_again(removing, maybe_applied=maybe_done is not None)}")
+        message = (f"reporting {verb} the {what}: HTTP {response.status_code}{_reporting_said(response)}"
+                   f"{tries}{_run_again(removing, maybe_applied=maybe_done is not None)}")
+        held_items = _held_items(response) if response.status_code == 409 and not removing else []
+        if held_items and sent is not None and all(
+                0 <= n < sent and body["items"][n]["data"].get("unit_type") == "school_unit"
+                and body["items"][n]["data"].get("school_unit_code") for n in held_items):
+            raise HeldElsewhere(message, held_items)
+        raise SourceError(message)
     answer = _answered(response, _Summary, what, _run_again(removing, maybe_applied=True))
     if sent is not None and len(answer.items) != sent:
         raise SourceError(f"reporting answered the {what} for {len(answer.items)} items, not {sent}: is "
@@ -643,6 +650,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                          if c["data"]["unit_type"] == "organiser"})
     holdings = {o: held(client, o, sleep) for o in organisers}
     sent = Sent(holdings)
+    held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
     if full and not allow_mass_removal:
         check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
     for entity, changes in the_plan.changes.items():
@@ -650,11 +658,29 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         counts = summary.setdefault(entity, Counter())
         for start in range(0, len(changes), CHUNK):
             chunk = changes[start:start + CHUNK]
+            advance = len(chunk)
             what = _chunk(f"{entity} changes", start, len(changes))
-            sending[:] = [what]
-            answer, maybe_done = _post(client, "/v1/directory/changes", {"items": chunk}, what, sleep,
-                                       sent=len(chunk), run=run)
-            sending.clear()
+            if held_elsewhere:
+                chunk = [c for c in chunk if not _under_held(the_plan, c, held_elsewhere)]
+            while chunk:
+                sending[:] = [what]
+                try:
+                    answer, maybe_done = _post(client, "/v1/directory/changes", {"items": chunk}, what, sleep,
+                                               sent=len(chunk), run=run)
+                except HeldElsewhere as refusal:
+                    # school units another organiser's directory holds (a school that changed Huvudman, still in the
+                    # old one's directory): refused, with what hangs under them; the rest of the chunk sent again.
+                    # Before, the whole chunk was refused and the import stopped there, every run, until the other
+                    # organiser removed the school: one school kept a municipality's whole directory out
+                    sending.clear()  # (refused whole: nothing of it stored)
+                    chunk = _without_held(the_plan, chunk, refusal, held_elsewhere)
+                    continue
+                sending.clear()
+                break
+            else:
+                if progress is not None and task is not None:
+                    progress.update(task, advance=advance)
+                continue
             named = [(change["data"]["organiser_id"], item.entity_key)
                      for change, item in zip(chunk, answer.items, strict=True)]
             statuses: list[str] = [item.status for item in answer.items]
@@ -665,7 +691,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                         if status == "created" and n[1].startswith("unit:")}
             counts.update(statuses)
             if progress is not None and task is not None:
-                progress.update(task, advance=len(chunk))
+                progress.update(task, advance=advance)
     deleted_keys: list[tuple[str, str]] = []  # (no organiser: reporting's answer does not name it, key)
     unrecorded = 0  # what /deletedEntities names that reporting holds of no recorded writer: left (`unrecorded_said`)
     if deleted:
@@ -738,6 +764,65 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     for left in the_plan.under_refused:
         summary.setdefault(left.entity, Counter())["left out"] += 1
     return summary
+
+
+#: reporting's rule for a school unit whose code another organiser's directory holds (its `writes.CODE_HELD_RULE`)
+CODE_HELD = "school_unit_code_held"
+HELD_ELSEWHERE = ("schoolUnitCode: reporting's directory holds this school unit under another organiser (a school that "
+                  "changed Huvudman?): it is placed under this one once that organiser removed it there")
+_HELD_FIELD = re.compile(r"^items\.([0-9]+)\.data\.school_unit_code$")
+
+
+class HeldElsewhere(SourceError):
+    """Reporting's 409 for a chunk holding school units whose codes another organiser's directory holds: which items
+    of the chunk (their indexes), besides the message a stop says."""
+
+    def __init__(self, message: str, items: list[int]) -> None:
+        super().__init__(message)
+        self.items = items
+
+
+def _held_items(response: httpx.Response) -> list[int]:
+    """The chunk's items a 409 names as school units held by another organiser (`CODE_HELD`), if that is all it
+    names; else none (the refusal stops the import as any other)."""
+    try:
+        errors = json.loads(response.content).get("errors") or []
+        named = [(e.get("rule"), _HELD_FIELD.match(str(e.get("field", "")))) for e in errors]
+    except (ValueError, AttributeError, TypeError):
+        return []
+    if not named or any(rule != CODE_HELD or found is None for rule, found in named):
+        return []
+    return sorted({int(found.group(1)) for _, found in named if found is not None})
+
+
+def _under_held(the_plan: Plan, change: dict[str, Any], held_elsewhere: dict[tuple[str, str], str]) -> bool:
+    """Whether `change` hangs under a school unit held by another organiser (its group, a membership, a duty, a
+    teaching assignment there): if so it is left out, as under any refused school unit (`under_refused`)."""
+    data = change["data"]
+    unit = held_elsewhere.get((data["organiser_id"], data.get("school_unit_code") or ""))
+    if unit is None or data.get("unit_type") == "school_unit":
+        return False
+    kind = data.get("unit_type")
+    entity, ident = (("groups", data["unit_id"]) if kind == "group" else
+                     ("memberships", f"{data['group_id']}/{data['student_id']}") if "membership_id" in data else
+                     ("duties", data["duty_id"]) if "duty_id" in data else
+                     ("activities", change["source_id"] or data.get("assignment_id", "")) if "assignment_id" in data
+                     else ("organisations", change["source_id"] or data.get("unit_id", "")))
+    the_plan.under_refused.append(Refused(entity, ident, f"{UNDER_REFUSED} ({unit})"))
+    return True
+
+
+def _without_held(the_plan: Plan, chunk: list[dict[str, Any]], refusal: HeldElsewhere,
+                  held_elsewhere: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
+    """`chunk` without the school units `refusal` names (refused, their codes kept in `held_elsewhere`) and what
+    hangs under them."""
+    for n in refusal.items:
+        data = chunk[n]["data"]
+        unit_id = chunk[n]["source_id"] or data["unit_id"]
+        held_elsewhere[(data["organiser_id"], data["school_unit_code"])] = unit_id
+        the_plan.refused.append(Refused("organisations", unit_id, HELD_ELSEWHERE))
+    named = set(refusal.items)
+    return [c for n, c in enumerate(chunk) if n not in named and not _under_held(the_plan, c, held_elsewhere)]
 
 
 def unrecorded_said(count: int) -> str:
