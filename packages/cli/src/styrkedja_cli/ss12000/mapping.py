@@ -1107,14 +1107,16 @@ def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
     for entity, changes in list(the_plan.changes.items()):
         if all(c["data"]["organiser_id"] in organisers for c in changes):
             continue
-        kept = []
-        for change in changes:
-            organiser = change["data"]["organiser_id"]
-            if organiser in organisers:
-                kept.append(change)
-            else:
-                the_plan.other_organisers.setdefault(organiser, Counter())[entity] += 1
-        if kept:
-            the_plan.changes[entity] = Changes(kept, shared=the_plan._shared)
-        else:
+
+        def kept(changes: Changes = changes, entity: str = entity) -> Iterator[dict[str, Any]]:
+            # one at a time into the new list (a list of them all as dicts held some 1 KB a change at once)
+            for change in changes:
+                organiser = change["data"]["organiser_id"]
+                if organiser in organisers:
+                    yield change
+                else:
+                    the_plan.other_organisers.setdefault(organiser, Counter())[entity] += 1
+
+        the_plan.changes[entity] = Changes(kept(), shared=the_plan._shared)
+        if not the_plan.changes[entity]:
             del the_plan.changes[entity]
