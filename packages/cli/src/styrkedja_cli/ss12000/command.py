@@ -41,7 +41,17 @@ from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identit
 from styrkedja_contracts.subjects import subject_list
 
 from ..reach import http_peer, unanswered
-from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
+from .mapping import (
+    AREA_REFUSED,
+    GROUP_REFUSED,
+    ORGANISER_REFUSED,
+    UNDER_REFUSED,
+    NoOrganiser,
+    Plan,
+    Refused,
+    keep_organisers,
+    plan,
+)
 from .models import (
     DATE_TIMES_READ,
     DATES_READ_AS_NONE,
@@ -51,6 +61,7 @@ from .models import (
     SCHOOL_ZONE,
     Meta,
     Shared,
+    SourceId,
     aware,
 )
 from .oauth import ClientCredentials
@@ -174,6 +185,12 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
         read[entity] = source.read(entity, since if entity in INCREMENTAL else None, tick, expand=expand,
                                    expand_quietly=in_case)
     deleted = source.deleted(since) if since is not None else []
+    # an id no entity of the source can have (SS 12000's ids are UUIDs; the importer takes `SourceId`): nothing was
+    # imported of it, so nothing is removed by it. Sent, reporting refused the whole chunk of removals it stood in
+    # (422), stopping every run as long as /deletedEntities named it
+    readable = [i for i in deleted if _is_source_id(i)]
+    not_ids = len(deleted) - len(readable)
+    deleted = readable
     if since is not None and hasattr(source, "one"):
         # groups that did not change but are named by what did: a changed activity's groups, and the groups a
         # person changed since states memberships of (a server stating memberships only on persons: a person who
@@ -190,11 +207,24 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
             read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in sorted(wanted))
                                                if g is not None]
     try:
-        return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
-                    naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
-                    organiser=organiser), deleted
+        the_plan = plan(read["organisations"], read["groups"], read["duties"], read["activities"],
+                        read["syllabuses"], naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
+                        organiser=organiser)
     except NoOrganiser as error:
         raise SourceError(str(error)) from None
+    the_plan.deleted_not_ids = not_ids
+    return the_plan, deleted
+
+
+_SOURCE_ID = TypeAdapter(SourceId)
+
+
+def _is_source_id(value: str) -> bool:
+    try:
+        _SOURCE_ID.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 # what a directory entity key names → the SS 12000 entity type it came from (for the summary)
@@ -237,7 +267,9 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
             response = client.request(method, path, **request)
         except TRANSIENT as error:
             if attempt == POST_ATTEMPTS or (refused_is_final and isinstance(error, ConnectError)):
-                after = _run_again(removing) if method == 'POST' else ''
+                # a connection lost once the request was sent (now or on an earlier attempt) may have applied it
+                sent_maybe = maybe_done is not None or not isinstance(error, NEVER_SENT)
+                after = _run_again(removing, maybe_applied=sent_maybe) if method == 'POST' else ''
                 # silence in every command's words (`styrkedja_kit.reach`): reporting's URL, after how long, and
                 # the option of its address; its wait is the client's own (120 s, no option)
                 said = unanswered(http_peer("reporting", str(client.base_url), "--reporting-url"), error,
@@ -358,8 +390,16 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
     if response.status_code != 200:
         verb, tries = (("did not take", f" ({POST_ATTEMPTS} attempts)") if response.status_code in SOURCE_RETRIED
                        else ("refused", ""))
-        raise SourceError(f"reporting {verb} the {what}: HTTP {response.status_code}{_reporting_said(response)}"
-                          f"{tries}{_run_again(removing)}")
+        # a 500 (or a lost answer) on any attempt may have come after reporting applied the chunk: said so, never
+        # as if only the chunks before it were (a 429 or a 4xx refuses before anything is done)
+        message = (f"reporting {verb} the {what}: HTTP {response.status_code}{_reporting_said(response)}"
+                   f"{tries}{_run_again(removing, maybe_applied=maybe_done is not None)}")
+        held_items = _held_items(response) if response.status_code == 409 and not removing else []
+        if held_items and sent is not None and all(
+                0 <= n < sent and body["items"][n]["data"].get("unit_type") == "school_unit"
+                and body["items"][n]["data"].get("school_unit_code") for n in held_items):
+            raise HeldElsewhere(message, held_items)
+        raise SourceError(message)
     answer = _answered(response, _Summary, what, _run_again(removing, maybe_applied=True))
     if sent is not None and len(answer.items) != sent:
         raise SourceError(f"reporting answered the {what} for {len(answer.items)} items, not {sent}: is "
@@ -389,8 +429,10 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
         response, _ = _ask(client, "GET", "/v1/directory/held", what, sleep, refused_is_final=True,
                            params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
         if response.status_code != 200:
+            mine = ("; a source holding other organisers' units too: --only-organiser for those the token is for"
+                    if response.status_code == 403 else "")
             raise SourceError(f"reporting did not list what it holds for {organiser_id}: "
-                              f"HTTP {response.status_code}{_reporting_said(response)}")
+                              f"HTTP {response.status_code}{_reporting_said(response)}{mine}")
         body = _answered(response, _Held, what, " (nothing was sent)")
         if len(body.items) != len(body.source_ids):
             raise SourceError(f"reporting answered the {what} with {len(body.items)} entities and "
@@ -584,15 +626,18 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
          progress: Progress | None = None, full: bool = False,
          allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None,
          notes: list[str] | None = None, summary: dict[str, Counter[str]] | None = None,
-         retried: list[str] | None = None, said: list[str] | None = None) -> dict[str, Counter[str]]:
+         retried: list[str] | None = None, said: list[str] | None = None,
+         sending: list[str] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
     summary says besides the counts (units removed and made new in one place). `summary`: filled as the chunks are
     applied, so that a run stopped on the way can say what it applied before. `retried`: what is said of chunks
     sent again after an attempt that may have applied them (`_honest`). `said`: what an incremental run says of the
-    groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`)."""
+    groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`).
+    `sending`: the chunk whose answer is awaited, while it is (an import interrupted then may have applied it)."""
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
+    sending = [] if sending is None else sending
     run = uuid.uuid4().hex  # salts each chunk's Idempotency-Key: this run's retries are one request, a later run's not
     # of what was created, only units: `replaced` says a unit removed and one made new in one place
     created: set[tuple[str, str]] = set()
@@ -605,6 +650,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                          if c["data"]["unit_type"] == "organiser"})
     holdings = {o: held(client, o, sleep) for o in organisers}
     sent = Sent(holdings)
+    held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
     if full and not allow_mass_removal:
         check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
     for entity, changes in the_plan.changes.items():
@@ -612,9 +658,29 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         counts = summary.setdefault(entity, Counter())
         for start in range(0, len(changes), CHUNK):
             chunk = changes[start:start + CHUNK]
+            advance = len(chunk)
             what = _chunk(f"{entity} changes", start, len(changes))
-            answer, maybe_done = _post(client, "/v1/directory/changes", {"items": chunk}, what, sleep,
-                                       sent=len(chunk), run=run)
+            if held_elsewhere:
+                chunk = [c for c in chunk if not _under_held(the_plan, c, held_elsewhere)]
+            while chunk:
+                sending[:] = [what]
+                try:
+                    answer, maybe_done = _post(client, "/v1/directory/changes", {"items": chunk}, what, sleep,
+                                               sent=len(chunk), run=run)
+                except HeldElsewhere as refusal:
+                    # school units another organiser's directory holds (a school that changed Huvudman, still in the
+                    # old one's directory): refused, with what hangs under them; the rest of the chunk sent again.
+                    # Before, the whole chunk was refused and the import stopped there, every run, until the other
+                    # organiser removed the school: one school kept a municipality's whole directory out
+                    sending.clear()  # (refused whole: nothing of it stored)
+                    chunk = _without_held(the_plan, chunk, refusal, held_elsewhere)
+                    continue
+                sending.clear()
+                break
+            else:
+                if progress is not None and task is not None:
+                    progress.update(task, advance=advance)
+                continue
             named = [(change["data"]["organiser_id"], item.entity_key)
                      for change, item in zip(chunk, answer.items, strict=True)]
             statuses: list[str] = [item.status for item in answer.items]
@@ -625,7 +691,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                         if status == "created" and n[1].startswith("unit:")}
             counts.update(statuses)
             if progress is not None and task is not None:
-                progress.update(task, advance=len(chunk))
+                progress.update(task, advance=advance)
     deleted_keys: list[tuple[str, str]] = []  # (no organiser: reporting's answer does not name it, key)
     unrecorded = 0  # what /deletedEntities names that reporting holds of no recorded writer: left (`unrecorded_said`)
     if deleted:
@@ -637,8 +703,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         for start in range(0, len(deleted), CHUNK):
             what = _chunk("removals", start, len(deleted))
             ids = deleted[start:start + CHUNK]
+            sending[:] = [what]
             body, maybe_done = _post(client, "/v1/directory/removals", {
                 "source_ids": ids, "removed_at": removed_at.isoformat()}, what, sleep, removing=True, run=run)
+            sending.clear()
             removed_now = [i.entity_key for i in body.items if i.status == "removed"]
             if maybe_done is not None:
                 # what the lost attempt removed is removed already when asked again: what reporting held of these
@@ -663,9 +731,11 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         for start in range(0, len(gone), CHUNK):
             gone_chunk = gone[start:start + CHUNK]
             what = _chunk("removals", start, len(gone))
+            sending[:] = [what]
             body, maybe_done = _post(client, "/v1/directory/removals", {
                 "entities": [{"organiser_id": o, "entity_key": k} for o, k in gone_chunk],
                 "removed_at": removed_at.isoformat()}, what, sleep, removing=True, run=run)
+            sending.clear()
             removed_keys = [item.entity_key for item in body.items if item.status == "removed"]
             if maybe_done is not None:
                 # each was held when the import began (`vanished`): one reporting no longer holds to remove now was
@@ -694,6 +764,65 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     for left in the_plan.under_refused:
         summary.setdefault(left.entity, Counter())["left out"] += 1
     return summary
+
+
+#: reporting's rule for a school unit whose code another organiser's directory holds (its `writes.CODE_HELD_RULE`)
+CODE_HELD = "school_unit_code_held"
+HELD_ELSEWHERE = ("schoolUnitCode: reporting's directory holds this school unit under another organiser (a school that "
+                  "changed Huvudman?): it is placed under this one once that organiser removed it there")
+_HELD_FIELD = re.compile(r"^items\.([0-9]+)\.data\.school_unit_code$")
+
+
+class HeldElsewhere(SourceError):
+    """Reporting's 409 for a chunk holding school units whose codes another organiser's directory holds: which items
+    of the chunk (their indexes), besides the message a stop says."""
+
+    def __init__(self, message: str, items: list[int]) -> None:
+        super().__init__(message)
+        self.items = items
+
+
+def _held_items(response: httpx.Response) -> list[int]:
+    """The chunk's items a 409 names as school units held by another organiser (`CODE_HELD`), if that is all it
+    names; else none (the refusal stops the import as any other)."""
+    try:
+        errors = json.loads(response.content).get("errors") or []
+        named = [(e.get("rule"), _HELD_FIELD.match(str(e.get("field", "")))) for e in errors]
+    except (ValueError, AttributeError, TypeError):
+        return []
+    if not named or any(rule != CODE_HELD or found is None for rule, found in named):
+        return []
+    return sorted({int(found.group(1)) for _, found in named if found is not None})
+
+
+def _under_held(the_plan: Plan, change: dict[str, Any], held_elsewhere: dict[tuple[str, str], str]) -> bool:
+    """Whether `change` hangs under a school unit held by another organiser (its group, a membership, a duty, a
+    teaching assignment there): if so it is left out, as under any refused school unit (`under_refused`)."""
+    data = change["data"]
+    unit = held_elsewhere.get((data["organiser_id"], data.get("school_unit_code") or ""))
+    if unit is None or data.get("unit_type") == "school_unit":
+        return False
+    kind = data.get("unit_type")
+    entity, ident = (("groups", data["unit_id"]) if kind == "group" else
+                     ("memberships", f"{data['group_id']}/{data['student_id']}") if "membership_id" in data else
+                     ("duties", data["duty_id"]) if "duty_id" in data else
+                     ("activities", change["source_id"] or data.get("assignment_id", "")) if "assignment_id" in data
+                     else ("organisations", change["source_id"] or data.get("unit_id", "")))
+    the_plan.under_refused.append(Refused(entity, ident, f"{UNDER_REFUSED} ({unit})"))
+    return True
+
+
+def _without_held(the_plan: Plan, chunk: list[dict[str, Any]], refusal: HeldElsewhere,
+                  held_elsewhere: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
+    """`chunk` without the school units `refusal` names (refused, their codes kept in `held_elsewhere`) and what
+    hangs under them."""
+    for n in refusal.items:
+        data = chunk[n]["data"]
+        unit_id = chunk[n]["source_id"] or data["unit_id"]
+        held_elsewhere[(data["organiser_id"], data["school_unit_code"])] = unit_id
+        the_plan.refused.append(Refused("organisations", unit_id, HELD_ELSEWHERE))
+    named = set(refusal.items)
+    return [c for n, c in enumerate(chunk) if n not in named and not _under_held(the_plan, c, held_elsewhere)]
 
 
 def unrecorded_said(count: int) -> str:
@@ -752,6 +881,32 @@ def _explicit_organiser(organiser: str | None, name: str | None) -> tuple[str, s
     return checked, checked if name is None else name
 
 
+def _only_organisers(values: list[str] | None) -> frozenset[str] | None:
+    """--only-organiser's ids, each checked as the contracts check an organiser id and in its one spelling (a
+    source's 2120001234 is the organiser 212000-1234)."""
+    if not values:
+        return None
+    out = set()
+    for value in values:
+        try:
+            out.add(TypeAdapter(OrganiserId).validate_python(value.strip()))
+        except ValidationError as error:
+            raise typer.BadParameter(f"--only-organiser: {error.errors()[0]['msg']}") from None
+    return frozenset(out)
+
+
+def _only_said(the_plan: Plan, only: frozenset[str]) -> list[str]:
+    """What --only-organiser left out, per organiser (counted per entity), and an organiser it names that the source
+    has nothing of (a typing error: nothing of it is sent, nor removed)."""
+    lines = [f"--only-organiser: organiser {organiser} not imported ("
+             + ", ".join(f"{count} {entity}" for entity, count in counts.items()) + ")"
+             for organiser, counts in sorted(the_plan.other_organisers.items())]
+    present = {c["data"]["organiser_id"] for changes in the_plan.changes.values() for c in changes}
+    lines += [f"--only-organiser {organiser}: the source has nothing of it to import" for organiser in
+              sorted(only - present)]
+    return lines
+
+
 def _checked_url(flag: str, value: str) -> str:
     """An http(s) URL with a host and a port that can be: anything else was asked again six times, 31 s, as if a
     server were busy ("http://", a port of 99999), or ended in a traceback ("http://[::1")."""
@@ -798,6 +953,10 @@ def plain(text: str) -> str:
     return escape(redact_personal_identity_numbers(text)[0])
 
 
+#: the most items left out under a refused unit listed one by one per entity (`_said`); the rest counted
+LEFT_OUT_LISTED = 50
+
+
 def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
     """What the summary says besides the counts and the refusals (`incremental`: of a --since run)."""
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
@@ -809,7 +968,15 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
         if per_entity:
             lines.append(f"{why}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))
     lines += _under_each_refused(the_plan)
-    lines += [f"{left.entity} {left.id}: {left.reason}" for left in the_plan.under_refused]
+    # each by its id up to `LEFT_OUT_LISTED` per entity: all are counted per refused unit above, and a municipality's
+    # Huvudman refused left out some 100,000 memberships, a line each (minutes of printing, a log no one reads)
+    listed: Counter[str] = Counter()
+    for left in the_plan.under_refused:
+        listed[left.entity] += 1
+        if listed[left.entity] <= LEFT_OUT_LISTED:
+            lines.append(f"{left.entity} {left.id}: {left.reason}")
+    lines += [f"{entity}: {count - LEFT_OUT_LISTED} more left out (counted above)"
+              for entity, count in listed.items() if count > LEFT_OUT_LISTED]
     lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
     if the_plan.members_unknown:
         lines.append(f"groups: {len(the_plan.members_unknown)} served without groupMemberships, and not every person "
@@ -854,6 +1021,9 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      + ", ".join(f"{group}: {the_plan.in_two_classes[group]}" for group in classes[:10])
                      + (", …" if len(classes) > 10 else "") + "): imported as given, each counted in both; a move "
                      "between classes needs the old membership's endDate at the source")
+    if the_plan.deleted_not_ids:
+        lines.append(f"deletedEntities: {the_plan.deleted_not_ids} ids no entity can have (1-64 of A-Z a-z 0-9 . _ : -, "
+                     "not only dots): nothing was imported of them, nothing removed by them")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     lines += [f"{field}: {count} dates before {FIRST_DAY} or ends after {LAST_DAY} (a system's \"none\", such as "
@@ -948,6 +1118,11 @@ def register(import_app: typer.Typer) -> None:
                        "as Skolverket's reference API; refused when the source has one"),
         organiser_name: str | None = typer.Option(None, help="the name of --organiser in the directory "
                                                              "(default: its id)"),
+        only_organiser: list[str] | None = typer.Option(
+            None, "--only-organiser",
+            help="import only this organiser's units (municipality code or organisation number; repeat for more): "
+                 "a source holding other organisers' school units too (an independent school's), which the "
+                 "--reporting-token may not write; theirs are counted and said, nothing of them sent or removed"),
         strict: bool = typer.Option(True, "--strict/--lenient",
                                     help=f"--strict (the default): exit {STRICT_EXIT} (after importing the rest) when "
                                          "any item was refused or left out under a refused unit, for a scheduled job "
@@ -983,11 +1158,13 @@ def register(import_app: typer.Typer) -> None:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=zone)
         explicit = _explicit_organiser(organiser, organiser_name)
+        only = _only_organisers(only_organiser)
         token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them
         said: list[str] = []  # what an incremental run moved and what it holds under units gone at the source
+        sending: list[str] = []  # the chunk whose answer was awaited when the import stopped, if any
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{plain(what)}; asking again in {seconds:.0f} s")
@@ -1001,6 +1178,10 @@ def register(import_app: typer.Typer) -> None:
             with _Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
                                                   organiser=explicit)
+                if only is not None:
+                    keep_organisers(the_plan, only)
+                    for line in _only_said(the_plan, only):
+                        console.print(plain(line))
                 for entity, status in sorted(source.held_back.items()):
                     how = f"not served (HTTP {status})" if isinstance(status, int) else status
                     console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")
@@ -1009,7 +1190,7 @@ def register(import_app: typer.Typer) -> None:
                     notes: list[str] = []
                     send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
                          full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
-                         retried=retried, said=said)
+                         retried=retried, said=said, sending=sending)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
         except (Exception, KeyboardInterrupt) as error:
@@ -1030,8 +1211,12 @@ def register(import_app: typer.Typer) -> None:
                 Console().print(_table(summary, "applied before the import stopped"))
                 for line in retried:
                     console.print(plain(line))
-            else:
+            elif not sending:
                 console.print("nothing was sent to reporting")
+            if sending and not isinstance(error, SourceError):  # (a SourceError of a chunk names it, and this)
+                # interrupted (Ctrl-C, a job's timeout) or failed while reporting had the chunk: it may have applied it
+                console.print(plain(f"{sending[0]}: sent, its answer not read before the import stopped: it may "
+                                    "have been applied (not counted); run the import again to complete it"))
             raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:

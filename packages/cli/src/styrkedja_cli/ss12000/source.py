@@ -1213,7 +1213,12 @@ class HttpSource:
                 return out
             idle.step(page, len(new))
             if page >= self.max_pages:
-                raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
+                # a valid list may be this long: a server answering fewer items a page than asked (its own largest
+                # page, one item a page) serves a municipality's 100,000 persons in as many pages. Said with the
+                # flag and what the pages held, so that such a server is told from one inventing pages for ever
+                raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages ({len(out)} items read, "
+                                  f"{served / page:.1f} a page where --page-size asked {self.page_size}); --max-pages "
+                                  "reads more, if the server's pages are this small")
 
     def _page(self, entity: str, page: int, answer: tuple[httpx.Response, Body] | None
               ) -> tuple[list[Compact], str | None]:
@@ -1391,7 +1396,8 @@ class HttpSource:
                 return ids
             idle.step(page, listing.listed)  # every id the page lists counts, of a kind read or not
             if page >= self.max_pages:
-                raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages")
+                raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages ({len(ids)} ids "
+                                  "kept); --max-pages reads more, if the server's pages are this small")
 
 
 #: containers inside one another at most in a folder file (an SS 12000 item nests a few levels)
