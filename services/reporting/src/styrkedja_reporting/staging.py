@@ -5,7 +5,7 @@ small SQL helpers those statements are built with (quoting, "C"-collation sort k
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -321,3 +321,19 @@ def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnEl
     spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
                            for column, values in zip(columns, arrays, strict=True)]).table_valued(*names).render_derived()
     return tuple_(*columns).in_(select(*[spread.c[name] for name in names]))
+
+
+#: bind parameters one statement may have (PostgreSQL's protocol counts them in 16 bits; asyncpg refuses more)
+MAX_PARAMETERS = 32_767
+
+
+def in_statements(rows: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
+    """`rows` (dicts of the same keys) in slices an `INSERT … VALUES` of one row per row can take: each under
+    `MAX_PARAMETERS` (one per value). A batch of valid events may make more rows than one statement has parameters
+    for (a rebuild's compliance windows over many organisers and school years; LIKA events by the thousand), and a
+    statement over the limit fails whole: the live consumer then applies its batch in halves, the rebuild stopped."""
+    if not rows:
+        return
+    per_statement = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
+    for start in range(0, len(rows), per_statement):
+        yield rows[start:start + per_statement]

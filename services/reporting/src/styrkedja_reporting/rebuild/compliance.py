@@ -50,6 +50,7 @@ from ..compliance.tables import (
     compliance_round_reports,
     compliance_windows,
 )
+from ..staging import in_statements
 from . import explain
 
 CALENDAR_TYPE = CalendarChangedV1.event_type
@@ -139,9 +140,10 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
             elif data.revision == known[0].revision:
                 known.append(data)  # decided as the live consumer decides (`calendar_upsert`), whatever the order
     if newest:
-        await session.execute(pg_insert(compliance_calendars).values([
-            {"organiser_id": org, "revision": d[0].revision, "calendar": d[0].calendar.model_dump(mode="json")}
-            for org, d in sorted(newest.items())]))
+        calendar_rows = [{"organiser_id": org, "revision": d[0].revision, "calendar": d[0].calendar.model_dump(
+            mode="json")} for org, d in sorted(newest.items())]
+        for rows in in_statements(calendar_rows):  # one organiser each: any number of them
+            await session.execute(pg_insert(compliance_calendars).values(rows))
         for tied in newest.values():  # a handful at most: one organiser's calendars of one revision
             for data in tied[1:]:
                 await session.execute(calendar_upsert(data))
@@ -170,9 +172,11 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
     calendars = {org: await calendar_of(session, org) for org in sorted({k.organiser_id for k in keys})}
     windows = [(key, window) for key in keys if (window := window_for(key, calendars[key.organiser_id])) is not None]
     if windows:
-        await session.execute(pg_insert(compliance_windows).values([
-            {"organiser_id": key.organiser_id, "kind": key.kind.value, "period": key.period, "opens": w.opens,
-             "deadline": w.deadline, "timezone": w.timezone} for key, w in windows]))
+        window_rows = [{"organiser_id": key.organiser_id, "kind": key.kind.value, "period": key.period,
+                        "opens": w.opens, "deadline": w.deadline, "timezone": w.timezone} for key, w in windows]
+        # organisers × school years × (rounds + terms): 5,462 windows passed one statement's parameters
+        for rows in in_statements(window_rows):
+            await session.execute(pg_insert(compliance_windows).values(rows))
     kinds = {"forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
     async with planner_setting(session, "enable_nestloop", "off"):
         await explain.execute(session, "compliance.items", _ITEMS, kinds)
