@@ -13,11 +13,12 @@ from sqlalchemy import text
 from styrkedja_contracts import new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
+from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.rebuild.bulk import rebuild
 
-from .test_batch_split import NS, delivered
+from .test_batch_split import NS, delivered, loop_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -60,3 +61,33 @@ async def test_a_rebuild_tracks_more_compliance_windows_than_one_statement_has_p
         assert windows == len(log) - len(organisers) > 32_767 // 6
     finally:
         await db.dispose()
+
+
+def _lika(n: int) -> list:
+    """A self-assessment and its plan (two items) of school unit n."""
+    sid, org, code = uuid5(NS, f"lika-big-{n}"), "2981", f"{10_000_000 + n}"
+    at = datetime(2026, 10, 1, tzinfo=UTC)
+    common = {"self_assessment_id": sid, "organiser_id": org, "school_unit_code": code, "school_form": "grundskola"}
+    return [
+        new_event(LikaSelfAssessmentPublishedV1(**common, respondent_role="rektor", catalogue_version="2026.1",
+                                                ratings=({"indicator_id": "L1", "area": "ledning", "rating": "ACHIEVED"},),
+                                                published_at=at), source="/t"),
+        new_event(LikaActionPlanChangedV1(**common, catalogue_version="2026.1", revision=1, changed_at=at, items=(
+            {"activity_id": f"a{k}", "indicator_id": "L1", "area": "ledning", "position": k, "title": "T",
+             "status": "planned", "priority": 2} for k in (1, 2))), source="/t"),
+    ]
+
+
+async def test_a_consumer_batch_of_lika_events_is_applied_in_one_transaction_whatever_its_size(settings, db):
+    """4,700 self-assessments and their plans in one batch (the consumer takes up to `consumer_max_records`, 5,000 by
+    default): 8 and 7 columns a row, one INSERT … VALUES each passed 32,767 parameters. The batch's transaction failed,
+    and the loop applied it again in halves (each half its own transaction, the warning `batch failed`); the
+    rebuild (chunks of 20,000) halved it twice."""
+    log = [event for n in range(4_700) for event in _lika(n)]
+    loop = loop_on(settings, db)
+    fresh = await loop._apply(delivered(log), {})  # the batch's one transaction: it raised
+    assert len(fresh) == len(log)
+    async with db.sessions() as session:
+        found = (await session.execute(text(
+            "SELECT (SELECT count(*) FROM lika_self_assessments), (SELECT count(*) FROM lika_action_plans)"))).one()
+    assert tuple(found) == (4_700, 4_700)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements, units
 from ..metadata import metadata
+from ..staging import in_statements
 from .rules import Activity, Place, SelfAssessment, visible_to
 
 #: Both keyed by (id, organiser) (migration 0027): a self-assessment is its organiser's. By the id alone, another
@@ -61,8 +62,8 @@ async def owners_of(session: AsyncSession, codes: Iterable[str]) -> dict[str, se
 
 async def save_self_assessments(session: AsyncSession, rows: list[dict[Any, Any]]) -> None:
     """A published self-assessment never changes: a re-delivery is a no-op."""
-    if rows:
-        await session.execute(pg_insert(self_assessments).values(rows).on_conflict_do_nothing(
+    for part in in_statements(rows):  # a batch of them may pass one statement's parameters (8 a row)
+        await session.execute(pg_insert(self_assessments).values(part).on_conflict_do_nothing(
             index_elements=["self_assessment_id", "organiser_id"]))
 
 
@@ -73,14 +74,13 @@ async def save_action_plans(session: AsyncSession, rows: list[dict[Any, Any]]) -
         key = (str(row["self_assessment_id"]), row["organiser_id"])
         if key not in newest or row["revision"] > newest[key]["revision"]:
             newest[key] = row
-    if not newest:
-        return
-    stmt = pg_insert(action_plans).values([newest[k] for k in sorted(newest)])
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=["self_assessment_id", "organiser_id"],
-        set_={c.name: stmt.excluded[c.name] for c in action_plans.columns
-              if c.name not in ("self_assessment_id", "organiser_id")},
-        where=stmt.excluded.revision > action_plans.c.revision))
+    for part in in_statements([newest[k] for k in sorted(newest)]):  # 7 parameters a row
+        stmt = pg_insert(action_plans).values(part)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["self_assessment_id", "organiser_id"],
+            set_={c.name: stmt.excluded[c.name] for c in action_plans.columns
+                  if c.name not in ("self_assessment_id", "organiser_id")},
+            where=stmt.excluded.revision > action_plans.c.revision))
 
 
 def _assessment(row) -> SelfAssessment:
