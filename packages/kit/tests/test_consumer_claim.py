@@ -122,3 +122,23 @@ async def test_a_batch_ended_by_a_deadlock_runs_again_whole_and_another_failure_
     with pytest.raises(Exception) as raised:
         await loop._apply([delivered(500)], {})
     assert not concurrency_conflict(raised.value) and calls[4:] == [1]
+
+
+async def test_a_batch_of_more_duplicates_than_one_statement_has_parameters_for_is_skipped_in_its_transaction(db
+                                                                                                           ) -> None:
+    """A replay with `consumer_max_records` up to its bound (100,000): 33,000 duplicates in one batch. Their stored
+    digests were read by an IN list of one parameter per id (over PostgreSQL's 32,767): the batch's transaction
+    failed and the loop applied it again in halves. One array parameter now, whatever the batch's size."""
+    handed: list[int] = []
+
+    async def handler(session, batch) -> None:  # noqa: ANN001
+        handed.append(len(batch))
+
+    loop = ConsumerLoop(ServiceSettings(database_url="unused", kafka_bootstrap_servers="127.0.0.1:9"), db,
+                        group_id="claim", topics=[TOPIC], handler=handler,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    batch = [delivered(n % 7_000, event_id=uuid.UUID(int=n + 1)) for n in range(33_000)]
+    assert len(await loop._apply(batch, {})) == 33_000
+    assert await loop._apply(batch, {}) == []  # raised: the number of query arguments cannot exceed 32767
+    assert handed == [33_000] and loop._conflicting == {}

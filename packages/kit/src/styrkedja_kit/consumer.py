@@ -110,11 +110,14 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
+    bindparam,
     exists,
     func,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -1625,7 +1628,10 @@ class ConsumerLoop:
         if again:  # the same event, or another under its claim?
             rows = await session.execute(select(
                 self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
-                self.applied.c.event_id.in_(sorted({k[0] for k in again}, key=lambda i: i.int))))
+                # one array parameter, not one per id: a batch (up to `consumer_max_records`, 100,000) of re-deliveries
+                # passed the 32,767 a statement may have, and the batch was applied again in halves
+                self.applied.c.event_id == any_(bindparam(
+                    "again_ids", sorted({k[0] for k in again}, key=lambda i: i.int), type_=ARRAY(Uuid)))))
             stored = {(row.event_id, row.organiser_id): row.digest for row in rows.all()}
         twin_ids = {item.event.id for item in twins}
         firsts = {(ids[n], organisers[n]): claimed_items[n] for n in range(len(ids)) if ids[n] in twin_ids}
