@@ -585,6 +585,9 @@ class _Decoded:
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     records_count: int = 0
     decode_seconds: float = 0.0
+    #: filled to a bound (`consumer_max_records`, `consumer_max_batch_bytes`): more is waiting, the next batch is
+    #: fetched beside this one's transaction
+    full: bool = False
 
     @property
     def empty(self) -> bool:
@@ -815,12 +818,11 @@ class ConsumerLoop:
                     await self._discard(consumer, decoded)
                     continue
                 busy: asyncio.Future[None] | None = None
-                if self._prefetch_partial or decoded.records_count >= self.settings.consumer_max_records:
+                if self._prefetch_partial or decoded.full:
                     # the next batch is read beside this one's transaction (see above): a fetch that finds
                     # nothing by the commit goes on waiting, as the plain fetch after it would
                     busy = asyncio.get_running_loop().create_future()
-                    full = decoded.records_count >= self.settings.consumer_max_records
-                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy, decode_beside=full))
+                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy, decode_beside=decoded.full))
                 try:
                     await self._apply_decoded(decoded, producer)
                 finally:
@@ -872,7 +874,9 @@ class ConsumerLoop:
 
         await taken(batch)
         await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000, busy=busy, taken=taken,
-                         wait_ms=self.settings.consumer_poll_timeout_ms, fetch=fetch)
+                         wait_ms=self.settings.consumer_poll_timeout_ms, fetch=fetch,
+                         max_bytes=self.settings.consumer_max_batch_bytes)
+        decoded.full = decoded.records_count >= limit or records_bytes(batch) >= self.settings.consumer_max_batch_bytes
         await decode_held()
         return self._decoded(decoded)
 
@@ -1754,17 +1758,21 @@ OVERLAP_DECODE_SLICE = 64
 async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], limit: int,
                      max_seconds: float, *, busy: asyncio.Future[None] | None = None,
                      taken: Callable[[dict[TopicPartition, list[ConsumerRecord]]], Awaitable[None]] | None = None,
-                     wait_ms: int = 200, fetch: Fetch | None = None) -> dict[TopicPartition, list[ConsumerRecord]]:
+                     wait_ms: int = 200, fetch: Fetch | None = None, max_bytes: int | None = None
+                     ) -> dict[TopicPartition, list[ConsumerRecord]]:
     """Add to `batch` the records the client holds already (fetches that take no wait), up to `limit`
-    records in all and for at most `max_seconds`; each partition's records stay in offset order.
+    records in all and for at most `max_seconds`; each partition's records stay in offset order. With `max_bytes`,
+    no fetch is taken once the batch's records hold that many bytes (`records_bytes`): large valid events by the
+    thousand made a batch of gigabytes.
     While `busy` is not done, records are waited for as well (fetches of up to `wait_ms`, cut short
     when it is done), whatever the time. `taken` is awaited with each fetch's records. `fetch`: the
     client's `getmany`, or what stands for it (`ConsumerLoop._getmany`), given the futures that end a fetch early
     (`until`)."""
     getmany = functools.partial(_client_fetch, consumer) if fetch is None else fetch
     count = sum(len(records) for records in batch.values())
+    size = records_bytes(batch) if max_bytes is not None else 0
     deadline = time.monotonic() + max_seconds
-    while batch and count < limit:
+    while batch and count < limit and (max_bytes is None or size < max_bytes):
         if busy is not None and not busy.done():
             more = await getmany(timeout_ms=wait_ms, max_records=limit - count, until=(busy,))
         elif time.monotonic() < deadline:
@@ -1778,7 +1786,19 @@ async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, lis
         for tp, records in more.items():
             batch.setdefault(tp, []).extend(records)
             count += len(records)
+        if max_bytes is not None:
+            size += records_bytes(more)
     return batch
+
+
+def records_bytes(records: dict[TopicPartition, list[ConsumerRecord]]) -> int:
+    """The bytes of the records' keys and values (what a batch holds of them before they are decoded)."""
+    total = 0
+    for items in records.values():
+        for record in items:
+            value, key = getattr(record, "value", None), getattr(record, "key", None)
+            total += (len(value) if isinstance(value, bytes) else 0) + (len(key) if isinstance(key, bytes) else 0)
+    return total
 
 
 async def _client_fetch(consumer: AIOKafkaConsumer, *, until: Sequence[asyncio.Future[Any]] = (), **kwargs: Any
