@@ -98,7 +98,14 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import IllegalStateError, NoOffsetForPartitionError, OffsetOutOfRangeError
+from aiokafka.errors import (
+    IllegalStateError,
+    MessageSizeTooLargeError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -1666,7 +1673,14 @@ class ConsumerLoop:
              for tp, offset in next_offsets.items()])
 
     async def _dead_letter(self, producer: AIOKafkaProducer, dead: list[tuple[ConsumerRecord, str, str]]) -> None:
-        futures = []
+        """Each record to the dead-letter topic, with the reason and where it lies. A letter the producer or the broker
+        refuses for its size (a dead-letter topic whose `max.message.bytes` is below `DEAD_LETTER_MAX_BYTES`, a
+        producer's smaller `max_request_size`) is sent again with its bytes cut to a quarter, down to none: the
+        headers still name the record's topic, partition and offset (it stays there) and, where its bytes were cut,
+        `dlq.digest` (`record_digest` of its value, hex: the record found there is the one). Before, the
+        send failed, the batch's offsets were never stored, and the consumer restarted on the same record for
+        ever."""
+        letters = []
         for record, reason, message in dead:
             metrics.CONSUMER_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
             log.warning("event dead-lettered", extra={"group": self.group_id, "topic": record.topic,
@@ -1675,7 +1689,6 @@ class ConsumerLoop:
             value, in_value = redact_record_bytes(record.value)
             key, in_key = redact_record_bytes(record.key)
             message, in_message = redact_personal_identity_numbers(message[:2000])
-            key, value, cut = within_dead_letter_size(key, value)
             headers = [
                 ("dlq.reason", reason.encode()),
                 ("dlq.message", message.encode()),
@@ -1686,11 +1699,45 @@ class ConsumerLoop:
                 ("dlq.group", self.group_id.encode()),
                 ("dlq.time", datetime.now(UTC).isoformat().encode()),
             ]
-            if cut:  # the record itself stays on its topic, at the place the headers above name
-                headers.append(("dlq.truncated", str(cut).encode()))
-            futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
-        # The offsets past these records are stored only after the dead letters are safely out.
-        await asyncio.gather(*futures)
+            letters.append((record, key, value, headers))
+        limit = DEAD_LETTER_MAX_BYTES
+        while letters:
+            futures = [await self._send_letter(producer, letter, limit) for letter in letters]
+            # The offsets past these records are stored only after the dead letters are safely out.
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            refused = [letter for letter, result in zip(letters, results, strict=True) if _too_large(result)]
+            failed = next((result for result in results if isinstance(result, BaseException)
+                           and not _too_large(result)), None)
+            if failed is not None:
+                raise failed
+            if refused and limit == 0:
+                raise next(result for result in results if isinstance(result, BaseException))
+            if refused:
+                log.warning("dead letters refused for their size: sent again cut shorter",
+                            extra={"group": self.group_id, "letters": len(refused), "bytes": limit // 4})
+            letters, limit = refused, limit // 4 if limit > 1024 else 0
+
+    async def _send_letter(self, producer: AIOKafkaProducer,
+                           letter: tuple[ConsumerRecord, bytes | None, bytes | None, list[tuple[str, bytes]]],
+                           limit: int) -> asyncio.Future[Any]:
+        """The send of one dead letter with its key and value cut to `limit` bytes (`within_dead_letter_size`); a
+        refusal by the producer itself (its `max_request_size`) is the future's, as the broker's is."""
+        record, key, value, headers = letter
+        key, value, cut = within_dead_letter_size(key, value, limit)
+        if cut:  # the record itself stays on its topic, at the place the headers above name
+            headers = [*headers, ("dlq.truncated", str(cut).encode()),
+                       ("dlq.digest", record_digest(record.value or b"").hex().encode())]
+        try:
+            sent: asyncio.Future[Any] = await producer.send(self.dead_letter_topic, value=value, key=key,
+                                                            headers=headers)
+        except (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError) as error:
+            sent = asyncio.get_running_loop().create_future()
+            sent.set_exception(error)
+        return sent
+
+
+def _too_large(result: object) -> bool:
+    return isinstance(result, (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError))
 
 
 #: key and value of a dead letter at most: a record at the broker's size limit (1 MiB by default), with
