@@ -1,5 +1,8 @@
 """Hostile events, round 27c: large but valid input, and the dead letters of large bad input, on both brokers.
 
+- The rebuild kept every record that does not decode, whole, until it committed (its dead letters go out then): a
+  hostile producer's big bad records made its memory grow with the log. A big one is now kept without its bytes and
+  read again for its dead letter, which holds what the live consumer's holds.
 - A dead-letter topic that takes less than a dead letter may hold (`max.message.bytes` 100,000, set by ops): a bad
   record of 300 kB (`oversized`) between good events. Its dead letter (cut to 960,000 bytes) was refused by the broker,
   the batch's offsets were never stored, and the consumer restarted on the same record for ever: the good event after
@@ -30,6 +33,9 @@ from styrkedja_kit.kafka import TOPIC_CONFIG, ensure_topics, registry_topics
 from styrkedja_kit.migrations import upgrade
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
+from styrkedja_reporting.rebuild import command
+from styrkedja_reporting.rebuild.bulk import DEAD_KEPT_BYTES, Rebuilder
+from styrkedja_reporting.rebuild.command import run
 from styrkedja_reporting.settings import ReportingSettings
 
 #: what ops gave the dead-letter topic (below the 960,000 bytes a dead letter may hold)
@@ -102,3 +108,40 @@ async def test_a_big_bad_record_is_dead_lettered_on_a_topic_that_takes_less_and_
         assert headers["dlq.digest"] == record_digest(big_value).hex()
     else:  # the embedded broker takes it whole (it does not hold a topic to its max.message.bytes)
         assert value == big_value and "dlq.truncated" not in headers
+
+
+@pytest.mark.integration
+async def test_the_rebuild_dead_letters_a_big_bad_record_it_kept_without_its_bytes_whole(infrastructure, monkeypatch):
+    kept: list[int] = []
+
+    class Watched(Rebuilder):
+        async def drain(self) -> None:  # the read done: what the rebuild holds of the dead records until its commit
+            await super().drain()
+            kept.extend(len(record.value or b"") + len(record.key or b"") for record, _, _ in self.dead)
+
+    monkeypatch.setattr(command, "Rebuilder", Watched)
+    bootstrap = infrastructure.kafka_bootstrap_servers
+    topic, event_type = "styrkedja.assessments", "se.styrkedja.assessment.published.v1"
+    database_url = infrastructure.create_database(f"t_round27c_rb_{uuid.uuid4().hex[:8]}")
+    upgrade("styrkedja_reporting", database_url)
+    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, outbox_enabled=False,
+                                 consumer_group=f"reporting-round27c-rb-{uuid.uuid4().hex[:8]}")
+    await ensure_topics(settings, registry_topics())
+    big = good(event_type)
+    big["data"]["note"] = "y" * 400_000  # oversized: kept without its bytes by the rebuild (over DEAD_KEPT_BYTES)
+    big_value = encoded(big)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=8 * 1024 * 1024)
+    await producer.start()
+    try:
+        placed = await (await producer.send(topic, value=big_value, key=b"2999", partition=0))
+    finally:
+        await producer.stop()
+    where = (placed.topic, placed.partition, placed.offset)
+    summary = await run(settings, say=lambda line: None, decoders=0)
+    assert summary["undecodable"] >= 1
+    assert kept and max(kept) <= DEAD_KEPT_BYTES  # the big record was held whole (400 kB) until the commit
+    dead = await read_dead_letters(bootstrap, dead_letter_topic(settings.consumer_group), {where}, timeout=60)
+    letters = [(headers, value) for place, headers, value in dead if place == where]
+    assert len(letters) == 1, letters
+    headers, value = letters[0]
+    assert headers["dlq.reason"] == "oversized" and value == big_value and "dlq.truncated" not in headers
