@@ -9,9 +9,10 @@
   it was never applied. Now the letter is sent again cut shorter (`dlq.truncated`, `dlq.digest`, where it lies).
   The embedded Tansu may not hold a topic to its `max.message.bytes`: there the letter goes out as before.
 
-The unit-level tests are beside the code: packages/kit/tests/test_dead_letter_size.py, test_consumer_batch_bytes.py,
-test_consumer_claim.py (duplicates beyond a statement's parameters), and reporting's
-services/reporting/tests/integration/test_large_valid_logs.py (compliance windows, LIKA batches).
+The unit-level tests are beside the code: packages/kit/tests/test_dead_letter_size.py, test_consumer_batch_bytes.py
+(a batch bounded by its records' bytes), services/reporting/tests/integration/test_rebuild_dead_bytes.py. The
+statements past 32,767 parameters (compliance windows, LIKA batches, duplicates' digests) are round 27b's
+(services/reporting/tests/integration/test_large_inputs_round27b.py).
 """
 
 from __future__ import annotations

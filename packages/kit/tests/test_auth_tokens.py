@@ -15,6 +15,8 @@ from sqlalchemy import MetaData
 from styrkedja_devstack.token_attacks import attack_authorizations
 from styrkedja_kit.app import create_service_app, define_kit_tables
 from styrkedja_kit.auth import (
+    InvalidToken,
+    IssuerUnavailable,
     KeySource,
     Level,
     Node,
@@ -240,7 +242,9 @@ async def test_unknown_kids_refresh_the_keys_at_most_once_per_interval(token_iss
     assert eager.fetches == 2
 
 
-async def test_issuer_that_is_down_gives_401_not_500(token_issuer):
+async def test_issuer_that_is_down_gives_503_with_retry_after_not_401_or_500(token_issuer):
+    """The keys could not be fetched, so whether the token is good cannot be told: a 503 the client may retry, not a
+    401 telling it to give up a good token (the dashboard ends the session on a 401) — was a 401 "unknown key id"."""
     metadata = MetaData()
     define_kit_tables(metadata)
     app = create_service_app(settings_for("http://127.0.0.1:9"), metadata, [make_router()], title="x",
@@ -248,7 +252,27 @@ async def test_issuer_that_is_down_gives_401_not_500(token_issuer):
     token = token_issuer.mint(roles=["ops"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
         response = await client.post("/admin/rebuild", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 401
+        again = await client.post("/admin/rebuild", headers={"Authorization": f"Bearer {token}"})
+    for answer in (response, again):  # the second within the retry interval: no new fetch, the same answer
+        assert answer.status_code == 503
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert int(answer.headers["retry-after"]) >= 1
+        assert answer.json()["errors"][0]["field"] == "Authorization"
+        assert answer.json()["errors"][0]["rule"] == "issuer_unavailable"
+        assert "www-authenticate" not in answer.headers
+
+
+async def test_an_unknown_kid_from_an_issuer_that_answered_is_still_a_401(token_issuer):
+    from styrkedja_kit.auth import TokenVerifier
+
+    verifier = TokenVerifier(KeySource(token_issuer.url, min_refresh_seconds=0), audience="styrkedja",
+                             algorithms=["ES256"])
+    assert (await verifier.verify(token_issuer.mint(roles=["ops"])))["roles"] == ["ops"]
+    import jwt as pyjwt
+
+    forged = pyjwt.encode({"sub": "x"}, token_issuer.minter.key, algorithm="ES256", headers={"kid": "not-the-kid"})
+    with pytest.raises(InvalidToken, match="unknown key id"):
+        await verifier.verify(forged)
 
 
 async def test_an_issuer_not_up_at_the_first_request_is_asked_again_within_seconds_not_the_interval(tmp_path):
@@ -261,10 +285,12 @@ async def test_an_issuer_not_up_at_the_first_request_is_asked_again_within_secon
         port = probe.getsockname()[1]
     issuer = DevIssuer(tmp_path, port=port)
     keys = KeySource(f"http://127.0.0.1:{port}", min_refresh_seconds=30, timeout_seconds=1)
-    assert await keys.key("any") is None  # the fetch failed
+    with pytest.raises(IssuerUnavailable):  # the fetch failed: an unknown kid cannot be judged (503, not 401)
+        await keys.key("any")
     attempts = keys._failures
     for _ in range(20):  # a burst of requests within the second after: no more attempts
-        assert await keys.key("any") is None
+        with pytest.raises(IssuerUnavailable):
+            await keys.key("any")
     assert keys._failures == attempts == 1
     issuer.start()
     try:

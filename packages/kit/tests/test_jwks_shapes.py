@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from styrkedja_devstack.issuer import TokenMinter
 from styrkedja_kit.auth import tokens
-from styrkedja_kit.auth.tokens import InvalidToken, KeySource, TokenVerifier
+from styrkedja_kit.auth.tokens import InvalidToken, IssuerUnavailable, KeySource, TokenVerifier
 
 ISSUER = "https://issuer.example"
 MINTER = TokenMinter(ec.generate_private_key(ec.SECP256R1()), ISSUER)
@@ -57,11 +57,14 @@ BROKEN = {**GOOD, "kid": "broken", "x": "!!not base64url!!"}
     (DISCOVERY, None),
 ], ids=["discovery-list", "discovery-string", "jwks_uri-list", "jwks-list", "keys-object", "keys-not-objects",
         "jwks-null"])
-async def test_an_issuer_of_another_shape_means_a_401_never_a_500(monkeypatch, discovery, jwks) -> None:
+async def test_an_issuer_of_another_shape_means_a_503_never_a_500(monkeypatch, discovery, jwks) -> None:
     """Failed on the old code but for `jwks_uri-list`: AttributeError or TypeError out of the key fetch (a 500 for
-    every request)."""
+    every request). The issuer's keys could not be read: the token cannot be judged, which is not the client's
+    fault (IssuerUnavailable: a 503, not the 401 it was)."""
     serving(monkeypatch, discovery, jwks)
-    with pytest.raises(InvalidToken, match="unknown key id"):
+    # keys that are not objects: the JWKS was read and holds none of ours, an unknown kid (401) as for any key set
+    expected = InvalidToken if jwks == {"keys": ["a", 1, None]} else IssuerUnavailable
+    with pytest.raises(expected):
         await verifier().verify(MINTER.mint(roles=["ops"]))
 
 

@@ -117,14 +117,11 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    any_,
-    bindparam,
     exists,
     func,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -160,6 +157,7 @@ from .kafka import (
     make_producer,
     registry_topics,
 )
+from .sets import any_of
 from .settings import ServiceSettings
 from .supervise import cancel_and_wait, run_until_stopped
 
@@ -1156,7 +1154,7 @@ class ConsumerLoop:
             if ids:
                 async with self.db.sessions() as session:
                     rows = (await session.execute(select(self.applied.c.event_id, self.applied.c.organiser_id).where(
-                        self.applied.c.event_id.in_(sorted(ids, key=lambda i: i.int))))).all()
+                        any_of(self.applied.c.event_id, ids)))).all()
                 applied = {(row.event_id, row.organiser_id) for row in rows}
                 # a claim of unknown organiser (`LEGACY_ORGANISER`) is any organiser's
                 applied |= {claim for events in before.values() for claim in events
@@ -1636,13 +1634,10 @@ class ConsumerLoop:
         # the organiser's own is not there), else the batch's first. A re-delivery has its bytes; other bytes are
         # another event (`_conflicting`).
         stored: dict[tuple[UUID, str], bytes | None] = {}
-        if again:  # the same event, or another under its claim?
+        if again:  # the same event, or another under its claim? (one array of ids: a batch may re-deliver 100,000)
             rows = await session.execute(select(
                 self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
-                # one array parameter, not one per id: a batch (up to `consumer_max_records`, 100,000) of re-deliveries
-                # passed the 32,767 a statement may have, and the batch was applied again in halves
-                self.applied.c.event_id == any_(bindparam(
-                    "again_ids", sorted({k[0] for k in again}, key=lambda i: i.int), type_=ARRAY(Uuid)))))
+                any_of(self.applied.c.event_id, {k[0] for k in again})))
             stored = {(row.event_id, row.organiser_id): row.digest for row in rows.all()}
         twin_ids = {item.event.id for item in twins}
         firsts = {(ids[n], organisers[n]): claimed_items[n] for n in range(len(ids)) if ids[n] in twin_ids}

@@ -14,15 +14,17 @@ current row and its revision row): it goes as it is, not encoded again."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
+from uuid import UUID
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
 from pydantic_core import to_json
-from sqlalchemy import JSON, Table, TextClause, text
+from sqlalchemy import JSON, ColumnElement, Table, TextClause, any_, bindparam, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,7 +54,7 @@ def _is_json(table: Table, column: str) -> bool:
 
 @cache
 def _statement(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None,
-               update: tuple[str, ...], touch: str | None) -> TextClause:
+               update: tuple[str, ...], touch: str | None, newer: str | None = None) -> TextClause:
     arrays = []
     for n, name in enumerate(columns):
         if _is_json(table, name):  # JSON goes as text and is cast: the driver's jsonb codec wants one value
@@ -68,23 +70,34 @@ def _statement(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...]
         sets = [f'"{c}" = excluded."{c}"' for c in update]
         if touch:
             sets.append(f'"{touch}" = now()')
+        if not sets:  # every given column is the key: a row already there stays as it is
+            return text(sql + f' ON CONFLICT ({", ".join(conflict)}) DO NOTHING')
         sql += f' ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {", ".join(sets)}'
+        if newer:
+            sql += f' WHERE excluded."{newer}" > "{table.name}"."{newer}"'
     return text(sql)
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *,
-                      conflict: Sequence[str] | None = None, touch: str | None = None) -> None:
-    """Insert `rows` (all with the same keys) in one statement; with `conflict`, an upsert that
-    sets every other given column (and `touch` to now())."""
+                      conflict: Sequence[str] | None = None, touch: str | None = None, keep: bool = False,
+                      newer: str | None = None) -> None:
+    """Insert `rows` (all with the same keys) in one statement — one parameter per column however many rows (a
+    many-row VALUES list takes one per value, and a statement holds at most 32,767: 4,870 directory changes were
+    a 500) —; with `conflict`, an upsert that sets every other given column (and `touch` to now()): with `keep`,
+    none (a row already there stays: ON CONFLICT DO NOTHING), with `newer`, only where the row's value of that
+    column is greater than the one there (the newest revision kept, whatever order they come in)."""
     if not rows:
         return
-    await session.execute(*insert_statement(table, rows, conflict=conflict, touch=touch))
+    await session.execute(*insert_statement(table, rows, conflict=conflict, touch=touch, keep=keep, newer=newer))
 
 
 def insert_statement(table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] | None = None,
-                     touch: str | None = None) -> tuple[TextClause, dict[str, list[Any]]]:
+                     touch: str | None = None, keep: bool = False,
+                     newer: str | None = None) -> tuple[TextClause, dict[str, list[Any]]]:
     """`insert_rows`' statement and parameters (`rows` not empty), for a caller that sends it as part of a
     statement of its own (a data-modifying CTE: several writes in one round trip)."""
+    if (keep or newer) and conflict is None:
+        raise ValueError("keep and newer decide a conflict: name its columns")
     columns = tuple(rows[0])
     if any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError(f"rows for {table.name} with different columns")
@@ -94,8 +107,30 @@ def insert_statement(table: Table, rows: Sequence[Mapping[str, Any]], *, conflic
         if _is_json(table, name):
             values = _json_values(values)
         params[f"c{n}"] = values
-    update = tuple(c for c in columns if conflict is None or c not in conflict)
-    return _statement(table, columns, tuple(conflict) if conflict is not None else None, update, touch), params
+    update = () if keep else tuple(c for c in columns if conflict is None or c not in conflict)
+    return _statement(table, columns, tuple(conflict) if conflict is not None else None, update,
+                      None if keep else touch, newer), params
+
+
+def sorted_unique(values: Iterable[Any]) -> list[Any]:
+    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
+    Python comparison per pair: thousands of ids per batch)."""
+    unique = set(values)
+    if unique and isinstance(next(iter(unique)), UUID):
+        return sorted(unique, key=_UUID_INT)
+    return sorted(unique)
+
+
+_UUID_INT = attrgetter("int")
+
+
+def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one parameter however many values. An IN list (`column.in_(values)`) takes one per
+    value, and a statement may hold at most 32,767 (asyncpg's InterfaceError, a 500): every list whose length
+    grows with a request, a token's scope or a batch goes this way. Also one statement text (one prepared
+    statement) whatever the length."""
+    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
+    return found
 
 
 async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -5,11 +5,9 @@ small SQL helpers those statements are built with (quoting, "C"-collation sort k
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +20,6 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    any_,
     bindparam,
     func,
     select,
@@ -33,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
+from styrkedja_kit.sets import any_of as any_of  # the kit's, for the capabilities' statements as the rest here
 from styrkedja_kit.sets import copy_records
 
 
@@ -294,25 +292,6 @@ def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
     return ", ".join(f'{e} COLLATE "C"' if n in text_names else e for e, n in zip(exprs, names, strict=True))
 
 
-def sorted_unique(values: Iterable[Any]) -> list[Any]:
-    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
-    Python comparison per pair: thousands of ids per batch)."""
-    unique = set(values)
-    if unique and isinstance(next(iter(unique)), UUID):
-        return sorted(unique, key=_UUID_INT)
-    return sorted(unique)
-
-
-_UUID_INT = attrgetter("int")
-
-
-def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
-    and a statement may have at most 32,767)."""
-    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
-    return found
-
-
 def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
     """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
     rows = sorted(set(rows))
@@ -321,19 +300,3 @@ def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnEl
     spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
                            for column, values in zip(columns, arrays, strict=True)]).table_valued(*names).render_derived()
     return tuple_(*columns).in_(select(*[spread.c[name] for name in names]))
-
-
-#: bind parameters one statement may have (PostgreSQL's protocol counts them in 16 bits; asyncpg refuses more)
-MAX_PARAMETERS = 32_767
-
-
-def in_statements(rows: Sequence[Mapping[str, Any]]) -> Iterator[Sequence[Mapping[str, Any]]]:
-    """`rows` (dicts of the same keys) in slices an `INSERT … VALUES` of one row per row can take: each under
-    `MAX_PARAMETERS` (one per value). A batch of valid events may make more rows than one statement has parameters
-    for (a rebuild's compliance windows over many organisers and school years; LIKA events by the thousand), and a
-    statement over the limit fails whole: the live consumer then applies its batch in halves, the rebuild stopped."""
-    if not rows:
-        return
-    per_statement = max(1, MAX_PARAMETERS // max(1, len(rows[0])))
-    for start in range(0, len(rows), per_statement):
-        yield rows[start:start + per_statement]

@@ -28,7 +28,7 @@ from .policy import (
                      require_write_each,
 )
 from .principal import GroupRef, InvalidClaims, Level, Principal, Role, principal_from_claims
-from .tokens import InvalidToken, KeySource, TokenVerifier
+from .tokens import InvalidToken, IssuerUnavailable, KeySource, TokenVerifier
 from .web import (
                      OPEN_PATHS,
                      Guard,
@@ -42,8 +42,10 @@ from .web import (
                      routes_without_guard,
 )
 
-__all__ = ["GRANTS", "OPEN_PATHS", "AccessDenied", "Guard", "GroupRef", "InvalidClaims", "InvalidToken", "KeySource",
-           "Level", "Node", "Principal", "RouteInfo", "api_routes", "Role", "TokenMiddleware", "TokenVerifier", "Write", "authorize",
-           "authorize_read", "authorize_write", "may_read", "may_read_own_write", "may_write", "principal_from_claims",
-           "readable_levels", "require_read", "require_role", "require_write", "require_write_each",
-           "routes_without_guard", "document_security"]
+__all__ = [
+    "GRANTS", "OPEN_PATHS", "AccessDenied", "Guard", "GroupRef", "InvalidClaims", "InvalidToken", "IssuerUnavailable",
+    "KeySource", "Level", "Node", "Principal", "RouteInfo", "api_routes", "Role", "TokenMiddleware", "TokenVerifier",
+    "Write", "authorize", "authorize_read", "authorize_write", "may_read", "may_read_own_write", "may_write",
+    "principal_from_claims", "readable_levels", "require_read", "require_role", "require_write", "require_write_each",
+    "routes_without_guard", "document_security",
+]

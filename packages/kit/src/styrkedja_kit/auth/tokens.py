@@ -41,6 +41,17 @@ class InvalidToken(Exception):
         self.claim, self.rule = claim, rule  # the claim and the rule it broke, where one claim is at fault
 
 
+class IssuerUnavailable(Exception):
+    """The token names a key we do not hold and the issuer's keys could not be fetched: whether the token is good
+    cannot be told now (503 with `retry_after_seconds`), which is not the client's fault — a 401 would tell a
+    client with a good token to give it up (a bench's dev issuer starved for a few seconds answered a whole
+    deadline week's first batches 401 "unknown key id")."""
+
+    def __init__(self, retry_after_seconds: float) -> None:
+        super().__init__("the token issuer's keys could not be fetched")
+        self.retry_after_seconds = retry_after_seconds
+
+
 class KeySource:
     """The issuer's signing keys, from its discovery document and JWKS, cached."""
 
@@ -105,7 +116,11 @@ class KeySource:
                 except (httpx.HTTPError, ValueError, KeyError, RuntimeError) as error:
                     self._failures += 1
                     log.warning("could not fetch the issuer's keys: %s", type(error).__name__)
-        return self._keys.get(kid)
+        found = self._keys.get(kid)
+        if found is None and self._failures:
+            # the latest fetch failed: an unknown kid may be the issuer's new key, not a forged one
+            raise IssuerUnavailable(self._interval())
+        return found
 
 
 class TokenVerifier:

@@ -10,6 +10,7 @@ without the middleware answers 401: there is no way to configure a route open by
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 from ..problems import MEANINGS, PROBLEM_JSON, field_error, problem_response
 from .policy import GRANTS, Reach, Write, require_role
 from .principal import InvalidClaims, Principal, Role, principal_from_claims
-from .tokens import InvalidToken, TokenVerifier
+from .tokens import InvalidToken, IssuerUnavailable, TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +102,28 @@ class TokenMiddleware:
                 error = exc
             except InvalidClaims as exc:
                 error = InvalidToken(f"scope claims: {exc}")
+            except IssuerUnavailable as exc:
+                log.warning("token not checked: %s", exc)
+                await self._unavailable(exc, scope, receive, send)
+                return
         if error is not None:
             log.info("token refused: %s", error.description)  # never the token itself
             await self._refuse(error, scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _unavailable(exc: IssuerUnavailable, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1013})  # try again later
+            return
+        detail = "the token issuer's keys could not be fetched: the token cannot be checked now; try again"
+        response = problem_response(503, "Service Unavailable", detail,
+                                    [field_error("Authorization", "issuer_unavailable", detail)],
+                                    instance=scope["path"])
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_seconds)))
+        await response(scope, receive, send)
 
     @staticmethod
     async def _refuse(error: InvalidToken | None, scope: Scope, receive: Receive, send: Send) -> None:
