@@ -187,7 +187,7 @@ async def test_a_batchs_good_records_are_applied_and_only_its_bad_ones_dead_lett
 
     async def decode_as_the_bulk_rebuild(records: list[ConsumerRecord]) -> None:
         staged = decoded_and_staged(raw_records(records), 0, settings.max_event_bytes, as_text=True)
-        sink = SimpleNamespace(dead=bulk)
+        sink = SimpleNamespace(dead=bulk, read_again=set())
         Rebuilder._dead_of(sink, staged, records)  # type: ignore[arg-type]
 
     await asyncio.wait_for(read_log(settings, [TOPIC], client_id="lost16-bulk", on_records=decode_as_the_bulk_rebuild),

@@ -252,6 +252,19 @@ def test_new_event_refuses_unregistered_model_and_bad_envelope(event: CloudEvent
         new_event(event.data, source="has space")
 
 
+def test_a_future_version_is_refused_naming_its_version_and_the_newest_known(event: CloudEvent) -> None:
+    """A newer producer's event (v2 of a type whose newest registered version is v1, with its v2 `dataschema`): the
+    dead letter's message said only that the type was not registered, as for a made-up one; it names the version,
+    the newest this reader knows, and that a replay applies it once registered. Nothing of it is decoded."""
+    future = "se.styrkedja.assessment.published.v2"
+    err = reason_of(json.dumps({**doc_of(event), "type": future,
+                                "dataschema": "https://schemas.styrkedja.se/events/" + future + ".json"}))
+    assert isinstance(err, UnknownEventTypeError) and err.reason == "unknown_type" and future in str(err)
+    assert "version 2 of assessment.published is newer than the newest this reader knows (v1)" in str(err)
+    made_up = reason_of(json.dumps({**doc_of(event), "type": "se.styrkedja.nothing.here.v3"}))
+    assert "newer" not in str(made_up)
+
+
 def test_contract_errors_are_exceptions_with_reason() -> None:
     reasons = {cls.reason for cls in (OversizedEventError, UndecodableEventError, InvalidEnvelopeError,
                                       UnknownEventTypeError, InvalidEventDataError)}

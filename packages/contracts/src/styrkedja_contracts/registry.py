@@ -109,9 +109,15 @@ class EventRegistry:
             return known
         family, version = parse_event_type(event_type)
         latest = self.latest_version(family)
-        if latest is None or version > latest:
+        if latest is None:
             raise UnknownEventTypeError(
                 f"type {event_type!r} is not a registered event type", fields=("type",)
+            )
+        if version > latest:  # the dead letter says which version, and that a newer reader applies it
+            raise UnknownEventTypeError(
+                f"type {event_type!r} is not a registered event type: version {version} of {family} is newer than "
+                f"the newest this reader knows (v{latest}); a replay applies it once v{version} is registered",
+                fields=("type",),
             )
         self._latest[event_type] = newest = _type_name(family, latest)
         return newest

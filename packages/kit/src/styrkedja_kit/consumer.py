@@ -98,7 +98,14 @@ from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import IllegalStateError, NoOffsetForPartitionError, OffsetOutOfRangeError
+from aiokafka.errors import (
+    IllegalStateError,
+    MessageSizeTooLargeError,
+    NoOffsetForPartitionError,
+    OffsetOutOfRangeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -583,6 +590,9 @@ class _Decoded:
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     records_count: int = 0
     decode_seconds: float = 0.0
+    #: filled to a bound (`consumer_max_records`, `consumer_max_batch_bytes`): more is waiting, the next batch is
+    #: fetched beside this one's transaction
+    full: bool = False
 
     @property
     def empty(self) -> bool:
@@ -813,12 +823,11 @@ class ConsumerLoop:
                     await self._discard(consumer, decoded)
                     continue
                 busy: asyncio.Future[None] | None = None
-                if self._prefetch_partial or decoded.records_count >= self.settings.consumer_max_records:
+                if self._prefetch_partial or decoded.full:
                     # the next batch is read beside this one's transaction (see above): a fetch that finds
                     # nothing by the commit goes on waiting, as the plain fetch after it would
                     busy = asyncio.get_running_loop().create_future()
-                    full = decoded.records_count >= self.settings.consumer_max_records
-                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy, decode_beside=full))
+                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy, decode_beside=decoded.full))
                 try:
                     await self._apply_decoded(decoded, producer)
                 finally:
@@ -870,7 +879,9 @@ class ConsumerLoop:
 
         await taken(batch)
         await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000, busy=busy, taken=taken,
-                         wait_ms=self.settings.consumer_poll_timeout_ms, fetch=fetch)
+                         wait_ms=self.settings.consumer_poll_timeout_ms, fetch=fetch,
+                         max_bytes=self.settings.consumer_max_batch_bytes)
+        decoded.full = decoded.records_count >= limit or records_bytes(batch) >= self.settings.consumer_max_batch_bytes
         await decode_held()
         return self._decoded(decoded)
 
@@ -1657,7 +1668,14 @@ class ConsumerLoop:
              for tp, offset in next_offsets.items()])
 
     async def _dead_letter(self, producer: AIOKafkaProducer, dead: list[tuple[ConsumerRecord, str, str]]) -> None:
-        futures = []
+        """Each record to the dead-letter topic, with the reason and where it lies. A letter the producer or the broker
+        refuses for its size (a dead-letter topic whose `max.message.bytes` is below `DEAD_LETTER_MAX_BYTES`, a
+        producer's smaller `max_request_size`) is sent again with its bytes cut to a quarter, down to none: the
+        headers still name the record's topic, partition and offset (it stays there) and, where its bytes were cut,
+        `dlq.digest` (`record_digest` of its value, hex: the record found there is the one). Before, the
+        send failed, the batch's offsets were never stored, and the consumer restarted on the same record for
+        ever."""
+        letters = []
         for record, reason, message in dead:
             metrics.CONSUMER_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
             log.warning("event dead-lettered", extra={"group": self.group_id, "topic": record.topic,
@@ -1666,7 +1684,6 @@ class ConsumerLoop:
             value, in_value = redact_record_bytes(record.value)
             key, in_key = redact_record_bytes(record.key)
             message, in_message = redact_personal_identity_numbers(message[:2000])
-            key, value, cut = within_dead_letter_size(key, value)
             headers = [
                 ("dlq.reason", reason.encode()),
                 ("dlq.message", message.encode()),
@@ -1677,11 +1694,45 @@ class ConsumerLoop:
                 ("dlq.group", self.group_id.encode()),
                 ("dlq.time", datetime.now(UTC).isoformat().encode()),
             ]
-            if cut:  # the record itself stays on its topic, at the place the headers above name
-                headers.append(("dlq.truncated", str(cut).encode()))
-            futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
-        # The offsets past these records are stored only after the dead letters are safely out.
-        await asyncio.gather(*futures)
+            letters.append((record, key, value, headers))
+        limit = DEAD_LETTER_MAX_BYTES
+        while letters:
+            futures = [await self._send_letter(producer, letter, limit) for letter in letters]
+            # The offsets past these records are stored only after the dead letters are safely out.
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            refused = [letter for letter, result in zip(letters, results, strict=True) if _too_large(result)]
+            failed = next((result for result in results if isinstance(result, BaseException)
+                           and not _too_large(result)), None)
+            if failed is not None:
+                raise failed
+            if refused and limit == 0:
+                raise next(result for result in results if isinstance(result, BaseException))
+            if refused:
+                log.warning("dead letters refused for their size: sent again cut shorter",
+                            extra={"group": self.group_id, "letters": len(refused), "bytes": limit // 4})
+            letters, limit = refused, limit // 4 if limit > 1024 else 0
+
+    async def _send_letter(self, producer: AIOKafkaProducer,
+                           letter: tuple[ConsumerRecord, bytes | None, bytes | None, list[tuple[str, bytes]]],
+                           limit: int) -> asyncio.Future[Any]:
+        """The send of one dead letter with its key and value cut to `limit` bytes (`within_dead_letter_size`); a
+        refusal by the producer itself (its `max_request_size`) is the future's, as the broker's is."""
+        record, key, value, headers = letter
+        key, value, cut = within_dead_letter_size(key, value, limit)
+        if cut:  # the record itself stays on its topic, at the place the headers above name
+            headers = [*headers, ("dlq.truncated", str(cut).encode()),
+                       ("dlq.digest", record_digest(record.value or b"").hex().encode())]
+        try:
+            sent: asyncio.Future[Any] = await producer.send(self.dead_letter_topic, value=value, key=key,
+                                                            headers=headers)
+        except (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError) as error:
+            sent = asyncio.get_running_loop().create_future()
+            sent.set_exception(error)
+        return sent
+
+
+def _too_large(result: object) -> bool:
+    return isinstance(result, (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError))
 
 
 #: key and value of a dead letter at most: a record at the broker's size limit (1 MiB by default), with
@@ -1749,17 +1800,21 @@ OVERLAP_DECODE_SLICE = 64
 async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], limit: int,
                      max_seconds: float, *, busy: asyncio.Future[None] | None = None,
                      taken: Callable[[dict[TopicPartition, list[ConsumerRecord]]], Awaitable[None]] | None = None,
-                     wait_ms: int = 200, fetch: Fetch | None = None) -> dict[TopicPartition, list[ConsumerRecord]]:
+                     wait_ms: int = 200, fetch: Fetch | None = None, max_bytes: int | None = None
+                     ) -> dict[TopicPartition, list[ConsumerRecord]]:
     """Add to `batch` the records the client holds already (fetches that take no wait), up to `limit`
-    records in all and for at most `max_seconds`; each partition's records stay in offset order.
+    records in all and for at most `max_seconds`; each partition's records stay in offset order. With `max_bytes`,
+    no fetch is taken once the batch's records hold that many bytes (`records_bytes`): large valid events by the
+    thousand made a batch of gigabytes.
     While `busy` is not done, records are waited for as well (fetches of up to `wait_ms`, cut short
     when it is done), whatever the time. `taken` is awaited with each fetch's records. `fetch`: the
     client's `getmany`, or what stands for it (`ConsumerLoop._getmany`), given the futures that end a fetch early
     (`until`)."""
     getmany = functools.partial(_client_fetch, consumer) if fetch is None else fetch
     count = sum(len(records) for records in batch.values())
+    size = records_bytes(batch) if max_bytes is not None else 0
     deadline = time.monotonic() + max_seconds
-    while batch and count < limit:
+    while batch and count < limit and (max_bytes is None or size < max_bytes):
         if busy is not None and not busy.done():
             more = await getmany(timeout_ms=wait_ms, max_records=limit - count, until=(busy,))
         elif time.monotonic() < deadline:
@@ -1773,7 +1828,19 @@ async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, lis
         for tp, records in more.items():
             batch.setdefault(tp, []).extend(records)
             count += len(records)
+        if max_bytes is not None:
+            size += records_bytes(more)
     return batch
+
+
+def records_bytes(records: dict[TopicPartition, list[ConsumerRecord]]) -> int:
+    """The bytes of the records' keys and values (what a batch holds of them before they are decoded)."""
+    total = 0
+    for items in records.values():
+        for record in items:
+            value, key = getattr(record, "value", None), getattr(record, "key", None)
+            total += (len(value) if isinstance(value, bytes) else 0) + (len(key) if isinstance(key, bytes) else 0)
+    return total
 
 
 async def _client_fetch(consumer: AIOKafkaConsumer, *, until: Sequence[asyncio.Future[Any]] = (), **kwargs: Any

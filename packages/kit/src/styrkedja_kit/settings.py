@@ -102,6 +102,12 @@ class ServiceSettings(BaseSettings):
     # into batches (services/reporting/tests/integration/test_batch_split.py)
     consumer_max_records: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_max_ms: int = Field(250, ge=0)
+    # and at most about this many bytes of records (keys and values; the first fetch is taken whole, each one after it
+    # only while the batch is below this): a batch is held whole, decoded, until its transaction commits, ~3x its
+    # records' bytes once decoded (a LIKA self-assessment at `max_event_bytes` is ~0.95 MB with its record). 5,000
+    # such valid events were ~4.7 GB: the process was killed for its memory, then started on the same batch again,
+    # for ever. Usual events (~1 KB) fill `consumer_max_records` far below it
+    consumer_max_batch_bytes: int = Field(16 * 1024 * 1024, ge=1)
     consumer_poll_timeout_ms: int = Field(200, ge=1)
     # how long the broker may hold a fetch that finds no data (a probe on the embedded broker saw
     # fetches answered ~1.5 ms after a record arrived, whatever this is). On Apache Kafka it also

@@ -248,6 +248,9 @@ async def rebuild(db: Database, items: Iterable[Delivered], *, group_id: str,
 FIGURE_SLICE = 250_000
 #: records per piece handed to a decoder process
 DECODE_PIECE = 2_500
+#: a record that does not decode is kept whole up to this many bytes of key and value; a bigger one without them,
+#: read again from the log for its dead letter (`command`)
+DEAD_KEPT_BYTES = 16_384
 _FACT_TYPES = frozenset(results.EVENT_TYPES)
 
 
@@ -573,6 +576,8 @@ class Rebuilder:
         self.staged_facts = 0
         self.work_mem_kb = memory_kb()
         self.dead: list[tuple[ConsumerRecord, str, str]] = []  # records that do not decode
+        #: where a record of `dead` is kept without its bytes (`DEAD_KEPT_BYTES`): read again for its dead letter
+        self.read_again: set[tuple[str, int, int]] = set()
         self.pool: Executor | None = None
         #: the facts' rows made COPY text where they are decoded (`copy_text`): a decoder process's answer is then one
         #: bytes object per table, not tuples of UUIDs and datetimes to pickle, unpickle and encode again here
@@ -775,8 +780,16 @@ class Rebuilder:
     def _dead_of(self, staged: Staged, records: Sequence[ConsumerRecord]) -> None:
         # a decoder process sees a fetcher's stand-in (records the client could not read) as an empty value, a
         # tombstone; its own reason is known here only, where the record still has its type (as live says it)
-        self.dead += [(records[i], *(stand_in_refusal(records[i].value) or (reason, message)))
-                      for i, reason, message in staged.dead]
+        for i, reason, message in staged.dead:
+            record = records[i]
+            verdict = stand_in_refusal(record.value) or (reason, message)
+            if len(record.value or b"") + len(record.key or b"") > DEAD_KEPT_BYTES:
+                # kept until the rebuild commits (its dead letters go out only then): each big bad record's bytes, up
+                # to the broker's message size, made the rebuild's memory grow with what a hostile producer sent
+                record = ConsumerRecord(record.topic, record.partition, record.offset, record.timestamp,
+                                        getattr(record, "timestamp_type", 0), None, None, None, 0, 0, [])
+                self.read_again.add((record.topic, record.partition, record.offset))
+            self.dead.append((record, *verdict))
 
     async def _copy(self, staged: Staged) -> None:
         """A chunk's staging rows in by COPY; its small events kept (those of a handled type). With `overlap`, the

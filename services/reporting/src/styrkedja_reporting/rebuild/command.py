@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import multiprocessing
@@ -185,7 +186,8 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
         dead = rebuilder.dead + refused[:len(report.failed)] + conflicting
         if dead and producer is not None:  # out before the offsets past them are committed
             await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
-            await loop._dead_letter(producer, dead)
+            await dead_letter_in_parts(loop, producer, dead, rebuilder.read_again,
+                                       functools.partial(records_at, settings, client_id=f"{settings.client_id}-rebuild"))
         commit_started = time.perf_counter()
         await rebuilder.commit()
         report.stages["commit"] = round(time.perf_counter() - commit_started, 3)
@@ -234,6 +236,32 @@ def _quiet_collector() -> None:
             gc.collect()
             gc.freeze()
         gc.set_threshold(gen0, *gc.get_threshold()[1:])
+
+
+#: dead letters sent per part: at most this many records read again (each up to the broker's message size) held at once
+DEAD_LETTER_PART = 32
+
+
+async def dead_letter_in_parts(loop: ConsumerLoop, producer: Any, dead: list[tuple[ConsumerRecord, str, str]],
+                               read_again: set[tuple[str, int, int]],
+                               read: Callable[[list[tuple[str, int, int]]],
+                                              Awaitable[dict[tuple[str, int, int], ConsumerRecord]]]) -> None:
+    """`dead` to the dead-letter topic in order, a part at a time: the records the rebuild kept without their bytes
+    (`Rebuilder.read_again`: big ones) read again from the log for their part only, so the memory holds a part's
+    bytes, not every big bad record's of the log. One the log no longer holds (retention) goes out as kept: the
+    headers name where it was."""
+    part: list[tuple[ConsumerRecord, str, str]] = []
+    wanted: list[tuple[str, int, int]] = []
+    for n, entry in enumerate(dead, 1):
+        part.append(entry)
+        where = (entry[0].topic, entry[0].partition, entry[0].offset)
+        if where in read_again:
+            wanted.append(where)
+        if len(wanted) >= DEAD_LETTER_PART or n == len(dead):
+            found = await read(wanted) if wanted else {}
+            await loop._dead_letter(producer, [(found.get((r.topic, r.partition, r.offset), r), reason, message)
+                                               for r, reason, message in part])
+            part, wanted = [], []
 
 
 async def _records_of(settings: ReportingSettings, failed: list[Failed]) -> list[tuple[ConsumerRecord, str, str]]:
