@@ -1,7 +1,7 @@
 """The consumer's claim of a batch's event ids (`ConsumerLoop._claim_new`: the ids into
 `consumer_applied_events`, the next offsets with them, one statement) of a git ref ("before") against this
 checkout's ("after"), alternated batch by batch on one PostgreSQL, each side in a database of its own (its own
-table's shape: round 24c keyed the claims by (event id, organiser)) that holds `--fill` claims already
+table's shape: round 24c keyed the claims by (event id, organiser), round 27 by (event id, organiser, topic)) that holds `--fill` claims already
 (as a consumer's after a term: the primary key's pages are not all in reach). Each batch is `--batch` new
 events (and `--dups` of them re-delivered, ids applied before) in its own transaction; per side: the median
 of this process's CPU ms and the backend's CPU ms (psutil, by its pid) and the wall ms per batch. Also
@@ -69,12 +69,14 @@ async def run(args: argparse.Namespace, before: object, state: Path) -> dict:
             metadata = MetaData()
             applied, offsets = tables[label] = module.define_consumer_tables(metadata)  # type: ignore[attr-defined]
             organiser = ", organiser_id" if "organiser_id" in applied.c else ""
+            topic = ", topic" if "topic" in applied.c else ""  # round 27: keyed by (event id, organiser, topic)
+            in_topic = "'t', " if topic else ""  # the batches' topic
             async with db.engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)
                 await conn.execute(text(
-                    f"INSERT INTO {applied.name} (event_id{organiser}, group_id, digest) SELECT gen_random_uuid(), "
-                    f"{'(2000 + i % 900)::text, ' if organiser else ''}'g-claim', decode(md5(i::text), 'hex') "
-                    f"FROM generate_series(1, {args.fill}) i"))
+                    f"INSERT INTO {applied.name} (event_id{organiser}{topic}, group_id, digest) SELECT gen_random_uuid(), "
+                    f"{'(2000 + i % 900)::text, ' if organiser else ''}{in_topic}"
+                    f"'g-claim', decode(md5(i::text), 'hex') FROM generate_series(1, {args.fill}) i"))
             async with db.engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await conn.exec_driver_sql("VACUUM ANALYZE consumer_applied_events")

@@ -15,7 +15,7 @@ Where a partition is read from when this member is handed it (`start_position`; 
 2. The database holds no offset of this group for it, but offsets of other groups for the same topic and partition
    (the group was renamed; a fresh group over an existing database), and the broker keeps its logs: from the
    furthest of them. Each was stored in the transaction that claimed every event before it, and the claims are the
-   database's, not a group's (`consumer_applied_events` is keyed by the event id and organiser): a re-read from the start
+   database's, not a group's (`consumer_applied_events` is keyed by the event id, organiser and topic): a re-read from the start
    found every one of them claimed already — on a long log, hours of fetching and decoding that applied nothing.
    What it would not repeat: the other group's dead letters (on its own dead-letter topic), and events of a type no
    handler took then, which a handler added later gets from a replay, as it would under the old group. On a broker
@@ -66,8 +66,9 @@ is not the one the topic registry gives its event (`key_mismatch`: another organ
 beside its single writer's order), an event whose
 `time` lies more than `MAX_AHEAD_OF_RECORD_MS` after its record's timestamp (`time_in_future`: the
 newest event time is reporting's clock for freshness and alerts, one such event would move it for
-good) and an event whose claim (its id within its organiser, `claim_organiser`: the record's message key; another
-organiser's event under the same id is its own) an event with other content already holds (`conflicting_duplicate`: the first one
+good) and an event whose claim (its id within its organiser, `claim_organiser`: the record's message key, and its
+topic; another organiser's event under the same id is its own, and so is one on another topic) an event with other
+content already holds (`conflicting_duplicate`: the first one
 counts; a re-delivery of the same bytes, or of the same event in other JSON form, is an ordinary duplicate,
 applied once: `same_content`). For the latter each applied id keeps a digest of its record's bytes where the record
 says it is in the contracts' form (the outbox relay's header, `kafka.CONTRACTS_FORM_HEADER`), else of the event's
@@ -238,13 +239,20 @@ def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
         # (on its own partition) must neither keep the other's from being applied nor win by the partitions' order.
         # `LEGACY_ORGANISER` on a claim made before claims were per organiser (it counts for every organiser)
         Column("organiser_id", String, primary_key=True),
+        # and of which topic (`Delivered.topic`, the record's): each topic carries its own event types, so an
+        # assessment event and a support event under one id (a hostile or buggy producer's) are two events — claimed
+        # by the id and organiser alone, the one read first kept the other out, and the live apply (which reads the
+        # topics side by side) and the rebuild (another order) kept different ones. `LEGACY_TOPIC` on a claim made
+        # before claims were per topic (it counts for every topic)
+        Column("topic", String(200), primary_key=True),
         Column("group_id", String(200), nullable=False),
         Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         # of the record's bytes (`record_digest`): another event under an applied id is told from a
         # re-delivery; NULL where an id was recorded without one (nothing to compare then)
         Column("digest", LargeBinary, nullable=True),
-        # the claims of unknown organiser (`LEGACY_ORGANISER`), found by id: empty once a rebuild made them again
-        Index("ix_consumer_applied_events_legacy", "event_id", postgresql_where=text(f"organiser_id = '{LEGACY_ORGANISER}'")),
+        # the claims of unknown topic (`LEGACY_TOPIC`; those of unknown organiser, `LEGACY_ORGANISER`, are of unknown
+        # topic too), found by id: empty once a rebuild made them again
+        Index("ix_consumer_applied_events_legacy", "event_id", postgresql_where=text(f"topic = '{LEGACY_TOPIC}'")),
     )
     offsets = Table(
         "consumer_offsets", metadata,
@@ -272,6 +280,10 @@ class Refused(Exception):
 #: for every organiser: a re-delivery of such an event is a duplicate whatever its key. No record's key is this on a
 #: registered topic (`key_mismatch`: a key names the event's organiser id)
 LEGACY_ORGANISER = "*"
+#: the topic of a claim made before claims were per topic (migrated claims, `LEGACY_ORGANISER`'s among them: which topic
+#: the event was read from is not known). It counts for every topic: a re-delivery of such an event is a duplicate on
+#: whichever topic. No Kafka topic is named this (a topic name is of [a-zA-Z0-9._-] only)
+LEGACY_TOPIC = "*"
 
 
 @functools.lru_cache(maxsize=4096)  # asked per record: a topic's keys are its few organisers
@@ -287,6 +299,23 @@ def claim_organiser(key: bytes | None) -> str:
 
 def _organiser_of(item: Delivered) -> str:
     return item.organiser if item.organiser is not None else event_organiser(item.event)
+
+
+#: a claim: (event id, organiser: `claim_organiser`, topic)
+Claim = tuple[UUID, str, str]
+
+
+def claim_of(item: Delivered) -> Claim:
+    """What an applied event is claimed by: its id, within its organiser (`claim_organiser`) and its topic (each topic
+    carries its own event types: the same id on two topics is two events, as CloudEvents' `source` and `id` say)."""
+    return item.event.id, _organiser_of(item), item.topic
+
+
+def legacy_claims(claim: Claim) -> tuple[Claim, Claim]:
+    """The claims made before claims were per topic (`LEGACY_TOPIC`) or per organiser (`LEGACY_ORGANISER`, of unknown
+    topic too) that count for `claim` (pure): its id within its organiser, and its id alone."""
+    event_id, organiser, _ = claim
+    return (event_id, organiser, LEGACY_TOPIC), (event_id, LEGACY_ORGANISER, LEGACY_TOPIC)
 
 
 def event_organiser(event: CloudEvent) -> str:
@@ -484,8 +513,8 @@ def another_log(before: Collection[Any], applied: Collection[Any]) -> bool:
     among them a handler takes, `applied` those of them this database applied. In the log the offset was stored
     for, they were applied (or dead-lettered: not claimed, so no event of theirs proves anything); a topic deleted
     and made again that grew past the offset holds other events there. None of ours is another log; nothing to
-    compare (no event, every record dead-lettered) proves nothing. The live loop compares claims (event id,
-    organiser: `claim_organiser`), as it claims them."""
+    compare (no event, every record dead-lettered) proves nothing. The live loop compares claims (`claim_of`: event
+    id, organiser, topic), as it claims them."""
     return bool(before) and not any(event_id in applied for event_id in before)
 
 
@@ -678,7 +707,7 @@ class ConsumerLoop:
         self._seeking = asyncio.Lock()
         # of the batch in hand: delivered events whose id was applied before with other bytes
         self._conflicting: dict[int, Delivered] = {}
-        #: whether claims of unknown organiser are left (`LEGACY_ORGANISER`): told by each claim's answer (its partial
+        #: whether claims of unknown topic (or organiser) are left (`legacy_claims`): told by each claim's answer (its partial
         #: index, one probe), so the next claim looks for them only where there are any; none are made any more and a
         #: rebuild leaves none. Not known before the first claim: looked for
         self._legacy_claims = True
@@ -1149,16 +1178,17 @@ class ConsumerLoop:
         offsets stand as stored."""
         try:
             before = await asyncio.wait_for(self._events_before(partitions), PROBE_SECONDS + 2)
-            ids = {event_id for events in before.values() for event_id, _ in events}
-            applied: set[tuple[UUID, str]] = set()
+            ids = {claim[0] for events in before.values() for claim in events}
+            applied: set[Claim] = set()
             if ids:
                 async with self.db.sessions() as session:
-                    rows = (await session.execute(select(self.applied.c.event_id, self.applied.c.organiser_id).where(
+                    rows = (await session.execute(select(
+                        self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.topic).where(
                         any_of(self.applied.c.event_id, ids)))).all()
-                applied = {(row.event_id, row.organiser_id) for row in rows}
-                # a claim of unknown organiser (`LEGACY_ORGANISER`) is any organiser's
+                applied = {(row.event_id, row.organiser_id, row.topic) for row in rows}
+                # a claim of unknown topic or organiser (`legacy_claims`) is any topic's, any organiser's
                 applied |= {claim for events in before.values() for claim in events
-                            if (claim[0], LEGACY_ORGANISER) in applied}
+                            if any(legacy in applied for legacy in legacy_claims(claim))}
             other = [tp for tp, events in before.items() if another_log(events, applied)]
             if other:
                 other = await self._claimed_offsets(other)
@@ -1186,8 +1216,8 @@ class ConsumerLoop:
         return [tp for tp in partitions if tp in found]
 
     async def _events_before(self, partitions: dict[TopicPartition, tuple[int, int | None, int | None]]
-                             ) -> dict[TopicPartition, list[tuple[UUID, str]]]:
-        """The claims (event id, `claim_organiser`) of the events a handler takes among the (up to) `PROBE_RECORDS`
+                             ) -> dict[TopicPartition, list[Claim]]:
+        """The claims (`claim_of`: event id, `claim_organiser`, topic) of the events a handler takes among the (up to) `PROBE_RECORDS`
         records before each offset."""
         probe = make_consumer(self.settings, f"{self.settings.client_id}-{self.group_id}-probe", group_id=None,
                               enable_auto_commit=False, auto_offset_reset="earliest")
@@ -1212,14 +1242,14 @@ class ConsumerLoop:
                         waiting.discard(tp)
         finally:
             await probe.stop()
-        out: dict[TopicPartition, list[tuple[UUID, str]]] = {}
+        out: dict[TopicPartition, list[Claim]] = {}
         for tp, fetched in records.items():
             events = []
             for record in fetched[-PROBE_RECORDS:]:
                 with contextlib.suppress(Exception):  # undecodable: dead-lettered when it was read, proves nothing
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                     if self.handles is None or self.handles(event.type):
-                        events.append((event.id, claim_organiser(record.key)))
+                        events.append((event.id, claim_organiser(record.key), tp.topic))
             out[tp] = events
         return out
 
@@ -1551,15 +1581,16 @@ class ConsumerLoop:
 
     async def _claim_new(self, session: AsyncSession, delivered: list[Delivered],
                          next_offsets: dict[TopicPartition, int] | None = None) -> tuple[list[Delivered], bool]:
-        """Insert the batch's claims, (event id, organiser: `claim_organiser`); the ones that were already there are
+        """Insert the batch's claims (`claim_of`: event id, organiser, topic); the ones that were already there are
         duplicates. Returns the new ones, and whether `next_offsets` were stored with them (in the same statement, a
         data-modifying CTE: one round trip; same transaction, so the same as storing them after the handler).
 
-        An event id is unique within its organiser only: another organiser's event under an applied id (its own
-        partition) is its own claim, applied to its own organiser, whichever partition was read first — so the
-        rebuild, which reads them in another order, decides the same. A claim made before claims were per organiser
-        (`LEGACY_ORGANISER`) counts for every organiser: where any is left (`_legacy_claims`), an id it holds is
-        not claimed again (one descent of the primary key per id, in the same statement).
+        An event id is unique within its organiser and topic only: another organiser's event under an applied id (its
+        own partition), or an event of another topic under it (another entity's event types), is its own claim,
+        applied, whichever partition was read first — so the rebuild, which reads them in another order, decides the
+        same. A claim made before claims were per topic (`LEGACY_TOPIC`) or per organiser (`LEGACY_ORGANISER`)
+        counts for every topic and organiser (`legacy_claims`): where any is left (`_legacy_claims`), an id it holds
+        is not claimed again (one descent of the partial index per id, in the same statement).
 
         A concurrent transaction inserting the same claim (a revoked consumer finishing its batch)
         makes this insert wait for it, so an event is never applied by both. The claims go in in key order
@@ -1572,9 +1603,9 @@ class ConsumerLoop:
         compares in Python, ~10 ms) and the answer is the positions of the claims that were there already (one
         array, empty unless there are duplicates), not a row per new claim (~4 ms to decode and look up).
         """
-        # Keyed by the id first (one hash of a UUID per event, Python's: a (id, organiser) tuple per event cost twice
-        # the claim's Python time), the rare later event under an id of the batch sorted out after: another
-        # organiser's (its own claim) or a twin (a second event under a claim of the batch)
+        # Keyed by the id first (one hash of a UUID per event, Python's: a (id, organiser, topic) tuple per event cost
+        # twice the claim's Python time), the rare later event under an id of the batch sorted out after: another
+        # organiser's or topic's (its own claim) or a twin (a second event under a claim of the batch)
         by_id: dict[UUID, Delivered] = {}
         later: list[Delivered] = []
         for item in delivered:
@@ -1585,29 +1616,30 @@ class ConsumerLoop:
         claimed_items = list(by_id.values())
         ids = list(by_id)
         organisers = [_organiser_of(item) for item in claimed_items]
+        topics = [item.topic for item in claimed_items]
         digests = [item.digest for item in claimed_items]
         twins: list[Delivered] = []
         if later:
             later_ids = {item.event.id for item in later}
-            by_key = {(event_id, organiser): item for event_id, organiser, item in zip(
-                ids, organisers, claimed_items, strict=True) if event_id in later_ids}
+            by_key = {claim_of(item): item for item in claimed_items if item.event.id in later_ids}
             for item in later:
-                key = (item.event.id, _organiser_of(item))
+                key = claim_of(item)
                 if by_key.setdefault(key, item) is not item:
                     twins.append(item)
                     continue
                 claimed_items.append(item)
                 ids.append(key[0])
                 organisers.append(key[1])
+                topics.append(key[2])
                 digests.append(item.digest)
-            if len(claimed_items) > len(by_id):  # another organiser's under an id of the batch: in the batch's order
+            if len(claimed_items) > len(by_id):  # another claim under an id of the batch: in the batch's order
                 position = {id(item): n for n, item in enumerate(delivered)}
                 order = sorted(range(len(claimed_items)), key=lambda n: position[id(claimed_items[n])])
                 claimed_items = [claimed_items[n] for n in order]
                 ids, organisers = [ids[n] for n in order], [organisers[n] for n in order]
-                digests = [digests[n] for n in order]
+                topics, digests = [topics[n] for n in order], [digests[n] for n in order]
         # one statement whatever the batch's size (no parameter per row)
-        params: dict[str, Any] = {"ids": ids, "organisers": organisers, "digests": digests,
+        params: dict[str, Any] = {"ids": ids, "organisers": organisers, "topics": topics, "digests": digests,
                                   "group_id": self.group_id}
         with_offsets = "WITH "
         if next_offsets:
@@ -1616,39 +1648,42 @@ class ConsumerLoop:
             params |= {"o_topics": [tp.topic for tp in partitions], "o_partitions": [tp.partition for tp in partitions],
                        "o_offsets": [next_offsets[tp] for tp in partitions]}
         table = self.applied.name
-        legacy = (f"WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE l.event_id = u.e "
-                  f"AND l.organiser_id = '{LEGACY_ORGANISER}') ") if self._legacy_claims else ""
-        stmt = text(f"{with_offsets}claimed AS (INSERT INTO {table} (event_id, organiser_id, group_id, digest) "
-                    "SELECT e, o, :group_id, d FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[]), "
-                    f"CAST(:digests AS bytea[])) AS u(e, o, d) {legacy}ORDER BY e, o "
-                    "ON CONFLICT (event_id, organiser_id) DO NOTHING RETURNING event_id, organiser_id) "
-                    "SELECT ARRAY(SELECT x.n FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[])) "
-                    "WITH ORDINALITY AS x(e, o, n) WHERE (x.e, x.o) NOT IN (SELECT event_id, organiser_id FROM claimed)), "
-                    f"EXISTS (SELECT 1 FROM {table} WHERE organiser_id = '{LEGACY_ORGANISER}')")
+        # `legacy_claims` in SQL: a claim of unknown topic, of the organiser or of unknown organiser
+        legacy = (f"WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE l.event_id = u.e AND l.topic = '{LEGACY_TOPIC}' "
+                  f"AND l.organiser_id IN (u.o, '{LEGACY_ORGANISER}')) ") if self._legacy_claims else ""
+        stmt = text(f"{with_offsets}claimed AS (INSERT INTO {table} (event_id, organiser_id, topic, group_id, digest) "
+                    "SELECT e, o, t, :group_id, d FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[]), "
+                    f"CAST(:topics AS text[]), CAST(:digests AS bytea[])) AS u(e, o, t, d) {legacy}ORDER BY e, o, t "
+                    "ON CONFLICT (event_id, organiser_id, topic) DO NOTHING RETURNING event_id, organiser_id, topic) "
+                    "SELECT ARRAY(SELECT x.n FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[]), "
+                    "CAST(:topics AS text[])) WITH ORDINALITY AS x(e, o, t, n) WHERE (x.e, x.o, x.t) NOT IN "
+                    "(SELECT event_id, organiser_id, topic FROM claimed)), "
+                    f"EXISTS (SELECT 1 FROM {table} WHERE topic = '{LEGACY_TOPIC}')")
         there, self._legacy_claims = (await session.execute(stmt, params)).one()
         if not there and not twins:  # the usual batch: every claim new
             return claimed_items, bool(next_offsets)
-        again_items = {(ids[n - 1], organisers[n - 1]): claimed_items[n - 1] for n in there}
+        again_items = {(ids[n - 1], organisers[n - 1], topics[n - 1]): claimed_items[n - 1] for n in there}
         again = set(again_items)  # duplicates (a re-delivery, a replay)
         # The event that counts under a claim: the one applied before (by its stored digest; a legacy claim's where
-        # the organiser's own is not there), else the batch's first. A re-delivery has its bytes; other bytes are
+        # the claim's own is not there), else the batch's first. A re-delivery has its bytes; other bytes are
         # another event (`_conflicting`).
-        stored: dict[tuple[UUID, str], bytes | None] = {}
+        stored: dict[Claim, bytes | None] = {}
         if again:  # the same event, or another under its claim? (one array of ids: a batch may re-deliver 100,000)
             rows = await session.execute(select(
-                self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
-                any_of(self.applied.c.event_id, {k[0] for k in again})))
-            stored = {(row.event_id, row.organiser_id): row.digest for row in rows.all()}
+                self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.topic, self.applied.c.digest
+            ).where(any_of(self.applied.c.event_id, {k[0] for k in again})))
+            stored = {(row.event_id, row.organiser_id, row.topic): row.digest for row in rows.all()}
         twin_ids = {item.event.id for item in twins}
-        firsts = {(ids[n], organisers[n]): claimed_items[n] for n in range(len(ids)) if ids[n] in twin_ids}
-        for key, item in (*again_items.items(), *[((t.event.id, _organiser_of(t)), t) for t in twins]):
+        firsts = {claim_of(item): item for item in claimed_items if item.event.id in twin_ids}
+        for key, item in (*again_items.items(), *[(claim_of(t), t) for t in twins]):
             if key in again:
-                digest = stored[key] if key in stored else stored.get((key[0], LEGACY_ORGANISER))
+                digest = stored[key] if key in stored else next(
+                    (stored[legacy] for legacy in legacy_claims(key) if legacy in stored), None)
             else:
                 digest = firsts[key].digest
             if digest is not None and item.digest is not None and not same_content(item, digest):
                 self._conflicting[id(item)] = item
-        return [item for n, item in enumerate(claimed_items) if (ids[n], organisers[n]) not in again], \
+        return [item for n, item in enumerate(claimed_items) if (ids[n], organisers[n], topics[n]) not in again], \
             bool(next_offsets)
 
     @functools.cached_property

@@ -15,7 +15,8 @@ final state once instead:
    compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
    other handled event's id, topic and time; only the small event types
    (directory, support, plans, LIKA, calendar) stay in memory, so the memory does not grow with the facts;
-3. the claim, set-wise: the first delivery of an event id (in log order) is claimed, later ones are duplicates;
+3. the claim, set-wise: the first delivery of an event id within its organiser and topic (the live consumer's claim, the
+   kit's `claim_of`; in log order) is claimed, later ones are duplicates;
 4. the directory (organisation topic) through its normal handler, in big batches, in log order;
 5. support, plans and LIKA through their normal handlers (their below-pass rows are recomputed in 9);
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
@@ -68,8 +69,10 @@ from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_eve
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, cloud_event_of
 from styrkedja_contracts.kafka_binding import refusal
 from styrkedja_kit.consumer import (
+    Claim,
     Delivered,
     Refused,
+    claim_of,
     claim_organiser,
     content_digest,
     event_organiser,
@@ -849,7 +852,7 @@ class Rebuilder:
         report.counts["staging"] = self.staged_facts
         report.counts["work_mem_kb"] = self.work_mem_kb
         after_read = time.perf_counter()
-        # the claim: the first delivery of an id (of a handled type); the later ones are duplicates
+        # the claim: the first delivery of a claim (id, organiser, topic; of a handled type); the later are duplicates
         async with self._transaction() as (session, backend):
             await stages.run("claim", self.handled, self._claim(session), backend)
             duplicate_seqs = {row[0] for row in (await session.execute(text(f"SELECT seq FROM {self.dups}"))).all()}
@@ -857,7 +860,7 @@ class Rebuilder:
         small = [(seq, item) for seq, item in self.small if seq not in duplicate_seqs]
         self.small = []
         failed: list[Failed] = report.failed
-        left_out: list[tuple[Any, str]] = []
+        left_out: list[Claim] = []
 
         def of(types: Sequence[str]) -> list[Delivered]:
             wanted = frozenset(types)
@@ -880,9 +883,9 @@ class Rebuilder:
             likas = of(lika.EVENT_TYPES)
             await stages.run("lika", len(likas), _through(session, registry(lika.EVENT_TYPES, lika.apply_lika), likas,
                                                           chunk, failed), backend)
-            # the claims (id, organiser) of the refused events: another organiser's event under the same id is its own
-            left_out.extend(sorted({(f.item.event.id, f.item.organiser if f.item.organiser is not None
-                                     else event_organiser(f.item.event)) for f in failed}, key=lambda c: (c[0].int, c[1])))
+            # the claims (`claim_of`: id, organiser, topic) of the refused events: another organiser's or topic's event
+            # under the same id is its own
+            left_out.extend(sorted({claim_of(f.item) for f in failed}, key=lambda c: (c[0].int, c[1], c[2])))
 
         async def below_pass(session: AsyncSession, backend: int) -> None:
             # support_below_pass's indexes kept until now: the support stage's upserts need its key
@@ -1051,18 +1054,19 @@ class Rebuilder:
         await _store_offsets(session, self.group_id, next_offsets)
 
     async def _claim(self, session: AsyncSession) -> None:
-        """Later deliveries of a claim (an id within its organiser, as the live consumer's `_claim_new`: another
-        organiser's event under the same id is its own, whichever partition came first) are duplicates; one with
+        """Later deliveries of a claim (an id within its organiser and topic, as the live consumer's `_claim_new`:
+        another organiser's or topic's event under the same id is its own, whichever partition came first) are
+        duplicates; one with
         other bytes than the claimed one (both digests known) is a `conflicting_duplicate` candidate: `command` reads
         it again and keeps it only where the live consumer's `same_content` says so (the same event as other JSON is
         a duplicate), then dead-letters it as the live consumer does (the first counts)."""
         await session.execute(text(
             f"CREATE UNLOGGED TABLE {self.dups} WITH ({QUIET_AUTOVACUUM}) AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
             "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
-            f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id, organiser_id) event_id, organiser_id, seq AS first, "
-            f"digest FROM {self.ids} WHERE (event_id, organiser_id) IN (SELECT event_id, organiser_id FROM {self.ids} "
-            "GROUP BY event_id, organiser_id HAVING count(*) > 1) ORDER BY event_id, organiser_id, seq) f "
-            "USING (event_id, organiser_id) WHERE i.seq <> f.first"))
+            f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id, organiser_id, topic) event_id, organiser_id, topic, "
+            f"seq AS first, digest FROM {self.ids} WHERE (event_id, organiser_id, topic) IN (SELECT event_id, "
+            f"organiser_id, topic FROM {self.ids} GROUP BY event_id, organiser_id, topic HAVING count(*) > 1) "
+            "ORDER BY event_id, organiser_id, topic, seq) f USING (event_id, organiser_id, topic) WHERE i.seq <> f.first"))
         await session.execute(text(f"ANALYZE {self.dups}"))
         for row in (await session.execute(text(
                 f"SELECT event_id, topic, part, off, counted FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
@@ -1084,33 +1088,35 @@ class Rebuilder:
             f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"))
         await session.execute(text(f"ANALYZE {store.facts.name}"))
 
-    async def _freshness(self, session: AsyncSession, left_out: list[tuple[Any, str]]) -> None:
+    async def _freshness(self, session: AsyncSession, left_out: list[Claim]) -> None:
         """Newest event time per topic and partition of the applied events (`registry.note_freshness_from`: the live
         rule, set-wise)."""
         await note_freshness_from(session, (
             f"SELECT topic, part, max(time) FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d "
             f"WHERE d.seq = i.seq) AND {_NOT_LEFT_OUT} GROUP BY topic, part"), _left_out(left_out))
 
-    async def _bookkeeping(self, session: AsyncSession, left_out: list[tuple[Any, str]]) -> None:
-        """Every applied claim (event id, organiser: the live consumer skips them if delivered again), into the
-        shadow's table."""
+    async def _bookkeeping(self, session: AsyncSession, left_out: list[Claim]) -> None:
+        """Every applied claim (event id, organiser, topic: the live consumer skips them if delivered again), into
+        the shadow's table."""
         result = await session.execute(text(
-            f"INSERT INTO {self.shadow}.{APPLIED} (event_id, organiser_id, group_id, digest) "
-            f"SELECT event_id, organiser_id, :g, digest FROM {self.ids} i "
+            f"INSERT INTO {self.shadow}.{APPLIED} (event_id, organiser_id, topic, group_id, digest) "
+            f"SELECT event_id, organiser_id, topic, :g, digest FROM {self.ids} i "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
-            f"AND {_NOT_LEFT_OUT} ORDER BY event_id, organiser_id"),
+            f"AND {_NOT_LEFT_OUT} ORDER BY event_id, organiser_id, topic"),
             {"g": self.group_id, **_left_out(left_out)})
         self.report.applied = result.rowcount  # type: ignore[attr-defined]
 
 
 #: a staged id's claim is none of the refused events' (`_left_out`'s parameters): the ids first, a filter on each row as
-#: before (a refused event is rare), the organiser asked of those ids' rows only
+#: before (a refused event is rare), the organiser and topic asked of those ids' rows only
 _NOT_LEFT_OUT = ("NOT (i.event_id = ANY(CAST(:lo_ids AS uuid[])) AND EXISTS (SELECT 1 FROM unnest(CAST(:lo_ids AS "
-                 "uuid[]), CAST(:lo_organisers AS text[])) AS l(e, o) WHERE l.e = i.event_id AND l.o = i.organiser_id))")
+                 "uuid[]), CAST(:lo_organisers AS text[]), CAST(:lo_topics AS text[])) AS l(e, o, t) "
+                 "WHERE l.e = i.event_id AND l.o = i.organiser_id AND l.t = i.topic))")
 
 
-def _left_out(left_out: list[tuple[Any, str]]) -> dict[str, list[Any]]:
-    return {"lo_ids": [c[0] for c in left_out], "lo_organisers": [c[1] for c in left_out]}
+def _left_out(left_out: list[Claim]) -> dict[str, list[Any]]:
+    return {"lo_ids": [c[0] for c in left_out], "lo_organisers": [c[1] for c in left_out],
+            "lo_topics": [c[2] for c in left_out]}
 
 
 @dataclass
