@@ -118,7 +118,7 @@ async def test_a_claim_made_before_claims_were_per_organiser_counts_for_every_or
     duplicate whatever the key of its re-delivery — a re-read after the upgrade applies nothing twice — and another
     body under its id is a conflict, as before."""
     from styrkedja_contracts import decode_event
-    from styrkedja_kit.consumer import LEGACY_ORGANISER, content_digest
+    from styrkedja_kit.consumer import LEGACY_ORGANISER, LEGACY_TOPIC, content_digest
 
     loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), "claims24c-legacy")
     producer = RecordingProducer()
@@ -127,8 +127,10 @@ async def test_a_claim_made_before_claims_were_per_organiser_counts_for_every_or
     try:
         async with database.sessions.begin() as session:
             await session.execute(text(
-                "INSERT INTO consumer_applied_events (event_id, organiser_id, group_id, digest) VALUES (:e, :o, 'g', :d)"),
-                {"e": uuid.UUID(document["id"]), "o": LEGACY_ORGANISER, "d": content_digest(value, decode_event(value))})
+                "INSERT INTO consumer_applied_events (event_id, organiser_id, topic, group_id, digest) "
+                "VALUES (:e, :o, :t, 'g', :d)"),  # a claim from before claims were per organiser: of unknown topic too
+                {"e": uuid.UUID(document["id"]), "o": LEGACY_ORGANISER, "t": LEGACY_TOPIC,
+                 "d": content_digest(value, decode_event(value))})
         changed = {**document, "data": {**document["data"], "name": "Ett annat namn"}}
         await loop.process({TopicPartition(TOPIC, 0): [_record(0, 0, document), _record(0, 1, changed)]}, producer)
         assert loop.applied_count == 0

@@ -61,7 +61,7 @@ from styrkedja_contracts import (
 )
 from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.testing import RecordingProducer
-from styrkedja_kit.consumer import LEGACY_ORGANISER, ConsumerLoop, record_digest, redact_record_bytes
+from styrkedja_kit.consumer import LEGACY_ORGANISER, LEGACY_TOPIC, ConsumerLoop, record_digest, redact_record_bytes
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import CONTRACTS_FORM_HEADER, ensure_topics, registry_topics
 from styrkedja_kit.settings import ServiceSettings
@@ -384,11 +384,13 @@ async def test_a_record_in_the_contracts_form_from_before_the_header_is_a_duplic
     try:
         async with database.sessions.begin() as session:
             for document, value in ((sdk, sdk_form(sdk)), (ours, encoded_contracts(ours))):
-                for organiser in ("2999", LEGACY_ORGANISER):  # a claim of its organiser's, and one from before those
+                # a claim of its organiser's and topic's, and one from before those (of unknown topic too)
+                for organiser, claim_topic in (("2999", topic), (LEGACY_ORGANISER, LEGACY_TOPIC)):
                     await session.execute(text(
-                        "INSERT INTO consumer_applied_events (event_id, organiser_id, group_id, digest) "
-                        "VALUES (:e, :o, :g, :d)"), {"e": uuid.UUID(document["id"]), "o": organiser,
-                                                     "g": f"old-{organiser}", "d": record_digest(value)})
+                        "INSERT INTO consumer_applied_events (event_id, organiser_id, topic, group_id, digest) "
+                        "VALUES (:e, :o, :t, :g, :d)"), {"e": uuid.UUID(document["id"]), "o": organiser,
+                                                         "t": claim_topic, "g": f"old-{organiser}",
+                                                         "d": record_digest(value)})
         await loop.process({partition: [_record(topic, 0, sdk_form(sdk), b"2999"),
                                         _record(topic, 1, encoded_contracts(ours), b"2999")]}, producer)
         assert producer.sent == [] and loop.applied_count == 0
