@@ -518,7 +518,7 @@ async def test_the_claims_within_their_organiser_down_and_up_again(fresh_databas
     package = "styrkedja_reporting"
     url = fresh_database(package)
     table = ("consumer_applied_events",)
-    now = {table[0]: "PRIMARY KEY (event_id, organiser_id)"}
+    now = {table[0]: "PRIMARY KEY (event_id, organiser_id, topic)"}  # round 27: and topic
     assert await _primary_keys(url, table) == now
     outside_event_loop(command.downgrade, alembic_config(package, url), "a3d7f1b5c9e2")
     assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id)"}
@@ -541,9 +541,99 @@ async def test_the_claims_within_their_organiser_down_and_up_again(fresh_databas
     finally:
         await engine.dispose()
     assert [tuple(row) for row in rows] == [(before, LEGACY_ORGANISER)]
-    assert f"WHERE ((organiser_id)::text = '{LEGACY_ORGANISER}'::text)" in index
+    assert "WHERE ((topic)::text = '*'::text)" in index  # round 27's: the claims of unknown topic, these among them
     outside_event_loop(command.downgrade, alembic_config(package, url), "a3d7f1b5c9e2")
     assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id)"}
+
+
+async def test_the_claims_within_their_topic_down_and_up_again_and_a_replay_applies_no_old_claim_twice(
+        fresh_database):
+    """Round 27: the consumer's claims keyed by (event id, organiser, topic); the claims made before (of their
+    organiser, or of unknown organiser) are kept as the kit's `LEGACY_TOPIC`'s, found by the partial index, and count
+    for every topic: a replay after the upgrade applies none of their events again, on whichever topic, while an event
+    of another topic under a claimed id of this schema is its own. Reversible (while no two topics' claims of one
+    organiser share an id)."""
+    from uuid import uuid4
+
+    from alembic import command
+
+    from styrkedja_contracts import decode_event
+    from styrkedja_contracts.examples import example_bytes
+    from styrkedja_kit.consumer import LEGACY_ORGANISER, LEGACY_TOPIC, ConsumerLoop, Delivered
+    from styrkedja_kit.db import Database, outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+    from styrkedja_reporting.persistence import metadata
+    from styrkedja_reporting.settings import ReportingSettings
+
+    package, before_topic = "styrkedja_reporting", "d4f9b2c7e1a8"
+    url = fresh_database(package)
+    table = ("consumer_applied_events",)
+    assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id, organiser_id, topic)"}
+    outside_event_loop(command.downgrade, alembic_config(package, url), before_topic)
+    assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id, organiser_id)"}
+    assessment = decode_event(example_bytes("se.styrkedja.assessment.published.v1"))
+    support = decode_event(example_bytes("se.styrkedja.support.intervention_recorded.v1"))
+    organiser = assessment.data.organiser_id
+    own, unknown = uuid4(), uuid4()  # a claim of its organiser's, one of unknown organiser (from before round 24c)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for event_id, whose in ((own, organiser), (unknown, LEGACY_ORGANISER)):
+                await conn.execute(text("INSERT INTO consumer_applied_events (event_id, organiser_id, group_id) "
+                                        "VALUES (:e, :o, 'g')"), {"e": event_id, "o": whose})
+    finally:
+        await engine.dispose()
+    upgrade(package, url)
+    assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id, organiser_id, topic)"}
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT event_id, organiser_id, topic FROM consumer_applied_events"))).all()
+            index = (await conn.execute(text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_consumer_applied_events_legacy'"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert sorted(tuple(row) for row in rows) == sorted([(own, organiser, LEGACY_TOPIC),
+                                                         (unknown, LEGACY_ORGANISER, LEGACY_TOPIC)])
+    assert f"WHERE ((topic)::text = '{LEGACY_TOPIC}'::text)" in index
+
+    # the replay after the upgrade: the old claims' events, on either topic, are duplicates; a new claim is applied,
+    # and another topic's event under its id is its own
+    database = Database(url, pool_size=2)
+    settings = ReportingSettings(database_url=url, kafka_bootstrap_servers="unused:9092", outbox_enabled=False,
+                                 consumer_enabled=False)
+    loop = ConsumerLoop(settings, database, group_id="g", topics=[], handler=None,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    fresh = uuid4()
+
+    def delivered(event, event_id, topic):
+        return Delivered(event.model_copy(update={"id": event_id}), topic, 0, 0)
+
+    replayed = [delivered(event, event_id, topic) for event_id in (own, unknown)
+                for event, topic in ((assessment, "styrkedja.assessments"), (support, "styrkedja.support"))]
+    try:
+        async with database.sessions.begin() as session:
+            applied, _ = await loop._claim_new(session, [*replayed, delivered(assessment, fresh, "styrkedja.assessments")])
+        assert [(item.event.id, item.topic) for item in applied] == [(fresh, "styrkedja.assessments")]
+        async with database.sessions.begin() as session:
+            applied, _ = await loop._claim_new(session, [delivered(support, fresh, "styrkedja.support")])
+        assert [(item.event.id, item.topic) for item in applied] == [(fresh, "styrkedja.support")]
+    finally:
+        await database.dispose()
+    # down (once no two topics' claims of one organiser share an id, which its primary key would refuse): keyed by
+    # (id, organiser) again
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM consumer_applied_events WHERE event_id = :e AND topic = :t"),
+                               {"e": fresh, "t": "styrkedja.support"})
+    finally:
+        await engine.dispose()
+    outside_event_loop(command.downgrade, alembic_config(package, url), before_topic)
+    assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id, organiser_id)"}
+    upgrade(package, url)
 
 
 async def test_the_forecast_runs_are_filled_from_the_facts_down_and_up_again(fresh_database):
