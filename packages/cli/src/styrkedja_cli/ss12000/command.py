@@ -13,6 +13,7 @@ A second run of the same data changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -40,7 +41,7 @@ from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 from styrkedja_contracts.subjects import subject_list
 
-from ..reach import http_peer, unanswered
+from ..reach import connect_seconds, http_peer, reach_http, unanswered
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
 from .models import (
     DATE_TIMES_READ,
@@ -985,6 +986,11 @@ def register(import_app: typer.Typer) -> None:
         explicit = _explicit_organiser(organiser, organiser_name)
         token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
+        # Reporting first, before the source is read (minutes, for a server): one that accepts and says nothing was
+        # found only when sending, after 6 attempts of 120 s. Now a silence of STYRKEDJA_CONNECT_TIMEOUT_SECONDS is
+        # one line naming it and its option (`main`); a refusal is the first request's own at-once stop.
+        asyncio.run(reach_http(http_peer("reporting", reporting_url, "--reporting-url (or STYRKEDJA_REPORTING_URL)"),
+                               reporting_url, connect_seconds(), refused_is_said_later=True))
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them
         said: list[str] = []  # what an incremental run moved and what it holds under units gone at the source
