@@ -23,6 +23,7 @@ import uuid
 from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -221,6 +222,17 @@ MAYBE_DONE = frozenset({500, 502, 503, 504})
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+#: what the command says before each pause of `_ask` (why, seconds): a run waiting on a reporting that keeps silent
+#: or busy says so as it waits (6 attempts of a 120 s wait each were 12 minutes without a word)
+ON_RETRY: ContextVar[Callable[[str, float], None] | None] = ContextVar("styrkedja_ss12000_on_retry", default=None)
+
+
+def _say_retry(why: str, seconds: float) -> None:
+    said = ON_RETRY.get()
+    if said is not None:
+        said(why, seconds)
+
+
 def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callable[[float], None] | None,
          refused_is_final: bool = False, removing: bool = False, **request: Any) -> tuple[httpx.Response, str | None]:
     """Reporting's answer to one request, asked again a bounded number of times while it is busy or failing (each
@@ -251,12 +263,18 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
                                   ) from None
             if not isinstance(error, NEVER_SENT):
                 maybe_done = maybe_done or type(error).__name__
-            pause(retry_after_seconds(None, attempt))
+            seconds = retry_after_seconds(None, attempt)
+            _say_retry(f"reporting did not answer the {what} ({type(error).__name__}, attempt {attempt} of "
+                       f"{POST_ATTEMPTS})", seconds)
+            pause(seconds)
             continue
         if (response.status_code in SOURCE_RETRIED or _key_in_progress(response)) and attempt < POST_ATTEMPTS:
             if response.status_code in MAYBE_DONE:
                 maybe_done = maybe_done or f"HTTP {response.status_code}"
-            pause(retry_after_seconds(response.headers.get("retry-after"), attempt))
+            seconds = retry_after_seconds(response.headers.get("retry-after"), attempt)
+            _say_retry(f"reporting answered the {what} HTTP {response.status_code} (attempt {attempt} of "
+                       f"{POST_ATTEMPTS})", seconds)
+            pause(seconds)
             continue
         return response, maybe_done
     raise AssertionError("unreachable")  # pragma: no cover
@@ -994,6 +1012,8 @@ def register(import_app: typer.Typer) -> None:
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them
         said: list[str] = []  # what an incremental run moved and what it holds under units gone at the source
+        # each pause before asking reporting again is said as it starts (reset after: the next command's own)
+        retry_said = ON_RETRY.set(lambda why, seconds: console.print(plain(f"{why}; asking again in {seconds:.0f} s")))
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{plain(what)}; asking again in {seconds:.0f} s")
@@ -1039,6 +1059,8 @@ def register(import_app: typer.Typer) -> None:
             else:
                 console.print("nothing was sent to reporting")
             raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
+        finally:
+            ON_RETRY.reset(retry_said)
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
             console.print(plain(line))
