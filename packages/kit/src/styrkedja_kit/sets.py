@@ -14,15 +14,17 @@ current row and its revision row): it goes as it is, not encoded again."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
+from uuid import UUID
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
 from pydantic_core import to_json
-from sqlalchemy import JSON, Table, TextClause, text
+from sqlalchemy import JSON, ColumnElement, Select, Table, TextClause, any_, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,3 +149,50 @@ def _records(table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str,
     except KeyError:
         raise ValueError(f"rows for {table.name} with different columns") from None
     return records
+
+
+# -- a batch's values in a statement: one array parameter per column, whatever the batch's size ------------------
+# PostgreSQL (and asyncpg) take at most 32,767 bind parameters in one statement. An IN list (`.in_(values)`, also
+# `tuple_(...).in_(rows)`) and a multi-row VALUES take one per value per column, so a large but valid batch passed
+# the bound: a 500 (round 27, `make bench --full`: 8 columns x 4,870 directory changes). The helpers below send
+# each column as one array: the statement has as many parameters for a thousand rows as for one. Use them for
+# every statement whose rows or values grow with the input (`tests/test_code_shape.py` refuses an IN list or a
+# multi-row VALUES on the write path).
+
+
+def sorted_unique(values: Iterable[Any]) -> list[Any]:
+    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
+    Python comparison per pair: thousands of ids per batch)."""
+    unique = set(values)
+    if unique and isinstance(next(iter(unique)), UUID):
+        return sorted(unique, key=_UUID_INT)
+    return sorted(unique)
+
+
+_UUID_INT = attrgetter("int")
+
+
+def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
+    and a statement may have at most 32,767)."""
+    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
+    return found
+
+
+def unnested(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Select[Any]:
+    """`SELECT * FROM unnest(:array, ...)`: the rows (tuples in `columns`' order, kept in their order), one array
+    parameter per column, as a SELECT whose columns are named as `columns` — for `(columns) IN (…)`
+    (`rows_in`) or an upsert of many rows (`pg_insert(table).from_select(names, unnested(...))`, where a
+    multi-row `.values([...])` takes a parameter per row per column)."""
+    arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
+    names = [column.name for column in columns]
+    spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
+                           for column, values in zip(columns, arrays, strict=True)]
+                         ).table_valued(*names).render_derived()
+    return select(*[spread.c[name] for name in names])
+
+
+def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
+    """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
+    found: ColumnElement[bool] = tuple_(*columns).in_(unnested(columns, sorted(set(rows))))
+    return found

@@ -7,33 +7,29 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ColumnElement,
     Date,
     DateTime,
     Integer,
     String,
     Table,
     Uuid,
-    any_,
-    bindparam,
-    func,
-    select,
     text,
-    tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
+# the kit's, where this module's callers find them (`styrkedja_kit.sets`: a batch's values as arrays)
+from styrkedja_kit.sets import any_of as any_of
 from styrkedja_kit.sets import copy_records
+from styrkedja_kit.sets import rows_in as rows_in
+from styrkedja_kit.sets import sorted_unique as sorted_unique
+from styrkedja_kit.sets import unnested as unnested
 
 
 def pg_type(column: Column[Any]) -> str:
@@ -292,32 +288,3 @@ def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
     C.UTF-8 is the same order at many times the cost). A sort for a lock order needs any fixed order."""
     text_names = {n for n in names if pg_type(table.c[n]) == "text"}
     return ", ".join(f'{e} COLLATE "C"' if n in text_names else e for e, n in zip(exprs, names, strict=True))
-
-
-def sorted_unique(values: Iterable[Any]) -> list[Any]:
-    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
-    Python comparison per pair: thousands of ids per batch)."""
-    unique = set(values)
-    if unique and isinstance(next(iter(unique)), UUID):
-        return sorted(unique, key=_UUID_INT)
-    return sorted(unique)
-
-
-_UUID_INT = attrgetter("int")
-
-
-def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
-    and a statement may have at most 32,767)."""
-    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
-    return found
-
-
-def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
-    """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
-    rows = sorted(set(rows))
-    arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
-    names = [f"c{n}" for n in range(len(columns))]
-    spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
-                           for column, values in zip(columns, arrays, strict=True)]).table_valued(*names).render_derived()
-    return tuple_(*columns).in_(select(*[spread.c[name] for name in names]))

@@ -37,3 +37,56 @@ async def test_a_full_batch_of_new_entities_is_published(client, database) -> No
     assert answer.status_code == 200, answer.text[:2000]
     assert answer.json()["created"] == MAX_ITEMS
     assert await _live(database) == MAX_ITEMS
+
+
+def _memberships_of(batch: int, count: int = MAX_ITEMS) -> list[dict]:
+    """Batch `batch`'s `count` memberships, the n-th of every batch from the same source id `src-n` (an SS 12000
+    source id may stand for several entities: a person's duties, a group's memberships)."""
+    return [{**item, "source_id": f"src-{n}", "data": {**item["data"], "membership_id": f"b{batch}m{n}"}}
+            for n, item in enumerate(memberships(count))]
+
+
+async def test_a_full_batch_of_changed_entities_and_the_same_content_from_another_client(
+        client, bare_client, database, token_issuer) -> None:
+    made = await client.post("/v1/directory/changes", json={"items": memberships(MAX_ITEMS)})
+    assert made.status_code == 200, made.text[:2000]
+    # all changed: another group, a later time
+    moved = await client.post("/v1/directory/changes", json={
+        "items": memberships(MAX_ITEMS, group="7B", at="2026-09-02T08:00:00+00:00")})
+    assert moved.status_code == 200, moved.text[:2000]
+    assert moved.json()["changed"] == MAX_ITEMS
+    # all unchanged, sent by another client of the organiser: it holds them now (one update of 5,000 keys)
+    other = token_issuer.mint(roles=["platform"], organisers=["2999"], subject="p-2", client_id="p-2")
+    again = await bare_client.post("/v1/directory/changes", json={
+        "items": memberships(MAX_ITEMS, group="7B", at="2026-09-02T08:00:00+00:00")},
+        headers={"Authorization": f"Bearer {other}"})
+    assert again.status_code == 200, again.text[:2000]
+    assert again.json()["unchanged"] == MAX_ITEMS
+    async with database.sessions() as session:
+        assert (await session.execute(text(
+            "SELECT count(*) FROM directory_published WHERE written_by = 'p-2'"))).scalar_one() == MAX_ITEMS
+
+
+async def test_a_full_removal_by_entities_removes_them_all(client, database) -> None:
+    made = await client.post("/v1/directory/changes", json={"items": memberships(MAX_ITEMS)})
+    assert made.status_code == 200, made.text[:2000]
+    removed = await client.post("/v1/directory/removals", json={
+        "entities": [{"organiser_id": "2999", "entity_key": f"membership:m{n}"} for n in range(MAX_ITEMS)],
+        "removed_at": "2026-09-03T08:00:00+00:00"})
+    assert removed.status_code == 200, removed.text[:2000]
+    assert removed.json()["removed"] == MAX_ITEMS
+    assert await _live(database) == 0
+
+
+async def test_a_full_removal_by_source_ids_of_many_entities_each(client, database) -> None:
+    """5,000 source ids (the most a removal names), each of 4 entities: 20,000 removals in one transaction — the
+    published rows looked up by (organiser, key) took 2 parameters per entity, 40,000 (a 500)."""
+    for batch in range(4):
+        made = await client.post("/v1/directory/changes", json={"items": _memberships_of(batch)})
+        assert made.status_code == 200, made.text[:2000]
+    assert await _live(database) == 4 * MAX_ITEMS
+    removed = await client.post("/v1/directory/removals", json={
+        "source_ids": [f"src-{n}" for n in range(MAX_ITEMS)], "removed_at": "2026-09-03T08:00:00+00:00"})
+    assert removed.status_code == 200, removed.text[:2000]
+    assert removed.json()["removed"] == 4 * MAX_ITEMS
+    assert await _live(database) == 0
