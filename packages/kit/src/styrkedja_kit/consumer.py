@@ -150,6 +150,7 @@ from .kafka import (
     make_producer,
     registry_topics,
 )
+from .sets import any_of
 from .settings import ServiceSettings
 from .supervise import cancel_and_wait, run_until_stopped
 
@@ -1142,7 +1143,7 @@ class ConsumerLoop:
             if ids:
                 async with self.db.sessions() as session:
                     rows = (await session.execute(select(self.applied.c.event_id, self.applied.c.organiser_id).where(
-                        self.applied.c.event_id.in_(sorted(ids, key=lambda i: i.int))))).all()
+                        any_of(self.applied.c.event_id, ids)))).all()
                 applied = {(row.event_id, row.organiser_id) for row in rows}
                 # a claim of unknown organiser (`LEGACY_ORGANISER`) is any organiser's
                 applied |= {claim for events in before.values() for claim in events
@@ -1625,7 +1626,7 @@ class ConsumerLoop:
         if again:  # the same event, or another under its claim?
             rows = await session.execute(select(
                 self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
-                self.applied.c.event_id.in_(sorted({k[0] for k in again}, key=lambda i: i.int))))
+                any_of(self.applied.c.event_id, {k[0] for k in again})))  # a batch's replay: thousands
             stored = {(row.event_id, row.organiser_id): row.digest for row in rows.all()}
         twin_ids = {item.event.id for item in twins}
         firsts = {(ids[n], organisers[n]): claimed_items[n] for n in range(len(ids)) if ids[n] in twin_ids}
