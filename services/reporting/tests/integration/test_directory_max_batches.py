@@ -8,6 +8,8 @@ items valid and distinct, and checks everything was taken: 200 and every item pu
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text
 
@@ -90,3 +92,41 @@ async def test_a_full_removal_by_source_ids_of_many_entities_each(client, databa
     assert removed.status_code == 200, removed.text[:2000]
     assert removed.json()["removed"] == 4 * MAX_ITEMS
     assert await _live(database) == 0
+
+
+async def test_an_ss12000_import_of_a_page_of_the_largest_size_the_importer_asks_for(client, database) -> None:
+    """A page of 10,000 groups (`--page-size`' bound), sent in the importer's chunks and applied as the consumer would
+    in ONE batch of 10,000 events (as a rebuild reads the log: the directory's upserts took 11 parameters per row);
+    then all of them deleted by an incremental import's /deletedEntities (10,000 source ids, in chunks)."""
+    from styrkedja_cli.ss12000.command import PAGE_SIZE_MAX
+    from styrkedja_cli.ss12000.source import HttpSource
+
+    from .test_ss12000_import import HUV, Reporting, meta, served, ss12000_api
+
+    unit = "0f0e0d0c-0000-4000-8000-000000000003"
+    data: dict[str, list[dict]] = {
+        "organisations": [
+            {"id": HUV, "displayName": "Mittköpings kommun", "organisationType": "Huvudman",
+             "municipalityCode": "2999", "meta": meta("2026-08-01T08:00:00")},
+            {"id": unit, "displayName": "Björkskolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
+             "parentOrganisation": {"id": HUV}, "meta": meta("2026-08-01T08:00:00")}],
+        "groups": [{"id": f"9a9a9a9a-0000-4000-8000-{n:012d}", "displayName": f"G{n}", "groupType": "Klass",
+                    "organisation": {"id": unit}, "startDate": "2026-08-17", "meta": meta("2026-08-01T08:00:00"),
+                    "groupMemberships": []} for n in range(PAGE_SIZE_MAX)],
+        "duties": [], "activities": [], "syllabuses": [], "persons": []}
+    deleted: dict[str, list[str]] = {}
+    reporting = Reporting(client, database)
+    with served(ss12000_api(data, deleted, [])) as url:
+        source = HttpSource(url, page_size=PAGE_SIZE_MAX)
+        first = await reporting.import_from(source)
+        assert first["groups"] == {"created": PAGE_SIZE_MAX}
+        async with database.sessions() as session:
+            assert (await session.execute(text(
+                "SELECT count(*) FROM directory_units WHERE unit_type = 'group' AND NOT removed"))).scalar_one() \
+                == PAGE_SIZE_MAX
+        deleted["groups"] = [group["id"] for group in data["groups"]]
+        later = await reporting.import_from(source, since=datetime(2026, 9, 1, tzinfo=UTC))
+        assert later["deletedEntities"]["removed"] == PAGE_SIZE_MAX
+    async with database.sessions() as session:
+        assert (await session.execute(text(
+            "SELECT count(*) FROM directory_units WHERE unit_type = 'group' AND NOT removed"))).scalar_one() == 0
