@@ -8,6 +8,7 @@ items valid and distinct, and checks everything was taken: 200 and every item pu
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -130,3 +131,47 @@ async def test_an_ss12000_import_of_a_page_of_the_largest_size_the_importer_asks
     async with database.sessions() as session:
         assert (await session.execute(text(
             "SELECT count(*) FROM directory_units WHERE unit_type = 'group' AND NOT removed"))).scalar_one() == 0
+
+
+def _areas(count: int, start: int = 0) -> list[dict]:
+    """Areas with every text at its longest: ids of 64 characters, names of 200 characters of 4 UTF-8 bytes."""
+    return [{"type": "se.styrkedja.organisation.unit_upserted.v1", "source_id": f"{n:064d}", "data": {
+        "unit_type": "area", "unit_id": f"{n:064d}", "organiser_id": "2999", "parent_id": "2999",
+        "name": "\N{GRINNING FACE}" * 199 + "A", "updated_at": "2026-09-01T08:00:00.123456+00:00"}}
+        for n in range(start, start + count)]
+
+
+async def test_a_full_batch_with_every_text_at_its_longest_meets_the_body_limit_first(client, database) -> None:
+    """The rule (docs/platforms.md, "How much one request may carry"): both bounds hold, whichever is met first
+    refuses the batch, nothing stored, naming it — a 413 `max_body_bytes` here, no 500 and no 422 — and the same
+    items in two requests are taken whole."""
+    from styrkedja_kit.settings import ServiceSettings
+
+    items = _areas(MAX_ITEMS)
+    limit = ServiceSettings.model_fields["max_request_body_bytes"].default
+    assert len(json.dumps({"items": items}, ensure_ascii=False).encode()) > limit
+    refused = await client.post("/v1/directory/changes", json={"items": items})
+    assert refused.status_code == 413, refused.text[:2000]
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("body", "max_body_bytes")]
+    assert await _live(database) == 0
+    for half in (items[:MAX_ITEMS // 2], items[MAX_ITEMS // 2:]):
+        taken = await client.post("/v1/directory/changes", json={"items": half})
+        assert taken.status_code == 200 and taken.json()["created"] == len(half), taken.text[:2000]
+    assert await _live(database) == MAX_ITEMS
+
+
+def test_the_importers_chunk_of_the_longest_changes_fits_the_body_limit() -> None:
+    """`styrkedja import ss12000` sends `CHUNK` changes a request: of the longest a change may be (a unit's every
+    text at its longest, 4 UTF-8 bytes a character), as httpx encodes them, within the default body limit — the
+    importer never meets a 413 it could not avoid."""
+    import httpx
+
+    from styrkedja_cli.ss12000.command import CHUNK
+    from styrkedja_kit.settings import ServiceSettings
+
+    longest = {"type": "se.styrkedja.organisation.unit_upserted.v1", "source_id": "s" * 64, "data": {
+        "unit_type": "school_unit", "unit_id": "u" * 64, "organiser_id": "123456-7890", "parent_id": "p" * 64,
+        "name": "\N{GRINNING FACE}" * 200, "school_unit_code": "29990011", "roster_size": 2_147_483_647,
+        "updated_at": "2026-09-01T08:00:00.123456+00:00"}}
+    body = httpx.Request("POST", "http://reporting/v1/directory/changes", json={"items": [longest] * CHUNK}).content
+    assert len(body) <= ServiceSettings.model_fields["max_request_body_bytes"].default
