@@ -175,3 +175,22 @@ def test_the_importers_chunk_of_the_longest_changes_fits_the_body_limit() -> Non
         "updated_at": "2026-09-01T08:00:00.123456+00:00"}}
     body = httpx.Request("POST", "http://reporting/v1/directory/changes", json={"items": [longest] * CHUNK}).content
     assert len(body) <= ServiceSettings.model_fields["max_request_body_bytes"].default
+
+
+async def test_a_batch_placing_more_school_units_than_one_statement_had_parameters_for(db) -> None:
+    """The consumer's batch (up to `consumer_max_records`, 100,000; a rebuild's batches are as large) of 11,000
+    school units placed in one area: their placements were one multi-row VALUES of 3 parameters per code, 33,000 —
+    the batch failed (asyncpg's InterfaceError), and was applied again in halves, each in a transaction of its own,
+    on every such batch; then all moved out of the area, their placements dropped."""
+    from .test_directory import Feeder, unit
+
+    codes = [f"{29_000_000 + n}" for n in range(11_000)]
+    feed = Feeder(db)
+    await feed([unit("area", "north", "2999", "2999"),
+                *[unit("school_unit", f"su-{code}", "2999", "north", code=code) for code in codes]])
+    async with db.sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM school_unit_placements WHERE area_id = 'north'"))
+                ).scalar_one() == len(codes)
+    await feed([unit("school_unit", f"su-{code}", "2999", "2999", code=code, at=1) for code in codes])
+    async with db.sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM school_unit_placements"))).scalar_one() == 0
