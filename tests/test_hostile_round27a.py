@@ -9,6 +9,9 @@ Found and fixed (each test named failed on the old code):
 - A directory removal by source ids (at most 5,000) of source ids that stand for several entities each: 5,000 ids of
   4 entities were 20,000 removals, looked up by a tuple IN list of 40,000 parameters — a 500
   (`services/reporting/tests/integration/test_directory_max_batches.py`).
+- The directory's apply of a consumer batch (up to 100,000 events; a rebuild's as large) placing 11,000 school units
+  in an area: one multi-row VALUES of 3 parameters per code, 33,000 — the batch failed and was applied again in
+  halves (same module).
 - Every statement of the write side whose parameters grew with the input now sends one array per column (the kit's
   `styrkedja_kit.sets`: `any_of`, `rows_in`, `unnested`, and `insert_rows` for plain upserts): the directory's write
   path (published rows, claims, school unit codes, removals) and its apply (upserts, placements), the consumer's
@@ -24,12 +27,14 @@ items with every text at its longest does not fit (an assessment's 100 unmet cri
 alone): the body limit is then the one met first, and its 413 names `body` and `max_body_bytes` — the client sends
 fewer items per batch, which it always can (one item fits). A batch of the most items of ordinary size fits.
 
-The guard below keeps it so: no IN list, no multi-row VALUES on the write side, read from the sources."""
+The guards below keep it so: no IN list, no multi-row VALUES on the write side, read from the sources; and every
+long list of a write body (the OpenAPI `maxItems` of each) has a test sending its maximum."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +105,69 @@ def test_no_statement_of_the_write_side_grows_with_its_input(path: Path) -> None
     growing = [f"line {line}: {call}" for line, call in growing_parameters(path.read_text(encoding="utf-8"))
                if (name, call) not in BOUNDED]
     assert not growing, f"{name}: a parameter per value (use styrkedja_kit.sets' arrays): {growing}"
+
+
+#: every array of a write body that may hold more than `SMALL_LIST` items, and the test that sends its maximum (all
+#: items valid and distinct) — or why none needs to: a new bulk door is not added without its test at its maximum
+AT_ITS_MAXIMUM = {
+    ("assessment", "POST /v1/assessments/batch", "items"):
+        "services/assessment/tests/integration/test_max_batches.py::test_a_full_batch_of_assessments",
+    ("assessment", "POST /v1/support-interventions/batch", "items"):
+        "services/assessment/tests/integration/test_max_batches.py::"
+        "test_a_full_batch_of_support_interventions_each_on_an_investigation",
+    ("assessment", "POST /v1/plans/batch", "items"):
+        "services/assessment/tests/integration/test_max_batches.py::test_a_full_batch_of_plans",
+    ("forecast", "POST /v1/forecasts/batch", "items"):
+        "services/forecast/tests/integration/test_max_batches.py::test_a_full_batch_of_forecasts",
+    ("reporting", "POST /v1/directory/changes", "items"):
+        "services/reporting/tests/integration/test_directory_max_batches.py::test_a_full_batch_of_new_entities_is_published",
+    ("reporting", "POST /v1/directory/removals", "source_ids"):
+        "services/reporting/tests/integration/test_directory_max_batches.py::"
+        "test_a_full_removal_by_source_ids_of_many_entities_each",
+    ("reporting", "POST /v1/directory/removals", "entities"):
+        "services/reporting/tests/integration/test_directory_max_batches.py::test_a_full_removal_by_entities_removes_them_all",
+    ("assessment", "POST /v1/plans", "criteria_codes"): "one record's list, stored in its JSON content (no row each)",
+    ("lika", "PATCH /v1/self-assessments/{self_assessment_id}/ratings", "ratings"):
+        "one VALUES row of 5 parameters each: 2,500 at 500 ratings",
+    ("lika", "POST /v1/self-assessments/published", "ratings"): "as the PATCH of ratings",
+}
+SMALL_LIST = 100
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _long_lists(service: str) -> set[tuple[str, str, str]]:
+    """(service, "METHOD path", field) of each array of a request body that may hold more than `SMALL_LIST` items
+    (the published `maxItems`: a batch's is the running service's `max_batch_items`)."""
+    from test_docs_examples import openapi
+
+    document = openapi(service)
+    found = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            content = (operation.get("requestBody") or {}).get("content", {}).get("application/json")
+            if not content:
+                continue
+            body = _resolved(document, content["schema"])
+            for name, field in (body.get("properties") or {}).items():
+                field = _resolved(document, field)
+                for shape in (field, *field.get("anyOf", [])):
+                    if shape.get("type") == "array" and shape.get("maxItems", SMALL_LIST + 1) > SMALL_LIST:
+                        found.add((service, f"{method.upper()} {path}", name))
+    return found
+
+
+def test_every_long_list_of_a_write_body_is_sent_at_its_maximum_somewhere() -> None:
+    found = set().union(*(_long_lists(service) for service in ("assessment", "forecast", "reporting", "lika")))
+    assert found, "no write body read: the check would pass on nothing"
+    assert found == set(AT_ITS_MAXIMUM), (
+        f"a list without a test at its maximum: {sorted(found - set(AT_ITS_MAXIMUM))}; "
+        f"listed but gone: {sorted(set(AT_ITS_MAXIMUM) - found)}")
+    for reason in AT_ITS_MAXIMUM.values():  # each test named is there
+        if "::" in reason:
+            path, _, name = reason.partition("::")
+            assert f"def {name}(" in (ROOT / path).read_text(encoding="utf-8"), reason
