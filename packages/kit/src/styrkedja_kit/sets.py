@@ -181,11 +181,12 @@ def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
 
 def unnested(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Select[Any]:
     """`SELECT * FROM unnest(:array, ...)`: the rows (tuples in `columns`' order, kept in their order), one array
-    parameter per column, as a SELECT whose columns are named as `columns` — for `(columns) IN (…)`
+    parameter per column (of each column's type), as a SELECT of them in that order — for `(columns) IN (…)`
     (`rows_in`) or an upsert of many rows (`pg_insert(table).from_select(names, unnested(...))`, where a
-    multi-row `.values([...])` takes a parameter per row per column)."""
+    multi-row `.values([...])` takes a parameter per row per column). Its columns are named by position (`c0`, …):
+    any columns, also two of one name (of two tables)."""
     arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
-    names = [column.name for column in columns]
+    names = [f"c{n}" for n in range(len(columns))]
     spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
                            for column, values in zip(columns, arrays, strict=True)]
                          ).table_valued(*names).render_derived()
