@@ -194,3 +194,18 @@ async def test_a_batch_placing_more_school_units_than_one_statement_had_paramete
     await feed([unit("school_unit", f"su-{code}", "2999", "2999", code=code, at=1) for code in codes])
     async with db.sessions() as session:
         assert (await session.execute(text("SELECT count(*) FROM school_unit_placements"))).scalar_one() == 0
+
+
+async def test_a_full_batch_of_bad_items_is_one_422_naming_them(client, database) -> None:
+    """5,000 items each breaking a rule: a 422 listing the first 1,000 by field and rule and then how many more
+    (`more_errors`), as every batch door does, nothing stored. It listed 100 and said nothing of the other 4,900: a
+    client correcting what it was told met the next 100 on its next try, fifty times."""
+    items = memberships(MAX_ITEMS)
+    for item in items:
+        item["data"]["school_unit_code"] = "2999"  # not 8 digits
+    refused = await client.post("/v1/directory/changes", json={"items": items})
+    assert refused.status_code == 422, refused.text[:2000]
+    errors = refused.json()["errors"]
+    assert [e["field"] for e in errors[:-1]] == [f"items.{n}.data.school_unit_code" for n in range(1000)]
+    assert (errors[-1]["rule"], errors[-1]["message"].split()[0]) == ("more_errors", str(MAX_ITEMS - 1000))
+    assert await _live(database) == 0

@@ -303,7 +303,8 @@ async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tup
                           "after that organiser removed it"}
               for n, code in sorted(school_units.items()) if holders[code] - {keyed[n][0]} - set(writes_for)]
     if errors:
-        raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors[:100])
+        # every error (the problem lists 1,000, then how many more: `problems.listed`)
+        raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors)
 
 
 _SCHOOL_UNIT_KEY = "unit:school_unit:"
