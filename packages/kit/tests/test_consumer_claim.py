@@ -122,3 +122,26 @@ async def test_a_batch_ended_by_a_deadlock_runs_again_whole_and_another_failure_
     with pytest.raises(Exception) as raised:
         await loop._apply([delivered(500)], {})
     assert not concurrency_conflict(raised.value) and calls[4:] == [1]
+
+
+async def test_a_replay_of_more_events_than_one_statement_has_parameters_for_is_skipped_whole(db) -> None:
+    """A batch of 33,000 events applied before (a replay, a rebuild's re-read: `consumer_max_records` goes to
+    100,000): their stored digests were read by an IN list of one parameter per event id, over the 32,767 one
+    statement may have: the batch's claim failed (asyncpg's InterfaceError). Now one array parameter."""
+    handed: list[int] = []
+
+    async def handler(session, batch) -> None:  # noqa: ANN001
+        handed.append(len(batch))
+
+    loop = ConsumerLoop(ServiceSettings(database_url="unused", kafka_bootstrap_servers="127.0.0.1:9"), db,
+                        group_id="claim", topics=[TOPIC], handler=handler,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    base = delivered(0)
+    many = []
+    for n in range(33_000):
+        made = base.event.model_copy(update={"id": uuid.UUID(int=n + 1)})
+        many.append(Delivered(made, TOPIC, 0, n, record_digest(made.to_bytes())))
+    assert await loop._apply(many, {TopicPartition(TOPIC, 0): len(many)}) == many
+    assert await loop._apply(many, {TopicPartition(TOPIC, 0): len(many)}) == []
+    assert handed == [len(many)]
