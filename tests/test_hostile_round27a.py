@@ -12,6 +12,10 @@ Found and fixed (each test named failed on the old code):
 - The directory's apply of a consumer batch (up to 100,000 events; a rebuild's as large) placing 11,000 school units
   in an area: one multi-row VALUES of 3 parameters per code, 33,000 — the batch failed and was applied again in
   halves (same module).
+- The consumer's claim of a replayed batch (33,000 events applied before) read their digests by an IN list of one
+  parameter per event id: the claim failed (`packages/kit/tests/test_consumer_claim.py`).
+- A directory batch refused for its items listed the first 100 errors and said nothing of the rest; now as every
+  batch door: the first 1,000, then `more_errors` saying how many more.
 - Every statement of the write side whose parameters grew with the input now sends one array per column (the kit's
   `styrkedja_kit.sets`: `any_of`, `rows_in`, `unnested`, and `insert_rows` for plain upserts): the directory's write
   path (published rows, claims, school unit codes, removals) and its apply (upserts, placements), the consumer's
