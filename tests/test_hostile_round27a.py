@@ -13,7 +13,8 @@ Found and fixed (each test named failed on the old code):
   in an area: one multi-row VALUES of 3 parameters per code, 33,000 — the batch failed and was applied again in
   halves (same module).
 - The consumer's claim of a replayed batch (33,000 events applied before) read their digests by an IN list of one
-  parameter per event id: the claim failed (`packages/kit/tests/test_consumer_claim.py`).
+  parameter per event id: the claim failed (found by round 27b too, which fixed it first:
+  `packages/kit/tests/test_consumer_claim.py`).
 - A directory batch refused for its items listed the first 100 errors and said nothing of the rest; now as every
   batch door: the first 1,000, then `more_errors` saying how many more.
 - Every statement of the write side whose parameters grew with the input now sends one array per column (the kit's

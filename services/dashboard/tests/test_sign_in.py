@@ -126,3 +126,63 @@ def test_an_organiser_outside_the_token_is_refused_before_any_read(dashboard, is
     refused = dashboard.get("/kedjan", params={"huvudman": "2120000999"})
     assert refused.status_code == 403 and "behörighet" in refused.text
     assert dashboard.get("/kedjan", params={"omgang": "9"}).status_code == 422  # named, not a 500
+
+
+def signed_in(dashboard: TestClient, issuer: DevIssuer) -> str:
+    """Signs in through the dev issuer; the CSRF token the page's sign-out form carries."""
+    _, params = authorize(dashboard)
+    back = urlsplit(pick(issuer, params).headers["location"])
+    dashboard.get(back.path + "?" + back.query, follow_redirects=False)
+    return dashboard.app.state.sessions._sessions[dashboard.cookies.get("styrkedja_session")].csrf
+
+
+def test_sign_out_ends_the_providers_session_too_and_comes_back_to_the_start_page(dashboard, issuer):
+    """Failed on the old code: sign-out went to "/" only, so the provider (Keycloak in production) kept its own
+    session, and on a shared computer the next "Logga in" came back as the person who had signed out."""
+    csrf = signed_in(dashboard, issuer)
+    page = dashboard.get("/")  # any page: its form-action lets the sign-out form go on to the issuer
+    assert f"form-action 'self' {issuer.url}" in page.headers["content-security-policy"]
+    signed_out = dashboard.post("/logga-ut", data={"csrf": csrf}, follow_redirects=False)
+    assert signed_out.status_code == 303
+    to = urlsplit(signed_out.headers["location"])
+    assert f"{to.scheme}://{to.netloc}{to.path}" == issuer.url + "/logout"
+    query = {k: v[0] for k, v in parse_qs(to.query).items()}
+    assert query["post_logout_redirect_uri"] == PUBLIC + "/" and query["client_id"] == "styrkedja-dashboard"
+    assert "id_token_hint" not in query  # the dev issuer gives no ID token
+    back = httpx.get(signed_out.headers["location"], follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"] == PUBLIC + "/"
+    assert dashboard.get("/lika", follow_redirects=False).status_code == 303  # signed out here
+
+
+def test_sign_out_without_a_session_or_provider_stays_here(dashboard, issuer):
+    """No session: nothing to end at the provider. A provider gone at sign-out: signed out here all the same."""
+    start = dashboard.get("/")
+    csrf_free = dashboard.post("/logga-ut", data={"csrf": "x"}, follow_redirects=False)
+    assert csrf_free.status_code == 403 and start.status_code == 200
+    csrf = signed_in(dashboard, issuer)
+    dashboard.app.state.oidc._discovery = None
+    issuer.stop()
+    signed_out = dashboard.post("/logga-ut", data={"csrf": csrf}, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/"
+    assert dashboard.get("/lika", follow_redirects=False).status_code == 303
+
+
+async def test_the_end_session_address_carries_the_id_token_and_only_goes_to_the_issuers_origin():
+    from styrkedja_dashboard.auth.oidc import OidcClient
+
+    settings = DashboardSettings(public_url="https://styrkedja.example.se", issuer="https://idp.example.se/realms/s")
+    async with httpx.AsyncClient() as http:
+        oidc = OidcClient(settings, http)
+        oidc._discovery = {"authorization_endpoint": "https://idp.example.se/a", "token_endpoint": "https://idp.example.se/t",
+                           "end_session_endpoint": "https://idp.example.se/realms/s/logout?ui=sv"}
+        url = await oidc.end_session("header.payload.signature")
+        parts = urlsplit(url or "")
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        assert parts.netloc == "idp.example.se" and query == {
+            "ui": "sv", "client_id": settings.client_id, "id_token_hint": "header.payload.signature",
+            "post_logout_redirect_uri": "https://styrkedja.example.se/"}
+        for elsewhere in ("https://evil.example/logout", "javascript:alert(1)", "https://idp.example.se:99999/x", 7):
+            oidc._discovery["end_session_endpoint"] = elsewhere
+            assert await oidc.end_session("t") is None, elsewhere
+        del oidc._discovery["end_session_endpoint"]
+        assert await oidc.end_session("t") is None

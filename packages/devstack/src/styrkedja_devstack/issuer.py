@@ -171,6 +171,19 @@ class DevIssuer:
                                {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store",
                                 "X-Frame-Options": "DENY"})
                     return
+                if path == "/logout":  # RP-initiated logout: no session of its own to end, only the way back
+                    params = {k: v[0] for k, v in parse_qs(query).items()}
+                    back = params.get("post_logout_redirect_uri")
+                    if back is None:
+                        self._send(200, _page("Utloggad", "<h1>Utloggad</h1><p>Du är utloggad.</p>"),
+                                   "text/html; charset=utf-8", {"Content-Security-Policy": PAGE_CSP})
+                    elif _loopback_url(back):
+                        self._send(303, b"", "text/plain", {"Location": back})
+                    else:
+                        self._send(400, _page("Felaktig begäran", "<p>post_logout_redirect_uri must be a loopback "
+                                              "http(s) URL: this issuer is for one machine only</p>"),
+                                   "text/html; charset=utf-8", {"Content-Security-Policy": PAGE_CSP})
+                    return
                 body = documents.get(path)
                 self._send(200 if body else 404, body or b'{"error": "not found"}',
                            headers={"Cache-Control": "max-age=60"})
@@ -211,6 +224,7 @@ class DevIssuer:
         documents["/.well-known/openid-configuration"] = json.dumps({
             "issuer": self.url, "jwks_uri": f"{self.url}/jwks.json",
             "authorization_endpoint": f"{self.url}/authorize", "token_endpoint": f"{self.url}/token",
+            "end_session_endpoint": f"{self.url}/logout",
             "id_token_signing_alg_values_supported": ["ES256"], "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code"], "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["none"],
@@ -243,13 +257,20 @@ _ROLES = (("organiser_admin", "Huvudmannens förvaltning (organiser_admin)"),
 _CARRIED = ("response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "scope")
 
 
+def _loopback_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and parts.hostname in LOOPBACK_HOSTS and parts.port != 0
+    except ValueError:  # a port out of range or not a number
+        return False
+
+
 def _authorization_problem(params: dict[str, str]) -> str | None:
     if params.get("response_type") != "code":
         return "response_type must be code"
     if not params.get("client_id"):
         return "client_id is missing"
-    redirect = urlsplit(params.get("redirect_uri", ""))
-    if redirect.scheme not in ("http", "https") or redirect.hostname not in LOOPBACK_HOSTS:
+    if not _loopback_url(params.get("redirect_uri", "")):
         return "redirect_uri must be a loopback http(s) URL: this issuer is for one machine only"
     if params.get("code_challenge_method") != "S256" or not 43 <= len(params.get("code_challenge", "")) <= 128:
         return "PKCE is required: code_challenge with code_challenge_method=S256"

@@ -1623,10 +1623,10 @@ class ConsumerLoop:
         # the organiser's own is not there), else the batch's first. A re-delivery has its bytes; other bytes are
         # another event (`_conflicting`).
         stored: dict[tuple[UUID, str], bytes | None] = {}
-        if again:  # the same event, or another under its claim?
+        if again:  # the same event, or another under its claim? (one array of ids: a batch may re-deliver 100,000)
             rows = await session.execute(select(
                 self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
-                any_of(self.applied.c.event_id, {k[0] for k in again})))  # a batch's replay: thousands
+                any_of(self.applied.c.event_id, {k[0] for k in again})))
             stored = {(row.event_id, row.organiser_id): row.digest for row in rows.all()}
         twin_ids = {item.event.id for item in twins}
         firsts = {(ids[n], organisers[n]): claimed_items[n] for n in range(len(ids)) if ids[n] in twin_ids}

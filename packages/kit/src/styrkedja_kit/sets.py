@@ -54,7 +54,7 @@ def _is_json(table: Table, column: str) -> bool:
 
 @cache
 def _statement(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None,
-               update: tuple[str, ...], touch: str | None) -> TextClause:
+               update: tuple[str, ...], touch: str | None, newer: str | None = None) -> TextClause:
     arrays = []
     for n, name in enumerate(columns):
         if _is_json(table, name):  # JSON goes as text and is cast: the driver's jsonb codec wants one value
@@ -70,23 +70,34 @@ def _statement(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...]
         sets = [f'"{c}" = excluded."{c}"' for c in update]
         if touch:
             sets.append(f'"{touch}" = now()')
+        if not sets:  # every given column is the key: a row already there stays as it is
+            return text(sql + f' ON CONFLICT ({", ".join(conflict)}) DO NOTHING')
         sql += f' ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {", ".join(sets)}'
+        if newer:
+            sql += f' WHERE excluded."{newer}" > "{table.name}"."{newer}"'
     return text(sql)
 
 
 async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *,
-                      conflict: Sequence[str] | None = None, touch: str | None = None) -> None:
-    """Insert `rows` (all with the same keys) in one statement; with `conflict`, an upsert that
-    sets every other given column (and `touch` to now())."""
+                      conflict: Sequence[str] | None = None, touch: str | None = None, keep: bool = False,
+                      newer: str | None = None) -> None:
+    """Insert `rows` (all with the same keys) in one statement — one parameter per column however many rows (a
+    many-row VALUES list takes one per value, and a statement holds at most 32,767: 4,870 directory changes were
+    a 500) —; with `conflict`, an upsert that sets every other given column (and `touch` to now()): with `keep`,
+    none (a row already there stays: ON CONFLICT DO NOTHING), with `newer`, only where the row's value of that
+    column is greater than the one there (the newest revision kept, whatever order they come in)."""
     if not rows:
         return
-    await session.execute(*insert_statement(table, rows, conflict=conflict, touch=touch))
+    await session.execute(*insert_statement(table, rows, conflict=conflict, touch=touch, keep=keep, newer=newer))
 
 
 def insert_statement(table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] | None = None,
-                     touch: str | None = None) -> tuple[TextClause, dict[str, list[Any]]]:
+                     touch: str | None = None, keep: bool = False,
+                     newer: str | None = None) -> tuple[TextClause, dict[str, list[Any]]]:
     """`insert_rows`' statement and parameters (`rows` not empty), for a caller that sends it as part of a
     statement of its own (a data-modifying CTE: several writes in one round trip)."""
+    if (keep or newer) and conflict is None:
+        raise ValueError("keep and newer decide a conflict: name its columns")
     columns = tuple(rows[0])
     if any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError(f"rows for {table.name} with different columns")
@@ -96,8 +107,30 @@ def insert_statement(table: Table, rows: Sequence[Mapping[str, Any]], *, conflic
         if _is_json(table, name):
             values = _json_values(values)
         params[f"c{n}"] = values
-    update = tuple(c for c in columns if conflict is None or c not in conflict)
-    return _statement(table, columns, tuple(conflict) if conflict is not None else None, update, touch), params
+    update = () if keep else tuple(c for c in columns if conflict is None or c not in conflict)
+    return _statement(table, columns, tuple(conflict) if conflict is not None else None, update,
+                      None if keep else touch, newer), params
+
+
+def sorted_unique(values: Iterable[Any]) -> list[Any]:
+    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
+    Python comparison per pair: thousands of ids per batch)."""
+    unique = set(values)
+    if unique and isinstance(next(iter(unique)), UUID):
+        return sorted(unique, key=_UUID_INT)
+    return sorted(unique)
+
+
+_UUID_INT = attrgetter("int")
+
+
+def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one parameter however many values. An IN list (`column.in_(values)`) takes one per
+    value, and a statement may hold at most 32,767 (asyncpg's InterfaceError, a 500): every list whose length
+    grows with a request, a token's scope or a batch goes this way. Also one statement text (one prepared
+    statement) whatever the length."""
+    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
+    return found
 
 
 async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -151,32 +184,13 @@ def _records(table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str,
     return records
 
 
-# -- a batch's values in a statement: one array parameter per column, whatever the batch's size ------------------
-# PostgreSQL (and asyncpg) take at most 32,767 bind parameters in one statement. An IN list (`.in_(values)`, also
-# `tuple_(...).in_(rows)`) and a multi-row VALUES take one per value per column, so a large but valid batch passed
-# the bound: a 500 (round 27, `make bench --full`: 8 columns x 4,870 directory changes). The helpers below send
-# each column as one array: the statement has as many parameters for a thousand rows as for one. Use them for
-# every statement whose rows or values grow with the input (`tests/test_code_shape.py` refuses an IN list or a
-# multi-row VALUES on the write path).
-
-
-def sorted_unique(values: Iterable[Any]) -> list[Any]:
-    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
-    Python comparison per pair: thousands of ids per batch)."""
-    unique = set(values)
-    if unique and isinstance(next(iter(unique)), UUID):
-        return sorted(unique, key=_UUID_INT)
-    return sorted(unique)
-
-
-_UUID_INT = attrgetter("int")
-
-
-def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
-    and a statement may have at most 32,767)."""
-    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
-    return found
+# -- a batch's rows in a statement: one array parameter per column, whatever the batch's size -------------------
+# PostgreSQL (and asyncpg) take at most 32,767 bind parameters in one statement. A tuple IN list
+# (`tuple_(a, b).in_(rows)`) and a multi-row VALUES take one per value per column, so a large but valid batch passed
+# the bound: a 500 (round 27, `make bench --full`: 8 columns x 4,870 directory changes). With `any_of` (one column)
+# and `insert_rows` (plain upserts), the helpers below send each column as one array: the statement has as many
+# parameters for a thousand rows as for one. `tests/test_hostile_round27a.py` refuses an IN list or a multi-row
+# VALUES on the write side.
 
 
 def unnested(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Select[Any]:

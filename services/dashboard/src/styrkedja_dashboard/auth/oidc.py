@@ -12,6 +12,7 @@ import functools
 import ssl
 import time
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from authlib.common.security import generate_token
@@ -25,6 +26,22 @@ from ..settings import DashboardSettings
 from ..shapes import number
 
 PROVIDER = "inloggningen (identitetsleverantören)"
+
+
+#: an ID token longer than this is not kept for the sign-out (the services refuse access tokens over 16 KiB alike)
+MAX_ID_TOKEN_CHARS = 16_384
+
+
+def origin_of(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL, lower-cased; None for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}" + (f":{port}" if port else "")
 
 
 class SignInFailed(Exception):
@@ -90,8 +107,27 @@ class OidcClient:
             url, state = client.create_authorization_url(endpoint, code_verifier=verifier)
         return url, {"state": state, "verifier": verifier}
 
+    async def end_session(self, id_token: str | None) -> str | None:
+        """Where to send the browser at sign-out so that the provider's own session ends too (OpenID Connect
+        RP-Initiated Logout 1.0), back to the start page after; None: the provider names no `end_session_endpoint`,
+        names one on another origin than the issuer's (the pages' `form-action` lets the sign-out form go to the
+        issuer's only), or cannot be reached now — the sign-out here happens whatever the provider says. Without
+        this, a person signing out on a shared school computer left the provider signed in, and the next person's
+        "Logga in" came back as them."""
+        try:
+            endpoint = (await self.discovery()).get("end_session_endpoint")
+        except UpstreamError:
+            return None
+        if not isinstance(endpoint, str) or origin_of(endpoint) != origin_of(self.settings.issuer):
+            return None
+        query = {"client_id": self.settings.client_id,
+                 "post_logout_redirect_uri": f"{self.settings.public_url.rstrip('/')}/"}
+        if id_token:
+            query["id_token_hint"] = id_token
+        return endpoint + ("&" if urlsplit(endpoint).query else "?") + urlencode(query)
+
     async def redeem(self, *, code: str, state: str, expected: dict[str, str]) -> tuple[str, float, Principal,
-                                                                                         dict[str, Any]]:
+                                                                                         dict[str, Any], str | None]:
         if not expected.get("state") or state != expected["state"]:
             raise SignInFailed("state")
         endpoint = (await self.discovery())["token_endpoint"]
@@ -114,4 +150,7 @@ class OidcClient:
         # the verified token's `exp`; a provider's `expires_in` only without one, and only if it is a number
         lifetime = number(token.get("expires_in"))
         expires_at = float(number(claims.get("exp")) or time.time() + (lifetime if lifetime is not None else 300))
-        return access, expires_at, principal, claims
+        # the ID token is only handed back to the provider that issued it (`end_session`): not checked, but bounded
+        id_token = token.get("id_token")
+        kept = id_token if isinstance(id_token, str) and 0 < len(id_token) <= MAX_ID_TOKEN_CHARS else None
+        return access, expires_at, principal, claims, kept

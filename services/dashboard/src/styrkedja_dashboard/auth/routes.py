@@ -44,13 +44,14 @@ async def callback(request: Request, code: Annotated[str | None, Query(max_lengt
                       title="Inloggningen misslyckades", message="Inloggningen avbröts eller har gått ut. Försök igen.")
     pending = session.login
     try:
-        token, expires_at, principal, claims = await request.app.state.oidc.redeem(
+        token, expires_at, principal, claims, id_token = await request.app.state.oidc.redeem(
             code=code, state=state, expected=pending)
     except SignInFailed:
         session.login = {}
         return render(request, "error.html", None, status_code=400, title="Inloggningen misslyckades",
                       message="Identitetsleverantörens svar kunde inte godtas. Försök igen.")
-    fresh = sessions.sign_in(session, token=token, token_expires_at=expires_at, principal=principal, claims=claims)
+    fresh = sessions.sign_in(session, token=token, token_expires_at=expires_at, principal=principal, claims=claims,
+                             id_token=id_token)
     response = RedirectResponse(pending.get("next") or "/kedjan", status_code=303)
     sessions.write_cookie(response, fresh)
     return response
@@ -61,8 +62,11 @@ async def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -
     sessions = store(request)
     session = sessions.get(request)
     check_csrf(session.csrf if session else None, csrf)
+    id_token = session.id_token if session else None
     if session:
         sessions.drop(session)
-    response = RedirectResponse("/", status_code=303)
+    # signed out here first; then the provider's own session, so that the next "Logga in" on this browser asks again
+    provider = await request.app.state.oidc.end_session(id_token) if session and session.token is not None else None
+    response = RedirectResponse(provider or "/", status_code=303)
     sessions.clear_cookie(response)
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from urllib.parse import unquote
@@ -10,6 +11,7 @@ from fastapi import Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import HTMLResponse, Response
 
+from ..auth.oidc import origin_of
 from .pages import render
 
 logger = logging.getLogger(__name__)
@@ -18,6 +20,14 @@ logger = logging.getLogger(__name__)
 # handed to the scripts in <script type="application/json"> blocks, which CSP does not execute.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+@functools.lru_cache(maxsize=8)
+def content_security_policy(issuer: str) -> str:
+    """`CSP`, with the issuer's origin among the form targets: the sign-out form's answer sends the browser on to the
+    provider's end-session endpoint, and browsers hold a form's redirects to `form-action` too."""
+    origin = origin_of(issuer)
+    return CSP + f" {origin}" if origin else CSP
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -29,7 +39,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
             # Caught here, the 500 carries them like any other answer and says nothing of what went wrong.
             logger.exception("unexpected error answering a page", extra={"path": request.url.path})
             response = _server_error(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy",
+                                    content_security_policy(request.app.state.settings.issuer))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"

@@ -44,6 +44,8 @@ class Session:
     token_expires_at: float | None = None
     principal: Principal | None = None
     claims: dict[str, Any] = field(default_factory=dict)
+    # the provider's ID token, handed back to it at sign-out (`id_token_hint`): it ends the provider's own session
+    id_token: str | None = None
     # an authorization in flight: state, PKCE verifier and where to go afterwards
     login: dict[str, str] = field(default_factory=dict)
 
@@ -98,11 +100,12 @@ class SessionStore:
         return self._new()
 
     def sign_in(self, old: Session, *, token: str, token_expires_at: float, principal: Principal,
-                claims: dict[str, Any]) -> Session:
+                claims: dict[str, Any], id_token: str | None = None) -> Session:
         """The signed-in session that replaces `old` (`rotate`), counted against its person's and the store's
         bounds (`MAX_PER_SUBJECT`, `MAX_SIGNED_IN`): beyond one, the oldest signed-in session is signed out."""
         fresh = self.rotate(old)
         fresh.token, fresh.token_expires_at, fresh.principal, fresh.claims = token, token_expires_at, principal, claims
+        fresh.id_token = id_token
         subject = principal.subject
         self._signed[fresh.id] = subject
         mine = self._of_subject.setdefault(subject, {})

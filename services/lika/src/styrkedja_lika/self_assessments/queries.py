@@ -11,6 +11,8 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_kit.sets import any_of
+
 from .tables import self_assessment_ratings, self_assessments
 
 #: The columns that make up what an imported (published elsewhere) self-assessment holds.
@@ -36,7 +38,7 @@ async def one(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = F
 
 async def many(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
     rows = (await session.execute(select(self_assessments)
-                                  .where(self_assessments.c.self_assessment_id.in_(ids)))).all()
+                                  .where(any_of(self_assessments.c.self_assessment_id, ids)))).all()
     return {r.self_assessment_id: dict(r._mapping) for r in rows}
 
 
@@ -72,7 +74,7 @@ async def rated_counts(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID,
         return {}
     t = self_assessment_ratings.c
     rows = (await session.execute(select(t.self_assessment_id, func.count())
-                                  .where(t.self_assessment_id.in_(ids)).group_by(t.self_assessment_id))).all()
+                                  .where(any_of(t.self_assessment_id, ids)).group_by(t.self_assessment_id))).all()
     return {r[0]: r[1] for r in rows}
 
 

@@ -64,6 +64,7 @@ from ..figures.merit import MeritTally
 from ..figures.tables import FORECAST_COUNTERS, MERIT_COUNTERS, figure_forecasts, figure_merit, figure_pass
 from ..results.rules import NATION
 from ..results.tables import STORES
+from ..staging import any_of
 from .complement import (
     TOTAL,
     TreeDecision,
@@ -658,7 +659,7 @@ async def _results_raw(session: AsyncSession, subjects: Iterable[str], kind: str
     keys = [agg.level, agg.organiser_id, agg.unit_id, agg.gender, agg.year, *slice_columns]
     query = (select(agg.level, agg.organiser_id, agg.unit_id, agg.gender, agg.year, func.sum(agg["count"]),
                     func.coalesce(func.sum(agg["count"]).filter(failing), 0), *slice_columns)
-             .where(agg.school_year == school_year, agg.subject_code.in_(sorted(set(subjects))),
+             .where(agg.school_year == school_year, any_of(agg.subject_code, subjects),
                     *_levels_but(agg.level, without))
              .group_by(*keys).order_by(*keys))
     subject_at = 7 + SLICE[kind].index("subject_code")
@@ -693,7 +694,7 @@ async def _pass_raw(session: AsyncSession, subjects: Iterable[str], school_year:
     keys = [c.level, c.organiser_id, c.unit_id, c.year, c.period, c.subject_code]
     query = select(*keys, *[func.sum(c[f"assessed_{g}"]) for g in GENDERS],
                    *[func.sum(c[f"reaching_{g}"]) for g in GENDERS], func.sum(c.students)).where(
-        c.school_year == school_year, c.subject_code.in_(sorted(set(subjects))),
+        c.school_year == school_year, any_of(c.subject_code, subjects),
         *_levels_but(c.level, without)).group_by(*keys).order_by(*keys)
 
     def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
@@ -721,7 +722,7 @@ async def _forecast_raw(session: AsyncSession, subjects: Iterable[str], school_y
     f = figure_forecasts.c
     keys = [f.level, f.organiser_id, f.unit_id, f.year, f.gender, f.period, f.subject_code]
     query = select(*keys, *[func.sum(f[n]) for n in FORECAST_COUNTERS]).where(
-        f.school_year == school_year, f.subject_code.in_(sorted(set(subjects))),
+        f.school_year == school_year, any_of(f.subject_code, subjects),
         *_levels_but(f.level, without)).group_by(*keys).order_by(*keys)
 
     def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:

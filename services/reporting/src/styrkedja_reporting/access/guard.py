@@ -17,6 +17,7 @@ from styrkedja_kit.auth.audit import record_read
 from ..exports.table import ColumnType, Row, Table, Withheld
 from ..persistence import metadata
 from ..results.read import CURRENT_SCOPE, Scope
+from ..staging import any_of
 from .answers import mark_audited
 from .disclosure import DisclosureRules, round_count, suppressed_levels
 from .scope import node_of, reader_of
@@ -131,7 +132,7 @@ async def others_in_nation(session: AsyncSession, reader: Principal) -> bool:
     for name in NATION_SOURCES:  # one statement: a row of another organiser in any source
         table = metadata.tables[name]
         probe = select(literal(1)).select_from(table)
-        probes.append((probe.where(table.c.organiser_id.notin_(mine)) if mine else probe).limit(1).subquery().select())
+        probes.append((probe.where(~any_of(table.c.organiser_id, mine)) if mine else probe).limit(1).subquery().select())
     return (await session.execute(union_all(*probes).limit(1))).first() is not None
 
 

@@ -27,6 +27,7 @@ from styrkedja_kit.days import school_today
 
 from ..directory.tables import duties, placements, teaching_assignments, units
 from ..results.rules import GROUP_SEPARATOR
+from ..staging import any_of
 
 #: SS 12000 duty roles that make a person the principal of the duty's school unit.
 PRINCIPAL_DUTIES = frozenset({"rektor", "biträdande rektor", "principal"})
@@ -55,12 +56,12 @@ async def reader_of(session: AsyncSession, principal: Principal, *, today: date 
     if principal.has(Role.TEACHER):
         t = teaching_assignments
         rows = await session.execute(select(t.c.school_unit_code, t.c.group_id).where(
-            t.c.organiser_id.in_(organisers), t.c.teacher_id == principal.subject, *_current(t, today)))
+            any_of(t.c.organiser_id, organisers), t.c.teacher_id == principal.subject, *_current(t, today)))
         groups = [GroupRef(code, group) for code, group in rows if code and group]
     if principal.has(Role.PRINCIPAL):
         d = duties
         rows = await session.execute(select(d.c.school_unit_code, d.c.duty_role).where(
-            d.c.organiser_id.in_(organisers), d.c.person_id == principal.subject, *_current(d, today)))
+            any_of(d.c.organiser_id, organisers), d.c.person_id == principal.subject, *_current(d, today)))
         units = [code for code, role in rows if code and is_principal_duty(role)]
     if not groups and not units:
         return principal
@@ -74,13 +75,13 @@ async def placements_of(session: AsyncSession, codes: Iterable[str]) -> dict[str
         return {}
     p = placements.c
     rows = await session.execute(select(p.school_unit_code, p.organiser_id, p.area_id)
-                                 .where(p.school_unit_code.in_(wanted)))
+                                 .where(any_of(p.school_unit_code, wanted)))
     found = {code: (organiser, area) for code, organiser, area in rows}
     missing = [code for code in wanted if code not in found]
     if missing:  # not placed (yet): the organiser the directory holds it under, no area
         u = units.c
         owners = await session.execute(select(u.school_unit_code, u.organiser_id).where(
-            u.unit_type == "school_unit", u.school_unit_code.in_(missing), ~u.removed))
+            u.unit_type == "school_unit", any_of(u.school_unit_code, missing), ~u.removed))
         for code, organiser in owners:
             found.setdefault(code, (organiser, None))
     return found
@@ -139,5 +140,5 @@ async def school_units_of_areas(session: AsyncSession, organisers: Iterable[str]
         return frozenset()
     p = placements.c
     rows = await session.execute(select(p.school_unit_code).where(
-        p.organiser_id.in_(wanted_organisers), p.area_id.in_(wanted_areas)))
+        any_of(p.organiser_id, wanted_organisers), any_of(p.area_id, wanted_areas)))
     return frozenset(code for (code,) in rows)

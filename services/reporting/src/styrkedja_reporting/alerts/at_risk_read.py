@@ -26,6 +26,7 @@ from ..figures.facts import Forecast, Result, ResultKind
 from ..figures.linked import result_id_of
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..results.tables import assessment_facts, forecast_facts
+from ..staging import any_of
 from ..support.read import active_support_of
 from .at_risk import AtRiskRule, at_risk
 
@@ -53,10 +54,10 @@ async def students_at_risk(session: AsyncSession, school_unit_code: str, school_
     a, f = assessment_facts.c, forecast_facts.c
     own = sorted(organisers)
     results_rows = (await session.execute(select(assessment_facts).where(
-        a.school_unit_code == school_unit_code, a.organiser_id.in_(own), a.school_year == school_year, a.term == term,
+        a.school_unit_code == school_unit_code, any_of(a.organiser_id, own), a.school_year == school_year, a.term == term,
         ~a.retracted))).all()
     forecast_rows = (await session.execute(select(forecast_facts).where(
-        f.school_unit_code == school_unit_code, f.organiser_id.in_(own), f.school_year == school_year, f.term == term,
+        f.school_unit_code == school_unit_code, any_of(f.organiser_id, own), f.school_year == school_year, f.term == term,
         ~f.withdrawn))).all()
     results: dict[str, list[Result]] = defaultdict(list)
     forecasts: dict[str, list[Forecast]] = defaultdict(list)

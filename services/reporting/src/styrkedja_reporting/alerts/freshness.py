@@ -279,7 +279,7 @@ async def open_freshness_alerts(session: AsyncSession, keys: set[UnitKey] | None
     if organiser_id is not None:
         query = query.where(al.organiser_id == organiser_id)
     if keys is not None:  # the keys' organisers only (not every organiser's open alerts, sifted here)
-        query = query.where(al.organiser_id.in_(sorted({k.organiser_id for k in keys})))
+        query = query.where(any_of(al.organiser_id, {k.organiser_id for k in keys}))
     out: dict[UnitKey, set[TermPeriod]] = {}
     for organiser, level, unit, school_year, term in (await session.execute(query)).all():
         key = UnitKey(organiser, level, aggregate_unit_id(level, unit))

@@ -199,7 +199,7 @@ async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -
         t = alert_thresholds.c
         rows = (await session.execute(select(
             t.organiser_id, t.drop_points, t.below_forecast_points, t.min_students).where(
-            t.organiser_id.in_(missing)))).all()
+            any_of(t.organiser_id, missing)))).all()
         found.update({r[0]: _thresholds_of(*r[1:]) for r in rows})
     if memo is not None:
         memo.update(found)
@@ -787,7 +787,7 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
     wanted = any_of(al.alert_id, ids)
     if quiet:  # the active pass-drop alerts of these cells, by their columns (the organiser index first)
         wanted = or_(wanted, and_(
-            al.organiser_id.in_(sorted({k[2] for k, _ in quiet})), al.status != Status.resolved.value,
+            any_of(al.organiser_id, {k[2] for k, _ in quiet}), al.status != Status.resolved.value,
             al.rule == AlertRule.pass_share_drop.value, al.year.is_(None),
             rows_in((al.organiser_id, al.level, al.unit_id, al.subject_code, al.school_year, al.round),
                     {(k[2], k[0], alert_unit_id(k[0], k[1]), k[3], k[4], k[5]) for k, _ in quiet})))
@@ -1073,7 +1073,7 @@ async def _active_below_forecast(session: AsyncSession, organisers: Iterable[str
     al = alerts.c
     return {tuple(row) for row in (await session.execute(select(
         al.organiser_id, al.level, al.unit_id, al.subject_code, al.school_year, al.term).where(
-        al.organiser_id.in_(sorted(set(organisers))), al.status != Status.resolved.value,
+        any_of(al.organiser_id, organisers), al.status != Status.resolved.value,
         al.rule == AlertRule.below_forecast.value, al.year.is_(None), al.term.is_not(None)))).all()}
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..staging import any_of
 from .rules import Alert
 from .tables import alert_comments, alert_thresholds, alerts
 
@@ -40,10 +41,10 @@ async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: Ale
         if value is not None:
             query = query.where(c[name] == value)
     if scope is not None and scope.organiser_ids is not None:
-        query = query.where(c.organiser_id.in_(sorted(scope.organiser_ids)))
+        query = query.where(any_of(c.organiser_id, scope.organiser_ids))
     if scope is not None and scope.school_unit_codes is not None:
-        query = query.where(or_(c.school_unit_code.in_(sorted(scope.school_unit_codes)),
-                                and_(c.level == "area", c.unit_id.in_(sorted(scope.area_ids)))))
+        query = query.where(or_(any_of(c.school_unit_code, scope.school_unit_codes),
+                                and_(c.level == "area", any_of(c.unit_id, scope.area_ids))))
     query = query.order_by(c.changed_at.desc(), c.alert_id)
     return (await session.execute(query if limit is None else query.limit(limit))).all()
 

@@ -22,6 +22,7 @@ from ..directory.tables import placements
 from ..results.read import Scope, level_rows, nation_unit, scoped
 from ..results.rules import GROUP_SEPARATOR, NATION
 from ..results.tables import assessment_facts, forecast_facts
+from ..staging import any_of
 from .pass_share import PassTally
 from .state import Multiset
 from .tables import PASS_COUNTERS, AdditiveTable, figure_pass
@@ -54,7 +55,7 @@ def _where(table: Any, level: str, filters: CellFilters, periods: Sequence[Perio
         elif value is not None and name in c:
             query = query.where(c[name] == value)
     if filters.unit_ids is not None:
-        query = query.where(c.unit_id.in_(sorted(filters.unit_ids)))
+        query = query.where(any_of(c.unit_id, filters.unit_ids))
     if filters.unit_prefix is not None:
         query = query.where(c.unit_id.startswith(filters.unit_prefix, autoescape=True))
     return scoped(query, c.organiser_id, scope)
@@ -193,7 +194,7 @@ async def linked_facts_of_group(session: AsyncSession, group_unit_id: str, schoo
         r[0] for r in (await session.execute(scoped(grades, a.organiser_id, scope))).all()}
     results: list[Any] = []
     if students:
-        query = select(assessment_facts).where(a.student_id.in_(sorted(students)), a.school_year == school_year,
+        query = select(assessment_facts).where(any_of(a.student_id, students), a.school_year == school_year,
                                                a.term == term, ~a.retracted)
         results = list((await session.execute(scoped(query, a.organiser_id, scope))).all())
     return forecasts, results

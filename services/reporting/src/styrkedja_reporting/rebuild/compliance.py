@@ -33,15 +33,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1, ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_contracts.events.calendar import CalendarChangedV1
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import planner_setting
+from styrkedja_kit.sets import insert_rows
 
-from ..compliance.handlers import calendar_of, calendar_upsert, window_for
+from ..compliance.handlers import calendar_upsert, calendars_of, window_for
 from ..compliance.rules import WindowKey, WindowKind, round_period
 from ..compliance.tables import (
     compliance_assignment_scope,
@@ -139,9 +139,11 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
             elif data.revision == known[0].revision:
                 known.append(data)  # decided as the live consumer decides (`calendar_upsert`), whatever the order
     if newest:
-        await session.execute(pg_insert(compliance_calendars).values([
+        # over arrays (`insert_rows`), as the windows below: a VALUES list takes a parameter per value, and a statement
+        # holds at most 32,767 (hundreds of organisers' windows passed it)
+        await insert_rows(session, compliance_calendars, [
             {"organiser_id": org, "revision": d[0].revision, "calendar": d[0].calendar.model_dump(mode="json")}
-            for org, d in sorted(newest.items())]))
+            for org, d in sorted(newest.items())])
         for tied in newest.values():  # a handful at most: one organiser's calendars of one revision
             for data in tied[1:]:
                 await session.execute(calendar_upsert(data))
@@ -167,12 +169,12 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
     keys = sorted({WindowKey(WindowKind.forecast, org, f"{year}:{term}") for org, year, term in forecast_periods}
                   | {WindowKey(WindowKind.assessment_round, org, round_period(year, round_))
                      for org, year, round_ in round_periods}, key=lambda k: (k.organiser_id, k.kind.value, k.period))
-    calendars = {org: await calendar_of(session, org) for org in sorted({k.organiser_id for k in keys})}
+    calendars = await calendars_of(session, {k.organiser_id for k in keys})
     windows = [(key, window) for key in keys if (window := window_for(key, calendars[key.organiser_id])) is not None]
     if windows:
-        await session.execute(pg_insert(compliance_windows).values([
+        await insert_rows(session, compliance_windows, [
             {"organiser_id": key.organiser_id, "kind": key.kind.value, "period": key.period, "opens": w.opens,
-             "deadline": w.deadline, "timezone": w.timezone} for key, w in windows]))
+             "deadline": w.deadline, "timezone": w.timezone} for key, w in windows])
     kinds = {"forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
     async with planner_setting(session, "enable_nestloop", "off"):
         await explain.execute(session, "compliance.items", _ITEMS, kinds)

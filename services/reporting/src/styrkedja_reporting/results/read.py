@@ -35,6 +35,7 @@ from ..access.complement import tree_key, unit_of
 from ..access.decision import decision_for, results_slice, undecided
 from ..access.disclosure import TABLE_NEAR_FULL, Disclosure, DisclosureRules, Reason
 from ..access.scope import node_from, placements_of
+from ..staging import any_of
 from .disclose import SLICE, state_version
 from .rules import GROUP_SEPARATOR, NATION, read_level, share
 from .tables import STORES
@@ -104,7 +105,7 @@ def scoped(query: Any, organiser_column: Any, scope: Scope | None) -> Any:
     """The seam every read (results and figures) goes through: narrow `query` to the caller's scope."""
     scope = scope or CURRENT_SCOPE.get()
     if scope is not None and scope.organiser_ids is not None:
-        query = query.where(organiser_column.in_(sorted(scope.organiser_ids)))
+        query = query.where(any_of(organiser_column, scope.organiser_ids))
     return query
 
 
