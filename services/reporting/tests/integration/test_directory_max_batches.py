@@ -133,21 +133,28 @@ async def test_an_ss12000_import_of_a_page_of_the_largest_size_the_importer_asks
             "SELECT count(*) FROM directory_units WHERE unit_type = 'group' AND NOT removed"))).scalar_one() == 0
 
 
-def _areas(count: int, start: int = 0) -> list[dict]:
-    """Areas with every text at its longest: ids of 64 characters, names of 200 characters of 4 UTF-8 bytes."""
-    return [{"type": "se.styrkedja.organisation.unit_upserted.v1", "source_id": f"{n:064d}", "data": {
-        "unit_type": "area", "unit_id": f"{n:064d}", "organiser_id": "2999", "parent_id": "2999",
-        "name": "\N{GRINNING FACE}" * 199 + "A", "updated_at": "2026-09-01T08:00:00.123456+00:00"}}
-        for n in range(start, start + count)]
+def _longest_units(count: int) -> list[dict]:
+    """Areas and school units (every other) with every field at its largest: ids of 64 characters, names of 200
+    characters of 4 UTF-8 bytes, the largest roster size."""
+    def unit(n: int) -> dict:
+        data = {"unit_type": "area", "unit_id": f"{n:064d}", "organiser_id": "2999", "parent_id": "2999",
+                "name": "\N{GRINNING FACE}" * 199 + "A", "updated_at": "2026-09-01T08:00:00.123456+00:00"}
+        if n % 2:
+            data |= {"unit_type": "school_unit", "school_unit_code": f"{29_000_000 + n}", "roster_size": 2_147_483_647}
+        return {"type": "se.styrkedja.organisation.unit_upserted.v1", "source_id": f"{n:064d}", "data": data}
+
+    return [unit(n) for n in range(count)]
 
 
 async def test_a_full_batch_with_every_text_at_its_longest_meets_the_body_limit_first(client, database) -> None:
     """The rule (docs/platforms.md, "How much one request may carry"): both bounds hold, whichever is met first
     refuses the batch, nothing stored, naming it — a 413 `max_body_bytes` here, no 500 and no 422 — and the same
-    items in two requests are taken whole."""
+    items in two requests are taken whole, and applied (the directory's columns hold every value at its largest)."""
     from styrkedja_kit.settings import ServiceSettings
 
-    items = _areas(MAX_ITEMS)
+    from .test_ss12000_import import Reporting
+
+    items = _longest_units(MAX_ITEMS)
     limit = ServiceSettings.model_fields["max_request_body_bytes"].default
     assert len(json.dumps({"items": items}, ensure_ascii=False).encode()) > limit
     refused = await client.post("/v1/directory/changes", json={"items": items})
@@ -158,6 +165,11 @@ async def test_a_full_batch_with_every_text_at_its_longest_meets_the_body_limit_
         taken = await client.post("/v1/directory/changes", json={"items": half})
         assert taken.status_code == 200 and taken.json()["created"] == len(half), taken.text[:2000]
     assert await _live(database) == MAX_ITEMS
+    await Reporting(client, database).apply_outbox()  # as the consumer would, in one batch
+    async with database.sessions() as session:
+        assert (await session.execute(text(
+            "SELECT count(*), min(char_length(name)), max(roster_size) FROM directory_units "
+            "WHERE unit_type IN ('area', 'school_unit') AND NOT removed"))).one() == (MAX_ITEMS, 200, 2_147_483_647)
 
 
 def test_the_importers_chunk_of_the_longest_changes_fits_the_body_limit() -> None:
