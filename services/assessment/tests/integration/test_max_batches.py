@@ -74,3 +74,27 @@ async def test_a_full_batch_of_plans(client) -> None:
               "school_year": "2026/27", "term": "HT", "title": f"Planering {n}", "published_on": "2026-08-25"}
              for n in range(MAX)]
     await _all_three_ways(client, "/v1/plans/batch", plans, {"title": "Bråk och procent"})
+
+
+async def test_assessments_with_every_field_at_its_largest(client, assessment) -> None:
+    """Every text at its longest (ids of 64 characters, 100 unmet criteria of 500 characters of 4 UTF-8 bytes,
+    the largest year and round: 200 kB an item): as many as the body limit holds (19) are stored whole; more is a
+    413 naming the body and the limit, long before the item limit (docs/platforms.md: both bounds hold, split by
+    size as well as by count)."""
+    import json
+
+    from styrkedja_kit.settings import ServiceSettings
+
+    def longest(n: int) -> dict[str, Any]:
+        return assessment(f"{n:064d}", group_id="g" * 64, teacher_id="t" * 64, year=9, round=4, value="F",
+                          unmet_criteria=[f"{c:03d}" + "\N{GRINNING FACE}" * 497 for c in range(100)])
+
+    limit = ServiceSettings.model_fields["max_request_body_bytes"].default
+    size = len(json.dumps({"items": [longest(0)]}, ensure_ascii=False).encode())
+    fits = limit // size - 1
+    made = await client.post("/v1/assessments/batch", json={"items": [longest(n) for n in range(fits)]})
+    assert made.status_code == 201 and made.json()["stored"] == fits, made.text[:2000]
+    # twice as many, far below the most items a batch may hold (the most would be a 2 GB body to build here)
+    refused = await client.post("/v1/assessments/batch", json={"items": [longest(n) for n in range(2 * fits)]})
+    assert refused.status_code == 413, refused.text[:2000]
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("body", "max_body_bytes")]
