@@ -98,6 +98,8 @@ PAGE_SECONDS = (1.0, 86_400.0)
 MAX_PAGES = (1, 10_000_000)
 #: the largest page a flag may allow, in MiB (16 GiB: a page's bytes wait on disk, its items are in memory)
 MAX_PAGE_MIB = 16_384
+#: the most items a page is asked to hold (`--page-size`): a page is read whole, its items sent in `CHUNK`s
+PAGE_SIZE_MAX = 10_000
 
 
 
@@ -1111,7 +1113,7 @@ def register(import_app: typer.Typer) -> None:
                                                         "--organiser ID`)"),
         since: datetime | None = typer.Option(None, help="incremental: only what changed after this time "
                                                          "(meta.modified.after), and apply /deletedEntities"),
-        page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
+        page_size: int = typer.Option(100, min=1, max=PAGE_SIZE_MAX, help="items per page asked of the API"),
         max_page_mib: int = typer.Option(
             256, min=1, max=MAX_PAGE_MIB,
             help="the largest page (or --dir file) read, in MiB: a server ignoring --page-size may answer a whole list "

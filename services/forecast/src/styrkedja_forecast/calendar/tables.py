@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.calendar import ReportingCalendar
+from styrkedja_kit.sets import any_of
 
 from ..metadata import metadata
 from .rules import StoredCalendar, stored_calendar
@@ -69,7 +70,7 @@ async def load_many(session: AsyncSession, organiser_ids: Iterable[str]) -> dict
     if not ids:
         return {}
     c = organiser_calendars.c
-    rows = (await session.execute(select(c.organiser_id, c.calendar).where(c.organiser_id.in_(ids)))).all()
+    rows = (await session.execute(select(c.organiser_id, c.calendar).where(any_of(c.organiser_id, ids)))).all()
     return {r.organiser_id: stored_calendar(r.calendar)[0] for r in rows}
 
 
