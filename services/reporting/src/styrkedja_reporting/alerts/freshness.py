@@ -120,12 +120,10 @@ async def lock_organisers(session: AsyncSession, organisers: Iterable[str], take
 
 async def clocks(session: AsyncSession, organisers: Iterable[str]) -> dict[str, datetime]:
     """Each organiser's freshness clock (see the module's "The clock never goes back"): the latest moment its
-    freshness alerts were raised or changed at — `raised_at` too: an acknowledgement moves `changed_at` to the
-    wall clock's moment, which may be earlier than the (future) moment the alert was raised at; organisers without
-    any are left out."""
+    freshness alerts were changed at; organisers without any are left out."""
     al = alerts.c
     rows = (await session.execute(
-        select(al.organiser_id, func.greatest(func.max(al.changed_at), func.max(al.raised_at))).where(
+        select(al.organiser_id, func.max(al.changed_at)).where(
             al.organiser_id.in_(sorted(set(organisers))), al.rule == AlertRule.freshness_red.value)
         .group_by(al.organiser_id))).all()
     return {organiser: at for organiser, at in rows if at is not None}
