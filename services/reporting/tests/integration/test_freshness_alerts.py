@@ -14,10 +14,9 @@ from sqlalchemy import text
 from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_contracts.events.alert import alert_id_for
 from styrkedja_contracts.identifiers import school_year_of
-from styrkedja_kit.rules import RuleViolation
 from styrkedja_reporting.alerts.freshness import sweep
 
-from .test_alerts import AUTUMN, GROUP, ORG, UNIT, YEAR, alert_events, result, round_of
+from .test_alerts import AUTUMN, GROUP, ORG, UNIT, YEAR, alert_events, round_of
 from .test_directory import NS, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -108,26 +107,3 @@ async def test_a_future_event_time_neither_raises_alerts_nor_fakes_the_newest_ev
         newest, now = (await session.execute(text(
             "SELECT max(newest_event_time), now() FROM freshness"))).one()
     assert newest <= now
-
-
-async def test_the_freshness_clock_never_goes_back(database):  # noqa: F811
-    """Swept "as if now were" 31 May next spring: red, raised. A sweep at an earlier moment is refused (409 naming
-    `at`), and the periodic sweep and the live judgement, whose own moment (today) is earlier, judge at that
-    moment too: nothing resolved backwards (judged as of today, the units are fresh) — and nothing raised again
-    when it is swept at that moment once more. Failed on the old code: the earlier sweep was taken."""
-    feed = Feeder(database)
-    await feed(directory(), round_of(1, failing=0, students=12))
-    next_day = datetime(SPRING, 5, 31, 0, 1, tzinfo=STOCKHOLM)
-    assert await sweep(database, next_day) == 2
-    raised = freshness_events(await alert_events(database))
-    assert sorted(raised) == [("raised", "group", f"{UNIT}:{GROUP}"), ("raised", "school_unit", UNIT)]
-
-    with pytest.raises(RuleViolation) as refused:
-        await sweep(database, datetime(SPRING, 5, 30, tzinfo=STOCKHOLM))
-    assert (refused.value.field, refused.value.rule, refused.value.status) == ("at", "not_before_last_judgement", 409)
-    with pytest.raises(RuleViolation):
-        await sweep(database, datetime(SPRING, 5, 30, tzinfo=STOCKHOLM), ORG)
-    assert await sweep(database) == 0  # the periodic sweep (the database's now: earlier)
-    await feed([result(50, "C", 1)])  # live: a result as old as the others, in the same group
-    assert await sweep(database, next_day) == 0
-    assert freshness_events(await alert_events(database)) == raised

@@ -21,14 +21,6 @@ at the moment the batch is applied (`applied_at`). Never at an event's envelope 
 producer's claim, and a producer (or a replay, or a consumer catching up on a backlog) with an old time
 would judge stale units fresh and resolve their alerts, one with a time in the future would raise alerts
 on fresh units. The result dates themselves (`assessed_on`) are facts of the data and are used as they are.
-
-**The clock never goes back.** Ops may sweep "as if now were" another moment (`at`: a catch-up, a test). An
-organiser's freshness alerts were last changed by a judgement at some moment (`clocks`: their latest
-`changed_at`); a judgement at an earlier one would undo it — resolve what was judged red later, raise what
-was judged fresh later — so two sweeps, or a sweep and the live judgement, would disagree by the order they
-ran in. So every judgement of an organiser is made at its clock or later: a sweep with an earlier `at` is
-refused (409 naming `at`), one without an `at` (the periodic sweep) and the live judgement are made at the
-clock where it is ahead of their own moment (after a sweep `at` a future moment, until time catches up).
 """
 
 from __future__ import annotations
@@ -48,7 +40,6 @@ from styrkedja_contracts.events.alert import AlertRule
 from styrkedja_kit.app import Runtime
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
-from styrkedja_kit.rules import RuleViolation
 
 from ..figures.freshness import Band, band
 from ..figures.periods import SchoolYear, Term, TermPeriod
@@ -118,25 +109,6 @@ async def lock_organisers(session: AsyncSession, organisers: Iterable[str], take
                               {"keys": keys})
 
 
-async def clocks(session: AsyncSession, organisers: Iterable[str]) -> dict[str, datetime]:
-    """Each organiser's freshness clock (see the module's "The clock never goes back"): the latest moment its
-    freshness alerts were changed at; organisers without any are left out."""
-    al = alerts.c
-    rows = (await session.execute(
-        select(al.organiser_id, func.max(al.changed_at)).where(
-            al.organiser_id.in_(sorted(set(organisers))), al.rule == AlertRule.freshness_red.value)
-        .group_by(al.organiser_id))).all()
-    return {organiser: at for organiser, at in rows if at is not None}
-
-
-def _behind_clock(organiser_id: str, moment: datetime, clock: datetime) -> RuleViolation:
-    return RuleViolation(
-        "at", "not_before_last_judgement",
-        f"the freshness of organiser {organiser_id} was judged at {clock.isoformat()}; a sweep at an earlier "
-        f"moment ({moment.isoformat()}) would undo that judgement: sweep at that moment or later (or without `at`)",
-        status=409)
-
-
 async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Before the results handler: the units where the batch's assessments counted until now."""
     memo = batch_memo(session, ASSESSMENT_ROWS_BEFORE)
@@ -170,10 +142,9 @@ def applied_at() -> datetime:
 
 
 async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delivered], taken: Iterable[str] = ()
-                                   ) -> list[tuple[list[tuple[AlertCell, Observation]], datetime]] | None:
+                                   ) -> tuple[list[tuple[AlertCell, Observation]], datetime] | None:
     """The units the batch's assessments touch, under the organisers' lock, judged at the moment the batch
-    is applied (`applied_at`, never an event's `time`), or at an organiser's clock where that is later (each
-    such organiser's verdicts with their own moment, after the others'); None where it has no assessment. `taken`: lock keys
+    is applied (`applied_at`, never an event's `time`); None where it has no assessment. `taken`: lock keys
     the transaction holds already (`evaluate_batch`: taken by the pass-drop statement)."""
     keys: set[UnitKey] = session.info.pop(_BEFORE, set())
     # (organiser, school unit, group): thousands of events, few groups
@@ -184,8 +155,6 @@ async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delive
         return None
     moment = applied_at()
     await lock_organisers(session, {k.organiser_id for k in keys}, taken)
-    # an organiser swept "as if now were" a later moment is judged at that moment (never back: see the module)
-    ahead = {o: at for o, at in (await clocks(session, {k.organiser_id for k in keys})).items() if at > moment}
     # the batch's results after it, in their units: each unit's newest result is at least as new
     newest: dict[tuple[str, str, str], date] = {}
     for _, fact in batch_changes(session).assessments:
@@ -199,12 +168,7 @@ async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delive
         for key in units_of(*group):
             if key not in fresh or fresh[key] < day:
                 fresh[key] = day
-    now = {k for k in keys if k.organiser_id not in ahead}
-    verdicts = [(await judged_units(session, now, moment, fresh=fresh) if now else [], moment)]
-    for organiser, clock in sorted(ahead.items()):
-        mine = {k for k in keys if k.organiser_id == organiser}
-        verdicts.append((await judged_units(session, mine, clock, fresh=fresh), clock))
-    return verdicts
+    return await judged_units(session, keys, moment, fresh=fresh), moment
 
 
 async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -229,16 +193,9 @@ async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> N
     finally:
         session.info.pop(FRESHNESS_LOCKS, None)
         session.info.pop(FRESHNESS_LOCKED, None)
-    later: list[tuple[AlertCell, Observation]] = []
-    later_now: datetime | None = None
-    ahead: list[tuple[list[tuple[AlertCell, Observation]], datetime]] = []
-    if fresh is not None:
-        [(later, later_now), *ahead] = fresh
+    later, later_now = fresh if fresh is not None else ([], None)
     if judged or drops or later:
         await decide(session, judged, now, drops, later, later_now)
-    for verdicts, clock in ahead:  # organisers swept at a later moment: rare, decided one by one
-        if verdicts:
-            await decide(session, verdicts, clock)
 
 
 class UnitState(NamedTuple):
@@ -392,14 +349,8 @@ async def _judged_keys(session: AsyncSession, keys: set[UnitKey], fresh: Mapping
     return units, {key: UnitState(newest.get(key), students.get(key, 0)) for key in units}
 
 
-async def sweep_organiser(session: AsyncSession, organiser_id: str, moment: datetime, *, asked: bool = False) -> int:
-    """`asked`: `moment` is the caller's (`at`): refused where it is before the organiser's clock, not moved."""
+async def sweep_organiser(session: AsyncSession, organiser_id: str, moment: datetime) -> int:
     await lock_organisers(session, [organiser_id])
-    clock = (await clocks(session, [organiser_id])).get(organiser_id)
-    if clock is not None and clock > moment:
-        if asked:
-            raise _behind_clock(organiser_id, moment, clock)
-        moment = clock
     # outside any batch: the alert lists kept before the sweep are old once it commits
     await note_change_outside_batches(session)
     return await judge_units(session, None, moment, organiser_id)
@@ -417,15 +368,11 @@ async def sweep(db: Database, moment: datetime | None = None, organiser_id: str 
     """One transaction per organiser (one organiser's failure does not stop the others' sweep)."""
     async with db.sessions() as session:
         organisers = [organiser_id] if organiser_id else await organisers_to_sweep(session)
-        if moment is not None:  # refused before any organiser is swept (and again under its lock: a race)
-            behind = [(o, at) for o, at in sorted((await clocks(session, organisers)).items()) if at > moment]
-            if behind:
-                raise _behind_clock(behind[0][0], moment, behind[0][1])
     events = 0
     for organiser in organisers:
         async with db.sessions.begin() as session:
             at = moment or (await session.execute(select(func.now()))).scalar_one()
-            events += await sweep_organiser(session, organiser, at, asked=moment is not None)
+            events += await sweep_organiser(session, organiser, at)
     return events
 
 

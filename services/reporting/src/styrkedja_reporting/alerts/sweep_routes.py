@@ -23,7 +23,7 @@ class Swept(BaseModel):
     events: int
 
 
-@router.post("/freshness-sweep", response_model=Swept, responses=problem_responses(403, 409))
+@router.post("/freshness-sweep", response_model=Swept, responses=problem_responses(403))
 async def freshness_sweep(request: Request, organiser_id: Annotated[OrganiserIdParam | None, Query()] = None,
                           at: Annotated[AwareDatetime | None, Query(
                               # the alert events a sweep writes carry this moment as their time: round 26's fuzzing
@@ -32,9 +32,7 @@ async def freshness_sweep(request: Request, organiser_id: Annotated[OrganiserIdP
                               ge=EARLIEST_EVENT_TIME, le=LATEST_EVENT_TIME,
                               description="Judge as of this moment (default now): for a catch-up or a test. The "
                               "events it writes carry it as their time, so it lies where an event's time does: "
-                              "2000-01-01T00:00:00Z to 2199-12-31T23:59:59Z. Never before the moment an "
-                              "organiser's freshness was last judged at (409 `not_before_last_judgement`): an "
-                              "earlier judgement would undo a later one.")] = None,
+                              "2000-01-01T00:00:00Z to 2199-12-31T23:59:59Z.")] = None,
                           principal: Principal = authorize(Role.OPS, description="ops: freshness sweep"),
                           ) -> Swept:
     """Judge `freshness_red` of every group and school unit (of one organiser, or all) now."""
