@@ -574,3 +574,26 @@ def test_a_service_gone_silent_behind_one_url_for_all_is_named_by_what_was_asked
     said = _unanswered_midway(error, peers, httpx.Timeout(120))
     assert said.startswith(f"the LIKA service at {url} did not answer within 120 s (ReadTimeout)"), said
     assert "its address is set by --lika-url" in said, said
+
+
+def test_import_names_a_silent_reporting_in_one_line_before_reading_the_source(capsys, monkeypatch,
+                                                                               tmp_path: Path) -> None:
+    """`styrkedja import ss12000 --dir …` against a reporting that accepts and says nothing (the default
+    --reporting-url, something else listening there): failed on the old code, which read the whole source and then
+    waited 6 attempts of 120 s before a word. Now its first contact is bounded by STYRKEDJA_CONNECT_TIMEOUT_SECONDS:
+    one line naming reporting, its URL, the wait and what sets the address; nothing sent."""
+    server = _Silent()
+    monkeypatch.setenv("STYRKEDJA_CONNECT_TIMEOUT_SECONDS", "1")
+    from .test_ss12000_gaps import dump
+
+    try:
+        code, output = _run(capsys, "import", "ss12000", *dump(tmp_path), "--reporting-url",
+                            f"http://127.0.0.1:{server.port}")
+    finally:
+        server.close()
+    assert code == 1, output
+    said = [line for line in output.splitlines() if "did not answer" in line]
+    assert len(said) == 1, output
+    assert (f"reporting at http://127.0.0.1:{server.port}" in said[0] and "within 1 s" in said[0]
+            and "STYRKEDJA_CONNECT_TIMEOUT_SECONDS" in said[0] and "--reporting-url" in said[0]), output
+    assert "Traceback" not in output, output

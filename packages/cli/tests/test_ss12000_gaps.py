@@ -306,6 +306,23 @@ def test_reporting_that_never_answers_is_named_as_every_command_names_a_silent_p
     assert "run the import again to complete it" in said and "Traceback" not in said, said
 
 
+def test_each_pause_before_asking_reporting_again_is_said_as_it_starts(tmp_path, monkeypatch) -> None:
+    """A reporting gone silent mid-way: each of the 6 attempts waits up to 120 s. Failed on the old code: not a word
+    until the last (12 minutes of silence). Now each pause says why, which attempt and how long, as the source's
+    own retries do; a busy answer (503) too."""
+    monkeypatch.setattr(command, "CHUNK", 1)
+    busy = httpx.Response(503, headers={"Retry-After": "2"}, json={"title": "busy"})
+    silent = [busy, *[httpx.ReadTimeout("timed out")] * 5]
+    exit_code, said, reporting, slept = run(monkeypatch, dump(tmp_path), Reporting(None, None, *silent))
+    assert exit_code == 1 and len(slept) == 5, said
+    assert ("reporting answered the organisations changes, items 2-2 of 2 HTTP 503 (attempt 1 of 6); asking again "
+            "in 2 s") in said, said
+    for attempt in range(2, 6):
+        assert (f"reporting did not answer the organisations changes, items 2-2 of 2 (ReadTimeout, attempt {attempt} "
+                f"of 6); asking again in") in said, (attempt, said)
+    assert command.ON_RETRY.get() is None  # the command's own: reset after it
+
+
 def test_a_connection_failing_on_a_write_is_made_again(tmp_path, monkeypatch) -> None:
     """Once reporting has answered, a failed connection is a restart or a network blip: the chunk is sent again."""
     refused = httpx.ConnectError("[Errno 111] Connection refused")

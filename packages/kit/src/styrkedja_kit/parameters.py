@@ -413,6 +413,35 @@ def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse", *, text_r
     return strict
 
 
+#: One rule for an integer in a JSON body, every door's (the kit's `InputModel` and the contracts' models: strict
+#: integers, `int_type`), as in the events, whose contracts take the same values strictly — a door that took `7.0`
+#: would take what a producer writing straight to Kafka is refused. JSON Schema's `type: integer` counts 7.0 as an
+#: integer (one number), so no schema can say it: the document says it in words, at each such field and once at the
+#: top. (Query and path integers are text: ASCII digits, `integer_format`.)
+BODY_INTEGERS = ("In a JSON body an integer is written without a fraction or an exponent (`7`, not `7.0` or `7e0`) "
+                 "and is never text or a boolean: anything else is a 422 naming the field (`int_type`), as the "
+                 "events' contracts take integers.")
+BODY_INTEGER = "A JSON integer: `7`, not `7.0`, `7e0` or `\"7\"`."
+
+
+def _describe_body_integers(schema: Any) -> None:
+    """Each integer property of a body schema (or an optional one, `anyOf` with null) says `BODY_INTEGER`."""
+    if not isinstance(schema, dict):
+        return
+    for prop in schema.get("properties", {}).values():
+        if not isinstance(prop, dict):
+            continue
+        types = {prop.get("type"), *(s.get("type") for s in prop.get("anyOf", []) if isinstance(s, dict))}
+        if "integer" in types:
+            old = prop.get("description", "")
+            if BODY_INTEGER not in old:
+                prop["description"] = f"{old} {BODY_INTEGER}".strip()
+        elif prop.get("type") == "object" or "properties" in prop:
+            _describe_body_integers(prop)
+        if isinstance(prop.get("items"), dict):
+            _describe_body_integers(prop["items"])
+
+
 def describe(openapi: dict[str, Any], unknown: Literal["refuse", "ignore"] = "refuse") -> dict[str, Any]:
     """Each query and path parameter's description in an OpenAPI document says the rule its value keeps (`FORMATS`),
     and that it is given once unless it is a list; the document's description says what becomes of an unknown
@@ -439,7 +468,16 @@ def describe(openapi: dict[str, Any], unknown: Literal["refuse", "ignore"] = "re
                 old = parameter.get("description", "")
                 if rule and rule not in old:
                     parameter["description"] = f"{old} {rule}".strip() if old else rule
+    for schema in openapi.get("components", {}).get("schemas", {}).values():
+        _describe_body_integers(schema)
+    for path_item in openapi.get("paths", {}).values():  # inline bodies (`json_body_openapi`)
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                for media in operation.get("requestBody", {}).get("content", {}).values():
+                    _describe_body_integers(media.get("schema", {}))
     info = openapi.setdefault("info", {})
+    if BODY_INTEGERS not in info.get("description", ""):
+        info["description"] = f"{info.get('description', '')}\n\n{BODY_INTEGERS}".strip()
     note = ("Query and path parameters are read strictly: integers in ASCII digits, booleans `true`/`false`, "
             "a parameter given once unless it is a list, the query string percent-encoded UTF-8; "
             + ("an unknown query parameter is a 422 naming it (`unknown_parameter`)." if unknown == "refuse"

@@ -22,7 +22,7 @@ from uuid import UUID
 
 from asyncpg.exceptions import IntegrityConstraintViolationError
 from pydantic_core import to_json
-from sqlalchemy import JSON, ColumnElement, Table, TextClause, any_, bindparam, text
+from sqlalchemy import JSON, ColumnElement, Select, Table, TextClause, any_, bindparam, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -182,3 +182,32 @@ def _records(table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str,
     except KeyError:
         raise ValueError(f"rows for {table.name} with different columns") from None
     return records
+
+
+# -- a batch's rows in a statement: one array parameter per column, whatever the batch's size -------------------
+# PostgreSQL (and asyncpg) take at most 32,767 bind parameters in one statement. A tuple IN list
+# (`tuple_(a, b).in_(rows)`) and a multi-row VALUES take one per value per column, so a large but valid batch passed
+# the bound: a 500 (round 27, `make bench --full`: 8 columns x 4,870 directory changes). With `any_of` (one column)
+# and `insert_rows` (plain upserts), the helpers below send each column as one array: the statement has as many
+# parameters for a thousand rows as for one. `tests/test_hostile_round27a.py` refuses an IN list or a multi-row
+# VALUES on the write side.
+
+
+def unnested(columns: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Select[Any]:
+    """`SELECT * FROM unnest(:array, ...)`: the rows (tuples in `columns`' order, kept in their order), one array
+    parameter per column (of each column's type), as a SELECT of them in that order — for `(columns) IN (…)`
+    (`rows_in`) or an upsert of many rows (`pg_insert(table).from_select(names, unnested(...))`, where a
+    multi-row `.values([...])` takes a parameter per row per column). Its columns are named by position (`c0`, …):
+    any columns, also two of one name (of two tables)."""
+    arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
+    names = [f"c{n}" for n in range(len(columns))]
+    spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
+                           for column, values in zip(columns, arrays, strict=True)]
+                         ).table_valued(*names).render_derived()
+    return select(*[spread.c[name] for name in names])
+
+
+def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
+    """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
+    found: ColumnElement[bool] = tuple_(*columns).in_(unnested(columns, sorted(set(rows))))
+    return found

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from styrkedja_contracts.calendar import forecast_window, is_forecast_late
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR, forecast_window, is_forecast_late
+from styrkedja_contracts.events.calendar import ReportingCalendar
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 from styrkedja_forecast.settings import ForecastSettings
@@ -203,3 +204,48 @@ async def test_the_same_calendar_in_another_order_is_unchanged(client, db, admin
                                               "round_deadlines": rounds[::-1]}, headers=admin)
     assert (again.json()["revision"], again.json()["status"]) == (1, "unchanged"), again.text
     assert len(await calendar_events(db)) == 1
+
+
+@pytest.mark.parametrize("changed_at_read", [1, 2])
+async def test_a_calendar_changed_while_a_forecast_is_judged_never_gives_it_the_replaced_ones_flag(
+        client, db, admin, token_issuer, monkeypatch, changed_at_read):
+    """The calendar is changed (and committed) right after the forecast's write read it — the first read, or
+    the second: the one inside the write's transaction. Whatever the interleaving, the forecast's deadline is
+    that of the calendar whose event precedes the forecast's in the outbox (the order reporting reads them in):
+    a flag of the replaced calendar behind the `calendar.changed.v1` that replaced it is the bug."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from styrkedja_forecast.calendar import tables
+
+    body = {"organiser_id": ORG, "school_unit_code": "12345678", "group_id": "7A", "student_id": "s-1",
+            "teacher_id": "t-1", "gender": "female", "year": 7, "subject_code": "GRGRMAT01",
+            "school_year": "2025/26", "term": "HT", "value": "ACCEPTABLE"}
+    platform = bearer(token_issuer.mint(roles=["platform"], organisers=[ORG], client_id="unikum-like"))
+    load_many, reads, changes = tables.load_many, [], []
+
+    async def read_then_change(session, organiser_ids):
+        found = await load_many(session, organiser_ids)
+        reads.append(1)
+        if len(reads) == changed_at_read:
+            change = asyncio.create_task(client.put(f"/v1/calendars/{ORG}", json=OWN, headers=admin))
+            changes.append(change)
+            # until the change has committed, or waits for this write (its lock not granted): never by the clock
+            async with db.connect() as conn:
+                while not change.done() and not (await conn.execute(text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))).scalar():
+                    await asyncio.sleep(0.01)
+        return found
+
+    monkeypatch.setattr(tables, "load_many", read_then_change)
+    posted = await client.post("/v1/forecasts", json=body, headers=platform)
+    assert posted.status_code == 201, posted.text
+    assert changes, "the calendar was read once only: never inside the forecast's transaction"
+    assert (await changes[0]).status_code == 200
+
+    events = await testing.outbox_events(db, "styrkedja.forecasts")
+    assert [e.type.split(".")[2] for e in events] in (["calendar", "forecast"], ["forecast", "calendar"])
+    own_first = events[0].type == "se.styrkedja.calendar.changed.v1"
+    judged_by = ReportingCalendar.model_validate(OWN) if own_first else DEFAULT_CALENDAR
+    assert posted.json()["window_deadline"] == str(forecast_window("2025/26", "HT", judged_by).deadline)

@@ -4,6 +4,8 @@ publish refused while incomplete → publish → action plan → edits → filte
 from __future__ import annotations
 
 import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 ORG, OTHER_ORG = "2999", "1480"
 UNIT, SIBLING = "29990011", "29990022"
 TOPIC = "styrkedja.lika"
+SWEDEN = ZoneInfo("Europe/Stockholm")
 
 
 def draft(**overrides) -> dict:
@@ -362,3 +365,21 @@ async def test_a_draft_resent_with_its_id_is_the_same_draft(client, db):
     assert (await client.get(f"/v1/self-assessments/{sa_id}")).json()["rated"] == 0
     again = await client.delete(f"/v1/self-assessments/{sa_id}/ratings/GR-LED-01")
     assert again.status_code == 404 and problem_fields(again) == [("indicator_id", "not_rated")]
+
+
+async def test_the_published_event_names_the_day_it_was_made(client, db):
+    """The school year a self-assessment is about is the one of its day (`assessed_on`), not of the day it is
+    published: the event carries the day, so that reporting's compilation over time counts it in that year (made
+    30 June, published later: the year ending that June). Failed on the old code: the event had no `assessed_on`
+    and reporting took the school year of `published_at`. An import is made the day it arrives."""
+    ids = await indicator_ids(client)
+    sa_id = await new_draft(client, assessed_on="2026-06-30")
+    await save(client, sa_id, [{"indicator_id": i, "rating": "PLANNED"} for i in ids])
+    assert (await client.post(f"/v1/self-assessments/{sa_id}/publish")).status_code == 200
+    imported = await client.post("/v1/self-assessments/published", json=draft(
+        school_unit_code=SIBLING, ratings=[{"indicator_id": ids[0], "area": "ledning", "rating": "PLANNED"}]))
+    assert imported.status_code in (200, 201), imported.text
+    events = [e for e in await testing.outbox_events(db, TOPIC)
+              if e.type == "se.styrkedja.lika.self_assessment_published.v1"]
+    assert [str(e.data.assessed_on) for e in events] == [
+        "2026-06-30", str(datetime.fromisoformat(imported.json()["published_at"]).astimezone(SWEDEN).date())]

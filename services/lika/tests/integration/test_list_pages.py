@@ -118,3 +118,31 @@ async def test_a_bad_page_is_a_422_naming_the_parameter_and_its_rule(client, db,
     for asked in (params, {"after": other_unit["self_assessment_id"]}) if "listed_id" in expected else (params,):
         refused = await client.get("/v1/self-assessments", params=LIST | asked)
         assert refused.status_code == 422 and problem_fields(refused) == [expected], refused.text
+
+
+async def test_drafts_made_in_the_same_microsecond_are_each_listed_once(client, db):
+    """Ties in `created_at` (an import stores its self-assessments with one `now`; two creates can share a
+    microsecond): the cursor is (`created_at`, id), so a page boundary inside the tie skips none and repeats none —
+    and a draft stored meanwhile with the tie's time but an id after the cursor's comes on a later page."""
+    ids = await drafts(db, 5)
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE self_assessments SET created_at = (SELECT min(created_at) FROM "
+                                "self_assessments) WHERE self_assessment_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids})
+    in_order = sorted(ids)
+    first = await client.get("/v1/self-assessments", params=LIST | {"limit": 2})
+    assert [s["self_assessment_id"] for s in first.json()] == in_order[:2]
+    # while paging: one more in the tie, after the cursor (the greatest id there is)
+    late = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    async with db.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO self_assessments (self_assessment_id, organiser_id, school_unit_code, school_form, "
+            "respondent_role, catalogue_version, status, origin, assessed_on, created_at, updated_at) "
+            "SELECT CAST(:id AS uuid), organiser_id, school_unit_code, school_form, respondent_role, catalogue_version, "
+            "status, origin, assessed_on, created_at, updated_at FROM self_assessments "
+            "WHERE self_assessment_id = CAST(:first AS uuid)"), {"id": late, "first": ids[0]})
+    seen, url = [s["self_assessment_id"] for s in first.json()], next_link(first)
+    while url:
+        page = await client.get(url)
+        seen += [s["self_assessment_id"] for s in page.json()]
+        url = next_link(page)
+    assert seen == [*in_order, late]

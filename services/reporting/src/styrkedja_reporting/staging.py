@@ -13,25 +13,23 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ColumnElement,
     Date,
     DateTime,
     Integer,
     String,
     Table,
     Uuid,
-    bindparam,
-    func,
-    select,
     text,
-    tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
-from styrkedja_kit.sets import any_of as any_of  # the kit's, for the capabilities' statements as the rest here
+# the kit's, where this module's callers find them (`styrkedja_kit.sets`: a batch's values as arrays)
+from styrkedja_kit.sets import any_of as any_of
 from styrkedja_kit.sets import copy_records
+from styrkedja_kit.sets import rows_in as rows_in
+from styrkedja_kit.sets import sorted_unique as sorted_unique
+from styrkedja_kit.sets import unnested as unnested
 
 
 def pg_type(column: Column[Any]) -> str:
@@ -290,13 +288,3 @@ def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
     C.UTF-8 is the same order at many times the cost). A sort for a lock order needs any fixed order."""
     text_names = {n for n in names if pg_type(table.c[n]) == "text"}
     return ", ".join(f'{e} COLLATE "C"' if n in text_names else e for e, n in zip(exprs, names, strict=True))
-
-
-def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
-    """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
-    rows = sorted(set(rows))
-    arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
-    names = [f"c{n}" for n in range(len(columns))]
-    spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
-                           for column, values in zip(columns, arrays, strict=True)]).table_valued(*names).render_derived()
-    return tuple_(*columns).in_(select(*[spread.c[name] for name in names]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import openpyxl
@@ -131,3 +131,25 @@ async def test_compilation_exports_and_bad_parameters(fed, client):
     bad_year = await client.get("/v1/lika/compilation/over-time", params={"organiser_id": "2999",
                                                                           "school_year": "2026"})
     assert bad_year.status_code == 422 and "school_year" in bad_year.text
+
+
+async def test_over_time_counts_a_self_assessment_in_the_school_year_of_its_day(settings, client):
+    """Made 30 June, published 1 July 00:30 in Sweden: counted in the school year ending that June (the day it was
+    made, `assessed_on`, kept as applied — live and rebuilt alike, the rebuild applies the same handler). Failed
+    on the old code: counted in the next school year, by `published_at`."""
+    made = published("june", "2999", "11111111", {"L1": "STARTED"}, at=datetime(2026, 6, 30, 22, 30, tzinfo=UTC))
+    made = new_event(made.data.model_copy(update={"assessed_on": date(2026, 6, 30)}), source="/test")
+    database = Database(settings.database_url)
+    try:
+        await Feeder(database)(directory())
+        loop = ConsumerLoop(settings, database, group_id="lika-test", topics=[], handler=handler_registry(),
+                            applied_table=metadata.tables["consumer_applied_events"],
+                            offsets_table=metadata.tables["consumer_offsets"], handles=handler_registry().handles)
+        await loop.process({TopicPartition("styrkedja.lika", 0): [record(made, 0)]}, RecordingProducer())
+    finally:
+        await database.dispose()
+    answer = await client.get("/v1/lika/compilation/over-time", params={
+        "organiser_id": "2999", "school_year": "2025/26", "compare_to": "2024/25"})
+    assert answer.status_code == 200, answer.text
+    [l1] = [r for r in answer.json()["rows"] if r["indicator_id"] == "L1"]
+    assert (l1["units_now"], l1["mean_now"]) == (1, 2.0), l1

@@ -13,6 +13,7 @@ A second run of the same data changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ import uuid
 from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -40,7 +42,7 @@ from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 from styrkedja_contracts.subjects import subject_list
 
-from ..reach import http_peer, unanswered
+from ..reach import connect_seconds, http_peer, reach_http, unanswered
 from .mapping import (
     AREA_REFUSED,
     GROUP_REFUSED,
@@ -96,6 +98,8 @@ PAGE_SECONDS = (1.0, 86_400.0)
 MAX_PAGES = (1, 10_000_000)
 #: the largest page a flag may allow, in MiB (16 GiB: a page's bytes wait on disk, its items are in memory)
 MAX_PAGE_MIB = 16_384
+#: the most items a page is asked to hold (`--page-size`): a page is read whole, its items sent in `CHUNK`s
+PAGE_SIZE_MAX = 10_000
 
 
 
@@ -250,6 +254,17 @@ MAYBE_DONE = frozenset({500, 502, 503, 504})
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
+#: what the command says before each pause of `_ask` (why, seconds): a run waiting on a reporting that keeps silent
+#: or busy says so as it waits (6 attempts of a 120 s wait each were 12 minutes without a word)
+ON_RETRY: ContextVar[Callable[[str, float], None] | None] = ContextVar("styrkedja_ss12000_on_retry", default=None)
+
+
+def _say_retry(why: str, seconds: float) -> None:
+    said = ON_RETRY.get()
+    if said is not None:
+        said(why, seconds)
+
+
 def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callable[[float], None] | None,
          refused_is_final: bool = False, removing: bool = False, **request: Any) -> tuple[httpx.Response, str | None]:
     """Reporting's answer to one request, asked again a bounded number of times while it is busy or failing (each
@@ -282,12 +297,18 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
                                   ) from None
             if not isinstance(error, NEVER_SENT):
                 maybe_done = maybe_done or type(error).__name__
-            pause(retry_after_seconds(None, attempt))
+            seconds = retry_after_seconds(None, attempt)
+            _say_retry(f"reporting did not answer the {what} ({type(error).__name__}, attempt {attempt} of "
+                       f"{POST_ATTEMPTS})", seconds)
+            pause(seconds)
             continue
         if (response.status_code in SOURCE_RETRIED or _key_in_progress(response)) and attempt < POST_ATTEMPTS:
             if response.status_code in MAYBE_DONE:
                 maybe_done = maybe_done or f"HTTP {response.status_code}"
-            pause(retry_after_seconds(response.headers.get("retry-after"), attempt))
+            seconds = retry_after_seconds(response.headers.get("retry-after"), attempt)
+            _say_retry(f"reporting answered the {what} HTTP {response.status_code} (attempt {attempt} of "
+                       f"{POST_ATTEMPTS})", seconds)
+            pause(seconds)
             continue
         return response, maybe_done
     raise AssertionError("unreachable")  # pragma: no cover
@@ -1092,7 +1113,7 @@ def register(import_app: typer.Typer) -> None:
                                                         "--organiser ID`)"),
         since: datetime | None = typer.Option(None, help="incremental: only what changed after this time "
                                                          "(meta.modified.after), and apply /deletedEntities"),
-        page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
+        page_size: int = typer.Option(100, min=1, max=PAGE_SIZE_MAX, help="items per page asked of the API"),
         max_page_mib: int = typer.Option(
             256, min=1, max=MAX_PAGE_MIB,
             help="the largest page (or --dir file) read, in MiB: a server ignoring --page-size may answer a whole list "
@@ -1161,10 +1182,17 @@ def register(import_app: typer.Typer) -> None:
         only = _only_organisers(only_organiser)
         token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
+        # Reporting first, before the source is read (minutes, for a server): one that accepts and says nothing was
+        # found only when sending, after 6 attempts of 120 s. Now a silence of STYRKEDJA_CONNECT_TIMEOUT_SECONDS is
+        # one line naming it and its option (`main`); a refusal is the first request's own at-once stop.
+        asyncio.run(reach_http(http_peer("reporting", reporting_url, "--reporting-url (or STYRKEDJA_REPORTING_URL)"),
+                               reporting_url, connect_seconds(), refused_is_said_later=True))
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them
         said: list[str] = []  # what an incremental run moved and what it holds under units gone at the source
         sending: list[str] = []  # the chunk whose answer was awaited when the import stopped, if any
+        # each pause before asking reporting again is said as it starts (reset after: the next command's own)
+        retry_said = ON_RETRY.set(lambda why, seconds: console.print(plain(f"{why}; asking again in {seconds:.0f} s")))
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{plain(what)}; asking again in {seconds:.0f} s")
@@ -1218,6 +1246,8 @@ def register(import_app: typer.Typer) -> None:
                 console.print(plain(f"{sending[0]}: sent, its answer not read before the import stopped: it may "
                                     "have been applied (not counted); run the import again to complete it"))
             raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
+        finally:
+            ON_RETRY.reset(retry_said)
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
             console.print(plain(line))

@@ -84,6 +84,11 @@ class LikaSelfAssessmentPublishedV1(EventData):
     catalogue_version: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")
     ratings: tuple[LikaRating, ...] = Field(min_length=1, max_length=500)
     published_at: Timestamp
+    # the school year an assessment is ABOUT is the one of the day it was made, not of the day it was published
+    # (assessed 30 June, published 1 July: the year ending that June); absent in events made before it was sent
+    assessed_on: date | None = Field(
+        default=None, description="The day the self-assessment was made (in Sweden), which names the school year it "
+        "is about (1 July – 30 June). Absent: the day of `published_at` in Sweden.")
 
     @field_validator("ratings")
     @classmethod

@@ -10,6 +10,7 @@ from sqlalchemy import Column, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.support import InterventionKind, InterventionStatus
+from styrkedja_kit.sets import any_of
 from styrkedja_kit.writes import RecordTables
 
 from ..metadata import metadata
@@ -40,7 +41,7 @@ async def investigations(session: AsyncSession, ids: Iterable[UUID]) -> dict[UUI
         return {}
     t = support_interventions
     rows = (await session.execute(select(t.c.intervention_id, t.c.kind, t.c.status, t.c.organiser_id,
-                                         t.c.student_id, t.c.retracted).where(t.c.intervention_id.in_(wanted))
+                                         t.c.student_id, t.c.retracted).where(any_of(t.c.intervention_id, wanted))
                                   .order_by(t.c.intervention_id).with_for_update(read=True))).all()
     return {r.intervention_id: StoredInvestigation(InterventionKind(r.kind), InterventionStatus(r.status),
                                                    r.organiser_id, r.student_id, r.retracted) for r in rows}

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import new_event
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar
@@ -51,6 +52,17 @@ class CalendarService:
             found = await tables.load_many(session, ids)
         return {o: found.get(o, self.default) for o in ids}
 
+    async def calendars_held(self, session: AsyncSession, organiser_ids: Iterable[str]
+                             ) -> dict[str, ReportingCalendar]:
+        """`calendars` inside a write's transaction, locked (shared) until it ends: the late flag is judged by
+        the calendar that is current when the forecast commits. A change of one waits for the write, and a
+        write for a change under way (then reads the new calendar): never a flag of a calendar replaced
+        meanwhile, whose forecast's event would follow the `calendar.changed.v1` that replaced it."""
+        ids = sorted(set(organiser_ids))
+        await tables.hold(session, ids, shared=True)
+        found = await tables.load_many(session, ids)
+        return {o: found.get(o, self.default) for o in ids}
+
     async def set(self, organiser_id: str, calendar: ReportingCalendar, requested_revision: int | None,
                   changed_by: str | None) -> CalendarView:
         for attempt in (1, 2):
@@ -68,6 +80,8 @@ class CalendarService:
                         changed_by: str | None) -> CalendarView:
         now = datetime.now(UTC)
         async with self.db.sessions.begin() as session:
+            # after the forecasts being judged by the current calendar (`calendars_held`), before any later one
+            await tables.hold(session, [organiser_id], shared=False)
             current = await tables.load(session, organiser_id, lock=True)
             decision = decide_set(current, calendar, requested_revision)
             if not decision.store:

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Uuid, func, select
+from sqlalchemy import Column, DateTime, Integer, String, Table, Uuid, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.calendar import ReportingCalendar
+from styrkedja_kit.sets import any_of
 
 from ..metadata import metadata
 from .rules import StoredCalendar, stored_calendar
@@ -37,6 +38,24 @@ organiser_calendar_revisions = Table(
 )
 
 
+#: The first key of the organisers' calendar locks (`hold`): pg_advisory_xact_lock(int4, int4), its own class of keys.
+CALENDAR_LOCK_CLASS = 0x43414C31  # "CAL1"
+
+
+async def hold(session: AsyncSession, organiser_ids: Iterable[str], *, shared: bool) -> None:
+    """Lock these organisers' calendars until the transaction ends: shared by a write that judges by them
+    (writes do not wait for each other), exclusive by a change of one. An advisory lock, not the row's: an
+    organiser still on the defaults has no row to lock, and its first calendar must wait all the same."""
+    ids = sorted(set(organiser_ids))
+    if not ids:
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    # one round trip, in one order (a hash collision of two organisers only makes them wait for each other)
+    await session.execute(text(f"SELECT {function}(CAST(:class AS int4), hashtext(o)) "
+                               "FROM (SELECT unnest(CAST(:ids AS text[])) AS o ORDER BY 1) AS organisers"),
+                          {"class": CALENDAR_LOCK_CLASS, "ids": ids})
+
+
 async def load(session: AsyncSession, organiser_id: str, *, lock: bool = False) -> StoredCalendar | None:
     query = select(organiser_calendars.c.revision, organiser_calendars.c.calendar).where(
         organiser_calendars.c.organiser_id == organiser_id)
@@ -51,7 +70,7 @@ async def load_many(session: AsyncSession, organiser_ids: Iterable[str]) -> dict
     if not ids:
         return {}
     c = organiser_calendars.c
-    rows = (await session.execute(select(c.organiser_id, c.calendar).where(c.organiser_id.in_(ids)))).all()
+    rows = (await session.execute(select(c.organiser_id, c.calendar).where(any_of(c.organiser_id, ids)))).all()
     return {r.organiser_id: stored_calendar(r.calendar)[0] for r in rows}
 
 

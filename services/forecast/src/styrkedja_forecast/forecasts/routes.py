@@ -25,6 +25,7 @@ def _service(request: Request, principal: Principal) -> ForecastService:
     calendars = calendar_service(request)
     return ForecastService(runtime.db, runtime.outbox, principal, settings.window_config(),
                            max_batch_items=settings.max_batch_items, calendars=calendars.calendars,
+                           calendars_held=calendars.calendars_held,
                            checked_once=settings.write_events_checked_once)
 
 

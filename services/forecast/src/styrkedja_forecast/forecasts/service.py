@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from styrkedja_contracts import forecast_id_for
 from styrkedja_contracts.events.calendar import ReportingCalendar
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
@@ -69,12 +71,15 @@ def _out(outcome: Outcome) -> ForecastOut:
 
 #: The organisers' calendars (the defaults for those without one of their own).
 Calendars = Callable[[Iterable[str]], Awaitable[Mapping[str, ReportingCalendar]]]
+#: The same, read inside the write's transaction and held until it ends (`CalendarService.calendars_held`).
+HeldCalendars = Callable[[AsyncSession, Iterable[str]], Awaitable[Mapping[str, ReportingCalendar]]]
 
 
 class ForecastService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal,
                  windows: WindowConfig = DEFAULT_WINDOWS, *, max_batch_items: int = 1000,
-                 calendars: Calendars | None = None, checked_once: bool = True) -> None:
+                 calendars: Calendars | None = None, calendars_held: HeldCalendars | None = None,
+                 checked_once: bool = True) -> None:
         self.checked_once = checked_once
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
                                 writer=(principal, Write.FORECASTS))
@@ -84,7 +89,11 @@ class ForecastService:
         async def defaults(organisers: Iterable[str]) -> Mapping[str, ReportingCalendar]:
             return dict.fromkeys(organisers, default)
 
+        async def held_defaults(_: AsyncSession, organisers: Iterable[str]) -> Mapping[str, ReportingCalendar]:
+            return dict.fromkeys(organisers, default)
+
         self.calendars = calendars or defaults
+        self.calendars_held = calendars_held or held_defaults
 
     async def submit(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[ForecastOut]:
         """Store a new revision of each changed forecast and its event, all or nothing. First of all,
@@ -99,8 +108,11 @@ class ForecastService:
     async def store(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[Outcome]:
         """What `submit` does, answered as the write path's outcomes."""
         self.writes.require_writer([item.organiser_id for item in items], batch=batch)
-        # the late flag by each organiser's årshjul, the same rule reporting's compliance applies
-        calendars = await self.calendars({item.organiser_id for item in items})
+        # the late flag by each organiser's årshjul, the same rule reporting's compliance applies: read here for
+        # the pure checks (every bad item named before any transaction), and again inside the write's (`held`)
+        organisers = {item.organiser_id for item in items}
+        checked_by = await self.calendars(organisers)
+        calendars = dict(checked_by)
         periods: set[tuple[str, str, str]] = set()  # each organiser's period judged once (a batch shares a few)
 
         def check(item: ForecastIn) -> None:
@@ -116,6 +128,26 @@ class ForecastService:
 
         # a batch's forecasts share a few windows: each computed once per organiser, period and time
         windows: dict[tuple[str, str, str, datetime], Lateness] = {}
+
+        async def held(session: AsyncSession, changes: Sequence[Change]) -> list[RuleViolation | None]:
+            # The calendars the flag is judged by: those current as the forecasts commit (a change of one
+            # committed after the read above would else give a flag of the calendar it replaced, while the
+            # forecast's event follows that change's). A calendar changed meanwhile is checked again.
+            calendars.update(await self.calendars_held(session, organisers))
+            found: list[RuleViolation | None] = []
+            judged: set[tuple[str, str, str]] = set()
+            for index, change in enumerate(changes):
+                content = change.content
+                organiser = content["organiser_id"]
+                period = (organiser, content["school_year"], content["term"])
+                if calendars[organiser] == checked_by[organiser] or period in judged:
+                    continue
+                judged.add(period)
+                try:
+                    check_window_in_years(content["school_year"], content["term"], calendars[organiser])
+                except RuleViolation as error:
+                    found.append(error.at_item(index if batch else None))
+            return found
 
         def built(change: Change, revision: int, now: datetime) -> Built:
             content = change.content
@@ -133,7 +165,7 @@ class ForecastService:
             columns.update(submitted_at=now, window_deadline=window.deadline, late=window.late)
             return Built(data, columns=columns, revision_columns={"late": window.late})
 
-        return await self.writes.publish(changes, built, batch=batch, violations=violations)
+        return await self.writes.publish(changes, built, batch=batch, violations=violations, stored_check=held)
 
     async def withdraw(self, forecast_id: UUID, request: WithdrawIn) -> ForecastOut:
         def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:

@@ -9,6 +9,9 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR
 
 from ..domain import (
     AssessmentStatus,
@@ -20,6 +23,9 @@ from ..domain import (
 )
 from ..problems import FieldProblem
 from ..text_rules import text_problems
+
+#: the schools' time: a day of an assessment is a Swedish day
+SCHOOL_TIME = ZoneInfo(DEFAULT_CALENDAR.timezone)
 
 _BRACKETS = re.compile(r"\[([^\]]*)\]")
 
@@ -35,7 +41,9 @@ def _domain_problems(error: SelfAssessmentInvalid) -> list[FieldProblem]:
 
 def header(row: Mapping[str, Any]) -> dict[str, Any]:
     """The domain header of a stored self-assessment row."""
-    assessed_on = row.get("assessed_on") or (row.get("published_at") or row["created_at"]).date()
+    # a row from before the day was kept: the day it was published (else made) at the school, in Swedish time — not
+    # the UTC date (published 00:30 on 1 July in Sweden is 30 June in UTC: another school year)
+    assessed_on = row.get("assessed_on") or (row.get("published_at") or row["created_at"]).astimezone(SCHOOL_TIME).date()
     return {"assessment_id": str(row["self_assessment_id"]), "organiser_id": row["organiser_id"],
             "school_unit_code": row["school_unit_code"], "school_form": row["school_form"],
             "catalogue_version": row["catalogue_version"], "respondent_role": row["respondent_role"],

@@ -287,8 +287,10 @@ class SelfAssessments:
                                       "updated_at": now}
             events = []
             if publish:
+                # the day it was made goes with it: the school year it is about (`rules.header`), never the publishing's
                 event = sized(publishable_event(lambda: LikaSelfAssessmentPublishedV1(
                     self_assessment_id=self_assessment_id, published_at=now,
+                    assessed_on=rules.header(row)["assessed_on"],
                     ratings=tuple(LikaRating(**r) for r in snapshot), **{k: row[k] for k in _DRAFT_HEADER}),
                     source=SOURCE, subject=str(self_assessment_id), field="ratings"), self.max_event_bytes, "ratings")
                 values |= {"published_at": now, "event_id": event.id}
@@ -311,7 +313,7 @@ class SelfAssessments:
         content = item.model_dump(mode="json", exclude={"self_assessment_id"})
         now = datetime.now(UTC)
         event = sized(publishable_event(lambda: LikaSelfAssessmentPublishedV1(
-            self_assessment_id=self_assessment_id, published_at=now, **content),
+            self_assessment_id=self_assessment_id, published_at=now, assessed_on=school_day(now), **content),
             source=SOURCE, subject=str(self_assessment_id)), self.max_event_bytes, "ratings")
         async with self.db.sessions.begin() as session:
             if await queries.insert_new(session, {"self_assessment_id": self_assessment_id, **content,

@@ -32,7 +32,10 @@ async def freshness_sweep(request: Request, organiser_id: Annotated[OrganiserIdP
                               ge=EARLIEST_EVENT_TIME, le=LATEST_EVENT_TIME,
                               description="Judge as of this moment (default now): for a catch-up or a test. The "
                               "events it writes carry it as their time, so it lies where an event's time does: "
-                              "2000-01-01T00:00:00Z to 2199-12-31T23:59:59Z.")] = None,
+                              "2000-01-01T00:00:00Z to 2199-12-31T23:59:59Z. It is one judgement, not a new "
+                              "clock: the periodic sweep and the live judgement go on judging at the moment they "
+                              "run, so what a sweep at another moment raised or resolved is judged again at the "
+                              "next of them (a mistyped year heals by itself).")] = None,
                           principal: Principal = authorize(Role.OPS, description="ops: freshness sweep"),
                           ) -> Swept:
     """Judge `freshness_red` of every group and school unit (of one organiser, or all) now."""

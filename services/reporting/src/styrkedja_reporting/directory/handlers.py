@@ -20,6 +20,7 @@ from styrkedja_contracts import (
 from styrkedja_kit.consumer import Delivered
 
 from ..registry import forget, plain_data
+from ..staging import any_of, unnested
 from . import tables as t
 from .rosters import rebuild_rosters
 from .rules import Row, moves, newest, organiser_spelt, placement_changes, unit_scope
@@ -73,9 +74,6 @@ def _changes(batch: Sequence[Delivered]) -> dict[str, list[tuple[tuple[Any, ...]
     return out
 
 
-_ROWS_PER_STATEMENT = 2_000  # × columns stays under PostgreSQL's 32,767 parameters of one statement
-
-
 async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
     """Newest change wins: one upsert for the batch's changes, one for its removals. A removal is a tombstone of
     what the removal says alone (the rest of the row empty): it kept the rest of the row it found, so a unit created
@@ -83,20 +81,21 @@ async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
     batches (live) held them — the tables differed by how the log was cut (round 26). No reader reads a removed row's
     other columns; the codes a removed school unit held are read before the batch is written (`_codes_held`)."""
     keys = t.KEYS[table.name]
-    names = {c.name for c in table.columns}
+    names = [c.name for c in table.columns]
     for removed in (False, True):
         part = sorted((r for r in rows if r["removed"] is removed), key=lambda r: tuple(str(r[k]) for k in keys))
         if not part:
             continue
-        part = [{name: r.get(name) for name in names} for r in part]  # every row of a statement names every column
-        for start in range(0, len(part), _ROWS_PER_STATEMENT):  # the driver's bound on parameters
-            stmt = pg_insert(table).values(part[start:start + _ROWS_PER_STATEMENT])
-            columns = part[0].keys() - set(keys)
-            # as `rules.newest`: at the same time a removal wins, else the later change of the log
-            newer = (stmt.excluded.updated_at > table.c.updated_at) | (
-                (stmt.excluded.updated_at == table.c.updated_at) & (stmt.excluded.removed | ~table.c.removed))
-            await session.execute(stmt.on_conflict_do_update(
-                index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}, where=newer))
+        # one array per column (`unnested`), every row naming every column: a multi-row VALUES took a parameter per
+        # row per column, and a statement may have at most 32,767 (the rebuild's batches are thousands of events)
+        stmt = pg_insert(table).from_select(names, unnested(list(table.columns), [
+            tuple(r.get(name) for name in names) for r in part]))
+        # as `rules.newest`: at the same time a removal wins, else the later change of the log
+        newer = (stmt.excluded.updated_at > table.c.updated_at) | (
+            (stmt.excluded.updated_at == table.c.updated_at) & (stmt.excluded.removed | ~table.c.removed))
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={name: stmt.excluded[name] for name in names if name not in keys},
+            where=newer))
 
 
 async def _codes_held(session: AsyncSession, unit_rows: list[Row]) -> set[str]:
@@ -153,13 +152,14 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
     changed = moves({code: area for code, (_, area) in placed.items()},
                     {**dict.fromkeys(dropped), **{code: area for code, (_, area) in kept.items()}})
     if kept:
-        stmt = pg_insert(t.placements).values([{"school_unit_code": code, "organiser_id": org, "area_id": area}
-                                                for code, (org, area) in sorted(kept.items())])
+        columns = [t.placements.c.school_unit_code, t.placements.c.organiser_id, t.placements.c.area_id]
+        stmt = pg_insert(t.placements).from_select([c.name for c in columns], unnested(
+            columns, [(code, org, area) for code, (org, area) in sorted(kept.items())]))
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["school_unit_code"],
             set_={"area_id": stmt.excluded.area_id, "organiser_id": stmt.excluded.organiser_id}))
     if dropped:
-        await session.execute(t.placements.delete().where(t.placements.c.school_unit_code.in_(dropped)))
+        await session.execute(t.placements.delete().where(any_of(t.placements.c.school_unit_code, dropped)))
     if not changed:
         return
     forget(session, t.PLACEMENT_MEMO)  # a school unit read earlier in the batch may have moved

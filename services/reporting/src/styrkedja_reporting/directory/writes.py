@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, case, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,16 +30,19 @@ from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.problems import Problem
 
+from ..staging import any_of, rows_in, unnested
 from .rules import applies, in_kept_spelling, unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
 MAX_ITEMS = 5_000
-_ROWS_PER_STATEMENT = 1_000  # × the published columns: well under PostgreSQL's 32,767 bind parameters
 Status = Literal["created", "changed", "removed", "unchanged"]
 SOURCE_ID = r"^[A-Za-z0-9._:-]{1,64}$"
 
 _REMOVED = "removed"
+#: the columns `write_changes` upserts, in the order of its rows
+_PUBLISHED_COLUMNS = ["organiser_id", "entity_key", "content_hash", "changed_at", "source_id", "written_by", "unit_type",
+                      "school_unit_code"]
 
 
 class Change(InputModel):
@@ -185,9 +188,8 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     await _refuse_others_school_units(session, keyed, school_units, writes_for)
     if respelt:
         await _respell(session, respelt)
-    found = (await session.execute(
-        select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
-            sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()
+    found = (await session.execute(select(published).where(rows_in(
+        (published.c.organiser_id, published.c.entity_key), [(o, k) for o, k, _, _, _ in keyed])).with_for_update())).all()
     stored = {(r.organiser_id, r.entity_key): r.content_hash for r in found}
     held_at = {(r.organiser_id, r.entity_key): r.changed_at for r in found}
     written_by = {(r.organiser_id, r.entity_key): r.written_by for r in found}
@@ -225,23 +227,23 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         summary.items.append(ChangeResult(status=status, entity_key=key))
     if events:
         await outbox.add(session, events)
-        rows = [{"organiser_id": o, "entity_key": k, **row} for (o, k), row in sorted(remember.items())]
-        # in slices: one statement's bind parameters are bounded (32,767), a full batch's rows are 8 × 5,000
-        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-            stmt = pg_insert(published).values(rows[start:start + _ROWS_PER_STATEMENT])
-            # a removal keeps the source id and school unit it was published with; a change sends the school unit
-            # code the entity has now (a school unit re-coded: its removal must name the code it holds, round 26)
-            await session.execute(stmt.on_conflict_do_update(
-                index_elements=["organiser_id", "entity_key"],
-                set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at,
-                      "written_by": stmt.excluded.written_by,
-                      "school_unit_code": case((stmt.excluded.content_hash == _REMOVED,
-                                                published.c.school_unit_code),
-                                               else_=stmt.excluded.school_unit_code)}))
+        # one array per column (`unnested`): a multi-row VALUES took 8 parameters per row, and a full batch's 5,000
+        # rows passed the 32,767 one statement may have (a 500, round 27); a removal by source id has no such bound
+        columns = [published.c[name] for name in _PUBLISHED_COLUMNS]
+        stmt = pg_insert(published).from_select(_PUBLISHED_COLUMNS, unnested(columns, [
+            (o, k, *(row[name] for name in _PUBLISHED_COLUMNS[2:])) for (o, k), row in sorted(remember.items())]))
+        # a removal keeps the source id and school unit it was published with; a change sends the school unit
+        # code the entity has now (a school unit re-coded: its removal must name the code it holds, round 26)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["organiser_id", "entity_key"],
+            set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at,
+                  "written_by": stmt.excluded.written_by,
+                  "school_unit_code": case((stmt.excluded.content_hash == _REMOVED, published.c.school_unit_code),
+                                           else_=stmt.excluded.school_unit_code)}))
     claimed -= remember.keys()  # (sent twice in one batch, changed the second time: already recorded)
     if claimed:  # the same content sent by another client than the one recorded: it holds the entity now
-        await session.execute(update(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
-            sorted(claimed))).values(written_by=writer))
+        await session.execute(update(published).where(rows_in(
+            (published.c.organiser_id, published.c.entity_key), claimed)).values(written_by=writer))
     return summary
 
 
@@ -287,7 +289,7 @@ async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tup
     removed_here = {(organiser, key) for organiser, key, digest, *_ in keyed if digest == _REMOVED}
     codes = sorted(set(school_units.values()))
     live = (await session.execute(select(published.c.organiser_id, published.c.entity_key, published.c.school_unit_code)
-                                  .where(published.c.school_unit_code.in_(codes),
+                                  .where(any_of(published.c.school_unit_code, codes),
                                          published.c.entity_key.startswith(_SCHOOL_UNIT_KEY),
                                          published.c.content_hash != _REMOVED))).all()
     holders: dict[str, set[str]] = {}
@@ -301,7 +303,8 @@ async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tup
                           "after that organiser removed it"}
               for n, code in sorted(school_units.items()) if holders[code] - {keyed[n][0]} - set(writes_for)]
     if errors:
-        raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors[:100])
+        # every error (the problem lists 1,000, then how many more: `problems.listed`)
+        raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors)
 
 
 _SCHOOL_UNIT_KEY = "unit:school_unit:"
@@ -329,10 +332,10 @@ async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBa
     of `removable` only, each organiser's as it says whose (`rules.removed_by`: one writer's, or `EVERY_WRITER`'s).
     What another client wrote, or no client is recorded to have written (0026), is to this writer as an entity not
     published: not removed, not counted (its keys and source ids are not this writer's business, `/held`)."""
-    named: ColumnElement[bool] = published.c.source_id.in_(sorted(set(batch.source_ids)))
+    named: ColumnElement[bool] = any_of(published.c.source_id, batch.source_ids)
     if batch.entities:
-        named = named | tuple_(published.c.organiser_id, published.c.entity_key).in_(
-            sorted({(e.organiser_id, e.entity_key) for e in batch.entities}))
+        named = named | rows_in((published.c.organiser_id, published.c.entity_key),
+                                [(e.organiser_id, e.entity_key) for e in batch.entities])
     whose = [published.c.organiser_id == organiser if by is None else
              (published.c.organiser_id == organiser) & (published.c.written_by == by)
              for organiser, by in sorted(removable.items(), key=lambda item: item[0])]

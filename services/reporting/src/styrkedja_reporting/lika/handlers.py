@@ -32,7 +32,8 @@ async def apply_lika(session: AsyncSession, batch: Sequence[Delivered]) -> None:
         if item.event.type == LikaSelfAssessmentPublishedV1.event_type:
             assessments.append({**common, "respondent_role": data["respondent_role"],
                                 "catalogue_version": data["catalogue_version"],
-                                "published_at": data["published_at"], "ratings": nested["ratings"]})
+                                "published_at": data["published_at"], "assessed_on": data.get("assessed_on"),
+                                "ratings": nested["ratings"]})
         else:
             plans.append({**common, "revision": data["revision"], "changed_at": data["changed_at"],
                           "items": nested["items"]})

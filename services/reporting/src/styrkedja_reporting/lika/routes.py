@@ -220,7 +220,8 @@ async def compilation_over_time(
     """The whole organiser (or one area, school form, LIKA area, indicator) this school year
     against another: per indicator and per LIKA area, units rated, mean level (0–4), its change,
     and how many units rated in both years moved up, stayed or moved down. Each unit counts with
-    its latest published self-assessment of each school year (1 July – 30 June)."""
+    its latest published self-assessment of each school year (1 July – 30 June) — the school year a self-assessment is
+    about: of the day it was made (`assessed_on`), not of the day it was published."""
     year = school_year or rules.school_year_of(datetime.now(rules.SWEDEN))
     before = compare_to or rules.previous_school_year(year)
     if before == year:  # every unit "unchanged" against itself: a standstill the data does not say

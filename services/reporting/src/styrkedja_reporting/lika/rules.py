@@ -48,6 +48,16 @@ def school_year_of(moment: datetime) -> str:
     return f"{first}/{(first + 1) % 100:02d}"
 
 
+def school_year_about(assessment: SelfAssessment) -> str:
+    """The school year a self-assessment is ABOUT: the one of the day it was made (`assessed_on`), not of the day it
+    was published (assessed 30 June, published 1 July: the year ending that June); an event without the day (made
+    before it was sent): the day of `published_at` in Sweden."""
+    if assessment.assessed_on is not None:
+        first = assessment.assessed_on.year if assessment.assessed_on.month >= 7 else assessment.assessed_on.year - 1
+        return f"{first}/{(first + 1) % 100:02d}"
+    return school_year_of(assessment.published_at)
+
+
 def previous_school_year(school_year: str) -> str:
     first = int(school_year[:4]) - 1
     return f"{first}/{(first + 1) % 100:02d}"
@@ -63,6 +73,7 @@ class SelfAssessment:
     catalogue_version: str
     published_at: datetime
     ratings: Sequence[Mapping[Any, Any]]  # indicator_id, area, rating, comment
+    assessed_on: date | None = None  # the day it was made (None: not sent, see `school_year_about`)
 
 
 @dataclass(frozen=True)
@@ -272,7 +283,7 @@ def over_time(assessments: Iterable[SelfAssessment], places: Mapping[str, Place]
     up, stayed or moved down. Each unit counts with its latest self-assessment of each year."""
     years: dict[str, list[SelfAssessment]] = {school_year: [], before: []}
     for a in assessments:
-        year = school_year_of(a.published_at)
+        year = school_year_about(a)
         if year in years and filters.keeps_unit(a, places.get(a.school_unit_code, Place())):
             years[year].append(a)
     # (form, lika area, indicator or None) → school unit → level

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Uuid, select
+from sqlalchemy import Column, Date, DateTime, Index, Integer, String, Table, Uuid, select
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,8 @@ self_assessments = Table(
     Column("catalogue_version", String(32), nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("ratings", JSONB, nullable=False),
+    # the day it was made: the school year it is about (NULL: an event made before it was sent, migration 0031)
+    Column("assessed_on", Date, nullable=True),
     Index("ix_lika_self_assessments_unit", "organiser_id", "school_unit_code"),
 )
 
@@ -80,7 +82,7 @@ async def save_action_plans(session: AsyncSession, rows: list[dict[Any, Any]]) -
 
 def _assessment(row) -> SelfAssessment:
     return SelfAssessment(str(row.self_assessment_id), row.organiser_id, row.school_unit_code, row.school_form,
-                          row.respondent_role, row.catalogue_version, row.published_at, row.ratings)
+                          row.respondent_role, row.catalogue_version, row.published_at, row.ratings, row.assessed_on)
 
 
 def _activity(item: dict[Any, Any]) -> Activity:

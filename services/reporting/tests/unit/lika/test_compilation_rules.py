@@ -118,3 +118,18 @@ def test_owner_and_tag_filters_match_however_the_letters_were_typed():
         owner = f"lärarlag {typed}"
         assert [r.activity.activity_id for r in rules.activities([a], plans, places, owner=owner)] == ["x1"], typed
     assert rules.activities([a], plans, places, tag="Arlig Atgard") == []  # the letters still count
+
+
+def test_over_time_counts_a_self_assessment_in_the_school_year_it_is_about():
+    """Assessed 30 June, published 1 July (Swedish time): about the school year ending that June, as the LIKA tool
+    lists it by its day — not the next one, by the day it was published. Failed on the old code: counted in 2026/27.
+    An event without the day (made before it was sent) falls back to `published_at`'s day in Sweden."""
+    import dataclasses
+
+    published = datetime(2026, 6, 30, 22, 30, tzinfo=UTC)  # 00:30 on 1 July in Sweden
+    about_june = dataclasses.replace(sa("a1", "11111111", published, {"L1": "STARTED"}), assessed_on=date(2026, 6, 30))
+    no_day = sa("b1", "22222222", published, {"L1": "PLANNED"})
+    assert rules.school_year_about(about_june) == "2025/26" and rules.school_year_about(no_day) == "2026/27"
+    rows = {(r.lika_area, r.indicator_id): r for r in rules.over_time([about_june, no_day], {}, "2026/27", "2025/26")}
+    l1 = rows[("ledning", "L1")]
+    assert (l1.units_now, l1.mean_now, l1.units_before, l1.mean_before) == (1, 1.0, 1, 2.0)
