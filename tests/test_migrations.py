@@ -565,7 +565,7 @@ async def test_the_claims_within_their_topic_down_and_up_again_and_a_replay_appl
     from styrkedja_reporting.persistence import metadata
     from styrkedja_reporting.settings import ReportingSettings
 
-    package, before_topic = "styrkedja_reporting", "d4f9b2c7e1a8"
+    package, before_topic = "styrkedja_reporting", "ee9188854bff"
     url = fresh_database(package)
     table = ("consumer_applied_events",)
     assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id, organiser_id, topic)"}

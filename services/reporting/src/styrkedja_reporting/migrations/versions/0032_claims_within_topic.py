@@ -14,14 +14,14 @@ Downgrade: keyed by (id, organiser) again — refused by PostgreSQL if two topic
 (which of them to keep is not the migration's to decide: delete one, or rebuild after the downgrade).
 
 Revision ID: e7a3c5b9d2f1
-Revises: d4f9b2c7e1a8
+Revises: ee9188854bff
 Create Date: 2026-12-05 06:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'e7a3c5b9d2f1'
-down_revision = 'd4f9b2c7e1a8'
+down_revision = 'ee9188854bff'
 branch_labels = None
 depends_on = None
 
