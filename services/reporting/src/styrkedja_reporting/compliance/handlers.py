@@ -72,6 +72,7 @@ from ..figures.state import total
 from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
 from ..staging import any_of, json_rows, rows_in, rows_of_json, temporal_text
+from .opening import CUSTOM_PLANS, PLAN_CACHE_SET, derive_opened, open_windows
 from .rules import (
     Assignment,
     CellKind,
@@ -400,9 +401,7 @@ _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind fo
 # batch's last window statement, one round trip less than a `_PLAN_CACHE_SET` after it
 _APPLY_RESTORING = {kind: text(_apply_sql(kind, False) + ", set_config('plan_cache_mode', :plan_cache_mode, true)")
                     for kind in WindowKind}
-_CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
-                     "set_config('plan_cache_mode', 'force_custom_plan', true)")
-_PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
+_CUSTOM_PLANS, _PLAN_CACHE_SET = CUSTOM_PLANS, PLAN_CACHE_SET  # (`opening`'s too)
 #: SKIP_LOCKED: a table another transaction analyses now (another consumer's batch: its lock is held to its commit)
 #: is left to it, not waited for — two members of the group deriving windows of different organisers at once
 #: waited here for each other's whole batch (apply16's bench saw it)
@@ -712,17 +711,13 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     # of results in rounds the calendar sets no deadline for used to read the calendar every time
     tracked, calendars = await _windows_and_calendars(session, sorted(touched), read)
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
-    # sets a deadline for the round); a new one is derived whole
-    for organiser, period in sorted(forecast_periods):
-        await _track(session, WindowKey(WindowKind.forecast, organiser, period), touched[organiser], tracked,
-                     calendars)
-    for organiser, t in sorted(touched.items()):
-        for period in sorted(t.pairs):
-            if ":R" in period:
-                await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t, tracked,
-                             calendars)
+    # sets a deadline for the round); the new ones opened together and derived whole as a set (`opening`)
+    candidates = [WindowKey(WindowKind.forecast, organiser, period) for organiser, period in sorted(forecast_periods)]
+    candidates += [WindowKey(WindowKind.assessment_round, organiser, period) for organiser, t in sorted(touched.items())
+                   for period in sorted(t.pairs) if ":R" in period]
+    await _open(session, candidates, touched, tracked, calendars)
     # in the organisers' order: an organiser whose calendar changed derived whole, else each of its
-    # windows the batch touches (a new one whole); a window it does not touch has nothing to do
+    # windows the batch touches (a new one: derived already); a window it does not touch has nothing to do
     work: list[tuple[str, Touched, WindowKey | None, Window | None]] = []
     for organiser, t in sorted(touched.items()):
         if t.whole:
@@ -730,7 +725,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             continue
         work += [(organiser, t, key, window) for key, window in
                  sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period))
-                 if key in t.fresh or t.pairs.get(key.period) or t.group_subjects or t.students]
+                 if key not in t.fresh and (t.pairs.get(key.period) or t.group_subjects or t.students)]
     if not work:
         return  # results in rounds without a deadline, say: no window statement and no planner setting
     # the window statements planned for their parameters each time: the prepared statement's generic
@@ -740,8 +735,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         if key is None or window is None:
             await _rederive_organiser(session, organiser)
         else:  # the last window statement sets the planner back itself (when it is a keyed one)
-            await sync_window(session, key, window, None if key in t.fresh else t,
-                              plan_cache_mode if n == len(work) - 1 else None)
+            await sync_window(session, key, window, t, plan_cache_mode if n == len(work) - 1 else None)
     if plan_cache_mode:  # not set back by the last statement
         await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode[0]})
 
@@ -807,6 +801,30 @@ async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str
             where=tuple_(*(compliance_assignment_scope.c[c] for c in scope)).is_distinct_from(
                 tuple_(*(stmt.excluded[c] for c in scope)))),
             sorted(mirror, key=lambda r: tuple(r.values())))
+
+
+async def _open(session: AsyncSession, candidates: Sequence[WindowKey], touched: dict[str, Touched],
+                tracked: dict[str, dict[WindowKey, Window]], calendars: dict[str, ReportingCalendar]) -> None:
+    """Start tracking the `candidates` not tracked yet (a round only when the calendar sets its deadline), all in
+    one statement (`opening.open_windows`), and derive the new ones whole in one more (`opening.derive_opened`):
+    a statement or two per window was 90 s for a batch opening 5,960 (issue 16). A new one is noted in its
+    organiser's `Touched.fresh` and in `tracked`. The windows of an organiser whose calendar changed in the batch
+    are derived with all its others (`_rederive_organiser`), not here."""
+    wanted: dict[WindowKey, Window] = {}
+    for key in candidates:
+        if key in tracked.get(key.organiser_id, {}) or key in wanted:
+            continue
+        calendar = calendars.get(key.organiser_id)
+        if calendar is None:
+            calendar = calendars[key.organiser_id] = await calendar_of(session, key.organiser_id)
+        window = window_for(key, calendar)
+        if window is not None:
+            wanted[key] = window
+    opened = await open_windows(session, wanted)
+    for key in opened:
+        touched[key.organiser_id].fresh.add(key)
+        tracked.setdefault(key.organiser_id, {})[key] = wanted[key]
+    await derive_opened(session, [(key, wanted[key]) for key in opened if not touched[key.organiser_id].whole])
 
 
 async def _track(session: AsyncSession, key: WindowKey, touched: Touched,
