@@ -10,7 +10,7 @@ derived by the rules of `handlers._diff_sql` whole (the rebuild's `rebuild.compl
 only: the roster on the deadline × the group's subjects with an assignment overlapping the window, the teachers
 active on the deadline, each student × subject's reports — on time wins), and the cells summed from the items it
 inserted (`rules.item_contribution`, as `handlers._CONTRIBUTIONS`). A new window has no items or cells (a window
-dropped by a calendar change loses them with it, `handlers._rederive_organiser`): plain inserts, no diff."""
+dropped by a calendar change loses them with it, `handlers._rederive_organisers`): plain inserts, no diff."""
 
 from __future__ import annotations
 
