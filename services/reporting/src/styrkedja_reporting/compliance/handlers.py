@@ -18,7 +18,7 @@ batch affects:
 * a teaching assignment (upsert or removal) → its group × subject, and the group × subject it
   counted for before (`compliance_assignment_scope`), in every tracked window;
 * a calendar change → the organiser's windows re-dated and re-derived whole (rare); a window
-  tracked for the first time is derived whole.
+  tracked for the first time is derived whole — both as a set, all of the batch's at once (`opening`).
 
 The directory and the results are applied first in the same transaction (registration order,
 `main.py`), so the derivation reads the batch's own changes. Replay changes nothing (a derivation is
