@@ -18,7 +18,7 @@ batch affects:
 * a teaching assignment (upsert or removal) → its group × subject, and the group × subject it
   counted for before (`compliance_assignment_scope`), in every tracked window;
 * a calendar change → the organiser's windows re-dated and re-derived whole (rare); a window
-  tracked for the first time is derived whole.
+  tracked for the first time is derived whole — both as a set, all of the batch's at once (`opening`).
 
 The directory and the results are applied first in the same transaction (registration order,
 `main.py`), so the derivation reads the batch's own changes. Replay changes nothing (a derivation is
@@ -48,7 +48,7 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +72,7 @@ from ..figures.state import total
 from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
 from ..staging import any_of, json_rows, rows_in, rows_of_json, temporal_text
+from .opening import CUSTOM_PLANS, PLAN_CACHE_SET, derive_opened, open_windows
 from .rules import (
     Assignment,
     CellKind,
@@ -400,9 +401,7 @@ _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind fo
 # batch's last window statement, one round trip less than a `_PLAN_CACHE_SET` after it
 _APPLY_RESTORING = {kind: text(_apply_sql(kind, False) + ", set_config('plan_cache_mode', :plan_cache_mode, true)")
                     for kind in WindowKind}
-_CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
-                     "set_config('plan_cache_mode', 'force_custom_plan', true)")
-_PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
+_CUSTOM_PLANS, _PLAN_CACHE_SET = CUSTOM_PLANS, PLAN_CACHE_SET  # (`opening`'s too)
 #: SKIP_LOCKED: a table another transaction analyses now (another consumer's batch: its lock is held to its commit)
 #: is left to it, not waited for — two members of the group deriving windows of different organisers at once
 #: waited here for each other's whole batch (apply16's bench saw it)
@@ -712,36 +711,27 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     # of results in rounds the calendar sets no deadline for used to read the calendar every time
     tracked, calendars = await _windows_and_calendars(session, sorted(touched), read)
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
-    # sets a deadline for the round); a new one is derived whole
-    for organiser, period in sorted(forecast_periods):
-        await _track(session, WindowKey(WindowKind.forecast, organiser, period), touched[organiser], tracked,
-                     calendars)
-    for organiser, t in sorted(touched.items()):
-        for period in sorted(t.pairs):
-            if ":R" in period:
-                await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t, tracked,
-                             calendars)
+    # sets a deadline for the round); the new ones opened together and derived whole as a set (`opening`)
+    candidates = [WindowKey(WindowKind.forecast, organiser, period) for organiser, period in sorted(forecast_periods)]
+    candidates += [WindowKey(WindowKind.assessment_round, organiser, period) for organiser, t in sorted(touched.items())
+                   for period in sorted(t.pairs) if ":R" in period]
+    await _open(session, candidates, touched, tracked, calendars)
     # in the organisers' order: an organiser whose calendar changed derived whole, else each of its
-    # windows the batch touches (a new one whole); a window it does not touch has nothing to do
-    work: list[tuple[str, Touched, WindowKey | None, Window | None]] = []
+    # windows the batch touches (a new one: derived already); a window it does not touch has nothing to do
+    await _rederive_organisers(session, sorted(o for o, t in touched.items() if t.whole), tracked, calendars)
+    work: list[tuple[Touched, WindowKey, Window]] = []
     for organiser, t in sorted(touched.items()):
-        if t.whole:
-            work.append((organiser, t, None, None))
-            continue
-        work += [(organiser, t, key, window) for key, window in
-                 sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period))
-                 if key in t.fresh or t.pairs.get(key.period) or t.group_subjects or t.students]
+        if not t.whole:
+            work += [(t, key, window) for key, window in
+                     sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period))
+                     if key not in t.fresh and (t.pairs.get(key.period) or t.group_subjects or t.students)]
     if not work:
         return  # results in rounds without a deadline, say: no window statement and no planner setting
     # the window statements planned for their parameters each time: the prepared statement's generic
     # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
     plan_cache_mode = [(await session.execute(_CUSTOM_PLANS)).scalar_one()]
-    for n, (organiser, t, key, window) in enumerate(work):
-        if key is None or window is None:
-            await _rederive_organiser(session, organiser)
-        else:  # the last window statement sets the planner back itself (when it is a keyed one)
-            await sync_window(session, key, window, None if key in t.fresh else t,
-                              plan_cache_mode if n == len(work) - 1 else None)
+    for n, (t, key, window) in enumerate(work):  # the last statement sets the planner back itself
+        await sync_window(session, key, window, t, plan_cache_mode if n == len(work) - 1 else None)
     if plan_cache_mode:  # not set back by the last statement
         await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode[0]})
 
@@ -809,55 +799,67 @@ async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str
             sorted(mirror, key=lambda r: tuple(r.values())))
 
 
-async def _track(session: AsyncSession, key: WindowKey, touched: Touched,
-                 tracked: dict[str, dict[WindowKey, Window]] | None = None,
-                 calendars: dict[str, ReportingCalendar] | None = None) -> None:
-    """Start tracking a window (a round only when the calendar sets its deadline); a new one is
-    noted in `touched.fresh` (and in `tracked`, the organisers' windows read before, if given).
-    `calendars`: the organisers' calendars read so far in this batch (each read once, after the
-    batch's calendar changes are stored)."""
-    if tracked is not None and key in tracked.get(key.organiser_id, {}):
-        return
-    calendar = None if calendars is None else calendars.get(key.organiser_id)
-    if calendar is None:
-        calendar = await calendar_of(session, key.organiser_id)
-        if calendars is not None:
-            calendars[key.organiser_id] = calendar
-    window = window_for(key, calendar)
-    if window is None:
-        return
-    stmt = pg_insert(compliance_windows).values(organiser_id=key.organiser_id, kind=key.kind.value,
-                                                period=key.period, opens=window.opens, deadline=window.deadline,
-                                                timezone=window.timezone).on_conflict_do_nothing()
-    if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
-        touched.fresh.add(key)
-        if tracked is not None:
-            tracked.setdefault(key.organiser_id, {})[key] = window
-
-
-async def _rederive_organiser(session: AsyncSession, organiser_id: str) -> None:
-    """The calendar changed: re-date every window, track the rounds it now sets a deadline for (that
-    have reports), drop those it no longer does, and derive every window whole."""
-    calendar = await calendar_of(session, organiser_id)
-    r = compliance_round_reports.c
-    for school_year, round_ in (await session.execute(select(r.school_year, r.round).where(
-            r.organiser_id == organiser_id).distinct().order_by(r.school_year, r.round))).all():
-        await _track(session, WindowKey(WindowKind.assessment_round, organiser_id, round_period(school_year, round_)),
-                     Touched())
-    w = compliance_windows.c
-    for key, _ in await tracked_windows(session, organiser_id):
-        window = window_for(key, calendar)
-        where = (w.organiser_id == organiser_id, w.kind == key.kind.value, w.period == key.period)
-        if window is None:  # the round has no deadline any more: its lists go
-            for table in (compliance_items, compliance_cells):
-                await session.execute(delete(table).where(
-                    table.c.organiser_id == organiser_id, table.c.kind == key.kind.value,
-                    table.c.period == key.period))
-            await session.execute(delete(compliance_windows).where(*where))
+async def _open(session: AsyncSession, candidates: Sequence[WindowKey], touched: dict[str, Touched],
+                tracked: dict[str, dict[WindowKey, Window]], calendars: dict[str, ReportingCalendar]) -> None:
+    """Start tracking the `candidates` not tracked yet (a round only when the calendar sets its deadline), all in
+    one statement (`opening.open_windows`), and derive the new ones whole in one more (`opening.derive_opened`):
+    a statement or two per window was 90 s for a batch opening 5,960 (issue 16). A new one is noted in its
+    organiser's `Touched.fresh` and in `tracked`. The windows of an organiser whose calendar changed in the batch
+    are derived with all its others (`_rederive_organisers`), not here."""
+    wanted: dict[WindowKey, Window] = {}
+    for key in candidates:
+        if key in tracked.get(key.organiser_id, {}) or key in wanted:
             continue
-        await session.execute(compliance_windows.update().where(*where).values(
-            opens=window.opens, deadline=window.deadline, timezone=window.timezone))
-        await sync_window(session, key, window, None)
+        calendar = calendars.get(key.organiser_id)
+        if calendar is None:
+            calendar = calendars[key.organiser_id] = await calendar_of(session, key.organiser_id)
+        window = window_for(key, calendar)
+        if window is not None:
+            wanted[key] = window
+    opened = await open_windows(session, wanted)
+    for key in opened:
+        touched[key.organiser_id].fresh.add(key)
+        tracked.setdefault(key.organiser_id, {})[key] = wanted[key]
+    await derive_opened(session, [(key, wanted[key]) for key in opened if not touched[key.organiser_id].whole])
+
+
+_ROUNDS_REPORTED = text(f"SELECT DISTINCT organiser_id, school_year, round FROM {compliance_round_reports.name} "
+                        "WHERE organiser_id = ANY(CAST(:organisers AS text[]))")
+#: an organiser's lists, cells and windows, all: derived again from scratch when its calendar changed
+_CLEAR_ORGANISERS = [text(f"DELETE FROM {table.name} WHERE organiser_id = ANY(CAST(:organisers AS text[]))")
+                     for table in (compliance_items, compliance_cells, compliance_windows)]
+
+
+async def _rederive_organisers(session: AsyncSession, organisers: Sequence[str],
+                               tracked: dict[str, dict[WindowKey, Window]],
+                               calendars: dict[str, ReportingCalendar]) -> None:
+    """The calendar of `organisers` changed (`tracked`: their windows, this batch's new ones too; `calendars`: as
+    this batch left them): every window re-dated, the rounds it now sets a deadline for (that have reports)
+    tracked, those it no longer does dropped with their lists, and every window derived whole. As a set, whatever
+    the number of organisers and windows: their items, cells and windows deleted and the windows opened and derived
+    again (`opening`) — a statement or more per window and an ANALYZE each was minutes for a batch of calendars
+    of many organisers (issue 16); the rows are the same (items and cells are a function of the directory, the
+    reports and the window's dates; no cell of a derivation is empty). Rare (a calendar change): the rows
+    rewritten, not compared."""
+    if not organisers:
+        return
+    wanted: dict[WindowKey, Window] = {}
+    for organiser in organisers:
+        calendar = calendars.get(organiser)
+        if calendar is None:
+            calendar = calendars[organiser] = await calendar_of(session, organiser)
+        for key in tracked.get(organiser, {}):
+            if (window := window_for(key, calendar)) is not None:
+                wanted[key] = window
+    for organiser, school_year, round_ in (await session.execute(_ROUNDS_REPORTED,
+                                                                 {"organisers": list(organisers)})).all():
+        key = WindowKey(WindowKind.assessment_round, organiser, round_period(school_year, round_))
+        if key not in wanted and (window := window_for(key, calendars[organiser])) is not None:
+            wanted[key] = window
+    for statement in _CLEAR_ORGANISERS:
+        await session.execute(statement, {"organisers": list(organisers)})
+    await open_windows(session, wanted)
+    await derive_opened(session, wanted.items())
 
 
 # --- the consistency check ---------------------------------------------------------------------------
