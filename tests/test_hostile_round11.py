@@ -294,7 +294,10 @@ class _Issuer:
         if state != expected.get("state") or code != "good":
             raise SignInFailed("state")
         claims = {"sub": "u-1", "roles": ["organiser_admin"], "organisers": [ORGANISER], "exp": time.time() + 600}
-        return "opaque-token", claims["exp"], principal_from_claims(claims), claims
+        return "opaque-token", claims["exp"], principal_from_claims(claims), claims, None
+
+    async def end_session(self, id_token: str | None) -> str | None:
+        return None  # a provider without RP-initiated logout: signed out here only
 
 
 @pytest.mark.parametrize("target", ELSEWHERE)

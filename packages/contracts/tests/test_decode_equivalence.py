@@ -68,8 +68,12 @@ from styrkedja_contracts.registry import _type_name, parse_event_type
 def _reference_upcast(registry: EventRegistry, event_type: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     family, version = parse_event_type(event_type)
     latest = registry.latest_version(family)
-    if latest is None or version > latest:
+    if latest is None:
         raise UnknownEventTypeError(f"type {event_type!r} is not a registered event type", fields=("type",))
+    if version > latest:
+        raise UnknownEventTypeError(
+            f"type {event_type!r} is not a registered event type: version {version} of {family} is newer than the "
+            f"newest this reader knows (v{latest}); a replay applies it once v{version} is registered", fields=("type",))
     target, current = _type_name(family, latest), event_type
     while current != target:
         upcaster = registry.upcasters.get(current)

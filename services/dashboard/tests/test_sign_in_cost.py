@@ -30,9 +30,13 @@ class _Issuer:
     async def authorization(self) -> tuple[str, dict[str, str]]:
         return "http://issuer.test/authorize?state=s1", {"state": "s1", "verifier": "v"}
 
-    async def redeem(self, *, code: str, state: str, expected: dict[str, str]) -> tuple[str, float, Any, dict]:
+    async def redeem(self, *, code: str, state: str, expected: dict[str, str]
+                     ) -> tuple[str, float, Any, dict, str | None]:
         claims = {"sub": self.subject, "roles": ["organiser_admin"], "organisers": ["2120000142"]}
-        return "t" * 1200, time.time() + 600, principal_from_claims(claims), claims
+        return "t" * 1200, time.time() + 600, principal_from_claims(claims), claims, None
+
+    async def end_session(self, id_token: str | None) -> str | None:
+        return None  # a provider without RP-initiated logout
 
 
 @pytest.fixture
