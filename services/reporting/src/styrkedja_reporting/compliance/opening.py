@@ -25,6 +25,19 @@ from styrkedja_kit.db import planner_setting
 from .rules import WindowKey, WindowKind, parse_round_period
 from .tables import compliance_windows
 
+#: a window's items' contributions to its cells (`rules.item_contribution`, as `handlers._CONTRIBUTIONS` sums it), over
+#: a CTE `side` of (o, k, p, u, g, s, teachers, status, n): the live opening and the rebuild sum the same rows
+CONTRIBUTIONS = (
+    "contrib AS (SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
+    "CROSS JOIN LATERAL (VALUES ('school_unit', '', '', ''), ('group', d.g, '', ''), ('group_subject', d.g, d.s, '')) "
+    "AS x(cell_kind, g, s, t) "
+    "UNION ALL SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
+    "CROSS JOIN LATERAL unnest(d.teachers) AS tt(teacher) CROSS JOIN LATERAL (VALUES "
+    "('teacher', '', '', tt.teacher), ('teacher_group_subject', d.g, d.s, tt.teacher)) AS x(cell_kind, g, s, t) "
+    "UNION ALL SELECT d.o, d.k, d.p, 'unassigned', d.u, d.g, d.s, '', d.n, d.status FROM side d "
+    "WHERE cardinality(d.teachers) = 0)"
+)
+
 #: the planner's choice for a prepared statement: plans for the parameters each time (the window statements', here
 #: and in `handlers`), and set back
 CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_custom_plan', true)")
@@ -99,14 +112,7 @@ _DERIVE_OPENED = text(
     "AS teachers, status), "
     "side AS (SELECT organiser_id AS o, kind AS k, period AS p, school_unit_code AS u, group_id AS g, "
     "subject_code AS s, teachers, status, count(*) AS n FROM items GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
-    "contrib AS (SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
-    "CROSS JOIN LATERAL (VALUES ('school_unit', '', '', ''), ('group', d.g, '', ''), ('group_subject', d.g, d.s, '')) "
-    "AS x(cell_kind, g, s, t) "
-    "UNION ALL SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
-    "CROSS JOIN LATERAL unnest(d.teachers) AS tt(teacher) CROSS JOIN LATERAL (VALUES "
-    "('teacher', '', '', tt.teacher), ('teacher_group_subject', d.g, d.s, tt.teacher)) AS x(cell_kind, g, s, t) "
-    "UNION ALL SELECT d.o, d.k, d.p, 'unassigned', d.u, d.g, d.s, '', d.n, d.status FROM side d "
-    "WHERE cardinality(d.teachers) = 0), "
+    + CONTRIBUTIONS + ", "
     "cells AS (INSERT INTO compliance_cells (organiser_id, kind, period, cell_kind, school_unit_code, group_id, "
     "subject_code, teacher_id, expected, on_time, late) "
     "SELECT o, k, p, cell_kind, u, g, s, t, sum(n), coalesce(sum(n) FILTER (WHERE status = 'on_time'), 0), "

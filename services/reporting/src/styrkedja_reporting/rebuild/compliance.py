@@ -42,6 +42,7 @@ from styrkedja_kit.db import planner_setting
 from styrkedja_kit.sets import insert_rows
 
 from ..compliance.handlers import calendar_upsert, calendars_of, window_for
+from ..compliance.opening import CONTRIBUTIONS
 from ..compliance.rules import WindowKey, WindowKind, round_period
 from ..compliance.tables import (
     compliance_assignment_scope,
@@ -236,13 +237,6 @@ _CELLS = (
     "teacher_id, expected, on_time, late) "
     "WITH side AS MATERIALIZED (SELECT organiser_id AS o, kind AS k, period AS p, school_unit_code AS u, group_id AS g, "
     "subject_code AS s, teachers, status, count(*) AS n FROM compliance_items GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
-    "contrib AS (SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
-    "CROSS JOIN LATERAL (VALUES ('school_unit', '', '', ''), ('group', d.g, '', ''), ('group_subject', d.g, d.s, '')) "
-    "AS x(cell_kind, g, s, t) "
-    "UNION ALL SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
-    "CROSS JOIN LATERAL unnest(d.teachers) AS tt(teacher) CROSS JOIN LATERAL (VALUES "
-    "('teacher', '', '', tt.teacher), ('teacher_group_subject', d.g, d.s, tt.teacher)) AS x(cell_kind, g, s, t) "
-    "UNION ALL SELECT d.o, d.k, d.p, 'unassigned', d.u, d.g, d.s, '', d.n, d.status FROM side d "
-    "WHERE cardinality(d.teachers) = 0) "
+    + CONTRIBUTIONS + " "
     "SELECT o, k, p, cell_kind, u, g, s, t, sum(n), coalesce(sum(n) FILTER (WHERE status = 'on_time'), 0), "
     "coalesce(sum(n) FILTER (WHERE status = 'late'), 0) FROM contrib GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
