@@ -324,7 +324,9 @@ async def test_consumer_applies_each_event_once_despite_redelivery_and_restarts(
     task = asyncio.create_task(loop.run())
     await wait_for(lambda: tally_of(kit_db, unit))
     task.cancel()  # a crash mid-stream: no clean shutdown
-    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 60)
+    # the cancellation reaches the client's fetch, which on Apache Kafka with its coordinator "not available" (CI
+    # session 27, load ~8) answered it only after more than 60 s: this test is about what is applied, not how soon
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 180)
     # re-published duplicates, then the rest
     await produce(kit_settings.kafka_bootstrap_servers, payloads[:150] + payloads[200:])
     loop = consumer_for(kit_settings, kit_db, group)
