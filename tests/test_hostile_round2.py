@@ -30,8 +30,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from openpyxl import load_workbook
-from sqlalchemy import select
-from test_hostile_events import encoded, good, read_dead_letters
+from test_hostile_events import applied_event_ids, encoded, good, read_dead_letters
 from test_hostile_http import PINS, fill, raw_request
 from test_openapi_fuzz import BROAD_ROLES, ORGANISER, RunningService, auth
 
@@ -421,16 +420,8 @@ async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_and_the_pipel
     task = asyncio.create_task(loop.run())
     try:
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), set(hostile), timeout=90)
-        applied_table = metadata.tables["consumer_applied_events"]
         wanted = {uuid.UUID(e["id"]) for e in (before, after, decorated, twin)}
-        applied: set[uuid.UUID] = set()
-        for _ in range(120):
-            async with database.sessions() as session:
-                applied = set((await session.execute(select(applied_table.c.event_id).where(
-                    applied_table.c.group_id == group))).scalars())
-            if wanted <= applied:
-                break
-            await asyncio.sleep(0.5)
+        applied = await applied_event_ids(database, group, wanted)
     finally:
         loop.stop()
         await task

@@ -23,8 +23,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy import select
-from test_hostile_events import encoded, good, read_dead_letters
+from test_hostile_events import applied_event_ids, encoded, good, read_dead_letters
 
 from stacks import start_at_log_end
 from styrkedja_contracts import dead_letter_topic
@@ -86,14 +85,7 @@ async def test_a_big_bad_record_is_dead_lettered_on_a_topic_that_takes_less_and_
     wanted = {uuid.UUID(before["id"]), uuid.UUID(after["id"])}
     try:
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), {where[1]}, timeout=60)
-        applied_table = metadata.tables["consumer_applied_events"]
-        for _ in range(120):
-            async with database.sessions() as session:
-                applied = set((await session.execute(select(applied_table.c.event_id).where(
-                    applied_table.c.group_id == group))).scalars())
-            if wanted <= applied:
-                break
-            await asyncio.sleep(0.5)
+        applied = await applied_event_ids(database, group, wanted)
     finally:
         loop.stop()
         await task
