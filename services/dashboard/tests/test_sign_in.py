@@ -186,3 +186,14 @@ async def test_the_end_session_address_carries_the_id_token_and_only_goes_to_the
             assert await oidc.end_session("t") is None, elsewhere
         del oidc._discovery["end_session_endpoint"]
         assert await oidc.end_session("t") is None
+
+
+@pytest.mark.parametrize("back", ["https://evil.example/", "javascript:alert(1)", "http://127.0.0.1:99999/", "//x"])
+def test_the_dev_issuer_sends_a_sign_out_back_to_this_machine_only(issuer, back):
+    """The dev issuer's `/logout` follows `post_logout_redirect_uri` only to a loopback http(s) URL, as `/authorize`
+    its redirect_uri: anything else is a 400 page, never a redirect (an open redirector on the sign-out)."""
+    refused = httpx.get(issuer.url + "/logout", params={"post_logout_redirect_uri": back}, follow_redirects=False)
+    assert refused.status_code == 400 and "location" not in refused.headers
+    assert "loopback" in refused.text
+    plain = httpx.get(issuer.url + "/logout", follow_redirects=False)  # no way back asked: a page saying so
+    assert plain.status_code == 200 and "Utloggad" in plain.text
