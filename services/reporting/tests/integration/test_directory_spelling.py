@@ -39,11 +39,9 @@ async def test_the_organisers_unit_in_two_spellings_is_one_entity_at_the_door(ba
     assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr", "unit:organiser::212000-1234"]
 
 
-async def test_a_unit_published_in_another_spelling_before_is_held_once_when_sent_again(bare_client, database,
-                                                                                         token_issuer) -> None:
-    """A directory published before the door kept the spelling holds the key as it was sent: the next import that
-    sends the unit again holds it under its kept key alone (else `/held` listed the old key, the import removed it
-    as vanished, and that removal named the organiser's unit: the root gone from the tree it had just sent)."""
+async def published_in_the_old_spelling(bare_client, database, token_issuer) -> dict[str, str]:
+    """The organiser's unit published as sent (2120001234) before the door kept the spelling (212000-1234): the
+    client's headers."""
     token = token_issuer.mint(roles=["organiser_admin", "platform"], organisers=[ORG], subject="s", client_id="c")
     headers = {"Authorization": f"Bearer {token}"}
     first = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
@@ -51,6 +49,15 @@ async def test_a_unit_published_in_another_spelling_before_is_held_once_when_sen
     async with database.sessions.begin() as session:  # as the old door kept it
         await session.execute(text("UPDATE directory_published SET entity_key = 'unit:organiser::2120001234' "
                                    "WHERE entity_key = 'unit:organiser::212000-1234'"))
+    return headers
+
+
+async def test_a_unit_published_in_another_spelling_before_is_held_once_when_sent_again(bare_client, database,
+                                                                                         token_issuer) -> None:
+    """A directory published before the door kept the spelling holds the key as it was sent: the next import that
+    sends the unit again holds it under its kept key alone (else `/held` listed the old key, the import removed it
+    as vanished, and that removal named the organiser's unit: the root gone from the tree it had just sent)."""
+    headers = await published_in_the_old_spelling(bare_client, database, token_issuer)
     again = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
     assert again.status_code == 200, again.text
     held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
@@ -61,13 +68,7 @@ async def test_a_unit_published_in_another_spelling_before_is_removed_by_that_ke
                                                                                     token_issuer) -> None:
     """The old key (`/held` lists it) named in a removal — the full import's, the unit no longer in its source —
     removes the unit, as the directory holds it in the kept spelling."""
-    token = token_issuer.mint(roles=["organiser_admin", "platform"], organisers=[ORG], subject="s", client_id="c")
-    headers = {"Authorization": f"Bearer {token}"}
-    first = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
-    assert first.status_code == 200, first.text
-    async with database.sessions.begin() as session:  # as the old door kept it
-        await session.execute(text("UPDATE directory_published SET entity_key = 'unit:organiser::2120001234' "
-                                   "WHERE entity_key = 'unit:organiser::212000-1234'"))
+    headers = await published_in_the_old_spelling(bare_client, database, token_issuer)
     removed = await bare_client.post("/v1/directory/removals", headers=headers, json={
         "entities": [{"organiser_id": ORG, "entity_key": "unit:organiser::2120001234"}],
         "removed_at": "2026-09-02T08:00:00+00:00"})
