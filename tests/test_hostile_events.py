@@ -157,21 +157,6 @@ async def produce(bootstrap: str, records: list[tuple[str, bytes | None]]) -> li
         await producer.stop()
 
 
-async def applied_event_ids(database: Database, group: str, wanted: set[uuid.UUID] | None = None,
-                            seconds: float = 60.0) -> set[uuid.UUID]:
-    """The ids of the events reporting's consumer group `group` applied; with `wanted`, read again every half second
-    until they hold all of it or `seconds` have passed (the caller asserts what it needs)."""
-    applied_table = metadata.tables["consumer_applied_events"]
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        async with database.sessions() as session:
-            applied = set((await session.execute(select(applied_table.c.event_id).where(
-                applied_table.c.group_id == group))).scalars())
-        if not wanted or wanted <= applied or asyncio.get_running_loop().time() >= deadline:
-            return applied
-        await asyncio.sleep(0.5)
-
-
 async def read_dead_letters(bootstrap: str, topic: str, want: set[tuple[str, int, int]], timeout: float = 120
                             ) -> list[Any]:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
@@ -256,7 +241,7 @@ async def test_hostile_events_on_every_topic_reporting_reads_are_dead_lettered_w
     task = asyncio.create_task(loop.run())
     try:
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), set(expected))
-        applied = await applied_event_ids(database, group)
+        applied = await applied_ids(database, group, set())  # read once: what it applied by the dead letters' end
     finally:
         loop.stop()
         await task

@@ -30,23 +30,17 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from openpyxl import load_workbook
-from test_hostile_events import applied_event_ids, encoded, good, read_dead_letters
+from test_hostile_events import applied_ids, encoded, fresh_reporting, good, read_dead_letters, reporting_loop
 from test_hostile_http import PINS, fill, raw_request
 from test_openapi_fuzz import BROAD_ROLES, ORGANISER, RunningService, auth
 
-from stacks import start_at_log_end
 from styrkedja_cli.ss12000.source import FolderSource, SourceError
 from styrkedja_contracts import dead_letter_topic
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 from styrkedja_dashboard.downloads import csv_response, xlsx_response
 from styrkedja_kit.auth.principal import InvalidClaims, principal_from_claims
-from styrkedja_kit.consumer import DEAD_LETTER_MAX_BYTES, ConsumerLoop, within_dead_letter_size
+from styrkedja_kit.consumer import DEAD_LETTER_MAX_BYTES, within_dead_letter_size
 from styrkedja_kit.db import Database
-from styrkedja_kit.kafka import ensure_topics, registry_topics
-from styrkedja_kit.migrations import upgrade
-from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.persistence import metadata
-from styrkedja_reporting.settings import ReportingSettings
 
 PIN = "19121212-1212"
 PROBLEM = "application/problem+json"
@@ -376,13 +370,8 @@ async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_and_the_pipel
     one event's bytes on two partitions (applied once, not dead-lettered)."""
     bootstrap = infrastructure.kafka_bootstrap_servers
     topic, event_type = "styrkedja.assessments", "se.styrkedja.assessment.published.v1"
-    database_url = infrastructure.create_database(f"t_round2_{uuid.uuid4().hex[:8]}")
-    upgrade("styrkedja_reporting", database_url)
-    group = f"reporting-round2-{uuid.uuid4().hex[:8]}"
-    start_at_log_end(bootstrap, group, database_url)
-    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
-                                 outbox_enabled=False, consumer_poll_timeout_ms=100,
-                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000)
+    settings = await fresh_reporting(infrastructure, "round2")  # its topics made, the group at their end
+    database_url, group = settings.database_url, settings.consumer_group
     before, after, decorated, twin = (good(event_type) for _ in range(4))
     big = good(event_type)
     big["data"]["note"] = ""
@@ -401,7 +390,6 @@ async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_and_the_pipel
         (b"2999", encoded(twin), 2, []),
         (b"2999", encoded(after), 0, []),
     ]
-    await ensure_topics(settings, registry_topics([group]))  # a fresh broker: with their partitions
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=8 * 1024 * 1024)
     await producer.start()
     try:
@@ -413,15 +401,12 @@ async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_and_the_pipel
     where_big, hostile = where[1], {where[1]: "oversized", where[3]: "undecodable", where[4]: "undecodable"}
 
     database = Database(database_url, pool_size=3)
-    registry = handler_registry()
-    loop = ConsumerLoop(settings, database, group_id=group, topics=[topic], handler=registry,
-                        applied_table=metadata.tables["consumer_applied_events"],
-                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    loop = reporting_loop(settings, database, [topic])
     task = asyncio.create_task(loop.run())
     try:
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), set(hostile), timeout=90)
         wanted = {uuid.UUID(e["id"]) for e in (before, after, decorated, twin)}
-        applied = await applied_event_ids(database, group, wanted)
+        applied = await applied_ids(database, group, wanted)
     finally:
         loop.stop()
         await task

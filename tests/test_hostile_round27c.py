@@ -23,16 +23,14 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from test_hostile_events import applied_event_ids, encoded, good, read_dead_letters
+from test_hostile_events import applied_ids, encoded, good, read_dead_letters, reporting_loop
 
 from stacks import start_at_log_end
 from styrkedja_contracts import dead_letter_topic
-from styrkedja_kit.consumer import ConsumerLoop, record_digest
+from styrkedja_kit.consumer import record_digest
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import TOPIC_CONFIG, ensure_topics, registry_topics
 from styrkedja_kit.migrations import upgrade
-from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.rebuild import command
 from styrkedja_reporting.rebuild.bulk import DEAD_KEPT_BYTES, Rebuilder
 from styrkedja_reporting.rebuild.command import run
@@ -76,16 +74,13 @@ async def test_a_big_bad_record_is_dead_lettered_on_a_topic_that_takes_less_and_
     where = [(p.topic, p.partition, p.offset) for p in placed]
 
     database = Database(database_url, pool_size=3)
-    registry = handler_registry()
-    loop = ConsumerLoop(settings, database, group_id=group, topics=[topic], handler=registry,
-                        applied_table=metadata.tables["consumer_applied_events"],
-                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    loop = reporting_loop(settings, database, [topic])
     task = asyncio.create_task(loop.run())
     applied: set[uuid.UUID] = set()
     wanted = {uuid.UUID(before["id"]), uuid.UUID(after["id"])}
     try:
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), {where[1]}, timeout=60)
-        applied = await applied_event_ids(database, group, wanted)
+        applied = await applied_ids(database, group, wanted)
     finally:
         loop.stop()
         await task
