@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -93,3 +93,18 @@ async def planner_setting(session: AsyncSession, name: str, value: str) -> Async
     before = (await session.execute(_SETTING_LOCAL, {"name": name, "value": value})).scalar_one()
     yield
     await session.execute(_SETTING_BACK, {"name": name, "value": before})
+
+
+async def advisory_locks(session: AsyncSession, lock_class: int, keys: Iterable[str], *, shared: bool = False) -> None:
+    """Transaction-level advisory locks `(lock_class, hashtext(key))` of `keys`, in one round trip and one order (the
+    hashes', distinct, sorted before any is taken: two writers sharing keys take them alike, so neither waits on the
+    other in a cycle; two keys of one hash are one lock, which only makes them take turns). `shared`: readers that
+    must not see a change under way, while they do not wait for one another. `lock_class` is the caller's own
+    int4, so one service's locks never meet another kind's."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    await session.execute(text(f"SELECT {function}(CAST(:lock_class AS int4), h) FROM (SELECT DISTINCT hashtext(k) "
+                               "AS h FROM unnest(CAST(:keys AS text[])) AS t(k) ORDER BY h) AS locks"),
+                          {"lock_class": lock_class, "keys": ordered})

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Uuid, func, select, text
+from sqlalchemy import Column, DateTime, Integer, String, Table, Uuid, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.calendar import ReportingCalendar
+from styrkedja_kit.db import advisory_locks
 from styrkedja_kit.sets import any_of
 
 from ..metadata import metadata
@@ -46,14 +47,7 @@ async def hold(session: AsyncSession, organiser_ids: Iterable[str], *, shared: b
     """Lock these organisers' calendars until the transaction ends: shared by a write that judges by them
     (writes do not wait for each other), exclusive by a change of one. An advisory lock, not the row's: an
     organiser still on the defaults has no row to lock, and its first calendar must wait all the same."""
-    ids = sorted(set(organiser_ids))
-    if not ids:
-        return
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    # one round trip, in one order (a hash collision of two organisers only makes them wait for each other)
-    await session.execute(text(f"SELECT {function}(CAST(:class AS int4), hashtext(o)) "
-                               "FROM (SELECT unnest(CAST(:ids AS text[])) AS o ORDER BY 1) AS organisers"),
-                          {"class": CALENDAR_LOCK_CLASS, "ids": ids})
+    await advisory_locks(session, CALENDAR_LOCK_CLASS, organiser_ids, shared=shared)
 
 
 async def load(session: AsyncSession, organiser_id: str, *, lock: bool = False) -> StoredCalendar | None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, case, func, or_, select, text, update
+from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from styrkedja_contracts import (
     new_event,
 )
 from styrkedja_contracts.identifiers import OrganiserId
+from styrkedja_kit.db import advisory_locks
 from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.problems import Problem
@@ -315,15 +316,7 @@ SCHOOL_UNIT_CODE_LOCK = "school_unit_code:"
 
 async def lock_directories(session: AsyncSession, organisers: set[str]) -> None:
     """The organisers' directory write locks for the transaction, in one order (no deadlock between writers)."""
-    if organisers:
-        await session.execute(_LOCK_DIRECTORIES, {"organisers": sorted(organisers)})
-
-
-# in the order of the lock keys themselves (sorted in a subquery, before any is taken): two organisers of equal
-# hash are one key, and every writer takes the keys it shares with another in the same order
-_LOCK_DIRECTORIES = text(
-    f"SELECT pg_advisory_xact_lock({DIRECTORY_WRITE_LOCK}, h) FROM (SELECT DISTINCT hashtext(o) AS h "
-    "FROM unnest(CAST(:organisers AS text[])) AS t(o) ORDER BY h) AS k")
+    await advisory_locks(session, DIRECTORY_WRITE_LOCK, organisers)
 
 
 async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch, *, writer: str,
