@@ -18,6 +18,7 @@ from styrkedja_contracts import (
     TeachingAssignmentUpsertedV1,
 )
 from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import advisory_locks
 
 from ..registry import forget, plain_data
 from ..staging import any_of, unnested
@@ -135,9 +136,7 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
     if not codes:
         return
     ordered = sorted(codes)
-    await session.execute(text(
-        f"SELECT pg_advisory_xact_lock({t.PLACEMENT_LOCK}, hashtext(c)) "
-        "FROM unnest(CAST(:codes AS text[])) AS c ORDER BY c"), {"codes": ordered})
+    await advisory_locks(session, t.PLACEMENT_LOCK, ordered)
     wanted = (await session.execute(text(
         f"SELECT DISTINCT ON (su.school_unit_code) su.school_unit_code, su.organiser_id, "
         "CASE WHEN NOT su.removed THEN ar.unit_id END "

@@ -20,9 +20,9 @@ by the difference from the stored item, read in the same statement, and a direct
 the same organiser read the item the other had changed but not committed (its cells moved twice from one item).
 
 The advisory locks of a batch, in the one order every transaction takes them (no cycle, no deadlock):
-the kit's claim of the event ids (row locks) → `FACT_WRITERS_LOCK` (every organiser of the batch's facts, sorted,
-at once: `lock_batch_fact_writers`, registered first) → `PLACEMENT_LOCK` (the directory's moves exclusive, then
-`placement_of` shared) → the alerts' freshness locks (`alerts.freshness.lock_keys`) → rows of facts, cells,
+the kit's claim of the event ids (row locks) → `FACT_WRITERS_LOCK` (every organiser of the batch's facts at once,
+in the kit's `advisory_locks` order: `lock_batch_fact_writers`, registered first) → `PLACEMENT_LOCK` (the directory's
+moves exclusive, then `placement_of` shared) → the alerts' freshness locks (`alerts.freshness.lock_keys`) → rows of facts, cells,
 alerts. `DIRECTORY_WRITE_LOCK` (directory writes over the API) and `JUDGE_ALL_LOCK` (a reevaluation, the
 rebuild's swap) are taken by transactions that write no facts and take no `FACT_WRITERS_LOCK`. The rebuild's
 handlers write its own (shadow) tables, one transaction alone: it takes none (`sole_fact_writer`).
@@ -52,6 +52,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import SchemaItem
+
+from styrkedja_kit.db import advisory_locks
 
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
@@ -174,9 +176,6 @@ FACT_WRITERS_LOCK = 812_003
 #: session.info: (the transaction they were taken in, the organisers whose lock it holds); or `_SOLE`
 _FACT_WRITERS = "styrkedja.results.fact_writers"
 _SOLE = "sole"
-#: in the list's order (the volatile call is evaluated after the sort)
-_LOCK_FACT_WRITERS = text(f"SELECT pg_advisory_xact_lock({FACT_WRITERS_LOCK}, hashtext(o)) "
-                          "FROM unnest(CAST(:organisers AS text[])) WITH ORDINALITY AS u(o, n) ORDER BY n")
 
 
 def _transaction_of(session: AsyncSession) -> Any:
@@ -187,9 +186,9 @@ def _transaction_of(session: AsyncSession) -> Any:
 
 
 async def lock_fact_writers(session: AsyncSession, organisers: Iterable[str]) -> None:
-    """`FACT_WRITERS_LOCK` of `organisers` for the transaction, those it does not hold yet, in sorted order, in a
-    statement of its own: before the caller reads any of their facts. Taken once per transaction (noted in
-    `session.info`); a batch takes all of its organisers at once first (`lock_batch_fact_writers`), so that no
+    """`FACT_WRITERS_LOCK` of `organisers` for the transaction, those it does not hold yet, in a statement of its
+    own (the kit's `advisory_locks`: one order for every taker): before the caller reads any of their facts. Taken
+    once per transaction (noted in `session.info`); a batch takes all of its organisers at once first (`lock_batch_fact_writers`), so that no
     transaction takes one organiser's while it waits for another's (a cycle)."""
     noted = session.info.get(_FACT_WRITERS)
     if noted == _SOLE:
@@ -199,7 +198,7 @@ async def lock_fact_writers(session: AsyncSession, organisers: Iterable[str]) ->
     missing = sorted(set(organisers) - held)
     if not missing:
         return
-    await session.execute(_LOCK_FACT_WRITERS, {"organisers": missing})
+    await advisory_locks(session, FACT_WRITERS_LOCK, missing)
     session.info[_FACT_WRITERS] = (_transaction_of(session), held | frozenset(missing))
 
 
@@ -398,9 +397,7 @@ async def placement_of(session: AsyncSession, codes: Iterable[str]) -> Placement
 async def _placement_read(session: AsyncSession, codes: list[str]) -> Placement:
     if not codes:
         return {}
-    await session.execute(text(
-        f"SELECT pg_advisory_xact_lock_shared({PLACEMENT_LOCK}, hashtext(c)) "
-        "FROM unnest(CAST(:codes AS text[])) AS c ORDER BY c"), {"codes": codes})
+    await advisory_locks(session, PLACEMENT_LOCK, codes, shared=True)
     rows = (await session.execute(text(
         f"SELECT school_unit_code, area_id FROM {placements.name} "
         "WHERE school_unit_code = ANY(CAST(:codes AS text[]))"), {"codes": codes})).all()
