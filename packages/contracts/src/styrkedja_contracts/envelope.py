@@ -45,7 +45,7 @@ from .errors import (
     UnknownEventTypeError,
     format_validation_errors,
 )
-from .events.base import EventData, iter_strings, temporal_as_text, uuid_as_text
+from .events.base import EventData, datetime_as_text, iter_strings, uuid_as_text
 from .fastpath import ShadowEvent, adopt, json_union, shadow_event
 from .identifiers import (
     PIN_ERROR,
@@ -100,7 +100,7 @@ class _EnvelopeAttributes(BaseModel):
     type: str = Field(max_length=128, pattern=TYPE_PATTERN, description="se.styrkedja.<entity>.<verb>.v<N>")
     # a time no producer of ours can have written (years 1 or 9999: at UTC's end an offset cannot
     # even be taken off) is refused with the envelope, not left to break a handler's date sums
-    time: Annotated[AwareDatetime, BeforeValidator(temporal_as_text)] = Field(ge=EARLIEST_EVENT_TIME,
+    time: Annotated[AwareDatetime, BeforeValidator(datetime_as_text)] = Field(ge=EARLIEST_EVENT_TIME,
                                                                                le=LATEST_EVENT_TIME)
     subject: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(check_line)] | None = Field(
         default=None, description="What the event is about within its source (CloudEvents), one line of text")
