@@ -137,7 +137,8 @@ def test_a_date_or_time_in_a_request_body_is_written_as_rfc_3339_writes_it(field
     """Round 28t: a body's date is `YYYY-MM-DD` and its date-time RFC 3339's, as every query parameter's and event's are
     (the contracts' `date_as_text`, `datetime_as_text`). Failed on the old code for each `*_format`: pydantic alone
     read a date-time at midnight as its date (`+14:00`: another day in Sweden), a naive time on a `datetime` field as
-    a local time of no zone, and ISO 8601's other forms of a time."""
+    a local time of no zone, a date as midnight, and ISO 8601's other forms of a time (a week date or a trailing
+    blank it refused, under its own rule's name)."""
     class Body(InputModel):
         on: date
         at: datetime | None = None
