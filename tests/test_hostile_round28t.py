@@ -143,6 +143,35 @@ def test_the_audit_trail_refuses_a_window_ending_before_it_starts_compared_as_in
             assert fine.status_code == 200 and fine.json() == [], fine.text
 
 
+def test_a_directory_change_dated_ahead_of_the_clock_is_refused_and_hides_no_later_change(running, token_issuer):
+    """Reporting's directory keeps the newest change by `updated_at` (`removed_at`): a change dated 2099 by a source's
+    wrong clock is a 422 naming it (`not_in_future`), and the same unit's later change with a true time is taken.
+    Failed on the old code: the 2099 change was `created`, and the true one after it answered `unchanged` (older than
+    what the directory held) — every later change of the unit hidden until 2099. Within the consumer's skew (an hour)
+    a change is taken."""
+    name, service = running
+    if name != "reporting":
+        pytest.skip("reporting's directory")
+    unit = {"organiser_id": ORGANISER, "unit_id": "area-28t", "unit_type": "area", "parent_id": ORGANISER,
+            "name": "Område 28t"}
+    now = datetime.now(UTC)
+    with _client(service, auth(token_issuer)) as client:
+        def change(data: dict[str, Any]) -> httpx.Response:
+            return client.post("/v1/directory/changes", json={"items": [
+                {"type": "se.styrkedja.organisation.unit_upserted.v1", "data": data}]})
+
+        ahead = change({**unit, "updated_at": "2099-01-01T00:00:00Z"})
+        assert ahead.status_code == 422 and _rules(ahead) == [("items.0.data.updated_at", "not_in_future")], \
+            ahead.text
+        true = change({**unit, "updated_at": now.isoformat()})
+        assert true.status_code == 200 and true.json()["created"] == 1, true.text
+        later = change({**unit, "name": "Område 28t två", "updated_at": (now + timedelta(minutes=50)).isoformat()})
+        assert later.status_code == 200 and later.json()["changed"] == 1, later.text
+        removal = client.post("/v1/directory/removals", json={"source_ids": ["area-28t"],
+                                                              "removed_at": "2099-01-01T00:00:00+14:00"})
+        assert removal.status_code == 422 and _rules(removal) == [("removed_at", "not_in_future")], removal.text
+
+
 def _assessment_record(offset: int, doc: dict[str, Any]) -> tuple[Any, ...]:
     value = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
     return ("styrkedja.assessments", 0, offset, value, int(datetime(2026, 11, 25, tzinfo=UTC).timestamp() * 1000),
