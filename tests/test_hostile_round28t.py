@@ -23,6 +23,21 @@ Found and fixed (each test failed on the old code, as said at it):
   now a 422 naming `until` (`not_before_since`), compared as instants: `until=2026-10-25T02:30:00+02:00` is before
   `since=2026-10-25T02:30:00+01:00` (the repeated hour of the last Sunday of October). Equal bounds are an empty
   window, answered as one.
+- A producer's clock in 2099: an event whose data is dated far ahead (`updated_at`, `removed_at`, `published_at`, …)
+  with a true envelope `time` was applied — only `time` was judged against the record (`time_in_future`). The
+  directory keeps the change of the newest `updated_at` and reporting's LIKA the self-assessment of the newest
+  `published_at`, so such an event hid every later change until 2099. Now each date-time of the data is judged as
+  `time` is, live and rebuilt alike (the kit's `ahead_of_record`, packages/kit/tests/test_consumer_verdicts.py). At
+  reporting's directory door such a change (`updated_at`, a removal's `removed_at`) was `created`, and every later
+  true change of the entity answered `unchanged` (seen: a unit renamed after a 2099 change kept its name): now a 422
+  naming it (`not_in_future`); the SS 12000 import refuses such an item on its own, naming `meta.modified`
+  (packages/cli/tests/test_ss12000_dated_ahead.py). The contracts' example `entity_removed` was itself ten months
+  ahead of its `time`.
+- The import's `--since` without an offset in the missing hour (02:30 on the last Sunday of March) was 01:30 UTC
+  (03:30 summer time): what changed from 03:00 to 03:30 was not read. Now the earliest instant the local time can
+  mean, in UTC (in the repeated hour: its first time) (packages/cli/tests/test_ss12000_dated_ahead.py).
+- The dashboard showed a moment whose Swedish time lies past the calendar's ends (`9999-12-31T23:59:59-14:00` from
+  upstream) as an OverflowError, a 500 page: now as sent (services/dashboard/tests/test_views.py).
 
 Tried and held: 29 February of a leap year taken, of another year refused naming the field; 23:59:60 and 24:00:00
 refused naming the field; offsets +14:00, -12:00, +05:45, `Z`, `z`, `-00:00`, `+00:00` read as the same instant; a
@@ -32,7 +47,14 @@ naive time refused where a moment is wanted; years before 1900 and after 2199 re
 lateness by the deadline's day in the organiser's zone across both DST changes (the day has 23 or 25 hours: the
 last on-time moment is 23:59:59.999999 local, whatever the hour count — forecast's test_calendar_rules); the
 freshness bands in calendar months from 29 February and 31 August; directory changes ordered by instant
-(`updated_at` compared as timestamps, the same instant in two offsets is one).
+(`updated_at` compared as timestamps, the same instant in two offsets is one); an alert's `changed_at` as read
+compared by instant.
+
+Left as they are (reported): a LIKA draft may be dated ahead (`assessed_on` in any year 1900–2199; a self-assessment
+of 2199-12-31 is of the school year 2199/00, which no read's `school_year` may name); a support intervention event
+whose `evaluation_date` is not after its `start_date` is applied (the assessment service's door refuses it; reporting
+only stores the date); the dashboard shows 02:30 twice on the last Sunday of October for two instants (no offset in
+the text); a naive SS 12000 time in the repeated hour is read as its first time (the source's ambiguity, said).
 """
 
 from __future__ import annotations
