@@ -78,6 +78,11 @@ TYPE_PATTERN = r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$"
 #: the envelope's `time` lies in these years (UTC)
 EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_EVENT_TIME = datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)
+#: how far an event's `time` (or a moment of its data) may lie after its record's timestamp: the two come from the
+#: producer's clocks (the event's when it was made, the record's when it was sent, normally later), so only a clock
+#: skew separates them the other way. The consumers judge by it (`styrkedja_kit.consumer.ahead_of_record`), and so do
+#: the doors that take a moment of a change from a client (reporting's directory, the SS 12000 import), by their clock
+MAX_AHEAD_OF_RECORD_MS = 3_600_000
 
 
 class _EnvelopeAttributes(BaseModel):

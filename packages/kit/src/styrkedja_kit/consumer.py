@@ -138,6 +138,7 @@ from styrkedja_contracts import (
     key_mismatch,
     topic_for_event_type,
 )
+from styrkedja_contracts.envelope import MAX_AHEAD_OF_RECORD_MS  # the skew, the contracts' (re-exported here)
 from styrkedja_contracts.events.base import datetime_as_text
 from styrkedja_contracts.identifiers import (
     canonical_organiser_id,
@@ -414,10 +415,6 @@ def misplaced(event_type: str, topic: str) -> str | None:
     return f"{event_type} travels on {expected}, not on {topic}"
 
 
-#: how far an event's `time` may lie after its record's timestamp: the two come from the producer's
-#: clocks (the event's when it was made, the record's when it was sent, normally later), so only a
-#: clock skew separates them the other way
-MAX_AHEAD_OF_RECORD_MS = 3_600_000
 #: record timestamps before 2000 (no event may be older, see the envelope's `time`) are not judged:
 #: a broker or client that sets none gives -1 or 0
 _EARLIEST_TIMESTAMP_MS = 946_684_800_000

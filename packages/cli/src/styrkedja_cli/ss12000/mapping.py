@@ -69,9 +69,9 @@ from styrkedja_contracts import (
     OrganisationUnitUpsertedV1,
     TeachingAssignmentUpsertedV1,
 )
+from styrkedja_contracts.envelope import MAX_AHEAD_OF_RECORD_MS
 from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_personal_identity_numbers
 from styrkedja_contracts.subjects import is_known_subject_code
-from styrkedja_kit.consumer import MAX_AHEAD_OF_RECORD_MS
 
 from .models import (
     SCHOOL_ZONE,

@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from styrkedja_contracts import OrganisationEntityRemovedV1, OrganisationUnitUpsertedV1
+from styrkedja_contracts.envelope import MAX_AHEAD_OF_RECORD_MS
 from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, may_write
-from styrkedja_kit.consumer import MAX_AHEAD_OF_RECORD_MS
 
 Row = dict[str, Any]
 #: a unit of the directory's tree (the routes' answer model): judged by identity, its parent given beside it
