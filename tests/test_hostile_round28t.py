@@ -36,6 +36,9 @@ Found and fixed (each test failed on the old code, as said at it):
 - The import's `--since` without an offset in the missing hour (02:30 on the last Sunday of March) was 01:30 UTC
   (03:30 summer time): what changed from 03:00 to 03:30 was not read. Now the earliest instant the local time can
   mean, in UTC (in the repeated hour: its first time) (packages/cli/tests/test_ss12000_dated_ahead.py).
+- LIKA's draft took `assessed_on` in any year to 2199: a self-assessment of 2199-12-31 is of the school year 2199/00,
+  which no read's `school_year` may name, and never of the current year's compilation. Now at the latest today in
+  Sweden, a 422 naming it (`not_in_future`) (services/lika/tests/integration/test_lika_tool.py).
 - The dashboard showed a moment whose Swedish time lies past the calendar's ends (`9999-12-31T23:59:59-14:00` from
   upstream) as an OverflowError, a 500 page: now as sent (services/dashboard/tests/test_views.py).
 
@@ -50,8 +53,9 @@ freshness bands in calendar months from 29 February and 31 August; directory cha
 (`updated_at` compared as timestamps, the same instant in two offsets is one); an alert's `changed_at` as read
 compared by instant.
 
-Left as they are (reported): a LIKA draft may be dated ahead (`assessed_on` in any year 1900–2199; a self-assessment
-of 2199-12-31 is of the school year 2199/00, which no read's `school_year` may name); a support intervention event
+Left as they are (reported): a LIKA event whose `assessed_on` is after its `published_at`'s day is applied (the
+LIKA service's door refuses such a draft now; a contract rule could dead-letter a draft saved before it, published
+later); a support intervention event
 whose `evaluation_date` is not after its `start_date` is applied (the assessment service's door refuses it; reporting
 only stores the date); the dashboard shows 02:30 twice on the last Sunday of October for two instants (no offset in
 the text); a naive SS 12000 time in the repeated hour is read as its first time (the source's ambiguity, said).
@@ -130,8 +134,10 @@ def test_a_date_written_as_a_date_time_is_refused_at_every_write_door_naming_the
             for value in DATE_TIMES_AS_DATES:
                 got = client.post("/v1/self-assessments", json={**draft, "assessed_on": value})
                 assert got.status_code == 422 and _rules(got) == [("assessed_on", "date_format")], (value, got.text)
-            made = client.post("/v1/self-assessments", json={**draft, "assessed_on": "2028-02-29"})
-            assert made.status_code == 201 and made.json()["assessed_on"] == "2028-02-29", made.text
+            made = client.post("/v1/self-assessments", json={**draft, "assessed_on": "2024-02-29"})
+            assert made.status_code == 201 and made.json()["assessed_on"] == "2024-02-29", made.text
+            ahead = client.post("/v1/self-assessments", json={**draft, "assessed_on": "2199-12-31"})
+            assert ahead.status_code == 422 and _rules(ahead) == [("assessed_on", "not_in_future")], ahead.text
         elif name == "reporting":
             base = json.loads(example_bytes("se.styrkedja.organisation.unit_upserted.v1"))["data"]
             base = {**base, "organiser_id": ORGANISER}
