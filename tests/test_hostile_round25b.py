@@ -23,7 +23,7 @@ Found and fixed (each test failed on the old code, as said at it):
 - A forecast's `submitted_on` (compared with results' `assessed_on` by the forecast-against-outcome figures) was the
   day of `submitted_at` in the offset the event was written with: the same instant from another producer (`+01:00`,
   `+16:00`) was another day. Now its UTC day (the forecast service writes UTC: its events read as before), live and
-  in the rebuild's direct lines (`results.rules.utc_date`).
+  in the rebuild's direct lines (`results.rules.submitted_day`; its day in Sweden since round 28t).
 - An event another producer wrote straight to Kafka in bytes that begin as the contracts' form does
   (`{"specversion":"1.0","id":"…`, as the Java and Go CloudEvents SDKs write, then another key order) kept its bytes'
   digest under its id, as if the outbox had written it: each later re-send in another form (indented, the contracts'
@@ -300,18 +300,19 @@ async def test_every_event_type_with_a_far_utc_offset_is_applied_live(infrastruc
 @pytest.mark.parametrize("hours", [1, 2, 16, -11, -20, 23])
 def test_a_forecasts_day_is_the_same_whatever_offset_its_time_is_written_with(hours: int) -> None:
     """The same instant written with another UTC offset (23:30 UTC on the 23rd ahead of UTC, 00:30 on the 24th behind
-    it): the same `submitted_on`, its UTC day, live (`fact_of`) and in the rebuild's direct COPY line. Failed on the
-    old code for each: the day in the event's own offset."""
+    it): the same `submitted_on`, its day in Sweden since round 28t (both instants are on the 24th there, CEST), live
+    (`fact_of`) and in the rebuild's direct COPY line. Failed on the old code for each: the day in the event's own
+    offset."""
     from styrkedja_contracts import decode_event
     from styrkedja_reporting.rebuild.bulk import decoded_and_staged
     from styrkedja_reporting.results.handlers import fact_of
 
-    day = "2026-10-23" if hours > 0 else "2026-10-24"
+    day = "2026-10-24"
     document = good("se.styrkedja.forecast.submitted.v1")
     document["data"]["submitted_at"] = "2026-10-23T23:30:00+00:00" if hours > 0 else "2026-10-24T00:30:00+00:00"
     document["time"] = document["data"]["submitted_at"]
     moved = _far_offset(document, hours)
-    assert moved["data"]["submitted_at"][:10] != day
+    assert moved["data"]["submitted_at"][:10] != ("2026-10-23" if hours > 0 else "2026-10-24")
     for value in (encoded(document), encoded(moved)):
         assert fact_of(decode_event(value)).submitted_on.isoformat() == day
         staged = decoded_and_staged([("styrkedja.forecasts", 0, 0, value, -1, b"2999")], 0, 1_000_000, as_text=True)

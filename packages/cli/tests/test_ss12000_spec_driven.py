@@ -75,7 +75,9 @@ def rfc3339(moment: datetime, offset_minutes: int, fraction: str, separator: str
     return f"{local:%Y-%m-%d}{separator}{local:%H:%M:%S}{fraction and '.' + (digits + '000')[:len(fraction)]}{zone}"
 
 
-MOMENTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC))
+#: up to the end of 2025: a change dated ahead of the import's clock is refused on its own (round 28t), and valid data
+#: is served as it is by a source whose clock is right
+MOMENTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2025, 12, 31), timezones=st.just(UTC))
 DATE_TIMES = st.builds(rfc3339, MOMENTS, st.sampled_from([0, 60, 120, -330, 345, -720, 840]),
                        st.sampled_from(["", "1", "123", "123456", "123456789"]), st.sampled_from("Tt "),
                        st.sampled_from(["Z", "z", "+00:00", "-00:00"]))

@@ -65,6 +65,22 @@ def test_late_is_decided_by_the_local_calendar_day():
         is_late(datetime(2026, 10, 23, 12, 0), window)
 
 
+@pytest.mark.parametrize(("received", "late"), [
+    # deadline Sunday 25 October 2026 (Friday of week 43 + 2 grace days): a day of 25 hours in Sweden, 02:00-03:00 twice
+    ("2026-10-25T02:30:00+02:00", False), ("2026-10-25T02:30:00+01:00", False),  # the repeated hour, both times
+    ("2026-10-25T23:59:59.999999+01:00", False), ("2026-10-25T22:59:59.999999Z", False),
+    ("2026-10-25T23:00:00Z", True), ("2026-10-26T00:00:00+01:00", True),
+    ("2026-10-26T12:59:59.999999+14:00", False), ("2026-10-26T13:00:00+14:00", True),  # one instant, another offset
+    ("2026-10-25T10:59:59.999999-12:00", False), ("2026-10-25T11:00:00-12:00", True),
+])
+def test_the_deadline_day_ends_at_midnight_in_sweden_on_a_day_of_25_hours(received: str, late: bool) -> None:
+    """Round 28t: the last on-time moment is 23:59:59.999999 Swedish time whatever the day's length (the end of
+    summer time) and whatever offset the moment is written in; the repeated hour is on time both times."""
+    window = forecast_window("2026/27", "HT", DEFAULT_CALENDAR.model_copy(update={"grace_days": 2}))
+    assert window.deadline == date(2026, 10, 25)
+    assert is_late(datetime.fromisoformat(received), window) is late
+
+
 def test_defaults_until_the_organiser_sets_its_own():
     mine = calendar()
     friday_after = datetime(2026, 10, 30, 12, tzinfo=UTC)  # late by the defaults, on time by week 44

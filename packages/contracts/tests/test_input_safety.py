@@ -230,7 +230,19 @@ def _rules(error: ValidationError) -> set[tuple[str, str]]:
     ("assessed_on", "0001-01-01", "date_range"),
     ("assessed_on", "9999-12-31", "date_range"),
     ("published_at", "9999-12-31T23:59:59-12:00", "date_range"),
-    ("assessed_on", "yesterday", "date_from_datetime_parsing"),
+    ("assessed_on", "yesterday", "date_format"),
+    # round 28t: one spelling, RFC 3339's, as the schemas' `format` and every query parameter say. Each of these was
+    # taken before: a date-time at midnight as its date (in an offset Sweden never has, another day there), ISO 8601's
+    # other forms of a time
+    ("assessed_on", "2026-11-25T00:00:00+14:00", "date_format"),
+    ("assessed_on", "2026-11-25T00:00:00Z", "date_format"),
+    ("assessed_on", "2026-11-25T00:00", "date_format"),
+    ("published_at", "2026-11-25 10:00:00Z", "datetime_format"),
+    ("published_at", "2026-11-25T10:00:00+0100", "datetime_format"),
+    ("published_at", "2026-11-25T10:00Z", "datetime_format"),
+    ("published_at", "2026-11-25T10:00:00,5Z", "datetime_format"),
+    ("published_at", "2026-11-25T10:00:00", "datetime_format"),
+    ("assessed_on", "2027-02-29", "date_from_datetime_parsing"),
 ])
 def test_event_fields_are_strict_and_bounded(assessment_kwargs: dict, field: str, value: object,
                                              rule: str) -> None:

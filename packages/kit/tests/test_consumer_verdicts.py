@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from styrkedja_contracts import decode_event
+import pytest
+
+from styrkedja_contracts import decode_event, topic_for_event_type
 from styrkedja_contracts.examples import example_bytes
 from styrkedja_kit.consumer import MAX_AHEAD_OF_RECORD_MS, ahead_of_record, unfit
 
@@ -23,6 +25,29 @@ def test_an_event_dated_beyond_the_skew_after_its_record_is_time_in_future():
     verdict = unfit(EVENT, "styrkedja.assessments", EVENT_MS - MAX_AHEAD_OF_RECORD_MS - 1, key=KEY)
     assert verdict is not None and verdict[0] == "time_in_future"
     assert EVENT.time.isoformat() in verdict[1]
+
+
+@pytest.mark.parametrize(("event_type", "field"), [
+    ("se.styrkedja.organisation.unit_upserted.v1", "updated_at"),
+    ("se.styrkedja.organisation.entity_removed.v1", "removed_at"),
+    ("se.styrkedja.lika.self_assessment_published.v1", "published_at"),
+    ("se.styrkedja.assessment.published.v1", "published_at"),
+])
+def test_an_event_whose_data_is_dated_beyond_the_skew_after_its_record_is_time_in_future(event_type, field):
+    """Round 28t: a producer whose clock said 2099 in the data, with a true `time`. The directory keeps the change of
+    the newest `updated_at` (`removed_at`), reporting's LIKA the newest `published_at`: such an event won over every
+    later one until 2099, each applied as nothing. Failed on the old code: fit (only `time` was judged), live and in
+    the rebuild alike (both judge by `unfit`). Within the skew it is fit."""
+    event = decode_event(example_bytes(event_type))
+    sent_ms = int(event.time.timestamp() * 1000) + 1_000
+    for ahead, verdict in ((timedelta(days=365 * 73), "time_in_future"),
+                           (timedelta(milliseconds=MAX_AHEAD_OF_RECORD_MS + 1_001), "time_in_future"),
+                           (timedelta(milliseconds=MAX_AHEAD_OF_RECORD_MS), None)):
+        moved = event.model_copy(update={"data": event.data.model_copy(update={field: event.time + ahead})})
+        got = unfit(moved, topic_for_event_type(event_type), sent_ms, key=moved.partition_key())
+        assert (got and got[0]) == verdict, (ahead, got)
+        if got:
+            assert got[1].startswith(f"data.{field}: "), got
 
 
 def test_records_without_a_usable_timestamp_are_not_judged():

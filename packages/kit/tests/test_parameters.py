@@ -198,6 +198,17 @@ async def test_moments_in_the_years_bodies_take_pass() -> None:
                                "day": "2026-02-28"}
 
 
+async def test_a_moment_in_a_query_takes_the_fraction_a_body_takes() -> None:
+    """Round 28t: RFC 3339 sets no bound on a fraction's digits, nor do the bodies and events (the contracts'
+    `DATETIME_TEXT`): .NET writes seven. Failed on the old code: a 422 `datetime_format` for the query alone. A leap
+    day of a leap year is a day; one of another year is no date (422)."""
+    response = await _get(_moments_app(), "/moments?at=2028-02-29T23:59:59.9999999%2B01:00&day=2028-02-29")
+    assert response.status_code == 200, response.text
+    assert response.json()["at"] == "2028-02-29T22:59:59.999999+00:00" and response.json()["day"] == "2028-02-29"
+    response = await _get(_moments_app(), "/moments?day=2027-02-29")
+    assert response.status_code == 422 and [field for field, _ in _errors(response)] == ["day"]
+
+
 def _keyed_app() -> FastAPI:
     app = FastAPI(dependencies=[Depends(strict_parameters())])
     install_problem_handlers(app)

@@ -58,6 +58,19 @@ def test_swedish_formats():
     assert formats.share(None) == ""
 
 
+def test_a_moment_is_shown_in_swedish_time_at_the_calendars_edges_never_raising():
+    """Round 28t: a moment from upstream whose Swedish time lies past the calendar's ends raised OverflowError (a 500
+    page, failed on the old code): now shown as sent. Across DST the hour is Sweden's: 01:30 UTC on the last Sunday
+    of March is 03:30 (no 02:30 that day), and the last Sunday of October shows 02:30 twice, once for each instant."""
+    assert formats.day("9999-12-31T23:59:59-14:00") == "9999-12-31T23:59:59-14:00"
+    assert formats.day("0001-01-01T00:00:00+14:00") == "0001-01-01T00:00:00+14:00"
+    assert formats.day("2027-03-28T01:30:00Z") == "2027-03-28 03:30"
+    assert formats.day("2027-03-28T00:59:59Z") == "2027-03-28 01:59"
+    assert formats.day("2026-10-25T00:30:00Z") == formats.day("2026-10-25T01:30:00Z") == "2026-10-25 02:30"
+    assert formats.day("2027-06-30T22:00:00Z") == "2027-07-01 00:00"
+    assert formats.day("2028-02-29T12:00:00.1234567+01:00") == "2028-02-29 12:00"
+
+
 def test_the_chain_starts_at_the_finest_level_the_roles_may_read_unless_a_level_is_picked():
     from styrkedja_dashboard.chain.routes import default_level, filters
     from styrkedja_dashboard.web.sessions import Session

@@ -45,7 +45,7 @@ from .errors import (
     UnknownEventTypeError,
     format_validation_errors,
 )
-from .events.base import EventData, iter_strings, temporal_as_text, uuid_as_text
+from .events.base import EventData, datetime_as_text, iter_strings, uuid_as_text
 from .fastpath import ShadowEvent, adopt, json_union, shadow_event
 from .identifiers import (
     PIN_ERROR,
@@ -78,6 +78,11 @@ TYPE_PATTERN = r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$"
 #: the envelope's `time` lies in these years (UTC)
 EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_EVENT_TIME = datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)
+#: how far an event's `time` (or a moment of its data) may lie after its record's timestamp: the two come from the
+#: producer's clocks (the event's when it was made, the record's when it was sent, normally later), so only a clock
+#: skew separates them the other way. The consumers judge by it (`styrkedja_kit.consumer.ahead_of_record`), and so do
+#: the doors that take a moment of a change from a client (reporting's directory, the SS 12000 import), by their clock
+MAX_AHEAD_OF_RECORD_MS = 3_600_000
 
 
 class _EnvelopeAttributes(BaseModel):
@@ -100,7 +105,7 @@ class _EnvelopeAttributes(BaseModel):
     type: str = Field(max_length=128, pattern=TYPE_PATTERN, description="se.styrkedja.<entity>.<verb>.v<N>")
     # a time no producer of ours can have written (years 1 or 9999: at UTC's end an offset cannot
     # even be taken off) is refused with the envelope, not left to break a handler's date sums
-    time: Annotated[AwareDatetime, BeforeValidator(temporal_as_text)] = Field(ge=EARLIEST_EVENT_TIME,
+    time: Annotated[AwareDatetime, BeforeValidator(datetime_as_text)] = Field(ge=EARLIEST_EVENT_TIME,
                                                                                le=LATEST_EVENT_TIME)
     subject: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(check_line)] | None = Field(
         default=None, description="What the event is about within its source (CloudEvents), one line of text")

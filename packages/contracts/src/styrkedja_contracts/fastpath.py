@@ -32,9 +32,9 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
 * a field whose validators end in `subjects._known` or `identifiers._check_school_year` becomes a
   `Literal` of the values the field's own full annotation accepts, out of the subject list and the
   school years 1990/91–2099/00 (narrower for school years: other years take the ordinary way);
-* `temporal_as_text` (a date or time must be text, not a number) becomes a pydantic-core chain: text
-  that begins with four ASCII digits and a '-' (`_IsoText`; narrower: such text is never a number to it),
-  then the date or time validated from that text;
+* `date_as_text` and `datetime_as_text` (a date or time must be text of RFC 3339's form, not a number) become a
+  pydantic-core chain: text of that form (`_IsoText`: the rule's own pattern, and such text is never a number to
+  `temporal_as_text`), then the date or time validated from that text;
 * `uuid_as_text` (a UUID in its 36-character form only) becomes a pydantic-core chain: text of that form
   (`_UuidText`), then the UUID: exactly what the rule lets through to the UUID that the UUID then accepts;
 * the envelope's `type` is the data model's type alone (narrower than its pattern);
@@ -79,11 +79,14 @@ from pydantic_core import core_schema
 
 from . import identifiers, subjects
 from .events.base import (
+    DATE_TEXT,
+    DATETIME_TEXT,
     MAX_INT4,
     UUID_TEXT,
     EventData,
+    date_as_text,
+    datetime_as_text,
     enforce_value_rules,
-    temporal_as_text,
     uuid_as_text,
     within_years,
 )
@@ -156,16 +159,20 @@ class _UuidText:
 
 
 class _IsoText:
-    """In an `Annotated`, last: the input must be text beginning with four ASCII digits and a '-' (every ISO
-    date and time), then the type (with the metadata before this one) validates the text. Where
-    `temporal_as_text` stood: such text is never a number to it (`_NUMBER_TEXT` would have to read the '-'
-    after the digits as a '.', an exponent, a space or the end), and it passes it on unchanged."""
+    """In an `Annotated`, last: the input must be text of the rule's form (`DATE_TEXT` for `date_as_text`,
+    `DATETIME_TEXT` for `datetime_as_text`), then the type (with the metadata before this one) validates the text.
+    Where the rule stood: it passes exactly such text on unchanged (text beginning with four ASCII digits and a '-'
+    is never a number to `temporal_as_text`: `_NUMBER_TEXT` would have to read the '-' after the digits as a '.',
+    an exponent, a space or the end)."""
+
+    def __init__(self, rule: Any) -> None:
+        self.pattern = {date_as_text: DATE_TEXT, datetime_as_text: DATETIME_TEXT}[rule].pattern
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.chain_schema([core_schema.str_schema(pattern=r"^[0-9]{4}-"), handler(source)])
+        return core_schema.chain_schema([core_schema.str_schema(pattern=f"^(?:{self.pattern})$"), handler(source)])
 
 
-def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[bool] | None) -> list[Any]:
+def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[Any] | None) -> list[Any]:
     """`metadata` of a field (or of an `Annotated`) of type `base`, as the module says."""
     pattern_ascii = False
     out: list[Any] = []
@@ -193,10 +200,10 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[b
             if _optional_of(base) is not UUID:
                 raise _Unsupported("uuid_as_text on another type")
             continue  # `_shadow_type` puts `_UuidText` in its place
-        if func is temporal_as_text:
+        if func in (date_as_text, datetime_as_text):
             if temporal is None:  # not a field of the model itself: `accepts` cannot call it
-                raise _Unsupported("temporal_as_text inside a type")
-            temporal.append(True)
+                raise _Unsupported("a date's or time's text rule inside a type")
+            temporal.append(func)
             continue
         if isinstance(meta, StringConstraints) and meta.pattern is not None:
             if not isinstance(meta.pattern, str) or meta.pattern not in _ASCII_PATTERNS:
@@ -243,22 +250,22 @@ def _optional_of(annotation: Any) -> Any:
     return annotation
 
 
-def _shadow_type(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[bool] | None = None) -> Any:
+def _shadow_type(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[Any] | None = None) -> Any:
     """The shadow of `Annotated[base, *metadata]` (of `base` alone where there is no metadata)."""
     enumerable = _enumerable()
     for meta in metadata:
         if _func(meta) in enumerable:
             return _literal_of(base, metadata, enumerable[_func(meta)]())
-    text: list[bool] = []
+    text: list[Any] = []
     shadow_metadata = _metadata(base, metadata, text if temporal is not None else None)
     if any(_func(meta) is uuid_as_text for meta in metadata):  # the 36-character form in pydantic-core (`_UuidText`)
         uuid: Any = Annotated[(UUID, *shadow_metadata, _UuidText())]
         return uuid if base is UUID else Union[uuid, None]  # noqa: UP007
     if text:  # a date or time: the text rule in pydantic-core (`_IsoText`), inside `| None`
         plain = _optional_of(base)
-        if plain not in (date, AwareDatetime):
+        if (plain, text) not in ((date, [date_as_text]), (AwareDatetime, [datetime_as_text])):
             raise _Unsupported(f"temporal {base!r}")
-        inner: Any = Annotated[(plain, *shadow_metadata, _IsoText())]
+        inner: Any = Annotated[(plain, *shadow_metadata, _IsoText(text[0]))]
         return inner if plain is base else Union[inner, None]  # noqa: UP007
     shadow_base = base if base is int else _annotation(base)
     return Annotated[(shadow_base, *shadow_metadata)] if shadow_metadata else shadow_base

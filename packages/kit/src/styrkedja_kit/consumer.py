@@ -66,7 +66,7 @@ is not the one the topic registry gives its event (`key_mismatch`: another organ
 beside its single writer's order), an event whose
 `time` lies more than `MAX_AHEAD_OF_RECORD_MS` after its record's timestamp (`time_in_future`: the
 newest event time is reporting's clock for freshness and alerts, one such event would move it for
-good) and an event whose claim (its id within its organiser, `claim_organiser`: the record's message key, and its
+good; so does a date-time of its data, whose newest wins a directory entry or a LIKA compilation) and an event whose claim (its id within its organiser, `claim_organiser`: the record's message key, and its
 topic; another organiser's event under the same id is its own, and so is one on another topic) an event with other
 content already holds (`conflicting_duplicate`: the first one
 counts; a re-delivery of the same bytes, or of the same event in other JSON form, is an ordinary duplicate,
@@ -138,6 +138,8 @@ from styrkedja_contracts import (
     key_mismatch,
     topic_for_event_type,
 )
+from styrkedja_contracts.envelope import MAX_AHEAD_OF_RECORD_MS  # the skew, the contracts' (re-exported here)
+from styrkedja_contracts.events.base import datetime_as_text
 from styrkedja_contracts.identifiers import (
     canonical_organiser_id,
     contains_personal_identity_number,
@@ -413,25 +415,38 @@ def misplaced(event_type: str, topic: str) -> str | None:
     return f"{event_type} travels on {expected}, not on {topic}"
 
 
-#: how far an event's `time` may lie after its record's timestamp: the two come from the producer's
-#: clocks (the event's when it was made, the record's when it was sent, normally later), so only a
-#: clock skew separates them the other way
-MAX_AHEAD_OF_RECORD_MS = 3_600_000
 #: record timestamps before 2000 (no event may be older, see the envelope's `time`) are not judged:
 #: a broker or client that sets none gives -1 or 0
 _EARLIEST_TIMESTAMP_MS = 946_684_800_000
 
 
+@functools.cache
+def _moment_fields(data_type: type) -> tuple[str, ...]:
+    """The date-time fields of an event's data (`published_at`, `updated_at`, `removed_at`, …: each says when the
+    thing happened), by the text rule the contracts gave them."""
+    fields_ = getattr(data_type, "model_fields", {})
+    return tuple(name for name, info in fields_.items()
+                 if any(getattr(meta, "func", None) is datetime_as_text for meta in info.metadata))
+
+
 def ahead_of_record(event: CloudEvent, timestamp_ms: int | None) -> str | None:
-    """Why an event whose `time` lies too far after its record's timestamp must not be applied, or None.
-    Judged by the record, not by the consumer's clock, so that a replay or a rebuild decides the same."""
+    """Why an event whose `time`, or a moment of its data, lies too far after its record's timestamp must not be
+    applied, or None. Judged by the record, not by the consumer's clock, so that a replay or a rebuild decides the
+    same. The data's moments since round 28t: the directory keeps the change of the newest `updated_at` (and
+    `removed_at`), reporting's LIKA the self-assessment of the newest `published_at`, so one of a producer whose clock
+    said 2099 (sent with a true `time`) won over every later change until then, each answered and applied as nothing."""
     if timestamp_ms is None or timestamp_ms < _EARLIEST_TIMESTAMP_MS:
         return None
-    if event.time.timestamp() * 1000 <= timestamp_ms + MAX_AHEAD_OF_RECORD_MS:
-        return None
-    sent = datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
-    return (f"time: {event.time.isoformat()} is more than {MAX_AHEAD_OF_RECORD_MS // 60_000} minutes after "
-            f"the record was sent ({sent})")
+    latest = timestamp_ms + MAX_AHEAD_OF_RECORD_MS
+    moments = [("time", event.time)]
+    moments += [(f"data.{name}", getattr(event.data, name)) for name in _moment_fields(type(event.data))]
+    for where, moment in moments:
+        if moment is None or moment.timestamp() * 1000 <= latest:
+            continue
+        sent = datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
+        return (f"{where}: {moment.isoformat()} is more than {MAX_AHEAD_OF_RECORD_MS // 60_000} minutes after "
+                f"the record was sent ({sent})")
+    return None
 
 
 def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None, *, key: bytes | None

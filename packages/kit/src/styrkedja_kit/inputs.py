@@ -55,9 +55,9 @@ from styrkedja_contracts.events.base import (
     MAX_NAMED_REVISION,
     add_strict_numbers,
     add_temporal_rules,
+    date_as_text,
     enforce_value_rules,
     school_year_within_years,
-    temporal_as_text,
     within_years,
 )
 from styrkedja_contracts.identifiers import (
@@ -187,7 +187,7 @@ SubjectCodeParam = KnownSubjectCode
 SchoolYearParam = SchoolYearIn
 SafeTextParam = Annotated[SafeText, Field(max_length=500)]
 #: a date in a query: ISO text in the years request bodies and events allow (not a Unix timestamp)
-DateParam = Annotated[date, AfterValidator(within_years), BeforeValidator(temporal_as_text)]
+DateParam = Annotated[date, AfterValidator(within_years), BeforeValidator(date_as_text)]
 
 
 def _flat(metadata: Sequence[Any]) -> list[Any]:

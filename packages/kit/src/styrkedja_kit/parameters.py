@@ -54,7 +54,7 @@ from pydantic import AwareDatetime, FutureDate, FutureDatetime, NaiveDatetime, P
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR, MAX_INT4
+from styrkedja_contracts.events.base import DATE_TEXT, DATETIME_TEXT, EARLIEST_YEAR, LATEST_YEAR, MAX_INT4
 from styrkedja_contracts.identifiers import BLANK_RULE, check_text
 
 from .inputs import _flat, _held  # the request bodies' own judgement of which types check their text
@@ -63,9 +63,9 @@ Kind = Literal["integer", "boolean", "uuid", "date", "datetime", "number", "text
 
 _SIGNED = re.compile(r"0|-?[1-9][0-9]*")  # no `-0`
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-#: RFC 3339 §5.6 (`t` and `z` in lower case too): a moment, never a naive local time or a Unix timestamp
-_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
+#: RFC 3339 §5.6, the one form of the bodies and events too (`t` and `z` in lower case too): a moment, never a naive
+#: local time or a Unix timestamp. A fraction of any length (.NET writes seven digits) since round 28t, as there
+_DATE, _DATETIME = DATE_TEXT, DATETIME_TEXT
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")  # no exponent, NaN or Infinity
 #: a value longer than this is no integer of any bound (and `int()` of thousands of digits costs, or raises)
 _MAX_DIGITS = 19

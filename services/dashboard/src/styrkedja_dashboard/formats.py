@@ -66,7 +66,10 @@ def day(value: date | datetime | str | None) -> str:
         except ValueError:  # not a date as sent: shown as sent (escaped like any text), never a 500
             return value
     if isinstance(moment, datetime):
-        return format_datetime(moment, "yyyy-MM-dd HH:mm", tzinfo=STOCKHOLM, locale=LOCALE)
+        try:
+            return format_datetime(moment, "yyyy-MM-dd HH:mm", tzinfo=STOCKHOLM, locale=LOCALE)
+        except OverflowError:  # in Swedish time past the calendar's ends (9999-12-31T23:59:59-14:00): a 500 page before
+            return value if isinstance(value, str) else moment.isoformat()
     if isinstance(moment, date):
         return format_date(moment, "yyyy-MM-dd", locale=LOCALE)
     return ""  # None, a missing key (Jinja's `Undefined`), a number

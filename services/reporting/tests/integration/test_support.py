@@ -417,3 +417,21 @@ async def test_bad_support_table_requests_name_the_field_and_rule(client, hand_f
     assert no_org.status_code == 422 and no_org.json()["errors"][0]["rule"] == "required_below_nation"
     fmt = await client.get("/v1/support/kinds", params={**UNIT_Q, "format": "pdf"})
     assert fmt.status_code == 422 and fmt.json()["errors"][0]["field"] == "format"
+
+
+async def test_open_investigations_are_counted_to_todays_date_in_sweden(client, hand_fed, monkeypatch):
+    """At 00:30 in Sweden on 9 September (22:30 UTC on the 8th) the proposed investigation of 1 September has been
+    open for more than one week: counted, in the summary and the table alike. Failed on the old code (round 28t):
+    the routes counted to the UTC date, the 8th, where it was not yet."""
+    import styrkedja_kit.days
+
+    monkeypatch.setattr(styrkedja_kit.days, "now_utc", lambda: datetime(2026, 9, 8, 22, 30, tzinfo=UTC))
+    params = {**UNIT_Q, "investigation_weeks": 1}
+    summary = (await client.get("/v1/support/summary", params=params)).json()
+    assert summary["open_investigations"] == {"weeks": 1, "count": 1}
+    table = (await client.get("/v1/support/open-investigations", params=params)).json()
+    assert [row["count"] for row in table["rows"]] == [1]
+    # a minute before midnight in Sweden it was not yet a week
+    monkeypatch.setattr(styrkedja_kit.days, "now_utc", lambda: datetime(2026, 9, 7, 21, 59, tzinfo=UTC))
+    summary = (await client.get("/v1/support/summary", params=params)).json()
+    assert summary["open_investigations"] == {"weeks": 1, "count": 0}

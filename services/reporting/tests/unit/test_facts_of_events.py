@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import fields
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,7 +22,8 @@ from styrkedja_reporting.registry import plain_data
 from styrkedja_reporting.results.handlers import _TO_FACT
 from styrkedja_reporting.results.rules import AssessmentFact, ForecastFact, retraction_of, withdrawal_of
 
-AT = datetime(2027, 3, 1, 23, 30, tzinfo=UTC)  # a moment whose day differs in Stockholm: the event's own zone counts
+AT = datetime(2027, 3, 1, 23, 30, tzinfo=UTC)  # a moment whose day differs in Stockholm: Sweden's day counts (28t)
+SWEDEN = ZoneInfo("Europe/Stockholm")
 PLACE = dict(organiser_id="2999", school_unit_code="29990001", group_id="9A", student_id="s-1",
              subject_code="GRGRMAT01", school_year="2026/27")
 
@@ -45,7 +47,7 @@ def _expected(data, kind: str):
         return AssessmentFact(retracted=False, **{k: v for k, v in plain.items() if k in names})
     if kind == "forecast":
         names = {f.name for f in fields(ForecastFact)} - {"submitted_on"}
-        return ForecastFact(withdrawn=False, submitted_on=plain["submitted_at"].date(),
+        return ForecastFact(withdrawn=False, submitted_on=plain["submitted_at"].astimezone(SWEDEN).date(),
                             **{k: v for k, v in plain.items() if k in names})
     keep = ("school_unit_code", "group_id", "student_id", "subject_code", "school_year", "term", "organiser_id")
     if kind == "retraction":

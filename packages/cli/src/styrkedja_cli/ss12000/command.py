@@ -152,6 +152,16 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
 ONE_BY_ONE = 200
 
 
+def earliest_instant(local: datetime, zone: ZoneInfo) -> datetime:
+    """The earliest instant a local time of `zone` can mean, in UTC: `--since` without an offset. On the last Sunday
+    of October 02:30 is two instants in Sweden, on the last Sunday of March none (the clock skips 02:00-03:00): an
+    incremental import reads what changed after it, so it starts at the earlier — read again is safe (`unchanged` at
+    reporting), not read is a loss. `replace(tzinfo=…)` alone took 02:30 of the missing hour as 01:30 UTC (03:30
+    Swedish summer time), and what changed from 03:00 to 03:30 was not read (round 28t). In UTC: two moments of one
+    zone are compared by their wall times alone, whatever their fold."""
+    return min(local.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+
+
 def changed_since(meta: Meta | None, since: datetime, naive_zone: ZoneInfo) -> bool:
     """Whether an item changed after `since` by its `meta` (modified, else created); without either, unknown: as
     changed (read again is safe, `unchanged` at reporting; not read may be a loss)."""
@@ -1177,7 +1187,7 @@ def register(import_app: typer.Typer) -> None:
         except (ZoneInfoNotFoundError, ValueError):
             raise typer.BadParameter(f"unknown time zone {naive_timezone!r}") from None
         if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=zone)
+            since = earliest_instant(since, zone)
         explicit = _explicit_organiser(organiser, organiser_name)
         only = _only_organisers(only_organiser)
         token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)

@@ -56,7 +56,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -69,6 +69,7 @@ from styrkedja_contracts import (
     OrganisationUnitUpsertedV1,
     TeachingAssignmentUpsertedV1,
 )
+from styrkedja_contracts.envelope import MAX_AHEAD_OF_RECORD_MS
 from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_personal_identity_numbers
 from styrkedja_contracts.subjects import is_known_subject_code
 
@@ -415,6 +416,9 @@ class Plan:
     other_organisers: dict[str, Counter[str]] = field(default_factory=dict)
     #: ids /deletedEntities named that no entity can have (no `SourceId`): not sent as removals (said)
     deleted_not_ids: int = 0
+    #: the import's clock: a change dated further after it than the consumer takes (`MAX_AHEAD_OF_RECORD_MS`) is
+    #: refused on its own (`add`), as reporting's door refuses it (a 422 for the whole batch, round 28t)
+    now: datetime | None = None
     #: the texts and data key tuples the plan's changes hold alike, held once (`Changes`)
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -441,6 +445,13 @@ class Plan:
             if not loc:  # a rule of the whole item (an end before its start): named by the source's fields it is of
                 where, rule = _rule_of_fields(rule, fields or {})
             self.refused.append(Refused(entity, ident, f"{where}: {rule}"))
+            return False
+        at = getattr(valid, "updated_at", None)
+        if self.now is not None and at is not None and at > self.now + timedelta(milliseconds=MAX_AHEAD_OF_RECORD_MS):
+            # the source's clock is wrong: the directory keeps the newest change, so one dated ahead would hide every
+            # later change until then (reporting's door refuses it, and with it the batch it is in)
+            where = (fields or {}).get("updated_at", "updated_at")
+            self.refused.append(Refused(entity, ident, f"{where}: lies in the future ({at.isoformat()})"))
             return False
         if entity not in self.changes:
             self.changes[entity] = Changes(shared=self._shared)
@@ -788,7 +799,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
          activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
          now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None) -> Plan:
     """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`)."""
-    out = Plan()
+    out = Plan(now=now)
     organisations = _case_apart(out, "organisations", organisations)
     groups = _case_apart(out, "groups", groups)
     duties = _case_apart(out, "duties", duties)

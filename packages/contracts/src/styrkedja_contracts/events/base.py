@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Iterator
-from datetime import date, time
+from datetime import date, datetime, time
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Optional, Union, get_args, get_origin
 from urllib.parse import unquote
@@ -46,7 +46,8 @@ __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision"
            "MAX_NAMED_REVISION",
            "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "LAST_SCHOOL_YEAR_START",
            "school_year_within_years", "temporal_as_text", "within_years",
-           "add_temporal_rules", "add_uuid_rules", "add_strict_numbers", "uuid_as_text", "UUID_TEXT", "WHERE", "full_loc", "located_strings"]
+           "add_temporal_rules", "date_as_text", "datetime_as_text", "DATE_TEXT",
+           "DATETIME_TEXT", "add_uuid_rules", "add_strict_numbers", "uuid_as_text", "UUID_TEXT", "WHERE", "full_loc", "located_strings"]
 
 Timestamp = AwareDatetime
 """A timezone-aware timestamp (naive datetimes are rejected)."""
@@ -112,6 +113,37 @@ def temporal_as_text(value: Any) -> Any:
 LAST_SCHOOL_YEAR_START = LATEST_YEAR - 1
 
 
+#: RFC 3339 §5.6 `full-date`, ASCII digits: the one spelling of a date at every door (events, bodies, queries). Pydantic
+#: alone also reads a date-time at midnight as a date (`2026-11-25T00:00:00+14:00` was 25 November, the day in an offset
+#: Sweden never has: 24 November there), which the schemas' `format: date` refuses.
+DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: RFC 3339 §5.6 `date-time` (`t` and `z` in lower case too, a fraction of any length: .NET writes seven digits, Go and
+#: Java up to nine; the services keep microseconds, as PostgreSQL does, the rest cut off). Pydantic alone also read ISO
+#: 8601's other forms, which the schemas' `format: date-time` refuses: a space for the `T`, an offset without its colon
+#: (`+0100`) or its minutes (`+01` was refused, `+0100` taken), no seconds (`10:00Z`), a decimal comma (`00,5`).
+#: A time without its offset is no moment (a local time of some zone): refused as every query parameter refuses it.
+DATETIME_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+                           r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
+def date_as_text(value: Any) -> Any:
+    """A date: ISO text (`temporal_as_text`) of the one form `YYYY-MM-DD` (`DATE_TEXT`), else `date_format`."""
+    value = temporal_as_text(value)
+    if isinstance(value, str) and not DATE_TEXT.fullmatch(value):
+        raise PydanticCustomError("date_format", "Input should be a date written YYYY-MM-DD (RFC 3339 full-date), "
+                                  "without a time or an offset")
+    return value
+
+
+def datetime_as_text(value: Any) -> Any:
+    """A date and time: ISO text (`temporal_as_text`) of RFC 3339's form (`DATETIME_TEXT`), else `datetime_format`."""
+    value = temporal_as_text(value)
+    if isinstance(value, str) and not DATETIME_TEXT.fullmatch(value):
+        raise PydanticCustomError("datetime_format", "Input should be an RFC 3339 date-time with its offset "
+                                  "(YYYY-MM-DDThh:mm:ss[.fraction] and Z or ±hh:mm)")
+    return value
+
+
 def school_year_within_years(value: str) -> str:
     """A school year (already `SchoolYear`) whose every day lies in `EARLIEST_YEAR`–`LATEST_YEAR`: 1900/01–2198/99. The
     one bound of every school year a request names (`styrkedja_kit.inputs.SchoolYearIn`), rule `date_range` as a
@@ -132,17 +164,33 @@ def within_years(value: Any) -> Any:
     return value
 
 
-def _temporal(annotation: Any) -> bool:
+def _text_rule(annotation: Any) -> Any:
+    """The text rule of a date or time annotation (or optional one): `date_as_text`, `datetime_as_text`, or
+    `temporal_as_text` for a time of day; None for any other."""
     origin = get_origin(annotation)
     if origin is Annotated:
-        return _temporal(get_args(annotation)[0])
+        return _text_rule(get_args(annotation)[0])
     if origin in (Union, types.UnionType):
-        return any(_temporal(arg) for arg in get_args(annotation) if arg is not type(None))
-    return annotation in _PYDANTIC_TEMPORAL or (isinstance(annotation, type) and issubclass(annotation, (date, time)))
+        rules = {_text_rule(arg) for arg in get_args(annotation) if arg is not type(None)} - {None}
+        return rules.pop() if len(rules) == 1 else temporal_as_text if rules else None
+    if annotation in _PYDANTIC_TEMPORAL:
+        return _PYDANTIC_TEMPORAL[annotation]
+    if isinstance(annotation, type):
+        if issubclass(annotation, datetime):  # before `date`: a datetime is one
+            return datetime_as_text
+        if issubclass(annotation, date):
+            return date_as_text
+        if issubclass(annotation, time):
+            return temporal_as_text
+    return None
 
 
 #: pydantic's own date and time types are not subclasses of date/datetime
-_PYDANTIC_TEMPORAL = frozenset({AwareDatetime, NaiveDatetime, PastDate, FutureDate, PastDatetime, FutureDatetime})
+_PYDANTIC_TEMPORAL: dict[Any, Any] = {
+    AwareDatetime: datetime_as_text, NaiveDatetime: temporal_as_text, PastDatetime: datetime_as_text,
+    FutureDatetime: datetime_as_text, PastDate: date_as_text, FutureDate: date_as_text}
+#: the text rules of `add_temporal_rules`, each refusing a number as `temporal_as_text` does
+TEMPORAL_TEXT_RULES = (temporal_as_text, date_as_text, datetime_as_text)
 
 
 def add_temporal_rules(fields: dict[str, FieldInfo]) -> bool:
@@ -150,12 +198,13 @@ def add_temporal_rules(fields: dict[str, FieldInfo]) -> bool:
     got them (the model must then be rebuilt). Used by events and request bodies alike."""
     changed = False
     for field in fields.values():
-        if not _temporal(field.annotation):
+        rule = _text_rule(field.annotation)
+        if rule is None:
             continue
-        if any(getattr(m, "func", None) is temporal_as_text for m in field.metadata):
+        if any(getattr(m, "func", None) in TEMPORAL_TEXT_RULES for m in field.metadata):
             continue
         # a BeforeValidator given later runs earlier: the text rule first, the years after parsing
-        field.metadata.extend([AfterValidator(within_years), BeforeValidator(temporal_as_text)])
+        field.metadata.extend([AfterValidator(within_years), BeforeValidator(rule)])
         changed = True
     return changed
 

@@ -60,7 +60,8 @@ class DraftIn(InputModel):
     school_form: SchoolForm
     respondent_role: RespondentRole
     catalogue_version: CatalogueVersion
-    assessed_on: date | None = Field(None, description="The day of the assessment; omitted: today in Sweden.")
+    assessed_on: date | None = Field(None, description="The day of the assessment, at the latest today in Sweden "
+                                     "(422 `not_in_future`); omitted: today in Sweden.")
 
 
 class RatingSaveIn(BaseModel):

@@ -197,6 +197,11 @@ class SelfAssessments:
         require_write(self.actor, Owner(body.organiser_id, body.school_unit_code, AssessmentStatus.DRAFT))
         self_assessment_id = body.self_assessment_id or uuid.uuid4()
         now = datetime.now(UTC)
+        if body.assessed_on is not None and body.assessed_on > school_day(now):
+            # the day names the school year the self-assessment is about (reporting's compilation): one dated 2199
+            # was of the school year 2199/00, which no read may name, and never the current year's (round 28t)
+            raise RuleViolation("assessed_on", "not_in_future", "a self-assessment is made on or before the day it "
+                                f"is saved: at the latest today in Sweden ({school_day(now).isoformat()})")
         header = body.model_dump(mode="json", include=set(_DRAFT_HEADER))
         async with self.db.sessions.begin() as session:
             if await queries.insert_new(session, {

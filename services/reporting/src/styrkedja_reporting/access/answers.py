@@ -352,8 +352,8 @@ Day = tuple[date, date, date]
 
 def today() -> Day:
     """The day an answer was made on, as every route may date it: the process's local date, the UTC
-    date (support's open investigations) and the Swedish date (LIKA's school year): an answer is
-    kept until any of them turns."""
+    date and the Swedish date (support's open investigations since round 28t, LIKA's school year, rosters): an
+    answer is kept until any of them turns."""
     now = datetime.now(UTC)
     return date.today(), now.date(), now.astimezone(SWEDEN).date()
 

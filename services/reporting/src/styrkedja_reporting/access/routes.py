@@ -12,6 +12,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
 from styrkedja_kit.auth.audit import audit_trail
 from styrkedja_kit.inputs import OrganiserIdParam
+from styrkedja_kit.rules import RuleViolation
 
 from .tables import audit_reads
 
@@ -31,11 +32,19 @@ class AuditRow(BaseModel):
 
 @router.get("/reads", response_model=list[AuditRow])
 async def audit_reads_of(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Query()],
-                         since: datetime | None = None, until: datetime | None = None,
+                         since: datetime | None = Query(None, description="From this moment on (included)."),
+                         until: datetime | None = Query(None, description="Before this moment (not included); not "
+                                                        "before `since` (equal: an empty window)."),
                          limit: int = Query(1000, ge=1, le=10_000),
                          principal: Principal = authorize(Role.ORGANISER_ADMIN, description="audit trail")
                          ) -> list[AuditRow]:
     """Who read student-level data of this organiser, newest first (who, role, what, when)."""
+    if since is not None and until is not None and until < since:
+        # compared as instants: `until=…T02:30:00+02:00` is before `since=…T02:30:00+01:00` (the repeated hour of the
+        # last Sunday of October), though its text is not; a window ending before it starts was answered as empty,
+        # as if no one had read anything (swapped bounds, most often)
+        raise RuleViolation("until", "not_before_since", "until must not be before since (they are compared as "
+                            "instants, whatever offset each is written with)")
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser's audit trail")
     async with runtime_of(request).db.sessions() as session:

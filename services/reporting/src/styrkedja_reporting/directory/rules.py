@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from styrkedja_contracts import OrganisationEntityRemovedV1, OrganisationUnitUpsertedV1
+from styrkedja_contracts.envelope import MAX_AHEAD_OF_RECORD_MS
 from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, may_write
 
@@ -103,6 +105,18 @@ def newest(changes: Iterable[tuple[tuple[Any, ...], Row]]) -> dict[tuple[Any, ..
         if held is None or (row["updated_at"], row["removed"]) >= (held["updated_at"], held["removed"]):
             out[key] = row
     return out
+
+
+#: the rule of a change dated ahead of the door's clock (`dated_ahead`)
+NOT_IN_FUTURE_RULE = "not_in_future"
+
+
+def dated_ahead(at: datetime, now: datetime) -> bool:
+    """Whether a change's `updated_at` (a removal's `removed_at`) lies further after `now` than the consumer takes an
+    event's moments after its record (`MAX_AHEAD_OF_RECORD_MS`, the same skew). The newest change wins (`applies`): one
+    dated 2099 by a source's wrong clock won over every later change until then, each answered `unchanged` (round
+    28t), and its event is dead-lettered (`time_in_future`) by the consumer besides."""
+    return at > now + timedelta(milliseconds=MAX_AHEAD_OF_RECORD_MS)
 
 
 def applies(at: Any, removed: bool, held_at: Any, held_removed: bool) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -32,7 +32,7 @@ from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.problems import Problem
 
 from ..staging import any_of, rows_in, unnested
-from .rules import applies, in_kept_spelling, unit_scope
+from .rules import NOT_IN_FUTURE_RULE, applies, dated_ahead, in_kept_spelling, unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
@@ -176,6 +176,7 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     what was published before either, so both sent every new entity as `created` (its event twice), and their
     row locks, taken in the order of each plan, could deadlock (a 500). Now the second compares against what
     the first committed, and answers `unchanged`."""
+    _refuse_dated_ahead([(f"items.{n}.data.", item) for n, (item, _) in enumerate(items)])
     sent_as = items
     items = [(in_kept_spelling(item), source_id) for item, source_id in items]  # what the directory will hold
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
@@ -308,6 +309,19 @@ async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tup
         raise Problem(409, "Conflict", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]), errors)
 
 
+def _refuse_dated_ahead(dated: Sequence[tuple[str, Any]]) -> None:
+    """422 naming each `updated_at` / `removed_at` (under its prefix) dated ahead of this clock (`rules.dated_ahead`)."""
+    now = datetime.now(UTC)
+    errors = [{"field": f"{prefix}{name}", "rule": NOT_IN_FUTURE_RULE,
+               "message": f"{name} lies in the future ({at.isoformat()}): a change is dated when it was made, by a "
+                          "clock that is right (the newest change wins, so one dated ahead would hide every later one)"}
+              for prefix, what in dated for name in ("updated_at", "removed_at")
+              if (at := getattr(what, name, None)) is not None and dated_ahead(at, now)]
+    if errors:
+        raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
+                      errors)
+
+
 _SCHOOL_UNIT_KEY = "unit:school_unit:"
 #: `lock_directories` takes a school unit code's lock under this prefix (no organiser id starts so): two
 #: organisers' writers adding one code take turns, the second sees the first's
@@ -325,6 +339,7 @@ async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBa
     of `removable` only, each organiser's as it says whose (`rules.removed_by`: one writer's, or `EVERY_WRITER`'s).
     What another client wrote, or no client is recorded to have written (0026), is to this writer as an entity not
     published: not removed, not counted (its keys and source ids are not this writer's business, `/held`)."""
+    _refuse_dated_ahead([("", batch)])
     named: ColumnElement[bool] = any_of(published.c.source_id, batch.source_ids)
     if batch.entities:
         named = named | rows_in((published.c.organiser_id, published.c.entity_key),

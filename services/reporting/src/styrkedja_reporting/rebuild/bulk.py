@@ -94,7 +94,7 @@ from ..lika import handlers as lika
 from ..metadata import metadata
 from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
-from ..results.rules import GROUP_SEPARATOR, MATERIALISED, AssessmentFact, utc_date
+from ..results.rules import GROUP_SEPARATOR, MATERIALISED, AssessmentFact, submitted_day
 from ..results.tables import ASSESSMENTS, FORECASTS, sole_fact_writer
 from ..staging import quoted, timestamptz_text
 from ..support import handlers as support
@@ -503,7 +503,7 @@ def _direct_forecast(seq: int, e: Any, topic: str, part: int, off: int, digest: 
     return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
                       "\\N", d.forecast_id.hex, str(d.revision), "f", d.organiser_id, d.school_unit_code, d.group_id,
                       d.student_id, str(d.gender), str(d.year), d.subject_code, str(d.value), str(d.school_year),
-                      str(d.term), "t" if d.late else "f", utc_date(d.submitted_at).isoformat()))
+                      str(d.term), "t" if d.late else "f", submitted_day(d.submitted_at).isoformat()))
 
 
 def _direct_withdrawal(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:

@@ -34,7 +34,7 @@ from .rules import (
     forecast_cells,
     forecast_signature,
     resolve,
-    utc_date,
+    submitted_day,
 )
 from .tables import ASSESSMENTS, FORECASTS, FactStore, lock_fact_writers, placement_of
 
@@ -63,7 +63,7 @@ def _retraction(d: Any) -> AssessmentFact:
 def _forecast(d: Any) -> ForecastFact:
     return _new_forecast(d.forecast_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
                         d.student_id, str(d.gender), d.year, d.subject_code, str(d.value), str(d.school_year),
-                        str(d.term), d.late, utc_date(d.submitted_at))
+                        str(d.term), d.late, submitted_day(d.submitted_at))
 
 
 def _withdrawal(d: Any) -> ForecastFact:

@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_kit.days import school_today
 
 LEVELS = ("student", "group", "school_unit", "area", "organiser", "nation")
 # The student level is the facts themselves (one fact = one student, subject and period): read
@@ -237,15 +238,13 @@ def delta(cells, old, new, placement: Placement) -> Counter[Any]:
     return Counter({k: v for k, v in change.items() if v})
 
 
-_NO_OFFSET = timedelta(0)
-
-
-def utc_date(moment: datetime) -> date:
-    """The day of an instant, in UTC: a forecast's `submitted_on` (its `submitted_at`'s day, compared with results'
-    `assessed_on`). The forecast service writes its times in UTC; the day was the one in the offset the event was
-    written with, so the same instant sent by another producer at `+16:00` (or `+01:00`) was another day to the
-    figures (forecast against outcome) live and rebuilt."""
-    return moment.date() if moment.utcoffset() == _NO_OFFSET else moment.astimezone(UTC).date()
+def submitted_day(moment: datetime) -> date:
+    """The day of a forecast's `submitted_at` in Sweden (`styrkedja_kit.days.school_today`): its `submitted_on`,
+    compared with results' `assessed_on`, a Swedish school's own calendar day. Round 25b made it the same whatever
+    offset the event was written with, but took UTC's day: a forecast sent at 00:30 in Sweden (22:30 or 23:30 UTC the
+    day before) was a day early, so a result assessed that same Swedish day counted as the forecast's later outcome;
+    across the DST change the hour of difference moves (an hour in winter, two in summer)."""
+    return school_today(moment)
 
 
 def resolve(current: dict[Any, Any], incoming: list[tuple[Any, Any]]) -> dict[Any, Any]:

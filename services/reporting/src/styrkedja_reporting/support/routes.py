@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -25,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, authorize_read, may_read
 from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.days import school_today
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
@@ -91,7 +91,7 @@ async def _shown(request: Request, session: Any, a: Ask, *families: str, weeks: 
     every level (`disclose.py`), so the summary, every table and every format withhold the same cells."""
     level, scope = request.state.support_scope
     return await disclose.shown(session, level, a.where.unit_id, families, subject=a.subject_code, weeks=weeks,
-                       today=datetime.now(UTC).date(), suppressed=scope.suppressed, rules=scope.rules)
+                       today=school_today(), suppressed=scope.suppressed, rules=scope.rules)
 
 
 def _hide(body: dict[str, Any], withheld: dict[str, str], path: str, shown: Shown, *slices: Any,
@@ -139,7 +139,7 @@ async def summary(
         count, listed = await read.below_pass_without_support(session, where, subject_code)
         body["below_pass_without_support"] = {"students": count, "list": listed if listing else None}
         body["open_investigations"] = {"weeks": weeks, "count": await read.open_investigations(
-            session, where, weeks, datetime.now(UTC).date(), subject_code)}
+            session, where, weeks, school_today(), subject_code)}
         body["results_before_after"] = await read.results_before_after(session, where, subject_code)
         if school_year is not None and term is not None:
             body["plan_coverage"] = await read.plan_coverage(session, where, school_year, term, subject_code)
@@ -289,7 +289,7 @@ async def open_investigations_table(request: Request, a: Ask = Depends(ask), inv
     """Investigations (utredningar) not yet evaluated or closed, started more than N weeks ago."""
     weeks = _weeks(request, investigation_weeks)
     async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
-        count = await read.open_investigations(session, a.where, weeks, datetime.now(UTC).date(), a.subject_code)
+        count = await read.open_investigations(session, a.where, weeks, school_today(), a.subject_code)
         shown = await _shown(request, session, a, "open", weeks=weeks)
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("weeks", "Veckor", INT),
                t.Column("count", "Öppna utredningar äldre än", INT)]
