@@ -62,8 +62,10 @@ async def open_windows(session: AsyncSession, windows: dict[WindowKey, Window]) 
     return {WindowKey(WindowKind(kind), organiser, period) for organiser, kind, period in rows}
 
 
-_ACTIVE_ON = ("({t}.start_date IS NULL OR {t}.start_date <= w.deadline) "
-              "AND ({t}.end_date IS NULL OR {t}.end_date >= {d})")
+#: a membership or assignment (`{t}`) started by its window `w`'s deadline and not ended before `{d}` (the deadline:
+#: active on it; the window's opening day: overlapping the window)
+ACTIVE_ON = ("({t}.start_date IS NULL OR {t}.start_date <= w.deadline) "
+             "AND ({t}.end_date IS NULL OR {t}.end_date >= {d})")
 #: the new windows' items (the rules of `handlers._diff_sql` whole, `rebuild.compliance._ITEMS` for these windows)
 #: inserted, and their cells summed from the inserted rows (`handlers._CONTRIBUTIONS`): one statement
 _DERIVE_OPENED = text(
@@ -75,15 +77,15 @@ _DERIVE_OPENED = text(
     "roster AS MATERIALIZED (SELECT DISTINCT w.organiser_id, w.kind, w.period, m.school_unit_code, m.group_id, "
     "m.student_id FROM w JOIN directory_memberships m ON m.organiser_id = w.organiser_id "
     "WHERE m.organiser_id = ANY(CAST(:among AS text[])) AND NOT m.removed "
-    f"AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND {_ACTIVE_ON.format(t='m', d='w.deadline')}), "
+    f"AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND {ACTIVE_ON.format(t='m', d='w.deadline')}), "
     # a group's subjects: an assignment overlapping the window; its teachers: those active on the deadline
     "subj AS MATERIALIZED (SELECT w.organiser_id, w.kind, w.period, a.school_unit_code, a.group_id, a.subject_code, "
     "CAST(coalesce(array_agg(DISTINCT a.teacher_id COLLATE \"C\" ORDER BY a.teacher_id COLLATE \"C\") "
-    f"FILTER (WHERE {_ACTIVE_ON.format(t='a', d='w.deadline')}), '{{}}') AS text[]) AS teachers "
+    f"FILTER (WHERE {ACTIVE_ON.format(t='a', d='w.deadline')}), '{{}}') AS text[]) AS teachers "
     "FROM w JOIN directory_teaching_assignments a ON a.organiser_id = w.organiser_id "
     "WHERE a.organiser_id = ANY(CAST(:among AS text[])) AND NOT a.removed AND a.group_id IS NOT NULL "
     "AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
-    f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or({_ACTIVE_ON.format(t='a', d='w.opens')})), "
+    f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or({ACTIVE_ON.format(t='a', d='w.opens')})), "
     # (each table read for the windows' organisers only, `:among`: by index, not the whole table's hash of every
     # organiser — a batch opening one window reads that organiser's rows)
     # each student × subject's reports in a window: late only when every one is late (on time wins); a forecast's
