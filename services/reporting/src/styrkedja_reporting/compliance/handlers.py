@@ -1,11 +1,11 @@
 """Compliance kept incrementally as forecasts, assessments, rosters, teaching assignments and calendars arrive.
 
 **Per batch, only the affected items** — one expected report = (school unit, group, subject,
-student) with its responsible teachers — are re-derived, set-based: one statement per touched
-window (`_apply_sql`) derives them from the directory and the reports, compares them with the
-stored items, upserts the changed ones, deletes the gone ones and adds their deltas to the cells
-(`rules.item_contribution` in SQL: old −1, new +1) — nothing per item in Python. Which items a
-batch affects:
+student) with its responsible teachers — are re-derived, set-based: one statement per window kind
+for every window the batch touches (`syncing.sync_windows`) derives them from the directory and the
+reports, compares them with the stored items, upserts the changed ones, deletes the gone ones and
+adds their deltas to the cells (`rules.item_contribution` in SQL: old −1, new +1) — nothing per item
+or per window in Python. Which items a batch affects:
 
 * a forecast (submitted or withdrawn) → its student × subject, in its own forecast window, and
   the student × subject (and window) its previous revision named (`results.batch_changes`);
@@ -17,8 +17,10 @@ batch affects:
   window (a student who changed groups leaves the old group's items and enters the new one's);
 * a teaching assignment (upsert or removal) → its group × subject, and the group × subject it
   counted for before (`compliance_assignment_scope`), in every tracked window;
-* a calendar change → the organiser's windows re-dated and re-derived whole (rare); a window
-  tracked for the first time is derived whole — both as a set, all of the batch's at once (`opening`).
+* a calendar change that changes the stored calendar → each of the organiser's windows whose dates it
+  moves re-dated and re-derived whole, a round it drops dropped, a round with reports it gives a deadline
+  tracked (`_redate`); the windows it keeps are left as they are. A window tracked for the first time
+  is derived whole — both as a set, all of the batch's at once (`opening`).
 
 The directory and the results are applied first in the same transaction (registration order,
 `main.py`), so the derivation reads the batch's own changes. Replay changes nothing (a derivation is

@@ -2,15 +2,16 @@
 windows and one for their items and cells, however many the batch opens.
 
 A window was opened by an insert of its own and derived by a whole-window statement of its own
-(`handlers.sync_window(…, None)`, with an ANALYZE after each): 5,960 windows opened by one batch (a calendar year of
+(the per-window statement's whole form, with an ANALYZE after each): 5,960 windows opened by one batch (a calendar year of
 many organisers) took about 90 s of the consumer's transaction — the rebuild of the same log about 5 s. Now the
 batch's new windows go in by one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` (the rows it inserted are
 the new ones: another writer's are left to it, as before), and their items and cells by one statement: the items
-derived by the rules of `handlers._diff_sql` whole (the rebuild's `rebuild.compliance._ITEMS`, for these windows
+derived by the rules of `syncing` for a whole window (the rebuild's `rebuild.compliance._ITEMS`, for these windows
 only: the roster on the deadline × the group's subjects with an assignment overlapping the window, the teachers
 active on the deadline, each student × subject's reports — on time wins), and the cells summed from the items it
-inserted (`rules.item_contribution`, as `handlers._CONTRIBUTIONS`). A new window has no items or cells (a window
-dropped by a calendar change loses them with it, `handlers._rederive_organisers`): plain inserts, no diff."""
+inserted (`rules.item_contribution`, `CONTRIBUTIONS`). A new window has no items or cells (a window re-dated or
+dropped by a calendar change loses them first, `handlers._redate`): plain inserts, no diff. Windows tracked
+already are synced by `syncing`, also as a set."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from styrkedja_kit.db import planner_setting
 from .rules import WindowKey, WindowKind, parse_round_period
 from .tables import compliance_windows
 
-#: a window's items' contributions to its cells (`rules.item_contribution`, as `handlers._CONTRIBUTIONS` sums it), over
+#: a window's items' contributions to its cells (`rules.item_contribution`), over
 #: a CTE `side` of (o, k, p, u, g, s, teachers, status, n): the live opening and the rebuild sum the same rows
 CONTRIBUTIONS = (
     "contrib AS (SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
@@ -66,8 +67,8 @@ async def open_windows(session: AsyncSession, windows: dict[WindowKey, Window]) 
 #: active on it; the window's opening day: overlapping the window)
 ACTIVE_ON = ("({t}.start_date IS NULL OR {t}.start_date <= w.deadline) "
              "AND ({t}.end_date IS NULL OR {t}.end_date >= {d})")
-#: the new windows' items (the rules of `handlers._diff_sql` whole, `rebuild.compliance._ITEMS` for these windows)
-#: inserted, and their cells summed from the inserted rows (`handlers._CONTRIBUTIONS`): one statement
+#: the new windows' items (the rules of `syncing._sync_sql` for whole windows, `rebuild.compliance._ITEMS` for these
+#: windows) inserted, and their cells summed from the inserted rows (`CONTRIBUTIONS`): one statement
 _DERIVE_OPENED = text(
     "WITH w AS MATERIALIZED (SELECT * FROM unnest(CAST(:organisers AS text[]), CAST(:kinds AS text[]), "
     "CAST(:periods AS text[]), CAST(:opens AS date[]), CAST(:deadlines AS date[]), CAST(:timezones AS text[]), "
@@ -121,9 +122,8 @@ _DERIVE_OPENED = text(
     "coalesce(sum(n) FILTER (WHERE status = 'late'), 0) FROM contrib GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
     "ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 RETURNING 1) "
     "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM cells)")
-#: a set derived in one statement changes the tables' size by thousands of rows: their statistics now (as
-#: `handlers.sync_window` after a whole window), or the batch's keyed statements are planned for the tables as they
-#: were; SKIP_LOCKED: a table another consumer's transaction analyses is left to it
+#: a set derived in one statement changes the tables' size by thousands of rows: their statistics now, or the
+#: batch's keyed statements are planned for the tables as they were; SKIP_LOCKED: a table another consumer's transaction analyses is left to it
 _ANALYZE = text("ANALYZE (SKIP_LOCKED) compliance_items, compliance_cells")
 
 
@@ -154,7 +154,7 @@ async def derive_opened(session: AsyncSession, windows: Iterable[tuple[WindowKey
               "among": sorted({k.organiser_id for k, _ in chosen}),
               "forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
     # every join by hash: the CTEs are estimated at a row or so each, and a nested loop of roster × subjects was
-    # seconds (`handlers.sync_window`'s whole window, the rebuild's `_NESTLOOP_OFF`); planned for the parameters
+    # seconds (a whole window's statement of before, the rebuild's `_NESTLOOP_OFF`); planned for the parameters
     # each time (the organisers' arrays: how many rows each index scan reads)
     plan_cache_mode = (await session.execute(CUSTOM_PLANS)).scalar_one()
     async with planner_setting(session, "enable_nestloop", "off"):

@@ -138,7 +138,8 @@ def _sync_sql(kind: WindowKind) -> str:
         f"ORDER BY {_ITEM} "
         "ON CONFLICT (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id) "
         "DO UPDATE SET teachers = EXCLUDED.teachers, status = EXCLUDED.status RETURNING 1), "
-        # the gone items by their place as read (a join with the table: a scan of it, without nested loops)
+        # the gone items by their place as read (a join with the table: a scan of it, without nested loops); the
+        # rows are as read: one writer per organiser (`results.tables.FACT_WRITERS_LOCK`, taken first by the batch)
         "gone AS (DELETE FROM compliance_items c WHERE c.ctid = ANY(ARRAY(SELECT at FROM diff WHERE ns IS NULL)) "
         "RETURNING 1), "
         # `rules.item_contribution`: old side −1, new +1, summed per group × subject × teachers × status first
