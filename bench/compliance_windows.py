@@ -1,21 +1,21 @@
 """Compliance's live apply of batches that touch many ALREADY-OPEN windows, and of calendar changes of many organisers
 (issue 16, windows28): reporting's handler registry applied in-process to its own embedded PostgreSQL, no broker.
 
-Per organiser one school unit, group 7A of three students, two subjects; even organisers' calendars give round 1 a
-deadline: forecasts of both terms and round 1's assessments open 2 or 3 windows an organiser (`--windows N`: about
-N windows, N ÷ 2.5 organisers). Then, each as one consumer batch, timed, with its statements counted:
+Per organiser one school unit, group 7A of `--students` students (3 by default), two subjects; even organisers'
+calendars give round 1 a deadline: forecasts of both terms and round 1's assessments (of every student but the last)
+open 2 or 3 windows an organiser (`--windows N`: about N windows, N ÷ 2.5 organisers). Then, each as one consumer batch, timed, with its statements counted:
 
 * `open`: the reports opening the windows (session 27's set opening);
 * `replay`: the same batch again (every window touched, nothing changes);
-* `revise`: every forecast revised (its late flag turned), a third student's assessment in round 1, student 2 moved to
-  group 7B and English's assignment there — every window touched, its items changed;
+* `revise`: every forecast revised (its late flag turned), the last student's assessment in round 1, the last student
+  moved to group 7B and English's assignment there — every window touched, its items changed;
 * `calendar`: a new calendar revision for every organiser (even: round 1's deadline a week later, odd: the same
   dates), and `calendar-replay`: the same batch again.
 
 `compliance.*` is `apply_compliance` alone (its seconds and statements); `batch.*` the whole registry. After each
 batch a digest of `compliance_items` and `compliance_cells`: before and after a change the same rows.
 
-    python bench/compliance_windows.py --windows 500 --windows 6000 [--out bench/results/x.json --label after]
+    python bench/compliance_windows.py --windows 500 --windows 6000 [--students 3] [--out results.json --label after]
 """
 
 from __future__ import annotations
@@ -65,11 +65,14 @@ def _calendar(n: int, revision: int, week: int) -> Any:
         source="/b")
 
 
+STUDENTS = 3
+
+
 def _directory(n: int) -> list[Any]:
     org, unit = _org(n), _unit(n)
     members = [new_event(GroupMembershipUpsertedV1(
         membership_id=f"m-{s}", organiser_id=org, school_unit_code=unit, group_id="7A", student_id=f"s-{n}-{s}",
-        start_date=date(2026, 8, 17), updated_at=T0), source="/b") for s in range(3)]
+        start_date=date(2026, 8, 17), updated_at=T0), source="/b") for s in range(STUDENTS)]
     teachers = [new_event(TeachingAssignmentUpsertedV1(
         assignment_id=f"a-{subject}", organiser_id=org, school_unit_code=unit, group_id="7A", teacher_id=teacher,
         subject_code=subject, start_date=None, end_date=None, updated_at=T0), source="/b")
@@ -90,25 +93,26 @@ def _assessment(n: int, s: int, group: str = "7A") -> Any:
         assessment_id=uuid5(NS, f"a-{n}-{s}"), revision=1, organiser_id=_org(n), school_unit_code=_unit(n),
         group_id=group, student_id=f"s-{n}-{s}", teacher_id=f"t-{n}", gender="male", year=7,
         subject_code=ENGLISH, kind="assessment", scale="AF", value="C", school_year="2026/27", term="HT",
-        round=1, assessed_on=date(2026, 10, 13), published_at=datetime(2026, 10, 13 + 7 * s, 9, tzinfo=UTC)),
+        round=1, assessed_on=date(2026, 10, 13), published_at=datetime(2026, 10, 13 + 7 * min(s, 2), 9, tzinfo=UTC)),
         source="/b")
 
 
 def _reports(n: int) -> list[Any]:
-    out = [_forecast(n, term, s, 1, s == 1) for term in ("HT", "VT") for s in range(2)]
-    return out + ([_assessment(n, s) for s in range(2)] if n % 2 == 0 else [])
+    out = [_forecast(n, term, s, 1, s % 2 == 1) for term in ("HT", "VT") for s in range(STUDENTS - 1)]
+    return out + ([_assessment(n, s) for s in range(STUDENTS - 1)] if n % 2 == 0 else [])
 
 
 def _revisions(n: int) -> list[Any]:
     org, unit = _org(n), _unit(n)
-    out = [_forecast(n, term, s, 2, s != 1) for term in ("HT", "VT") for s in range(2)]
-    out.append(new_event(GroupMembershipUpsertedV1(  # student 2 moves to 7B, where English is taught
-        membership_id="m-2", organiser_id=org, school_unit_code=unit, group_id="7B", student_id=f"s-{n}-2",
+    last = STUDENTS - 1
+    out = [_forecast(n, term, s, 2, s % 2 != 1) for term in ("HT", "VT") for s in range(last)]
+    out.append(new_event(GroupMembershipUpsertedV1(  # the last student moves to 7B, where English is taught
+        membership_id=f"m-{last}", organiser_id=org, school_unit_code=unit, group_id="7B", student_id=f"s-{n}-{last}",
         start_date=date(2026, 8, 17), updated_at=T0 + timedelta(days=1)), source="/b"))
     out.append(new_event(TeachingAssignmentUpsertedV1(
         assignment_id="a-7B", organiser_id=org, school_unit_code=unit, group_id="7B", teacher_id=f"t-{n}-e",
         subject_code=ENGLISH, start_date=None, end_date=None, updated_at=T0 + timedelta(days=1)), source="/b"))
-    return out + ([_assessment(n, 2, "7B")] if n % 2 == 0 else [])
+    return out + ([_assessment(n, last, "7B")] if n % 2 == 0 else [])
 
 
 def delivered(events: list[Any]) -> list[Delivered]:
@@ -154,13 +158,13 @@ async def measure(url: str, windows: int) -> dict[str, Any]:
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(("C " if inside[0] else "- ") + statement)
 
-    compliance.apply_compliance = timed  # type: ignore[assignment]
+    compliance.apply_compliance = timed
     try:
         handler = handler_registry(live_alerts=False)
     finally:
-        compliance.apply_compliance = original  # type: ignore[assignment]
+        compliance.apply_compliance = original
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    out: dict[str, Any] = {"windows_asked": windows, "organisers": organisers}
+    out: dict[str, Any] = {"windows_asked": windows, "organisers": organisers, "students": STUDENTS}
     try:
         async with db.sessions.begin() as session:
             await handler(session, delivered([e for n in range(organisers) for e in _directory(n)]))
@@ -182,7 +186,7 @@ async def measure(url: str, windows: int) -> dict[str, Any]:
                           "compliance.by_verb": dict(Counter(s.split()[0] for s in ours)),
                           "load_before": round(load, 2), "load_after": round(os.getloadavg()[0], 2),
                           "digest": await _digest(db)}
-            print(json.dumps({"windows": windows, "batch": label, **{k: v for k, v in out[label].items()
+            print(json.dumps({"windows": windows, "students": STUDENTS, "batch": label, **{k: v for k, v in out[label].items()
                                                                      if k != "digest"}}), flush=True)
         async with db.sessions() as session:
             out["windows"] = (await session.execute(text("SELECT count(*) FROM compliance_windows"))).scalar_one()
@@ -196,8 +200,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, action="append", required=True)
     parser.add_argument("--label", default="run")
+    parser.add_argument("--students", type=int, default=3, help="students an organiser (at least 3)")
     parser.add_argument("--out", type=Path, default=None, help="append {label, runs} to this JSON list")
     args = parser.parse_args()
+    global STUDENTS
+    STUDENTS = max(3, args.students)
     runs = []
     with tempfile.TemporaryDirectory(prefix="styrkedja-windows-") as folder:
         server = EmbeddedPostgres(Path(folder) / "pg", durable=False).start()
