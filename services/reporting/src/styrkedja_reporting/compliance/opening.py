@@ -21,7 +21,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.calendar import Window
-from styrkedja_kit.db import planner_setting
 
 from .rules import WindowKey, WindowKind, parse_round_period
 from .tables import compliance_windows
@@ -39,10 +38,24 @@ CONTRIBUTIONS = (
     "WHERE cardinality(d.teachers) = 0)"
 )
 
-#: the planner's choice for a prepared statement: plans for the parameters each time (the window statements', here
-#: and in `handlers`), and set back
-CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_custom_plan', true)")
-PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
+#: the planner for the window statements (here and in `syncing`), in one round trip each way (local to the
+#: transaction): plans for the arrays each time (a prepared statement's generic plan, taken after five runs, guesses
+#: every array at a handful of rows), and every join of the statement's own sets by hash — their estimates are far
+#: off (a join of windows × keys or × directory rows on several columns is guessed at a row or two): nested loops
+#: over them were 50–160 s at 4,800 windows, and a merge join on the window alone, the student a filter, compared
+#: 450M pairs at 25 windows of 6,000 items (145 s). What must be a nested loop (a lateral lookup) still is one.
+SET_PLANNER = text("SELECT current_setting('plan_cache_mode'), current_setting('enable_nestloop'), "
+                   "current_setting('enable_mergejoin'), set_config('plan_cache_mode', 'force_custom_plan', true), "
+                   "set_config('enable_nestloop', 'off', true), set_config('enable_mergejoin', 'off', true)")
+PLANNER_BACK = text("SELECT set_config('plan_cache_mode', :plan_cache_mode, true), "
+                    "set_config('enable_nestloop', :enable_nestloop, true), "
+                    "set_config('enable_mergejoin', :enable_mergejoin, true)")
+
+
+async def set_planner(session: AsyncSession) -> dict[str, str]:
+    """`SET_PLANNER`; returns the settings before, `PLANNER_BACK`'s parameters."""
+    mode, nestloop, mergejoin, *_ = (await session.execute(SET_PLANNER)).one()
+    return {"plan_cache_mode": mode, "enable_nestloop": nestloop, "enable_mergejoin": mergejoin}
 _INSERT_WINDOWS = text(
     f"INSERT INTO {compliance_windows.name} (organiser_id, kind, period, opens, deadline, timezone) "
     "SELECT * FROM unnest(CAST(:organisers AS text[]), CAST(:kinds AS text[]), CAST(:periods AS text[]), "
@@ -154,11 +167,11 @@ async def derive_opened(session: AsyncSession, windows: Iterable[tuple[WindowKey
               "among": sorted({k.organiser_id for k, _ in chosen}),
               "forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
     # every join by hash: the CTEs are estimated at a row or so each, and a nested loop of roster × subjects was
-    # seconds (a whole window's statement of before, the rebuild's `_NESTLOOP_OFF`); planned for the parameters
-    # each time (the organisers' arrays: how many rows each index scan reads)
-    plan_cache_mode = (await session.execute(CUSTOM_PLANS)).scalar_one()
-    async with planner_setting(session, "enable_nestloop", "off"):
-        inserted, _cells = (await session.execute(_DERIVE_OPENED, params)).one()
-    await session.execute(PLAN_CACHE_SET, {"value": plan_cache_mode})
+    # seconds (a whole window's statement of before, the rebuild's `_NESTLOOP_OFF`), a merge join of the items and
+    # their reports on the window alone minutes (`SET_PLANNER`); planned for the parameters each time (the
+    # organisers' arrays: how many rows each index scan reads)
+    before = await set_planner(session)
+    inserted, _cells = (await session.execute(_DERIVE_OPENED, params)).one()
+    await session.execute(PLANNER_BACK, before)
     await session.execute(_ANALYZE)
     return int(inserted)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.calendar import Window
 
-from .opening import ACTIVE_ON, CONTRIBUTIONS
+from .opening import ACTIVE_ON, CONTRIBUTIONS, PLANNER_BACK, set_planner
 from .rules import WindowKey, WindowKind, parse_round_period
 
 #: a window's keys: pairs (student × subject) of that window; students and group × subjects of its organiser
@@ -75,23 +75,23 @@ def _sync_sql(kind: WindowKind) -> str:
     """One kind's windows (`w`) and keys synced: the items the keys name derived (`new`) and read (`old`), the
     differing ones (`diff`) written and their differences added to the cells. Every lookup in a table is a lateral
     subquery on an index, per key (the cost follows the batch: a key's student, group, items, reports); every join
-    of the statement's own sets is a hash join — run with `enable_nestloop` off, as the sets' estimates are far off
-    (a window × key join on several columns is guessed at a row or so: nested loops over thousands of rows)."""
+    of the statement's own sets is a hash join — run with nested loops and merge joins off (`opening.SET_PLANNER`),
+    as the sets' estimates are far off."""
     return (
         "WITH w AS MATERIALIZED (SELECT * FROM unnest(CAST(:w_orgs AS text[]), CAST(:w_periods AS text[]), "
         "CAST(:w_opens AS date[]), CAST(:w_deadlines AS date[]), CAST(:w_tzs AS text[]), CAST(:w_years AS text[]), "
         "CAST(:w_terms AS text[]), CAST(:w_rounds AS int[])) "
         "AS w(o, p, opens, deadline, tz, school_year, term, round)), "
-        # the keys, each on the windows it applies to: a pair on its own window, a student or a group × subject on
-        # every touched window of its organiser
-        "kp AS MATERIALIZED (SELECT k.o, k.p, k.st, k.s FROM unnest(CAST(:p_orgs AS text[]), "
-        "CAST(:p_periods AS text[]), CAST(:p_students AS text[]), CAST(:p_subjects AS text[])) AS k(o, p, st, s) "
-        "JOIN w ON w.o = k.o AND w.p = k.p), "
-        "ks AS MATERIALIZED (SELECT w.o, w.p, k.st FROM unnest(CAST(:s_orgs AS text[]), CAST(:s_students AS text[])) "
-        "AS k(o, st) JOIN w ON w.o = k.o), "
-        "kg AS MATERIALIZED (SELECT w.o, w.p, k.u, k.g, k.s FROM unnest(CAST(:g_orgs AS text[]), "
-        "CAST(:g_units AS text[]), CAST(:g_groups AS text[]), CAST(:g_subjects AS text[])) AS k(o, u, g, s) "
-        "JOIN w ON w.o = k.o), "
+        # the keys, each on the window it applies to (`_params`: a pair on its own window, a student or a group ×
+        # subject on every touched window of its organiser) — each the unnest of its arrays, which the planner knows
+        # the length of (a join of the keys with the windows here was guessed at a few rows of 60,000: a merge join
+        # on the window alone, 180M comparisons)
+        "kp AS MATERIALIZED (SELECT * FROM unnest(CAST(:p_orgs AS text[]), CAST(:p_periods AS text[]), "
+        "CAST(:p_students AS text[]), CAST(:p_subjects AS text[])) AS k(o, p, st, s)), "
+        "ks AS MATERIALIZED (SELECT * FROM unnest(CAST(:s_orgs AS text[]), CAST(:s_periods AS text[]), "
+        "CAST(:s_students AS text[])) AS k(o, p, st)), "
+        "kg AS MATERIALIZED (SELECT * FROM unnest(CAST(:g_orgs AS text[]), CAST(:g_periods AS text[]), "
+        "CAST(:g_units AS text[]), CAST(:g_groups AS text[]), CAST(:g_subjects AS text[])) AS k(o, p, u, g, s)), "
         # the roster on each window's deadline: the keys' students in every group, the keys' groups' students
         "roster AS MATERIALIZED (SELECT k.o, k.p, m.u, m.g, m.st "
         "FROM (SELECT o, p, st FROM kp UNION SELECT o, p, st FROM ks) k JOIN w ON w.o = k.o AND w.p = k.p "
@@ -166,13 +166,6 @@ def _sync_sql(kind: WindowKind) -> str:
 
 
 _SYNC = {kind: text(_sync_sql(kind)) for kind in WindowKind}
-#: the planner for these statements, in one round trip each way (local to the transaction): plans for the arrays
-#: each time (a prepared statement's generic plan, taken after five runs, guesses every array at a handful of rows),
-#: and no nested loop but the lateral lookups (`_sync_sql`)
-_PLANNER = text("SELECT current_setting('plan_cache_mode'), current_setting('enable_nestloop'), "
-                "set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_nestloop', 'off', true)")
-_PLANNER_BACK = text("SELECT set_config('plan_cache_mode', :plan_cache_mode, true), "
-                     "set_config('enable_nestloop', :enable_nestloop, true)")
 #: a cell whose items all went has no row (only windows where the statement emptied one)
 _DROP_EMPTY_CELLS = text(
     "DELETE FROM compliance_cells c USING unnest(CAST(:orgs AS text[]), CAST(:periods AS text[])) AS e(o, p) "
@@ -181,14 +174,14 @@ _DROP_EMPTY_CELLS = text(
 
 
 def _params(kind: WindowKind, work: Sequence[tuple[Keys, WindowKey, Window]]) -> dict[str, Any]:
-    """The arrays of one kind's windows and their keys (a column each: a constant number of parameters)."""
+    """The arrays of one kind's windows and their keys (a column each: a constant number of parameters), each key on
+    each window it applies to (an organiser's students and group × subjects on every one of its windows here: a
+    batch's keys × its organiser's few touched windows of the kind)."""
     params: dict[str, list[Any]] = {name: [] for name in (
         "w_orgs", "w_periods", "w_opens", "w_deadlines", "w_tzs", "w_years", "w_terms", "w_rounds",
-        "p_orgs", "p_periods", "p_students", "p_subjects", "s_orgs", "s_students",
-        "g_orgs", "g_units", "g_groups", "g_subjects")}
-    organisers: dict[str, Keys] = {}
+        "p_orgs", "p_periods", "p_students", "p_subjects", "s_orgs", "s_periods", "s_students",
+        "g_orgs", "g_periods", "g_units", "g_groups", "g_subjects")}
     for keys, key, window in work:
-        organisers[key.organiser_id] = keys
         if kind is WindowKind.assessment_round:
             school_year, round_ = parse_round_period(key.period)
             term: str | None = None
@@ -204,12 +197,13 @@ def _params(kind: WindowKind, work: Sequence[tuple[Keys, WindowKey, Window]]) ->
             params["p_periods"].append(key.period)
             params["p_students"].append(student)
             params["p_subjects"].append(subject)
-    for organiser, keys in sorted(organisers.items()):
         for student in sorted(keys.students):
-            params["s_orgs"].append(organiser)
+            params["s_orgs"].append(key.organiser_id)
+            params["s_periods"].append(key.period)
             params["s_students"].append(student)
         for unit, group, subject in sorted(keys.group_subjects):
-            params["g_orgs"].append(organiser)
+            params["g_orgs"].append(key.organiser_id)
+            params["g_periods"].append(key.period)
             params["g_units"].append(unit)
             params["g_groups"].append(group)
             params["g_subjects"].append(subject)
@@ -226,12 +220,12 @@ async def sync_windows(session: AsyncSession, work: Sequence[tuple[Keys, WindowK
         by_kind.setdefault(key.kind, []).append((keys, key, window))
     if not by_kind:
         return 0
-    before = (await session.execute(_PLANNER)).one()
+    before = await set_planner(session)  # hash joins between the sets, custom plans (`opening.SET_PLANNER`)
     changed = 0
     for kind, windows in sorted(by_kind.items(), key=lambda kw: kw[0].value):
         n, orgs, periods = (await session.execute(_SYNC[kind], _params(kind, windows))).one()
         changed += int(n)
         if orgs:
             await session.execute(_DROP_EMPTY_CELLS, {"orgs": orgs, "periods": periods, "kind": kind.value})
-    await session.execute(_PLANNER_BACK, {"plan_cache_mode": before[0], "enable_nestloop": before[1]})
+    await session.execute(PLANNER_BACK, before)
     return changed
