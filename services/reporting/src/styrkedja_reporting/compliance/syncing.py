@@ -7,8 +7,8 @@ of a calendar year of many organisers; results of every organiser in a deadline 
 transaction. Now the batch's windows and its keys go in as arrays, one per column (so the statement's parameters do
 not grow with the batch): the windows (organiser, period, dates, time zone), the student × subject pairs of each
 window, the students and the group × subjects of each organiser (all its touched windows). The keys are crossed with
-the windows they apply to, and each step joins on (organiser, period) first — what the per-window statement had as
-constants.
+the windows they apply to before they are sent (`_params`), and each step joins on (organiser, period) first — what
+the per-window statement had as constants.
 
 The rules are those of a whole window (`opening._DERIVE_OPENED`, the rebuild's `rebuild.compliance._ITEMS`): the
 roster on the deadline × the groups' subjects with an assignment overlapping the window, the teachers active on the
