@@ -1,6 +1,6 @@
 """Compliance plans its window statements for their parameters (`plan_cache_mode = force_custom_plan`, local to
-the batch's transaction) and sets the planner back before the handlers after it run: by the last window
-statement itself, or by a statement of its own when that one is not keyed (a window derived whole, or none run).
+the batch's transaction; with nested loops and merge joins off too) and sets the planner back
+before the handlers after it run.
 (The figures set `auto` after their own statements, so `auto` is the value a batch starts compliance with: left
 unrestored, the setting would read `force_custom_plan`.)"""
 
@@ -29,7 +29,11 @@ async def setting_after(db: Database, batch: list, start: int, before: str) -> s
     async with db.sessions.begin() as session:
         await session.execute(text("SELECT set_config('plan_cache_mode', :v, true)"), {"v": before})
         await apply_batch(session, delivered)
-        return str((await session.execute(text("SELECT current_setting('plan_cache_mode')"))).scalar_one())
+        mode, nestloop, mergejoin = (await session.execute(text(
+            "SELECT current_setting('plan_cache_mode'), current_setting('enable_nestloop'), "
+            "current_setting('enable_mergejoin')"))).one()
+        assert (nestloop, mergejoin) == ("on", "on")
+        return str(mode)
 
 
 async def test_the_planner_setting_is_back_after_every_kind_of_window_work(db):

@@ -1,11 +1,11 @@
 """Compliance kept incrementally as forecasts, assessments, rosters, teaching assignments and calendars arrive.
 
 **Per batch, only the affected items** — one expected report = (school unit, group, subject,
-student) with its responsible teachers — are re-derived, set-based: one statement per touched
-window (`_apply_sql`) derives them from the directory and the reports, compares them with the
-stored items, upserts the changed ones, deletes the gone ones and adds their deltas to the cells
-(`rules.item_contribution` in SQL: old −1, new +1) — nothing per item in Python. Which items a
-batch affects:
+student) with its responsible teachers — are re-derived, set-based: one statement per window kind
+for every window the batch touches (`syncing.sync_windows`) derives them from the directory and the
+reports, compares them with the stored items, upserts the changed ones, deletes the gone ones and
+adds their deltas to the cells (`rules.item_contribution` in SQL: old −1, new +1) — nothing per item
+or per window in Python. Which items a batch affects:
 
 * a forecast (submitted or withdrawn) → its student × subject, in its own forecast window, and
   the student × subject (and window) its previous revision named (`results.batch_changes`);
@@ -17,8 +17,10 @@ batch affects:
   window (a student who changed groups leaves the old group's items and enters the new one's);
 * a teaching assignment (upsert or removal) → its group × subject, and the group × subject it
   counted for before (`compliance_assignment_scope`), in every tracked window;
-* a calendar change → the organiser's windows re-dated and re-derived whole (rare); a window
-  tracked for the first time is derived whole — both as a set, all of the batch's at once (`opening`).
+* a calendar change that changes the stored calendar → each of the organiser's windows whose dates it
+  moves re-dated and re-derived whole, a round it drops dropped, a round with reports it gives a deadline
+  tracked (`_redate`); the windows it keeps are left as they are. A window tracked for the first time
+  is derived whole — both as a set, all of the batch's at once (`opening`).
 
 The directory and the results are applied first in the same transaction (registration order,
 `main.py`), so the derivation reads the batch's own changes. Replay changes nothing (a derivation is
@@ -40,6 +42,7 @@ the round's deadline (grace included, the organiser's time zone). Several report
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -65,14 +68,13 @@ from styrkedja_contracts import (
 from styrkedja_contracts.calendar import DEFAULT_CALENDAR, Window, forecast_window, round_window
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar
 from styrkedja_kit.consumer import Delivered
-from styrkedja_kit.db import planner_setting
 
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
 from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
 from ..staging import any_of, json_rows, rows_in, rows_of_json, temporal_text
-from .opening import CUSTOM_PLANS, PLAN_CACHE_SET, derive_opened, open_windows
+from .opening import derive_opened, open_windows
 from .rules import (
     Assignment,
     CellKind,
@@ -94,6 +96,7 @@ from .rules import (
     parse_round_period,
     round_period,
 )
+from .syncing import sync_windows
 from .tables import (
     compliance_assignment_scope,
     compliance_calendars,
@@ -129,6 +132,28 @@ def calendar_upsert(data: Any) -> Any:
         index_elements=["organiser_id"], set_={"revision": stmt.excluded.revision, "calendar": stmt.excluded.calendar},
         where=(kept.revision < stmt.excluded.revision)
         | ((kept.revision == stmt.excluded.revision) & (kept.calendar < stmt.excluded.calendar)))
+
+
+#: `calendar_upsert` of a batch's calendar events in one statement: per organiser the one it keeps of them (the newest
+#: revision, of one revision the greater calendar), then the same condition against the stored one; returns the
+#: organisers whose calendar it changed (a replay, or an older revision arriving late, changes none)
+_SAVE_CALENDARS = text(
+    f"INSERT INTO {compliance_calendars.name} AS kept (organiser_id, revision, calendar) "
+    "SELECT DISTINCT ON (o) o, r, CAST(c AS jsonb) FROM unnest(CAST(:organisers AS text[]), CAST(:revisions AS int[]), "
+    "CAST(:calendars AS text[])) AS x(o, r, c) ORDER BY o, r DESC, CAST(c AS jsonb) DESC "
+    "ON CONFLICT (organiser_id) DO UPDATE SET revision = EXCLUDED.revision, calendar = EXCLUDED.calendar "
+    "WHERE kept.revision < EXCLUDED.revision "
+    "OR (kept.revision = EXCLUDED.revision AND kept.calendar < EXCLUDED.calendar) RETURNING organiser_id")
+
+
+async def _save_calendars(session: AsyncSession, events: Sequence[Any]) -> list[str]:
+    """The batch's `calendar.changed.v1` stored (`_SAVE_CALENDARS`: one statement, not one per event); returns the
+    organisers whose calendar changed."""
+    if not events:
+        return []
+    return sorted((await session.execute(_SAVE_CALENDARS, {
+        "organisers": [e.organiser_id for e in events], "revisions": [e.revision for e in events],
+        "calendars": [json.dumps(e.calendar.model_dump(mode="json")) for e in events]})).scalars())
 
 
 async def calendar_of(session: AsyncSession, organiser_id: str) -> ReportingCalendar:
@@ -252,208 +277,8 @@ class Touched:
     pairs: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))  # period → pairs
     students: set[str] = field(default_factory=set)  # every window
     group_subjects: set[tuple[str, str, str]] = field(default_factory=set)  # every window
-    fresh: set[WindowKey] = field(default_factory=set)  # tracked for the first time: derived whole
-    whole: bool = False  # the calendar changed: every window, whole
-
-
-_ACTIVE = "({t}.start_date IS NULL OR {t}.start_date <= :deadline) AND ({t}.end_date IS NULL OR {t}.end_date >= {d})"
-_MEMBER = ("m.organiser_id = :org AND NOT m.removed AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND "
-           + _ACTIVE.format(t="m", d=":deadline"))
-_KEYS = ("k_pairs AS (SELECT * FROM unnest(CAST(:p_students AS text[]), CAST(:p_subjects AS text[])) "
-         "AS k(student_id, subject_code)), "
-         "k_students AS (SELECT unnest(CAST(:students AS text[])) AS student_id), "
-         "k_gs AS (SELECT * FROM unnest(CAST(:g_units AS text[]), CAST(:g_groups AS text[]), "
-         "CAST(:g_subjects AS text[])) AS k(school_unit_code, group_id, subject_code)), ")
-# The stored items a batch affects, as a UNION of three key joins (not an OR of EXISTS: that read
-# every item of the window per batch); each join is index-driven (`ix_compliance_items_student`, the
-# primary key), so the cost follows the batch, not the window. {rows}: the candidate rows, {t}/{x}:
-# the alias holding their student and group / subject, {where}: their filter.
-_AFFECTED_JOINS = (
-    "SELECT {cols} FROM {rows} JOIN k_pairs k ON k.student_id = {t}.student_id AND k.subject_code = {x}.subject_code "
-    "{where} "
-    "UNION SELECT {cols} FROM {rows} JOIN k_students k ON k.student_id = {t}.student_id {where} "
-    "UNION SELECT {cols} FROM {rows} JOIN k_gs k ON k.school_unit_code = {t}.school_unit_code "
-    "AND k.group_id = {t}.group_id AND k.subject_code = {x}.subject_code {where}")
-# the reports of each derived item, looked up per item (the keyed derivation is as small as the batch)
-_REPORT_OF = {
-    WindowKind.forecast: (
-        "SELECT bool_and(coalesce(run.late, f.late)) AS late FROM forecast_facts f "
-        "LEFT JOIN compliance_forecast_runs run ON run.forecast_id = f.forecast_id "
-        "AND run.organiser_id = f.organiser_id WHERE f.student_id = d.student_id "
-        "AND f.subject_code = d.subject_code AND f.organiser_id = :org AND f.school_year = :school_year "
-        "AND f.term = :term AND NOT f.withdrawn"),
-    WindowKind.assessment_round: (
-        "SELECT bool_and(CAST((f.received_at AT TIME ZONE :tz) AS date) > :deadline) AS late "
-        "FROM compliance_round_reports f WHERE f.organiser_id = :org AND f.school_year = :school_year "
-        "AND f.round = :round AND f.student_id = d.student_id AND f.subject_code = d.subject_code "
-        "AND NOT f.retracted"),
-}
-_STATUS = "CASE WHEN rep.late IS NULL THEN 'missing' WHEN rep.late THEN 'late' ELSE 'on_time' END AS status"
-_ITEM_COLS = ("c.school_unit_code, c.group_id, c.subject_code, c.student_id, CAST(c.teachers AS text[]) AS teachers, "
-              "c.status")
-_WINDOW_ITEMS = "WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period"
-
-
-def _diff_sql(kind: WindowKind, whole: bool) -> str:
-    """The items of one window that differ between the store and a derivation now: (key, old
-    teachers, old status, new teachers, new status); NULL status = not an item on that side."""
-    if whole:
-        keys, roster_from = "", (f"SELECT DISTINCT m.school_unit_code, m.group_id, m.student_id "
-                                 f"FROM directory_memberships m WHERE {_MEMBER}")
-    else:
-        keys = _KEYS
-        roster_from = (
-            "SELECT m.school_unit_code, m.group_id, m.student_id FROM directory_memberships m "
-            "WHERE m.student_id IN (SELECT student_id FROM k_pairs UNION SELECT student_id FROM k_students) "
-            f"AND {_MEMBER} "
-            "UNION SELECT m.school_unit_code, m.group_id, m.student_id FROM directory_memberships m "
-            "JOIN (SELECT DISTINCT school_unit_code, group_id FROM k_gs) g "
-            f"ON g.school_unit_code = m.school_unit_code AND g.group_id = m.group_id WHERE {_MEMBER}")
-    # whole: every assignment of the organiser; keyed: those of the batch's groups only
-    groups = "" if whole else ("JOIN (SELECT DISTINCT school_unit_code, group_id FROM roster) g "
-                               "ON g.school_unit_code = a.school_unit_code AND g.group_id = a.group_id ")
-    pairs = ("SELECT r.school_unit_code, r.group_id, s.subject_code, r.student_id, s.teachers "
-             "FROM roster r JOIN subj s ON s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id")
-    if whole:  # every item of the window
-        derived = pairs
-        old = f"SELECT {_ITEM_COLS} FROM compliance_items c {_WINDOW_ITEMS}"
-    else:  # the affected items only
-        # the roster is the batch's students and groups already: a filter of a few hundred rows
-        derived = (f"{pairs} WHERE (r.student_id, s.subject_code) IN (SELECT student_id, subject_code FROM k_pairs) "
-                   "OR r.student_id IN (SELECT student_id FROM k_students) "
-                   "OR (r.school_unit_code, r.group_id, s.subject_code) IN (SELECT * FROM k_gs)")
-        old = _AFFECTED_JOINS.format(cols=_ITEM_COLS, rows="compliance_items c", t="c", x="c", where=_WINDOW_ITEMS)
-    return (
-        f"WITH {keys}"
-        f"roster AS MATERIALIZED ({roster_from}), "
-        "subj AS MATERIALIZED (SELECT a.school_unit_code, a.group_id, a.subject_code, "
-        "CAST(coalesce(array_agg(DISTINCT a.teacher_id COLLATE \"C\" ORDER BY a.teacher_id COLLATE \"C\") "
-        f"FILTER (WHERE {_ACTIVE.format(t='a', d=':deadline')}), '{{}}') AS text[]) AS teachers "
-        "FROM directory_teaching_assignments a "
-        f"{groups}"
-        "WHERE a.organiser_id = :org AND NOT a.removed AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
-        f"GROUP BY 1, 2, 3 HAVING bool_or({_ACTIVE.format(t='a', d=':opens')})), "
-        f"derived AS MATERIALIZED ({derived}), "
-        # each item's reports by index (a join of the CTEs, estimated at one row, became a nested
-        # loop of items × reports)
-        "new AS (SELECT d.school_unit_code, d.group_id, d.subject_code, d.student_id, d.teachers, "
-        f"{_STATUS} FROM derived d CROSS JOIN LATERAL ({_REPORT_OF[kind]}) rep), old AS ({old}) " + _DIFF_SELECT)
-
-
-# the items that differ: key (u, g, s, st), old teachers and status (ot, os), new (nt, ns)
-_DIFF_SELECT = (
-    "SELECT coalesce(o.school_unit_code, n.school_unit_code) AS u, coalesce(o.group_id, n.group_id) AS g, "
-    "coalesce(o.subject_code, n.subject_code) AS s, coalesce(o.student_id, n.student_id) AS st, "
-    "o.teachers AS ot, o.status AS os, n.teachers AS nt, n.status AS ns FROM old o FULL JOIN new n "
-    "ON n.school_unit_code = o.school_unit_code AND n.group_id = o.group_id "
-    "AND n.subject_code = o.subject_code AND n.student_id = o.student_id "
-    "WHERE o.status IS DISTINCT FROM n.status OR o.teachers IS DISTINCT FROM n.teachers")
-# `rules.item_contribution` in SQL: one side (old −1, new +1) of a changed item → its cells ('' = not
-# part of the cell kind's key): school unit, group, group × subject; per responsible teacher the
-# teacher and teacher × group × subject; nobody responsible → unassigned
-_CONTRIBUTIONS = (
-    # the items' sides summed per group × subject × teachers × status first (a whole window: 24,000
-    # items are a few hundred sides), then spread over the cells
-    "side AS (SELECT u, g, s, teachers, status, sum(n) AS n FROM ("
-    "SELECT u, g, s, ot AS teachers, os AS status, -1 AS n FROM diff WHERE os IS NOT NULL "
-    "UNION ALL SELECT u, g, s, nt, ns, 1 FROM diff WHERE ns IS NOT NULL) AS x GROUP BY 1, 2, 3, 4, 5), "
-    "contrib AS (SELECT x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d CROSS JOIN LATERAL (VALUES "
-    "('school_unit', '', '', ''), ('group', d.g, '', ''), ('group_subject', d.g, d.s, '')) AS x(cell_kind, g, s, t) "
-    "UNION ALL SELECT x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
-    "CROSS JOIN LATERAL unnest(d.teachers) AS tt(teacher) CROSS JOIN LATERAL (VALUES "
-    "('teacher', '', '', tt.teacher), ('teacher_group_subject', d.g, d.s, tt.teacher)) AS x(cell_kind, g, s, t) "
-    "UNION ALL SELECT 'unassigned', d.u, d.g, d.s, '', d.n, d.status FROM side d WHERE cardinality(d.teachers) = 0), "
-    "cell AS (SELECT cell_kind, u, g, s, t, sum(n) AS expected, "
-    "coalesce(sum(n) FILTER (WHERE status = 'on_time'), 0) AS on_time, "
-    "coalesce(sum(n) FILTER (WHERE status = 'late'), 0) AS late FROM contrib GROUP BY 1, 2, 3, 4, 5), ")
-
-
-def _apply_sql(kind: WindowKind, whole: bool) -> str:
-    """One statement per window: derive the differing items (`_diff_sql`), write them (upsert the
-    new, delete the gone) and add their deltas to the cells — set-based, nothing through Python.
-    Returns how many items changed, were upserted, were deleted, and how many cells it brought to zero."""
-    ctes = _diff_sql(kind, whole).removesuffix(_DIFF_SELECT)
-    return (
-        f"{ctes}, diff AS MATERIALIZED ({_DIFF_SELECT}), "
-        "up AS (INSERT INTO compliance_items (organiser_id, kind, period, school_unit_code, group_id, subject_code, "
-        "student_id, teachers, status) SELECT :org, :kind, :period, u, g, s, st, nt, ns FROM diff "
-        "WHERE ns IS NOT NULL ORDER BY u, g, s, st "
-        "ON CONFLICT (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id) "
-        "DO UPDATE SET teachers = EXCLUDED.teachers, status = EXCLUDED.status RETURNING 1), "
-        "gone AS (DELETE FROM compliance_items c USING diff d WHERE d.ns IS NULL AND c.organiser_id = :org "
-        "AND c.kind = :kind AND c.period = :period AND c.school_unit_code = d.u AND c.group_id = d.g "
-        "AND c.subject_code = d.s AND c.student_id = d.st RETURNING 1), "
-        f"{_CONTRIBUTIONS}"
-        "cup AS (INSERT INTO compliance_cells (organiser_id, kind, period, cell_kind, school_unit_code, group_id, "
-        "subject_code, teacher_id, expected, on_time, late) SELECT :org, :kind, :period, cell_kind, u, g, s, t, "
-        "expected, on_time, late FROM cell WHERE expected <> 0 OR on_time <> 0 OR late <> 0 "
-        "ORDER BY cell_kind, u, g, s, t "  # two writers lock cells in the same order
-        "ON CONFLICT (organiser_id, kind, period, cell_kind, school_unit_code, group_id, subject_code, teacher_id) "
-        "DO UPDATE SET expected = compliance_cells.expected + EXCLUDED.expected, "
-        "on_time = compliance_cells.on_time + EXCLUDED.on_time, late = compliance_cells.late + EXCLUDED.late "
-        "RETURNING expected = 0 AND on_time = 0 AND late = 0 AS empty) "
-        "SELECT (SELECT count(*) FROM diff), (SELECT count(*) FROM up), (SELECT count(*) FROM gone), "
-        "(SELECT count(*) FROM cup WHERE empty)")
-
-
-_APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
-# the same keyed statement that also sets the planner back (`:plan_cache_mode`) once it is planned and run: the
-# batch's last window statement, one round trip less than a `_PLAN_CACHE_SET` after it
-_APPLY_RESTORING = {kind: text(_apply_sql(kind, False) + ", set_config('plan_cache_mode', :plan_cache_mode, true)")
-                    for kind in WindowKind}
-_CUSTOM_PLANS, _PLAN_CACHE_SET = CUSTOM_PLANS, PLAN_CACHE_SET  # (`opening`'s too)
-#: SKIP_LOCKED: a table another transaction analyses now (another consumer's batch: its lock is held to its commit)
-#: is left to it, not waited for — two members of the group deriving windows of different organisers at once
-#: waited here for each other's whole batch (apply16's bench saw it)
-_ANALYZE = text("ANALYZE (SKIP_LOCKED) compliance_items, compliance_cells")
-_DROP_EMPTY_CELLS = text(
-    "DELETE FROM compliance_cells WHERE organiser_id = :org AND kind = :kind AND period = :period "
-    "AND expected = 0 AND on_time = 0 AND late = 0")
-def _params(key: WindowKey, window: Window) -> dict[str, Any]:
-    params: dict[str, Any] = {"org": key.organiser_id, "kind": key.kind.value, "period": key.period,
-                              "opens": window.opens, "deadline": window.deadline, "tz": window.timezone}
-    if key.kind is WindowKind.assessment_round:
-        params["school_year"], params["round"] = parse_round_period(key.period)
-    else:
-        params["school_year"], params["term"] = key.period.split(":")
-    return params
-
-
-async def sync_window(session: AsyncSession, key: WindowKey, window: Window, touched: Touched | None,
-                      restore: list[str] | None = None) -> int:
-    """Bring the items of one window that `touched` affects (None = all) and their cells to what the
-    directory and the reports say now, in one statement (`_apply_sql`); returns how many items changed.
-    `restore` ([plan_cache_mode]): a keyed statement sets the planner back to it as it runs (`_APPLY_RESTORING`)
-    and empties the list; otherwise the caller does."""
-    params = _params(key, window)
-    if touched is not None:
-        pairs = sorted(touched.pairs.get(key.period, ()))
-        gs = sorted(touched.group_subjects)
-        params |= {"p_students": [p[0] for p in pairs], "p_subjects": [p[1] for p in pairs],
-                   "students": sorted(touched.students), "g_units": [g[0] for g in gs],
-                   "g_groups": [g[1] for g in gs], "g_subjects": [g[2] for g in gs]}
-        if not (pairs or gs or touched.students):
-            return 0
-    if touched is None:
-        # a whole window: its CTEs are estimated at one row each, and the planner made the roster ×
-        # the group subjects (6,000 × 320) a nested loop of seconds; hash joins for this statement
-        # only (the reports stay looked up per item, a lateral join is a nested loop by nature; the
-        # setting is local to the transaction, a failed statement rolls it back with the rest)
-        async with planner_setting(session, "enable_nestloop", "off"):
-            changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
-        # a window derived whole changes the tables' size by thousands of rows: their statistics now
-        # (this transaction's rows count), or the keyed statements are planned for the tables as they
-        # were — an empty table's estimates drove the deletion of gone items by a scan of the window
-        await session.execute(_ANALYZE)
-    elif restore:
-        changed, _upserted, _deleted, emptied, _ = (await session.execute(
-            _APPLY_RESTORING[key.kind], {**params, "plan_cache_mode": restore.pop()})).one()
-    else:
-        changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, False)], params)).one()
-    if emptied:  # a cell whose items all went has no row
-        await session.execute(_DROP_EMPTY_CELLS, {"org": key.organiser_id, "kind": key.kind.value,
-                                                  "period": key.period})
-    return int(changed)
+    fresh: set[WindowKey] = field(default_factory=set)  # tracked for the first time or re-dated: derived whole
+    calendar: bool = False  # the batch changed the organiser's calendar: its windows re-dated where it moves them
 
 
 _ROUND_COLUMNS = tuple(c.name for c in compliance_round_reports.columns)
@@ -656,6 +481,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)
     forecast_periods: set[tuple[str, str]] = set()
     runs: list[ForecastRun] = []
+    calendar_events: list[Any] = []
     for item in batch:
         data: Any = item.event.data
         kind = item.event.type
@@ -667,8 +493,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
                 data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
                 data.retracted_at if retracted else data.published_at))
         elif kind == CalendarChangedV1.event_type:
-            await session.execute(calendar_upsert(data))
-            touched[data.organiser_id].whole = True
+            calendar_events.append(data)
         elif kind == OrganisationEntityRemovedV1.event_type:
             if data.entity in ("membership", "teaching_assignment"):
                 removed[data.entity].append((data.organiser_id, data.entity_id))
@@ -683,6 +508,9 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             touched[data.organiser_id].students.add(data.student_id)
         elif kind == TeachingAssignmentUpsertedV1.event_type:
             assignments.add((data.organiser_id, data.assignment_id))
+    # stored before any calendar is read; an organiser whose calendar it changed has its windows re-dated below
+    for organiser in await _save_calendars(session, calendar_events):
+        touched[organiser].calendar = True
     # (after the batch's own: what `touched` holds is sets and flags, the same in any order) the forecasts' revisions
     # by whether the batch has forecasts, seen in the pass above: no pass of its own over the batch
     _moved_from(session, bool(forecast_periods), touched)
@@ -716,24 +544,14 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     candidates += [WindowKey(WindowKind.assessment_round, organiser, period) for organiser, t in sorted(touched.items())
                    for period in sorted(t.pairs) if ":R" in period]
     await _open(session, candidates, touched, tracked, calendars)
-    # in the organisers' order: an organiser whose calendar changed derived whole, else each of its
-    # windows the batch touches (a new one: derived already); a window it does not touch has nothing to do
-    await _rederive_organisers(session, sorted(o for o, t in touched.items() if t.whole), tracked, calendars)
-    work: list[tuple[Touched, WindowKey, Window]] = []
-    for organiser, t in sorted(touched.items()):
-        if not t.whole:
-            work += [(t, key, window) for key, window in
-                     sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period))
-                     if key not in t.fresh and (t.pairs.get(key.period) or t.group_subjects or t.students)]
-    if not work:
-        return  # results in rounds without a deadline, say: no window statement and no planner setting
-    # the window statements planned for their parameters each time: the prepared statement's generic
-    # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
-    plan_cache_mode = [(await session.execute(_CUSTOM_PLANS)).scalar_one()]
-    for n, (t, key, window) in enumerate(work):  # the last statement sets the planner back itself
-        await sync_window(session, key, window, t, plan_cache_mode if n == len(work) - 1 else None)
-    if plan_cache_mode:  # not set back by the last statement
-        await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode[0]})
+    # the windows a changed calendar re-dates (or drops, or gives a deadline) derived whole, as a set
+    await _redate(session, sorted(o for o, t in touched.items() if t.calendar), touched, tracked, calendars)
+    # every other window the batch touches, as a set (a new or re-dated one: derived whole already); a window it
+    # does not touch has nothing to do
+    work: list[tuple[Touched, WindowKey, Window]] = [
+        (t, key, window) for organiser, t in sorted(touched.items()) for key, window in tracked.get(organiser, {}).items()
+        if key not in t.fresh and (t.pairs.get(key.period) or t.group_subjects or t.students)]
+    await sync_windows(session, work)
 
 
 _WINDOWS_AND_CALENDARS = text(
@@ -804,8 +622,7 @@ async def _open(session: AsyncSession, candidates: Sequence[WindowKey], touched:
     """Start tracking the `candidates` not tracked yet (a round only when the calendar sets its deadline), all in
     one statement (`opening.open_windows`), and derive the new ones whole in one more (`opening.derive_opened`):
     a statement or two per window was 90 s for a batch opening 5,960 (issue 16). A new one is noted in its
-    organiser's `Touched.fresh` and in `tracked`. The windows of an organiser whose calendar changed in the batch
-    are derived with all its others (`_rederive_organisers`), not here."""
+    organiser's `Touched.fresh` and in `tracked`; it is dated by the calendar as this batch left it."""
     wanted: dict[WindowKey, Window] = {}
     for key in candidates:
         if key in tracked.get(key.organiser_id, {}) or key in wanted:
@@ -820,46 +637,61 @@ async def _open(session: AsyncSession, candidates: Sequence[WindowKey], touched:
     for key in opened:
         touched[key.organiser_id].fresh.add(key)
         tracked.setdefault(key.organiser_id, {})[key] = wanted[key]
-    await derive_opened(session, [(key, wanted[key]) for key in opened if not touched[key.organiser_id].whole])
+    await derive_opened(session, [(key, wanted[key]) for key in opened])
 
 
 _ROUNDS_REPORTED = text(f"SELECT DISTINCT organiser_id, school_year, round FROM {compliance_round_reports.name} "
                         "WHERE organiser_id = ANY(CAST(:organisers AS text[]))")
-#: an organiser's lists, cells and windows, all: derived again from scratch when its calendar changed
-_CLEAR_ORGANISERS = [text(f"DELETE FROM {table.name} WHERE organiser_id = ANY(CAST(:organisers AS text[]))")
-                     for table in (compliance_items, compliance_cells, compliance_windows)]
+#: windows' lists, cells and the windows themselves, cleared: a window re-dated is derived again, one dropped goes
+_CLEAR_WINDOWS = [text(f"DELETE FROM {table.name} t USING unnest(CAST(:organisers AS text[]), CAST(:kinds AS text[]), "
+                       "CAST(:periods AS text[])) AS w(o, k, p) "
+                       "WHERE t.organiser_id = w.o AND t.kind = w.k AND t.period = w.p")
+                  for table in (compliance_items, compliance_cells, compliance_windows)]
 
 
-async def _rederive_organisers(session: AsyncSession, organisers: Sequence[str],
-                               tracked: dict[str, dict[WindowKey, Window]],
-                               calendars: dict[str, ReportingCalendar]) -> None:
-    """The calendar of `organisers` changed (`tracked`: their windows, this batch's new ones too; `calendars`: as
-    this batch left them): every window re-dated, the rounds it now sets a deadline for (that have reports)
-    tracked, those it no longer does dropped with their lists, and every window derived whole. As a set, whatever
-    the number of organisers and windows: their items, cells and windows deleted and the windows opened and derived
-    again (`opening`) — a statement or more per window and an ANALYZE each was minutes for a batch of calendars
-    of many organisers (issue 16); the rows are the same (items and cells are a function of the directory, the
-    reports and the window's dates; no cell of a derivation is empty). Rare (a calendar change): the rows
-    rewritten, not compared."""
+async def _redate(session: AsyncSession, organisers: Sequence[str], touched: dict[str, Touched],
+                  tracked: dict[str, dict[WindowKey, Window]], calendars: dict[str, ReportingCalendar]) -> None:
+    """The calendar of `organisers` changed in this batch (`tracked`: their windows as stored, this batch's new ones
+    dated by the new calendar; `calendars`: as this batch left them). Only what the change alters is derived
+    again: a window whose dates (or time zone) it moves — cleared, opened and derived whole with the new dates —,
+    a round it no longer sets a deadline for — dropped with its lists —, a round with reports it now sets one for
+    — tracked and derived (`opening`). A window whose dates stay keeps its rows (they are a function of the
+    directory, the reports and the dates), and is synced as any other if the batch touches it. As a set, whatever
+    the number of organisers and windows: a few statements (issue 16; an organiser's every window cleared and
+    derived again on every calendar event, a replay of the same calendar too, was the whole organiser's rows
+    rewritten each time)."""
     if not organisers:
         return
     wanted: dict[WindowKey, Window] = {}
+    cleared: list[WindowKey] = []
     for organiser in organisers:
         calendar = calendars.get(organiser)
         if calendar is None:
             calendar = calendars[organiser] = await calendar_of(session, organiser)
-        for key in tracked.get(organiser, {}):
-            if (window := window_for(key, calendar)) is not None:
-                wanted[key] = window
+        for key, stored in sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period)):
+            window = window_for(key, calendar)
+            if window != stored:
+                cleared.append(key)
+                if window is not None:
+                    wanted[key] = window
     for organiser, school_year, round_ in (await session.execute(_ROUNDS_REPORTED,
                                                                  {"organisers": list(organisers)})).all():
         key = WindowKey(WindowKind.assessment_round, organiser, round_period(school_year, round_))
-        if key not in wanted and (window := window_for(key, calendars[organiser])) is not None:
+        if key not in tracked.get(organiser, {}) and (window := window_for(key, calendars[organiser])) is not None:
             wanted[key] = window
-    for statement in _CLEAR_ORGANISERS:
-        await session.execute(statement, {"organisers": list(organisers)})
+    if cleared:
+        keys = sorted(cleared, key=lambda k: (k.organiser_id, k.kind.value, k.period))  # one lock order
+        arrays = {"organisers": [k.organiser_id for k in keys], "kinds": [k.kind.value for k in keys],
+                  "periods": [k.period for k in keys]}
+        for statement in _CLEAR_WINDOWS:
+            await session.execute(statement, arrays)
+        for key in cleared:
+            del tracked[key.organiser_id][key]
     await open_windows(session, wanted)
     await derive_opened(session, wanted.items())
+    for key, window in wanted.items():
+        tracked.setdefault(key.organiser_id, {})[key] = window
+        touched[key.organiser_id].fresh.add(key)
 
 
 # --- the consistency check ---------------------------------------------------------------------------

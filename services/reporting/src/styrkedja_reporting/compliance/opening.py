@@ -2,15 +2,16 @@
 windows and one for their items and cells, however many the batch opens.
 
 A window was opened by an insert of its own and derived by a whole-window statement of its own
-(`handlers.sync_window(…, None)`, with an ANALYZE after each): 5,960 windows opened by one batch (a calendar year of
+(the per-window statement's whole form, with an ANALYZE after each): 5,960 windows opened by one batch (a calendar year of
 many organisers) took about 90 s of the consumer's transaction — the rebuild of the same log about 5 s. Now the
 batch's new windows go in by one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` (the rows it inserted are
 the new ones: another writer's are left to it, as before), and their items and cells by one statement: the items
-derived by the rules of `handlers._diff_sql` whole (the rebuild's `rebuild.compliance._ITEMS`, for these windows
+derived by the rules of `syncing` for a whole window (the rebuild's `rebuild.compliance._ITEMS`, for these windows
 only: the roster on the deadline × the group's subjects with an assignment overlapping the window, the teachers
 active on the deadline, each student × subject's reports — on time wins), and the cells summed from the items it
-inserted (`rules.item_contribution`, as `handlers._CONTRIBUTIONS`). A new window has no items or cells (a window
-dropped by a calendar change loses them with it, `handlers._rederive_organisers`): plain inserts, no diff."""
+inserted (`rules.item_contribution`, `CONTRIBUTIONS`). A new window has no items or cells (a window re-dated or
+dropped by a calendar change loses them first, `handlers._redate`): plain inserts, no diff. Windows tracked
+already are synced by `syncing`, also as a set."""
 
 from __future__ import annotations
 
@@ -20,12 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.calendar import Window
-from styrkedja_kit.db import planner_setting
 
 from .rules import WindowKey, WindowKind, parse_round_period
 from .tables import compliance_windows
 
-#: a window's items' contributions to its cells (`rules.item_contribution`, as `handlers._CONTRIBUTIONS` sums it), over
+#: a window's items' contributions to its cells (`rules.item_contribution`), over
 #: a CTE `side` of (o, k, p, u, g, s, teachers, status, n): the live opening and the rebuild sum the same rows
 CONTRIBUTIONS = (
     "contrib AS (SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
@@ -38,10 +38,24 @@ CONTRIBUTIONS = (
     "WHERE cardinality(d.teachers) = 0)"
 )
 
-#: the planner's choice for a prepared statement: plans for the parameters each time (the window statements', here
-#: and in `handlers`), and set back
-CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), set_config('plan_cache_mode', 'force_custom_plan', true)")
-PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
+#: the planner for the window statements (here and in `syncing`), in one round trip each way (local to the
+#: transaction): plans for the arrays each time (a prepared statement's generic plan, taken after five runs, guesses
+#: every array at a handful of rows), and every join of the statement's own sets by hash — their estimates are far
+#: off (a join of windows × keys or × directory rows on several columns is guessed at a row or two): nested loops
+#: over them were 50–160 s at 4,800 windows, and a merge join on the window alone, the student a filter, compared
+#: 450M pairs at 25 windows of 6,000 items (145 s). What must be a nested loop (a lateral lookup) still is one.
+SET_PLANNER = text("SELECT current_setting('plan_cache_mode'), current_setting('enable_nestloop'), "
+                   "current_setting('enable_mergejoin'), set_config('plan_cache_mode', 'force_custom_plan', true), "
+                   "set_config('enable_nestloop', 'off', true), set_config('enable_mergejoin', 'off', true)")
+PLANNER_BACK = text("SELECT set_config('plan_cache_mode', :plan_cache_mode, true), "
+                    "set_config('enable_nestloop', :enable_nestloop, true), "
+                    "set_config('enable_mergejoin', :enable_mergejoin, true)")
+
+
+async def set_planner(session: AsyncSession) -> dict[str, str]:
+    """`SET_PLANNER`; returns the settings before, `PLANNER_BACK`'s parameters."""
+    mode, nestloop, mergejoin, *_ = (await session.execute(SET_PLANNER)).one()
+    return {"plan_cache_mode": mode, "enable_nestloop": nestloop, "enable_mergejoin": mergejoin}
 _INSERT_WINDOWS = text(
     f"INSERT INTO {compliance_windows.name} (organiser_id, kind, period, opens, deadline, timezone) "
     "SELECT * FROM unnest(CAST(:organisers AS text[]), CAST(:kinds AS text[]), CAST(:periods AS text[]), "
@@ -62,10 +76,12 @@ async def open_windows(session: AsyncSession, windows: dict[WindowKey, Window]) 
     return {WindowKey(WindowKind(kind), organiser, period) for organiser, kind, period in rows}
 
 
-_ACTIVE_ON = ("({t}.start_date IS NULL OR {t}.start_date <= w.deadline) "
-              "AND ({t}.end_date IS NULL OR {t}.end_date >= {d})")
-#: the new windows' items (the rules of `handlers._diff_sql` whole, `rebuild.compliance._ITEMS` for these windows)
-#: inserted, and their cells summed from the inserted rows (`handlers._CONTRIBUTIONS`): one statement
+#: a membership or assignment (`{t}`) started by its window `w`'s deadline and not ended before `{d}` (the deadline:
+#: active on it; the window's opening day: overlapping the window)
+ACTIVE_ON = ("({t}.start_date IS NULL OR {t}.start_date <= w.deadline) "
+             "AND ({t}.end_date IS NULL OR {t}.end_date >= {d})")
+#: the new windows' items (the rules of `syncing._sync_sql` for whole windows, `rebuild.compliance._ITEMS` for these
+#: windows) inserted, and their cells summed from the inserted rows (`CONTRIBUTIONS`): one statement
 _DERIVE_OPENED = text(
     "WITH w AS MATERIALIZED (SELECT * FROM unnest(CAST(:organisers AS text[]), CAST(:kinds AS text[]), "
     "CAST(:periods AS text[]), CAST(:opens AS date[]), CAST(:deadlines AS date[]), CAST(:timezones AS text[]), "
@@ -75,15 +91,15 @@ _DERIVE_OPENED = text(
     "roster AS MATERIALIZED (SELECT DISTINCT w.organiser_id, w.kind, w.period, m.school_unit_code, m.group_id, "
     "m.student_id FROM w JOIN directory_memberships m ON m.organiser_id = w.organiser_id "
     "WHERE m.organiser_id = ANY(CAST(:among AS text[])) AND NOT m.removed "
-    f"AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND {_ACTIVE_ON.format(t='m', d='w.deadline')}), "
+    f"AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND {ACTIVE_ON.format(t='m', d='w.deadline')}), "
     # a group's subjects: an assignment overlapping the window; its teachers: those active on the deadline
     "subj AS MATERIALIZED (SELECT w.organiser_id, w.kind, w.period, a.school_unit_code, a.group_id, a.subject_code, "
     "CAST(coalesce(array_agg(DISTINCT a.teacher_id COLLATE \"C\" ORDER BY a.teacher_id COLLATE \"C\") "
-    f"FILTER (WHERE {_ACTIVE_ON.format(t='a', d='w.deadline')}), '{{}}') AS text[]) AS teachers "
+    f"FILTER (WHERE {ACTIVE_ON.format(t='a', d='w.deadline')}), '{{}}') AS text[]) AS teachers "
     "FROM w JOIN directory_teaching_assignments a ON a.organiser_id = w.organiser_id "
     "WHERE a.organiser_id = ANY(CAST(:among AS text[])) AND NOT a.removed AND a.group_id IS NOT NULL "
     "AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
-    f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or({_ACTIVE_ON.format(t='a', d='w.opens')})), "
+    f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or({ACTIVE_ON.format(t='a', d='w.opens')})), "
     # (each table read for the windows' organisers only, `:among`: by index, not the whole table's hash of every
     # organiser — a batch opening one window reads that organiser's rows)
     # each student × subject's reports in a window: late only when every one is late (on time wins); a forecast's
@@ -119,9 +135,8 @@ _DERIVE_OPENED = text(
     "coalesce(sum(n) FILTER (WHERE status = 'late'), 0) FROM contrib GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
     "ORDER BY 1, 2, 3, 4, 5, 6, 7, 8 RETURNING 1) "
     "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM cells)")
-#: a set derived in one statement changes the tables' size by thousands of rows: their statistics now (as
-#: `handlers.sync_window` after a whole window), or the batch's keyed statements are planned for the tables as they
-#: were; SKIP_LOCKED: a table another consumer's transaction analyses is left to it
+#: a set derived in one statement changes the tables' size by thousands of rows: their statistics now, or the
+#: batch's keyed statements are planned for the tables as they were; SKIP_LOCKED: a table another consumer's transaction analyses is left to it
 _ANALYZE = text("ANALYZE (SKIP_LOCKED) compliance_items, compliance_cells")
 
 
@@ -152,11 +167,11 @@ async def derive_opened(session: AsyncSession, windows: Iterable[tuple[WindowKey
               "among": sorted({k.organiser_id for k, _ in chosen}),
               "forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
     # every join by hash: the CTEs are estimated at a row or so each, and a nested loop of roster × subjects was
-    # seconds (`handlers.sync_window`'s whole window, the rebuild's `_NESTLOOP_OFF`); planned for the parameters
-    # each time (the organisers' arrays: how many rows each index scan reads)
-    plan_cache_mode = (await session.execute(CUSTOM_PLANS)).scalar_one()
-    async with planner_setting(session, "enable_nestloop", "off"):
-        inserted, _cells = (await session.execute(_DERIVE_OPENED, params)).one()
-    await session.execute(PLAN_CACHE_SET, {"value": plan_cache_mode})
+    # seconds (a whole window's statement of before, the rebuild's `_NESTLOOP_OFF`), a merge join of the items and
+    # their reports on the window alone minutes (`SET_PLANNER`); planned for the parameters each time (the
+    # organisers' arrays: how many rows each index scan reads)
+    before = await set_planner(session)
+    inserted, _cells = (await session.execute(_DERIVE_OPENED, params)).one()
+    await session.execute(PLANNER_BACK, before)
     await session.execute(_ANALYZE)
     return int(inserted)

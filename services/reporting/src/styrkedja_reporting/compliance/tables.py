@@ -1,6 +1,6 @@
 """Compliance state: tracked windows, the organisers' calendars, one row per expected report (item)
 and the additive cells the lists are read from (kept by deltas: `rules.item_contribution`, in SQL
-in `handlers._apply_sql`)."""
+in `syncing` and `opening`)."""
 
 from __future__ import annotations
 
