@@ -17,11 +17,13 @@ Access is applied here, so no route can forget it (`Scope`, built by the route f
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from operator import attrgetter
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import func, literal, literal_column, select
@@ -39,6 +41,12 @@ from ..staging import any_of
 from .disclose import SLICE, state_version
 from .rules import GROUP_SEPARATOR, NATION, read_level, share
 from .tables import STORES
+
+#: cells built, judged or withheld between two turns of the event loop. A student-level read is ~20,000 cells for one
+#: organiser of the national shape and ~50 µs of Python each: in one go it held the worker's loop for a second, and
+#: far longer on a busy machine or for more organisers, so the consumer's heartbeat and the other requests waited
+#: (a worker was killed at 6.4M events: bench/README.md, scale28). A turn of 2,000 is ~0.1 s at most.
+CELLS_PER_TURN = 2_000
 
 Level = Literal["student", "group", "school_unit", "area", "organiser", "nation"]
 Kind = Literal["assessments", "forecasts"]
@@ -184,7 +192,7 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     rows = (await session.execute(query.group_by(*grouping, source["value"]).order_by(
         *grouping, source["value"]))).all()
     scale_of = (lambda cell: Scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
-    cells = _cells(rows, group_by, scale_of)
+    cells = await _cells(rows, group_by, scale_of)
     if scope is None:
         return cells
     # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
@@ -199,14 +207,28 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
             cells = await _readable(session, scope.principal, level, cells)
     if AuthLevel[judged.upper()] in scope.suppressed and cells:
         if level == "student":  # one student each: withheld whenever N > 1 (`guard.students_withheld`)
-            return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
+            return await in_turns(cells, _withheld) if scope.rules.min_students > 1 else cells
         if undecided(judged, scope.suppressed):  # no decision of the class covers the level: every cell withheld
-            return [_withheld(c) for c in cells]
+            return await in_turns(cells, _withheld)
         family = "assessment" if kind == "assessments" else "forecast"
         decision = await decision_for(session, {(family, c.school_year, c.subject_code) for c in cells},
                                       scope.suppressed, scope.rules)
-        cells = [_disclosed(c, decision.disclosure, key_of(kind, c, filters)) for c in cells]
+        cells = await in_turns(cells, lambda c: _disclosed(c, decision.disclosure, key_of(kind, c, filters)))
     return cells
+
+
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+
+
+async def in_turns(items: Sequence[_T], each: Callable[[_T], _U]) -> list[_U]:
+    """`[each(x) for x in items]`, giving the event loop a turn after every `CELLS_PER_TURN`."""
+    out: list[_U] = []
+    for start in range(0, len(items), CELLS_PER_TURN):
+        if start:
+            await asyncio.sleep(0)
+        out += [each(x) for x in items[start:start + CELLS_PER_TURN]]
+    return out
 
 
 async def _readable(session: AsyncSession, principal: Principal, level: Level,
@@ -215,8 +237,9 @@ async def _readable(session: AsyncSession, principal: Principal, level: Level,
     auth_level = AuthLevel[level.upper()]
     codes = {c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in cells}
     placed = await placements_of(session, [c for c in codes if c])
-    return [c for c in cells if may_read(principal, node_from(
-        auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code, group_id=c.group_id))]
+    readable = await in_turns(cells, lambda c: may_read(principal, node_from(
+        auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code, group_id=c.group_id)))
+    return [c for c, ok in zip(cells, readable, strict=True) if ok]
 
 
 def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
@@ -258,14 +281,22 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
         "reason": Reason.EXISTS.value})
 
 
-def _cells(rows, group_by: list[str], scale_of) -> list[ResultCell]:
+async def _cells(rows: Sequence[Any], group_by: list[str], scale_of: Callable[[dict[str, Any]], Scale]
+                 ) -> list[ResultCell]:
+    """The rows (one per cell and value, in the cells' order) as cells, a turn of the loop after every
+    `CELLS_PER_TURN` of them."""
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = tuple(getattr(row, name) for name in group_by)
-        cell = cells.setdefault(key, {**dict(zip(group_by, key, strict=True)), "distribution": {}})
+    key_of_row = attrgetter(*group_by)  # several names: a tuple
+    for n, row in enumerate(rows, 1):
+        key = key_of_row(row)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = {**dict(zip(group_by, key, strict=True)), "distribution": {}}
         cell["distribution"][row.value] = cell["distribution"].get(row.value, 0) + int(row.count)
+        if n % CELLS_PER_TURN == 0:
+            await asyncio.sleep(0)
     out = []
-    for cell in cells.values():
+    for i, cell in enumerate(cells.values(), 1):
         scale = scale_of(cell)
         assessed = sum(cell["distribution"].values())
         passing = sum(n for value, n in cell["distribution"].items() if reaches_pass(scale, value))
@@ -273,4 +304,6 @@ def _cells(rows, group_by: list[str], scale_of) -> list[ResultCell]:
             cell["school_unit_code"], cell["group_id"] = cell["unit_id"].split(GROUP_SEPARATOR, 1)
         out.append(ResultCell(**cell, scale=scale.value, assessed=assessed, reaching_pass=passing,
                               share_reaching_pass=share(passing, assessed)))
+        if i % CELLS_PER_TURN == 0:
+            await asyncio.sleep(0)
     return out
