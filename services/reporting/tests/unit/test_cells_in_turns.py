@@ -20,6 +20,10 @@ def _rows(students: int) -> list[SimpleNamespace]:
                             count=1) for n in range(students) for value in ("A", "F")]
 
 
+def _parts(rows: list, size: int) -> list[list]:
+    return [rows[start:start + size] for start in range(0, len(rows), size)]
+
+
 def _scale(cell: dict) -> read.Scale:
     return read.Scale(cell.pop("scale"))
 
@@ -48,12 +52,13 @@ async def _turns_while(work) -> tuple[object, int]:  # noqa: ANN001
 
 async def test_cells_are_built_in_turns_of_the_loop(monkeypatch):
     rows = _rows(50)
-    at_once = await read._cells(rows, GROUP_BY, _scale)
+    at_once = await read._cells([rows], GROUP_BY, _scale)
     monkeypatch.setattr(read, "CELLS_PER_TURN", 10)
-    in_turns, turns = await _turns_while(read._cells(rows, GROUP_BY, _scale))
+    # parts of 7 rows: a cell's two rows in two parts at times
+    in_turns, turns = await _turns_while(read._cells(_parts(rows, 7), GROUP_BY, _scale))
     assert in_turns == at_once and len(in_turns) == 50
     assert in_turns[0].distribution == {"A": 1, "F": 1} and in_turns[0].reaching_pass == 1
-    assert turns >= 10 - 1  # 100 rows then 50 cells, a turn after every 10 (the last may come after the work)
+    assert turns >= 14 + 5 - 1  # after each of 15 parts but the first, and after every 10 of 50 cells
 
 
 async def test_in_turns_maps_each_item_in_order(monkeypatch):
@@ -65,7 +70,7 @@ async def test_in_turns_maps_each_item_in_order(monkeypatch):
 
 
 async def test_json_in_turns_is_the_one_encoding(monkeypatch):
-    cells = await read._cells(_rows(7), GROUP_BY, _scale)
+    cells = await read._cells([_rows(7)], GROUP_BY, _scale)
     monkeypatch.setattr(routes, "CELLS_PER_TURN", 3)
     for some in (cells[:1], cells[:3], cells[:4], cells):
         body, turns = await _turns_while(_joined(routes.json_in_turns(some)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -189,10 +189,10 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
             query = query.where(source[name] == value)
     query = scoped(query, source["organiser_id"], scope)
     grouping = [source[name] for name in group_by if name != "level" and (name != "unit_id" or level != "nation")]
-    rows = (await session.execute(query.group_by(*grouping, source["value"]).order_by(
-        *grouping, source["value"]))).all()
-    scale_of = (lambda cell: Scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
-    cells = await _cells(rows, group_by, scale_of)
+    result = await session.execute(query.group_by(*grouping, source["value"]).order_by(*grouping, source["value"]))
+    scale_of = (lambda cell: _scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
+    # the rows are fetched (asyncpg decodes them as they arrive), but made Row objects a part at a time
+    cells = await _cells(result.partitions(CELLS_PER_TURN), group_by, scale_of)
     if scope is None:
         return cells
     # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
@@ -237,9 +237,21 @@ async def _readable(session: AsyncSession, principal: Principal, level: Level,
     auth_level = AuthLevel[level.upper()]
     codes = {c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in cells}
     placed = await placements_of(session, [c for c in codes if c])
-    readable = await in_turns(cells, lambda c: may_read(principal, node_from(
-        auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code, group_id=c.group_id)))
-    return [c for c, ok in zip(cells, readable, strict=True) if ok]
+    # a student's node is its group's (`node_from` takes no student id): the ~1,600 cells of a class judged once
+    by_place: dict[tuple[str | None, ...], bool] = {}
+    student = auth_level is AuthLevel.STUDENT
+
+    def readable(c: ResultCell) -> bool:
+        place = (c.organiser_id, None if student else c.unit_id, c.school_unit_code, c.group_id)
+        found = by_place.get(place)
+        if found is None:
+            found = by_place[place] = may_read(principal, node_from(
+                auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code,
+                group_id=c.group_id))
+        return found
+
+    allowed = await in_turns(cells, readable)
+    return [c for c, ok in zip(cells, allowed, strict=True) if ok]
 
 
 def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
@@ -281,20 +293,30 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
         "reason": Reason.EXISTS.value})
 
 
-async def _cells(rows: Sequence[Any], group_by: list[str], scale_of: Callable[[dict[str, Any]], Scale]
-                 ) -> list[ResultCell]:
-    """The rows (one per cell and value, in the cells' order) as cells, a turn of the loop after every
-    `CELLS_PER_TURN` of them."""
+_SCALES = {scale.value: scale for scale in Scale}
+
+
+def _scale(value: str) -> Scale:
+    """`Scale(value)` without the enum's call per cell."""
+    found = _SCALES.get(value)
+    return found if found is not None else Scale(value)
+
+
+async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
+                 scale_of: Callable[[dict[str, Any]], Scale]) -> list[ResultCell]:
+    """The rows (one per cell and value, in the cells' order), in parts, as cells; a turn of the loop after each
+    part, and after every `CELLS_PER_TURN` cells made."""
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
     key_of_row = attrgetter(*group_by)  # several names: a tuple
-    for n, row in enumerate(rows, 1):
-        key = key_of_row(row)
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = {**dict(zip(group_by, key, strict=True)), "distribution": {}}
-        cell["distribution"][row.value] = cell["distribution"].get(row.value, 0) + int(row.count)
-        if n % CELLS_PER_TURN == 0:
+    for n, part in enumerate(parts):
+        if n:
             await asyncio.sleep(0)
+        for row in part:
+            key = key_of_row(row)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = {**dict(zip(group_by, key, strict=True)), "distribution": {}}
+            cell["distribution"][row.value] = cell["distribution"].get(row.value, 0) + int(row.count)
     out = []
     for i, cell in enumerate(cells.values(), 1):
         scale = scale_of(cell)
