@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -221,13 +221,19 @@ _T = TypeVar("_T")
 _U = TypeVar("_U")
 
 
-async def in_turns(items: Sequence[_T], each: Callable[[_T], _U]) -> list[_U]:
-    """`[each(x) for x in items]`, giving the event loop a turn after every `CELLS_PER_TURN`."""
-    out: list[_U] = []
+async def parts_of(items: Sequence[_T]) -> AsyncIterator[Sequence[_T]]:
+    """`items` `CELLS_PER_TURN` at a time, the event loop given a turn before each part but the first."""
     for start in range(0, len(items), CELLS_PER_TURN):
         if start:
             await asyncio.sleep(0)
-        out += [each(x) for x in items[start:start + CELLS_PER_TURN]]
+        yield items[start:start + CELLS_PER_TURN]
+
+
+async def in_turns(items: Sequence[_T], each: Callable[[_T], _U]) -> list[_U]:
+    """`[each(x) for x in items]`, giving the event loop a turn after every `CELLS_PER_TURN`."""
+    out: list[_U] = []
+    async for part in parts_of(items):
+        out += [each(x) for x in part]
     return out
 
 
@@ -235,7 +241,9 @@ async def _readable(session: AsyncSession, principal: Principal, level: Level,
                     cells: list[ResultCell]) -> list[ResultCell]:
     """The cells the principal may read (the node of each, with its area from the placements)."""
     auth_level = AuthLevel[level.upper()]
-    codes = {c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in cells}
+    codes: set[str | None] = set()
+    async for part in parts_of(cells):
+        codes.update(c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in part)
     placed = await placements_of(session, [c for c in codes if c])
     # a student's node is its group's (`node_from` takes no student id): the ~1,600 cells of a class judged once
     by_place: dict[tuple[str | None, ...], bool] = {}
@@ -250,8 +258,10 @@ async def _readable(session: AsyncSession, principal: Principal, level: Level,
                 group_id=c.group_id))
         return found
 
-    allowed = await in_turns(cells, readable)
-    return [c for c, ok in zip(cells, allowed, strict=True) if ok]
+    out: list[ResultCell] = []
+    async for part in parts_of(cells):
+        out += [c for c in part if readable(c)]
+    return out
 
 
 def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
