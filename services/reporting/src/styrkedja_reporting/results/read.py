@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequenc
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import func, literal, literal_column, select
@@ -221,18 +221,25 @@ _T = TypeVar("_T")
 _U = TypeVar("_U")
 
 
-async def parts_of(items: Sequence[_T]) -> AsyncIterator[Sequence[_T]]:
-    """`items` `CELLS_PER_TURN` at a time, the event loop given a turn before each part but the first."""
+async def parts_of(items: list[_T], *, release: bool = False) -> AsyncIterator[list[_T]]:
+    """`items` `CELLS_PER_TURN` at a time, the event loop given a turn before each part but the first. `release`
+    (a list no one reads after): each part's places emptied once it is done with, so that what only it held is freed
+    part by part — freed at once, the cells of a national read were another stall of their own (bench/README.md,
+    scale28)."""
     for start in range(0, len(items), CELLS_PER_TURN):
         if start:
+            if release:
+                done = cast(list[Any], items)
+                done[start - CELLS_PER_TURN:start] = [None] * CELLS_PER_TURN
             await asyncio.sleep(0)
         yield items[start:start + CELLS_PER_TURN]
 
 
-async def in_turns(items: Sequence[_T], each: Callable[[_T], _U]) -> list[_U]:
-    """`[each(x) for x in items]`, giving the event loop a turn after every `CELLS_PER_TURN`."""
+async def in_turns(items: list[_T], each: Callable[[_T], _U]) -> list[_U]:
+    """`[each(x) for x in items]`, giving the event loop a turn after every `CELLS_PER_TURN`; `items` is used up
+    (`parts_of`'s `release`)."""
     out: list[_U] = []
-    async for part in parts_of(items):
+    async for part in parts_of(items, release=True):
         out += [each(x) for x in part]
     return out
 
@@ -259,7 +266,7 @@ async def _readable(session: AsyncSession, principal: Principal, level: Level,
         return found
 
     out: list[ResultCell] = []
-    async for part in parts_of(cells):
+    async for part in parts_of(cells, release=True):
         out += [c for c in part if readable(c)]
     return out
 
@@ -314,28 +321,34 @@ def _scale(value: str) -> Scale:
 
 async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
                  scale_of: Callable[[dict[str, Any]], Scale]) -> list[ResultCell]:
-    """The rows (one per cell and value, in the cells' order), in parts, as cells; a turn of the loop after each
-    part, and after every `CELLS_PER_TURN` cells made."""
-    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+    """The rows, in parts, as cells; a turn of the loop after each part. The rows come ordered by the cells' keys
+    (the query's ORDER BY is its GROUP BY), a cell's rows (one per value) one after the other: a cell is made as its
+    last row has been read, never all of them held as dicts first (freed at once, a stall of their own)."""
+    out: list[ResultCell] = []
     key_of_row = attrgetter(*group_by)  # several names: a tuple
+    key: tuple[Any, ...] | None = None
+    distribution: dict[str, int] = {}
+
+    def made() -> ResultCell:
+        cell: dict[str, Any] = dict(zip(group_by, key or (), strict=True))
+        scale = scale_of(cell)
+        assessed = sum(distribution.values())
+        passing = sum(n for value, n in distribution.items() if reaches_pass(scale, value))
+        if cell["level"] == "group":
+            cell["school_unit_code"], cell["group_id"] = cell["unit_id"].split(GROUP_SEPARATOR, 1)
+        return ResultCell(**cell, distribution=distribution, scale=scale.value, assessed=assessed,
+                          reaching_pass=passing, share_reaching_pass=share(passing, assessed))
+
     for n, part in enumerate(parts):
         if n:
             await asyncio.sleep(0)
         for row in part:
-            key = key_of_row(row)
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = {**dict(zip(group_by, key, strict=True)), "distribution": {}}
-            cell["distribution"][row.value] = cell["distribution"].get(row.value, 0) + int(row.count)
-    out = []
-    for i, cell in enumerate(cells.values(), 1):
-        scale = scale_of(cell)
-        assessed = sum(cell["distribution"].values())
-        passing = sum(n for value, n in cell["distribution"].items() if reaches_pass(scale, value))
-        if cell["level"] == "group":
-            cell["school_unit_code"], cell["group_id"] = cell["unit_id"].split(GROUP_SEPARATOR, 1)
-        out.append(ResultCell(**cell, scale=scale.value, assessed=assessed, reaching_pass=passing,
-                              share_reaching_pass=share(passing, assessed)))
-        if i % CELLS_PER_TURN == 0:
-            await asyncio.sleep(0)
+            row_key = key_of_row(row)
+            if row_key != key:
+                if key is not None:
+                    out.append(made())
+                key, distribution = row_key, {}
+            distribution[row.value] = distribution.get(row.value, 0) + int(row.count)
+    if key is not None:
+        out.append(made())
     return out

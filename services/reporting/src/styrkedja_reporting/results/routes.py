@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Literal
 
@@ -25,7 +24,7 @@ from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
-from .read import CELLS_PER_TURN, Filters, Level, ResultCell, Split, read_cells
+from .read import CELLS_PER_TURN, Filters, Level, ResultCell, Split, parts_of, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
 
@@ -60,9 +59,10 @@ async def json_in_turns(cells: list[ResultCell]) -> AsyncIterator[bytes]:
     loop between: pydantic-core encodes a list in one call holding the GIL (~2 µs a cell), which for a student-level
     read of many organisers is seconds that neither the loop nor uvicorn's health-check thread can run."""
     yield b"["
-    for start in range(0, len(cells), CELLS_PER_TURN):
-        await asyncio.sleep(0)
-        yield (b"," if start else b"") + _CELLS.dump_json(cells[start:start + CELLS_PER_TURN])[1:-1]
+    first = True
+    async for part in parts_of(cells, release=True):  # each part's cells freed once sent, not all at the end
+        yield (b"" if first else b",") + _CELLS.dump_json(part)[1:-1]
+        first = False
     yield b"]"
 
 
