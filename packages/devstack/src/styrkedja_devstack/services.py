@@ -53,6 +53,18 @@ DASHBOARD = ServiceSpec("dashboard", 8100)
 RUN_WORKERS = {"assessment": 2, "forecast": 2, "lika": 1, "reporting": 1, "dashboard": 1}
 
 
+#: seconds uvicorn's supervisor waits for a worker's answer to its health check before it kills the worker and starts
+#: another (`--timeout-worker-healthcheck`; uvicorn's default is 5). The check is answered by a thread of the worker,
+#: which needs the GIL: a worker that holds it — a long C call, a full collection over a large heap — or gets little
+#: CPU on a busy machine is slow but healthy, and killing it loses the requests it is answering and makes its consumer
+#: apply its batch again. At 6.4M events under load 7-11 (niced) one was killed that way during `make bench`'s reads
+#: (bench/README.md, scale28). A worker that has died is noticed at once whatever this is (its process is gone);
+#: this bounds only how long a hung one (alive, never answering) stays before it is replaced, while its siblings
+#: serve and its consumer's partitions move to them after the group's session (6 s, `kafka.group_timing`): a
+#: stalled worker loses its partitions (a rebalance, nothing lost) long before it is killed.
+WORKER_HEALTHCHECK_TIMEOUT_S = 60
+
+
 def run_workers(name: str, environ: dict[str, str] | None = None) -> int:
     """Worker processes for `name` under `styrkedja run`: the override variable, else RUN_WORKERS."""
     value = (os.environ if environ is None else environ).get(f"STYRKEDJA_WORKERS_{name.upper()}", "")
@@ -102,7 +114,8 @@ class ServiceProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{self.spec.package}.main:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20",
-             "--workers", str(self.workers), "--http", "styrkedja_kit.server:ProblemHttpProtocol"],
+             "--workers", str(self.workers), "--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_TIMEOUT_S),
+             "--http", "styrkedja_kit.server:ProblemHttpProtocol"],
             env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

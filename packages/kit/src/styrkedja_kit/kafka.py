@@ -129,7 +129,13 @@ SESSION_WITHOUT_STATIC_MEMBERSHIP_MS = 1_000
 #: likewise, where several sibling workers consume (`consumer_workers` > 1): the group has several members, and
 #: each join (a restarted worker's, a rebalance's rejoin) evicts every member whose heartbeat is a session late.
 #: At 1 s, on a busy machine (load 8 on two cores) a member applying a batch of 5,000 missed it, rejoined and
-#: evicted the other in turn: the group rebalanced over and over and read partitions again (bench/README.md, apply16)
+#: evicted the other in turn: the group rebalanced over and over and read partitions again (bench/README.md, apply16).
+#: Not longer (scale28): at 6.4M both workers' sessions expired while a student-level read held each loop for
+#: seconds; those reads now give the loop a turn every 2,000 cells (≤ ~0.1 s of CPU at 400k events). A session that
+#: expires costs a rebalance, nothing applied is lost (exactly once), while a longer one makes every crashed member's
+#: partitions wait that long (Apache Kafka: ready 6.0 s after a SIGKILL at 6 s; this broker 1.8 × the session).
+#: uvicorn's worker health check waits 60 s (`styrkedja_devstack.services.WORKER_HEALTHCHECK_TIMEOUT_S`): a stalled
+#: worker loses its partitions long before it is killed.
 SESSION_SHARED_WITHOUT_STATIC_MEMBERSHIP_MS = 6_000
 
 

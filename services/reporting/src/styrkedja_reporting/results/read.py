@@ -17,11 +17,13 @@ Access is applied here, so no route can forget it (`Scope`, built by the route f
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from operator import attrgetter
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import func, literal, literal_column, select
@@ -39,6 +41,12 @@ from ..staging import any_of
 from .disclose import SLICE, state_version
 from .rules import GROUP_SEPARATOR, NATION, read_level, share
 from .tables import STORES
+
+#: cells built, judged or withheld between two turns of the event loop. A student-level read is ~20,000 cells for one
+#: organiser of the national shape and ~50 µs of Python each: in one go it held the worker's loop for a second, and
+#: far longer on a busy machine or for more organisers, so the consumer's heartbeat and the other requests waited
+#: (a worker was killed at 6.4M events: bench/README.md, scale28). A turn of 2,000 is ~0.1 s at most.
+CELLS_PER_TURN = 2_000
 
 Level = Literal["student", "group", "school_unit", "area", "organiser", "nation"]
 Kind = Literal["assessments", "forecasts"]
@@ -181,10 +189,10 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
             query = query.where(source[name] == value)
     query = scoped(query, source["organiser_id"], scope)
     grouping = [source[name] for name in group_by if name != "level" and (name != "unit_id" or level != "nation")]
-    rows = (await session.execute(query.group_by(*grouping, source["value"]).order_by(
-        *grouping, source["value"]))).all()
-    scale_of = (lambda cell: Scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
-    cells = _cells(rows, group_by, scale_of)
+    result = await session.execute(query.group_by(*grouping, source["value"]).order_by(*grouping, source["value"]))
+    scale_of = (lambda cell: _scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
+    # the rows are fetched (asyncpg decodes them as they arrive), but made Row objects a part at a time
+    cells = await _cells(result.partitions(CELLS_PER_TURN), group_by, scale_of)
     if scope is None:
         return cells
     # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
@@ -199,24 +207,68 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
             cells = await _readable(session, scope.principal, level, cells)
     if AuthLevel[judged.upper()] in scope.suppressed and cells:
         if level == "student":  # one student each: withheld whenever N > 1 (`guard.students_withheld`)
-            return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
+            return await in_turns(cells, _withheld) if scope.rules.min_students > 1 else cells
         if undecided(judged, scope.suppressed):  # no decision of the class covers the level: every cell withheld
-            return [_withheld(c) for c in cells]
+            return await in_turns(cells, _withheld)
         family = "assessment" if kind == "assessments" else "forecast"
         decision = await decision_for(session, {(family, c.school_year, c.subject_code) for c in cells},
                                       scope.suppressed, scope.rules)
-        cells = [_disclosed(c, decision.disclosure, key_of(kind, c, filters)) for c in cells]
+        cells = await in_turns(cells, lambda c: _disclosed(c, decision.disclosure, key_of(kind, c, filters)))
     return cells
+
+
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+
+
+async def parts_of(items: list[_T], *, release: bool = False) -> AsyncIterator[list[_T]]:
+    """`items` `CELLS_PER_TURN` at a time, the event loop given a turn before each part but the first. `release`
+    (a list no one reads after): each part's places emptied once it is done with, so that what only it held is freed
+    part by part — freed at once, the cells of a national read were another stall of their own (bench/README.md,
+    scale28)."""
+    for start in range(0, len(items), CELLS_PER_TURN):
+        if start:
+            if release:
+                done = cast(list[Any], items)
+                done[start - CELLS_PER_TURN:start] = [None] * CELLS_PER_TURN
+            await asyncio.sleep(0)
+        yield items[start:start + CELLS_PER_TURN]
+
+
+async def in_turns(items: list[_T], each: Callable[[_T], _U]) -> list[_U]:
+    """`[each(x) for x in items]`, giving the event loop a turn after every `CELLS_PER_TURN`; `items` is used up
+    (`parts_of`'s `release`)."""
+    out: list[_U] = []
+    async for part in parts_of(items, release=True):
+        out += [each(x) for x in part]
+    return out
 
 
 async def _readable(session: AsyncSession, principal: Principal, level: Level,
                     cells: list[ResultCell]) -> list[ResultCell]:
     """The cells the principal may read (the node of each, with its area from the placements)."""
     auth_level = AuthLevel[level.upper()]
-    codes = {c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in cells}
+    codes: set[str | None] = set()
+    async for part in parts_of(cells):
+        codes.update(c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in part)
     placed = await placements_of(session, [c for c in codes if c])
-    return [c for c in cells if may_read(principal, node_from(
-        auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code, group_id=c.group_id))]
+    # a student's node is its group's (`node_from` takes no student id): the ~1,600 cells of a class judged once
+    by_place: dict[tuple[str | None, ...], bool] = {}
+    student = auth_level is AuthLevel.STUDENT
+
+    def readable(c: ResultCell) -> bool:
+        place = (c.organiser_id, None if student else c.unit_id, c.school_unit_code, c.group_id)
+        found = by_place.get(place)
+        if found is None:
+            found = by_place[place] = may_read(principal, node_from(
+                auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code,
+                group_id=c.group_id))
+        return found
+
+    out: list[ResultCell] = []
+    async for part in parts_of(cells, release=True):
+        out += [c for c in part if readable(c)]
+    return out
 
 
 def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
@@ -258,19 +310,45 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
         "reason": Reason.EXISTS.value})
 
 
-def _cells(rows, group_by: list[str], scale_of) -> list[ResultCell]:
-    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = tuple(getattr(row, name) for name in group_by)
-        cell = cells.setdefault(key, {**dict(zip(group_by, key, strict=True)), "distribution": {}})
-        cell["distribution"][row.value] = cell["distribution"].get(row.value, 0) + int(row.count)
-    out = []
-    for cell in cells.values():
+_SCALES = {scale.value: scale for scale in Scale}
+
+
+def _scale(value: str) -> Scale:
+    """`Scale(value)` without the enum's call per cell."""
+    found = _SCALES.get(value)
+    return found if found is not None else Scale(value)
+
+
+async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
+                 scale_of: Callable[[dict[str, Any]], Scale]) -> list[ResultCell]:
+    """The rows, in parts, as cells; a turn of the loop after each part. The rows come ordered by the cells' keys
+    (the query's ORDER BY is its GROUP BY), a cell's rows (one per value) one after the other: a cell is made as its
+    last row has been read, never all of them held as dicts first (freed at once, a stall of their own)."""
+    out: list[ResultCell] = []
+    key_of_row = attrgetter(*group_by)  # several names: a tuple
+    key: tuple[Any, ...] | None = None
+    distribution: dict[str, int] = {}
+
+    def made() -> ResultCell:
+        cell: dict[str, Any] = dict(zip(group_by, key or (), strict=True))
         scale = scale_of(cell)
-        assessed = sum(cell["distribution"].values())
-        passing = sum(n for value, n in cell["distribution"].items() if reaches_pass(scale, value))
+        assessed = sum(distribution.values())
+        passing = sum(n for value, n in distribution.items() if reaches_pass(scale, value))
         if cell["level"] == "group":
             cell["school_unit_code"], cell["group_id"] = cell["unit_id"].split(GROUP_SEPARATOR, 1)
-        out.append(ResultCell(**cell, scale=scale.value, assessed=assessed, reaching_pass=passing,
-                              share_reaching_pass=share(passing, assessed)))
+        return ResultCell(**cell, distribution=distribution, scale=scale.value, assessed=assessed,
+                          reaching_pass=passing, share_reaching_pass=share(passing, assessed))
+
+    for n, part in enumerate(parts):
+        if n:
+            await asyncio.sleep(0)
+        for row in part:
+            row_key = key_of_row(row)
+            if row_key != key:
+                if key is not None:
+                    out.append(made())
+                key, distribution = row_key, {}
+            distribution[row.value] = distribution.get(row.value, 0) + int(row.count)
+    if key is not None:
+        out.append(made())
     return out

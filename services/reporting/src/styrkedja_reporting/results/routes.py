@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
 
 from styrkedja_contracts.scales import Scale, scale_values
@@ -23,7 +24,7 @@ from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
-from .read import Filters, Level, ResultCell, Split, read_cells
+from .read import CELLS_PER_TURN, Filters, Level, ResultCell, Split, parts_of, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
 
@@ -53,12 +54,27 @@ def _rows(cells: Sequence[ResultCell]) -> Iterator[Row]:
 _CELLS = TypeAdapter(list[ResultCell])
 
 
+async def json_in_turns(cells: list[ResultCell]) -> AsyncIterator[bytes]:
+    """The bytes `_CELLS.dump_json(cells)` gives, encoded `CELLS_PER_TURN` cells at a time with a turn of the event
+    loop between: pydantic-core encodes a list in one call holding the GIL (~2 µs a cell), which for a student-level
+    read of many organisers is seconds that neither the loop nor uvicorn's health-check thread can run."""
+    yield b"["
+    first = True
+    async for part in parts_of(cells, release=True):  # each part's cells freed once sent, not all at the end
+        yield (b"" if first else b",") + _CELLS.dump_json(part)[1:-1]
+        first = False
+    yield b"]"
+
+
 def _answer(request: Request, response: Response, cells: list[ResultCell], name: str, format: str | None):
-    """JSON as the list of cells (the API's own shape, encoded by pydantic-core at once: the cells
-    are the response model already); CSV and xlsx as a table (exports/)."""
+    """JSON as the list of cells (the API's own shape, encoded by pydantic-core: the cells are the response
+    model already; at once where they are few, else in turns, streamed); CSV and xlsx as a table (exports/)."""
     answer: Response
     if choose_format(format, accept_of(request.headers)) is ExportFormat.json:
-        answer = Response(_CELLS.dump_json(cells), media_type="application/json")
+        if len(cells) <= CELLS_PER_TURN:
+            answer = Response(_CELLS.dump_json(cells), media_type="application/json")
+        else:
+            answer = StreamingResponse(json_in_turns(cells), media_type="application/json")
     else:
         answer = export_response(request, Table(name, COLUMNS, _rows(cells)), format)
     for header in [h for h in response.headers if h.lower().startswith("x-styrkedja")]:
