@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+
+import pytest
 
 from styrkedja_dashboard import formats
 from styrkedja_dashboard.chain.view import matrix, table
@@ -61,14 +63,36 @@ def test_swedish_formats():
 def test_a_moment_is_shown_in_swedish_time_at_the_calendars_edges_never_raising():
     """Round 28t: a moment from upstream whose Swedish time lies past the calendar's ends raised OverflowError (a 500
     page, failed on the old code): now shown as sent. Across DST the hour is Sweden's: 01:30 UTC on the last Sunday
-    of March is 03:30 (no 02:30 that day), and the last Sunday of October shows 02:30 twice, once for each instant."""
+    of March is 03:30 (no 02:30 that day); the last Sunday of October's repeated hour: see below."""
     assert formats.day("9999-12-31T23:59:59-14:00") == "9999-12-31T23:59:59-14:00"
     assert formats.day("0001-01-01T00:00:00+14:00") == "0001-01-01T00:00:00+14:00"
     assert formats.day("2027-03-28T01:30:00Z") == "2027-03-28 03:30"
     assert formats.day("2027-03-28T00:59:59Z") == "2027-03-28 01:59"
-    assert formats.day("2026-10-25T00:30:00Z") == formats.day("2026-10-25T01:30:00Z") == "2026-10-25 02:30"
     assert formats.day("2027-06-30T22:00:00Z") == "2027-07-01 00:00"
     assert formats.day("2028-02-29T12:00:00.1234567+01:00") == "2028-02-29 12:00"
+
+
+@pytest.mark.parametrize(("moment", "shown"), [
+    ("2026-10-25T00:30:00Z", "2026-10-25 02:30 sommartid"),
+    ("2026-10-25T01:30:00Z", "2026-10-25 02:30 vintertid"),
+    ("2026-10-25T02:30:00+02:00", "2026-10-25 02:30 sommartid"),
+    ("2026-10-25T02:30:00+01:00", "2026-10-25 02:30 vintertid"),
+    ("2026-10-25T00:00:00Z", "2026-10-25 02:00 sommartid"),  # the repeated hour's first minute, first time
+    ("2026-10-25T00:59:59Z", "2026-10-25 02:59 sommartid"),
+    ("2026-10-25T01:00:00Z", "2026-10-25 02:00 vintertid"),
+    ("2026-10-25T01:59:59Z", "2026-10-25 02:59 vintertid"),
+    ("2026-10-25T00:30:00", "2026-10-25 02:30 sommartid"),  # no offset: UTC's, as the time shown is read
+    ("2026-10-24T23:59:59Z", "2026-10-25 01:59"),  # the hour before and after: once each, as they stand
+    ("2026-10-25T02:00:00Z", "2026-10-25 03:00"),
+    ("2027-03-28T01:30:00Z", "2027-03-28 03:30"),  # March's missing hour: nothing repeated
+    ("2026-06-01T12:00:00Z", "2026-06-01 14:00"),
+])
+def test_the_repeated_hour_of_the_last_sunday_of_october_names_summer_or_winter_time(moment: str, shown: str) -> None:
+    """Two instants an hour apart both read 02:30 on the last Sunday of October in Swedish time: the dashboard named
+    both "2026-10-25 02:30" (failed on the old code: no way to tell them apart). Now a time in that hour says which
+    time it is (sommartid, then vintertid); every other time is shown as before."""
+    assert formats.day(moment) == shown
+    assert formats.day(datetime.fromisoformat(moment.replace("Z", "+00:00"))) == shown
 
 
 def test_the_chain_starts_at_the_finest_level_the_roles_may_read_unless_a_level_is_picked():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
@@ -67,12 +67,23 @@ def day(value: date | datetime | str | None) -> str:
             return value
     if isinstance(moment, datetime):
         try:
-            return format_datetime(moment, "yyyy-MM-dd HH:mm", tzinfo=STOCKHOLM, locale=LOCALE)
+            return format_datetime(moment, "yyyy-MM-dd HH:mm", tzinfo=STOCKHOLM, locale=LOCALE) + _repeated_hour(moment)
         except OverflowError:  # in Swedish time past the calendar's ends (9999-12-31T23:59:59-14:00): a 500 page before
             return value if isinstance(value, str) else moment.isoformat()
     if isinstance(moment, date):
         return format_date(moment, "yyyy-MM-dd", locale=LOCALE)
     return ""  # None, a missing key (Jinja's `Undefined`), a number
+
+
+def _repeated_hour(moment: datetime) -> str:
+    """" sommartid" or " vintertid" for a moment in the hour Swedish clocks show twice (02:00–02:59 on the last Sunday
+    of October: first in summer time, then again in winter time), else "": "2026-10-25 02:30" named two instants an
+    hour apart (round 28t). Only that hour: every other time is one instant as it stands. A naive moment is UTC's, as
+    Babel reads it for the time shown."""
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(STOCKHOLM)
+    if local.replace(fold=1 - local.fold).utcoffset() == local.utcoffset():
+        return ""
+    return " sommartid" if local.dst() else " vintertid"
 
 
 def figure(value: Any) -> tuple[float | None, str | None]:

@@ -406,3 +406,38 @@ async def test_a_draft_is_dated_at_the_latest_today_in_sweden(client, monkeypatc
         assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("assessed_on", "not_in_future")]
     assert (await client.get(f"/v1/self-assessments/{await new_draft(client, assessed_on='2027-07-01')}")
             ).json()["assessed_on"] == "2027-07-01"
+
+
+async def test_a_draft_dated_after_today_is_not_published_before_its_day(client, db, monkeypatch):
+    """A draft dated 1 July (saved that day; or before drafts were dated at the latest today, round 28t) published by a
+    clock at 23:00 on 30 June in Sweden: a 409 naming `assessed_on` (`not_in_future`), no event, still a draft; at
+    00:30 on 1 July in Sweden (22:30 UTC on 30 June) it is published, its event's `assessed_on` the day of its
+    `published_at` in Sweden. Failed on the old code: published (200) with an event made on a day after its
+    publishing's, which the contract now dead-letters (`assessed_on`)."""
+    from datetime import UTC
+
+    from styrkedja_lika.self_assessments import service
+
+    clock = [datetime(2027, 7, 1, 10, 0, tzinfo=UTC)]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return clock[0] if tz is None else clock[0].astimezone(tz)
+
+    monkeypatch.setattr(service, "datetime", Clock)
+    sa_id = await new_draft(client, assessed_on="2027-07-01")
+    assert (await save(client, sa_id, [{"indicator_id": i, "rating": "PLANNED"}
+                                       for i in await indicator_ids(client)])).status_code == 200
+    events_before = len(await testing.outbox_events(db, TOPIC))
+    clock[0] = datetime(2027, 6, 30, 21, 0, tzinfo=UTC)
+    refused = await client.post(f"/v1/self-assessments/{sa_id}/publish")
+    assert refused.status_code == 409 and problem_fields(refused) == [("assessed_on", "not_in_future")], refused.text
+    assert len(await testing.outbox_events(db, TOPIC)) == events_before
+    assert (await client.get(f"/v1/self-assessments/{sa_id}")).json()["status"] == "DRAFT"
+    clock[0] = datetime(2027, 6, 30, 22, 30, tzinfo=UTC)
+    assert (await client.post(f"/v1/self-assessments/{sa_id}/publish")).status_code == 200
+    published = [e for e in (await testing.outbox_events(db, TOPIC))[events_before:]
+                 if e.type == "se.styrkedja.lika.self_assessment_published.v1"]
+    assert [(str(e.data.assessed_on), e.data.published_at.astimezone(SWEDEN).date().isoformat()) for e in published] \
+        == [("2027-07-01", "2027-07-01")]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..identifiers import Name, OrganiserId, SchoolUnitCode
 from .base import ContractModel, EventData, Timestamp
@@ -22,6 +24,8 @@ __all__ = [
     "ActionStatus",
     "LikaActionPlanItem",
     "LikaActionPlanChangedV1",
+    "NOT_AFTER_PUBLISHED",
+    "published_day",
 ]
 
 
@@ -71,6 +75,19 @@ class LikaRating(ContractModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+#: a school's days are Swedish time's (the default calendar's zone), not UTC's
+SCHOOL_TIME = ZoneInfo("Europe/Stockholm")
+#: a self-assessment is made on or before the day it is published: the LIKA service dates a draft at the latest the
+#: day it is saved (`not_in_future`) and publishes no draft dated after its day of publishing, so only another
+#: producer sends it — and reporting counted it in the school year of a day that had not come when it was published
+NOT_AFTER_PUBLISHED = "not_after_published"
+
+
+def published_day(published_at: datetime) -> date:
+    """The day in Sweden of a moment of publishing (the day `assessed_on` stands for where it is absent)."""
+    return published_at.astimezone(SCHOOL_TIME).date()
+
+
 class LikaSelfAssessmentPublishedV1(EventData):
     """A self-assessment was published (drafts and private assessments are never published)."""
 
@@ -99,6 +116,14 @@ class LikaSelfAssessmentPublishedV1(EventData):
                 raise ValueError(f"indicator_id {r.indicator_id!r} is rated more than once")
             seen.add(r.indicator_id)
         return ratings
+
+    @model_validator(mode="after")
+    def _made_by_publishing(self) -> LikaSelfAssessmentPublishedV1:
+        # a model's rule has no field in its error's location: the words name it
+        if self.assessed_on is not None and self.assessed_on > published_day(self.published_at):
+            raise PydanticCustomError(NOT_AFTER_PUBLISHED, "assessed_on: a self-assessment is made on or before the "
+                                      "day it is published (published_at's day in Sweden)")
+        return self
 
 
 class ActionStatus(StrEnum):

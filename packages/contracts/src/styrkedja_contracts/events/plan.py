@@ -7,13 +7,24 @@ from datetime import date
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, SubjectCode, Term
+from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, SubjectCode, Term, school_year_bounds
 from ..subjects import KnownSubjectCode
 from .base import EventData, Int4, Revision, Timestamp
 
-__all__ = ["PlanPublishedV1", "PlanRetractedV1"]
+__all__ = ["PUBLISHED_WITHIN_SCHOOL_YEAR", "PlanPublishedV1", "PlanRetractedV1", "published_after_school_year"]
+
+#: a plan is published in (or before) its school year, not after it ended: the assessment service's door and the event
+#: alike (an event published after its year was applied by reporting, round 28t)
+PUBLISHED_WITHIN_SCHOOL_YEAR = "published_within_school_year"
+
+
+def published_after_school_year(school_year: str) -> str:
+    """The words of `PUBLISHED_WITHIN_SCHOOL_YEAR`: the same at the door (naming the field) and in a dead letter (after
+    the field's name)."""
+    return f"published after school year {school_year} ended ({school_year_bounds(school_year)[1].isoformat()})"
 
 CriterionCode = Annotated[SubjectCode, Field(description="A knowledge criteria code (ASCII).")]
 
@@ -34,6 +45,14 @@ class PlanPublishedV1(EventData):
     criteria_codes: tuple[CriterionCode, ...] = Field(default=(), max_length=200)
     published_on: date
     recorded_at: Timestamp
+
+    @model_validator(mode="after")
+    def _published_within_school_year(self) -> PlanPublishedV1:
+        # a model's rule has no field in its error's location: the words name it
+        if self.published_on > school_year_bounds(self.school_year)[1]:
+            raise PydanticCustomError(PUBLISHED_WITHIN_SCHOOL_YEAR,
+                                      "published_on: " + published_after_school_year(self.school_year))
+        return self
 
 
 class PlanRetractedV1(EventData):

@@ -19,6 +19,11 @@ from enum import StrEnum
 from uuid import UUID
 
 from styrkedja_contracts.events.support import (
+    EVALUATION_AFTER_START,
+    EVALUATION_AFTER_START_WORDS,
+    PRINCIPAL_DECIDES,
+    STARTS_AFTER_DECISION,
+    STARTS_AFTER_DECISION_WORDS,
     DeciderRole,
     EvaluationOutcome,
     InterventionKind,
@@ -26,9 +31,10 @@ from styrkedja_contracts.events.support import (
 )
 from styrkedja_kit.rules import RuleViolation
 
-#: Kinds only the principal decides (skollagen 3 kap.).
-PRINCIPAL_DECIDES = frozenset({InterventionKind.investigation, InterventionKind.special_support,
-                               InterventionKind.action_programme})
+__all__ = ["ACTIVE_STATUSES", "DECIDED_STATUSES", "PRINCIPAL_DECIDES", "RESTS_ON_INVESTIGATION", "CallerRole",
+           "Intervention", "StoredInvestigation", "check_intervention", "check_investigation_basis", "check_recorder",
+           "may_read_description", "may_record"]
+
 #: An investigation counts as a basis once it is decided (or further along).
 DECIDED_STATUSES = frozenset({InterventionStatus.decided, InterventionStatus.in_progress,
                               InterventionStatus.evaluated, InterventionStatus.closed})
@@ -88,11 +94,9 @@ def check_intervention(item: Intervention) -> list[RuleViolation]:
                                    f"the principal (rektor) decides {item.kind.value}, not the "
                                    f"{item.decided_by_role.value}"))
     if item.decided_on is not None and item.decided_on > item.start_date and item.kind in PRINCIPAL_DECIDES:
-        found.append(RuleViolation("start_date", "starts_after_decision",
-                                   "a decided intervention starts on or after the decision"))
+        found.append(RuleViolation("start_date", STARTS_AFTER_DECISION, STARTS_AFTER_DECISION_WORDS))
     if item.evaluation_date is not None and item.evaluation_date <= item.start_date:
-        found.append(RuleViolation("evaluation_date", "evaluation_after_start",
-                                   "the planned evaluation date comes after the start"))
+        found.append(RuleViolation("evaluation_date", EVALUATION_AFTER_START, EVALUATION_AFTER_START_WORDS))
     evaluated = item.status in (InterventionStatus.evaluated, InterventionStatus.closed)
     if item.evaluation_outcome is not None and not evaluated:
         found.append(RuleViolation("evaluation_outcome", "outcome_needs_evaluation",

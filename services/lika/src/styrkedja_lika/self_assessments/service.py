@@ -279,6 +279,13 @@ class SelfAssessments:
                                                           "published" if publish else "kept private")
             if not publish:
                 require_keep_private(self.actor, owner_of(row))
+            elif rules.header(row)["assessed_on"] > school_day(now):
+                # a draft saved before drafts were dated at the latest today (round 28t), or a clock set back since
+                # it was saved: its event is one the contract refuses (`assessed_on` after its publishing's day)
+                raise RuleViolation("assessed_on", "not_in_future", "the draft is dated "
+                                    f"{rules.header(row)['assessed_on'].isoformat()}, after today in Sweden "
+                                    f"({school_day(now).isoformat()}): it can be published from that day on, or "
+                                    "its ratings saved in a new draft", status=409)
             ratings = await queries.ratings(session, self_assessment_id)
             checked = rules.finalise(catalogue, row, ratings)
             if isinstance(checked, list):
