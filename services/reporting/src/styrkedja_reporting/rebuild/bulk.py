@@ -14,12 +14,13 @@ final state once instead:
    staged by COPY into unlogged tables made for this transaction — one row each: its id, topic and time,
    compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
    other handled event's id, topic and time; the small event types (directory, support, plans, LIKA, calendar) are
-   staged too, each event pickled (`Rebuilder.small_ids`, `_small_row`), so the memory does not grow with the log;
+   staged too, as their records' bytes (`Rebuilder.small_ids`, `_small_row`), so the memory does not grow with the
+   log;
 3. the claim, set-wise: the first delivery of an event id within its organiser and topic (the live consumer's claim, the
    kit's `claim_of`; in log order) is claimed, later ones are duplicates;
 4. the directory (organisation topic) through its normal handler, in big batches, in log order: the claimed small
    events read back from their staging table a batch at a time (at most `chunk` events and about SMALL_BATCH_BYTES of
-   them pickled), unpickled and applied (`Rebuilder._small_batches`);
+   their records), decoded again and applied (`Rebuilder._small_batches`);
 5. support, plans and LIKA through their normal handlers, likewise (their below-pass rows are recomputed in 9);
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
    fact's id and organiser — a record is identified within its organiser —, newest revision first, equal revisions by their content (`results.rules.tie_order`): `results.rules.resolve`, the
@@ -52,7 +53,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import pickle
 import re
 import resource
 import time
@@ -273,7 +273,7 @@ class Staged:
     assessments: list[tuple[Any, ...]] = field(default_factory=list)
     forecasts: list[tuple[Any, ...]] = field(default_factory=list)
     small: list[tuple[int, Delivered]] = field(default_factory=list)
-    #: a decoder process's answer: the small events as their staging rows instead (`decoded_for_the_rebuild`)
+    #: the small events as their staging rows instead (`decoded_for_the_rebuild`)
     small_rows: list[tuple[Any, ...]] = field(default_factory=list)
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
     texts: dict[str, bytes] = field(default_factory=dict)  # "assessments" / "forecasts" → COPY text of their rows
@@ -558,43 +558,50 @@ class _Event:
 #: (every handled event's)
 _IDS = ("seq", "event_id", "organiser_id", "topic", "time", "part", "off", "digest")
 #: a batch of claimed small events of some types after log position :after (`Rebuilder._small_batches`): the first :n
-#: by the index on seq, of those the ones whose rows before them in the batch hold fewer than :bytes (the first
-#: always); the pickled events read for those only (their sizes from the stored values' headers)
+#: by the index on seq, of those the ones whose records before them in the batch hold fewer than :bytes (the first
+#: always); the records' bytes read for those only (their sizes from the stored values' headers)
 _SMALL_BATCH = (
-    "WITH p AS (SELECT s.seq, octet_length(s.pickled) AS size FROM {small} s WHERE s.seq > :after "
+    "WITH p AS (SELECT s.seq, octet_length(s.value) AS size FROM {small} s WHERE s.seq > :after "
     "AND s.type = ANY(CAST(:types AS text[])) AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = s.seq) "
     "ORDER BY s.seq LIMIT :n), "
     "q AS (SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY seq) - size AS before FROM p) w "
     "WHERE before < :bytes) "
-    "SELECT s.seq, s.pickled FROM {small} s JOIN q ON q.seq = s.seq ORDER BY s.seq")
-#: a small event's staging row: its id as `_IDS`, then its type and the event pickled (`_small_row`)
-_SMALL = (*_IDS, "type", "pickled")
-#: about this many bytes of pickled small events are read back at once (and at most `chunk` events): a batch is held
-#: unpickled while its handler runs (a LIKA self-assessment at the event size limit is ~0.95 MB decoded); the live
-#: consumer's batches are held to about as much (`consumer_max_batch_bytes`)
+    "SELECT s.seq, s.value, s.topic, s.part, s.off, s.digest, s.claim FROM {small} s JOIN q ON q.seq = s.seq "
+    "ORDER BY s.seq")
+#: a small event's staging row: its id as `_IDS`, then its type, whose the claim is where its record's key says
+#: (`Delivered.organiser`; NULL: the event's own) and its record's bytes (`_small_row`)
+_SMALL = (*_IDS, "type", "claim", "value")
+#: about this many bytes of the small events' records are read back and decoded at once (and at most `chunk` events):
+#: a batch is held decoded while its handler runs, ~3x its records' bytes (a LIKA self-assessment at the event size
+#: limit is ~0.95 MB decoded); the live consumer's batches are held to the same (`consumer_max_batch_bytes`)
 SMALL_BATCH_BYTES = 16 * 1024 * 1024
 
 
-def _small_row(seq: int, item: Delivered) -> tuple[Any, ...]:
-    """A small event's staging row (`_SMALL`): its claim's columns and the decoded event pickled. Pickled, not its
-    record's bytes decoded again: a decode is ~40 us of CPU per event (seconds per 100k support events, a LIKA
-    self-assessment at the size limit milliseconds), an unpickle a fraction of it — and a decoder process's answer
-    carried the events pickled already. The rows are this rebuild's own: written by this process into its own schema
-    (under its lock), read back by it only, dropped at its end."""
+def _small_row(seq: int, item: Delivered, value: bytes) -> tuple[Any, ...]:
+    """A small event's staging row (`_SMALL`): its claim's columns and `value`, its record's bytes (decoded again at
+    its stage: `decoded_small`). Not the decoded event pickled: a support intervention's `pickle.loads` took ~61 us
+    and its `dumps` ~67, its decode ~46 (the decoders' answers carried the events pickled: ~128 us of CPU each)."""
     event = item.event
     organiser = item.organiser if item.organiser is not None else event_organiser(event)
     return (seq, event.id, organiser, item.topic, event.time, item.partition, item.offset, item.digest, event.type,
-            pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+            item.organiser, value)
 
 
 def decoded_for_the_rebuild(raw: Sequence[RawRecord], base: int, max_bytes: int, as_text: bool = False) -> Staged:
-    """`decoded_and_staged` in a decoder process: its small events as their staging rows (`_small_row`), pickled
-    there once (they were pickled as a decoder's answer anyway), not unpickled in the rebuild's process until their
-    stage."""
+    """`decoded_and_staged`, its small events as their staging rows (`_small_row`: their records' bytes, not the
+    decoded events, which a decoder process's answer pickled and the rebuild's process unpickled, to hold them)."""
     staged = decoded_and_staged(raw, base, max_bytes, as_text)
-    staged.small_rows = [_small_row(seq, item) for seq, item in staged.small]
+    staged.small_rows = [_small_row(seq, item, raw[seq - base][3]) for seq, item in staged.small]
     staged.small = []
     return staged
+
+
+def decoded_small(rows: Sequence[tuple[Any, ...]], max_bytes: int) -> list[Delivered]:
+    """Staged small events (seq, value, topic, part, off, digest, claim) decoded again: the same events the read
+    decoded from the same bytes (`decode_event`), with where they came from. A value longer than `max_bytes` is one
+    the read took already (the contracts' form of an event handed in decoded: `Rebuilder.feed`)."""
+    return [Delivered(decode_event(value, max_bytes=max(max_bytes, len(value))), topic, part, off, digest,
+                      organiser=claim) for _, value, topic, part, off, digest, claim in rows]
 
 
 #: a fact event's staging row: these, then the fact's fields (`at`: an assessment's publication or retraction time)
@@ -605,7 +612,7 @@ class Rebuilder:
     end: `begin` makes the shadow tables (as the live ones, without the indexes built at the end) and the staging
     tables; `feed` stages every assessment and forecast event as it is read (COPY into unlogged tables: the fact
     row, compliance's view of it, and every handled event's id, topic and time; the small event types — directory,
-    support, LIKA, calendar — pickled, read back a batch at a time by their stage); `finish` claims, resolves the revisions and derives everything
+    support, LIKA, calendar — as their records' bytes, decoded again a batch at a time by their stage); `finish` claims, resolves the revisions and derives everything
     set-wise — independent statements and index builds on `connections` connections at once, each in a transaction
     of its own into the shadow schema — then, in ONE transaction left open for `commit`, swaps the shadow tables
     for the live ones and stores the group's offsets. The live tables stay as they were until that commit: a rebuild
@@ -731,10 +738,10 @@ class Rebuilder:
             for statement in (
                 f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, "
                 "organiser_id text NOT NULL, topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, "
-                "off bigint NOT NULL, digest bytea, type text NOT NULL, pickled bytea NOT NULL) "
+                "off bigint NOT NULL, digest bytea, type text NOT NULL, claim text, value bytea NOT NULL) "
                 f"WITH ({QUIET_AUTOVACUUM})",
-                # not compressed: read back once, dropped at the end
-                f"ALTER TABLE {self.small_ids} ALTER COLUMN pickled SET STORAGE EXTERNAL",
+                # the records' bytes as they are, not compressed: read back once, dropped at the end
+                f"ALTER TABLE {self.small_ids} ALTER COLUMN value SET STORAGE EXTERNAL",
                 f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {quoted(self.live)}.{ASSESSMENTS.facts.name}) "
                 f"WITH ({QUIET_AUTOVACUUM})",
                 f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {quoted(self.live)}.{FORECASTS.facts.name}) "
@@ -799,7 +806,7 @@ class Rebuilder:
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:
-            staged = decoded_and_staged(raw, base, self.max_bytes, self.as_text)
+            staged = decoded_for_the_rebuild(raw, base, self.max_bytes, self.as_text)
             self._dead_of(staged, records)
             await self._copy(staged)
             return
@@ -844,13 +851,13 @@ class Rebuilder:
             self.dead.append((record, *verdict))
 
     async def _copy(self, staged: Staged) -> None:
-        """A chunk's staging rows in by COPY, its small events (those of a handled type) among them, each pickled
-        (`_small_row`), not kept here. With `overlap`, the COPY runs as a task while the caller reads and decodes the
+        """A chunk's staging rows in by COPY, its small events (those of a handled type) among them as their records'
+        bytes (`_small_row`; an event handed in decoded, `feed`, as its contracts' form), not kept here. With `overlap`, the COPY runs as a task while the caller reads and decodes the
         next chunk (PostgreSQL takes the rows on the other core meanwhile); one chunk in flight at a time (one
         connection), awaited before the next and in `finish`."""
         self.report.read += staged.read
         ids = staged.ids
-        for row in [*staged.small_rows, *(_small_row(seq, item) for seq, item in staged.small)]:
+        for row in [*staged.small_rows, *(_small_row(seq, item, item.event.to_bytes()) for seq, item in staged.small)]:
             if not self.handles(row[_SMALL.index("type")]):
                 self.report.unhandled += 1
                 continue
@@ -1140,8 +1147,9 @@ class Rebuilder:
     async def _small_batches(self, session: AsyncSession, types: Sequence[str],
                              apply: Callable[[Sequence[Delivered]], Awaitable[None]]) -> None:
         """The claimed small events of `types` (later deliveries left out: `dups`) handed to `apply` in log order, a
-        batch at a time: at most `chunk` events and about SMALL_BATCH_BYTES of them pickled (at least one), read back
-        from their staging table and unpickled. One batch is held at a time, whatever the log's size."""
+        batch at a time: at most `chunk` events and about SMALL_BATCH_BYTES of their records (at least one), read back
+        from their staging table and decoded again, here (a decoder process's answer would be pickled: it costs this
+        process more to unpickle than to decode). One batch is held at a time, whatever the log's size."""
         after = -1
         while True:
             rows = (await session.execute(text(_SMALL_BATCH.format(small=self.small_ids, dups=self.dups)), {
@@ -1149,7 +1157,7 @@ class Rebuilder:
             if not rows:
                 return
             after = rows[-1][0]
-            batch: list[Delivered] = [pickle.loads(row[1]) for row in rows]  # noqa: S301 - this rebuild's own rows
+            batch = decoded_small(rows, self.max_bytes)
             del rows
             self.small_held = max(self.small_held, len(batch))
             await apply(batch)
