@@ -7,24 +7,29 @@ log order, through the same handlers: the same tables as the live apply of the s
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import random
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from uuid import uuid5
 
 import pytest
+from aiokafka import ConsumerRecord
 
-from styrkedja_contracts import new_event
+from styrkedja_contracts import message_key, new_event, topic_for_event_type
 from styrkedja_contracts.events.lika import LikaSelfAssessmentPublishedV1
 from styrkedja_contracts.events.support import SupportInterventionRecordedV1
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.lika import handlers as lika_handlers
+from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import APPLIED, OFFSETS
 from styrkedja_reporting.support import handlers as support_handlers
 
 from .test_batch_split import CODES, NS, ORG, SUBJECTS, T0, in_batches, loop_on
-from .test_rebuild import database_rows, full_log, rebuilt_from_records
+from .test_rebuild import GROUP, database_rows, full_log, rebuilt_from_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -70,13 +75,40 @@ def database_urls(fresh_database) -> dict[str, str]:
     return {way: fresh_database("styrkedja_reporting") for way in ("incremental", "rebuild")}
 
 
-async def _equal_to_live(settings, database_urls: dict[str, str], log: list, watch) -> bulk.RebuildReport:
+async def _with_decoders(db: Database, events: list, decoders: int) -> bulk.RebuildReport:
+    """`rebuilt_from_records` with decoder processes, as the command has them (`begin_decoders`)."""
+    offsets: Counter = Counter()
+    records = []
+    for event in events:
+        topic, value = topic_for_event_type(event.type).name, event.to_bytes()
+        records.append(ConsumerRecord(topic, 0, offsets[topic], 0, 0, message_key(event), value, None, 0, len(value),
+                                      []))
+        offsets[topic] += 1
+    pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork"))
+    rebuilder = bulk.Rebuilder(db, group_id=GROUP, handles=handler_registry(live_alerts=False).handles, chunk=CHUNK)
+    try:
+        await rebuilder.begin()
+        rebuilder.begin_decoders(pool, 256_000)
+        for start in range(0, len(records), 50):
+            await rebuilder.feed_records(records[start:start + 50])
+        await rebuilder.drain()
+        report = await rebuilder.finish({(t, 0): n for t, n in offsets.items()})
+        await rebuilder.commit()
+        return report
+    finally:
+        await rebuilder.close()
+        pool.shutdown()
+
+
+async def _equal_to_live(settings, database_urls: dict[str, str], log: list, watch,
+                         decoders: int = 0) -> bulk.RebuildReport:
     """The log applied live, then `watch()` (a handler replaced for the rebuild only), then rebuilt: the same tables."""
     dbs = {way: Database(url) for way, url in database_urls.items()}
     try:
         await in_batches(loop_on(settings, dbs["incremental"]), log, 25)
         watch()
-        report = await rebuilt_from_records(dbs["rebuild"], log, as_text=True)
+        report = await (_with_decoders(dbs["rebuild"], log, decoders) if decoders else
+                        rebuilt_from_records(dbs["rebuild"], log, as_text=True))
         assert report.failed == [] and report.applied == len({event.id for event in log})
         reference, found = await database_rows(dbs["incremental"]), await database_rows(dbs["rebuild"])
         assert reference["support_facts"] and reference["lika_self_assessments"]
@@ -132,3 +164,24 @@ async def test_big_small_events_are_read_back_a_few_bytes_at_a_time(settings, da
                          lambda: monkeypatch.setattr(lika_handlers, "apply_lika", recording))
     unique = {event.id for event in log if event.type in lika_handlers.EVENT_TYPES}
     assert len(unique) == 12 and sum(len(b) for b in batches) == 12 and all(len(b) == 1 for b in batches), batches
+
+
+async def test_with_decoder_processes_the_big_ones_are_decoded_there_and_every_batch_stays_in_log_order(
+        settings, database_urls, monkeypatch):
+    # the bigger half of the support events decoded by the decoder processes, the others here meanwhile: each batch
+    # handed on in log order (one partition: its offsets ascending), every claimed event once
+    log = _log()
+    sizes = sorted(len(e.to_bytes()) for e in log if e.type in support_handlers.EVENT_TYPES)
+    assert sizes[0] < sizes[len(sizes) // 2]
+    monkeypatch.setattr(bulk, "POOL_DECODE_BYTES", sizes[len(sizes) // 2], raising=False)
+    apply_support = support_handlers.apply_support
+    batches: list[list[int]] = []
+
+    async def recording(session, batch):
+        batches.append([item.offset for item in batch])
+        await apply_support(session, batch)
+
+    report = await _equal_to_live(settings, database_urls, log,
+                                  lambda: monkeypatch.setattr(support_handlers, "apply_support", recording), decoders=2)
+    offsets = [offset for batch in batches for offset in batch]
+    assert offsets == sorted(set(offsets)) and len(offsets) == report.counts["support"], batches
