@@ -166,14 +166,15 @@ async def test_big_small_events_are_read_back_a_few_bytes_at_a_time(settings, da
     assert len(unique) == 12 and sum(len(b) for b in batches) == 12 and all(len(b) == 1 for b in batches), batches
 
 
-async def test_with_decoder_processes_the_big_ones_are_decoded_there_and_every_batch_stays_in_log_order(
+async def test_with_decoder_processes_the_big_ones_staged_pickled_and_the_others_as_bytes_keep_the_log_order(
         settings, database_urls, monkeypatch):
-    # the bigger half of the support events decoded by the decoder processes, the others here meanwhile: each batch
-    # handed on in log order (one partition: its offsets ascending), every claimed event once
+    # the bigger half of the support events staged pickled by the decoder processes, the others as their records'
+    # bytes (decoded again at their stage): each batch handed on in log order (one partition: its offsets
+    # ascending), every claimed event once, the tables as live
     log = _log()
     sizes = sorted(len(e.to_bytes()) for e in log if e.type in support_handlers.EVENT_TYPES)
     assert sizes[0] < sizes[len(sizes) // 2]
-    monkeypatch.setattr(bulk, "POOL_DECODE_BYTES", sizes[len(sizes) // 2], raising=False)
+    monkeypatch.setattr(bulk, "PICKLE_FROM_BYTES", sizes[len(sizes) // 2], raising=False)
     apply_support = support_handlers.apply_support
     batches: list[list[int]] = []
 

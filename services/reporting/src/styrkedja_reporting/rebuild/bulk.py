@@ -14,13 +14,13 @@ final state once instead:
    staged by COPY into unlogged tables made for this transaction — one row each: its id, topic and time,
    compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
    other handled event's id, topic and time; the small event types (directory, support, plans, LIKA, calendar) are
-   staged too, as their records' bytes (`Rebuilder.small_ids`, `_small_row`), so the memory does not grow with the
-   log;
+   staged too, as their records' bytes or pickled (`Rebuilder.small_ids`, `_small_row`), so the memory does not grow
+   with the log;
 3. the claim, set-wise: the first delivery of an event id within its organiser and topic (the live consumer's claim, the
    kit's `claim_of`; in log order) is claimed, later ones are duplicates;
 4. the directory (organisation topic) through its normal handler, in big batches, in log order: the claimed small
    events read back from their staging table a batch at a time (at most `chunk` events and about SMALL_BATCH_BYTES of
-   their records), decoded again and applied (`Rebuilder._small_batches`);
+   their staged forms), made events again and applied (`Rebuilder._small_batches`);
 5. support, plans and LIKA through their normal handlers, likewise (their below-pass rows are recomputed in 9);
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
    fact's id and organiser — a record is identified within its organiser —, newest revision first, equal revisions by their content (`results.rules.tie_order`): `results.rules.resolve`, the
@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import re
 import resource
 import time
@@ -559,40 +560,45 @@ class _Event:
 _IDS = ("seq", "event_id", "organiser_id", "topic", "time", "part", "off", "digest")
 #: a batch of claimed small events of some types after log position :after (`Rebuilder._small_batches`): the first :n
 #: by the index on seq, of those the ones whose records before them in the batch hold fewer than :bytes (the first
-#: always); the records' bytes read for those only (their sizes from the stored values' headers)
+#: always); the staged values read for those only (their sizes from the stored values' headers)
 _SMALL_BATCH = (
     "WITH p AS (SELECT s.seq, octet_length(s.value) AS size FROM {small} s WHERE s.seq > :after "
     "AND s.type = ANY(CAST(:types AS text[])) AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = s.seq) "
     "ORDER BY s.seq LIMIT :n), "
     "q AS (SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY seq) - size AS before FROM p) w "
     "WHERE before < :bytes) "
-    "SELECT s.seq, s.value, s.topic, s.part, s.off, s.digest, s.claim FROM {small} s JOIN q ON q.seq = s.seq "
+    "SELECT s.seq, s.value, s.topic, s.part, s.off, s.digest, s.claim, s.pickled FROM {small} s "
+    "JOIN q ON q.seq = s.seq "
     "ORDER BY s.seq")
 #: a small event's staging row: its id as `_IDS`, then its type, whose the claim is where its record's key says
-#: (`Delivered.organiser`; NULL: the event's own) and its record's bytes (`_small_row`)
-_SMALL = (*_IDS, "type", "claim", "value")
+#: (`Delivered.organiser`; NULL: the event's own), its record's bytes or the event pickled, and which (`_small_row`)
+_SMALL = (*_IDS, "type", "claim", "value", "pickled")
 #: about this many bytes of the small events' records are read back and decoded at once (and at most `chunk` events):
 #: a batch is held decoded while its handler runs, ~3x its records' bytes (a LIKA self-assessment at the event size
 #: limit is ~0.95 MB decoded); the live consumer's batches are held to the same (`consumer_max_batch_bytes`)
 SMALL_BATCH_BYTES = 16 * 1024 * 1024
-#: a small event's record of this many bytes or more is decoded again by the decoder processes, where there are any
-#: (`Rebuilder._decoded_small`): a LIKA self-assessment's decode is milliseconds, a support intervention's ~46 us
-POOL_DECODE_BYTES = 2_048
+#: a small event whose record has this many bytes or more is staged pickled, a smaller one as its record's bytes
+#: (`_small_row`)
+PICKLE_FROM_BYTES = 2_048
 
 
 def _small_row(seq: int, item: Delivered, value: bytes) -> tuple[Any, ...]:
-    """A small event's staging row (`_SMALL`): its claim's columns and `value`, its record's bytes (decoded again at
-    its stage: `decoded_small`). Not the decoded event pickled: a support intervention's `pickle.loads` took ~61 us
-    and its `dumps` ~67, its decode ~46 (the decoders' answers carried the events pickled: ~128 us of CPU each)."""
+    """A small event's staging row (`_SMALL`): its claim's columns and either `value`, its record's bytes, decoded
+    again at its stage, or — a record of PICKLE_FROM_BYTES or more — the decoded event pickled, unpickled there
+    (`decoded_small`). Whichever costs less CPU: a support intervention (~0.7 KB) took ~46 us to decode, ~61 to
+    unpickle and ~67 to pickle; a LIKA self-assessment of 3.5 KB 3.8 ms to decode, 0.07 to unpickle and 1.5 to pickle,
+    one at the event size limit 63, 0.7 and 1.6 ms (a decoder process's answer carried every event pickled before).
+    The pickles are this rebuild's own: made by it (in its decoder processes), written into its own schema under its
+    lock, read back by it only and dropped at its end."""
     event = item.event
     organiser = item.organiser if item.organiser is not None else event_organiser(event)
+    pickled = len(value) >= PICKLE_FROM_BYTES
     return (seq, event.id, organiser, item.topic, event.time, item.partition, item.offset, item.digest, event.type,
-            item.organiser, value)
+            item.organiser, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL) if pickled else value, pickled)
 
 
 def decoded_for_the_rebuild(raw: Sequence[RawRecord], base: int, max_bytes: int, as_text: bool = False) -> Staged:
-    """`decoded_and_staged`, its small events as their staging rows (`_small_row`: their records' bytes, not the
-    decoded events, which a decoder process's answer pickled and the rebuild's process unpickled, to hold them)."""
+    """`decoded_and_staged`, its small events as their staging rows (`_small_row`), made where they were decoded."""
     staged = decoded_and_staged(raw, base, max_bytes, as_text)
     staged.small_rows = [_small_row(seq, item, raw[seq - base][3]) for seq, item in staged.small]
     staged.small = []
@@ -600,11 +606,13 @@ def decoded_for_the_rebuild(raw: Sequence[RawRecord], base: int, max_bytes: int,
 
 
 def decoded_small(rows: Sequence[tuple[Any, ...]], max_bytes: int) -> list[Delivered]:
-    """Staged small events (seq, value, topic, part, off, digest, claim) decoded again: the same events the read
-    decoded from the same bytes (`decode_event`), with where they came from. A value longer than `max_bytes` is one
-    the read took already (the contracts' form of an event handed in decoded: `Rebuilder.feed`)."""
-    return [Delivered(decode_event(value, max_bytes=max(max_bytes, len(value))), topic, part, off, digest,
-                      organiser=claim) for _, value, topic, part, off, digest, claim in rows]
+    """Staged small events (seq, value, topic, part, off, digest, claim, pickled) made events again: the events the
+    read decoded, unpickled (`_small_row`'s), or decoded again from the same bytes (`decode_event`) with where they
+    came from. A value longer than `max_bytes` is one the read took already (the contracts' form of an event handed
+    in decoded: `Rebuilder.feed`)."""
+    return [pickle.loads(value) if pickled else  # noqa: S301 - this rebuild's own pickles (`_small_row`)
+            Delivered(decode_event(value, max_bytes=max(max_bytes, len(value))), topic, part, off, digest,
+                      organiser=claim) for _, value, topic, part, off, digest, claim, pickled in rows]
 
 
 #: a fact event's staging row: these, then the fact's fields (`at`: an assessment's publication or retraction time)
@@ -615,7 +623,8 @@ class Rebuilder:
     end: `begin` makes the shadow tables (as the live ones, without the indexes built at the end) and the staging
     tables; `feed` stages every assessment and forecast event as it is read (COPY into unlogged tables: the fact
     row, compliance's view of it, and every handled event's id, topic and time; the small event types — directory,
-    support, LIKA, calendar — as their records' bytes, decoded again a batch at a time by their stage); `finish` claims, resolves the revisions and derives everything
+    support, LIKA, calendar — as their records' bytes or pickled, made events again a batch at a time by their
+    stage); `finish` claims, resolves the revisions and derives everything
     set-wise — independent statements and index builds on `connections` connections at once, each in a transaction
     of its own into the shadow schema — then, in ONE transaction left open for `commit`, swaps the shadow tables
     for the live ones and stores the group's offsets. The live tables stay as they were until that commit: a rebuild
@@ -741,9 +750,10 @@ class Rebuilder:
             for statement in (
                 f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, "
                 "organiser_id text NOT NULL, topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, "
-                "off bigint NOT NULL, digest bytea, type text NOT NULL, claim text, value bytea NOT NULL) "
+                "off bigint NOT NULL, digest bytea, type text NOT NULL, claim text, value bytea NOT NULL, "
+                "pickled boolean NOT NULL) "
                 f"WITH ({QUIET_AUTOVACUUM})",
-                # the records' bytes as they are, not compressed: read back once, dropped at the end
+                # not compressed: read back once, dropped at the end
                 f"ALTER TABLE {self.small_ids} ALTER COLUMN value SET STORAGE EXTERNAL",
                 f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {quoted(self.live)}.{ASSESSMENTS.facts.name}) "
                 f"WITH ({QUIET_AUTOVACUUM})",
@@ -1150,9 +1160,9 @@ class Rebuilder:
     async def _small_batches(self, session: AsyncSession, types: Sequence[str],
                              apply: Callable[[Sequence[Delivered]], Awaitable[None]]) -> None:
         """The claimed small events of `types` (later deliveries left out: `dups`) handed to `apply` in log order, a
-        batch at a time: at most `chunk` events and about SMALL_BATCH_BYTES of their records (at least one), read back
-        from their staging table and decoded again (`_decoded_small`). One batch is held at a time, whatever the
-        log's size."""
+        batch at a time: at most `chunk` events and about SMALL_BATCH_BYTES of their staged forms (at least one), read
+        back from their staging table and made events again (`decoded_small`). One batch is held at a time, whatever
+        the log's size."""
         after = -1
         while True:
             rows = (await session.execute(text(_SMALL_BATCH.format(small=self.small_ids, dups=self.dups)), {
@@ -1160,37 +1170,11 @@ class Rebuilder:
             if not rows:
                 return
             after = rows[-1][0]
-            batch = await self._decoded_small(rows)
+            batch = decoded_small(rows, self.max_bytes)
             del rows
             self.small_held = max(self.small_held, len(batch))
             await apply(batch)
             del batch
-
-    async def _decoded_small(self, rows: Sequence[tuple[Any, ...]]) -> list[Delivered]:
-        """`decoded_small` of `rows`, in log order: those of POOL_DECODE_BYTES or more by the decoder processes where
-        there are any (`pool`: pieces side by side), the others here meanwhile. A decoder's answer is pickled, and
-        an event costs this process its `pickle.loads`: more than a support intervention's decode (~61 against
-        ~46 us), a fraction of a LIKA self-assessment's (0.07 against 3.8 ms at 3.5 KB, 0.7 against 63 ms at the
-        event size limit)."""
-        if self.pool is None:
-            return decoded_small(rows, self.max_bytes)
-        far = [n for n, row in enumerate(rows) if len(row[1]) >= POOL_DECODE_BYTES]
-        if not far:
-            return decoded_small(rows, self.max_bytes)
-        loop, pool = asyncio.get_running_loop(), self.pool
-        pieces: list[list[tuple[Any, ...]]] = [[]]
-        size = 0
-        for n in far:
-            if pieces[-1] and (len(pieces[-1]) >= DECODE_PIECE or size >= SMALL_BATCH_BYTES // 8):
-                pieces.append([])
-                size = 0
-            pieces[-1].append(tuple(rows[n]))
-            size += len(rows[n][1])
-        futures = [loop.run_in_executor(pool, decoded_small, piece, self.max_bytes) for piece in pieces]
-        sent = set(far)
-        here = iter(decoded_small([row for n, row in enumerate(rows) if n not in sent], self.max_bytes))
-        there = iter([item for piece in await asyncio.gather(*futures) for item in piece])
-        return [next(there) if n in sent else next(here) for n in range(len(rows))]
 
     async def _facts(self, session: AsyncSession, name: str) -> None:
         """Newest revision per fact (the live path's `resolve`: equal revisions by `results.rules.tie_order`),
