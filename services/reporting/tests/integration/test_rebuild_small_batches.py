@@ -1,8 +1,9 @@
 """Issue 16 (rebuildmem28): the rebuild's memory does not grow with the small events (directory, support, plans, LIKA,
 calendar). They were held decoded from the read to their stage (a deadline week's hundreds of thousands of support
-interventions, LIKA self-assessments of ~0.95 MB decoded each); now they are staged as their records' bytes and read
-back, decoded and applied a batch at a time — at most `chunk` events and about `SMALL_BATCH_BYTES` of records — in
-log order, through the same handlers: the same tables as the live apply of the same log."""
+interventions, LIKA self-assessments of ~0.95 MB decoded each); now they are staged (as their records' bytes, or
+pickled from 2 KB) and read back, made events again and applied a batch at a time — at most `chunk` events and about
+`SMALL_BATCH_BYTES` of staged values — in log order, through the same handlers: the same tables as the live apply of
+the same log."""
 
 from __future__ import annotations
 
