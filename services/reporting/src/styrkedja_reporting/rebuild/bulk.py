@@ -559,7 +559,7 @@ class _Event:
 #: (every handled event's)
 _IDS = ("seq", "event_id", "organiser_id", "topic", "time", "part", "off", "digest")
 #: a batch of claimed small events of some types after log position :after (`Rebuilder._small_batches`): the first :n
-#: by the index on seq, of those the ones whose records before them in the batch hold fewer than :bytes (the first
+#: by the index on seq, of those the ones whose staged values before them in the batch hold fewer than :bytes (the first
 #: always); the staged values read for those only (their sizes from the stored values' headers)
 _SMALL_BATCH = (
     "WITH p AS (SELECT s.seq, octet_length(s.value) AS size FROM {small} s WHERE s.seq > :after "
@@ -573,9 +573,9 @@ _SMALL_BATCH = (
 #: a small event's staging row: its id as `_IDS`, then its type, whose the claim is where its record's key says
 #: (`Delivered.organiser`; NULL: the event's own), its record's bytes or the event pickled, and which (`_small_row`)
 _SMALL = (*_IDS, "type", "claim", "value", "pickled")
-#: about this many bytes of the small events' records are read back and decoded at once (and at most `chunk` events):
-#: a batch is held decoded while its handler runs, ~3x its records' bytes (a LIKA self-assessment at the event size
-#: limit is ~0.95 MB decoded); the live consumer's batches are held to the same (`consumer_max_batch_bytes`)
+#: about this many bytes of the small events' staged values are read back and made events at once (and at most `chunk`
+#: events): a batch is held decoded while its handler runs, ~3x its records' bytes (a LIKA self-assessment at the event
+#: size limit is ~0.95 MB decoded); the live consumer's batches are held to the same (`consumer_max_batch_bytes`)
 SMALL_BATCH_BYTES = 16 * 1024 * 1024
 #: a small event whose record has this many bytes or more is staged pickled, a smaller one as its record's bytes
 #: (`_small_row`)
@@ -864,10 +864,11 @@ class Rebuilder:
             self.dead.append((record, *verdict))
 
     async def _copy(self, staged: Staged) -> None:
-        """A chunk's staging rows in by COPY, its small events (those of a handled type) among them as their records'
-        bytes (`_small_row`; an event handed in decoded, `feed`, as its contracts' form), not kept here. With `overlap`, the COPY runs as a task while the caller reads and decodes the
-        next chunk (PostgreSQL takes the rows on the other core meanwhile); one chunk in flight at a time (one
-        connection), awaited before the next and in `finish`."""
+        """A chunk's staging rows in by COPY, its small events (those of a handled type) among them, as their records'
+        bytes or pickled (`_small_row`; an event handed in decoded, `feed`, by its contracts' form), not kept here.
+        With `overlap`, the COPY runs as a task while the caller reads and decodes the next chunk (PostgreSQL takes
+        the rows on the other core meanwhile); one chunk in flight at a time (one connection), awaited before the next
+        and in `finish`."""
         self.report.read += staged.read
         ids = staged.ids
         for row in [*staged.small_rows, *(_small_row(seq, item, item.event.to_bytes()) for seq, item in staged.small)]:
