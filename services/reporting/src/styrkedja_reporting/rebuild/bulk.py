@@ -13,12 +13,15 @@ final state once instead:
 2. while the log is read (`Rebuilder.feed`, chunk by chunk), every assessment and forecast event is
    staged by COPY into unlogged tables made for this transaction — one row each: its id, topic and time,
    compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
-   other handled event's id, topic and time; only the small event types
-   (directory, support, plans, LIKA, calendar) stay in memory, so the memory does not grow with the facts;
+   other handled event's id, topic and time; the small event types (directory, support, plans, LIKA, calendar) are
+   staged too, as their records' bytes or pickled (`Rebuilder.small_ids`, `_small_row`), so the memory does not grow
+   with the log;
 3. the claim, set-wise: the first delivery of an event id within its organiser and topic (the live consumer's claim, the
    kit's `claim_of`; in log order) is claimed, later ones are duplicates;
-4. the directory (organisation topic) through its normal handler, in big batches, in log order;
-5. support, plans and LIKA through their normal handlers (their below-pass rows are recomputed in 9);
+4. the directory (organisation topic) through its normal handler, in big batches, in log order: the claimed small
+   events read back from their staging table a batch at a time (at most `chunk` events and about SMALL_BATCH_BYTES of
+   their staged forms), made events again and applied (`Rebuilder._small_batches`);
+5. support, plans and LIKA through their normal handlers, likewise (their below-pass rows are recomputed in 9);
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
    fact's id and organiser — a record is identified within its organiser —, newest revision first, equal revisions by their content (`results.rules.tie_order`): `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
@@ -50,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import re
 import resource
 import time
@@ -101,7 +105,7 @@ from ..support import handlers as support
 from ..support.tables import BELOW_PASS
 from . import explain
 from .below_pass import rebuild_below_pass
-from .compliance import rebuild_compliance
+from .compliance import CALENDAR_TYPE, rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "directory_idempotency_keys",
@@ -270,6 +274,8 @@ class Staged:
     assessments: list[tuple[Any, ...]] = field(default_factory=list)
     forecasts: list[tuple[Any, ...]] = field(default_factory=list)
     small: list[tuple[int, Delivered]] = field(default_factory=list)
+    #: the small events as their staging rows instead (`decoded_for_the_rebuild`)
+    small_rows: list[tuple[Any, ...]] = field(default_factory=list)
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
     texts: dict[str, bytes] = field(default_factory=dict)  # "assessments" / "forecasts" → COPY text of their rows
     text_rows: int = 0  # the rows in `texts`
@@ -552,6 +558,63 @@ class _Event:
 #: record's key; a fact event's is its row's organiser_id, which `unfit` holds the key to); `ids` is a view of both
 #: (every handled event's)
 _IDS = ("seq", "event_id", "organiser_id", "topic", "time", "part", "off", "digest")
+#: a batch of claimed small events of some types after log position :after (`Rebuilder._small_batches`): the first :n
+#: by the index on seq, of those the ones whose staged values before them in the batch hold fewer than :bytes (the first
+#: always); the staged values read for those only (their sizes from the stored values' headers)
+_SMALL_BATCH = (
+    "WITH p AS (SELECT s.seq, octet_length(s.value) AS size FROM {small} s WHERE s.seq > :after "
+    "AND s.type = ANY(CAST(:types AS text[])) AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = s.seq) "
+    "ORDER BY s.seq LIMIT :n), "
+    "q AS (SELECT seq FROM (SELECT seq, sum(size) OVER (ORDER BY seq) - size AS before FROM p) w "
+    "WHERE before < :bytes) "
+    "SELECT s.seq, s.value, s.topic, s.part, s.off, s.digest, s.claim, s.pickled FROM {small} s "
+    "JOIN q ON q.seq = s.seq "
+    "ORDER BY s.seq")
+#: a small event's staging row: its id as `_IDS`, then its type, whose the claim is where its record's key says
+#: (`Delivered.organiser`; NULL: the event's own), its record's bytes or the event pickled, and which (`_small_row`)
+_SMALL = (*_IDS, "type", "claim", "value", "pickled")
+#: about this many bytes of the small events' staged values are read back and made events at once (and at most `chunk`
+#: events): a batch is held decoded while its handler runs, ~3x its records' bytes (a LIKA self-assessment at the event
+#: size limit is ~0.95 MB decoded); the live consumer's batches are held to the same (`consumer_max_batch_bytes`)
+SMALL_BATCH_BYTES = 16 * 1024 * 1024
+#: a small event whose record has this many bytes or more is staged pickled, a smaller one as its record's bytes
+#: (`_small_row`)
+PICKLE_FROM_BYTES = 2_048
+
+
+def _small_row(seq: int, item: Delivered, value: bytes) -> tuple[Any, ...]:
+    """A small event's staging row (`_SMALL`): its claim's columns and either `value`, its record's bytes, decoded
+    again at its stage, or — a record of PICKLE_FROM_BYTES or more — the decoded event pickled, unpickled there
+    (`decoded_small`). Whichever costs less CPU: a support intervention (~0.7 KB) took ~46 us to decode, ~61 to
+    unpickle and ~67 to pickle; a LIKA self-assessment of 3.5 KB 3.8 ms to decode, 0.07 to unpickle and 1.5 to pickle,
+    one at the event size limit 63, 0.7 and 1.6 ms (a decoder process's answer carried every event pickled before).
+    The pickles are this rebuild's own: made by it (in its decoder processes), written into its own schema under its
+    lock, read back by it only and dropped at its end."""
+    event = item.event
+    organiser = item.organiser if item.organiser is not None else event_organiser(event)
+    pickled = len(value) >= PICKLE_FROM_BYTES
+    return (seq, event.id, organiser, item.topic, event.time, item.partition, item.offset, item.digest, event.type,
+            item.organiser, pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL) if pickled else value, pickled)
+
+
+def decoded_for_the_rebuild(raw: Sequence[RawRecord], base: int, max_bytes: int, as_text: bool = False) -> Staged:
+    """`decoded_and_staged`, its small events as their staging rows (`_small_row`), made where they were decoded."""
+    staged = decoded_and_staged(raw, base, max_bytes, as_text)
+    staged.small_rows = [_small_row(seq, item, raw[seq - base][3]) for seq, item in staged.small]
+    staged.small = []
+    return staged
+
+
+def decoded_small(rows: Sequence[tuple[Any, ...]], max_bytes: int) -> list[Delivered]:
+    """Staged small events (seq, value, topic, part, off, digest, claim, pickled) made events again: the events the
+    read decoded, unpickled (`_small_row`'s), or decoded again from the same bytes (`decode_event`) with where they
+    came from. A value longer than `max_bytes` is one the read took already (the contracts' form of an event handed
+    in decoded: `Rebuilder.feed`)."""
+    return [pickle.loads(value) if pickled else  # noqa: S301 - this rebuild's own pickles (`_small_row`)
+            Delivered(decode_event(value, max_bytes=max(max_bytes, len(value))), topic, part, off, digest,
+                      organiser=claim) for _, value, topic, part, off, digest, claim, pickled in rows]
+
+
 #: a fact event's staging row: these, then the fact's fields (`at`: an assessment's publication or retraction time)
 _HEAD = ("seq", "event_id", "type", "topic", "time", "part", "off", "digest", "at")
 
@@ -559,8 +622,9 @@ class Rebuilder:
     """The rebuild in bounded memory, into a schema of its own (`shadow`) that replaces the derived tables at the
     end: `begin` makes the shadow tables (as the live ones, without the indexes built at the end) and the staging
     tables; `feed` stages every assessment and forecast event as it is read (COPY into unlogged tables: the fact
-    row, compliance's view of it, and every handled event's id, topic and time), keeping in memory only the small
-    event types (directory, support, LIKA, calendar); `finish` claims, resolves the revisions and derives everything
+    row, compliance's view of it, and every handled event's id, topic and time; the small event types — directory,
+    support, LIKA, calendar — as their records' bytes or pickled, made events again a batch at a time by their
+    stage); `finish` claims, resolves the revisions and derives everything
     set-wise — independent statements and index builds on `connections` connections at once, each in a transaction
     of its own into the shadow schema — then, in ONE transaction left open for `commit`, swaps the shadow tables
     for the live ones and stores the group's offsets. The live tables stay as they were until that commit: a rebuild
@@ -573,7 +637,8 @@ class Rebuilder:
         self.connections = max(1, connections if connections is not None else default_connections())
         self.report = RebuildReport()
         self.stages = _Stages(self.report, progress)
-        self.small: list[tuple[int, Delivered]] = []  # (seq, item): the event types that are not facts
+        #: the most small events held decoded at once after the read (a batch of `_small_batches`)
+        self.small_held = 0
         self.seq = 0  # records (or decoded events) seen: the log order
         self.handled = 0  # events of a handled type
         self.staged_facts = 0
@@ -684,8 +749,12 @@ class Rebuilder:
                     "subject_code, school_year, term"
             for statement in (
                 f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, "
-                "organiser_id text NOT NULL, topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea) "
+                "organiser_id text NOT NULL, topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, "
+                "off bigint NOT NULL, digest bytea, type text NOT NULL, claim text, value bytea NOT NULL, "
+                "pickled boolean NOT NULL) "
                 f"WITH ({QUIET_AUTOVACUUM})",
+                # not compressed: read back once, dropped at the end
+                f"ALTER TABLE {self.small_ids} ALTER COLUMN value SET STORAGE EXTERNAL",
                 f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {quoted(self.live)}.{ASSESSMENTS.facts.name}) "
                 f"WITH ({QUIET_AUTOVACUUM})",
                 f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {quoted(self.live)}.{FORECASTS.facts.name}) "
@@ -750,14 +819,14 @@ class Rebuilder:
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:
-            staged = decoded_and_staged(raw, base, self.max_bytes, self.as_text)
+            staged = decoded_for_the_rebuild(raw, base, self.max_bytes, self.as_text)
             self._dead_of(staged, records)
             await self._copy(staged)
             return
         loop = asyncio.get_running_loop()
         for start in range(0, len(raw), DECODE_PIECE):
-            future = loop.run_in_executor(self.pool, decoded_and_staged, raw[start:start + DECODE_PIECE], base + start,
-                                          self.max_bytes, self.as_text)
+            future = loop.run_in_executor(self.pool, decoded_for_the_rebuild, raw[start:start + DECODE_PIECE],
+                                          base + start, self.max_bytes, self.as_text)
             self.pending.append((future, records[start:start + DECODE_PIECE]))
         while len(self.pending) > self.window:  # a few pieces ahead, no more: the memory stays bounded
             await self._land()
@@ -795,19 +864,19 @@ class Rebuilder:
             self.dead.append((record, *verdict))
 
     async def _copy(self, staged: Staged) -> None:
-        """A chunk's staging rows in by COPY; its small events kept (those of a handled type). With `overlap`, the
-        COPY runs as a task while the caller reads and decodes the next chunk (PostgreSQL takes the rows on the other
-        core meanwhile); one chunk in flight at a time (one connection), awaited before the next and in `finish`."""
+        """A chunk's staging rows in by COPY, its small events (those of a handled type) among them, as their records'
+        bytes or pickled (`_small_row`; an event handed in decoded, `feed`, by its contracts' form), not kept here.
+        With `overlap`, the COPY runs as a task while the caller reads and decodes the next chunk (PostgreSQL takes
+        the rows on the other core meanwhile); one chunk in flight at a time (one connection), awaited before the next
+        and in `finish`."""
         self.report.read += staged.read
         ids = staged.ids
-        for seq, item in staged.small:
-            if not self.handles(item.event.type):
+        for row in [*staged.small_rows, *(_small_row(seq, item, item.event.to_bytes()) for seq, item in staged.small)]:
+            if not self.handles(row[_SMALL.index("type")]):
                 self.report.unhandled += 1
                 continue
-            organiser = item.organiser if item.organiser is not None else event_organiser(item.event)
-            ids.append((seq, item.event.id, organiser, item.topic, item.event.time, item.partition, item.offset,
-                        item.digest))
-            self.small.append((seq, item))
+            ids.append(row)
+        staged.small, staged.small_rows = [], []  # the caller's chunk may live on while the next is read
         facts = len(staged.assessments) + len(staged.forecasts) + staged.text_rows
         self.handled += len(ids) + facts
         self.staged_facts += facts
@@ -829,7 +898,7 @@ class Rebuilder:
         session = self.session  # the kit's COPY (`copy_records`), on the read's transaction
         assert session is not None
         s = self.shadow  # the drivers' COPY takes the schema apart from the name
-        await copy_records(session, self.small_ids.split(".")[1], _IDS, ids, schema=s)
+        await copy_records(session, self.small_ids.split(".")[1], _SMALL, ids, schema=s)
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
             table = self.staging[name].split(".")[1]
@@ -841,7 +910,7 @@ class Rebuilder:
     # -- after the read -------------------------------------------------------------------------------------------
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
         """Everything after the read; returns with the swap's transaction open (`commit`, or `close` to let it go)."""
-        report, stages, chunk = self.report, self.stages, self.chunk
+        report, stages = self.report, self.stages
         await self._settle()
         assert self.session is not None
         await self.session.commit()  # the staged rows: every connection sees them now
@@ -855,34 +924,32 @@ class Rebuilder:
         # the claim: the first delivery of a claim (id, organiser, topic; of a handled type); the later are duplicates
         async with self._transaction() as (session, backend):
             await stages.run("claim", self.handled, self._claim(session), backend)
-            duplicate_seqs = {row[0] for row in (await session.execute(text(f"SELECT seq FROM {self.dups}"))).all()}
-        report.duplicates = len(duplicate_seqs)
-        small = [(seq, item) for seq, item in self.small if seq not in duplicate_seqs]
-        self.small = []
+            report.duplicates = int((await session.execute(text(f"SELECT count(*) FROM {self.dups}"))).scalar_one())
         failed: list[Failed] = report.failed
         left_out: list[Claim] = []
-
-        def of(types: Sequence[str]) -> list[Delivered]:
-            wanted = frozenset(types)
-            return [item for _, item in small if item.event.type in wanted]
 
         def registry(types: Sequence[str], handler: BatchHandler) -> HandlerRegistry:
             one = HandlerRegistry()
             one.register(types, handler)
             return one
 
+        async def through(session: AsyncSession, backend: int, stage: str, types: Sequence[str],
+                          handler: BatchHandler) -> None:
+            """The claimed small events of `types` through their normal handler in log order, a batch at a time."""
+            count = await self._small_count(session, types)
+            one = registry(types, handler)
+
+            async def apply(batch: Sequence[Delivered]) -> None:
+                await _halving(session, one, batch, failed)
+
+            await stages.run(stage, count, self._small_batches(session, types, apply), backend)
+
         async def handlers(session: AsyncSession, backend: int) -> None:
             """The small event types through their normal handlers, in log order: directory, support, LIKA."""
-            org = of(directory.EVENT_TYPES)
-            await stages.run("directory", len(org), _through(
-                session, registry(directory.EVENT_TYPES, directory.directory_handler(on_moves=_no_moves)), org, chunk,
-                failed), backend)
-            supports = of(support.EVENT_TYPES)
-            await stages.run("support", len(supports), _through(
-                session, registry(support.EVENT_TYPES, support.apply_support), supports, chunk, failed), backend)
-            likas = of(lika.EVENT_TYPES)
-            await stages.run("lika", len(likas), _through(session, registry(lika.EVENT_TYPES, lika.apply_lika), likas,
-                                                          chunk, failed), backend)
+            await through(session, backend, "directory", directory.EVENT_TYPES,
+                          directory.directory_handler(on_moves=_no_moves))
+            await through(session, backend, "support", support.EVENT_TYPES, support.apply_support)
+            await through(session, backend, "lika", lika.EVENT_TYPES, lika.apply_lika)
             # the claims (`claim_of`: id, organiser, topic) of the refused events: another organiser's or topic's event
             # under the same id is its own
             left_out.extend(sorted({claim_of(f.item) for f in failed}, key=lambda c: (c[0].int, c[1], c[2])))
@@ -895,8 +962,12 @@ class Rebuilder:
             await rebuild_below_pass(session, order_by=order)
 
         async def compliance(session: AsyncSession, backend: int) -> None:
+            async def calendars(fold: Callable[[Sequence[Delivered]], Awaitable[None]]) -> None:
+                await self._small_batches(session, (CALENDAR_TYPE,), fold)
+
             report.counts["compliance"] = await rebuild_compliance(session, tracked=self.tracked, dups=self.dups,
-                                                                   small=small, forecasts=self.staging["forecasts"])
+                                                                   calendar_events=calendars,
+                                                                   forecasts=self.staging["forecasts"])
 
         facts = ("facts.assessment_facts", "facts.forecast_facts")
         derive = ("handlers", *facts)
@@ -983,6 +1054,7 @@ class Rebuilder:
         await session.execute(text(f"SET LOCAL search_path TO {self.search_path}"))
         await stages.run("swap", 0, self._swap(session, next_offsets))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
+        report.counts["small_held"] = self.small_held
         # every backend's CPU after the read once (the per-job entries; their sums by group overlap them)
         own = ["claim", *(job.name for job in jobs), "alerts.judge", "swap", "alerts"]
         report.cpu["after_read"] = {side: round(sum(report.cpu[k][side] for k in own if k in report.cpu), 3)
@@ -1068,12 +1140,42 @@ class Rebuilder:
             f"organiser_id, topic FROM {self.ids} GROUP BY event_id, organiser_id, topic HAVING count(*) > 1) "
             "ORDER BY event_id, organiser_id, topic, seq) f USING (event_id, organiser_id, topic) WHERE i.seq <> f.first"))
         await session.execute(text(f"ANALYZE {self.dups}"))
+        # the small events are read back in log order a batch at a time (`_small_batches`): by these, each batch
+        # from where the last ended (the value column left out of the statistics: its records' bytes)
+        await session.execute(text(f"CREATE INDEX ON {self.small_ids} (seq)"))
+        await session.execute(text(f"CREATE INDEX ON {self.dups} (seq)"))
+        await session.execute(text(f"ANALYZE {self.small_ids} (seq, type)"))
         for row in (await session.execute(text(
                 f"SELECT event_id, topic, part, off, counted FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
             self.report.conflicts.append(Failed(
                 Delivered(_Event(row.event_id, "", None, None), row.topic, row.part, row.off),  # type: ignore[arg-type]
                 "conflicting_duplicate", f"id {row.event_id}: an event with other content under this id came first "
                 "and counts", row.counted))
+
+    async def _small_count(self, session: AsyncSession, types: Sequence[str]) -> int:
+        """How many claimed small events of `types` there are (a stage's count)."""
+        return int((await session.execute(text(
+            f"SELECT count(*) FROM {self.small_ids} s WHERE s.type = ANY(CAST(:types AS text[])) "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq)"), {"types": list(types)})).scalar_one())
+
+    async def _small_batches(self, session: AsyncSession, types: Sequence[str],
+                             apply: Callable[[Sequence[Delivered]], Awaitable[None]]) -> None:
+        """The claimed small events of `types` (later deliveries left out: `dups`) handed to `apply` in log order, a
+        batch at a time: at most `chunk` events and about SMALL_BATCH_BYTES of their staged forms (at least one), read
+        back from their staging table and made events again (`decoded_small`). One batch is held at a time, whatever
+        the log's size."""
+        after = -1
+        while True:
+            rows = (await session.execute(text(_SMALL_BATCH.format(small=self.small_ids, dups=self.dups)), {
+                "after": after, "types": list(types), "n": self.chunk, "bytes": SMALL_BATCH_BYTES})).all()
+            if not rows:
+                return
+            after = rows[-1][0]
+            batch = decoded_small(rows, self.max_bytes)
+            del rows
+            self.small_held = max(self.small_held, len(batch))
+            await apply(batch)
+            del batch
 
     async def _facts(self, session: AsyncSession, name: str) -> None:
         """Newest revision per fact (the live path's `resolve`: equal revisions by `results.rules.tie_order`),
@@ -1281,14 +1383,6 @@ async def _keys(session: AsyncSession, indexes: Sequence[_Index], schema: str, *
 async def _no_moves(session: AsyncSession, moves: Any) -> None:
     """The directory goes first, with nothing counted yet: there is nothing to move (the levels are
     computed from the final placement afterwards)."""
-
-
-async def _through(session: AsyncSession, handler: BatchHandler, items: Sequence[Delivered], chunk: int,
-                   failed: list[Failed]) -> None:
-    """A capability's normal handler over `items` in batches of `chunk`, in order; an event that
-    breaks a batch is found by halving it (each half in a savepoint) and left out."""
-    for start in range(0, len(items), chunk):
-        await _halving(session, handler, items[start:start + chunk], failed)
 
 
 async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence[Delivered],

@@ -99,7 +99,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     decoders = default_decoders() if decoders is None else decoders
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     _quiet_collector()  # before the decoders are forked: theirs too
-    # forked first, before any connection is opened (the decoders only run `decoded_and_staged`)
+    # forked first, before any connection is opened (the decoders only run `decoded_for_the_rebuild`)
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
         summary = await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool,

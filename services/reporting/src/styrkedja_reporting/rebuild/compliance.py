@@ -29,7 +29,7 @@ it is tracked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -124,21 +124,29 @@ def _forecast_runs_sql(forecasts: str, dups: str) -> str:
         "GROUP BY forecast_id, organiser_id) f")
 
 
-async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
-                             small: Sequence[tuple[int, Delivered]], forecasts: str) -> int:
+#: hands the claimed calendar events to its argument in log order, a batch at a time (`Rebuilder._small_batches`)
+Calendars = Callable[[Callable[[Sequence[Delivered]], Awaitable[None]]], Awaitable[None]]
+
+
+async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str, calendar_events: Calendars,
+                             forecasts: str) -> int:
     """Compliance's tables from the final directory and facts (filled before) and the staged events (`tracked`:
-    compliance's view of every fact event, `dups`: the later deliveries to leave out); `small`: the claimed small
-    events in log order (the calendars among them). Returns how many windows were derived."""
+    compliance's view of every fact event, `dups`: the later deliveries to leave out); `calendar_events`: the claimed
+    calendar events, a batch at a time (only each organiser's newest are kept). Returns how many windows were
+    derived."""
     params = {"published": _PUBLISHED, "retracted": _RETRACTED}
     newest: dict[str, list[Any]] = {}
-    for _, item in small:
-        if item.event.type == CALENDAR_TYPE:
+
+    async def fold(batch: Sequence[Delivered]) -> None:
+        for item in batch:
             data: Any = item.event.data
             known = newest.get(data.organiser_id)
             if known is None or data.revision > known[0].revision:
                 newest[data.organiser_id] = [data]
             elif data.revision == known[0].revision:
                 known.append(data)  # decided as the live consumer decides (`calendar_upsert`), whatever the order
+
+    await calendar_events(fold)
     if newest:
         # over arrays (`insert_rows`), as the windows below: a VALUES list takes a parameter per value, and a statement
         # holds at most 32,767 (hundreds of organisers' windows passed it)
