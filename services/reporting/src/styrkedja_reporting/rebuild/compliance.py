@@ -18,10 +18,9 @@ What the incremental apply leaves (`compliance.handlers`), written once from the
   organiser's final calendar gives a deadline — dated by the final calendar (a calendar change re-dates
   and drops windows the same way);
 * items and cells: every window at once by two statements (`_ITEMS`, `_CELLS`: the rules of compliance's
-  `_apply_sql` — roster on the deadline × the groups' subjects with an assignment overlapping the window,
+  live statements, `opening.derive_opened` and `syncing.sync_windows` — roster on the deadline × the groups' subjects with an assignment overlapping the window,
   the teachers active on the deadline, a report's lateness — with the reports aggregated and hash-joined,
-  not looked up per item; `item_contribution`'s cells summed from the items). Compliance's own per-window
-  statement (`sync_window(…, None)`, what a calendar change runs) took as long as the handler did.
+  not looked up per item; `item_contribution`'s cells summed from the items).
 
 One case depends on the live consumer's batching and is not followed: an assessment revised into another
 round inside one live batch leaves the first round's window untracked there; here (as a batch per event)
@@ -193,7 +192,7 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str, 
 
 
 #: `_ITEMS` is planned without nested loops (the setting local to the transaction, set back after it), as compliance's
-#: own whole-window statement is (`handlers.sync_window`): the join of its roster and group-subject CTEs (five key
+#: own set statements are (`opening.set_planner`): the join of its roster and group-subject CTEs (five key
 #: columns, no statistics) is estimated at one row, and the reports were then joined to every item by a nested loop
 #: over all reports — items × reports: 74k × 4.4k rows compared at 1,200 students (81 s CPU), 21 s at 600, not
 #: finished in 460 s on the full demo; hash joins: bench/compliance_items.py, bench/README.md
@@ -206,7 +205,8 @@ def items_statements() -> list[str]:
 
 
 _ACTIVE_ON = "({t}.start_date IS NULL OR {t}.start_date <= w.deadline) AND ({t}.end_date IS NULL OR {t}.end_date >= {d})"
-#: every window's items (`handlers._diff_sql` whole, for all windows at once; the reports hash-joined)
+#: every window's items (as `opening.derive_opened` derives an opened window's, for all windows at once; the reports
+#: hash-joined)
 _ITEMS = (
     "INSERT INTO compliance_items (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id, "
     "teachers, status) "
@@ -239,7 +239,7 @@ _ITEMS = (
     "AND s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id "
     "LEFT JOIN rep ON rep.organiser_id = r.organiser_id AND rep.kind = r.kind AND rep.period = r.period "
     "AND rep.student_id = r.student_id AND rep.subject_code = s.subject_code")
-#: every window's cells from its items (`rules.item_contribution`, as `handlers._CONTRIBUTIONS` sums it)
+#: every window's cells from its items (`rules.item_contribution`, as `opening.CONTRIBUTIONS` sums it)
 _CELLS = (
     "INSERT INTO compliance_cells (organiser_id, kind, period, cell_kind, school_unit_code, group_id, subject_code, "
     "teacher_id, expected, on_time, late) "
