@@ -18,7 +18,7 @@ import resource
 import subprocess
 import sys
 from collections import deque, namedtuple
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 GROUP_BY = ["level", "unit_id", "subject_code", "school_year", "term", "round", "kind", "scale", "organiser_id",
@@ -44,7 +44,7 @@ async def one(n: int) -> dict[str, float | int]:
     buffered = deque(rows)
     del rows
 
-    def parts() -> Iterator[list[Row]]:  # as SQLAlchemy's asyncpg cursor gives them: popped off its buffer
+    async def parts() -> AsyncIterator[list[Row]]:  # as a cursor gives them: popped off a buffer
         while buffered:
             yield [buffered.popleft() for _ in range(min(2000, len(buffered)))]
 

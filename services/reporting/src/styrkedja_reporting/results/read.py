@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -217,11 +217,15 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     most_rows = None if max_cells is None else (max_cells + 1) * VALUES_PER_CELL
     if most_rows is not None:
         query = query.limit(most_rows)
-    result = await session.execute(query)
     scale_of = (lambda cell: _scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
-    # the rows are fetched (asyncpg decodes them as they arrive), but made Row objects a part at a time
+    # the rows streamed a part at a time (a server-side cursor): never all held beside the cells, and a read past
+    # the bound stops fetching at its first part past it (fetched whole, a refused group read held 6 rows a cell)
     read = _Read(most_rows, max_cells)
-    cells = await _cells(result.partitions(CELLS_PER_TURN), group_by, scale_of, read)
+    result = await session.stream(query.execution_options(yield_per=CELLS_PER_TURN))
+    try:
+        cells = await _cells(result.partitions(), group_by, scale_of, read)
+    finally:
+        await result.close()
     if read.cut:
         raise TooManyCells(cast(int, max_cells), filters)
     if scope is None:
@@ -361,7 +365,7 @@ class _Read:
     cut: bool = False
 
 
-async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
+async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
                  scale_of: Callable[[dict[str, Any]], Scale], read: _Read | None = None) -> list[ResultCell]:
     """The rows, in parts, as cells; a turn of the loop after each part. The rows come ordered by the cells' keys
     (the query's ORDER BY is its GROUP BY), a cell's rows (one per value) one after the other: a cell is made as its
@@ -383,9 +387,11 @@ async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
         return ResultCell(**cell, distribution=distribution, scale=scale.value, assessed=assessed,
                           reaching_pass=passing, share_reaching_pass=share(passing, assessed))
 
-    for n, part in enumerate(parts):
+    n = 0
+    async for part in parts:
         if n:
             await asyncio.sleep(0)
+        n += 1
         read.rows += len(part)
         if (read.most_rows is not None and read.rows >= read.most_rows) or (
                 read.max_cells is not None and len(out) > read.max_cells):
