@@ -41,6 +41,12 @@ class ReportingSettings(ServiceSettings):
     # with PostgreSQL on the same 2 cores, 4 read slower (bench/README.md, reads3); more may pay
     # where the database has cores of its own and the round trip is the network's
     read_cache_version_reads: int = Field(1, ge=1, le=32)
+    # the most cells one results read answers (`results.read.TooManyCells`: more is a 422 naming the filters that
+    # narrow it): a read's rows and cells are all held until encoded, so an unbounded one (every student
+    # nationally: ~6.4M cells at the deadline week's scale) held GBs. A cell held ~1.8 kB of RSS (bench/README.md,
+    # bound28): 40,000 are ~70 MB over a worker's ~200 MB; they cover one organiser's students at the national
+    # average size (~22k) and at the bench's 400k events (~33k, its cell check reads per organiser)
+    results_read_max_cells: int = Field(40_000, ge=1, le=10_000_000)
     # glibc's allocator returns what a batch freed (`kit.app.tune_allocator`): bench/speed.py saw
     # reporting's RSS after catching up on 62k events at 195 MB with these, 224–235 MB without,
     # apply equally fast

@@ -6,6 +6,7 @@ every organiser for seconds at 64k events."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 from styrkedja_reporting.results import read, routes
@@ -20,8 +21,13 @@ def _rows(students: int) -> list[SimpleNamespace]:
                             count=1) for n in range(students) for value in ("A", "F")]
 
 
-def _parts(rows: list, size: int) -> list[list]:
-    return [rows[start:start + size] for start in range(0, len(rows), size)]
+async def _parts(rows: list, size: int, taken: list[int] | None = None) -> AsyncIterator[list]:
+    """`rows` `size` at a time, as the read's stream gives them; each part's size appended to `taken` as it goes."""
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        if taken is not None:
+            taken.append(len(part))
+        yield part
 
 
 def _scale(cell: dict) -> read.Scale:
@@ -52,12 +58,27 @@ async def _turns_while(work) -> tuple[object, int]:  # noqa: ANN001
 
 async def test_cells_are_built_in_turns_of_the_loop(monkeypatch):
     rows = _rows(50)
-    at_once = await read._cells([rows], GROUP_BY, _scale)
+    at_once = await read._cells(_parts(rows, len(rows)), GROUP_BY, _scale)
     # parts of 7 rows: a cell's two rows in two parts at times
     in_turns, turns = await _turns_while(read._cells(_parts(rows, 7), GROUP_BY, _scale))
     assert in_turns == at_once and len(in_turns) == 50
     assert in_turns[0].distribution == {"A": 1, "F": 1} and in_turns[0].reaching_pass == 1
     assert turns >= 14 - 1  # after each of 15 parts but the first (the last may come after the work)
+
+
+async def test_a_read_past_its_bound_stops_taking_rows():
+    # 50 cells of two rows, parts of 10 rows (5 cells): past 12 cells the read is cut where it passes — at the
+    # part after the one that made the 13th to 15th cells — and no further part is taken from the stream
+    taken: list[int] = []
+    bound = read._Read(max_cells=12)
+    assert await read._cells(_parts(_rows(50), 10, taken), GROUP_BY, _scale, bound) == []
+    assert bound.cut and len(taken) == 4
+    # the query's limit reached (as many rows as it takes): cut, whatever the cells
+    limited = read._Read(most_rows=20, max_cells=100)
+    assert await read._cells(_parts(_rows(10), 10), GROUP_BY, _scale, limited) == [] and limited.cut
+    # at the bound: whole
+    whole = read._Read(most_rows=(12 + 1) * 2, max_cells=12)
+    assert len(await read._cells(_parts(_rows(12), 10), GROUP_BY, _scale, whole)) == 12 and not whole.cut
 
 
 async def test_in_turns_maps_each_item_in_order(monkeypatch):
@@ -71,7 +92,7 @@ async def test_in_turns_maps_each_item_in_order(monkeypatch):
 
 
 async def test_json_in_turns_is_the_one_encoding(monkeypatch):
-    cells = await read._cells([_rows(7)], GROUP_BY, _scale)
+    cells = await read._cells(_parts(_rows(7), 14), GROUP_BY, _scale)
     monkeypatch.setattr(read, "CELLS_PER_TURN", 3)
     for some in (cells[:1], cells[:3], cells[:4], cells):
         expected = routes._CELLS.dump_json(some)

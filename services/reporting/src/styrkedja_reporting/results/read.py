@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -29,9 +29,10 @@ from pydantic import BaseModel
 from sqlalchemy import func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Node, Principal, may_read
+from styrkedja_kit.problems import Problem, field_error
 
 from ..access.complement import tree_key, unit_of
 from ..access.decision import decision_for, results_slice, undecided
@@ -47,6 +48,12 @@ from .tables import STORES
 #: far longer on a busy machine or for more organisers, so the consumer's heartbeat and the other requests waited
 #: (a worker was killed at 6.4M events: bench/README.md, scale28). A turn of 2,000 is ~0.1 s at most.
 CELLS_PER_TURN = 2_000
+
+#: the most rows one cell is read from: one per value of its scale (a cell's count of each value it has)
+VALUES_PER_CELL = max(len(scale_values(scale)) for scale in Scale)
+
+#: the filters that narrow a read, named to a reader refused one too large (`TooManyCells`)
+NARROWING = ("organiser_id", "unit_id", "subject_code", "school_year", "term", "round", "kind", "year", "gender")
 
 Level = Literal["student", "group", "school_unit", "area", "organiser", "nation"]
 Kind = Literal["assessments", "forecasts"]
@@ -117,6 +124,19 @@ def scoped(query: Any, organiser_column: Any, scope: Scope | None) -> Any:
     return query
 
 
+class TooManyCells(Problem):
+    """A read that would answer more than `max_cells` cells: refused whole (422), never answered in part — its rows
+    and cells are held until encoded, so one read of every student nationally was GBs in one worker (issue 16)."""
+
+    def __init__(self, max_cells: int, filters: Filters) -> None:
+        open_ = [name for name in NARROWING if getattr(filters, name) is None]
+        narrow = f"; narrow it by {', '.join(open_)}" if open_ else ""
+        message = (f"this read has more than {max_cells:,} cells, the most one read answers{narrow} "
+                   f"(or read a level above)")
+        super().__init__(422, "Read too large", message,
+                         [field_error(name, "too_many_cells", message) for name in open_ or ["level"]])
+
+
 _GROUP_BY = {"assessments": ("level", "unit_id", "subject_code", "school_year", "term", "round", "kind", "scale"),
              "forecasts": ("level", "unit_id", "subject_code", "school_year", "term")}
 
@@ -130,13 +150,15 @@ _KEPT_LEVELS = frozenset({"nation", "organiser", "area"})
 
 
 async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
-                     scope: Scope | None = None) -> list[ResultCell]:
+                     scope: Scope | None = None, max_cells: int | None = None) -> list[ResultCell]:
+    """The cells of a read. `max_cells`: a read of more cells (before the reader's rows are judged: what is held)
+    raises `TooManyCells`; None (the service's own checks) reads every cell."""
     if level not in _KEPT_LEVELS:
-        return await _read_cells(session, kind, level, filters, scope)
-    key = (await state_version(session), kind, level, filters, scope)
+        return await _read_cells(session, kind, level, filters, scope, max_cells)
+    key = (await state_version(session), kind, level, filters, scope, max_cells)
     found = _KEPT.get(key)
     if found is None:
-        found = _KEPT[key] = await _read_cells(session, kind, level, filters, scope)
+        found = _KEPT[key] = await _read_cells(session, kind, level, filters, scope, max_cells)
         while len(_KEPT) > KEPT_READS:
             _KEPT.popitem(last=False)
     else:
@@ -161,7 +183,7 @@ def level_rows(level_column: Any, level: str) -> Any:
 
 
 async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
-                      scope: Scope | None = None) -> list[ResultCell]:
+                      scope: Scope | None = None, max_cells: int | None = None) -> list[ResultCell]:
     store = STORES[kind]
     extra: tuple[str, ...] = ()
     if level != "nation":
@@ -189,10 +211,23 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
             query = query.where(source[name] == value)
     query = scoped(query, source["organiser_id"], scope)
     grouping = [source[name] for name in group_by if name != "level" and (name != "unit_id" or level != "nation")]
-    result = await session.execute(query.group_by(*grouping, source["value"]).order_by(*grouping, source["value"]))
+    query = query.group_by(*grouping, source["value"]).order_by(*grouping, source["value"])
+    # the rows of `max_cells` + 1 cells at most (a cell is a row per value): the rows are all fetched at once, so
+    # what a read holds is bounded in the query; a read cut there has more cells than the bound (`_cells` counts)
+    most_rows = None if max_cells is None else (max_cells + 1) * VALUES_PER_CELL
+    if most_rows is not None:
+        query = query.limit(most_rows)
     scale_of = (lambda cell: _scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
-    # the rows are fetched (asyncpg decodes them as they arrive), but made Row objects a part at a time
-    cells = await _cells(result.partitions(CELLS_PER_TURN), group_by, scale_of)
+    # the rows streamed a part at a time (a server-side cursor): never all held beside the cells, and a read past
+    # the bound stops fetching at its first part past it (fetched whole, a refused group read held 6 rows a cell)
+    read = _Read(most_rows, max_cells)
+    result = await session.stream(query.execution_options(yield_per=CELLS_PER_TURN))
+    try:
+        cells = await _cells(result.partitions(), group_by, scale_of, read)
+    finally:
+        await result.close()
+    if read.cut:
+        raise TooManyCells(cast(int, max_cells), filters)
     if scope is None:
         return cells
     # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
@@ -319,11 +354,24 @@ def _scale(value: str) -> Scale:
     return found if found is not None else Scale(value)
 
 
-async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
-                 scale_of: Callable[[dict[str, Any]], Scale]) -> list[ResultCell]:
+@dataclass
+class _Read:
+    """The bound of one read (`_cells`): `cut` once it has more than `max_cells` cells or its query's `most_rows`
+    rows (the limit hit: rows left unread, so the cells would not be whole)."""
+
+    most_rows: int | None = None
+    max_cells: int | None = None
+    rows: int = 0
+    cut: bool = False
+
+
+async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
+                 scale_of: Callable[[dict[str, Any]], Scale], read: _Read | None = None) -> list[ResultCell]:
     """The rows, in parts, as cells; a turn of the loop after each part. The rows come ordered by the cells' keys
     (the query's ORDER BY is its GROUP BY), a cell's rows (one per value) one after the other: a cell is made as its
-    last row has been read, never all of them held as dicts first (freed at once, a stall of their own)."""
+    last row has been read, never all of them held as dicts first (freed at once, a stall of their own). Past
+    `read`'s bound the rest is not made: `read.cut`, and the cells made so far are no answer."""
+    read = read or _Read()
     out: list[ResultCell] = []
     key_of_row = attrgetter(*group_by)  # several names: a tuple
     key: tuple[Any, ...] | None = None
@@ -339,9 +387,16 @@ async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
         return ResultCell(**cell, distribution=distribution, scale=scale.value, assessed=assessed,
                           reaching_pass=passing, share_reaching_pass=share(passing, assessed))
 
-    for n, part in enumerate(parts):
+    n = 0
+    async for part in parts:
         if n:
             await asyncio.sleep(0)
+        n += 1
+        read.rows += len(part)
+        if (read.most_rows is not None and read.rows >= read.most_rows) or (
+                read.max_cells is not None and len(out) > read.max_cells):
+            read.cut = True
+            return []
         for row in part:
             row_key = key_of_row(row)
             if row_key != key:
@@ -351,4 +406,7 @@ async def _cells(parts: Iterable[Sequence[Any]], group_by: list[str],
             distribution[row.value] = distribution.get(row.value, 0) + int(row.count)
     if key is not None:
         out.append(made())
+    if read.max_cells is not None and len(out) > read.max_cells:
+        read.cut = True
+        return []
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Literal
+from typing import Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -24,9 +24,16 @@ from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
+from ..settings import ReportingSettings
 from .read import CELLS_PER_TURN, Filters, Level, ResultCell, Split, parts_of, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
+
+
+def max_cells(request: Request) -> int:
+    """The bound of one read (`read.TooManyCells`), said in each operation's description."""
+    return cast(ReportingSettings, runtime_of(request).settings).results_read_max_cells
+
 
 _VALUES = [v for scale in Scale for v in scale_values(scale)]  # one column per scale value
 _INT, _SHARE = ColumnType.integer, ColumnType.share
@@ -97,7 +104,13 @@ async def assessment_results(
         format: FormatParam = None,
         principal: Principal = authorize_read()):
     """Distribution over the scale, number assessed and number/share reaching the pass level.
-    A group's unit id is `<school_unit_code>/<group_id>` (group ids are scoped by school unit)."""
+    A group's unit id is `<school_unit_code>/<group_id>` (group ids are scoped by school unit).
+
+    A read answers at most `STYRKEDJA_RESULTS_READ_MAX_CELLS` cells (40,000 unless the service is set otherwise;
+    counted before the reader's own rows are picked out of the organisers it may read): a read of more is refused
+    whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
+    school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
+    for one of the national average size) and every organiser at organiser level are within it."""
     unit_id = unit_at_level(level, unit_id)
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, round=round, kind=kind, year=year, gender=gender,
@@ -105,7 +118,7 @@ async def assessment_results(
     async with runtime_of(request).db.sessions.begin() as session:
         await one_snapshot(session)  # the cells and their disclosure decision: one state
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
-        cells = await read_cells(session, "assessments", level, filters, scope)
+        cells = await read_cells(session, "assessments", level, filters, scope, max_cells(request))
         await set_freshness(session, response)
     if level != "student":  # student-level reads are audited: never kept
         keep_answer(request, scope)
@@ -125,14 +138,20 @@ async def forecast_results(
         split: list[Split] = Query(default=[]),
         format: FormatParam = None,
         principal: Principal = authorize_read()):
-    """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass."""
+    """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass.
+
+    A read answers at most `STYRKEDJA_RESULTS_READ_MAX_CELLS` cells (40,000 unless the service is set otherwise;
+    counted before the reader's own rows are picked out of the organisers it may read): a read of more is refused
+    whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
+    school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
+    for one of the national average size) and every organiser at organiser level are within it."""
     unit_id = unit_at_level(level, unit_id)
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
     async with runtime_of(request).db.sessions.begin() as session:
         await one_snapshot(session)  # the cells and their disclosure decision: one state
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
-        cells = await read_cells(session, "forecasts", level, filters, scope)
+        cells = await read_cells(session, "forecasts", level, filters, scope, max_cells(request))
         await set_freshness(session, response)
     if level != "student":  # student-level reads are audited: never kept
         keep_answer(request, scope)
