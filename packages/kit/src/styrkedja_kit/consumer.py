@@ -146,6 +146,7 @@ from styrkedja_contracts.identifiers import (
     redact_personal_identity_numbers,
 )
 from styrkedja_contracts.kafka_binding import content_mode_refusal
+from styrkedja_contracts.registry import EVENT_MODELS
 
 from . import metrics
 from .db import Database
@@ -438,8 +439,11 @@ def ahead_of_record(event: CloudEvent, timestamp_ms: int | None) -> str | None:
     if timestamp_ms is None or timestamp_ms < _EARLIEST_TIMESTAMP_MS:
         return None
     latest = timestamp_ms + MAX_AHEAD_OF_RECORD_MS
-    moments = [("time", event.time)]
-    moments += [(f"data.{name}", getattr(event.data, name)) for name in _moment_fields(type(event.data))]
+    moments: list[tuple[str, datetime | None]] = [("time", event.time)]
+    # the fields by the event type's registered data model, not by the data's class: the rebuild's fast path judges
+    # the decode's shadow (`fastpath`), whose fields carry their rules in pydantic-core, not as `datetime_as_text`
+    moments += [(f"data.{name}", getattr(event.data, name, None))
+                for name in _moment_fields(EVENT_MODELS.get(event.type, type(event.data)))]
     for where, moment in moments:
         if moment is None or moment.timestamp() * 1000 <= latest:
             continue

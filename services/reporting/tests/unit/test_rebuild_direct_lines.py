@@ -193,3 +193,21 @@ def test_a_line_its_maker_did_not_make_sends_the_piece_the_old_way(monkeypatch) 
                                                       escapes))
     assert bulk._decoded_and_staged(raw, 0, 256_000, direct=True) is None
     assert decoded_and_staged(raw, 0, 256_000, as_text=True).texts == _old_way(raw, 0, 256_000)[3]
+
+
+def test_a_fact_dated_ahead_of_its_record_in_its_data_is_dead_by_the_direct_way_too() -> None:
+    """`published_at` an hour and more after its record (a producer's clock ahead, round 28t): `time_in_future` by
+    the decode as it was and by the direct lines alike — the direct way judges the decode's shadow, whose fields
+    carry no `datetime_as_text` (the rule is by the event type's model: it once took such a fact, live dead-lettered)."""
+    value = (b'{"specversion":"1.0","id":"00000000-0000-0000-0000-000000000001","source":"/assessment",'
+             b'"type":"se.styrkedja.assessment.published.v1","time":"2000-01-01T00:00:00+00:00",'
+             b'"subject":"3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01","datacontenttype":"application/json",'
+             b'"data":{"assessment_id":"88c3eb5f-71df-4e2e-bd79-f788bbc4e019","revision":1,"organiser_id":"2999",'
+             b'"school_unit_code":"29990011","group_id":"g","student_id":"s","teacher_id":"t","gender":"female",'
+             b'"year":1,"subject_code":"GRGRMAT01","kind":"assessment","scale":"AF","value":"A","unmet_criteria":[],'
+             b'"school_year":"2026/27","term":"HT","round":1,"assessed_on":"2026-11-13",'
+             b'"published_at":"2026-11-01T00:00:00+00:00"}}')
+    raw = [("styrkedja.assessments", 0, 0, value, 946_684_800_000, b"2999", None)]
+    direct, old = _direct_way(raw, 0, 64_000), _old_way(raw, 0, 64_000)
+    assert direct == old
+    assert [reason for _, reason, _ in direct[1]] == ["time_in_future"]
