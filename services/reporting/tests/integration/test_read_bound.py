@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from styrkedja_devstack.testing import service_client
+from styrkedja_kit.db import Database
 from styrkedja_reporting.results import read
 
 from .test_read_api import fed  # noqa: F401  (the fixture: three students of two organisers)
@@ -50,9 +51,10 @@ async def test_a_read_past_the_bound_is_refused_naming_what_narrows_it(settings,
     _refused(await _get(settings, admin_token, 1, {"level": "organiser"}), 1)
 
 
-async def test_a_read_cut_by_its_querys_limit_is_refused(settings, admin_token, fed, monkeypatch):  # noqa: F811
-    # one row a cell: the query takes 1 + the bound rows at most, so of the three students' rows two are fetched
-    # — the limit reached, the rest never read, the read refused
+async def test_a_read_cut_by_its_querys_limit_is_refused(settings, fed, monkeypatch):  # noqa: F811
+    # a read whose rows are its answer (no reader's cells picked after the query): one row a cell, the query takes
+    # 1 + the bound rows at most, so of the three students' rows two are fetched — the limit reached, the rest
+    # never read, the read refused
     monkeypatch.setattr(read, "VALUES_PER_CELL", 1)
     fetched: list[int] = []
     cells_of = read._cells
@@ -64,10 +66,16 @@ async def test_a_read_cut_by_its_querys_limit_is_refused(settings, admin_token, 
             fetched.append(bound.rows)
 
     monkeypatch.setattr(read, "_cells", counted)
-    _refused(await _get(settings, admin_token, 1, {"level": "student"}), 1)
-    assert fetched == [2]
-    whole = await _get(settings, admin_token, 3, {"level": "student"})
-    assert whole.status_code == 200 and len(whole.json()) == 3 and fetched[-1] == 3
+    database = Database(settings.database_url)
+    try:
+        async with database.sessions() as session:
+            with pytest.raises(read.TooManyCells):
+                await read.read_cells(session, "assessments", "student", read.Filters(), max_cells=1)
+            assert fetched == [2]
+            whole = await read.read_cells(session, "assessments", "student", read.Filters(), max_cells=3)
+            assert len(whole) == 3 and fetched[-1] == 3
+    finally:
+        await database.dispose()
 
 
 async def test_the_bound_is_in_the_operations_description(settings, admin_token):
@@ -76,3 +84,18 @@ async def test_the_bound_is_in_the_operations_description(settings, admin_token)
     for path in ("/v1/results/assessments", "/v1/results/forecasts"):
         assert "STYRKEDJA_RESULTS_READ_MAX_CELLS" in paths[path]["get"]["description"]
         assert "too_many_cells" in paths[path]["get"]["description"]
+
+
+async def test_a_principal_s_read_counts_only_the_cells_it_may_read(settings, token_issuer, fed):  # noqa: F811
+    # organiser 2999 has two students, one in the principal's unit: with a bound of one cell its own student is
+    # answered (its organiser's other student read past, never counted), and a bound it passes is still refused
+    principal = token_issuer.mint(roles=["principal"], organisers=["2999"], school_units=["11111111"],
+                                  subject="rektor-bound")
+    own = await _get(settings, principal, 1, {"level": "student", "organiser_id": "2999"})
+    assert own.status_code == 200, own.text
+    assert [c["unit_id"] for c in own.json()] == ["s-1"]
+    both = token_issuer.mint(roles=["principal"], organisers=["2999"], school_units=["11111111", "22222222"],
+                             subject="rektor-bound-2")
+    _refused(await _get(settings, both, 1, {"level": "student", "organiser_id": "2999"}), 1)
+    answered = await _get(settings, both, 2, {"level": "student", "organiser_id": "2999"})
+    assert sorted(c["unit_id"] for c in answered.json()) == ["s-1", "s-2"]

@@ -68,17 +68,32 @@ async def test_cells_are_built_in_turns_of_the_loop(monkeypatch):
 
 async def test_a_read_past_its_bound_stops_taking_rows():
     # 50 cells of two rows, parts of 10 rows (5 cells): past 12 cells the read is cut where it passes — at the
-    # part after the one that made the 13th to 15th cells — and no further part is taken from the stream
+    # part that made the 13th cell — and no further part is taken from the stream
     taken: list[int] = []
     bound = read._Read(max_cells=12)
     assert await read._cells(_parts(_rows(50), 10, taken), GROUP_BY, _scale, bound) == []
-    assert bound.cut and len(taken) == 4
+    assert bound.cut and len(taken) == 3
     # the query's limit reached (as many rows as it takes): cut, whatever the cells
     limited = read._Read(most_rows=20, max_cells=100)
     assert await read._cells(_parts(_rows(10), 10), GROUP_BY, _scale, limited) == [] and limited.cut
     # at the bound: whole
     whole = read._Read(most_rows=(12 + 1) * 2, max_cells=12)
     assert len(await read._cells(_parts(_rows(12), 10), GROUP_BY, _scale, whole)) == 12 and not whole.cut
+
+
+async def test_only_the_cells_a_reader_keeps_count_against_the_bound():
+    # a reader who may read every other cell: of 50 cells it keeps 25, each part's picked as it comes; a bound of
+    # 25 answers them whole (50 made), one of 24 is passed at the part whose cells take it past
+    async def every_other(cells: list[read.ResultCell]) -> list[read.ResultCell]:
+        return [c for c in cells if int(c.unit_id[2:]) % 2 == 0]
+
+    kept = read._Read(max_cells=25, keep=every_other)
+    cells = await read._cells(_parts(_rows(50), 10), GROUP_BY, _scale, kept)
+    assert [c.unit_id for c in cells] == [c.unit_id for c in await read._cells(_parts(_rows(50), 10), GROUP_BY,
+                                                                                  _scale) if int(c.unit_id[2:]) % 2 == 0]
+    assert len(cells) == 25 and not kept.cut
+    passed = read._Read(max_cells=24, keep=every_other)
+    assert await read._cells(_parts(_rows(50), 10), GROUP_BY, _scale, passed) == [] and passed.cut
 
 
 async def test_in_turns_maps_each_item_in_order(monkeypatch):

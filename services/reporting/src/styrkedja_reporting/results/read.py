@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -84,6 +84,10 @@ class ResultCell(BaseModel):
     # "~100" under the optional near-full rule: the share is shown only as `~100` (null here), the
     # outcome counts are withheld; None otherwise
     approximately: Literal["~100"] | None = None
+
+
+#: of a part's cells, those its reader may read (`_Read.keep`)
+Keep = Callable[[list[ResultCell]], Awaitable[list[ResultCell]]]
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ _KEPT_LEVELS = frozenset({"nation", "organiser", "area"})
 
 async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
                      scope: Scope | None = None, max_cells: int | None = None) -> list[ResultCell]:
-    """The cells of a read. `max_cells`: a read of more cells (before the reader's rows are judged: what is held)
+    """The cells of a read. `max_cells`: a read of more cells than that (of those the reader may read: what is held)
     raises `TooManyCells`; None (the service's own checks) reads every cell."""
     if level not in _KEPT_LEVELS:
         return await _read_cells(session, kind, level, filters, scope, max_cells)
@@ -212,15 +216,31 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     query = scoped(query, source["organiser_id"], scope)
     grouping = [source[name] for name in group_by if name != "level" and (name != "unit_id" or level != "nation")]
     query = query.group_by(*grouping, source["value"]).order_by(*grouping, source["value"])
-    # the rows of `max_cells` + 1 cells at most (a cell is a row per value): the rows are all fetched at once, so
-    # what a read holds is bounded in the query; a read cut there has more cells than the bound (`_cells` counts)
-    most_rows = None if max_cells is None else (max_cells + 1) * VALUES_PER_CELL
+    # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
+    # and read by whoever reads that organiser (`guard.read_scope` let it through so): a politician, who reads its
+    # organiser but no nation, had every row dropped as a nation row — an empty answer, as if it had no students
+    judged = "organiser" if level == "nation" and filters.organiser_id is not None else level
+    principal = scope.principal if scope is not None else None
+    # a reader whose duties pick its cells (a teacher's groups, a principal's units) has them picked part by part as
+    # the rows stream, and only what it may read counts against the bound: its organiser's other students are read
+    # past, never held (counted before they were picked, a teacher in an organiser of more than the bound was refused)
+    keep: Keep | None = None
+    if principal is not None and judged == level:
+        reader = principal
+
+        async def picked(cells: list[ResultCell]) -> list[ResultCell]:
+            return await _readable(session, reader, level, cells)
+        keep = picked
+    # the rows of `max_cells` + 1 cells at most (a cell is a row per value): what a read holds is bounded in the
+    # query too; a read cut there has more cells than the bound (`_cells` counts). Not where cells are picked after
+    # the query: its rows are not the answer's
+    most_rows = None if max_cells is None or keep is not None else (max_cells + 1) * VALUES_PER_CELL
     if most_rows is not None:
         query = query.limit(most_rows)
     scale_of = (lambda cell: _scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
     # the rows streamed a part at a time (a server-side cursor): never all held beside the cells, and a read past
     # the bound stops fetching at its first part past it (fetched whole, a refused group read held 6 rows a cell)
-    read = _Read(most_rows, max_cells)
+    read = _Read(most_rows, max_cells, keep=keep)
     result = await session.stream(query.execution_options(yield_per=CELLS_PER_TURN))
     try:
         cells = await _cells(result.partitions(), group_by, scale_of, read)
@@ -230,16 +250,8 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
         raise TooManyCells(cast(int, max_cells), filters)
     if scope is None:
         return cells
-    # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
-    # and read by whoever reads that organiser (`guard.read_scope` let it through so): a politician, who reads its
-    # organiser but no nation, had every row dropped as a nation row — an empty answer, as if it had no students
-    judged = "organiser" if level == "nation" and filters.organiser_id is not None else level
-    if scope.principal is not None:
-        if judged != level:
-            cells = cells if may_read(scope.principal, Node(AuthLevel.ORGANISER,
-                                                            organiser_id=filters.organiser_id)) else []
-        else:
-            cells = await _readable(session, scope.principal, level, cells)
+    if principal is not None and judged != level:
+        cells = cells if may_read(principal, Node(AuthLevel.ORGANISER, organiser_id=filters.organiser_id)) else []
     if AuthLevel[judged.upper()] in scope.suppressed and cells:
         if level == "student":  # one student each: withheld whenever N > 1 (`guard.students_withheld`)
             return await in_turns(cells, _withheld) if scope.rules.min_students > 1 else cells
@@ -361,6 +373,8 @@ class _Read:
 
     most_rows: int | None = None
     max_cells: int | None = None
+    #: the cells of a part the reader may read (None: every cell); only those are kept and counted
+    keep: Keep | None = None
     rows: int = 0
     cut: bool = False
 
@@ -397,15 +411,21 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
                 read.max_cells is not None and len(out) > read.max_cells):
             read.cut = True
             return []
+        made_now: list[ResultCell] = []
         for row in part:
             row_key = key_of_row(row)
             if row_key != key:
                 if key is not None:
-                    out.append(made())
+                    made_now.append(made())
                 key, distribution = row_key, {}
             distribution[row.value] = distribution.get(row.value, 0) + int(row.count)
+        out += await read.keep(made_now) if read.keep is not None and made_now else made_now
+        if read.max_cells is not None and len(out) > read.max_cells:  # past it already: read no further
+            read.cut = True
+            return []
     if key is not None:
-        out.append(made())
+        last = [made()]
+        out += await read.keep(last) if read.keep is not None else last
     if read.max_cells is not None and len(out) > read.max_cells:
         read.cut = True
         return []

@@ -107,7 +107,7 @@ async def assessment_results(
     A group's unit id is `<school_unit_code>/<group_id>` (group ids are scoped by school unit).
 
     A read answers at most `STYRKEDJA_RESULTS_READ_MAX_CELLS` cells (40,000 unless the service is set otherwise;
-    counted before the reader's own rows are picked out of the organisers it may read): a read of more is refused
+    the cells the reader may read: a teacher's groups', a principal's units'): a read of more is refused
     whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
     school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
     for one of the national average size) and every organiser at organiser level are within it."""
@@ -141,7 +141,7 @@ async def forecast_results(
     """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass.
 
     A read answers at most `STYRKEDJA_RESULTS_READ_MAX_CELLS` cells (40,000 unless the service is set otherwise;
-    counted before the reader's own rows are picked out of the organisers it may read): a read of more is refused
+    the cells the reader may read: a teacher's groups', a principal's units'): a read of more is refused
     whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
     school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
     for one of the national average size) and every organiser at organiser level are within it."""
