@@ -85,8 +85,8 @@ async def _rows(db: Database) -> dict[str, Counter]:
 @pytest.mark.parametrize("calendars", ["before", "in the batch"])
 async def test_a_batch_opening_thousands_of_windows_keeps_the_rebuild_s_rows_and_a_replay_changes_nothing(
         fresh_database, calendars):
-    """The calendars before the batch (its windows new: `opening`), or in it (every window of its organisers
-    derived whole: `handlers._rederive_organisers`)."""
+    """The calendars before the batch (its windows new: `opening`), or in it (the windows of its organisers
+    re-dated where the calendar moves them: `handlers._redate`)."""
     directory = [e for n in range(ORGANISERS) for e in _directory(n)]
     reports = [e for n in range(ORGANISERS) for e in _reports(n)]
     if calendars == "in the batch":

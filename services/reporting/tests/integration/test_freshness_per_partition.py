@@ -55,7 +55,7 @@ async def test_a_whole_windows_analyze_does_not_wait_for_another_batchs(db) -> N
     tables being analysed (SKIP_LOCKED) instead of waiting for that whole batch."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from styrkedja_reporting.compliance.handlers import _ANALYZE
+    from styrkedja_reporting.compliance.opening import _ANALYZE
 
     async with db.engine.connect() as one, db.engine.connect() as other, AsyncSession(bind=one) as s1, \
             AsyncSession(bind=other) as s2:
