@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -26,7 +27,9 @@ def test_run_gives_the_readers_one_worker_the_bulk_writers_two_and_the_variable_
             run_workers("reporting", {"STYRKEDJA_WORKERS_REPORTING": bad})
 
 
-def test_a_service_with_two_workers_answers_from_two_processes_and_stops_whole(tmp_path):
+@contextlib.contextmanager
+def _dashboard_of_two_workers(tmp_path: Path) -> Iterator[tuple[psutil.Process, list[psutil.Process]]]:
+    """The dashboard (no database, no broker) under uvicorn with two workers, ready: its supervisor and workers."""
     issuer = DevIssuer(tmp_path, port=None).start()
     port = free_port()
     process = ServiceProcess(DASHBOARD, database_url="", kafka_bootstrap_servers="", port=port, workers=2,
@@ -37,12 +40,21 @@ def test_a_service_with_two_workers_answers_from_two_processes_and_stops_whole(t
         process.start()
         process.wait_ready(60)
         assert process.process is not None
-        workers = [p for p in psutil.Process(process.process.pid).children(recursive=True)
-                   if "spawn_main" in " ".join(p.cmdline())]
-        assert len(workers) == 2, [p.cmdline() for p in workers]
+        supervisor = psutil.Process(process.process.pid)
+        yield supervisor, _workers(supervisor)
     finally:
         process.stop()
         issuer.stop()
+
+
+def _workers(supervisor: psutil.Process) -> list[psutil.Process]:
+    return [p for p in supervisor.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+
+
+def test_a_service_with_two_workers_answers_from_two_processes_and_stops_whole(tmp_path):
+    with _dashboard_of_two_workers(tmp_path) as (_, workers):
+        assert len(workers) == 2, [p.cmdline() for p in workers]
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
 
 
@@ -70,18 +82,7 @@ def test_the_worker_health_check_waits_longer_than_a_consumer_session():
 def test_a_worker_that_stops_answering_for_longer_than_uvicorns_default_is_not_replaced(tmp_path):
     """A worker stopped (SIGSTOP: its health-check thread cannot answer, as when it holds the GIL or gets no CPU)
     for 8 s, longer than uvicorn's default 5 s, is the same process after it goes on: not killed and replaced."""
-    issuer = DevIssuer(tmp_path, port=None).start()
-    port = free_port()
-    process = ServiceProcess(DASHBOARD, database_url="", kafka_bootstrap_servers="", port=port, workers=2,
-                             log_dir=tmp_path / "logs",
-                             extra_env=dashboard_env(issuer_url=issuer.url, reporting_url="http://127.0.0.1:9",
-                                                     lika_url="http://127.0.0.1:9", port=port))
-    try:
-        process.start()
-        process.wait_ready(60)
-        assert process.process is not None
-        supervisor = psutil.Process(process.process.pid)
-        workers = [p for p in supervisor.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    with _dashboard_of_two_workers(tmp_path) as (supervisor, workers):
         assert len(workers) == 2
         stopped = workers[0]
         stopped.suspend()
@@ -92,9 +93,5 @@ def test_a_worker_that_stops_answering_for_longer_than_uvicorns_default_is_not_r
                 stopped.resume()
         time.sleep(1)
         assert stopped.is_running() and stopped.status() != psutil.STATUS_ZOMBIE
-        now = {p.pid for p in supervisor.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())}
-        assert now == {w.pid for w in workers}
+        assert {p.pid for p in _workers(supervisor)} == {w.pid for w in workers}
         assert "died" not in (tmp_path / "logs" / "dashboard.log").read_text()
-    finally:
-        process.stop()
-        issuer.stop()

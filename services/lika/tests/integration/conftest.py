@@ -4,6 +4,8 @@ tests use, of organiser 2999; ownership tests switch tokens with `testing.use_to
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from styrkedja_devstack.pytest_plugin import token_fixtures
@@ -22,3 +24,20 @@ def settings(service_database) -> LikaSettings:
     that LikaSettings() reads."""
     service_database("styrkedja_lika")
     return LikaSettings()
+
+
+@pytest.fixture
+def swedish_midsummer_night(monkeypatch) -> datetime:
+    """The LIKA service's clock at 00:30 on 1 July in Sweden, 22:30 UTC on 30 June: the school's day and year have
+    turned, UTC's have not. The moment itself is returned."""
+    from styrkedja_lika.self_assessments import service
+
+    moment = datetime(2027, 6, 30, 22, 30, tzinfo=UTC)
+
+    class SwedishMidsummerNight(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return moment if tz is None else moment.astimezone(tz)
+
+    monkeypatch.setattr(service, "datetime", SwedishMidsummerNight)
+    return moment

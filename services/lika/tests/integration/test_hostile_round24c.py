@@ -6,7 +6,6 @@ import html
 import io
 import re
 import zipfile
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -131,18 +130,9 @@ async def test_the_same_publish_or_keep_private_again_is_answered_as_the_first(c
     assert len(await testing.outbox_events(db, "styrkedja.lika")) == len(events)
 
 
-async def test_a_drafts_day_and_a_plans_start_term_are_the_schools_not_utcs(client, monkeypatch):
+async def test_a_drafts_day_and_a_plans_start_term_are_the_schools_not_utcs(client, swedish_midsummer_night):
     """Failed on the old code: at 00:30 on 1 July in Sweden (22:30 UTC on 30 June) a draft was dated 30 June and its
     plan started in VT 2026/27, a term already over: the day was UTC's, not the school's."""
-    from styrkedja_lika.self_assessments import service
-
-    class SwedishMidsummerNight(datetime):
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
-            moment = datetime(2027, 6, 30, 22, 30, tzinfo=UTC)
-            return moment if tz is None else moment.astimezone(tz)
-
-    monkeypatch.setattr(service, "datetime", SwedishMidsummerNight)
     sa_id = await final(client, "publish")
     assert (await client.get(f"/v1/self-assessments/{sa_id}")).json()["assessed_on"] == "2027-07-01"
     assert (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json()["start_term"] == "HT 2027/28"

@@ -385,21 +385,10 @@ async def test_the_published_event_names_the_day_it_was_made(client, db):
         "2026-06-30", str(datetime.fromisoformat(imported.json()["published_at"]).astimezone(SWEDEN).date())]
 
 
-async def test_a_draft_is_dated_at_the_latest_today_in_sweden(client, monkeypatch):
+async def test_a_draft_is_dated_at_the_latest_today_in_sweden(client, swedish_midsummer_night):
     """Round 28t: a draft dated ahead (2199-12-31: of the school year 2199/00, which no read may name) is a 422 naming
     `assessed_on` (`not_in_future`); today is Sweden's: at 00:30 on 1 July in Sweden (22:30 UTC on 30 June) 1 July is
     taken, 2 July refused. Failed on the old code: each was taken (201)."""
-    from datetime import UTC
-
-    from styrkedja_lika.self_assessments import service
-
-    class SwedishMidsummerNight(datetime):
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
-            moment = datetime(2027, 6, 30, 22, 30, tzinfo=UTC)
-            return moment if tz is None else moment.astimezone(tz)
-
-    monkeypatch.setattr(service, "datetime", SwedishMidsummerNight)
     for day in ("2199-12-31", "2027-07-02"):
         refused = await client.post("/v1/self-assessments", json=draft(assessed_on=day))
         assert refused.status_code == 422, refused.text
