@@ -30,6 +30,7 @@ from styrkedja_kit.db import advisory_locks
 from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.problems import Problem
+from styrkedja_kit.rules import RuleViolation, RuleViolations
 
 from ..staging import any_of, rows_in, unnested
 from .rules import NOT_IN_FUTURE_RULE, applies, dated_ahead, in_kept_spelling, unit_scope
@@ -312,14 +313,14 @@ async def _refuse_others_school_units(session: AsyncSession, keyed: Sequence[tup
 def _refuse_dated_ahead(dated: Sequence[tuple[str, Any]]) -> None:
     """422 naming each `updated_at` / `removed_at` (under its prefix) dated ahead of this clock (`rules.dated_ahead`)."""
     now = datetime.now(UTC)
-    errors = [{"field": f"{prefix}{name}", "rule": NOT_IN_FUTURE_RULE,
-               "message": f"{name} lies in the future ({at.isoformat()}): a change is dated when it was made, by a "
-                          "clock that is right (the newest change wins, so one dated ahead would hide every later one)"}
+    errors = [RuleViolation(f"{prefix}{name}", NOT_IN_FUTURE_RULE,
+                            f"{name} lies in the future ({at.isoformat()}): a change is dated when it was made, by a "
+                            "clock that is right (the newest change wins, so one dated ahead would hide every later "
+                            "one)")
               for prefix, what in dated for name in ("updated_at", "removed_at")
               if (at := getattr(what, name, None)) is not None and dated_ahead(at, now)]
     if errors:
-        raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
-                      errors)
+        raise RuleViolations(errors)
 
 
 _SCHOOL_UNIT_KEY = "unit:school_unit:"
