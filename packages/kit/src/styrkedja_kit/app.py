@@ -36,6 +36,7 @@ from .admission import ClientBound, ClientSlots, OverloadGuard, PerClient, Slots
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
+from .documented import document_headers, integer_bounds
 from .inputs import document_batch_limit, json_refusal
 from .kafka import make_admin
 from .leader import AdvisoryLock
@@ -660,9 +661,9 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_security(
+            app.openapi_schema = integer_bounds(document_headers(document_security(
                 document_batch_limit(describe(document_problems(generated_openapi())), settings.max_batch_items),
-                app, require_token=require_token)
+                app, require_token=require_token)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -3,6 +3,7 @@ and the rule, never a 500. Also what the OpenAPI documents say about them."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -333,11 +334,30 @@ def unnamed(status: int, detail: str) -> list[dict[str, str]] | None:
     return [field_error("request", rule, detail[:300])]
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """The methods some route of the app answers at the request's path (HEAD wherever GET: the
-    `RequestGuard` answers it)."""
-    methods = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
-               if any(route.matches({**request.scope, "method": m})[0] is Match.FULL for route in request.app.routes)]
+    """The methods the request's path answers (HEAD wherever GET: the `RequestGuard` answers it), as the app's OpenAPI
+    document has them: of the templates matching the path, the most literal (OpenAPI matches a concrete path before a
+    templated one). Round 29: `/v1/self-assessments/published` (POST) also matched the `{self_assessment_id}` GET's
+    route, and its 405 said `Allow: GET, HEAD, POST` where its document has POST alone. A path of no operation (the
+    framework's own pages) by the routes."""
+    path, document = request.scope["path"], getattr(request.app, "openapi", None)
+    paths: dict[str, Any] = document().get("paths", {}) if callable(document) else {}
+    matching = [(template.count("{"), item) for template, item in paths.items() if _template(template).fullmatch(path)]
+    if matching:
+        literal = min(n for n, _ in matching)
+        documented = {method.upper() for n, item in matching if n == literal for method in item}
+        methods = [m for m in _METHODS if m in documented]
+    else:
+        methods = [m for m in _METHODS if any(route.matches({**request.scope, "method": m})[0] is Match.FULL
+                                              for route in request.app.routes)]
     return methods[:1] + ["HEAD"] + methods[1:] if "GET" in methods else methods
 
 
@@ -351,8 +371,8 @@ def _answers_a_file(responses: dict[str, Any]) -> bool:
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation (an unknown query
     parameter is refused by each; instead of FastAPI's own validation schema), 400 for every operation (an Accept
-    weight that is no qvalue, a path no operation can mean), 408/413/415 where there is a
-    body, 404 where a parameter names something, 409 on every write, 429 on every write and file. Routes add what only they return (409, …) with
+    weight that is no qvalue, a path no operation can mean), 413 for every operation (a declared length over the
+    bound), 408/415 for every POST, PUT and PATCH and wherever there is a body, 404 where a parameter names something, 409 on every write, 429 on every write and file. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}"))
@@ -369,8 +389,13 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             params = operation.get("parameters", [])
             statuses: set[int] = set()
             statuses.add(422)  # every operation: a query parameter it does not take, or not UTF-8 (`parameters`)
-            if "requestBody" in operation:
-                statuses |= {400, 408, 413, 415}
+            # the `RequestGuard` judges a body before routing, by the method alone: a body method's body is timed,
+            # typed and measured whether the operation reads one or not (round 29: reporting's alert sweeps, which read
+            # none, answered 413 and 415 their documents did not name), and a declared length over the bound is a
+            # 413 on any method
+            statuses.add(413)
+            if "requestBody" in operation or method in ("post", "put", "patch"):
+                statuses |= {400, 408, 415}
             # every operation: an Accept weight that is no qvalue (`negotiation`), a path holding an encoded '/', a
             # dot segment or a control character (`RequestGuard`)
             statuses.add(400)
