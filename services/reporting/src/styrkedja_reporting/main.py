@@ -38,6 +38,7 @@ from .results import handlers as results
 from .results.routes import router as results_routes
 from .settings import ReportingSettings
 from .support import handlers as support
+from .support.routes import document_list_levels
 from .support.routes import router as support_routes
 
 
@@ -139,8 +140,8 @@ def with_answer_cache(app: FastAPI) -> None:
                                           versions=lambda app: getattr(app.state, "state_versions", None)))
     documented = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        return document_kept_answers(documented(), CACHED_READS)  # idempotent: the kit keeps one document
+    def openapi() -> dict[str, Any]:  # each idempotent: the kit keeps one document
+        return document_list_levels(document_kept_answers(documented(), CACHED_READS))
 
     app.openapi = openapi  # type: ignore[method-assign]
     inner = app.router.lifespan_context

@@ -78,11 +78,16 @@ class PlanOut(BaseModel):
 def _tags_documented(schema: dict[str, Any]) -> None:
     """`tags` as the edit rules take them (`rules.edit_problems`: at most `MAX_TAGS`, each `MAX_TAG_LENGTH`), not the
     model's looser guard: round 26's fuzzing found 100 tags of any length documented, and 21-100 (or a 41-character
-    tag), valid by the document, refused by the rules. The guard stays (the rules name `too_many_tags`)."""
+    tag), valid by the document, refused by the rules. The guard stays (the rules name `too_many_tags`). Round 29: a
+    tag given twice (`unique_tags`) was valid by the document too: `uniqueItems`, and the description says a tag is
+    compared in any case."""
     for option in schema.get("anyOf", [schema]):
         if option.get("type") == "array":
             option["maxItems"] = MAX_TAGS
+            option["uniqueItems"] = True
             option["items"] = {**option.get("items", {}), "maxLength": MAX_TAG_LENGTH}
+    schema["description"] = ("Each tag once, compared in any case (`IT` and `it` are one tag). "
+                             + schema.get("description", "")).strip()
 
 
 class ItemEditIn(InputModel):

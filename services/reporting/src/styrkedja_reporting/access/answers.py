@@ -106,17 +106,27 @@ def document_kept_answers(openapi: dict[str, Any], prefixes: Iterable[str]) -> d
     prefixes = tuple(prefixes)
     etag = {"description": "Names this answer: send it back as `If-None-Match` to get a 304 while it is unchanged.",
             "schema": {"type": "string"}}
+    # the freshness of what the answer rests on, on a kept answer and its 304 alike (`_freshness_headers`), and on
+    # the routes' own (`freshness.set_freshness`): round 29 found them sent on every such read and documented on none
+    freshness = {
+        NEWEST_HEADER.decode().title(): {
+            "description": "The time of the newest event the answer rests on (RFC 3339), or `none` before any.",
+            "schema": {"type": "string"}},
+        LAG_HEADER.decode().title(): {
+            "description": "Events on the consumer's partitions not applied yet, or `unknown` (the embedded broker, "
+                           "a consumer not yet caught up with every partition, or none in this process).",
+            "schema": {"type": "string"}}}
     for path, item in openapi.get("paths", {}).items():
         operation = item.get("get")
         if operation is None or not path.startswith(prefixes):
             continue
         responses = operation.setdefault("responses", {})
         if "200" in responses:
-            responses["200"].setdefault("headers", {})["ETag"] = etag
+            responses["200"].setdefault("headers", {}).update({"ETag": etag, **freshness})
         responses.setdefault("304", {
             "description": "Not Modified: the answer `If-None-Match` names (or any, for `*`) is still the answer; "
                            "no body.",
-            "headers": {"ETag": etag}})
+            "headers": {"ETag": etag, **freshness}})
     return openapi
 
 

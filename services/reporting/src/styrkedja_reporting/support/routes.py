@@ -283,6 +283,20 @@ async def below_pass_list(request: Request, a: Ask = Depends(ask), format: Forma
     return await _respond(request, t.Table(a.name("utan-stod-elever"), columns, rows(), "Elever utan stöd"), format)
 
 
+def document_list_levels(openapi: dict[str, Any]) -> dict[str, Any]:
+    """The students' list's `level` in the OpenAPI document: the levels it is read at (`read.LIST_LEVELS`). Its `ask`
+    is every table's, whose `level` took all five, so a client offering the document's values was refused
+    `list_at_unit_level` for three of them (round 29)."""
+    operation = openapi.get("paths", {}).get(f"{router.prefix}/below-pass-without-support/students", {}).get("get")
+    for parameter in (operation or {}).get("parameters", []):
+        if parameter.get("in") == "query" and parameter.get("name") == "level":
+            parameter["schema"] = {**parameter["schema"], "enum": [v for v in parameter["schema"].get("enum", [])
+                                                                   if v in read.LIST_LEVELS]}
+            parameter["description"] = f"{read.LIST_LEVELS[1]} or {read.LIST_LEVELS[0]}: the list is shown there " \
+                                       "only. Given once."
+    return openapi
+
+
 @router.get("/open-investigations", responses=TABLE_RESPONSES)
 async def open_investigations_table(request: Request, a: Ask = Depends(ask), investigation_weeks: int | None = WEEKS,
                                     format: FormatParam = None) -> StreamingResponse:
