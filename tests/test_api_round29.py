@@ -351,3 +351,26 @@ def test_integer_bounds_are_integers_in_every_document():
     for service in ("assessment", "forecast", "lika", "reporting"):
         walk(openapi(service), service)
     assert not wrong, wrong[:20]
+
+
+def test_lika_item_edit_documents_what_its_rules_take():
+    """An action-plan item's edit: `status`, `priority` and `tags` are left out to keep them, never `null` (the rules'
+    `required_value`), and a tag is given once (`unique_tags`). Failed on the old code: all three documented as
+    nullable, and `tags` without `uniqueItems`, so a client generated from the document built edits the rules
+    refuse."""
+    from test_docs_examples import openapi
+
+    from styrkedja_lika.action_plans.rules import NOT_CLEARED
+
+    document = openapi("lika")
+    edit = document["paths"]["/v1/self-assessments/{self_assessment_id}/action-plan/items/{activity_id}"]["patch"]
+    ref = edit["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    properties = document["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+    validator = jsonschema.Draft202012Validator(_rebased({"$ref": ref}), registry=Judge(document).registry)
+    for name in NOT_CLEARED:
+        assert not validator.is_valid({name: None}), (name, properties[name])
+        assert name not in document["components"]["schemas"][ref.rsplit("/", 1)[1]].get("required", [])
+    for name in ("owner", "due_date", "note"):  # cleared by null, as documented
+        assert validator.is_valid({name: None}), (name, properties[name])
+    assert not validator.is_valid({"tags": ["IKT", "IKT"]})
+    assert validator.is_valid({"tags": ["IKT", "Nätverk"], "priority": 1, "status": "planned"})

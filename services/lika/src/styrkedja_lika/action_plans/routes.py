@@ -16,7 +16,7 @@ from styrkedja_kit.auth import Principal
 from styrkedja_kit.inputs import InputModel
 
 from ..access.actor import reader, writer
-from .rules import MAX_TAG_LENGTH, MAX_TAGS, PlanFilter
+from .rules import MAX_TAG_LENGTH, MAX_TAGS, NOT_CLEARED, PlanFilter
 
 #: the plan's filters by owner and tag: a name (the contracts' `Name`) within the lengths an item's owner and tag
 #: have; the length inside the type, so that FastAPI keeps every rule of it (tests/test_hostile_round13.py)
@@ -90,11 +90,25 @@ def _tags_documented(schema: dict[str, Any]) -> None:
                              + schema.get("description", "")).strip()
 
 
+def _not_cleared_documented(schema: dict[str, Any]) -> None:
+    """`status`, `priority` and `tags` may be left out but not sent as `null` (`rules.NOT_CLEARED`, `required_value`):
+    round 29 found each documented as nullable (the model's `None` means "not given"), so a client generated from
+    the document could build an edit the rules refuse."""
+    for name in NOT_CLEARED:
+        prop = schema.get("properties", {}).get(name, {})
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if len(options) == 1:
+            prop.update(options[0])
+        elif options:
+            prop["anyOf"] = options
+        prop.pop("default", None)
+
+
 class ItemEditIn(InputModel):
     """Only the fields given change; `owner`, `due_date` and `note` are cleared by `null`. `revision`, where given,
     is the plan's revision the edit was made on: another edit since is a 409, nothing changed (no lost update)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_cleared_documented)
 
     revision: int | None = Field(None, ge=1, le=2_147_483_647, description=(
         "The plan's revision this edit was made on (as the plan was read): another edit since is a 409 "

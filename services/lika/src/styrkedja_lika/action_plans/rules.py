@@ -23,6 +23,8 @@ from ..problems import FieldProblem
 from ..text_rules import text_problems
 
 EDITABLE = ("status", "priority", "owner", "due_date", "tags", "note")
+#: the fields an edit changes but never clears (`null` is `required_value`); the others are cleared by `null`
+NOT_CLEARED = ("status", "priority", "tags")
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
 
@@ -60,7 +62,7 @@ def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
     if not changes:
         problems.append(FieldProblem("body", "nothing_to_change",
                                      f"give at least one of {', '.join(EDITABLE)}"))
-    for name in ("status", "priority", "tags"):
+    for name in NOT_CLEARED:
         if name in changes and changes[name] is None:
             problems.append(FieldProblem(name, "required_value", f"{name} cannot be cleared, only changed"))
     problems += text_problems("owner", changes.get("owner"))
