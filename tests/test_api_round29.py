@@ -26,12 +26,14 @@ Found and fixed (each test below failed on the old code, as said at it):
   literal template, as OpenAPI matches a concrete path before a templated one (the kit's `allowed_methods`).
 - Reporting's `GET /v1/support/below-pass-without-support/students` documented `level` as any of the five levels; it
   refuses three (`list_at_unit_level`): the document now names `group` and `school_unit`.
-- LIKA's action-plan `tags` refuse a tag given twice (`unique_tags`), which the document allowed: `uniqueItems`.
+- LIKA's action-plan `tags` refuse a tag given twice (`unique_tags`), which the document allowed: `uniqueItems`. The
+  same edit documented `status`, `priority` and `tags` as nullable; the rules refuse each `null` (`required_value`:
+  changed, never cleared): now optional and not nullable (`rules.NOT_CLEARED`).
 - Every integer bound in the four documents was written as a float (`maximum: 9.0`, FastAPI's own model of the
   document types them so), which code generators paste into their validation (`@Min(1.0)` does not compile in
   Java, Ballerina refuses it): now integers (the kit's `documented.integer_bounds`).
 
-Tried and held (swept here on every operation, or probed once with tests/probe29 run locally): every refusal of the
+Tried and held (swept here on every operation, or by tests/campaign29_local.py run locally): every refusal of the
 kit's doors (401, 406, 413, 415, 422, 400 `no_body`) documented and problem+json on every operation; HEAD on every
 GET answers GET's status and headers without a body; OPTIONS and every method a path does not answer are a 405
 problem with `Allow`; a trailing slash is a 404 problem (no redirect a client would follow to another origin);
@@ -39,9 +41,15 @@ problem with `Allow`; a trailing slash is a 404 problem (no redirect a client wo
 defines none), CSV as `text/csv; charset=utf-8`; every query parameter's documented enum value and integer bound
 taken, one past each refused naming the parameter; every success body of the conformance flows, and of reporting fed
 results, forecasts, support and plans read as every role, valid against its schema (nullable fields, enums such as
-`withheld`'s reason codes, `additionalProperties: false`); operationIds unique in each document (and pinned below).
+`withheld`'s reason codes, `additionalProperties: false`) and declaring every property it holds; every query
+parameter's pattern and format, and every body field's `null` and omission, as documented; operationIds unique in
+each document (and pinned below).
 Left alone: `GET /v1/self-assessments/published` is answered by the `{self_assessment_id}` route (a 422 naming the
-id), where the document has no GET there (a 405 would need LIKA's ids to be matched as UUIDs by the router).
+id), where the document has no GET there (a 405 would need LIKA's ids to be matched as UUIDs by the router). Rules
+across fields a schema does not say (a decided intervention names its decider and date, an outcome needs an evaluated
+intervention, a value on its scale, one item per id in a batch) are refused naming the field and the rule, each said
+in its description; `7.0` for an integer, which JSON Schema counts as one, is refused, as every integer's description
+says.
 """
 
 from __future__ import annotations
@@ -257,20 +265,75 @@ def test_every_table_read_answers_json_csv_and_xlsx_as_documented(running, token
                     again = client.get(url, params=params, headers=headers | {"If-None-Match": response.headers["etag"]})
                     assert again.status_code == 304, (template, label, again.status_code)
                     judge("GET", template, again, f"{label} If-None-Match")
-            # the document's every level is one the read takes
-            levels = next((p["schema"].get("enum", []) for p in operation.get("parameters", [])
-                           if p["name"] == "level"), [])
-            for level in levels:
-                unit = {"organiser": ORGANISER, "school_unit": UNIT, "group": f"{UNIT}/7A", "area": "area-r29"}
-                asked = query | {"level": level} | ({"unit_id": unit[level]} if level in unit else {})
-                if level == "nation":
-                    asked = {k: v for k, v in asked.items() if k not in ("unit_id", "organiser_id")}
-                response = client.get(url, params=asked)
-                if response.status_code == 422:
-                    fields = {(e["field"], e["rule"]) for e in response.json().get("errors", [])}
-                    if any(field == "level" for field, _ in fields):
-                        judge.wrong.append(f"GET {template} level={level} (documented) refused: {sorted(fields)}")
     judge.done(name)
+
+
+def _edges(schema: dict[str, Any]) -> list[tuple[Any, bool]]:
+    """(value, valid by the document) at the edges of a query parameter's schema: each enum value and one beyond,
+    each integer bound and one past it, a value its pattern refuses."""
+    out: list[tuple[Any, bool]] = []
+    for option in [o for o in schema.get("anyOf", [schema]) if o.get("type") != "null"]:
+        if option.get("type") == "array":
+            out += [([value], valid) for value, valid in _edges(option.get("items", {}))]
+        if "enum" in option:
+            out += [(value, True) for value in option["enum"]] + [("not-a-value", False)]
+        if option.get("type") == "integer":
+            for bound, step in (("minimum", -1), ("maximum", 1)):
+                if bound in option:
+                    out += [(option[bound], True), (option[bound] + step, False)]
+        if option.get("type") == "string" and "pattern" in option:
+            out.append(("!!", False))
+    return out
+
+
+@pytest.mark.parametrize("running", ["reporting"], indirect=True)
+def test_every_query_value_the_document_allows_is_taken_and_one_beyond_is_refused(running, token_issuer):
+    """Each GET of reporting answerable at the organiser (or this module's school unit), each query parameter in turn
+    at each of its enum values and integer bounds (taken: never refused naming the parameter) and one beyond
+    (refused: a 422 naming it). Failed on the old code: the students' list's `level` documented five levels, three of
+    them refused `list_at_unit_level`."""
+    name, service = running
+    document = document_of(service, token_issuer)
+    units = {"organiser": ORGANISER, "school_unit": UNIT, "group": f"{UNIT}/7A", "area": "area-r29"}
+    wrong: list[str] = []
+    skipped: list[str] = []
+    swept = 0
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        for template, item in document["paths"].items():
+            operation = item.get("get")
+            if operation is None or not template.startswith("/v1/") or "{unit_id}" in template:
+                continue
+            path, query = _query(operation)
+            url = template.format(**path)
+            base = client.get(url, params=query)
+            if base.status_code == 422:  # every value asked is one the document allows
+                wrong.append(f"GET {template} {query}: refused {base.text[:300]}")
+            if base.status_code != 200:
+                skipped.append(f"{template}: {base.status_code} {base.text[:150]}")
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                field = parameter["name"]
+                for value, valid in _edges(parameter.get("schema", {})):
+                    asked = query | {field: value}
+                    if field == "level" and value in units:
+                        asked["unit_id"] = units[value]
+                    if field == "level" and value == "nation":
+                        asked = {k: v for k, v in asked.items() if k not in ("unit_id", "organiser_id")}
+                    response = client.get(url, params=asked)
+                    swept += 1
+                    named = [e["field"] for e in response.json().get("errors") or []] if \
+                        response.headers.get("content-type", "").startswith("application/problem+json") else []
+                    hit = [f for f in named if f == field or str(f).startswith(f"{field}.")]
+                    if valid and hit:
+                        wrong.append(f"GET {template} {field}={value!r} (documented) refused: {response.text[:200]}")
+                    if not valid and not (response.status_code == 422 and hit):
+                        wrong.append(f"GET {template} {field}={value!r} (not documented): {response.status_code} "
+                                     f"{response.text[:200]}")
+    print("not swept (no answer to ask from):", skipped)
+    assert swept > 200, swept
+    assert not wrong, f"{len(wrong)} of {swept}:\n" + "\n".join(wrong[:40])
 
 
 # --- a replayed write ---------------------------------------------------------------------------------------
