@@ -101,6 +101,17 @@ NO_PERSON = "person: missing (the specification allows leaving it out; the direc
 #: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
 STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
+#: the rule an activity's staff group breaks (a staff meeting, planning time: an activity of a Personalgrupp, which is
+#: left out by design): no group of students is taught there, so no teaching assignment is made of it — by design,
+#: not a fault of the source's (it was refused as "group … is not known", and every run so exited 3)
+STAFF_GROUP_TAUGHT = ("groups[{n}]: group {group} is of groupType Personalgrupp (left out: its members are staff), so "
+                      "no teaching assignment is made of it")
+#: the rule a duty at an organisation of the source that is no Skolenhet breaks (central staff at the Huvudman or a
+#: Förvaltning, a head of a Verksamhetsområde): the directory's duties are at school units; left out by design, not
+#: refused (it was "not a known Skolenhet", and every run of a municipality's source so exited 3). A duty at an
+#: organisation the source does not have stays refused
+DUTY_ABOVE_UNITS = ("dutyAt: organisation {at} is of organisationType {kind}, no Skolenhet (the directory's duties "
+                    "are at school units)")
 #: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
 #: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
 GROUP_TYPES = frozenset(nfc(t).casefold() for t in ("Undervisning", "Klass", "Mentor", "Provgrupp", "Schema", "Avdelning",
@@ -360,6 +371,11 @@ def _is_uuid(value: Any) -> bool:
 PATTERNS_IN_WORDS = {"school_unit_code": "must be 8 digits, nothing else (Skolverket's skolenhetskod, e.g. 29990011)"}
 
 
+def one_line_value(value: str) -> str:
+    """A value of the source's as a note quotes it: on one line, as every note, and at most 40 characters."""
+    return "".join(c if c.isprintable() else " " for c in value.strip()[:40])
+
+
 @dataclass
 class Plan:
     """What to send: per entity type, the changes ({type, data, source_id}; held compact, `Changes`)."""
@@ -423,7 +439,7 @@ class Plan:
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def unknown(self, field_name: str, value: str) -> None:
-        said = "".join(c if c.isprintable() else " " for c in value.strip()[:40])  # on one line, as every note
+        said = one_line_value(value)
         self.unknown_types.setdefault(field_name, Counter())[said] += 1
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
@@ -1048,6 +1064,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             leave("duties", duty.id, duty.duty_at.id)
             continue
         if at is None:
+            where = orgs.get(duty.duty_at.id)
+            if where is not None and _kind(where) not in ("", SCHOOL_UNIT):
+                out.left_out.append(Refused("duties", duty.id, DUTY_ABOVE_UNITS.format(
+                    at=duty.duty_at.id, kind=one_line_value(where.organisation_type or ""))))
+                continue
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
             continue
         oid, school = at
@@ -1068,6 +1089,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     # (sent without it, the subject reporting held was overwritten with none); a source holding all of them back
     # (Skolverket's reference API has no /syllabuses) is said as such by the command, its assignments sent
     served_syllabuses = {s.id for s in syllabuses}
+    staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
     for activity in activities:
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         unknown_syllabus = (activity.syllabus is not None and bool(served_syllabuses)
@@ -1076,6 +1098,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             place = group_place.get(group_ref.id)
             if group_ref.id in groups_left:
                 out.under_refused.append(Refused("activities", activity.id, groups_left[group_ref.id]))
+                continue
+            if place is None and group_ref.id in staff_groups:
+                out.left_out.append(Refused("activities", activity.id, STAFF_GROUP_TAUGHT.format(n=g,
+                                                                                                 group=group_ref.id)))
                 continue
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))

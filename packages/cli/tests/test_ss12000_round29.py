@@ -1,0 +1,161 @@
+"""Round 29: what a municipality's SS 12000 server serves that is valid and no fault of the source, which the import
+refused or stopped on. Each test failed on the code before it, as its docstring says.
+
+* an activity of a staff group (a staff meeting, planning time: groupType Personalgrupp, a group left out by design)
+  was refused as `groups: group … is not known`, so every run of such a source exited 3;
+* a duty at an organisation of the source that is no Skolenhet (central staff at the Huvudman or a Förvaltning, a
+  head of a Verksamhetsområde) was refused as `dutyAt: not a known Skolenhet`, every run exiting 3, and what an
+  earlier run made of it at a school unit was kept (a refusal protects it) after the person left the school;
+* a server that refuses the incremental run's filter (`meta.modified.after`) as it refuses a parameter it lacks
+  stopped the run, blaming `--page-size`.
+
+The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
+
+from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU
+from styrkedja_cli.ss12000.mapping import DUTY_ABOVE_UNITS, STAFF_GROUP_RULE, STAFF_GROUP_TAUGHT
+from styrkedja_cli.ss12000.source import CHANGED_AFTER
+
+STAFF = {"id": "gs", "displayName": "Personalen", "groupType": "Personalgrupp", "organisation": {"id": "su"},
+         "startDate": "2026-08-01", "groupMemberships": [{"person": {"id": "t1"}}]}
+#: a staff meeting: an activity of the staff group, its teacher the school's teacher
+MEETING = {"id": "a-meeting", "activityType": "Läraraktivitet", "groups": [{"id": "gs"}],
+           "teachers": [{"duty": {"id": "d1"}}]}
+#: an activity naming a class and the staff group (a theme day): the class's teaching is imported
+THEME_DAY = {"id": "a-theme", "groups": [{"id": "gs"}, {"id": "g1"}], "teachers": [{"duty": {"id": "d1"}}]}
+FORVALTNING = {"id": "forv", "displayName": "Utbildningsförvaltningen", "organisationType": "Förvaltning",
+               "parentOrganisation": {"id": "huv"}}
+AREA = {"id": "vo", "displayName": "Område norr", "organisationType": "Verksamhetsområde",
+        "parentOrganisation": {"id": "huv"}}
+UNIT_IN_AREA = {**SU, "parentOrganisation": {"id": "vo"}}
+
+
+def said_of(refusals: list[Any]) -> list[tuple[str, str, str]]:
+    return [(r.entity, r.id, r.reason) for r in refusals]
+
+
+def test_an_activity_of_a_staff_group_is_left_out_by_design_and_the_rest_of_it_imported() -> None:
+    """Failed on the old code: `refused activities a-meeting: groups: group gs is not known` — the group is known, and
+    left out by design (its members are staff); counted as refused, every run exited 3. Now left out as its group is,
+    naming the field and the rule; an activity naming a class beside it has the class's teaching imported."""
+    the_plan, _ = planned(server(entities(groups=[GROUP, STAFF], activities=[ACTIVITY, MEETING, THEME_DAY])))
+    assert the_plan.refused == [], said_of(the_plan.refused)
+    assert said_of(the_plan.left_out) == [
+        ("groups", "gs", STAFF_GROUP_RULE),
+        ("activities", "a-meeting", STAFF_GROUP_TAUGHT.format(n=0, group="gs")),
+        ("activities", "a-theme", STAFF_GROUP_TAUGHT.format(n=0, group="gs"))]
+    assert STAFF_GROUP_TAUGHT.format(n=0, group="gs").startswith("groups[0]: group gs is of groupType Personalgrupp")
+    assigned = [(c["source_id"], c["data"]["group_id"]) for c in the_plan.changes["activities"]]
+    assert assigned == [("a1", "g1"), ("a-theme", "g1")]
+    # a group the source does not have is still refused, as before
+    unknown, _ = planned(server(entities(activities=[{**ACTIVITY, "groups": [{"id": "g9"}]}])))
+    assert said_of(unknown.refused) == [("activities", "a1", "groups: group g9 is not known")]
+
+
+def test_the_command_exits_0_for_a_staff_groups_activity_and_a_duty_above_the_school_units(tmp_path, monkeypatch):
+    """Failed on the old code: exit 3 (`--strict: 2 refused, 0 left out`) for a source holding nothing but valid data:
+    a staff meeting and an administrator at the Förvaltning. Now exit 0, each said on its own line with its rule."""
+    central = {**DUTY, "id": "d-admin", "person": {"id": "t2"}, "dutyAt": {"id": "forv"},
+               "dutyRole": "Skoladministratör"}
+    exit_code, said = run(monkeypatch, dump(tmp_path, organisations=[HUV, FORVALTNING, SU], groups=[GROUP, STAFF],
+                                            duties=[DUTY, central], activities=[ACTIVITY, MEETING]), None, Reporting())
+    assert exit_code == 0, said
+    assert "--strict" not in said, said
+    assert ("activities a-meeting: groups[0]: group gs is of groupType Personalgrupp (left out: its members are "
+            "staff), so no teaching assignment is made of it") in said, said
+    assert ("duties d-admin: dutyAt: organisation forv is of organisationType Förvaltning, no Skolenhet (the "
+            "directory's duties are at school units)") in said, said
+    # a duty at an organisation the source does not have is a fault of the source's: refused, exit 3, as before
+    exit_code, said = run(monkeypatch, dump(tmp_path, duties=[DUTY, {**DUTY, "id": "d9", "dutyAt": {"id": "nowhere"}}]),
+                          None, Reporting())
+    assert exit_code == 3 and "refused duties d9: dutyAt: not a known Skolenhet" in said, said
+
+
+def test_a_duty_at_an_organisation_that_is_no_school_unit_is_left_out_and_what_it_made_before_goes(tmp_path,
+                                                                                                  monkeypatch):
+    """Failed on the old code: refused (`dutyAt: not a known Skolenhet`), and a refusal keeps what the duty made
+    before: a principal moved from the school unit to the Verksamhetsområde above it kept the duty at the school unit
+    (and the school's results with it). Now left out by design, and a full import removes that duty."""
+    principal = {**DUTY, "id": "d-rektor", "person": {"id": "t2"}, "dutyRole": "Rektor"}
+    first = Reporting()
+    organisations = [HUV, AREA, UNIT_IN_AREA]
+    exit_code, said = run(monkeypatch, dump(tmp_path, organisations=organisations, duties=[DUTY, principal]), None,
+                          first)
+    assert exit_code == 0 and row(said, "duties")[0] == "2", said
+    moved = {**principal, "dutyAt": {"id": "vo"}, "dutyRole": "Verksamhetschef"}
+    the_plan, _ = planned(server(entities(organisations=organisations, duties=[DUTY, moved])))
+    assert the_plan.refused == [] and said_of(the_plan.left_out) == [
+        ("duties", "d-rektor", DUTY_ABOVE_UNITS.format(at="vo", kind="Verksamhetsområde"))]
+    assert [c["source_id"] for c in the_plan.changes["duties"]] == ["d1"]
+    # a teacher employed centrally (mother-tongue tuition run by the Förvaltning) still teaches the groups it teaches
+    taught, _ = planned(server(entities(organisations=organisations, duties=[DUTY, moved],
+                                        activities=[{**ACTIVITY, "teachers": [{"duty": {"id": "d-rektor"}}]}])))
+    assert [(c["data"]["group_id"], c["data"]["teacher_id"]) for c in taught.changes["activities"]] == [("g1", "t2")]
+    reporting = Reporting(held=first.published)
+    exit_code, said = run(monkeypatch, dump(tmp_path, organisations=organisations, duties=[DUTY, moved]), None,
+                          reporting)
+    assert exit_code == 0, said
+    assert row(said, "duties")[2] == "1", said  # removed (its columns: created, changed, removed, …)
+    assert [k for (_, k), (digest, _) in reporting.published.items()
+            if k == "duty:d-rektor" and digest != "removed"] == [], reporting.published
+
+
+def strict_about_the_filter(asked: list[httpx.URL], **over: Any):
+    """A server answering its lists as `server` does, but 400 to any request with `meta.modified.after` (a parameter
+    it lacks), its groups in two pages by a next link that carries no filter."""
+    two_pages = [GROUP, {**GROUP, "id": "g2", "displayName": "7B"}]
+
+    def groups(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") == "2":
+            return httpx.Response(200, json={"data": two_pages[1:]})
+        return httpx.Response(200, json={"data": two_pages[:1]}, headers={"link": '</v2/groups?cursor=2>; rel="next"'})
+
+    handle = server(entities(**{"groups": groups, "deletedEntities": lambda request: httpx.Response(200, json={
+        "data": {}}), **over}))
+
+    def strict(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        if CHANGED_AFTER in request.url.params:
+            return httpx.Response(400, json={"code": "invalid_parameter",
+                                             "message": f"unknown query parameter {CHANGED_AFTER}"})
+        return handle(request)
+    return strict
+
+
+def test_a_server_refusing_the_changed_since_filter_is_read_whole_and_said() -> None:
+    """Failed on the old code: `groups, page 1: HTTP 400 (invalid_parameter: unknown query parameter
+    meta.modified.after); the page was asked with limit=100: a server whose largest page is smaller may refuse it
+    (--page-size)` — the run stopped, blaming the page size. A server ignoring the filter answers the whole list (read,
+    nothing lost); one refusing it is asked again without it, the whole list read, said once per list, and the filter
+    is not added to its next links either."""
+    asked: list[httpx.URL] = []
+    the_plan, said = planned(strict_about_the_filter(asked), since=SINCE)
+    assert [c["source_id"] for c in the_plan.changes["groups"]] == ["g1", "g2"]
+    assert [c["source_id"] for c in the_plan.changes["activities"]] == ["a1"]
+    assert said == [f"{entity}, page 1: HTTP 400 to the filter meta.modified.after (invalid_parameter: unknown query "
+                    "parameter meta.modified.after): asked again without it, the whole list read (what did not change "
+                    "since is sent too, and reporting answers it unchanged)" for entity in ("groups", "activities")]
+    groups = [url for url in asked if url.path.endswith("/groups")]
+    assert [CHANGED_AFTER in url.params for url in groups] == [True, False, False], groups
+    assert groups[-1].params.get("cursor") == "2"
+
+
+def test_a_list_refused_with_and_without_the_filter_says_its_own_answer_not_the_filter(monkeypatch) -> None:
+    """The rule's other side: a 400 that stays without the filter (here to the `limit`) is said as before, with the
+    limit's hint, and nothing of the filter; the command stops with exit 1 and nothing sent."""
+    def groups(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"code": "invalid_parameter", "message": "limit must be at most 50"})
+
+    asked: list[httpx.URL] = []
+    exit_code, said = run(monkeypatch, ["--url", "http://ss12000.test/v2", "--since", SINCE.isoformat()],
+                          strict_about_the_filter(asked, groups=groups), Reporting())
+    assert exit_code == 1, said
+    assert ("import stopped: groups, page 1: HTTP 400 (invalid_parameter: limit must be at most 50); the page was "
+            "asked with limit=100") in said, said
+    assert "to the filter" not in said and "nothing was sent to reporting" in said, said
