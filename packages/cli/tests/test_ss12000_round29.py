@@ -7,7 +7,10 @@ refused or stopped on. Each test failed on the code before it, as its docstring 
   head of a Verksamhetsområde) was refused as `dutyAt: not a known Skolenhet`, every run exiting 3, and what an
   earlier run made of it at a school unit was kept (a refusal protects it) after the person left the school;
 * a server that refuses the incremental run's filter (`meta.modified.after`) as it refuses a parameter it lacks
-  stopped the run, blaming `--page-size`.
+  stopped the run, blaming `--page-size`; a 400 to /deletedEntities blamed `--page-size` too, not its `after`;
+* a Java server's dates and times as Jackson writes them by default (a Date as milliseconds since 1970, a LocalDate
+  as `[2026, 8, 17]`) refused the page with another field's rule ("a number may have lost leading zeros") or
+  pydantic's words ("Input should be a valid string").
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
@@ -16,11 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU
 from styrkedja_cli.ss12000.mapping import DUTY_ABOVE_UNITS, STAFF_GROUP_RULE, STAFF_GROUP_TAUGHT
-from styrkedja_cli.ss12000.source import CHANGED_AFTER
+from styrkedja_cli.ss12000.source import CHANGED_AFTER, SourceError
 
 STAFF = {"id": "gs", "displayName": "Personalen", "groupType": "Personalgrupp", "organisation": {"id": "su"},
          "startDate": "2026-08-01", "groupMemberships": [{"person": {"id": "t1"}}]}
@@ -159,3 +163,57 @@ def test_a_list_refused_with_and_without_the_filter_says_its_own_answer_not_the_
     assert ("import stopped: groups, page 1: HTTP 400 (invalid_parameter: limit must be at most 50); the page was "
             "asked with limit=100") in said, said
     assert "to the filter" not in said and "nothing was sent to reporting" in said, said
+
+
+def test_deleted_entities_refused_at_its_first_page_names_the_since_time_beside_the_limit() -> None:
+    """Failed on the old code: `deletedEntities, page 1: HTTP 400 (…); the page was asked with limit=100: a server
+    whose largest page is smaller may refuse it (--page-size)` — the page was asked with `after` too, the time of
+    --since, which a server may read otherwise (its form)."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/deletedEntities"):
+            return httpx.Response(400, json={"code": "invalid_parameter", "message": "after: ogiltig tid"})
+        return server(entities())(request)
+
+    with pytest.raises(SourceError) as stopped:
+        planned(handle, since=SINCE)
+    assert str(stopped.value) == (
+        "deletedEntities, page 1: HTTP 400 (invalid_parameter: after: ogiltig tid); the page was asked with "
+        "after=2026-09-01T12:00:00+00:00 (--since, as an RFC 3339 time) and limit=100 (--page-size): the server may "
+        "refuse either")
+
+
+TIMESTAMP_RULE = ("must be an RFC 3339 timestamp written as text (SS 12000's format date-time: YYYY-MM-DDThh:mm:ss, "
+                  "optionally a fraction and an offset), not ")
+
+
+@pytest.mark.parametrize("meta, said", [
+    ({"created": 1724140800000}, "meta.created: Value error, " + TIMESTAMP_RULE + "a number"),
+    ({"modified": [2026, 8, 17, 8, 30]}, "meta.modified: Value error, " + TIMESTAMP_RULE + "a list"),
+    ({"modified": True}, "meta.modified: Value error, " + TIMESTAMP_RULE + "a boolean"),
+])
+def test_a_meta_time_written_as_a_number_or_a_list_is_refused_by_the_rule_of_a_time(meta, said) -> None:
+    """Failed on the old code: "meta.created: Value error, must be text (a JSON string, as SS 12000 has it), not a
+    number: a number may have lost leading zeros" (the rule of a code), and for a list or a boolean pydantic's "Input
+    should be a valid string". The page is still refused (which instant a number means is a guess: seconds or
+    milliseconds, and a Java LocalDateTime's list has no zone), now by the rule it breaks."""
+    with pytest.raises(SourceError) as stopped:
+        planned(server(entities(groups=[{**GROUP, "meta": meta}])))
+    assert str(stopped.value) == f"groups, page 1, item 0: {said} (the item's id: g1)"
+
+
+@pytest.mark.parametrize("value, found", [([2026, 8, 17], "a list"), ({"year": 2026}, "an object"),
+                                          (True, "a boolean")])
+def test_a_date_written_as_a_list_an_object_or_a_boolean_is_refused_by_the_rule_of_a_date(value, found) -> None:
+    """Failed on the old code: "startDate: Input should be a valid date" — not what a date is, nor what came (Java's
+    Jackson writes a LocalDate as `[2026, 8, 17]` unless told to write ISO 8601). A number and digits keep their own
+    rules, and a date as text is read as before."""
+    with pytest.raises(SourceError) as stopped:
+        planned(server(entities(groups=[{**GROUP, "startDate": value}])))
+    assert str(stopped.value) == ("groups, page 1, item 0: startDate: Value error, must be a date written YYYY-MM-DD "
+                                  f"as text (SS 12000: format date), not {found} (the item's id: g1)")
+    with pytest.raises(SourceError, match=r"startDate: Value error, must be a date written YYYY-MM-DD \(SS 12000: "
+                                          r"format date\), not a number"):
+        planned(server(entities(groups=[{**GROUP, "startDate": 20260817}])))
+    the_plan, _ = planned(server(entities(groups=[{**GROUP, "startDate": "2026-08-17", "meta": {
+        "created": "2026-08-01T08:00:00Z", "modified": None}}])))
+    assert [c["data"]["start_date"] for c in the_plan.changes["memberships"]] == ["2026-08-17"]
