@@ -1136,9 +1136,9 @@ class HttpSource:
             elif response.status_code in (400, 422) and page == 1 and "after" in response.request.url.params:
                 # /deletedEntities' filter (--since) is asked beside the limit: either may be what the server refuses
                 # (it was said as the limit alone, "--page-size", for a server refusing the time's form)
-                params = response.request.url.params
-                hint = (f"; the page was asked with after={params['after'][:40]} (--since, as an RFC 3339 time) and "
-                        f"limit={params.get('limit', '')[:12]} (--page-size): the server may refuse either")
+                query = response.request.url.params
+                hint = (f"; the page was asked with after={query['after'][:40]} (--since, as an RFC 3339 time) and "
+                        f"limit={query.get('limit', '')[:12]} (--page-size): the server may refuse either")
             elif response.status_code in (400, 422) and page == 1 and "limit" in response.request.url.params:
                 # a server whose largest page is smaller may refuse a larger `limit` rather than give fewer items
                 hint = (f"; the page was asked with limit={response.request.url.params['limit'][:12]}: a server whose "
