@@ -8,6 +8,8 @@ refused or stopped on. Each test failed on the code before it, as its docstring 
   earlier run made of it at a school unit was kept (a refusal protects it) after the person left the school;
 * a server that refuses the incremental run's filter (`meta.modified.after`) as it refuses a parameter it lacks
   stopped the run, blaming `--page-size`; a 400 to /deletedEntities blamed `--page-size` too, not its `after`;
+* two Huvudmän of one organiser id (a server merging two systems, each with its Huvudman of the municipality) were
+  both sent: the organiser's name flipped between theirs twice a run, and every run said it `changed`;
 * a Java server's dates and times as Jackson writes them by default (a Date as milliseconds since 1970, a LocalDate
   as `[2026, 8, 17]`) refused the page with another field's rule ("a number may have lost leading zeros") or
   pydantic's words ("Input should be a valid string").
@@ -23,7 +25,7 @@ import pytest
 from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU
-from styrkedja_cli.ss12000.mapping import DUTY_ABOVE_UNITS, STAFF_GROUP_RULE, STAFF_GROUP_TAUGHT
+from styrkedja_cli.ss12000.mapping import DUTY_ABOVE_UNITS, SAME_ORGANISER, STAFF_GROUP_RULE, STAFF_GROUP_TAUGHT
 from styrkedja_cli.ss12000.source import CHANGED_AFTER, SourceError
 
 STAFF = {"id": "gs", "displayName": "Personalen", "groupType": "Personalgrupp", "organisation": {"id": "su"},
@@ -217,3 +219,32 @@ def test_a_date_written_as_a_list_an_object_or_a_boolean_is_refused_by_the_rule_
     the_plan, _ = planned(server(entities(groups=[{**GROUP, "startDate": "2026-08-17", "meta": {
         "created": "2026-08-01T08:00:00Z", "modified": None}}])))
     assert [c["data"]["start_date"] for c in the_plan.changes["memberships"]] == ["2026-08-17"]
+
+
+META = {"meta": {"created": "2026-08-01T08:00:00Z", "modified": "2026-08-01T08:00:00Z"}}
+
+
+def test_two_huvudman_of_one_organiser_id_send_one_organiser_whatever_their_order(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: both were sent as organiser 2999, the second renaming the first, and a second run of
+    the same source said `changed` for 2 organisations (reporting published the name twice a run, for ever). Now the
+    first by id is sent (the same whichever order the server lists them in), the other said as folded, and the
+    second run changes nothing."""
+    preschools = {**HUV, "id": "huv-fs", "displayName": "Kommunen förskola", **META}
+    school = {**HUV, **META}  # id "huv": first by id
+    unit = {**SU, "id": "su-fs", "schoolUnitCode": "29990012", "parentOrganisation": {"id": "huv-fs"}, **META}
+    for organisations in ([preschools, unit, school, {**SU, **META}], [school, {**SU, **META}, preschools, unit]):
+        the_plan, _ = planned(server(entities(organisations=organisations)))
+        organisers = [c for c in the_plan.changes["organisations"] if c["data"]["unit_type"] == "organiser"]
+        assert [(c["source_id"], c["data"]["unit_id"], c["data"]["name"]) for c in organisers] == [
+            ("huv", "2999", "Kommunen")]
+        assert said_of(the_plan.folded) == [
+            ("organisations", "huv-fs", SAME_ORGANISER.format(oid="2999", sent="huv"))]
+        assert sorted(c["source_id"] for c in the_plan.changes["organisations"]) == ["huv", "su", "su-fs"]
+    source = dump(tmp_path, organisations=[preschools, unit, school, {**SU, **META}], groups=[{**GROUP, **META}],
+                  duties=[{**DUTY, **META}], activities=[{**ACTIVITY, **META}])
+    first = Reporting()
+    assert run(monkeypatch, source, None, first)[0] == 0
+    exit_code, said = run(monkeypatch, source, None, Reporting(held=first.published))
+    assert exit_code == 0 and row(said, "organisations")[:4] == ["0", "0", "0", "3"], said
+    assert ("organisations huv-fs: organisationType Huvudman: another Huvudman of organiser id 2999 is sent as it "
+            "(huv)") in said, said

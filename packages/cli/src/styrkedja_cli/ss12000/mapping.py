@@ -605,6 +605,9 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
     return out
 
 
+#: why a Huvudman of an organiser id another Huvudman of the source is sent as is not sent itself (folded, said)
+SAME_ORGANISER = ("organisationType Huvudman: another Huvudman of organiser id {oid} is sent as it ({sent}): the "
+                  "directory has one organiser of one id")
 #: the rules an organisation without an organiser above it breaks (each reason begins with the field it is about)
 NO_HUVUDMAN = "parentOrganisation: no Huvudman above it"
 NO_ORGANISER_ID = ("organisationNumber: its Huvudman has no municipalityCode or organisationNumber (the organiser's "
@@ -880,6 +883,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     refused_areas: set[str] = set()
     refused_organisers: dict[str, str] = {}  # organiser id → the refused Huvudman's source id
     below_huvudman = tree.above([o for o in organisations if _kind(o) == ORGANISER])
+    huvudman_of: dict[str, list[Organisation]] = {}  # organiser id → its Huvudmän in the source
+    for org in organisations:
+        if _kind(org) == ORGANISER and org.id not in tree.looped:
+            oid = organiser_id(org)
+            if oid is not None:
+                huvudman_of.setdefault(oid, []).append(org)
+    organisers_done: set[str] = set()
     for org in organisations:
         kind = _kind(org)
         if not kind:
@@ -903,10 +913,25 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
-            if not out.add("organisations", OrganisationUnitUpsertedV1,
-                           {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id,
-                           {**UNIT_FIELDS, "unit_id": ORGANISER_FIELDS}):
-                refused_organisers[oid] = org.id
+            if oid in organisers_done:
+                continue  # one of several Huvudmän of this organiser id: decided with the first (below)
+            organisers_done.add(oid)
+            # several Huvudmän of one organiser id (a server merging two systems, a preschool's and a school's,
+            # each with its own Huvudman of the municipality): the directory has one organiser, sent once — as the
+            # first by id that it takes, whatever order the server lists them in; the others are folded, said. Each
+            # sent, the organiser's name flipped between theirs twice a run, every run `changed`
+            namesakes = sorted(huvudman_of[oid], key=lambda o: o.id)
+            sent_as = None
+            for one in namesakes:
+                data = {**base, "name": one.display_name, "updated_at": when(one.meta), "unit_type": "organiser",
+                        "unit_id": oid}
+                if sent_as is None and out.add("organisations", OrganisationUnitUpsertedV1, data, one.id, one.id,
+                                               {**UNIT_FIELDS, "unit_id": ORGANISER_FIELDS}):
+                    sent_as = one.id
+                elif sent_as is not None:
+                    out.folded.append(Refused("organisations", one.id, SAME_ORGANISER.format(oid=oid, sent=sent_as)))
+                else:
+                    refused_organisers[oid] = one.id
         elif kind == SCHOOL_UNIT:
             code = (org.school_unit_code or "").strip()
             if code and len(by_code[(oid, code)]) > 1:
