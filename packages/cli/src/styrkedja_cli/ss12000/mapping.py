@@ -920,9 +920,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             # each with its own Huvudman of the municipality): the directory has one organiser, sent once — as the
             # first by id that it takes, whatever order the server lists them in; the others are folded, said. Each
             # sent, the organiser's name flipped between theirs twice a run, every run `changed`
-            namesakes = sorted(huvudman_of[oid], key=lambda o: o.id)
             sent_as = None
-            for one in namesakes:
+            for one in sorted(huvudman_of[oid], key=lambda o: o.id):
                 data = {**base, "name": one.display_name, "updated_at": when(one.meta), "unit_type": "organiser",
                         "unit_id": oid}
                 if sent_as is None and out.add("organisations", OrganisationUnitUpsertedV1, data, one.id, one.id,
