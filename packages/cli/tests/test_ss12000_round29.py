@@ -10,6 +10,9 @@ refused or stopped on. Each test failed on the code before it, as its docstring 
   stopped the run, blaming `--page-size`; a 400 to /deletedEntities blamed `--page-size` too, not its `after`;
 * two Huvudmän of one organiser id (a server merging two systems, each with its Huvudman of the municipality) were
   both sent: the organiser's name flipped between theirs twice a run, and every run said it `changed`;
+* an OAuth 2.0 token endpoint reading the client's id and secret as RFC 6749 §2.3.1 has them in HTTP Basic
+  (form-encoded first: Spring Authorization Server, Keycloak) refused a secret holding `+`, `/`, `=` or `%`, and one
+  taking them only in the form (`client_secret_post`) refused every secret: the import stopped at `invalid_client`;
 * a Java server's dates and times as Jackson writes them by default (a Date as milliseconds since 1970, a LocalDate
   as `[2026, 8, 17]`) refused the page with another field's rule ("a number may have lost leading zeros") or
   pydantic's words ("Input should be a valid string").
@@ -18,7 +21,9 @@ The servers are `httpx.MockTransport` handlers, reporting a stub comparing as re
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+from urllib.parse import parse_qs, unquote_plus
 
 import httpx
 import pytest
@@ -26,7 +31,8 @@ from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row,
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU
 from styrkedja_cli.ss12000.mapping import DUTY_ABOVE_UNITS, SAME_ORGANISER, STAFF_GROUP_RULE, STAFF_GROUP_TAUGHT
-from styrkedja_cli.ss12000.source import CHANGED_AFTER, SourceError
+from styrkedja_cli.ss12000.oauth import ClientCredentials
+from styrkedja_cli.ss12000.source import CHANGED_AFTER, HttpSource, SourceError
 
 STAFF = {"id": "gs", "displayName": "Personalen", "groupType": "Personalgrupp", "organisation": {"id": "su"},
          "startDate": "2026-08-01", "groupMemberships": [{"person": {"id": "t1"}}]}
@@ -248,3 +254,109 @@ def test_two_huvudman_of_one_organiser_id_send_one_organiser_whatever_their_orde
     assert exit_code == 0 and row(said, "organisations")[:4] == ["0", "0", "0", "3"], said
     assert ("organisations huv-fs: organisationType Huvudman: another Huvudman of organiser id 2999 is sent as it "
             "(huv)") in said, said
+
+
+#: a generated client secret as identity providers issue them (base64: `+`, `/`, `=`), and a `%`
+SECRET = "q+Zr/8w=Lk%2"
+
+
+class TokenEndpoint:
+    """An OAuth 2.0 token endpoint that reads the client's credentials one way only: `basic_decoded` (HTTP Basic,
+    form-decoded as RFC 6749 §2.3.1 has them: Spring Authorization Server's), `basic_raw`, or `form`
+    (client_secret_post); `asked` each request's way."""
+
+    def __init__(self, reads: str) -> None:
+        self.reads, self.asked = reads, []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        header = request.headers.get("authorization", "")
+        form = {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
+        if header.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            way = "basic"
+            if self.reads == "basic_decoded":
+                client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+        else:
+            client_id, secret, way = form.get("client_id", ""), form.get("client_secret", ""), "form"
+        self.asked.append(way)
+        if not self.reads.startswith(way) or (client_id, secret) != ("importer", SECRET):
+            return httpx.Response(401, json={"error": "invalid_client", "error_description": "Client authentication "
+                                                                                             "failed"})
+        return httpx.Response(200, json={"access_token": f"t{len(self.asked)}", "token_type": "Bearer",
+                                         "expires_in": 3600})
+
+
+def read_with(endpoint: TokenEndpoint) -> tuple[list[str], list[str], ClientCredentials]:
+    """The organisations read with a token from `endpoint`, its token asked again once (a 401 on the second page):
+    the headers the server saw, and what was said."""
+    auth = ClientCredentials("https://idp.test/token", "importer", SECRET,
+                             client=httpx.Client(transport=httpx.MockTransport(endpoint.handle)))
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        if request.url.params.get("pageToken") == "2" and len(seen) == 2:
+            return httpx.Response(401, json={"code": "token_expired", "message": "token revoked"})
+        more = {"pageToken": "2"} if "pageToken" not in request.url.params else {}
+        return httpx.Response(200, json={"data": [], **more})
+
+    said: list[str] = []
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://ss12000.test")
+    HttpSource("http://ss12000.test", client=client, auth=auth, on_note=said.append).read(
+        "organisations", None, lambda *_: None)
+    return seen, said, auth
+
+
+def test_a_token_endpoint_decoding_the_clients_basic_credentials_takes_them_form_encoded() -> None:
+    """Failed on the old code: `organisations, page 1: token endpoint: HTTP 401 (invalid_client: Client authentication
+    failed)` — the secret went in HTTP Basic as given, and the endpoint form-decoded it (RFC 6749 §2.3.1): `+` became
+    a blank, `%2` no character. Now asked again with them form-encoded, said once, and renewed so without a refusal."""
+    endpoint = TokenEndpoint("basic_decoded")
+    seen, said, auth = read_with(endpoint)
+    assert endpoint.asked == ["basic", "basic", "basic"]  # as given (refused), form-encoded, and the renewal
+    assert seen == ["Bearer t2", "Bearer t2", "Bearer t3"] and auth.issued == 2
+    assert said == ["token endpoint: the client's id and secret taken by HTTP Basic, form-encoded (RFC 6749 §2.3.1), "
+                    "refused by HTTP Basic: sent so from now on",
+                    "organisations, page 2: HTTP 401, a new token asked for and the page asked again"]
+    assert not any(SECRET in line for line in said)
+
+
+def test_a_token_endpoint_taking_the_client_only_in_the_form_is_asked_so() -> None:
+    """Failed on the old code: `token endpoint: HTTP 401 (invalid_client: …)` whatever the secret — the endpoint reads
+    the client's credentials only in the form (`client_secret_post`, RFC 6749 §2.3.1's alternative to Basic). Now
+    asked so after HTTP Basic is refused (both ways of it: the secret changes when form-encoded), and renewed so."""
+    endpoint = TokenEndpoint("form")
+    seen, said, _ = read_with(endpoint)
+    assert endpoint.asked == ["basic", "basic", "form", "form"]
+    assert seen[-1] == "Bearer t4" and said[0] == (
+        "token endpoint: the client's id and secret taken by the form (client_secret_post), refused by HTTP Basic: "
+        "sent so from now on")
+    # an endpoint taking them as given is asked once, as before, and nothing is said
+    raw = TokenEndpoint("basic_raw")
+    assert read_with(raw)[1] == ["organisations, page 2: HTTP 401, a new token asked for and the page asked again"]
+    assert raw.asked == ["basic", "basic"]
+
+
+def test_a_token_endpoint_refusing_the_client_every_way_or_for_another_reason_says_its_error() -> None:
+    """The rule's other side: an endpoint refusing every way stops the import with its last answer's words, as
+    before; one refusing for another reason (`invalid_scope`) is asked once, the client's credentials never sent
+    again another way."""
+    asked: list[httpx.Request] = []
+
+    def refusing(error: str) -> ClientCredentials:
+        def handle(request: httpx.Request) -> httpx.Response:
+            asked.append(request)
+            return httpx.Response(400 if error == "invalid_scope" else 401, json={"error": error})
+        return ClientCredentials("https://idp.test/token", "importer", SECRET,
+                                 client=httpx.Client(transport=httpx.MockTransport(handle)))
+
+    for error, tries in (("invalid_client", 3), ("invalid_scope", 1)):
+        asked.clear()
+        client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"data": []})),
+                              base_url="http://ss12000.test")
+        with pytest.raises(SourceError) as stopped:
+            HttpSource("http://ss12000.test", client=client, auth=refusing(error)).read(
+                "organisations", None, lambda *_: None)
+        assert str(stopped.value) == (f"organisations, page 1: token endpoint: HTTP "
+                                      f"{400 if error == 'invalid_scope' else 401} ({error})")
+        assert len(asked) == tries and SECRET not in str(stopped.value)

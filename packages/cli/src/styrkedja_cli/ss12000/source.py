@@ -982,6 +982,8 @@ class HttpSource:
             headers = {"Accept-Encoding": ACCEPT_ENCODING}
             if self.auth is not None:
                 headers["Authorization"] = self.auth.header()
+                while self.auth.notes:  # how the endpoint took the client's credentials, when not the first way
+                    self._note(self.auth.notes.pop(0))
             with self.client.stream("GET", url, params=query, follow_redirects=False, headers=headers) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECTS and location:
