@@ -83,6 +83,7 @@ def test_the_command_exits_0_for_a_staff_groups_activity_and_a_duty_above_the_sc
             "staff), so no teaching assignment is made of it") in said, said
     assert ("duties d-admin: dutyAt: organisation forv is of organisationType Förvaltning, no Skolenhet (the "
             "directory's duties are at school units)") in said, said
+    assert row(said, "duties")[4:6] == ["0", "1"] and row(said, "activities")[4:6] == ["0", "1"], said  # left out
     # a duty at an organisation the source does not have is a fault of the source's: refused, exit 3, as before
     exit_code, said = run(monkeypatch, dump(tmp_path, duties=[DUTY, {**DUTY, "id": "d9", "dutyAt": {"id": "nowhere"}}]),
                           None, Reporting())
@@ -360,3 +361,16 @@ def test_a_token_endpoint_refusing_the_client_every_way_or_for_another_reason_sa
         assert str(stopped.value) == (f"organisations, page 1: token endpoint: HTTP "
                                       f"{400 if error == 'invalid_scope' else 401} ({error})")
         assert len(asked) == tries and SECRET not in str(stopped.value)
+
+
+def test_what_is_left_out_by_design_is_said_so_up_to_a_bound_and_counted_as_left_out(tmp_path, monkeypatch) -> None:
+    """Failed on the old code (with this round's rules): each was said `refused duties …` on a line of its own and
+    counted in the `refused` column — a municipality's central staff, hundreds of lines a run that no operator is to
+    mend. Now `left out by design, …` up to 50 a kind, the rest counted, in the `left out` column."""
+    central = [{**DUTY, "id": f"d-c{n:02d}", "person": {"id": f"t{n}"}, "dutyAt": {"id": "forv"}} for n in range(60)]
+    exit_code, said = run(monkeypatch, dump(tmp_path, organisations=[HUV, FORVALTNING, SU], duties=[DUTY, *central]),
+                          None, Reporting())
+    assert exit_code == 0, said
+    assert row(said, "duties")[4:6] == ["0", "60"], said  # refused, left out
+    assert said.count("left out by design, duties d-c") == 50 and "refused duties" not in said, said
+    assert "duties: 10 more left out by design" in said, said
