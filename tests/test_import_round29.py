@@ -97,5 +97,5 @@ def test_what_is_left_out_by_design_goes_from_the_directory_and_a_refused_filter
         incremental, deleted = read_and_plan(serving(after, refuse_filter=True), since=since, naive_zone=ZONE)
         assert [c["source_id"] for c in incremental.changes["groups"]] == ["g1"]
         third = send(client, incremental, deleted, removed_at=datetime.now(UTC))
-        assert all(set(counts) <= {"unchanged", "refused"} for counts in third.values()), third
+        assert all(set(counts) <= {"unchanged", "left out"} for counts in third.values()), third
         assert dict(held(client, ORGANISER)) == keys
