@@ -13,6 +13,8 @@ refused or stopped on. Each test failed on the code before it, as its docstring 
 * an OAuth 2.0 token endpoint reading the client's id and secret as RFC 6749 §2.3.1 has them in HTTP Basic
   (form-encoded first: Spring Authorization Server, Keycloak) refused a secret holding `+`, `/`, `=` or `%`, and one
   taking them only in the form (`client_secret_post`) refused every secret: the import stopped at `invalid_client`;
+* a Huvudman whose municipalityCode is no kommunkod (`"180"`: a leading zero lost by a server storing it as a
+  number) was refused as having "no municipalityCode or organisationNumber", naming `organisationNumber`;
 * a Java server's dates and times as Jackson writes them by default (a Date as milliseconds since 1970, a LocalDate
   as `[2026, 8, 17]`) refused the page with another field's rule ("a number may have lost leading zeros") or
   pydantic's words ("Input should be a valid string").
@@ -30,7 +32,15 @@ import pytest
 from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU
-from styrkedja_cli.ss12000.mapping import DUTY_ABOVE_UNITS, SAME_ORGANISER, STAFF_GROUP_RULE, STAFF_GROUP_TAUGHT
+from styrkedja_cli.ss12000.mapping import (
+    BAD_MUNICIPALITY_CODE,
+    BAD_ORGANISATION_NUMBER,
+    DUTY_ABOVE_UNITS,
+    NO_ORGANISER_ID,
+    SAME_ORGANISER,
+    STAFF_GROUP_RULE,
+    STAFF_GROUP_TAUGHT,
+)
 from styrkedja_cli.ss12000.oauth import ClientCredentials
 from styrkedja_cli.ss12000.source import CHANGED_AFTER, HttpSource, SourceError
 
@@ -374,3 +384,20 @@ def test_what_is_left_out_by_design_is_said_so_up_to_a_bound_and_counted_as_left
     assert row(said, "duties")[4:6] == ["0", "60"], said  # refused, left out
     assert said.count("left out by design, duties d-c") == 50 and "refused duties" not in said, said
     assert "duties: 10 more left out by design" in said, said
+
+
+@pytest.mark.parametrize("ids, rule", [
+    ({"municipalityCode": "180"}, BAD_MUNICIPALITY_CODE),  # Stockholm's 0180, its zero lost
+    ({"municipalityCode": "Stockholm"}, BAD_MUNICIPALITY_CODE),
+    ({"municipalityCode": None, "organisationNumber": "55667788"}, BAD_ORGANISATION_NUMBER),
+    ({"municipalityCode": None}, NO_ORGANISER_ID),
+])
+def test_a_huvudman_whose_id_is_no_organiser_id_is_refused_naming_the_field_it_has(ids, rule) -> None:
+    """Failed on the old code: "organisationNumber: its Huvudman has no municipalityCode or organisationNumber" for a
+    Huvudman that has a municipalityCode, "180" — untrue, and it named the other field. Now the field it has and the
+    rule it breaks (never its value), on the Huvudman and on what hangs under it; a Huvudman with neither as before."""
+    the_plan, _ = planned(server(entities(organisations=[{**HUV, **ids}, SU])))
+    assert "organisations" not in the_plan.changes
+    assert said_of(the_plan.refused)[:2] == [
+        ("organisations", "huv", rule.format(whose="this Huvudman's")),
+        ("organisations", "su", rule.format(whose="its Huvudman's"))]

@@ -612,6 +612,24 @@ SAME_ORGANISER = ("organisationType Huvudman: another Huvudman of organiser id {
 NO_HUVUDMAN = "parentOrganisation: no Huvudman above it"
 NO_ORGANISER_ID = ("organisationNumber: its Huvudman has no municipalityCode or organisationNumber (the organiser's "
                    "id)")
+#: the rules a Huvudman's id breaks when it has one but not of the shape the directory knows organisers by (it was
+#: said as none: "has no municipalityCode", of a Huvudman with "180", a kommunkod whose leading zero a server storing
+#: it as a number lost — some 60 of Sweden's 290 begin with 0). Never the value (a sole trader's number is a person's)
+BAD_MUNICIPALITY_CODE = ("municipalityCode: {whose} is no kommunkod (four digits, SCB's: 0180; a leading zero lost?), "
+                         "and no organisationNumber of ten digits (NNNNNN-NNNN) to know the organiser by")
+BAD_ORGANISATION_NUMBER = ("organisationNumber: {whose} is no organisation number (ten digits, NNNNNN-NNNN, or twelve "
+                           "with 16 before them), and no municipalityCode to know the organiser by")
+
+
+def _no_organiser_id(owner: Organisation | None, *, own: bool) -> str:
+    """Why `owner` (a Huvudman) gives no organiser id: its fields named, as the source has them (`own`: said of the
+    Huvudman itself, else of an organisation under it)."""
+    whose = "this Huvudman's" if own else "its Huvudman's"
+    if owner is not None and (owner.municipality_code or "").strip():
+        return BAD_MUNICIPALITY_CODE.format(whose=whose)
+    if owner is not None and (owner.organisation_number or "").strip():
+        return BAD_ORGANISATION_NUMBER.format(whose=whose)
+    return NO_ORGANISER_ID
 #: the rule an organisation on a parentOrganisation loop without a Huvudman on it breaks
 LOOP = ("parentOrganisation: a loop of {count} organisation(s) without a Huvudman (each its own ancestor): no place "
         "in the tree")
@@ -908,8 +926,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         oid = organiser_id(owner) if owner is not None else organiser[0] if organiser else None
         if oid is None:
-            out.refused.append(Refused("organisations", org.id,
-                                       NO_ORGANISER_ID))
+            out.refused.append(Refused("organisations", org.id, _no_organiser_id(owner, own=owner is org)))
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
