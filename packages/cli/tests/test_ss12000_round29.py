@@ -15,6 +15,8 @@ refused or stopped on. Each test failed on the code before it, as its docstring 
   taking them only in the form (`client_secret_post`) refused every secret: the import stopped at `invalid_client`;
 * a Huvudman whose municipalityCode is no kommunkod (`"180"`: a leading zero lost by a server storing it as a
   number) was refused as having "no municipalityCode or organisationNumber", naming `organisationNumber`;
+* an activity that is no teaching by its activityType (an exam's, a students' or a teacher's own activity) made a
+  teaching assignment of each of its teachers for each of its groups: an invigilator taught the group;
 * a Java server's dates and times as Jackson writes them by default (a Date as milliseconds since 1970, a LocalDate
   as `[2026, 8, 17]`) refused the page with another field's rule ("a number may have lost leading zeros") or
   pydantic's words ("Input should be a valid string").
@@ -37,6 +39,7 @@ from styrkedja_cli.ss12000.mapping import (
     BAD_ORGANISATION_NUMBER,
     DUTY_ABOVE_UNITS,
     NO_ORGANISER_ID,
+    NOT_TEACHING_RULE,
     SAME_ORGANISER,
     STAFF_GROUP_RULE,
     STAFF_GROUP_TAUGHT,
@@ -47,7 +50,7 @@ from styrkedja_cli.ss12000.source import CHANGED_AFTER, HttpSource, SourceError
 STAFF = {"id": "gs", "displayName": "Personalen", "groupType": "Personalgrupp", "organisation": {"id": "su"},
          "startDate": "2026-08-01", "groupMemberships": [{"person": {"id": "t1"}}]}
 #: a staff meeting: an activity of the staff group, its teacher the school's teacher
-MEETING = {"id": "a-meeting", "activityType": "Läraraktivitet", "groups": [{"id": "gs"}],
+MEETING = {"id": "a-meeting", "activityType": "Övrigt", "groups": [{"id": "gs"}],
            "teachers": [{"duty": {"id": "d1"}}]}
 #: an activity naming a class and the staff group (a theme day): the class's teaching is imported
 THEME_DAY = {"id": "a-theme", "groups": [{"id": "gs"}, {"id": "g1"}], "teachers": [{"duty": {"id": "d1"}}]}
@@ -401,3 +404,34 @@ def test_a_huvudman_whose_id_is_no_organiser_id_is_refused_naming_the_field_it_h
     assert said_of(the_plan.refused)[:2] == [
         ("organisations", "huv", rule.format(whose="this Huvudman's")),
         ("organisations", "su", rule.format(whose="its Huvudman's"))]
+
+
+def test_an_activity_that_is_no_teaching_by_its_type_makes_no_teaching_assignment(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: activityType was not read — a national test (Provaktivitet) invigilated by the art
+    teacher made her a teacher of 9A in mathematics (reading its results, and listed by compliance as owing its
+    forecasts), a field day (Elevaktivitet) every teacher on it. Now left out by design, said; Undervisning, Övrigt,
+    a type the specification lacks and none are teaching, as before. A full import removes what such an activity
+    made before."""
+    exam = {**ACTIVITY, "id": "a-exam", "activityType": "Provaktivitet",
+            "teachers": [{"duty": {"id": "d-art"}}]}
+    art = {**DUTY, "id": "d-art", "person": {"id": "t-art"}}
+    kinds = {"a-teach": "Undervisning", "a-other": "Övrigt", "a-own": "Lektion", "a-none": None,
+             "a-field": "ELEVAKTIVITET", "a-plan": "Läraraktivitet"}
+    activities = [exam, *({**ACTIVITY, "id": ident, "activityType": kind} for ident, kind in kinds.items())]
+    the_plan, _ = planned(server(entities(duties=[DUTY, art], activities=activities)))
+    assert sorted({c["source_id"] for c in the_plan.changes["activities"]}) == ["a-none", "a-other", "a-own",
+                                                                               "a-teach"]
+    assert said_of(the_plan.left_out) == [
+        ("activities", "a-exam", NOT_TEACHING_RULE.format(kind="Provaktivitet")),
+        ("activities", "a-field", NOT_TEACHING_RULE.format(kind="ELEVAKTIVITET")),
+        ("activities", "a-plan", NOT_TEACHING_RULE.format(kind="Läraraktivitet"))]
+    assert the_plan.refused == [] and "t-art" not in {c["data"]["teacher_id"] for c in the_plan.changes["activities"]}
+    # an exam served as teaching before (untyped): its assignment goes once the server says what it is
+    first = Reporting()
+    assert run(monkeypatch, dump(tmp_path, duties=[DUTY, art], activities=[ACTIVITY, {**exam, "activityType": None}]),
+               None, first)[0] == 0
+    exit_code, said = run(monkeypatch, dump(tmp_path, duties=[DUTY, art], activities=[ACTIVITY, exam]), None,
+                          Reporting(held=first.published))
+    assert exit_code == 0 and row(said, "activities")[2] == "1", said  # removed
+    assert ("left out by design, activities a-exam: activityType: Provaktivitet (not Undervisning): no teaching "
+            "assignment is made of it") in said, said

@@ -30,7 +30,8 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   schoolYear of its members' enrolments at that school unit (of a schoolType counted in årskurs,
   `YEAR_SCHOOL_TYPES`: a gymnasium's year 2 is none) when more than half of the members with one
   agree (SS 12000 keeps the year on the enrolment, not the group), else the year of its activities' syllabuses when those all name one single year;
-* duties at a Skolenhet → duties; activities × their groups × their teachers' duties →
+* duties at a Skolenhet → duties (one at another organisation: left out by design, `DUTY_ABOVE_UNITS`); activities
+  of teaching (no activityType of `NOT_TEACHING`) × their groups (not a staff group) × their teachers' duties →
   teaching assignments, the subject from the activity's syllabus. An assignment is the group's: it is
   imported under the group's organiser and school unit, also when the teacher's duty is at another
   organiser's school unit (a municipality's teacher teaching a group of an independent school by
@@ -106,6 +107,16 @@ STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's m
 #: not a fault of the source's (it was refused as "group … is not known", and every run so exited 3)
 STAFF_GROUP_TAUGHT = ("groups[{n}]: group {group} is of groupType Personalgrupp (left out: its members are staff), so "
                       "no teaching assignment is made of it")
+#: SS 12000's activity types that are no teaching (ActivityTypeEnum: Undervisning is; Elevaktivitet, a students' activity
+#: such as a field day; Provaktivitet, an exam, invigilated by whoever is free; Läraraktivitet, a teacher's own, such
+#: as planning), compared without case. An activity of one made a teaching assignment of each of its teachers for each
+#: of its groups: an invigilator became a teacher of the group in the syllabus's subject — reading its results, and
+#: listed by compliance as owing its forecasts. Left out by design, said. `Övrigt` (other) and a type the
+#: specification lacks stay teaching, as an activity without a type does: a server labelling teaching so must not
+#: lose it
+NOT_TEACHING = frozenset(nfc(t).casefold() for t in ("Elevaktivitet", "Provaktivitet", "Läraraktivitet"))
+NOT_TEACHING_RULE = ("activityType: {kind} (not Undervisning): no teaching assignment is made of it (its teachers do "
+                     "not teach its groups)")
 #: the rule a duty at an organisation of the source that is no Skolenhet breaks (central staff at the Huvudman or a
 #: Förvaltning, a head of a Verksamhetsområde): the directory's duties are at school units; left out by design, not
 #: refused (it was "not a known Skolenhet", and every run of a municipality's source so exited 3). A duty at an
@@ -1132,6 +1143,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     served_syllabuses = {s.id for s in syllabuses}
     staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
     for activity in activities:
+        kind = nfc(activity.activity_type or "").strip()
+        if kind.casefold() in NOT_TEACHING:
+            if activity.teachers and activity.groups:  # (one of no teacher or no group makes none anyway)
+                out.left_out.append(Refused("activities", activity.id, NOT_TEACHING_RULE.format(kind=kind)))
+            continue
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         unknown_syllabus = (activity.syllabus is not None and bool(served_syllabuses)
                             and activity.syllabus.id not in served_syllabuses)

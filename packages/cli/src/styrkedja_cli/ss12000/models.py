@@ -375,6 +375,9 @@ class TeacherAssignment(Model):
 class Activity(Model):
     id: SourceId
     display_name: str | None = Field(None, alias="displayName")
+    # Undervisning (teaching), else a student's, an exam's or a teacher's own activity: only teaching is a teaching
+    # assignment (`mapping.NOT_TEACHING`)
+    activity_type: str | None = Field(None, alias="activityType")
     groups: list[Ref] = Field(default_factory=list)
     teachers: list[TeacherAssignment] = Field(default_factory=list)
     syllabus: Ref | None = None
