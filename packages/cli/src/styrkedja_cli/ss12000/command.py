@@ -790,9 +790,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             notes += replaced(created, gone, codes)
         if deleted_keys:  # an incremental run: the source's /deletedEntities beside what it made new
             notes += replaced({("", key) for _, key in created}, deleted_keys, codes)
-    for refused in [*the_plan.refused, *the_plan.left_out]:
+    for refused in the_plan.refused:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
-    for left in the_plan.under_refused:
+    # what is left out by design (a staff group, a duty above the school units) is no refusal: counted as left out
+    for left in [*the_plan.left_out, *the_plan.under_refused]:
         summary.setdefault(left.entity, Counter())["left out"] += 1
     return summary
 
@@ -986,6 +987,21 @@ def plain(text: str) -> str:
 
 #: the most items left out under a refused unit listed one by one per entity (`_said`); the rest counted
 LEFT_OUT_LISTED = 50
+
+
+def _by_design(the_plan: Plan) -> list[str]:
+    """What was left out by design (`Plan.left_out`: a staff group, its activities, a duty at an organisation that is
+    no Skolenhet), each by its id up to `LEFT_OUT_LISTED` per entity, the rest counted: it was said as `refused …` a
+    line each (a municipality's central staff, hundreds of duties every run), which no operator is to mend."""
+    listed: Counter[str] = Counter(left.entity for left in the_plan.left_out)
+    shown: Counter[str] = Counter()
+    lines = []
+    for left in the_plan.left_out:
+        shown[left.entity] += 1
+        if shown[left.entity] <= LEFT_OUT_LISTED:
+            lines.append(f"left out by design, {left.entity} {left.id}: {left.reason}")
+    return lines + [f"{entity}: {count - LEFT_OUT_LISTED} more left out by design" for entity, count in
+                    listed.items() if count > LEFT_OUT_LISTED]
 
 
 def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
@@ -1261,12 +1277,15 @@ def register(import_app: typer.Typer) -> None:
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
             console.print(plain(line))
-        for refused in [*the_plan.refused, *the_plan.left_out]:
+        for refused in the_plan.refused:
             console.print(plain(f"refused {refused.entity} {refused.id}: {refused.reason}"))
+        for line in _by_design(the_plan):
+            console.print(plain(line))
         for line in [*(redact_personal_identity_numbers(line)[0] for line in said),  # they quote ids, as `_said`'s
                      *_said(the_plan, notes, incremental=since is not None)]:
             console.print(plain(line))
-        # staff groups (`left_out`) are left out by design, not for a fault in the source: no reason to fail a job
+        # what is left out by design (`left_out`: staff groups, their activities, duties above the school units) is
+        # no fault of the source's: no reason to fail a job
         if the_plan.refused or the_plan.under_refused:
             counted = f"{len(the_plan.refused)} refused, {len(the_plan.under_refused)} left out"
             if strict:

@@ -30,7 +30,8 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   schoolYear of its members' enrolments at that school unit (of a schoolType counted in årskurs,
   `YEAR_SCHOOL_TYPES`: a gymnasium's year 2 is none) when more than half of the members with one
   agree (SS 12000 keeps the year on the enrolment, not the group), else the year of its activities' syllabuses when those all name one single year;
-* duties at a Skolenhet → duties; activities × their groups × their teachers' duties →
+* duties at a Skolenhet → duties (one at another organisation: left out by design, `DUTY_ABOVE_UNITS`); activities
+  of teaching (no activityType of `NOT_TEACHING`) × their groups (not a staff group) × their teachers' duties →
   teaching assignments, the subject from the activity's syllabus. An assignment is the group's: it is
   imported under the group's organiser and school unit, also when the teacher's duty is at another
   organiser's school unit (a municipality's teacher teaching a group of an independent school by
@@ -101,6 +102,27 @@ NO_PERSON = "person: missing (the specification allows leaving it out; the direc
 #: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
 STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
+#: the rule an activity's staff group breaks (a staff meeting, planning time: an activity of a Personalgrupp, which is
+#: left out by design): no group of students is taught there, so no teaching assignment is made of it — by design,
+#: not a fault of the source's (it was refused as "group … is not known", and every run so exited 3)
+STAFF_GROUP_TAUGHT = ("groups[{n}]: group {group} is of groupType Personalgrupp (left out: its members are staff), so "
+                      "no teaching assignment is made of it")
+#: SS 12000's activity types that are no teaching (ActivityTypeEnum: Undervisning is; Elevaktivitet, a students' activity
+#: such as a field day; Provaktivitet, an exam, invigilated by whoever is free; Läraraktivitet, a teacher's own, such
+#: as planning), compared without case. An activity of one made a teaching assignment of each of its teachers for each
+#: of its groups: an invigilator became a teacher of the group in the syllabus's subject — reading its results, and
+#: listed by compliance as owing its forecasts. Left out by design, said. `Övrigt` (other) and a type the
+#: specification lacks stay teaching, as an activity without a type does: a server labelling teaching so must not
+#: lose it
+NOT_TEACHING = frozenset(nfc(t).casefold() for t in ("Elevaktivitet", "Provaktivitet", "Läraraktivitet"))
+NOT_TEACHING_RULE = ("activityType: {kind} (not Undervisning): no teaching assignment is made of it (its teachers do "
+                     "not teach its groups)")
+#: the rule a duty at an organisation of the source that is no Skolenhet breaks (central staff at the Huvudman or a
+#: Förvaltning, a head of a Verksamhetsområde): the directory's duties are at school units; left out by design, not
+#: refused (it was "not a known Skolenhet", and every run of a municipality's source so exited 3). A duty at an
+#: organisation the source does not have stays refused
+DUTY_ABOVE_UNITS = ("dutyAt: organisation {at} is of organisationType {kind}, no Skolenhet (the directory's duties "
+                    "are at school units)")
 #: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
 #: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
 GROUP_TYPES = frozenset(nfc(t).casefold() for t in ("Undervisning", "Klass", "Mentor", "Provgrupp", "Schema", "Avdelning",
@@ -360,6 +382,11 @@ def _is_uuid(value: Any) -> bool:
 PATTERNS_IN_WORDS = {"school_unit_code": "must be 8 digits, nothing else (Skolverket's skolenhetskod, e.g. 29990011)"}
 
 
+def one_line_value(value: str) -> str:
+    """A value of the source's as a note quotes it: on one line, as every note, and at most 40 characters."""
+    return "".join(c if c.isprintable() else " " for c in value.strip()[:40])
+
+
 @dataclass
 class Plan:
     """What to send: per entity type, the changes ({type, data, source_id}; held compact, `Changes`)."""
@@ -423,7 +450,7 @@ class Plan:
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def unknown(self, field_name: str, value: str) -> None:
-        said = "".join(c if c.isprintable() else " " for c in value.strip()[:40])  # on one line, as every note
+        said = one_line_value(value)
         self.unknown_types.setdefault(field_name, Counter())[said] += 1
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
@@ -589,10 +616,31 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
     return out
 
 
+#: why a Huvudman of an organiser id another Huvudman of the source is sent as is not sent itself (folded, said)
+SAME_ORGANISER = ("organisationType Huvudman: another Huvudman of organiser id {oid} is sent as it ({sent}): the "
+                  "directory has one organiser of one id")
 #: the rules an organisation without an organiser above it breaks (each reason begins with the field it is about)
 NO_HUVUDMAN = "parentOrganisation: no Huvudman above it"
 NO_ORGANISER_ID = ("organisationNumber: its Huvudman has no municipalityCode or organisationNumber (the organiser's "
                    "id)")
+#: the rules a Huvudman's id breaks when it has one but not of the shape the directory knows organisers by (it was
+#: said as none: "has no municipalityCode", of a Huvudman with "180", a kommunkod whose leading zero a server storing
+#: it as a number lost — some 60 of Sweden's 290 begin with 0). Never the value (a sole trader's number is a person's)
+BAD_MUNICIPALITY_CODE = ("municipalityCode: {whose} is no kommunkod (four digits, SCB's: 0180; a leading zero lost?), "
+                         "and no organisationNumber of ten digits (NNNNNN-NNNN) to know the organiser by")
+BAD_ORGANISATION_NUMBER = ("organisationNumber: {whose} is no organisation number (ten digits, NNNNNN-NNNN, or twelve "
+                           "with 16 before them), and no municipalityCode to know the organiser by")
+
+
+def _no_organiser_id(owner: Organisation | None, *, own: bool) -> str:
+    """Why `owner` (a Huvudman) gives no organiser id: its fields named, as the source has them (`own`: said of the
+    Huvudman itself, else of an organisation under it)."""
+    whose = "this Huvudman's" if own else "its Huvudman's"
+    if owner is not None and (owner.municipality_code or "").strip():
+        return BAD_MUNICIPALITY_CODE.format(whose=whose)
+    if owner is not None and (owner.organisation_number or "").strip():
+        return BAD_ORGANISATION_NUMBER.format(whose=whose)
+    return NO_ORGANISER_ID
 #: the rule an organisation on a parentOrganisation loop without a Huvudman on it breaks
 LOOP = ("parentOrganisation: a loop of {count} organisation(s) without a Huvudman (each its own ancestor): no place "
         "in the tree")
@@ -864,6 +912,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     refused_areas: set[str] = set()
     refused_organisers: dict[str, str] = {}  # organiser id → the refused Huvudman's source id
     below_huvudman = tree.above([o for o in organisations if _kind(o) == ORGANISER])
+    huvudman_of: dict[str, list[Organisation]] = {}  # organiser id → its Huvudmän in the source
+    for org in organisations:
+        if _kind(org) == ORGANISER and org.id not in tree.looped:
+            oid = organiser_id(org)
+            if oid is not None:
+                huvudman_of.setdefault(oid, []).append(org)
+    organisers_done: set[str] = set()
     for org in organisations:
         kind = _kind(org)
         if not kind:
@@ -882,15 +937,28 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         oid = organiser_id(owner) if owner is not None else organiser[0] if organiser else None
         if oid is None:
-            out.refused.append(Refused("organisations", org.id,
-                                       NO_ORGANISER_ID))
+            out.refused.append(Refused("organisations", org.id, _no_organiser_id(owner, own=owner is org)))
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
-            if not out.add("organisations", OrganisationUnitUpsertedV1,
-                           {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id,
-                           {**UNIT_FIELDS, "unit_id": ORGANISER_FIELDS}):
-                refused_organisers[oid] = org.id
+            if oid in organisers_done:
+                continue  # one of several Huvudmän of this organiser id: decided with the first (below)
+            organisers_done.add(oid)
+            # several Huvudmän of one organiser id (a server merging two systems, a preschool's and a school's,
+            # each with its own Huvudman of the municipality): the directory has one organiser, sent once — as the
+            # first by id that it takes, whatever order the server lists them in; the others are folded, said. Each
+            # sent, the organiser's name flipped between theirs twice a run, every run `changed`
+            sent_as = None
+            for one in sorted(huvudman_of[oid], key=lambda o: o.id):
+                data = {**base, "name": one.display_name, "updated_at": when(one.meta), "unit_type": "organiser",
+                        "unit_id": oid}
+                if sent_as is None and out.add("organisations", OrganisationUnitUpsertedV1, data, one.id, one.id,
+                                               {**UNIT_FIELDS, "unit_id": ORGANISER_FIELDS}):
+                    sent_as = one.id
+                elif sent_as is not None:
+                    out.folded.append(Refused("organisations", one.id, SAME_ORGANISER.format(oid=oid, sent=sent_as)))
+                else:
+                    refused_organisers[oid] = one.id
         elif kind == SCHOOL_UNIT:
             code = (org.school_unit_code or "").strip()
             if code and len(by_code[(oid, code)]) > 1:
@@ -1048,6 +1116,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             leave("duties", duty.id, duty.duty_at.id)
             continue
         if at is None:
+            where = orgs.get(duty.duty_at.id)
+            if where is not None and _kind(where) not in ("", SCHOOL_UNIT):
+                out.left_out.append(Refused("duties", duty.id, DUTY_ABOVE_UNITS.format(
+                    at=duty.duty_at.id, kind=one_line_value(where.organisation_type or ""))))
+                continue
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
             continue
         oid, school = at
@@ -1068,7 +1141,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     # (sent without it, the subject reporting held was overwritten with none); a source holding all of them back
     # (Skolverket's reference API has no /syllabuses) is said as such by the command, its assignments sent
     served_syllabuses = {s.id for s in syllabuses}
+    staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
     for activity in activities:
+        kind = nfc(activity.activity_type or "").strip()
+        if kind.casefold() in NOT_TEACHING:
+            if activity.teachers and activity.groups:  # (one of no teacher or no group makes none anyway)
+                out.left_out.append(Refused("activities", activity.id, NOT_TEACHING_RULE.format(kind=kind)))
+            continue
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         unknown_syllabus = (activity.syllabus is not None and bool(served_syllabuses)
                             and activity.syllabus.id not in served_syllabuses)
@@ -1076,6 +1155,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             place = group_place.get(group_ref.id)
             if group_ref.id in groups_left:
                 out.under_refused.append(Refused("activities", activity.id, groups_left[group_ref.id]))
+                continue
+            if place is None and group_ref.id in staff_groups:
+                out.left_out.append(Refused("activities", activity.id, STAFF_GROUP_TAUGHT.format(n=g,
+                                                                                                 group=group_ref.id)))
                 continue
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))

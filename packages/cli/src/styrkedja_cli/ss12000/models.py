@@ -75,6 +75,9 @@ SourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern
 NUMBER_FOR_TEXT = "must be text (a JSON string, as SS 12000 has it), not a number: a number may have lost leading zeros"
 
 NUMBER_FOR_DATE = "must be a date written YYYY-MM-DD (SS 12000: format date), not a number"
+#: the rule a list, an object or a boolean given for a date breaks: pydantic's "Input should be a valid date" said
+#: nothing of what a date is. Java's Jackson writes a LocalDate as `[2026, 8, 17]` unless told to write ISO 8601
+OTHER_FOR_DATE = "must be a date written YYYY-MM-DD as text (SS 12000: format date), not {found}"
 #: the rule a text of digits alone given for a date breaks (it is a text: "not a number" misled)
 DIGITS_FOR_DATE = "must be a date written YYYY-MM-DD (SS 12000: format date), not digits alone"
 #: the rule a text given for a date breaks
@@ -94,6 +97,11 @@ NOT_A_BOOLEAN = "must be true or false (a JSON boolean, as SS 12000 has it), not
 #: the rule a meta timestamp (`format: date-time`) breaks
 NOT_A_TIMESTAMP = ("not an RFC 3339 timestamp (SS 12000's format date-time: YYYY-MM-DDThh:mm:ss, optionally a "
                    "fraction and an offset)")
+#: the rule a meta timestamp given as anything but text breaks: Java's Jackson writes a Date as milliseconds since
+#: 1970 and a LocalDateTime as `[2026, 8, 17, 8, 30]` by default. It was refused as "a number may have lost leading
+#: zeros" (the rule of a code), or as "Input should be a valid string"
+OTHER_FOR_TIMESTAMP = ("must be an RFC 3339 timestamp written as text (SS 12000's format date-time: "
+                       "YYYY-MM-DDThh:mm:ss, optionally a fraction and an offset), not {found}")
 
 #: the zone a school's days are counted in: a date sent as a date-time with an offset is that instant's day here
 SCHOOL_ZONE = ZoneInfo("Europe/Stockholm")
@@ -183,6 +191,8 @@ class Model(BaseModel):
         # which some serialisers write for "no date", ended the unit in 1970
         if info.field_name in _dates(cls) and isinstance(value, Number) and not isinstance(value, bool):
             raise ValueError(NUMBER_FOR_DATE)
+        if info.field_name in _dates(cls) and (isinstance(value, bool) or not isinstance(value, (str, Number, date))):
+            raise ValueError(OTHER_FOR_DATE.format(found=_kind_of(value)))
         if info.field_name in _dates(cls) and isinstance(value, str) and value.strip().isdigit():
             raise ValueError(DIGITS_FOR_DATE)  # "20260817" (ISO 8601's basic form) or seconds since 1970: not said
         if info.field_name in _dates(cls) and isinstance(value, str):
@@ -294,7 +304,9 @@ class Meta(Model):
     def _blank_is_absent(cls, value: Any) -> Any:
         # as an optional date written "": a serialiser's "no time", which holds nothing that could be lost (it
         # refused the whole page: `meta.modified: ""` on one item stopped the import)
-        return None if isinstance(value, str) and not value.strip() else value
+        if value is not None and not isinstance(value, str):
+            raise ValueError(OTHER_FOR_TIMESTAMP.format(found=_kind_of(value)))  # (before the rule of text fields)
+        return None if not value or not value.strip() else value
 
     @field_validator("created", "modified")
     @classmethod
@@ -363,6 +375,9 @@ class TeacherAssignment(Model):
 class Activity(Model):
     id: SourceId
     display_name: str | None = Field(None, alias="displayName")
+    # Undervisning (teaching), else a student's, an exam's or a teacher's own activity: only teaching is a teaching
+    # assignment (`mapping.NOT_TEACHING`)
+    activity_type: str | None = Field(None, alias="activityType")
     groups: list[Ref] = Field(default_factory=list)
     teachers: list[TeacherAssignment] = Field(default_factory=list)
     syllabus: Ref | None = None

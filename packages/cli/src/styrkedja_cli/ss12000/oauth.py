@@ -1,6 +1,6 @@
 """A token for an SS 12000 server by OAuth 2.0's client credentials grant (RFC 6749 §4.4), as the
 specification's servers issue them (minutes to an hour): asked of `--token-url` with the client's id and secret
-(HTTP Basic, §2.3.1), asked again shortly before it expires (`expires_in`), and once more when the server
+(HTTP Basic, §2.3.1; else as `WAYS` has it), asked again shortly before it expires (`expires_in`), and once more when the server
 answers 401 (a token revoked or a clock off): `HttpSource` asks a page again once with the new token, and a
 401 to that stops the import. An endpoint busy or failing (429, 5xx, no answer) is asked again a few times
 (`ATTEMPTS`, after its Retry-After in seconds or 1, 2, 4 s, at most `LONGEST_PAUSE`): a renewal mid-import meeting an
@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -25,6 +26,15 @@ SAID = 200
 #: how often the endpoint is asked while it is busy or failing, and the longest pause between
 ATTEMPTS, LONGEST_PAUSE = 4, 30.0
 BUSY = frozenset({429, 500, 502, 503, 504})
+#: how the client's id and secret go to the endpoint, in the order tried: HTTP Basic with them as given (what most
+#: endpoints read), HTTP Basic with them form-encoded first as RFC 6749 §2.3.1 has it (Spring Authorization Server and
+#: Keycloak decode them: a secret holding `+`, `/`, `%` or `=` was theirs another secret, `invalid_client`), and in
+#: the form (`client_secret_post`, §2.3.1's alternative, which some endpoints take alone). A refusal of the client
+#: (`REFUSED_CLIENT`) is asked the next way; the way taken is kept for the run, and said
+WAYS = ("HTTP Basic", "HTTP Basic, form-encoded (RFC 6749 §2.3.1)", "the form (client_secret_post)")
+#: the answers by which an endpoint refuses the client's credentials (or their way): RFC 6749 §5.2's 401 (or 400)
+#: with `invalid_client`, a 400 `invalid_request` (no credentials where it reads them), a 401 with no body
+REFUSED_CLIENT = frozenset({"invalid_client", "invalid_request", "unauthorized_client"})
 
 
 class TokenError(Exception):
@@ -43,6 +53,8 @@ class ClientCredentials:
         self._expires: float | None = None
         self._early = EARLY_SECONDS
         self.issued = 0  # tokens asked for this run (said by the import)
+        self._way: int | None = None  # of `WAYS`, the one the endpoint took (None: none asked yet)
+        self.notes: list[str] = []  # what to say (the way taken, when not the first): taken by `HttpSource`
 
     def header(self) -> str:
         """`Bearer <token>`: the one held, or a new one when none is held or it expires within `EARLY_SECONDS`."""
@@ -54,8 +66,18 @@ class ClientCredentials:
         """A new token from the endpoint (the one held is dropped)."""
         self._token = None
         form = {"grant_type": "client_credentials", **({"scope": self.scope} if self.scope else {})}
-        response = self._ask(form)
-        body = _json(response)
+        ways = [self._way] if self._way is not None else [
+            way for way in range(len(WAYS)) if way != 1 or self._encoded() != (self.client_id, self.client_secret)]
+        for way in ways:
+            response = self._ask(form, way)
+            body = _json(response)
+            if way == ways[-1] or not _refuses_client(response, body):
+                break
+        if self._way is None and response.status_code == 200:
+            self._way = way
+            if way:
+                self.notes.append(f"token endpoint: the client's id and secret taken by {WAYS[way]}, refused by "
+                                  f"{WAYS[0]}: sent so from now on")
         if response.status_code != 200:
             said = [str(body[key])[:SAID] for key in ("error", "error_description") if isinstance(body.get(key), str)]
             raise TokenError(f"token endpoint: HTTP {response.status_code}" + (f" ({': '.join(said)})" if said else ""))
@@ -75,14 +97,21 @@ class ClientCredentials:
         self._early = EARLY_SECONDS if seconds is None else min(EARLY_SECONDS, seconds / 2)
         self.issued += 1
 
-    def _ask(self, form: dict[str, str]) -> httpx.Response:
-        """The endpoint's answer, asked again while it is busy or failing (`BUSY`, no answer) at most `ATTEMPTS`
-        times; the last answer whatever it is, or a TokenError naming the failure."""
+    def _encoded(self) -> tuple[str, str]:
+        return quote_plus(self.client_id), quote_plus(self.client_secret)
+
+    def _ask(self, form: dict[str, str], way: int = 0) -> httpx.Response:
+        """The endpoint's answer, the client's credentials sent the `way` of `WAYS`, asked again while it is busy or
+        failing (`BUSY`, no answer) at most `ATTEMPTS` times; the last answer whatever it is, or a TokenError naming
+        the failure."""
+        basic = (self.client_id, self.client_secret) if way == 0 else self._encoded() if way == 1 else None
+        if basic is None:
+            form = {**form, "client_id": self.client_id, "client_secret": self.client_secret}
         for attempt in range(1, ATTEMPTS + 1):
             after = ""
             try:
-                response = self.client.post(self.token_url, data=form, auth=(self.client_id, self.client_secret),
-                                            headers={"Accept": "application/json"})
+                response = self.client.post(self.token_url, data=form, headers={"Accept": "application/json"},
+                                            auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
                 tls = tls_fault(error)
                 if tls:  # asking again mends no certificate
@@ -111,6 +140,14 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _refuses_client(response: httpx.Response, body: dict[str, Any]) -> bool:
+    """Whether the endpoint refused the client's credentials (or the way they came): asked the next way."""
+    if response.status_code not in (400, 401):
+        return False
+    error = body.get("error")
+    return error in REFUSED_CLIENT or (response.status_code == 401 and error is None)
 
 
 def _seconds(value: Any) -> float | None:

@@ -221,6 +221,12 @@ def _where(body: bytes, error: Exception) -> str:
 #: 403 (a client not allowed the expansion), 404 (a route that takes no such query), 405, 501 (not implemented).
 #: Each is asked again without it: what was refused is the expansion, not the list
 EXPAND_REFUSED = frozenset({400, 403, 404, 405, 422, 501})
+#: the filter an incremental run asks a list's first page with (SS 12000's `meta.modified.after`). A server may not
+#: take it: one ignoring it answers the whole list (read as changed, nothing lost), one refusing it as it refuses a
+#: parameter it lacks (`EXPAND_REFUSED`) stopped the run, blaming `--page-size`. Asked again without it, said: the
+#: whole list is a superset of what changed (reporting answers what did not `unchanged`), and an incremental run
+#: removes only what /deletedEntities names
+CHANGED_AFTER = "meta.modified.after"
 #: the charsets (as `codecs` names them) a page is read in when its content-type declares one and it is not UTF-8:
 #: what servers on Windows and older Java stacks send (RFC 8259 §8.1 has JSON in UTF-8; RFC 9110 §8.3.2 has the
 #: receiver read a body by its declared charset)
@@ -892,6 +898,7 @@ class HttpSource:
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
         self._expand_refused = self._link_as_given = False  # what the server refused of a page's query (`read`)
+        self._filter_refused = False  # the first page's `CHANGED_AFTER` refused: the list read whole (`read`)
         self._token_param = "pageToken"  # the query parameter a token goes back in (`SNAKE_TOKENS`)
         self._total: tuple[int, str] | None = None  # the list's size a page states, and where (`_stated_total`)
         self._charsets_said: set[str] = set()
@@ -975,6 +982,8 @@ class HttpSource:
             headers = {"Accept-Encoding": ACCEPT_ENCODING}
             if self.auth is not None:
                 headers["Authorization"] = self.auth.header()
+                while self.auth.notes:  # how the endpoint took the client's credentials, when not the first way
+                    self._note(self.auth.notes.pop(0))
             with self.client.stream("GET", url, params=query, follow_redirects=False, headers=headers) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECTS and location:
@@ -1071,7 +1080,12 @@ class HttpSource:
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
         if ask is not None and ask.instead is not None and response.status_code in EXPAND_REFUSED:
-            if not ask.on_link:
+            refused_filter = None
+            if ask.added == (CHANGED_AFTER,):
+                # said once the list answers without it (else that answer is said, as any list's)
+                self._filter_refused = True
+                refused_filter = f"HTTP {response.status_code} to the filter {CHANGED_AFTER}{server_said(body.small())}"
+            elif not ask.on_link:
                 self._expand_refused = True
                 beside_token = any(key in (params or {}) for key in ("pageToken", "page_token"))
                 if beside_token:  # the first page's expansion was taken: its token carries it, as it does a filter
@@ -1088,6 +1102,9 @@ class HttpSource:
                            f"added{server_said(body.small())}: asked again as the server gave it")
             body.close()
             response, body = self._fetch(what, *ask.instead)
+            if refused_filter is not None and response.status_code == 200:
+                self._note(f"{what}: {refused_filter}: asked again without it, the whole list read (what did not "
+                           "change since is sent too, and reporting answers it unchanged)")
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return None  # held back by the server (e.g. no right to read persons)
@@ -1118,6 +1135,12 @@ class HttpSource:
                         "later)")
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
+            elif response.status_code in (400, 422) and page == 1 and "after" in response.request.url.params:
+                # /deletedEntities' filter (--since) is asked beside the limit: either may be what the server refuses
+                # (it was said as the limit alone, "--page-size", for a server refusing the time's form)
+                query = response.request.url.params
+                hint = (f"; the page was asked with after={query['after'][:40]} (--since, as an RFC 3339 time) and "
+                        f"limit={query.get('limit', '')[:12]} (--page-size): the server may refuse either")
             elif response.status_code in (400, 422) and page == 1 and "limit" in response.request.url.params:
                 # a server whose largest page is smaller may refuse a larger `limit` rather than give fewer items
                 hint = (f"; the page was asked with limit={response.request.url.params['limit'][:12]}: a server whose "
@@ -1190,12 +1213,19 @@ class HttpSource:
             page += 1
             ask = same_query(f"/{entity}", query, expanding, token=token, link=link, as_given=self._link_as_given,
                              token_param=self._token_param)
-            self._expand_refused = False
+            if ask.instead is None and ask.params is not None and CHANGED_AFTER in ask.params:
+                # the first page with the filter: asked again without it when the server refuses it
+                ask = ask._replace(added=(CHANGED_AFTER,), instead=(ask.path, {
+                    key: value for key, value in ask.params.items() if key != CHANGED_AFTER}))
+            self._expand_refused = self._filter_refused = False
             self._total = None
             items, token = self._page(entity, page, self._answer(entity, page, ask.path, ask.params, ask,
                                                                  quiet=expand_quietly))
             if self._expand_refused:
                 expanding = {}  # the server has no such expansion: not asked again on every later page
+            if self._filter_refused:
+                # nor the filter: not added to a next link that lacks it either (`same_query`)
+                query = {key: value for key, value in query.items() if key != CHANGED_AFTER}
             link = None if token else self._next_link
             new = once.new(f"page {page}", items)
             out += new
