@@ -13,10 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-__all__ = ["Broken", "refuse"]
+from ..identifiers import BLANK_RULE, name_form, name_rule_broken
+
+__all__ = ["BLANK_WORDS", "Broken", "UNIQUE_RULE", "blank_broken", "refuse", "repeated", "says_nothing",
+           "unique_broken", "unique_words"]
+
+#: each value of a list once: the door's `UniqueItems` (kit) and an event's list alike
+UNIQUE_RULE = "unique"
+#: the words of `BLANK_RULE` for free text (a criterion, a reason): the door's `says_something` (kit) and an event's
+BLANK_WORDS = "must have a visible character (not only spaces or line breaks): leave it out, or null, for none"
 
 
 @dataclass(frozen=True)
@@ -37,3 +46,36 @@ def refuse(broken: Sequence[Broken]) -> None:
         # the words as context, not as the template: a `{` in them is no placeholder
         raise PydanticCustomError(first.rule, "{field}: {words} ({rule})",
                                   {"field": first.field, "words": first.words, "rule": first.rule})
+
+
+def says_nothing(value: str) -> bool:
+    """Free text without a visible character (only spaces, line breaks or invisible ones): it says nothing."""
+    return not any(name_rule_broken(ch) is None for ch in value)
+
+
+def repeated(values: Sequence[Any]) -> tuple[int, int] | None:
+    """`(index, first)` of the first value that repeats an earlier one (text compared by its one form, `name_form`: no
+    reader tells such spellings apart), or None."""
+    seen: dict[Any, int] = {}
+    for index, value in enumerate(values):
+        first = seen.setdefault(name_form(value) if isinstance(value, str) else value, index)
+        if first != index:
+            return index, first
+    return None
+
+
+def unique_words(index: int, first: int) -> str:
+    """The words of `UNIQUE_RULE` (never the value: only where it stands)."""
+    return f"item {index} repeats item {first}: give each value once"
+
+
+def unique_broken(field: str, values: Sequence[Any]) -> list[Broken]:
+    """`UNIQUE_RULE` of a list field (at the door `UniqueItems`, naming the list)."""
+    twice = repeated(values)
+    return [] if twice is None else [Broken(field, UNIQUE_RULE, unique_words(*twice))]
+
+
+def blank_broken(field: str, texts: Sequence[str]) -> list[Broken]:
+    """`BLANK_RULE` of each text of a list field that says nothing (at the door `says_something`, naming the item)."""
+    return [Broken(f"{field}.{index}", BLANK_RULE, BLANK_WORDS) for index, text in enumerate(texts)
+            if says_nothing(text)]
