@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from ..identifiers import (
+    BLANK_RULE,
     SCHOOL_YEAR_RULE,
     Gender,
     GroupId,
@@ -27,7 +28,7 @@ from ..identifiers import (
 from ..scales import Scale, is_valid_value, off_scale_words, reaches_pass
 from ..subjects import KnownSubjectCode, subject_list
 from .base import EventData, Int4, Revision, Round, Timestamp, Year
-from .rules import Broken, blank_broken, refuse, unique_broken
+from .rules import BLANK_WORDS, Broken, blank_broken, refuse, says_nothing, unique_broken
 
 __all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1", "Criterion", "FIRST_GRADED_YEAR",
            "SPECIAL_SCHOOL_FORM", "assessed_outside_school_year", "assessment_broken", "graded_year_broken",
@@ -179,3 +180,10 @@ class AssessmentRetractedV1(EventData):
     round: Round
     retracted_at: Timestamp
     reason: SafeText | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> AssessmentRetractedV1:
+        # the door's `SaidText` (round 29r: the event took a reason of spaces, which says nothing)
+        if self.reason is not None and says_nothing(self.reason):
+            refuse([Broken("reason", BLANK_RULE, BLANK_WORDS)])
+        return self

@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from ..identifiers import Name, OrganiserId, SchoolUnitCode, name_form
 from .base import ContractModel, EventData, Timestamp
+from .rules import Broken, refuse
 
 __all__ = [
     "SchoolForm",
@@ -118,8 +119,8 @@ class LikaSelfAssessmentPublishedV1(EventData):
         seen: set[str] = set()
         for r in ratings:
             if r.indicator_id in seen:
-                raise PydanticCustomError(UNIQUE_INDICATOR_RULE, "indicator_id {indicator_id!r} is rated more than once",
-                                          {"indicator_id": r.indicator_id})
+                raise PydanticCustomError(UNIQUE_INDICATOR_RULE, "indicator_id {indicator_id} is rated more than once "
+                                          "({rule})", {"indicator_id": r.indicator_id, "rule": UNIQUE_INDICATOR_RULE})
             seen.add(r.indicator_id)
         return ratings
 
@@ -127,8 +128,8 @@ class LikaSelfAssessmentPublishedV1(EventData):
     def _made_by_publishing(self) -> LikaSelfAssessmentPublishedV1:
         # a model's rule has no field in its error's location: the words name it
         if self.assessed_on is not None and self.assessed_on > published_day(self.published_at):
-            raise PydanticCustomError(NOT_AFTER_PUBLISHED, "assessed_on: a self-assessment is made on or before the "
-                                      "day it is published (published_at's day in Sweden)")
+            refuse([Broken("assessed_on", NOT_AFTER_PUBLISHED, "a self-assessment is made on or before the day it is "
+                           "published (published_at's day in Sweden)")])
         return self
 
 
@@ -182,9 +183,11 @@ class LikaActionPlanItem(ContractModel):
         and (round 29r) one tag in two cases ("IT", "it"), which the door and reporting's compilation read as one."""
         for tag in tags:
             if len(tag) > MAX_TAG_LENGTH:
-                raise PydanticCustomError(TAG_LENGTH_RULE, "a tag has 1–{most} characters", {"most": MAX_TAG_LENGTH})
+                raise PydanticCustomError(TAG_LENGTH_RULE, "a tag has 1–{most} characters ({rule})",
+                                          {"most": MAX_TAG_LENGTH, "rule": TAG_LENGTH_RULE})
         if len({tag_folded(tag) for tag in tags}) != len(tags):
-            raise PydanticCustomError(UNIQUE_TAGS_RULE, "a tag is given more than once (in any case)")
+            raise PydanticCustomError(UNIQUE_TAGS_RULE, "a tag is given more than once, in any case ({rule})",
+                                      {"rule": UNIQUE_TAGS_RULE})
         return tags
 
 
