@@ -16,13 +16,12 @@ Found and fixed (door: the rule — event before → after; each test below fail
   date rules (round 28u) now name their rule too.
 - assessment service, assessments (`assessment.published.v1`): `term_grade_from_year_6` (a term grade of year 3) and
   `value_on_scale` in a subject of the anpassad grundskola (an F, a grade its scale does not give) — applied, counted
-  among the unit's grades and below pass → dead-lettered. An unmet criterion given twice (`unique`) or saying nothing
-  (`not_blank`: a criterion of spaces met `criteria_required_below_pass`) — applied → dead-lettered.
+  among the unit's grades and below pass → dead-lettered. An unmet criterion saying nothing (`not_blank`: a criterion
+  of spaces met `criteria_required_below_pass`) — applied → dead-lettered.
   `term_grade_on_af_scale`, `criteria_required_below_pass` and `within_school_year` were held already (in other words:
   now the door's words and the rule's name).
 - assessment service, retractions (`assessment.retracted.v1`): a `reason` of spaces (`not_blank`) — applied →
   dead-lettered.
-- assessment service, plans (`plan.published.v1`): a criteria code given twice (`unique`) — applied → dead-lettered.
 - LIKA, action plans (`lika.action_plan_changed.v1`): one tag in two cases ("IT", "it": the door folds case, as its
   filters and reporting's compilation read it) — applied → dead-lettered (`unique_tags`); the tag and indicator
   refusals name their rule (`tag_length`, `unique_tags`, `unique_indicator`).
@@ -31,8 +30,10 @@ Held before, looked at: a forecast's value (`value_on_scale`: the event's `Liter
 (each indicator once, on the scale, a comment of at most 2,000 characters), the text rules, years, ids and size of
 every event; reporting's directory door validates its items by the event models themselves.
 
-Left (reported): a forecast's `forecast_id` derived from its key (`derived_from_key`) is not held by the event
-(`door_rules.NOT_HELD_YET` says why); LIKA's catalogue rules (an indicator of the catalogue, its area, every indicator
+Left (reported): a criterion or criteria code given twice (`unique`) is taken by the v1 events by an earlier decision
+(their lists are sets, read once; reporting reads neither; packages/contracts/README.md "Lists that mean sets"); a
+forecast's `forecast_id` derived from its key (`derived_from_key`) is not held by the event
+(`door_rules.NOT_HELD` says why); LIKA's catalogue rules (an indicator of the catalogue, its area, every indicator
 rated) are the LIKA service's reference data, which the contracts do not hold.
 """
 
@@ -52,7 +53,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from sqlalchemy import select
 
 from styrkedja_contracts import REGISTRY, ContractError, decode_event
-from styrkedja_contracts.door_rules import EVERY_EVENT, HELD, NOT_HELD_YET, NOT_ITEM_RULES
+from styrkedja_contracts.door_rules import EVERY_EVENT, HELD, NOT_HELD, NOT_ITEM_RULES
 from styrkedja_contracts.envelope import decode_plain
 from styrkedja_contracts.examples import example_bytes
 from styrkedja_contracts.topics import topic_for_event_type
@@ -101,11 +102,9 @@ REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
     (ASSESSMENT, {"kind": "term_grade", "scale": "THREE_LEVEL", "value": "ACCEPTABLE", "unmet_criteria": []}, "scale",
      "term_grade_on_af_scale"),
     (ASSESSMENT, {"unmet_criteria": []}, "unmet_criteria", "criteria_required_below_pass"),
-    (ASSESSMENT, {"unmet_criteria": ["Taluppfattning", "Taluppfattning "]}, "unmet_criteria", "unique"),
     (ASSESSMENT, {"unmet_criteria": ["  "]}, "unmet_criteria.0", "not_blank"),
     (ASSESSMENT, {"assessed_on": "2027-07-01"}, "assessed_on", "within_school_year"),
     (RETRACTED, {"reason": "   "}, "reason", "not_blank"),
-    (PLAN, {"criteria_codes": ["MA9E1", "MA9E1"]}, "criteria_codes", "unique"),
     (PLAN, {"published_on": "2027-07-01", "recorded_at": "2027-07-01T08:00:00+02:00"}, "published_on",
      "published_within_school_year"),
     (ACTION_PLAN, _tags(["IT", "it"]), "items[0].tags", "unique_tags"),
@@ -128,6 +127,9 @@ TAKEN: list[tuple[str, dict[str, Any]]] = [
     (ASSESSMENT, {"unmet_criteria": ["Taluppfattning", "Geometri"]}),
     (RETRACTED, {"reason": None}),
     (PLAN, {"criteria_codes": ["MA9E1", "MA9E2"]}),
+    # lists that mean sets: a repeat is taken, read once (`door_rules.NOT_HELD`)
+    (ASSESSMENT, {"unmet_criteria": ["Taluppfattning", "Taluppfattning "]}),
+    (PLAN, {"criteria_codes": ["MA9E1", "MA9E1"]}),
     (ACTION_PLAN, _tags(["IT", "natverk"])),
     (LIKA, {}),
 ]
@@ -171,8 +173,8 @@ def test_an_event_breaking_an_item_rule_of_its_door_is_refused_by_the_decode_nam
     """Each event its door's rule refuses is refused by the live decode (`decode_event`, by its fast path's shadow
     and the ordinary way alike) as `invalid_data` naming the field and the rule; each it takes is taken, by the fast
     path where the type has a shadow. Failed on the old code: the support events of the seven non-date rules, the
-    term grade of year 3, the F in the anpassad grundskola, the criteria and codes given twice or blank, the blank
-    reason and the tags "IT"/"it" were taken, and no refusal named its rule."""
+    term grade of year 3, the F in the anpassad grundskola, the blank criterion, the blank reason and the tags
+    "IT"/"it" were taken, and no refusal named its rule."""
     for n, (event_type, data, field, rule) in enumerate(REFUSED):
         with pytest.raises(ContractError) as caught:
             decode_event(_record(n, event_type, data, plain)[3])
@@ -330,13 +332,13 @@ def door_rule_names() -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
 
 def test_every_rule_a_door_can_raise_is_held_by_its_event_or_said_why_not() -> None:
     """Each rule name the write doors can raise is in exactly one of `door_rules.HELD` (with event types that exist),
-    `NOT_ITEM_RULES` or `NOT_HELD_YET` (with the reason), and none of those names a rule no door raises any more. A
+    `NOT_ITEM_RULES` or `NOT_HELD` (with the reason), and none of those names a rule no door raises any more. A
     door passing on a rule named elsewhere is listed in `PASSED_ON` with where its names are read from. Unknown rules
     keep being found: a new rule at a door fails here until it is given its event or its reason. Failed on the old
     code: no table (and the seven support rules, the graded year, the tags' case were no event's)."""
     names, passed_on = door_rule_names()
     assert passed_on == set(PASSED_ON), passed_on ^ set(PASSED_ON)
-    tables = [set(HELD), set(NOT_ITEM_RULES), set(NOT_HELD_YET)]
+    tables = [set(HELD), set(NOT_ITEM_RULES), set(NOT_HELD)]
     assert not (tables[0] & tables[1]) and not (tables[0] & tables[2]) and not (tables[1] & tables[2])
     unknown = {name: sorted(files) for name, files in names.items()
                if name not in set().union(*tables) and name not in EVENT_ONLY}
@@ -345,7 +347,7 @@ def test_every_rule_a_door_can_raise_is_held_by_its_event_or_said_why_not() -> N
     assert not stale, f"door_rules names rules no door raises: {sorted(stale)}"
     for name, event_types in HELD.items():
         assert event_types and all(t == EVERY_EVENT or t in REGISTRY.models for t in event_types), (name, event_types)
-    assert all(len(reason) > 40 for reason in (*NOT_ITEM_RULES.values(), *NOT_HELD_YET.values()))
+    assert all(len(reason) > 40 for reason in (*NOT_ITEM_RULES.values(), *NOT_HELD.values()))
 
 
 def test_every_rule_held_by_an_event_of_its_own_has_a_hostile_event_here() -> None:
@@ -355,6 +357,6 @@ def test_every_rule_held_by_an_event_of_its_own_has_a_hostile_event_here() -> No
            "evaluation_after_start", "outcome_needs_evaluation", "evaluated_needs_outcome",
            "action_programme_needs_investigation", "investigation_basis_kind", "term_grade_from_year_6",
            "value_on_scale", "term_grade_on_af_scale", "criteria_required_below_pass", "within_school_year",
-           "unique", "not_blank", "published_within_school_year", "unique_tags", "tag_length", "unique_indicator"}
+           "not_blank", "published_within_school_year", "unique_tags", "tag_length", "unique_indicator"}
     assert own <= set(HELD)
     assert own | EVENT_ONLY == {rule for _, _, _, rule in REFUSED}

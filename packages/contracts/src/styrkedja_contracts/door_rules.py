@@ -11,7 +11,7 @@ forbids, and the rebuild must refuse the same. So every rule name a write door c
   which the door's body shares;
 - `NOT_ITEM_RULES`: a rule that is not one item's own — against stored state, the caller, the clock, reference data
   the contracts do not hold, or the shape of a request — with the reason;
-- `NOT_HELD_YET`: an item rule the event does not hold, with the reason (a known gap, reported).
+- `NOT_HELD`: an item rule the event does not hold, with the reason (a decision, or a known gap, reported).
 
 `tests/test_hostile_round29r.py` reads every rule name the doors of the assessment, forecast and LIKA services, of
 reporting's directory and of the kit can raise from their source, and fails on a name in none of these (or in two),
@@ -20,7 +20,7 @@ or on a name here that no door raises any more.
 
 from __future__ import annotations
 
-__all__ = ["EVERY_EVENT", "HELD", "NOT_HELD_YET", "NOT_ITEM_RULES"]
+__all__ = ["EVERY_EVENT", "HELD", "NOT_HELD", "NOT_ITEM_RULES"]
 
 ASSESSMENT = "se.styrkedja.assessment.published.v1"
 ASSESSMENT_RETRACTED = "se.styrkedja.assessment.retracted.v1"
@@ -40,7 +40,6 @@ HELD: dict[str, tuple[str, ...]] = {
     "criteria_required_below_pass": (ASSESSMENT,),
     "term_grade_from_year_6": (ASSESSMENT,),
     "within_school_year": (ASSESSMENT,),
-    "unique": (ASSESSMENT, PLAN),  # unmet criteria, criteria codes (`events.rules.unique_broken`)
     "not_blank": (ASSESSMENT, ASSESSMENT_RETRACTED, EVERY_EVENT),  # a criterion, a reason; every name (`Name`)
     # the assessment service's support interventions (`events.support.intervention_broken`)
     "decision_names_decider": (SUPPORT,),
@@ -134,8 +133,11 @@ NOT_ITEM_RULES: dict[str, str] = {
     "indicator_area": _CATALOGUE,
 }
 
-#: rule name → why the event does not hold this item rule yet (reported, not mended)
-NOT_HELD_YET: dict[str, str] = {
+#: rule name → why the event does not hold this item rule (a decision, or a gap reported and not mended)
+NOT_HELD: dict[str, str] = {
+    "unique": ("an assessment's `unmet_criteria` and a plan's `criteria_codes` are sets: the door refuses a repeat, "
+               "the v1 events take one and a consumer reads it once (the README's \"Lists that mean sets\"); "
+               "reporting reads neither list, so a repeat moves no figure, live or rebuilt"),
     "derived_from_key": ("a forecast's `forecast_id` is `forecast_id_for` its organiser, student, subject, school year "
                          "and term at the forecast door; the event takes any id, and reporting keys a forecast by its "
                          "id, so another producer's second id for one student, subject and term counts twice. Not "

@@ -28,7 +28,7 @@ from ..identifiers import (
 from ..scales import Scale, is_valid_value, off_scale_words, reaches_pass
 from ..subjects import KnownSubjectCode, subject_list
 from .base import EventData, Int4, Revision, Round, Timestamp, Year
-from .rules import BLANK_WORDS, Broken, blank_broken, refuse, says_nothing, unique_broken
+from .rules import BLANK_WORDS, Broken, blank_broken, refuse, says_nothing
 
 __all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1", "Criterion", "FIRST_GRADED_YEAR",
            "SPECIAL_SCHOOL_FORM", "assessed_outside_school_year", "assessment_broken", "graded_year_broken",
@@ -93,15 +93,15 @@ def graded_year_broken(kind: str, year: int) -> list[Broken]:
 def assessment_broken(kind: str, scale: Scale, value: str, unmet_criteria: Sequence[str], year: int,
                       subject_code: str, assessed_on: date, school_year: str) -> list[Broken]:
     """Every item rule of a published assessment: the assessment service's door (`assessments.rules`, and its body's
-    `UniqueItems` and `says_something` for the criteria) and the event (`AssessmentPublishedV1`) alike — the result's
-    (`result_broken`), the graded year's (`graded_year_broken`), each unmet criterion once and saying something
-    (`unique`, `not_blank`: a criterion of spaces met the rule that a result below pass names one) and
-    `within_school_year` (`assessed_on` in its school year). Round 29r: the event held neither the year of a term
-    grade, nor the anpassad grundskola's scale without F, nor the criteria's rules, and reporting counted such a
-    grade."""
+    `says_something` for the criteria) and the event (`AssessmentPublishedV1`) alike — the result's
+    (`result_broken`), the graded year's (`graded_year_broken`), each unmet criterion saying something (`not_blank`:
+    a criterion of spaces met the rule that a result below pass names one) and `within_school_year` (`assessed_on` in
+    its school year). Round 29r: the event held neither the year of a term grade, nor the anpassad grundskola's scale
+    without F, nor a blank criterion, and reporting counted such a grade. A criterion given twice the event takes: its
+    list is a set (`door_rules.NOT_HELD`, `unique`)."""
     found = result_broken(kind, scale, value, bool(unmet_criteria), special_school=special_school(subject_code))
     if unmet_criteria:
-        found += blank_broken("unmet_criteria", unmet_criteria) + unique_broken("unmet_criteria", unmet_criteria)
+        found += blank_broken("unmet_criteria", unmet_criteria)
     found += graded_year_broken(kind, year)
     if not within_school_year(assessed_on, school_year):
         found.append(Broken("assessed_on", SCHOOL_YEAR_RULE, assessed_outside_school_year(school_year)))

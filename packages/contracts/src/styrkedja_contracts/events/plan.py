@@ -3,7 +3,6 @@ metadata needed to count coverage travels (no title, no link, no content)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, ClassVar
 from uuid import UUID
@@ -13,7 +12,7 @@ from pydantic import Field, model_validator
 from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, SubjectCode, Term, school_year_bounds
 from ..subjects import KnownSubjectCode
 from .base import EventData, Int4, Revision, Timestamp
-from .rules import Broken, refuse, unique_broken
+from .rules import Broken, refuse
 
 __all__ = ["PUBLISHED_WITHIN_SCHOOL_YEAR", "PlanPublishedV1", "PlanRetractedV1", "plan_broken",
            "published_after_school_year"]
@@ -28,15 +27,14 @@ def published_after_school_year(school_year: str) -> str:
     the field's name)."""
     return f"published after school year {school_year} ended ({school_year_bounds(school_year)[1].isoformat()})"
 
-def plan_broken(school_year: str, published_on: date, criteria_codes: Sequence[str]) -> list[Broken]:
-    """Every item rule of a published plan, the assessment service's door (`plans.service.check_plan`, and its body's
-    `UniqueItems` for the codes) and the event alike: published in (or before) its school year, not after it ended
-    (`school_year_bounds`: the contracts' one school-year rule); each criteria code once (`unique`: round 29r, the
-    event took a code twice, which a reader counting covered criteria counts twice)."""
-    found = unique_broken("criteria_codes", criteria_codes)
+def plan_broken(school_year: str, published_on: date) -> list[Broken]:
+    """Every item rule of a published plan, the assessment service's door (`plans.service.check_plan`) and the event
+    alike: published in (or before) its school year, not after it ended (`school_year_bounds`: the contracts' one
+    school-year rule). A criteria code given twice the door refuses (`UniqueItems`) and the event takes: its list is a
+    set (`door_rules.NOT_HELD`, `unique`)."""
     if published_on > school_year_bounds(school_year)[1]:
-        found.append(Broken("published_on", PUBLISHED_WITHIN_SCHOOL_YEAR, published_after_school_year(school_year)))
-    return found
+        return [Broken("published_on", PUBLISHED_WITHIN_SCHOOL_YEAR, published_after_school_year(school_year))]
+    return []
 
 
 CriterionCode = Annotated[SubjectCode, Field(description="A knowledge criteria code (ASCII).")]
@@ -61,7 +59,7 @@ class PlanPublishedV1(EventData):
 
     @model_validator(mode="after")
     def _check_rules(self) -> PlanPublishedV1:
-        refuse(plan_broken(self.school_year, self.published_on, self.criteria_codes))
+        refuse(plan_broken(self.school_year, self.published_on))
         return self
 
 

@@ -19,10 +19,10 @@ from pydantic_core import PydanticCustomError
 
 from ..identifiers import BLANK_RULE, name_form, name_rule_broken
 
-__all__ = ["BLANK_WORDS", "Broken", "UNIQUE_RULE", "blank_broken", "refuse", "repeated", "says_nothing",
-           "unique_broken", "unique_words"]
+__all__ = ["BLANK_WORDS", "Broken", "UNIQUE_RULE", "blank_broken", "refuse", "repeated", "says_nothing"]
 
-#: each value of a list once: the door's `UniqueItems` (kit) and an event's list alike
+#: each value of a list once: the door's `UniqueItems` (kit); an event's lists are sets, which take a repeat
+#: (`door_rules.NOT_HELD`)
 UNIQUE_RULE = "unique"
 #: the words of `BLANK_RULE` for free text (a criterion, a reason): the door's `says_something` (kit) and an event's
 BLANK_WORDS = "must have a visible character (not only spaces or line breaks): leave it out, or null, for none"
@@ -62,17 +62,6 @@ def repeated(values: Sequence[Any]) -> tuple[int, int] | None:
         if first != index:
             return index, first
     return None
-
-
-def unique_words(index: int, first: int) -> str:
-    """The words of `UNIQUE_RULE` (never the value: only where it stands)."""
-    return f"item {index} repeats item {first}: give each value once"
-
-
-def unique_broken(field: str, values: Sequence[Any]) -> list[Broken]:
-    """`UNIQUE_RULE` of a list field (at the door `UniqueItems`, naming the list)."""
-    twice = repeated(values)
-    return [] if twice is None else [Broken(field, UNIQUE_RULE, unique_words(*twice))]
 
 
 def blank_broken(field: str, texts: Sequence[str]) -> list[Broken]:

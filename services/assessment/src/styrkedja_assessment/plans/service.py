@@ -40,8 +40,8 @@ def _out(outcome: Outcome) -> PlanOut:
 def check_plan(item: PlanIn) -> list[RuleViolation]:
     """A plan is published in (or before) its school year: not after it ends (30 June, `school_year_bounds`: the
     contracts' one school-year rule, an assessment's `within_school_year` too) — the contracts' `plan_broken`, which
-    the event holds too. Its codes' `unique` the body's `UniqueItems` has refused already, in the same words."""
-    return [RuleViolation(b.field, b.rule, b.words) for b in plan_broken(item.school_year, item.published_on, ())]
+    the event holds too."""
+    return [RuleViolation(b.field, b.rule, b.words) for b in plan_broken(item.school_year, item.published_on)]
 
 
 class PlanService:
