@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, ClassVar
 from uuid import UUID
 
@@ -54,10 +55,16 @@ SPECIAL_SCHOOL_FORM = "anpassad_grundskola"
 FIRST_GRADED_YEAR = 6
 
 
+@cache
+def _special_school_codes() -> frozenset[str]:
+    # one set look-up per event (the decode of every assessment asks it), the shipped list read once
+    return frozenset(code for code, subject in subject_list().subjects.items()
+                     if subject.school_form == SPECIAL_SCHOOL_FORM)
+
+
 def special_school(subject_code: str) -> bool:
     """Whether results in this subject are on the anpassad grundskola's scale (A–E): its school form on the list."""
-    subject = subject_list().subjects.get(subject_code)
-    return subject is not None and subject.school_form == SPECIAL_SCHOOL_FORM
+    return subject_code in _special_school_codes()
 
 
 def result_broken(kind: str, scale: Scale, value: str, names_criteria: bool, *,
@@ -102,7 +109,8 @@ def assessment_broken(kind: str, scale: Scale, value: str, unmet_criteria: Seque
     found = result_broken(kind, scale, value, bool(unmet_criteria), special_school=special_school(subject_code))
     if unmet_criteria:
         found += blank_broken("unmet_criteria", unmet_criteria)
-    found += graded_year_broken(kind, year)
+    if kind == "term_grade":
+        found += graded_year_broken(kind, year)
     if not within_school_year(assessed_on, school_year):
         found.append(Broken("assessed_on", SCHOOL_YEAR_RULE, assessed_outside_school_year(school_year)))
     return found
