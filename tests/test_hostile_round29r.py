@@ -257,7 +257,8 @@ DOOR_SOURCES = [
     *sorted((ROOT / "services/forecast/src").rglob("*.py")),
     *sorted((ROOT / "services/lika/src").rglob("*.py")),
     *sorted((ROOT / "services/reporting/src/styrkedja_reporting/directory").rglob("*.py")),
-    *[ROOT / "packages/kit/src/styrkedja_kit" / name for name in ("rules.py", "revisions.py", "writes.py", "inputs.py")],
+    *[ROOT / "packages/kit/src/styrkedja_kit" / name
+      for name in ("rules.py", "revisions.py", "writes.py", "inputs.py")],
     *sorted((ROOT / "packages/contracts/src/styrkedja_contracts/events").glob("*.py")),
 ]
 #: the callables that carry a rule's name, and the position of the name among their arguments (else `rule=`)

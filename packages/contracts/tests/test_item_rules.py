@@ -137,7 +137,8 @@ def test_refuse_names_the_field_the_words_and_the_rule_and_takes_braces_as_words
     refuse([])
     with pytest.raises(Exception) as caught:
         refuse([Broken("f", "some_rule", "a {brace} stays"), Broken("g", "other", "not said")])
-    assert caught.value.type == "some_rule" and str(caught.value) == "f: a {brace} stays (some_rule)"  # type: ignore[attr-defined]
+    refusal: Any = caught.value
+    assert refusal.type == "some_rule" and str(refusal) == "f: a {brace} stays (some_rule)"
 
 
 @pytest.mark.parametrize(("event_type", "model", "changed", "rule"), [

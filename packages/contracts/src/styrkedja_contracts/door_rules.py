@@ -119,9 +119,9 @@ NOT_ITEM_RULES: dict[str, str] = {
     "term_format": _REQUEST + " (LIKA's action plan `start_term`, which no event carries)",
     "school_year_format": _REQUEST + " (LIKA's action plan `start_term`, which no event carries)",
     "not_comparable": _REQUEST + " (a comparison read)",
-    "less_than_equal": ("a revision a sender names is at most `MAX_NAMED_REVISION`, so that it can be revised again; an "
-                        "event carries any revision to `MAX_INT4` by design, the ones a service numbered above the "
-                        "bound too (`events.base.MAX_NAMED_REVISION`)"),
+    "less_than_equal": ("a revision a sender names is at most `MAX_NAMED_REVISION`, so that it can be revised again; "
+                        "an event carries any revision to `MAX_INT4` by design, the ones a service numbered above "
+                        "the bound too (`events.base.MAX_NAMED_REVISION`)"),
     "not_in_future": ("the door's clock; an event's moments are judged against its record's time instead "
                       "(`time_in_future`, the kit's `ahead_of_record`, live and rebuilt alike), and a LIKA "
                       "self-assessment's day against its publishing (`not_after_published`)"),

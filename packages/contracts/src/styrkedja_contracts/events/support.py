@@ -18,8 +18,8 @@ from .rules import Broken, refuse
 
 __all__ = ["DeciderRole", "EVALUATION_AFTER_START", "EVALUATION_AFTER_START_WORDS", "EvaluationOutcome",
            "InterventionKind", "InterventionStatus", "PRINCIPAL_DECIDES", "RESTS_ON_INVESTIGATION",
-           "STARTS_AFTER_DECISION", "STARTS_AFTER_DECISION_WORDS", "intervention_broken", "SupportInterventionChangedV1", "SupportInterventionRecordedV1",
-           "SupportInterventionRetractedV1"]
+           "STARTS_AFTER_DECISION", "STARTS_AFTER_DECISION_WORDS", "SupportInterventionChangedV1",
+           "SupportInterventionRecordedV1", "SupportInterventionRetractedV1", "intervention_broken"]
 
 
 class InterventionKind(StrEnum):

@@ -29,7 +29,8 @@ from styrkedja_contracts.scales import Scale
 from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
 from styrkedja_kit.rules import RuleViolation
 
-__all__ = ["Current", "Decision", "FIRST_GRADED_YEAR", "SPECIAL_SCHOOL_FORM", "check_assessed_on", "check_graded_year", "check_result",
+__all__ = ["Current", "Decision", "FIRST_GRADED_YEAR", "SPECIAL_SCHOOL_FORM",
+           "check_assessed_on", "check_graded_year", "check_result",
            "decide_publish", "decide_retract", "special_school"]
 
 
