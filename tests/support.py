@@ -79,6 +79,25 @@ def organisation_number(rng: random.Random) -> str:
     return f"21{rng.randint(20, 99)}{rng.randint(0, 99):02d}-{rng.randint(0, 9999):04d}"
 
 
+#: the investigation an action programme of the tests' support events rests on (`decision`)
+BASIS_INVESTIGATION = uuid.UUID("5c1d2e3f-4a5b-4c6d-8e7f-901a2b3c4d00")
+
+
+def decision(kind: str, status: str, start: Any) -> dict[str, Any]:
+    """The fields a support intervention of this kind and status names besides, at the assessment service's door and
+    in its event (the contracts' `intervention_broken`, round 29r): past `proposed` who decided (the principal for
+    every kind but an extra adaptation) and when (on its start); an action programme its investigation; an evaluated
+    one its outcome. A test's own values given after these win."""
+    found: dict[str, Any] = {}
+    if status != "proposed":
+        found |= {"decided_by_role": "teacher" if kind == "extra_adjustment" else "principal", "decided_on": start}
+    if kind == "action_programme":
+        found["investigation_id"] = BASIS_INVESTIGATION
+    if status == "evaluated":
+        found["evaluation_outcome"] = "unchanged"
+    return found
+
+
 def delivered_in_order(events: Iterable[Any]) -> list[Any]:
     """`events` as the consumer's `Delivered` records, each in partition 0 of its topic at the next offset there
     (what a one-partition log of them looks like to reporting's apply and rebuild)."""

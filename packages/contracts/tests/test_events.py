@@ -42,14 +42,14 @@ def test_assessment_valid_and_frozen(assessment_kwargs: dict[str, Any]) -> None:
 
 
 def test_assessment_value_must_be_on_scale(assessment_kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError, match="not on scale AF"):
+    with pytest.raises(ValidationError, match="value: not a value of scale AF .* \\(value_on_scale\\)"):
         AssessmentPublishedV1(**{**assessment_kwargs, "value": "ACCEPTABLE"})
     ok = AssessmentPublishedV1(**{**assessment_kwargs, "scale": "THREE_LEVEL", "value": "ACCEPTABLE"})
     assert ok.value == "ACCEPTABLE"
 
 
 def test_below_pass_requires_unmet_criteria(assessment_kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError, match="unmet_criteria must name at least one criterion"):
+    with pytest.raises(ValidationError, match="unmet_criteria: value .F. is below the pass level: name at least one"):
         AssessmentPublishedV1(**{**assessment_kwargs, "value": "F"})
     with pytest.raises(ValidationError, match="unmet_criteria"):
         AssessmentPublishedV1(**{**assessment_kwargs, "scale": "THREE_LEVEL", "value": "NOT_REACHED"})
@@ -58,7 +58,7 @@ def test_below_pass_requires_unmet_criteria(assessment_kwargs: dict[str, Any]) -
 
 
 def test_term_grade_is_af(assessment_kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError, match="term_grade must be on the AF scale"):
+    with pytest.raises(ValidationError, match="scale: a term grade must be on the AF scale .term_grade_on_af_scale."):
         AssessmentPublishedV1(
             **{**assessment_kwargs, "kind": "term_grade", "scale": "THREE_LEVEL", "value": "ACCEPTABLE"}
         )

@@ -50,13 +50,17 @@ def test_item_rules(field, value):
     (["x" * 100_000], "a tag has 1–40 characters"),
     (["natverk", "natverk"], "a tag is given more than once"),
     (["natverk", " natverk "], "a tag is given more than once"),  # one tag in its name form
+    (["IT", "it"], "a tag is given more than once"),  # one tag in any case, as the LIKA door folds it (round 29r)
+    (["Nätverk", "NÄTVERK"], "a tag is given more than once"),
 ])
 def test_a_tag_is_held_to_what_the_lika_service_keeps(tags, says):
     """Failed on the old code: the LIKA door refuses a tag over 40 characters and a tag given twice
-    (`unique_tags`), the event took both from another producer (a 100,000-character cell in every to-do export)."""
+    (`unique_tags`), the event took both from another producer (a 100,000-character cell in every to-do export).
+    Round 29r: the door folds case ("IT" is "it"), the event told them apart; the refusal names its rule."""
     items = data()["items"]
     items[0] = items[0] | {"tags": tags}
-    with pytest.raises(ValidationError, match=says):
+    with pytest.raises(ValidationError, match=says) as caught:
         LikaActionPlanChangedV1.model_validate(data(items=items))
-    items[0] = items[0] | {"tags": ["n" * 40, "Natverk", "natverk"]}  # 40 characters, and case tells tags apart
+    assert caught.value.errors()[0]["type"] == ("tag_length" if "characters" in says else "unique_tags")
+    items[0] = items[0] | {"tags": ["n" * 40, "Natverk", "IT"]}  # 40 characters, and two tags
     LikaActionPlanChangedV1.model_validate(data(items=items))

@@ -84,7 +84,7 @@ def test_an_event_dated_years_ahead_is_refused_by_the_fast_path_and_the_ordinary
     with pytest.raises(ContractError) as caught:
         decode_event(raw)
     assert caught.value.reason == "invalid_data"
-    assert f"assessed_on must lie in school year {school_year}" in str(caught.value)
+    assert f"assessed_on: must lie in school year {school_year}" in str(caught.value)
 
 
 def test_the_examples_are_in_their_school_year() -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "is_valid_value",
     "reaches_pass",
     "merit_points",
+    "off_scale_words",
 ]
 
 
@@ -85,6 +86,15 @@ def is_valid_value(scale: Scale | str, value: str, *, special_school: bool = Fal
     except TypeError:  # not hashable: the tuple's own comparison below
         pass
     return value in scale_values(scale, special_school=special_school)
+
+
+def off_scale_words(scale: Scale, *, special_school: bool = False) -> str:
+    """The words of `value_on_scale` (a value not of its scale), the same at a door and in an event's dead letter:
+    the values allowed, never the text sent (a client's free text in a result's field is not answered back)."""
+    # `special_school`: the anpassad grundskola's variant of the scale (A–E on AF: it gives no F)
+    where = " in the anpassad grundskola" if special_school and scale is Scale.AF else ""
+    allowed = ", ".join(scale_values(scale, special_school=special_school))
+    return f"not a value of scale {scale.value}{where} (allowed: {allowed})"
 
 
 def reaches_pass(scale: Scale | str, value: str) -> bool:

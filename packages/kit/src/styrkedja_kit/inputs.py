@@ -60,6 +60,7 @@ from styrkedja_contracts.events.base import (
     school_year_within_years,
     within_years,
 )
+from styrkedja_contracts.events.rules import BLANK_WORDS, UNIQUE_RULE, repeated, says_nothing
 from styrkedja_contracts.identifiers import (
     BLANK_RULE,
     TEXT_RULES_HELD,
@@ -73,8 +74,6 @@ from styrkedja_contracts.identifiers import (
     _canonical_organiser,  # the organiser id's spelling and text check in one
     _reject_pin,  # the identifier types' text check: a field of one is checked by its type
     check_text,
-    name_form,
-    name_rule_broken,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
 
@@ -104,9 +103,8 @@ def says_something(value: str) -> str:
     stored as a reason, a description, an unmet criterion "there" that says nothing (a criterion of spaces met the rule
     that a result below pass names one). An optional text with nothing to say is left out (`null`), as LIKA's comments
     and the kit's query parameters are."""
-    if not any(name_rule_broken(ch) is None for ch in value):
-        raise PydanticCustomError(BLANK_RULE, "must have a visible character (not only spaces or line breaks): leave "
-                                              "it out, or null, for none")
+    if says_nothing(value):
+        raise PydanticCustomError(BLANK_RULE, BLANK_WORDS)
     return value
 
 
@@ -126,13 +124,10 @@ def unique_items(values: list[Any]) -> list[Any]:
     criteria code twice, was stored as given, and would count twice for any reader counting them. Text compares by
     its one form (`name_form`: NFC, no surrounding or doubled spaces), as no reader tells such spellings apart. The
     values are not repeated (only where they stand)."""
-    seen: dict[Any, int] = {}
-    for index, value in enumerate(values):
-        key = name_form(value) if isinstance(value, str) else value
-        first = seen.setdefault(key, index)
-        if first != index:
-            raise PydanticCustomError("unique", "item {index} repeats item {first}: give each value once",
-                                      {"index": index, "first": first})
+    twice = repeated(values)  # the contracts' rule, an event's list holds it too (round 29r)
+    if twice is not None:
+        raise PydanticCustomError(UNIQUE_RULE, "item {index} repeats item {first}: give each value once",
+                                  {"index": twice[0], "first": twice[1]})
     return values
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from styrkedja_contracts.events.base import full_loc
-from styrkedja_contracts.scales import Scale, is_valid_value, scale_values
+from styrkedja_contracts.scales import Scale, is_valid_value, off_scale_words
 
 
 @dataclass  # not frozen: raising sets __traceback__/__cause__ on the instance
@@ -53,10 +53,7 @@ def check_on_scale(scale: Scale, value: str, *, special_school: bool = False) ->
     naming the values allowed — never the text sent (a refusal names the field and the rule: a client's free text in
     a result's field, a name as well as a typo, is not answered back nor logged with the answer)."""
     if not is_valid_value(scale, value, special_school=special_school):
-        # `special_school`: the anpassad grundskola's variant of the scale (A–E on AF: it gives no F)
-        where = " in the anpassad grundskola" if special_school and scale is Scale.AF else ""
-        raise RuleViolation("value", "value_on_scale", f"not a value of scale {scale.value}{where} "
-                                                       f"(allowed: {', '.join(scale_values(scale, special_school=special_school))})")
+        raise RuleViolation("value", "value_on_scale", off_scale_words(scale, special_school=special_school))
 
 
 def check_items(items: Iterable[Any], check: Callable[[Any], None], *, batch: bool) -> list[RuleViolation]:

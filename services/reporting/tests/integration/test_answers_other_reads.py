@@ -20,6 +20,7 @@ from styrkedja_devstack.testing import service_client
 from styrkedja_kit.consumer import Delivered
 from styrkedja_reporting.access.answers import ANSWERS
 from styrkedja_reporting.main import handler_registry
+from support import decision
 
 from .test_directory import NS
 from .test_one_decision import ORG, fed  # noqa: F401  (the fixture)
@@ -57,7 +58,7 @@ def support(student: str, code: str, kind: str = "extra_adjustment"):
     return new_event(SupportInterventionRecordedV1(
         intervention_id=uuid5(NS, f"kept-{student}-{kind}"), revision=1, organiser_id=ORG, school_unit_code=code,
         group_id="7A", student_id=student, subject_code="GRGRMAT01", kind=kind, status="decided",
-        start_date=date(2026, 9, 1), recorded_at=T0), source="/t")
+        start_date=date(2026, 9, 1), recorded_at=T0, **decision(kind, "decided", date(2026, 9, 1))), source="/t")
 
 
 def lika(name: str, code: str, rating: str):

@@ -15,6 +15,7 @@ import pytest
 
 from styrkedja_contracts import AssessmentPublishedV1, SupportInterventionRecordedV1, new_event
 from styrkedja_kit.db import Database
+from support import decision
 
 from .test_answers_other_reads import Feed
 from .test_directory import NS, T0, Feeder, directory
@@ -38,7 +39,8 @@ def supported(organiser: str, student: str):
     return new_event(SupportInterventionRecordedV1(
         intervention_id=uuid5(NS, f"risk-org-support-{organiser}-{student}"), revision=1, organiser_id=organiser,
         school_unit_code=UNIT, group_id="7A", student_id=student, subject_code="GRGRMAT01", kind="extra_adjustment",
-        status="decided", start_date=date(2026, 9, 1), recorded_at=T0), source="/test")
+        status="decided", start_date=date(2026, 9, 1), recorded_at=T0,
+        **decision("extra_adjustment", "decided", date(2026, 9, 1))), source="/test")
 
 
 @pytest.fixture

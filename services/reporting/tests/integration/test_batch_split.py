@@ -38,6 +38,7 @@ from styrkedja_reporting.ops.queries import consistency_of, snapshot
 from styrkedja_reporting.results.tables import ASSESSMENTS
 from styrkedja_reporting.support import handlers as support_handlers
 from styrkedja_reporting.support.handlers import mismatches
+from support import decision
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -113,9 +114,11 @@ def make_log(seed: int) -> list:
                          subject_code=subject, kind=rnd.choice(("extra_adjustment", "special_support")))
             revisions = rnd.randint(1, 3)
             for revision in range(1, revisions + 1):
+                status = rnd.choice(STATUSES)
                 log.append(new_event(SupportInterventionRecordedV1(
-                    intervention_id=iid, revision=revision, status=rnd.choice(STATUSES), start_date=date(2026, 9, 1),
-                    recorded_at=T0 + timedelta(minutes=revision), **place), source="/t"))
+                    intervention_id=iid, revision=revision, status=status, start_date=date(2026, 9, 1),
+                    recorded_at=T0 + timedelta(minutes=revision), **place,
+                    **decision(str(place["kind"]), status, date(2026, 9, 1))), source="/t"))
             if rnd.random() < 0.2:
                 log.append(new_event(SupportInterventionRetractedV1(
                     intervention_id=iid, revision=revisions + 1, retracted_at=T0, **place), source="/t"))

@@ -34,6 +34,7 @@ from styrkedja_kit.db import Database
 from styrkedja_reporting.metadata import metadata
 from styrkedja_reporting.ops.queries import consistency_of
 from styrkedja_reporting.rebuild.bulk import OFFSETS, derived_tables
+from support import decision
 
 from .test_batch_split import CODES, NS, ORG, T0, in_batches, loop_on
 from .test_rebuild import database_rows, full_log, rebuilt
@@ -110,7 +111,8 @@ def takeovers(log: list, seed: int = 24) -> list:
                     group_id=data.group_id, student_id=f"b-{data.student_id}", subject_code=data.subject_code,
                     school_year=data.school_year, term=data.term, withdrawn_at=T0 + timedelta(days=40)), source="/b"))
         elif pick < 0.2:
-            out.append(new_event(_under_other(data, 9).model_copy(update={"status": InterventionStatus.closed}), source="/b"))
+            closed = {"status": InterventionStatus.closed, **decision(data.kind, "closed", data.start_date)}
+            out.append(new_event(_under_other(data, 9).model_copy(update=closed), source="/b"))
         else:
             out.append(new_event(SupportInterventionRetractedV1(
                 intervention_id=fact_id, revision=10, organiser_id=OTHER, school_unit_code=OTHER_CODE,

@@ -28,6 +28,7 @@ from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import APPLIED, OFFSETS
 from styrkedja_reporting.support import handlers as support_handlers
+from support import decision
 
 from .test_batch_split import CODES, NS, ORG, SUBJECTS, T0, in_batches, loop_on
 from .test_rebuild import GROUP, database_rows, full_log, rebuilt_from_records
@@ -44,7 +45,8 @@ def _support(n: int):
         intervention_id=uuid5(NS, f"many-{n // 3}"), revision=n % 3 + 1, organiser_id=ORG,
         school_unit_code=CODES[n % 3], group_id=("7A", "7B")[n % 30 % 2], student_id=student,
         subject_code=SUBJECTS[n % 3], kind="extra_adjustment", status=("decided", "in_progress", "closed")[n % 3],
-        start_date=T0.date(), recorded_at=T0 + timedelta(minutes=n)), source="/t")
+        start_date=T0.date(), recorded_at=T0 + timedelta(minutes=n),
+        **decision("extra_adjustment", ("decided", "in_progress", "closed")[n % 3], T0.date())), source="/t")
 
 
 def _lika(n: int):

@@ -27,6 +27,7 @@ from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.support import read
 from styrkedja_reporting.support.handlers import mismatches
+from support import decision
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -92,12 +93,13 @@ def make_log(seed: int) -> list:
             subject = rnd.choice((*SUBJECTS, None))
             for revision in range(1, rnd.randint(1, 3) + 1):
                 status = rnd.choice(STATUSES)
+                start = date(2026, 9, 1) - timedelta(weeks=rnd.choice((2, 20)))
                 events.append(new_event(SupportInterventionRecordedV1(
                     intervention_id=iid, revision=revision, organiser_id=ORG, school_unit_code=code, group_id=group,
-                    student_id=student, subject_code=subject, kind=kind, status=status,
-                    start_date=date(2026, 9, 1) - timedelta(weeks=rnd.choice((2, 20))),
-                    evaluation_outcome=rnd.choice(("better", "unchanged", "worse"))
-                    if status in ("evaluated", "closed") else None, recorded_at=T0), source="/t"))
+                    student_id=student, subject_code=subject, kind=kind, status=status, start_date=start,
+                    recorded_at=T0, **{**decision(kind, status, start), "evaluation_outcome": rnd.choice((
+                        "better", "unchanged", "worse")) if status in ("evaluated", "closed") else None}),
+                    source="/t"))
             if rnd.random() < 0.2:
                 events.append(new_event(SupportInterventionRetractedV1(
                     intervention_id=iid, revision=9, organiser_id=ORG, school_unit_code=code, group_id=group,
@@ -299,7 +301,8 @@ async def test_a_retraction_before_its_intervention_wins_and_nothing_counts(db):
     retraction = new_event(SupportInterventionRetractedV1(intervention_id=iid, revision=2, retracted_at=T0, **place),
                            source="/t")
     recorded = new_event(SupportInterventionRecordedV1(intervention_id=iid, revision=1, status="decided",
-                                                       start_date=date(2026, 9, 1), recorded_at=T0, **place),
+                                                       start_date=date(2026, 9, 1), recorded_at=T0, **place,
+                                                       **decision("investigation", "decided", date(2026, 9, 1))),
                          source="/t")
     await feed(db, [[retraction], [recorded]])
     assert await aggregate_rows(db, "support_aggregates") == Counter()
@@ -320,7 +323,7 @@ def _support(student: str, subject: str | None, kind: str, status: str, start: d
     return SupportInterventionRecordedV1(
         intervention_id=uuid5(NS, f"hand-{student}-{subject}-{kind}"), revision=1, organiser_id=ORG,
         school_unit_code=UNITS[0], group_id="7A", student_id=student, subject_code=subject, kind=kind,
-        status=status, start_date=start, recorded_at=T0)
+        status=status, start_date=start, recorded_at=T0, **decision(kind, status, start))
 
 
 MAT, SVE = SUBJECTS

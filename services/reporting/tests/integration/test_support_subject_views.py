@@ -20,6 +20,7 @@ import pytest
 from styrkedja_contracts import new_event
 from styrkedja_contracts.events.support import SupportInterventionRecordedV1
 from styrkedja_kit.db import Database
+from support import decision
 
 from .test_directory import NS, T0, membership, unit
 from .test_support import feed
@@ -35,7 +36,8 @@ def _support(code: str, student: str, subject: str) -> object:
     return new_event(SupportInterventionRecordedV1(
         intervention_id=uuid5(NS, f"views-{student}-{subject}"), revision=1, organiser_id=ORG, school_unit_code=code,
         group_id="7A", student_id=student, subject_code=subject, kind="special_support", status="decided",
-        start_date=date(2026, 9, 1), recorded_at=T0), source="/test")
+        start_date=date(2026, 9, 1), recorded_at=T0, **decision("special_support", "decided", date(2026, 9, 1))),
+        source="/test")
 
 
 @pytest.fixture

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from ..identifiers import (
+    BLANK_RULE,
     SCHOOL_YEAR_RULE,
     Gender,
     GroupId,
@@ -24,12 +26,14 @@ from ..identifiers import (
     school_year_bounds,
     within_school_year,
 )
-from ..scales import Scale, is_valid_value, reaches_pass, scale_values
-from ..subjects import KnownSubjectCode
+from ..scales import Scale, is_valid_value, off_scale_words, reaches_pass
+from ..subjects import KnownSubjectCode, subject_list
 from .base import EventData, Int4, Revision, Round, Timestamp, Year
+from .rules import BLANK_WORDS, Broken, blank_broken, refuse, says_nothing
 
-__all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1", "Criterion",
-           "assessed_outside_school_year"]
+__all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1", "Criterion", "FIRST_GRADED_YEAR",
+           "SPECIAL_SCHOOL_FORM", "assessed_outside_school_year", "assessment_broken", "graded_year_broken",
+           "result_broken", "special_school"]
 
 Criterion = Annotated[SafeText, Field(min_length=1, max_length=500)]
 """An unmet knowledge criterion (kunskapskrav) named by a result below the pass level."""
@@ -43,13 +47,83 @@ class AssessmentKind(StrEnum):
     term_grade = "term_grade"
 
 
+#: The school form whose subjects are graded on the scale's special-school variant (`scale_values(special_school=True)`).
+SPECIAL_SCHOOL_FORM = "anpassad_grundskola"
+
+#: The first year (årskurs) with grades (skollagen 10 kap. 13 §: betyg from year 6; in the anpassad grundskola only on
+#: request, from year 6 too).
+FIRST_GRADED_YEAR = 6
+
+
+@cache
+def _special_school_codes() -> frozenset[str]:
+    # one set look-up per event (the decode of every assessment asks it), the shipped list read once
+    return frozenset(code for code, subject in subject_list().subjects.items()
+                     if subject.school_form == SPECIAL_SCHOOL_FORM)
+
+
+def special_school(subject_code: str) -> bool:
+    """Whether results in this subject are on the anpassad grundskola's scale (A–E): its school form on the list."""
+    return subject_code in _special_school_codes()
+
+
+def result_broken(kind: str, scale: Scale, value: str, names_criteria: bool, *,
+                  special_school: bool = False) -> list[Broken]:
+    """The rules of a result's value, in the door's order (a value off its scale breaks no other: there is no pass
+    level to judge it by):
+
+    - `value_on_scale`: a value of its scale; in a subject of the anpassad grundskola (`special_school`) on its
+      variant, A–E, which gives no F (an F there was counted below pass, a grade the school form does not give);
+    - `term_grade_on_af_scale`: a term grade is on the A–F scale;
+    - `criteria_required_below_pass`: a value below the pass level names at least one unmet criterion."""
+    if not is_valid_value(scale, value, special_school=special_school):
+        return [Broken("value", "value_on_scale", off_scale_words(scale, special_school=special_school))]
+    found: list[Broken] = []
+    if kind == "term_grade" and scale is not Scale.AF:
+        found.append(Broken("scale", "term_grade_on_af_scale", "a term grade must be on the AF scale"))
+    if not names_criteria and not reaches_pass(scale, value):
+        found.append(Broken("unmet_criteria", "criteria_required_below_pass",
+                            f"value {value!r} is below the pass level: name at least one unmet criterion"))
+    return found
+
+
+def graded_year_broken(kind: str, year: int) -> list[Broken]:
+    """`term_grade_from_year_6`: a term grade is of a year with grades (a term grade of year 3 was stored and counted
+    among the unit's grades)."""
+    if kind == "term_grade" and year < FIRST_GRADED_YEAR:
+        return [Broken("year", "term_grade_from_year_6",
+                       f"grades are given from year {FIRST_GRADED_YEAR}: a term grade of year {year} is none "
+                       "(an assessment or written report of the year is)")]
+    return []
+
+
+def assessment_broken(kind: str, scale: Scale, value: str, unmet_criteria: Sequence[str], year: int,
+                      subject_code: str, assessed_on: date, school_year: str) -> list[Broken]:
+    """Every item rule of a published assessment: the assessment service's door (`assessments.rules`, and its body's
+    `says_something` for the criteria) and the event (`AssessmentPublishedV1`) alike — the result's
+    (`result_broken`), the graded year's (`graded_year_broken`), each unmet criterion saying something (`not_blank`:
+    a criterion of spaces met the rule that a result below pass names one) and `within_school_year` (`assessed_on` in
+    its school year). Round 29r: the event held neither the year of a term grade, nor the anpassad grundskola's scale
+    without F, nor a blank criterion, and reporting counted such a grade. A criterion given twice the event takes: its
+    list is a set (`door_rules.NOT_HELD`, `unique`)."""
+    found = result_broken(kind, scale, value, bool(unmet_criteria), special_school=special_school(subject_code))
+    if unmet_criteria:
+        found += blank_broken("unmet_criteria", unmet_criteria)
+    if kind == "term_grade":
+        found += graded_year_broken(kind, year)
+    if not within_school_year(assessed_on, school_year):
+        found.append(Broken("assessed_on", SCHOOL_YEAR_RULE, assessed_outside_school_year(school_year)))
+    return found
+
+
 class AssessmentPublishedV1(EventData):
     """A published assessment of one student (elev) in one subject (ämne).
 
     ``value`` must be a value on ``scale``. A value below the pass level
     (F, NOT_REACHED) must name the unmet knowledge criteria (kunskapskrav /
     kriterier) in ``unmet_criteria``. A term grade (terminsbetyg) is on the
-    A–F scale. ``assessed_on`` lies in ``school_year`` (1 July – 30 June): a
+    A–F scale, of year 6 or later. In a subject of the anpassad grundskola the A–F scale gives no F. ``assessed_on``
+    lies in ``school_year`` (1 July – 30 June): a
     date years ahead would keep its school unit's freshness green.
     Revisions are numbered per ``assessment_id``; only the newest counts.
     """
@@ -79,19 +153,10 @@ class AssessmentPublishedV1(EventData):
     published_at: Timestamp
 
     @model_validator(mode="after")
-    def _check_value(self) -> AssessmentPublishedV1:
-        if not is_valid_value(self.scale, self.value):
-            allowed = ", ".join(scale_values(self.scale))
-            raise ValueError(f"value {self.value!r} is not on scale {self.scale.value} (allowed: {allowed})")
-        if self.kind is AssessmentKind.term_grade and self.scale is not Scale.AF:
-            raise ValueError("a term_grade must be on the AF scale")
-        if not reaches_pass(self.scale, self.value) and not self.unmet_criteria:
-            raise ValueError(
-                f"unmet_criteria must name at least one criterion when value {self.value!r} is below pass"
-            )
-        if not within_school_year(self.assessed_on, self.school_year):
-            # a model's rule has no field in its error's location: the words name it
-            raise PydanticCustomError(SCHOOL_YEAR_RULE, "assessed_on " + assessed_outside_school_year(self.school_year))
+    def _check_rules(self) -> AssessmentPublishedV1:
+        # the door's item rules, every one, in its words (`assessment_broken`)
+        refuse(assessment_broken(self.kind.value, self.scale, self.value, self.unmet_criteria, self.year,
+                                 self.subject_code, self.assessed_on, self.school_year))
         return self
 
 
@@ -123,3 +188,10 @@ class AssessmentRetractedV1(EventData):
     round: Round
     retracted_at: Timestamp
     reason: SafeText | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> AssessmentRetractedV1:
+        # the door's `SaidText` (round 29r: the event took a reason of spaces, which says nothing)
+        if self.reason is not None and says_nothing(self.reason):
+            refuse([Broken("reason", BLANK_RULE, BLANK_WORDS)])
+        return self

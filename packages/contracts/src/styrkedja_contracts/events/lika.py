@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -11,8 +12,9 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..identifiers import Name, OrganiserId, SchoolUnitCode
+from ..identifiers import Name, OrganiserId, SchoolUnitCode, name_form
 from .base import ContractModel, EventData, Timestamp
+from .rules import Broken, refuse
 
 __all__ = [
     "SchoolForm",
@@ -25,7 +27,11 @@ __all__ = [
     "LikaActionPlanItem",
     "LikaActionPlanChangedV1",
     "NOT_AFTER_PUBLISHED",
+    "TAG_LENGTH_RULE",
+    "UNIQUE_INDICATOR_RULE",
+    "UNIQUE_TAGS_RULE",
     "published_day",
+    "tag_folded",
 ]
 
 
@@ -113,7 +119,8 @@ class LikaSelfAssessmentPublishedV1(EventData):
         seen: set[str] = set()
         for r in ratings:
             if r.indicator_id in seen:
-                raise ValueError(f"indicator_id {r.indicator_id!r} is rated more than once")
+                raise PydanticCustomError(UNIQUE_INDICATOR_RULE, "indicator_id {indicator_id} is rated more than once "
+                                          "({rule})", {"indicator_id": r.indicator_id, "rule": UNIQUE_INDICATOR_RULE})
             seen.add(r.indicator_id)
         return ratings
 
@@ -121,8 +128,8 @@ class LikaSelfAssessmentPublishedV1(EventData):
     def _made_by_publishing(self) -> LikaSelfAssessmentPublishedV1:
         # a model's rule has no field in its error's location: the words name it
         if self.assessed_on is not None and self.assessed_on > published_day(self.published_at):
-            raise PydanticCustomError(NOT_AFTER_PUBLISHED, "assessed_on: a self-assessment is made on or before the "
-                                      "day it is published (published_at's day in Sweden)")
+            refuse([Broken("assessed_on", NOT_AFTER_PUBLISHED, "a self-assessment is made on or before the day it is "
+                           "published (published_at's day in Sweden)")])
         return self
 
 
@@ -137,6 +144,18 @@ class ActionStatus(StrEnum):
 
 #: the longest tag of an action plan's activity (the LIKA service's door says the same)
 MAX_TAG_LENGTH = 40
+#: the tag rules' names, the LIKA door's and the event's
+TAG_LENGTH_RULE = "tag_length"
+UNIQUE_TAGS_RULE = "unique_tags"
+#: each indicator rated once: the LIKA door's rule name (its import's and its save's) and the event's
+UNIQUE_INDICATOR_RULE = "unique_indicator"
+
+
+def tag_folded(value: str) -> str:
+    """A tag (or owner) as the rule of unique tags and a filter compare it: its one form (`name_form`: NFC, no
+    surrounding or doubled spaces) in any case — Unicode's canonical caseless match, NFC(casefold(NFC(name))): "Nätverk"
+    is "nätverk", "IT" is "it". The LIKA service's door, its filters and reporting's compilation read it so."""
+    return unicodedata.normalize("NFC", name_form(value).casefold())
 
 
 class LikaActionPlanItem(ContractModel):
@@ -160,12 +179,15 @@ class LikaActionPlanItem(ContractModel):
     @classmethod
     def _tags_as_lika_keeps_them(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
         """What the LIKA service's own door holds a tag to (its `MAX_TAG_LENGTH`, `unique_tags`): an event of another
-        producer took a tag of 100,000 characters (every to-do export's cell) and one tag twice ("natverk, natverk")."""
+        producer took a tag of 100,000 characters (every to-do export's cell) and one tag twice ("natverk, natverk"),
+        and (round 29r) one tag in two cases ("IT", "it"), which the door and reporting's compilation read as one."""
         for tag in tags:
             if len(tag) > MAX_TAG_LENGTH:
-                raise ValueError(f"a tag has 1–{MAX_TAG_LENGTH} characters")
-        if len(set(tags)) != len(tags):
-            raise ValueError("a tag is given more than once")
+                raise PydanticCustomError(TAG_LENGTH_RULE, "a tag has 1–{most} characters ({rule})",
+                                          {"most": MAX_TAG_LENGTH, "rule": TAG_LENGTH_RULE})
+        if len({tag_folded(tag) for tag in tags}) != len(tags):
+            raise PydanticCustomError(UNIQUE_TAGS_RULE, "a tag is given more than once, in any case ({rule})",
+                                      {"rule": UNIQUE_TAGS_RULE})
         return tags
 
 

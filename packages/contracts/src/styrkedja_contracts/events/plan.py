@@ -8,13 +8,14 @@ from typing import Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, SubjectCode, Term, school_year_bounds
 from ..subjects import KnownSubjectCode
 from .base import EventData, Int4, Revision, Timestamp
+from .rules import Broken, refuse
 
-__all__ = ["PUBLISHED_WITHIN_SCHOOL_YEAR", "PlanPublishedV1", "PlanRetractedV1", "published_after_school_year"]
+__all__ = ["PUBLISHED_WITHIN_SCHOOL_YEAR", "PlanPublishedV1", "PlanRetractedV1", "plan_broken",
+           "published_after_school_year"]
 
 #: a plan is published in (or before) its school year, not after it ended: the assessment service's door and the event
 #: alike (an event published after its year was applied by reporting, round 28t)
@@ -25,6 +26,16 @@ def published_after_school_year(school_year: str) -> str:
     """The words of `PUBLISHED_WITHIN_SCHOOL_YEAR`: the same at the door (naming the field) and in a dead letter (after
     the field's name)."""
     return f"published after school year {school_year} ended ({school_year_bounds(school_year)[1].isoformat()})"
+
+def plan_broken(school_year: str, published_on: date) -> list[Broken]:
+    """Every item rule of a published plan, the assessment service's door (`plans.service.check_plan`) and the event
+    alike: published in (or before) its school year, not after it ended (`school_year_bounds`: the contracts' one
+    school-year rule). A criteria code given twice the door refuses (`UniqueItems`) and the event takes: its list is a
+    set (`door_rules.NOT_HELD`, `unique`)."""
+    if published_on > school_year_bounds(school_year)[1]:
+        return [Broken("published_on", PUBLISHED_WITHIN_SCHOOL_YEAR, published_after_school_year(school_year))]
+    return []
+
 
 CriterionCode = Annotated[SubjectCode, Field(description="A knowledge criteria code (ASCII).")]
 
@@ -47,11 +58,8 @@ class PlanPublishedV1(EventData):
     recorded_at: Timestamp
 
     @model_validator(mode="after")
-    def _published_within_school_year(self) -> PlanPublishedV1:
-        # a model's rule has no field in its error's location: the words name it
-        if self.published_on > school_year_bounds(self.school_year)[1]:
-            raise PydanticCustomError(PUBLISHED_WITHIN_SCHOOL_YEAR,
-                                      "published_on: " + published_after_school_year(self.school_year))
+    def _check_rules(self) -> PlanPublishedV1:
+        refuse(plan_broken(self.school_year, self.published_on))
         return self
 
 

@@ -10,16 +10,16 @@ from typing import ClassVar
 from uuid import UUID
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, StudentId, Term
 from ..subjects import KnownSubjectCode
 from .base import EventData, Int4, Revision, Timestamp
+from .rules import Broken, refuse
 
 __all__ = ["DeciderRole", "EVALUATION_AFTER_START", "EVALUATION_AFTER_START_WORDS", "EvaluationOutcome",
-           "InterventionKind", "InterventionStatus", "PRINCIPAL_DECIDES", "STARTS_AFTER_DECISION",
-           "STARTS_AFTER_DECISION_WORDS", "SupportInterventionChangedV1", "SupportInterventionRecordedV1",
-           "SupportInterventionRetractedV1"]
+           "InterventionKind", "InterventionStatus", "PRINCIPAL_DECIDES", "RESTS_ON_INVESTIGATION",
+           "STARTS_AFTER_DECISION", "STARTS_AFTER_DECISION_WORDS", "SupportInterventionChangedV1",
+           "SupportInterventionRecordedV1", "SupportInterventionRetractedV1", "intervention_broken"]
 
 
 class InterventionKind(StrEnum):
@@ -89,6 +89,59 @@ class DeciderRole(StrEnum):
     teacher = "teacher"
 
 
+#: Kinds that may name the investigation they rest on.
+RESTS_ON_INVESTIGATION = frozenset({InterventionKind.action_programme, InterventionKind.special_support})
+
+
+def intervention_broken(kind: InterventionKind, status: InterventionStatus, start_date: date,
+                        evaluation_date: date | None, evaluation_outcome: EvaluationOutcome | None,
+                        decided_by_role: DeciderRole | None, decided_on: date | None,
+                        investigation_id: UUID | None) -> list[Broken]:
+    """Every rule a support intervention breaks by itself (not against stored state), in the door's order: the
+    assessment service's door (`support.rules.check_intervention`) and the event (`SupportInterventionRecordedV1`)
+    alike. Another producer's event of a decided investigation without a decider, decided by a teacher, of an
+    evaluation outcome while in progress, or of an action programme resting on no investigation was counted by
+    reporting as the door's refused request never is (round 29r).
+
+    - anything past `proposed` names who decided (`decision_names_decider`) and when (`decision_names_date`);
+    - the principal decides investigations, special support and action programmes (`principal_decides`), and such
+      an intervention starts on or after the decision (`starts_after_decision`);
+    - the planned evaluation comes after the start (`evaluation_after_start`);
+    - an evaluation outcome belongs to an evaluated or closed intervention (`outcome_needs_evaluation`), and an
+      evaluated one names it (`evaluated_needs_outcome`);
+    - an action programme names the investigation it rests on (`action_programme_needs_investigation`), and only it
+      or special support names one (`investigation_basis_kind`)."""
+    found: list[Broken] = []
+    if status is not InterventionStatus.proposed:
+        if decided_by_role is None:
+            found.append(Broken("decided_by_role", "decision_names_decider",
+                                f"a {status.value} intervention names who decided it"))
+        if decided_on is None:
+            found.append(Broken("decided_on", "decision_names_date",
+                                f"a {status.value} intervention names the date of the decision"))
+    if decided_by_role is not None and kind in PRINCIPAL_DECIDES and decided_by_role is not DeciderRole.principal:
+        found.append(Broken("decided_by_role", "principal_decides",
+                            f"the principal (rektor) decides {kind.value}, not the {decided_by_role.value}"))
+    if decided_on is not None and decided_on > start_date and kind in PRINCIPAL_DECIDES:
+        found.append(Broken("start_date", STARTS_AFTER_DECISION, STARTS_AFTER_DECISION_WORDS))
+    if evaluation_date is not None and evaluation_date <= start_date:
+        found.append(Broken("evaluation_date", EVALUATION_AFTER_START, EVALUATION_AFTER_START_WORDS))
+    evaluated = status in (InterventionStatus.evaluated, InterventionStatus.closed)
+    if evaluation_outcome is not None and not evaluated:
+        found.append(Broken("evaluation_outcome", "outcome_needs_evaluation",
+                            "an evaluation outcome belongs to an evaluated or closed intervention"))
+    if status is InterventionStatus.evaluated and evaluation_outcome is None:
+        found.append(Broken("evaluation_outcome", "evaluated_needs_outcome",
+                            "an evaluated intervention names its outcome (better, unchanged, worse)"))
+    if kind is InterventionKind.action_programme and investigation_id is None:
+        found.append(Broken("investigation_id", "action_programme_needs_investigation",
+                            "an action programme names the decided investigation it rests on"))
+    if investigation_id is not None and kind not in RESTS_ON_INVESTIGATION:
+        found.append(Broken("investigation_id", "investigation_basis_kind",
+                            "only an action programme or special support names an investigation"))
+    return found
+
+
 class SupportInterventionRecordedV1(EventData):
     """A support intervention (stödinsats) for one pseudonymous student, optionally in one subject.
 
@@ -117,12 +170,11 @@ class SupportInterventionRecordedV1(EventData):
     recorded_at: Timestamp
 
     @model_validator(mode="after")
-    def _check_dates(self) -> SupportInterventionRecordedV1:
-        # a model's rule has no field in its error's location: the words name it (as an assessment's `assessed_on`)
-        if self.evaluation_date is not None and self.evaluation_date <= self.start_date:
-            raise PydanticCustomError(EVALUATION_AFTER_START, "evaluation_date: " + EVALUATION_AFTER_START_WORDS)
-        if self.decided_on is not None and self.decided_on > self.start_date and self.kind in PRINCIPAL_DECIDES:
-            raise PydanticCustomError(STARTS_AFTER_DECISION, "start_date: " + STARTS_AFTER_DECISION_WORDS)
+    def _check_rules(self) -> SupportInterventionRecordedV1:
+        # the door's item rules, every one (round 29r: only the two date rules were held, round 28u)
+        refuse(intervention_broken(self.kind, self.status, self.start_date, self.evaluation_date,
+                                   self.evaluation_outcome, self.decided_by_role, self.decided_on,
+                                   self.investigation_id))
         return self
 
 

@@ -5,6 +5,8 @@
 - a value below the pass level names the unmet knowledge criteria (kunskapskrav/kriterier);
 - a term grade (terminsbetyg) is on the A–F scale, and of year 6 or later (grades are given from year 6);
 - it was assessed in its school year (1 July – 30 June; the contracts' `within_school_year`, the event's own rule);
+- each of these is written once, in the contracts (`events.assessment.assessment_broken`), and the event holds them
+  all (round 29r: an event of another producer breaking one was counted by reporting);
 - revisions are numbered, increase, and only the newest counts; a retraction is a revision too.
 """
 
@@ -13,46 +15,42 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from styrkedja_contracts.events.assessment import assessed_outside_school_year
+from styrkedja_contracts.events.assessment import (
+    FIRST_GRADED_YEAR,
+    SPECIAL_SCHOOL_FORM,
+    assessed_outside_school_year,
+    graded_year_broken,
+    result_broken,
+    special_school,
+)
+from styrkedja_contracts.events.rules import Broken
 from styrkedja_contracts.identifiers import SCHOOL_YEAR_RULE, within_school_year
-from styrkedja_contracts.scales import Scale, reaches_pass
-from styrkedja_contracts.subjects import subject_list
+from styrkedja_contracts.scales import Scale
 from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
-from styrkedja_kit.rules import RuleViolation, check_on_scale
+from styrkedja_kit.rules import RuleViolation
 
-#: The school form whose subjects are graded on the scale's special-school variant (`scale_values(special_school=True)`).
-SPECIAL_SCHOOL_FORM = "anpassad_grundskola"
+__all__ = ["Current", "Decision", "FIRST_GRADED_YEAR", "SPECIAL_SCHOOL_FORM",
+           "check_assessed_on", "check_graded_year", "check_result",
+           "decide_publish", "decide_retract", "special_school"]
 
 
-def special_school(subject_code: str) -> bool:
-    """Whether results in this subject are on the anpassad grundskola's scale (A–E): its school form on the list."""
-    subject = subject_list().subjects.get(subject_code)
-    return subject is not None and subject.school_form == SPECIAL_SCHOOL_FORM
+def _raise_first(broken: list[Broken]) -> None:
+    # the door answers an item's first broken rule (the event refuses the same first one: `refuse`)
+    if broken:
+        raise RuleViolation(broken[0].field, broken[0].rule, broken[0].words)
 
 
 def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str, ...], *,
                  special_school: bool = False) -> None:
-    """`special_school`: the subject is the anpassad grundskola's (`special_school(subject_code)`), whose AF scale has
-    no F — an F there was stored and counted below pass, a grade the school form does not give."""
-    check_on_scale(scale, value, special_school=special_school)
-    if kind == "term_grade" and scale is not Scale.AF:
-        raise RuleViolation("scale", "term_grade_on_af_scale", "a term grade must be on the AF scale")
-    if not reaches_pass(scale, value) and not unmet_criteria:
-        raise RuleViolation("unmet_criteria", "criteria_required_below_pass",
-                            f"value {value!r} is below the pass level: name at least one unmet criterion")
-
-
-#: The first year (årskurs) with grades (skollagen 10 kap. 13 §: betyg from year 6; in the anpassad grundskola only on
-#: request, from year 6 too).
-FIRST_GRADED_YEAR = 6
+    """The contracts' `result_broken`, which the event holds too. `special_school`: the subject is the anpassad
+    grundskola's (`special_school(subject_code)`), whose AF scale has no F — an F there was stored and counted below
+    pass, a grade the school form does not give."""
+    _raise_first(result_broken(kind, scale, value, bool(unmet_criteria), special_school=special_school))
 
 
 def check_graded_year(kind: str, year: int) -> None:
-    """A term grade is of a year with grades: a term grade of year 3 was stored and counted among the unit's grades."""
-    if kind == "term_grade" and year < FIRST_GRADED_YEAR:
-        raise RuleViolation("year", "term_grade_from_year_6",
-                            f"grades are given from year {FIRST_GRADED_YEAR}: a term grade of year {year} is none "
-                            "(an assessment or written report of the year is)")
+    """A term grade is of a year with grades (the contracts' `graded_year_broken`, the event's rule too)."""
+    _raise_first(graded_year_broken(kind, year))
 
 
 def check_assessed_on(assessed_on: date, school_year: str) -> None:

@@ -8,13 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from styrkedja_contracts.events.plan import (
-    PUBLISHED_WITHIN_SCHOOL_YEAR,
-    PlanPublishedV1,
-    PlanRetractedV1,
-    published_after_school_year,
-)
-from styrkedja_contracts.identifiers import school_year_bounds
+from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1, plan_broken
 from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
@@ -45,10 +39,9 @@ def _out(outcome: Outcome) -> PlanOut:
 
 def check_plan(item: PlanIn) -> list[RuleViolation]:
     """A plan is published in (or before) its school year: not after it ends (30 June, `school_year_bounds`: the
-    contracts' one school-year rule, an assessment's `within_school_year` too)."""
-    if item.published_on > school_year_bounds(item.school_year)[1]:
-        return [RuleViolation("published_on", PUBLISHED_WITHIN_SCHOOL_YEAR, published_after_school_year(item.school_year))]
-    return []
+    contracts' one school-year rule, an assessment's `within_school_year` too) — the contracts' `plan_broken`, which
+    the event holds too."""
+    return [RuleViolation(b.field, b.rule, b.words) for b in plan_broken(item.school_year, item.published_on)]
 
 
 class PlanService:

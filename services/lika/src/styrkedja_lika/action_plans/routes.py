@@ -9,14 +9,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from styrkedja_contracts.events.lika import ActionStatus, LikaArea
+from styrkedja_contracts.events.lika import MAX_TAG_LENGTH, ActionStatus, LikaArea
 from styrkedja_contracts.identifiers import Name
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.inputs import InputModel
 
 from ..access.actor import reader, writer
-from .rules import MAX_TAG_LENGTH, MAX_TAGS, NOT_CLEARED, PlanFilter
+from .rules import MAX_TAGS, NOT_CLEARED, PlanFilter
 
 #: the plan's filters by owner and tag: a name (the contracts' `Name`) within the lengths an item's owner and tag
 #: have; the length inside the type, so that FastAPI keeps every rule of it (tests/test_hostile_round13.py)

@@ -6,7 +6,6 @@ priority, owner, due date, tags and a note."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from styrkedja_contracts.events.base import full_loc
-from styrkedja_contracts.events.lika import ActionStatus, LikaActionPlanItem
+from styrkedja_contracts.events.lika import (
+    MAX_TAG_LENGTH,
+    TAG_LENGTH_RULE,
+    UNIQUE_TAGS_RULE,
+    ActionStatus,
+    LikaActionPlanItem,
+    tag_folded,
+)
 from styrkedja_contracts.identifiers import name_form
 from styrkedja_kit.rules import RuleViolation
 
@@ -26,7 +32,6 @@ EDITABLE = ("status", "priority", "owner", "due_date", "tags", "note")
 #: the fields an edit changes but never clears (`null` is `required_value`); the others are cleared by `null`
 NOT_CLEARED = ("status", "priority", "tags")
 MAX_TAGS = 20
-MAX_TAG_LENGTH = 40
 
 
 def same_text(value: str) -> str:
@@ -43,8 +48,8 @@ def folded(value: str) -> str:
     Unicode's canonical caseless match, NFC(casefold(NFC(name))), as reporting's compilation of the same plan reads
     it (`/v1/lika/compilation/activities?tag=`, `?owner=`): "Nätverk" is "nätverk", "IT" is "it". A filter by tag
     found the case typed only, so the unit's to-do list and its organiser's disagreed, and "IT" and "it" were two
-    tags of one activity."""
-    return unicodedata.normalize("NFC", same_text(value).casefold())
+    tags of one activity. The contracts' `tag_folded`: the event's rule of unique tags is this one too (round 29r)."""
+    return tag_folded(value)
 
 
 def generated_items(plan: ActionPlan) -> list[dict[str, Any]]:
@@ -71,9 +76,9 @@ def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
     for n, tag in enumerate(tags):
         problems += text_problems(f"tags.{n}", tag)
         if len(same_text(tag)) > MAX_TAG_LENGTH:  # (an empty or blank one is `not_blank`, a name's rule: `text_problems`)
-            problems.append(FieldProblem(f"tags.{n}", "tag_length", f"a tag has 1–{MAX_TAG_LENGTH} characters"))
+            problems.append(FieldProblem(f"tags.{n}", TAG_LENGTH_RULE, f"a tag has 1–{MAX_TAG_LENGTH} characters"))
     if len({folded(t) for t in tags if isinstance(t, str)}) != len(tags):
-        problems.append(FieldProblem("tags", "unique_tags", "a tag is given more than once"))
+        problems.append(FieldProblem("tags", UNIQUE_TAGS_RULE, "a tag is given more than once"))
     if len(tags) > MAX_TAGS:
         problems.append(FieldProblem("tags", "too_many_tags", f"at most {MAX_TAGS} tags"))
     return problems
