@@ -131,15 +131,20 @@ def interventions(rng: random.Random, groups: list[tuple[str, str, int]], share:
         if rng.random() >= share:
             continue
         status = rng.choice(("decided", "in_progress", "evaluated", "proposed"))
+        kind = rng.choice(("extra_adjustment", "investigation", "special_support", "action_programme"))
+        start = date(2026, 9, 1) + timedelta(days=rng.randrange(60))
+        # what the door and the event ask of a kind and status (the contracts' `intervention_broken`): past
+        # `proposed` who decided and when, an action programme the investigation it rests on
+        decided = {} if status == "proposed" else {
+            "decided_by_role": "teacher" if kind == "extra_adjustment" else "principal", "decided_on": start}
         events.append(new_event(SupportInterventionRecordedV1(
             intervention_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, organiser_id=ORGANISER,
             school_unit_code=code, group_id=group, student_id=f"st-{s}",
-            subject_code=rng.choice((None, *SUBJECTS[:3])),
-            kind=rng.choice(("extra_adjustment", "investigation", "special_support", "action_programme")),
-            status=status, start_date=date(2026, 9, 1) + timedelta(days=rng.randrange(60)),
+            subject_code=rng.choice((None, *SUBJECTS[:3])), kind=kind, status=status, start_date=start,
             evaluation_date=date(2027, 1, 15) if status == "evaluated" else None,
             evaluation_outcome=rng.choice(("better", "unchanged", "worse")) if status == "evaluated" else None,
-            recorded_at=T0), source="/b"))
+            investigation_id=uuid.UUID(int=rng.getrandbits(128)) if kind == "action_programme" else None,
+            recorded_at=T0, **decided), source="/b"))
     return events
 
 

@@ -50,7 +50,7 @@ def make_log(path: Path, support: int, lika: int, lika_max: int, max_bytes: int)
             intervention_id=uuid5(NS, f"i-{n}"), revision=1, organiser_id=organiser,
             school_unit_code=f"{10_000_000 + n % 2_000:08d}", group_id=f"{7 + n % 3}A", student_id=f"s-{n}",
             subject_code=("GRGRMAT01", "GRGRSVE01", "GRGRENG01")[n % 3], kind="extra_adjustment", status="decided",
-            start_date=date(2026, 9, 1), recorded_at=T0 + timedelta(seconds=n)), source="/bench")
+            start_date=date(2026, 9, 1), decided_by_role="teacher", decided_on=date(2026, 9, 1), recorded_at=T0 + timedelta(seconds=n)), source="/bench")
 
     def lika_event(n: int, comment: int, ratings: int):  # noqa: ANN202
         return new_event(LikaSelfAssessmentPublishedV1(
