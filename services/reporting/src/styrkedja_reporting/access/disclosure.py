@@ -206,10 +206,13 @@ def round_count(value: int, base: int | None) -> int:
 
 
 def disclose(cells: Mapping[Key, Cell], partitions: Sequence[Partition], *, suppressed: Iterable[Level],
-             rules: DisclosureRules = DisclosureRules(), exact: Iterable[Key] = ()) -> Disclosure:
+             rules: DisclosureRules = DisclosureRules(), exact: Iterable[Key] = (),
+             forced: Iterable[Key] = ()) -> Disclosure:
     """Decide what a reader with these suppressed levels sees. Cells at other levels are shown exactly
     (the reader may see them anyway) and are never chosen as complements; so are the `exact` cells
-    (shown by another view, or computable from what is shown: never withheld here)."""
+    (shown by another view, or computable from what is shown: never withheld here). The `forced` cells are
+    withheld whatever their size, with their complements, at a suppressed level: a count that, shown, gives a
+    withheld figure of another table away (what a table of its own cannot know from its counts alone)."""
     levels = frozenset(suppressed)
     fixed = frozenset(exact)
     for partition in partitions:
@@ -217,7 +220,7 @@ def disclose(cells: Mapping[Key, Cell], partitions: Sequence[Partition], *, supp
             if key not in cells:
                 raise KeyError(f"partition names an unknown cell: {key!r}")
     adjustable = frozenset(k for k, c in cells.items() if c.level in levels and c.students > 0 and k not in fixed)
-    primary = frozenset(k for k in adjustable if cells[k].students < rules.min_students)
+    primary = frozenset(k for k in adjustable if cells[k].students < rules.min_students) | (frozenset(forced) & adjustable)
     withheld, stuck = _protect(primary, adjustable, cells, partitions)
     near_full: frozenset[Key] = frozenset()
     outcome_withheld, outcome_stuck = withheld, frozenset[Key]()
