@@ -14,6 +14,12 @@ Found and fixed (each test failed on the old code, as said at it):
   (shown): 25 - 22 = 3. The support figures' one decision knew nothing of the results. Now a below-pass count
   without support is withheld wherever the unit's students with support in that subject are (the support decision's
   `below_forced`, a `forced` cell of `access.disclosure.disclose`), with its own complements.
+- A teacher drilling into its group's students' merit (`/v1/figures/drill-down?figure=merit`) read each student's
+  merit value, number of grades, all pass and eligibility, built from every subject's term grade — set in other
+  teachers' groups too, which the same teacher's results refuse: a merit value of 35 beside its own C (15) was the
+  student's A in Swedish in 9B. Now a student's figures there are withheld unless the reader reads every group its
+  grades were set in (`access.guard.reads_every_place`); the principal, the organiser admin and a teacher of every
+  group read them as before.
 """
 
 from __future__ import annotations
@@ -122,3 +128,56 @@ async def test_the_organiser_admin_reads_the_below_pass_counts_exactly(below, ba
     admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=[ORG])}
     views = await _below_views(bare_client, admin)
     assert views == {"north": (22, [22]), "south": (0, []), "east": (0, [])}
+
+
+MERIT_UNIT = "44444444"
+
+
+@pytest.fixture
+async def two_groups(settings):
+    """s-1 in year 9: a C in mathematics in 9A (t-a's), an A in Swedish in 9B (another teacher's); the maths grade is
+    the newer, so 9A's merit drill-down lists the student."""
+    database = Database(settings.database_url)
+    await Feeder(database)([
+        unit("organiser", ORG, ORG, None), unit("area", "north", ORG, ORG),
+        unit("school_unit", "su-m", ORG, "north", code=MERIT_UNIT),
+        unit("group", "9A", ORG, "su-m", code=MERIT_UNIT, year=9), unit("group", "9B", ORG, "su-m", code=MERIT_UNIT, year=9),
+        result(uuid5(NS, "p29-sve"), 1, "A", ORG, MERIT_UNIT, "9B", "s-1", subject="GRGRSVE01", year=9,
+               kind="term_grade", on=date(2026, 12, 1)),
+        result(uuid5(NS, "p29-mat"), 1, "C", ORG, MERIT_UNIT, "9A", "s-1", subject="GRGRMAT01", year=9,
+               kind="term_grade", on=date(2026, 12, 10))])
+    yield database
+    await database.dispose()
+
+
+def _as(token_issuer, claims: dict) -> dict[str, str]:
+    return {"Authorization": "Bearer " + token_issuer.mint(organisers=[ORG], **claims)}
+
+
+async def _merit_of_s1(client, token_issuer, claims: dict) -> dict:
+    token = _as(token_issuer, claims)
+    response = await client.get("/v1/figures/drill-down", headers=token, params={
+        "level": "group", "unit_id": f"{MERIT_UNIT}/9A", "organiser_id": ORG, "school_year": "2026/27", "term": "HT",
+        "figure": "merit"})
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["rows"]
+    assert row["student_id"] == "s-1"
+    return row
+
+
+@pytest.mark.postgres_only
+async def test_a_teacher_of_one_group_reads_no_merit_value_resting_on_another_groups_grade(two_groups, bare_client,
+                                                                                          token_issuer):
+    """Failed on the old code: 9A's teacher read s-1's merit value 35.0 (and 2 grades), while its results at student
+    level list the maths C (15) alone: 35 − 15 = 20, the A in Swedish set in 9B."""
+    own = {"roles": ["teacher"], "groups": [f"{MERIT_UNIT}/9A"]}
+    teacher = await _merit_of_s1(bare_client, token_issuer, own)
+    assert teacher["merit_value"] is None and teacher["grades"] is None and teacher["all_pass"] is None, teacher
+    results = await bare_client.get("/v1/results/assessments", params={"level": "student", "organiser_id": ORG},
+                                    headers=_as(token_issuer, own))
+    assert [c["subject_code"] for c in results.json()] == ["GRGRMAT01"]  # the teacher's own grade only
+    # a reader of both groups reads the student's figures exactly
+    both = {"roles": ["teacher"], "groups": [f"{MERIT_UNIT}/9A", f"{MERIT_UNIT}/9B"]}
+    for claims in (both, {"roles": ["principal"], "school_units": [MERIT_UNIT]}, {"roles": ["organiser_admin"]}):
+        row = await _merit_of_s1(bare_client, token_issuer, claims)
+        assert (row["merit_value"], row["grades"], row["all_pass"]) == (35.0, 2, "ja"), (claims, row)
