@@ -33,6 +33,11 @@ and two responses together could then give a cell away.
 Not covered (documented limits): bounds that follow from non-negativity (two withheld cells whose
 total is 0 are both 0; whose outcome total equals their students all passed) — the optional `~100`
 rule addresses the near-100 % case; and dominance rules on non-count measures such as merit means.
+And decisions of two states: each state's decision is its own, so a complement withheld in one state may be the
+cheapest cell to show in the next (privacy round 29: areas of 5, 20 and 30 students, the 20 withheld with the 5;
+after 11 more students in it, 31, the 30 is withheld instead — the organiser's 55 less 30, then 66 less 31, give
+the small area back where the others did not change). Keeping complements from one state to the next would need
+the previous decisions kept with the state (not done).
 """
 
 from __future__ import annotations
