@@ -21,15 +21,16 @@ from .test_directory import NS, Feeder, directory, membership, published
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, UNIT, GROUP, AREA = "2999", "11111111", "11111111/7A", "north"
-ROLES = ("platform", "teacher", "principal", "area_manager", "organiser_admin", "politician", "public", "ops")
+ROLES = ("platform", "teacher", "principal", "ict_coordinator", "area_manager", "organiser_admin", "politician", "public",
+         "ops")
 YEAR_TERM = {"school_year": "2026/27", "term": "HT"}
 FIGURE = {"level": "school_unit", "organiser_id": ORG, "unit_id": UNIT, **YEAR_TERM}
 SUPPORT = {"level": "school_unit", "unit_id": UNIT, "organiser_id": ORG}
 #: the support reads that take a period (the others refuse a parameter they do not take: `unknown_parameter`)
 PERIOD_OF = {"summary": YEAR_TERM, "plan-coverage": YEAR_TERM}
 READ_GROUP = {"level": "group", "organiser_id": ORG, "unit_id": GROUP}
-ADMIN, AREA_M, PRINC, TEACH, POL, OPS, PLAT = ("organiser_admin", "area_manager", "principal", "teacher",
-                                               "politician", "ops", "platform")
+ADMIN, AREA_M, PRINC, TEACH, POL, OPS, PLAT, ICT = ("organiser_admin", "area_manager", "principal", "teacher",
+                                                    "politician", "ops", "platform", "ict_coordinator")
 MEMBERSHIP = membership("m-x", ORG, UNIT, "7A", "p-x", date(2026, 8, 17))
 CHANGES = {"items": [{"type": MEMBERSHIP.type, "data": MEMBERSHIP.data.model_dump(mode="json")}]}
 REMOVALS = {"entities": [{"organiser_id": ORG, "entity_key": "membership:m-none"}],
@@ -41,7 +42,10 @@ ALERT = str(uuid4())
 MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
     "GET /v1/results/assessments": ("/v1/results/assessments", READ_GROUP, None, {TEACH, PRINC, AREA_M, ADMIN}),
     "GET /v1/results/forecasts": ("/v1/results/forecasts", READ_GROUP, None, {TEACH, PRINC, AREA_M, ADMIN}),
-    **{f"GET /v1/figures/{name}": (f"/v1/figures/{name}", FIGURE, None, {PRINC, AREA_M, ADMIN})
+    # the ICT coordinator reads its own units at unit level (`policy.GRANTS`): the figures and support counts there,
+    # never a group's or a student's (the drill-down is into groups), nor a compliance list (privacy round 29)
+    **{f"GET /v1/figures/{name}": (f"/v1/figures/{name}", FIGURE, None,
+                                   {PRINC, AREA_M, ADMIN} | ({ICT} if name != "drill-down" else set()))
        for name in ("trend", "history", "gender-gap", "freshness", "coverage", "drill-down", "forecast-outcome",
                     "merit")},
     "GET /v1/directory/organisers/{organiser_id}/tree": (f"/v1/directory/organisers/{ORG}/tree", {}, None,
@@ -84,7 +88,7 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
         f"/v1/compliance/organisers/{ORG}/rounds/2/school-units/{UNIT}/items", {"school_year": "2026/27"}, None,
         {ADMIN, PRINC}),
     **{f"GET /v1/support/{name}": (f"/v1/support/{name}", {**SUPPORT, **PERIOD_OF.get(name, {})}, None,
-                                   {ADMIN, AREA_M, PRINC})
+                                   {ADMIN, AREA_M, PRINC, ICT})
        for name in ("summary", "kinds", "below-pass-without-support", "open-investigations", "results-before-after",
                     "plan-coverage")},
     # a list of students: student level, which an area manager does not read (round 23a)
@@ -118,6 +122,7 @@ def claims(role: str, inside: bool) -> dict:
     return {"platform": {"organisers": [ORG], "client_id": "platform-a"},
             "teacher": {"organisers": [ORG], "groups": [GROUP]},
             "principal": {"organisers": [ORG], "school_units": [UNIT]},
+            "ict_coordinator": {"organisers": [ORG], "school_units": [UNIT]},
             "area_manager": {"organisers": [ORG], "areas": [AREA]},
             "organiser_admin": {"organisers": [ORG]}, "politician": {"organisers": [ORG]},
             "public": {}, "ops": {}}[role]

@@ -105,18 +105,19 @@ def tree_partitions(rows: Iterable[TreeRow]) -> tuple[dict[Key, Cell], list[Part
 
 
 def protect_tree(rows: Iterable[TreeRow], *, suppressed: Iterable[Level], rules: DisclosureRules | None = None,
-                 links: Iterable[tuple[Key, tuple[Key, ...]]] = ()) -> Disclosure:
+                 links: Iterable[tuple[Key, tuple[Key, ...]]] = (), forced: Iterable[Key] = ()) -> Disclosure:
     """One decision over every level of every slice at once (group → school unit → area → organiser →
     nation), so a complement chosen at one level is withheld in every view of it. `links` are
     equations `whole = Σ parts` between cells of the rows beyond the tree's own (a `*` year and its
     years; two tables holding the same count, `a = (b,)`), kept where they hold in the data, so the
     cells they tie are withheld consistently. Deterministic: the rows are
     taken in a canonical order, so the decision depends only on the rows, never on their order or
-    on what a request selected."""
+    on what a request selected. `forced`: cells withheld whatever their size (`disclosure.disclose`)."""
     rules = rules or DisclosureRules()
     rows = list(rows)
     levels = frozenset(suppressed)
-    if not any(may_withhold(row, levels, rules) for row in rows):
+    forced = frozenset(forced)
+    if not forced and not any(may_withhold(row, levels, rules) for row in rows):
         # no cell to withhold, so no complement either (`disclose` withholds only to hide a small or
         # `~100` cell): the same decision without building and solving the equations — what most
         # components of a big organiser are, read anew after every batch
@@ -132,7 +133,7 @@ def protect_tree(rows: Iterable[TreeRow], *, suppressed: Iterable[Level], rules:
             partitions.append(Partition(whole, present))
     partitions.sort(key=lambda p: repr((p.parent, p.children)))
     shown: Mapping[Hashable, Cell] = cells
-    return disclose(shown, partitions, suppressed=suppressed, rules=rules)
+    return disclose(shown, partitions, suppressed=suppressed, rules=rules, forced=forced & cells.keys())
 
 
 def may_withhold(row: TreeRow, suppressed: frozenset[Level], rules: DisclosureRules) -> bool:

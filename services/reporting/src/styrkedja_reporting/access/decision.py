@@ -386,6 +386,8 @@ def decide_counts(rows: ComponentRows, placed: Mapping[str, tuple[str, str | Non
     siblings *and*, where the siblings cannot hide it (an only child, a sibling equal to its own
     visible part), the parent is withheld too — in every view of it, the parent's own included."""
     tree, links = tree_of(rows, placed, frozenset({"group"}))
+    if rows.forced:  # taken on more than the rows (`ComponentRows.forced`): never one kept for the rows alone
+        return _protect(tree, [*links, *rows.links], suppressed, rules, rows.forced)
     return decided(tree, [*links, *rows.links], suppressed, rules, context="counts")
 
 
@@ -463,7 +465,8 @@ async def decide_counts_off_loop(rows: ComponentRows, placed: Mapping[str, tuple
         _BY_ROWS.move_to_end(key)
         return kept
     SOLVED[0] += 1
-    solved = await asyncio.get_running_loop().run_in_executor(_DECIDER, _protect, tree, links, suppressed, rules)
+    solved = await asyncio.get_running_loop().run_in_executor(_DECIDER, _protect, tree, links, suppressed, rules,
+                                                              rows.forced)
     return _keep(_BY_ROWS, key, solved)
 
 
@@ -476,11 +479,15 @@ def _counts_tree(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None
     """Pure: a count table's tree, links and digest (`decide_counts`)."""
     tree, links = tree_of(rows, placed, frozenset({"group"}))
     links = [*links, *rows.links]
-    return tree, links, rows_digest(tree, links)
+    digest = rows_digest(tree, links)
+    if rows.forced:  # what is withheld whatever its size is part of what the decision is taken on
+        digest = hashlib.blake2b(digest + repr(sorted(map(repr, rows.forced))).encode(), digest_size=32).digest()
+    return tree, links, digest
 
 
-def _protect(tree: list[TreeRow], links: list[Any], suppressed: frozenset[Level], rules: DisclosureRules) -> TreeDecision:
-    return TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
+def _protect(tree: list[TreeRow], links: list[Any], suppressed: frozenset[Level], rules: DisclosureRules,
+             forced: frozenset[Any] = frozenset()) -> TreeDecision:
+    return TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links, forced=forced))
 
 
 class ComponentRows:
@@ -492,6 +499,9 @@ class ComponentRows:
         #: equations `whole = Σ parts` between its cells beyond the tree's own, where a table knows them (a count
         #: table's views of one figure: `support.disclose`); kept by `protect_tree` where they hold in the data
         self.links: list[tuple[Any, tuple[Any, ...]]] = []
+        #: cells withheld whatever their size (`protect_tree`'s `forced`): where another table's decision withholds
+        #: what one of these counts, shown, would give away (`support.disclose`: below the pass level without support)
+        self.forced: frozenset[Any] = frozenset()
 
     def add(self, slice_: Hashable, level: str, organiser: str | None, unit: str, gender: str, n: int,
             failing: int | None = None) -> None:

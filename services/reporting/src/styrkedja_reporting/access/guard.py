@@ -3,7 +3,7 @@ for (`require_read`), and the audit row of a student-level read (in the read's t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import replace
 
 from fastapi import Request
@@ -197,6 +197,16 @@ def students_withheld(scope: Scope | None) -> bool:
     into a group's students listed each result and the support list named the students below the pass level
     (round 26c): every student-level door asks this."""
     return scope is not None and Level.STUDENT in scope.suppressed and scope.rules.min_students > 1
+
+
+def reads_every_place(reader: Principal, places: Iterable[tuple[str, str, str]]) -> bool:
+    """Whether the reader reads the student level at each (organiser, school unit code, group) of `places`: where a
+    student-level figure rests on results of several groups (a merit value, all pass, eligibility: every subject's
+    newest term grade), it is shown only to a reader of them all. Shown to the teacher of one of them, it gave a grade
+    away that the same teacher's results refuse (privacy round 29: a merit value of 35 beside the teacher's own C, 15
+    points, was the student's A in Swedish in another teacher's group)."""
+    return all(may_read(reader, Node(Level.STUDENT, organiser_id=organiser, school_unit_code=code, group_id=group))
+               for organiser, code, group in places)
 
 
 def _each_row(table: Table, change: Callable[[Row], Row]) -> Table:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize, authorize_read
+from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
@@ -58,6 +58,15 @@ async def _ledger(request: Request, window: WindowKey, school_unit_code: str | N
         return await ledger(session, window, school_unit_code)
 
 
+#: Who reads the lists, a window's and a round's alike: the organiser view the organiser admin and area managers; one
+#: unit's lists (who has not reported, teacher by teacher) those and its principal; the reports by student the organiser
+#: admin and the principal. A round's doors took any reader and judged the unit's level alone, which an ICT coordinator
+#: reads for its LIKA work: it read the round's lists of its unit, the window's refused it (privacy round 29).
+ORGANISER_READERS = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, description="organiser compliance")
+UNIT_READERS = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, description="school unit compliance")
+ITEM_READERS = authorize(Role.ORGANISER_ADMIN, Role.PRINCIPAL, description="reports by student")
+
+
 def _table(name: str, found: list[Row]) -> Table:
     return Table(name, KEY_COLUMNS + COUNT_COLUMNS, [
         (r.cell.school_unit_code, r.cell.group_id, r.cell.subject_code, r.cell.teacher_id, r.counts.expected,
@@ -85,8 +94,7 @@ async def organiser_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
         format: FormatParam = None,
-        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, description="organiser compliance")
-        ) -> StreamingResponse:
+        principal: Principal = ORGANISER_READERS) -> StreamingResponse:
     """The organiser's view: per school unit, the share of expected forecasts reported (late included)."""
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
@@ -112,8 +120,7 @@ async def principal_compliance(
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
         list: ListKind = "teacher", only_missing: bool = False, format: FormatParam = None,
-        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL,
-                                         description="school unit compliance")) -> StreamingResponse:
+        principal: Principal = UNIT_READERS) -> StreamingResponse:
     """The principal's view of one school unit: per teacher (default), group, group × subject,
     teacher × group × subject, or the group × subjects nobody is assigned to; most missing first."""
     table = await _unit_table(request, principal, _window(organiser_id, school_year, term), school_unit_code, list,
@@ -144,8 +151,7 @@ async def principal_items(
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
         status: ItemStatus = "missing", format: FormatParam = None,
-        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.PRINCIPAL, description="reports by student")
-        ) -> StreamingResponse:
+        principal: Principal = ITEM_READERS) -> StreamingResponse:
     """The expected reports of one school unit by status (default: the missing ones, to remind
     people), with the teachers responsible on the deadline. Pseudonymous student ids; school-unit
     level only."""
@@ -159,7 +165,6 @@ async def principal_items(
 # roster on the round's deadline, reported = a current assessment of the round (late = first
 # published after the deadline, grace included). A round the calendar sets no deadline for has no lists.
 
-READ = authorize_read()  # the guard; the node is checked in the route (`access.guard.check_read`)
 RoundParam = Annotated[int, Path(ge=1, le=4, description="Assessment round (omgång) 1–4 of the school year.")]
 
 
@@ -171,7 +176,7 @@ def _round(organiser_id: str, school_year: str, round_: int) -> WindowKey:
 async def organiser_round_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_year: Annotated[SchoolYearParam, Query()], format: FormatParam = None,
-        principal: Principal = READ) -> StreamingResponse:
+        principal: Principal = ORGANISER_READERS) -> StreamingResponse:
     """The organiser's view of an assessment round: per school unit, the share of expected
     assessments reported by the round's deadline (late included, and counted apart)."""
     if not principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER) or organiser_id not in principal.organisers:
@@ -189,7 +194,7 @@ async def principal_round_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
         list: ListKind = "teacher", only_missing: bool = False, format: FormatParam = None,
-        principal: Principal = READ) -> StreamingResponse:
+        principal: Principal = UNIT_READERS) -> StreamingResponse:
     """The principal's view of one school unit in an assessment round: per teacher (default), group,
     group × subject, teacher × group × subject, or unassigned; most missing first."""
     table = await _unit_table(request, principal, _round(organiser_id, school_year, round), school_unit_code, list,
@@ -202,7 +207,7 @@ async def principal_round_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
         status: ItemStatus = "missing", format: FormatParam = None,
-        principal: Principal = READ) -> StreamingResponse:
+        principal: Principal = ITEM_READERS) -> StreamingResponse:
     """The expected assessments of one school unit in a round by status (default: missing — the
     list to remind people), with the teachers responsible on the deadline. Student level: pseudonymous
     ids, the unit's principal and the organiser admin only."""

@@ -40,7 +40,14 @@ from ..access.decision import (
     pass_slice,
     undecided,
 )
-from ..access.guard import check_read, strict_scope, students_withheld, withhold_all_but, withhold_small
+from ..access.guard import (
+    check_read,
+    reads_every_place,
+    strict_scope,
+    students_withheld,
+    withhold_all_but,
+    withhold_small,
+)
 from ..directory.disclose import roster_withheld
 from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES, FormatParam
@@ -533,10 +540,13 @@ def _student_merit_table(a: Ask, result_rows: list[Any]) -> t.Table:
     figure counts them): number of grades, merit value (year 9), all pass, eligibility."""
     group = ("group", a.filters.unit_id or "")
     by_student: dict[str, list[Result]] = {}
+    place: dict[str, tuple[str, str, str]] = {}  # result id → where it was set (organiser, school unit, group)
     for fact in _facts(result_rows, AssessmentFact):
         result = to_result(fact, {})
         if result is not None and result.kind is ResultKind.term_grade:
             by_student.setdefault(result.student_id, []).append(result)
+            place[result.result_id] = (fact.organiser_id, fact.school_unit_code, fact.group_id)
+    reader = a.scope.principal if a.scope is not None else None
 
     def rows() -> Iterator[t.Row]:
         for student, results in sorted(by_student.items()):
@@ -544,10 +554,14 @@ def _student_merit_table(a: Ask, result_rows: list[Any]) -> t.Table:
             if not any(c.unit == group for c in cells):
                 continue
             year = next(iter(cells)).year
-            grades = {s: r.value for s, r in final_grades(results).items()}
-            yield (group[1], student, year, len(grades), merit_value(grades) if year == MERIT_YEAR else None,
-                   "ja" if passes_all(grades) else "nej",
-                   *["ja" if is_eligible(rule, grades) else "nej" for rule in ELIGIBILITY_RULES.values()])
+            final = final_grades(results)
+            grades = {s: r.value for s, r in final.items()}
+            figures = (len(grades), merit_value(grades) if year == MERIT_YEAR else None,
+                       "ja" if passes_all(grades) else "nej",
+                       *["ja" if is_eligible(rule, grades) else "nej" for rule in ELIGIBILITY_RULES.values()])
+            # every subject's grade is in these figures: withheld unless the reader reads each group they were set in
+            hidden = reader is not None and not reads_every_place(reader, (place[r.result_id] for r in final.values()))
+            yield (group[1], student, year, *shown(hidden, *figures))
 
     columns = [t.Column("group", "Grupp", width=24), t.Column("student_id", "Elev (pseudonym)", width=40),
                t.Column("year", "Årskurs", INT), t.Column("grades", "Betyg", INT),

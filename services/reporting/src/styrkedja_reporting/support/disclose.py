@@ -20,6 +20,10 @@ cell rests on that count):
 - `("open",)` — investigations open longer than N weeks (interventions, one per student);
 - `("before_after", subject, school year, term, round, phase)` — supported students with a result.
 
+A below-pass count is also withheld, whatever its size, where the unit's students with support in its subject are
+(`below_forced`): the results show the students below the pass level, and they less those without support are the
+supported ones (privacy round 29).
+
 Figures tied to a cell are withheld with it: the interventions of a kind (active, per outcome) with
 its students (their pattern of withheld cells is the students' — never a new equation to solve),
 the students reaching the pass level before/after with the students, and every share with any of
@@ -45,7 +49,7 @@ from styrkedja_kit.auth import Level
 
 from ..access.complement import TOTAL, EveryCellWithheld, TreeDecision, tree_key, unit_of
 from ..access.decision import COUNT_LEVELS, ComponentRows, counts_decision, undecided
-from ..access.disclosure import DisclosureRules
+from ..access.disclosure import DisclosureRules, Key
 from ..exports.table import Withheld
 from . import read
 
@@ -113,6 +117,37 @@ def below_in_subject(every: Mapping[tuple[Any, ...], int], subject: str) -> dict
     return mine | {(organiser, unit, None): n for (organiser, unit, _), n in mine.items()}
 
 
+def below_forced(rows: ComponentRows, active: TreeDecision) -> frozenset[Key]:
+    """Pure: the cells of the below-pass family withheld whatever their size — where the unit's students with support
+    active in the cell's subject (or for every subject; in any subject, for the every-subject cell) are withheld.
+
+    The students below the pass level are the results' (a distribution's F, or every grade below E, in a large cell,
+    shown), and those without support less them are the students below the pass level *with* support: a count of
+    supported students, which the `active` family withholds where small (privacy round 29: north's 25 students all
+    below the pass level, 3 of them with special support — withheld, with south as its complement — and 22 without
+    shown: 25 − 22 = 3). Where the active count is withheld, so is the below-pass count without support, with its own
+    complements in this family's one decision."""
+    hidden: set[tuple[Any, Any]] = set()
+    for key in active.disclosure.withheld:
+        cell: tuple[Any, ...] = key  # type: ignore[assignment]  # (("active", view, kind | None), unit, gender)
+        figure, place, gender = cell
+        if gender == TOTAL and isinstance(figure, tuple) and len(figure) == 3 and figure[2] is None:
+            hidden.add((figure[1], place))
+    if not hidden:
+        return frozenset()
+    forced: set[Key] = set()
+    for slice_, level, organiser, unit_id in rows.counts:
+        figure = tuple(slice_)  # type: ignore[arg-type]  # ("below", view, subject | None)
+        view, subject = figure[1], figure[2]
+        unit = unit_of(level, organiser, unit_id)
+        named = subject if subject is not None else view
+        # support in the subject, or for every subject (""); in any subject for the every-subject cell (None)
+        views = (None,) if named is None else (named, "")
+        if any((v, unit) in hidden for v in views):
+            forced.add(tree_key(slice_, unit))
+    return frozenset(forced)
+
+
 async def subjects_of(session: AsyncSession, family: str) -> list[str]:
     """The subjects the family's table holds (`""`: an intervention for every subject, a view no reader names but
     part of the every-subject view's sum)."""
@@ -149,6 +184,9 @@ async def family_decision(session: AsyncSession, family: str, subject: str | Non
                 family_rows(family, {lv: await FAMILIES[family](s, lv, view, weeks, today) for lv in COUNT_LEVELS},
                             view, rows)
         rows.links = view_links(rows)
+        if family == "below":
+            active = await family_decision(s, "active", None, weeks, today, suppressed, rules, version)
+            rows.forced = below_forced(rows, active)
         return rows
 
     date_key = today if family == "open" else None  # only the open investigations change with the day
