@@ -764,8 +764,19 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
 def consistency(r_url: str, tokens: Tokens) -> bool:
     """Reporting's own check (/v1/admin/consistency: every level's materialised cells against a recomputation from
     its facts)."""
-    answer = httpx.get(r_url + "/v1/admin/consistency", headers=tokens.ops(), timeout=120).json()
+    started = time.perf_counter()
+    # at the full 6.4M the check recomputes every fact (~80 s of CPU alone, session 28's estimate): 120 s of the
+    # client's patience ended a shared machine's run as an exception, every later stage lost with it
+    answer = httpx.get(r_url + "/v1/admin/consistency", headers=tokens.ops(), timeout=900).json()
+    CONSISTENCY_CHECKS.append({"seconds": round(time.perf_counter() - started, 1),
+                               "consistent": bool(answer.get("consistent"))})
+    print(f"  /v1/admin/consistency: {answer.get('consistent')} in {CONSISTENCY_CHECKS[-1]['seconds']} s",
+          flush=True)
     return bool(answer.get("consistent"))
+
+
+#: every /v1/admin/consistency of the run, in order: its seconds and answer (the JSON's `consistency_checks`)
+CONSISTENCY_CHECKS: list[dict] = []
 
 
 def rss_by_process(pid: int) -> list[dict]:
@@ -1262,7 +1273,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                **{k: round(v, 2) for k, v in extra.items()},
                "rebuild_events": rebuilt["events_read"] if rebuilt else None, "rebuild": rebuilt,
                "rebuild_seconds_full_estimate": round(rebuild_full_estimate) if rebuild_full_estimate else None,
-               "cells_equal_recomputation": exact, "notes": notes, "apply_runs": apply_runs,
+               "cells_equal_recomputation": exact, "consistency_checks": CONSISTENCY_CHECKS, "notes": notes,
+               "apply_runs": apply_runs,
                "reporting_rss_by_process": memory,
                **({"post_to_visible_breakdown": latency_detail} if latency_detail else {})}
         limit = raw.get("raw_consume_per_s")
