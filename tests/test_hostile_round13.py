@@ -75,7 +75,7 @@ from schemathesis.generation import GenerationMode
 from test_hostile_round12 import ROUTES as DASHBOARD_ROUTES
 from test_hostile_round12 import dashboard, serving  # noqa: F401 (the fixture, used by name)
 
-from styrkedja_contracts import decode_event
+from styrkedja_contracts import decode_event, forecast_id_for
 from styrkedja_contracts.examples import example_bytes
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 from styrkedja_contracts.topics import TOPICS, topic_for_event_type
@@ -149,7 +149,9 @@ def organiser_events(spellings: tuple[str, ...], code: str, tag: str) -> list[An
         out.append(event("se.styrkedja.assessment.published.v1", assessment_id=str(uuid.uuid4()), revision=1,
                          value="ABCDEF"[n % 6], unmet_criteria=["Taluppfattning"] if n % 6 == 5 else [], round=1,
                          assessed_on="2026-10-01", **student))
-        out.append(event("se.styrkedja.forecast.submitted.v1", forecast_id=str(uuid.uuid4()), **student))
+        # the id of the key as the producer spelt the organiser (a forecast of before identity1: the event takes it)
+        forecast_id = forecast_id_for(spelt(n), student["student_id"], "GRGRMAT01", "2026/27", "HT")
+        out.append(event("se.styrkedja.forecast.submitted.v1", forecast_id=str(forecast_id), **student))
     out.append(event("se.styrkedja.lika.self_assessment_published.v1", self_assessment_id=str(uuid.uuid4()),
                      organiser_id=spelt(2), school_unit_code=code))
     return out
