@@ -53,6 +53,7 @@ from styrkedja_contracts import (  # noqa: E402
     GroupMembershipUpsertedV1,
     OrganisationUnitUpsertedV1,
     TeachingAssignmentUpsertedV1,
+    forecast_id_for,
     new_event,
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline  # noqa: E402
@@ -85,6 +86,7 @@ def school_data(seed: int, n: int) -> tuple[list, list]:
                 updated_at=T0), source="/b"))
             places += [(organiser, code, f"{year}{letter}") for year in (6, 7, 8, 9) for letter in "AB"]
     events, live_a, live_f = [], [], []
+    revisions: dict[tuple[str, str, str], int] = {}  # a forecast's newest revision by its key
     subjects = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01", "GRGRBIO01")
     while len(events) < n:
         roll = rng.random()
@@ -118,20 +120,26 @@ def school_data(seed: int, n: int) -> tuple[list, list]:
                 retracted_at=T0 + timedelta(hours=1)), source="/b"))
         elif roll < 0.97 or not live_f:
             organiser, code, group = rng.choice(places)
-            fid = uuid.UUID(int=rng.getrandbits(128))
+            rng.getrandbits(128)  # the id drawn once (the log's other events as they were); now the key's
             body = dict(organiser_id=organiser, school_unit_code=code, group_id=group,
                         student_id=f"s-{rng.randrange(6000)}", teacher_id="t-1",
                         gender=rng.choice(["female", "male"]), year=int(group[0]),
                         subject_code=rng.choice(subjects), school_year="2026/27", term="VT")
+            key = (organiser, body["student_id"], body["subject_code"])
+            fid = forecast_id_for(*key, "2026/27", "VT")
+            revisions[key] = revision = revisions.get(key, 0) + 1  # a key drawn again: its forecast's next revision
             events.append(new_event(ForecastSubmittedV1(
-                forecast_id=fid, revision=1, value=rng.choice(["NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE"]),
+                forecast_id=fid, revision=revision,
+                value=rng.choice(["NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE"]),
                 submitted_at=T0, window_deadline=date(2027, 4, 2), late=False, **body), source="/b"))
-            live_f.append([fid, 1, body])
+            live_f.append([fid, revision, body])
         else:
             item = live_f.pop(rng.randrange(len(live_f)))
             b = item[2]
+            key = (b["organiser_id"], b["student_id"], b["subject_code"])
+            revisions[key] += 1
             events.append(new_event(ForecastWithdrawnV1(
-                forecast_id=item[0], revision=2, organiser_id=b["organiser_id"],
+                forecast_id=item[0], revision=revisions[key], organiser_id=b["organiser_id"],
                 school_unit_code=b["school_unit_code"], group_id=b["group_id"], student_id=b["student_id"],
                 subject_code=b["subject_code"], school_year="2026/27", term="VT",
                 withdrawn_at=T0 + timedelta(hours=1)), source="/b"))

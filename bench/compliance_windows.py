@@ -35,7 +35,7 @@ from uuid import UUID, uuid5
 
 from sqlalchemy import event, text
 
-from styrkedja_contracts import AssessmentPublishedV1, new_event, topic_for_event_type
+from styrkedja_contracts import AssessmentPublishedV1, forecast_id_for, new_event, topic_for_event_type
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1
 from styrkedja_contracts.events.organisation import GroupMembershipUpsertedV1, TeachingAssignmentUpsertedV1
@@ -82,7 +82,8 @@ def _directory(n: int) -> list[Any]:
 
 def _forecast(n: int, term: str, s: int, revision: int, late: bool) -> Any:
     return new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, f"f-{n}-{term}-{s}"), revision=revision, organiser_id=_org(n), school_unit_code=_unit(n),
+        forecast_id=forecast_id_for(_org(n), f"s-{n}-{s}", MATHS, "2026/27", term),
+        revision=revision, organiser_id=_org(n), school_unit_code=_unit(n),
         group_id="7A", student_id=f"s-{n}-{s}", teacher_id=f"t-{n}", gender="female", year=7, subject_code=MATHS,
         value="ACCEPTABLE", school_year="2026/27", term=term, submitted_at=T0 + timedelta(days=60 + revision),
         window_deadline=date(2026, 10, 23), late=late), source="/b")

@@ -38,6 +38,7 @@ from styrkedja_contracts import (  # noqa: E402
     AssessmentPublishedV1,
     ForecastSubmittedV1,
     GroupMembershipUpsertedV1,
+    forecast_id_for,
     new_event,
 )
 from support import Mittkoping, organisation_number  # noqa: E402
@@ -81,7 +82,8 @@ def deadline_results(rng: random.Random, groups: list[tuple[str, str, int]]) -> 
             base = _base(r["s"], r["code"], r["group"], r["year"], r["gender"])
             if r["type"] == "forecast":
                 events.append(new_event(ForecastSubmittedV1(
-                    forecast_id=r["id"], revision=1, subject_code=r["subject"], term="VT", value=r["value"],
+                    forecast_id=forecast_id_for(ORGANISER, base["student_id"], r["subject"], "2026/27", "VT"),
+                    revision=1, subject_code=r["subject"], term="VT", value=r["value"],
                     submitted_at=T0 + timedelta(days=200), window_deadline=date(2027, 4, 2), late=False, **base),
                     source="/b"))
                 continue

@@ -51,6 +51,7 @@ from styrkedja_contracts import (  # noqa: E402
     ForecastWithdrawnV1,
     decode_event,
     example_bytes,
+    forecast_id_for,
     new_event,
     topic_for_event_type,
 )
@@ -97,13 +98,17 @@ def generated(seed: int, n: int) -> dict[str, list[bytes]]:
         retracted = AssessmentRetractedV1(assessment_id=ids(), revision=rng.randint(2, 4), round=rng.randint(1, 4),
                                           retracted_at=at, reason=rng.choice([None, "Felaktigt registrerad"]), **body)
         out["gen:assessment.retracted"].append(new_event(retracted, source="/assessment", time=at).to_bytes())
+        ids()  # drawn still (the corpus's other values as they were): a forecast's id is its key's
+        forecast_id = forecast_id_for(org, student, subject, "2026/27", "HT")
         submitted = ForecastSubmittedV1(
-            forecast_id=ids(), revision=rng.randint(1, 3), teacher_id=teacher, gender=rng.choice(["female", "male"]),
+            forecast_id=forecast_id, revision=rng.randint(1, 3), teacher_id=teacher,
+            gender=rng.choice(["female", "male"]),
             year=int(group[0]), value=rng.choice(["NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE"]),
             submitted_at=at, window_deadline=date(2026, 10, 23), late=rng.random() < 0.1, **body)
         out["gen:forecast.submitted"].append(new_event(submitted, source="/forecast", subject=str(
             submitted.forecast_id), time=at).to_bytes())
-        withdrawn = ForecastWithdrawnV1(forecast_id=ids(), revision=rng.randint(2, 4), withdrawn_at=at, **body)
+        ids()
+        withdrawn = ForecastWithdrawnV1(forecast_id=forecast_id, revision=rng.randint(2, 4), withdrawn_at=at, **body)
         out["gen:forecast.withdrawn"].append(new_event(withdrawn, source="/forecast", time=at).to_bytes())
     return out
 

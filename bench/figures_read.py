@@ -50,6 +50,7 @@ from styrkedja_contracts import (
     ForecastSubmittedV1,
     GroupMembershipUpsertedV1,
     OrganisationUnitUpsertedV1,
+    forecast_id_for,
     new_event,
 )
 from styrkedja_devstack.issuer import DevIssuer
@@ -108,8 +109,10 @@ def results(rng: random.Random, groups: list[tuple[str, str, int]]) -> list:
                     term=ROUND_TERM[round_], round=round_, assessed_on=date(2026, 9, 15) + timedelta(days=60 * round_),
                     published_at=T0, **base), source="/b"))
             if year == 9:
+                rng.getrandbits(128)  # drawn still (the other values as they were); the id is the key's
                 events.append(new_event(ForecastSubmittedV1(
-                    forecast_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject, term="VT",
+                    forecast_id=forecast_id_for(ORGANISER, student, subject, "2026/27", "VT"),
+                    revision=1, subject_code=subject, term="VT",
                     value=rng.choice(("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")),
                     submitted_at=T0 + timedelta(days=200), window_deadline=date(2027, 4, 2), late=False,
                     **base), source="/b"))

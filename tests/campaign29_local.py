@@ -342,6 +342,8 @@ def door_sweep(probe: Probe, issuer: Any) -> None:
 
 def rich_events() -> list[Any]:
     from test_hostile_round13 import event, organiser_events
+
+    from styrkedja_contracts import forecast_id_for
     unit = "29990011"
     out = organiser_events((ORGANISER,), unit, "p29")
     kinds = ["extra_adjustment", "special_support", "investigation", "action_programme"]
@@ -355,7 +357,8 @@ def rich_events() -> list[Any]:
                              kind=["assessment", "written_report", "term_grade"][n % 3],
                              school_year=year, term=term, assessed_on="2026-10-01" if term == "HT" else "2026-04-01",
                              teacher_id=f"t-{n % 3}", **student))
-        out.append(event("se.styrkedja.forecast.submitted.v1", forecast_id=str(uuid.uuid4()), school_year="2026/27",
+        forecast_id = forecast_id_for(ORGANISER, student["student_id"], student["subject_code"], "2026/27", "HT")
+        out.append(event("se.styrkedja.forecast.submitted.v1", forecast_id=str(forecast_id), school_year="2026/27",
                          term="HT", value=["NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE"][n % 3],
                          teacher_id=f"t-{n % 3}", **student))
         if n % 2:

@@ -75,7 +75,7 @@ from schemathesis.generation import GenerationMode
 from test_hostile_round12 import ROUTES as DASHBOARD_ROUTES
 from test_hostile_round12 import dashboard, serving  # noqa: F401 (the fixture, used by name)
 
-from styrkedja_contracts import decode_event
+from styrkedja_contracts import decode_event, forecast_id_for
 from styrkedja_contracts.examples import example_bytes
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 from styrkedja_contracts.topics import TOPICS, topic_for_event_type
@@ -149,7 +149,9 @@ def organiser_events(spellings: tuple[str, ...], code: str, tag: str) -> list[An
         out.append(event("se.styrkedja.assessment.published.v1", assessment_id=str(uuid.uuid4()), revision=1,
                          value="ABCDEF"[n % 6], unmet_criteria=["Taluppfattning"] if n % 6 == 5 else [], round=1,
                          assessed_on="2026-10-01", **student))
-        out.append(event("se.styrkedja.forecast.submitted.v1", forecast_id=str(uuid.uuid4()), **student))
+        # the id of the key as the producer spelt the organiser (a forecast of before identity1: the event takes it)
+        forecast_id = forecast_id_for(spelt(n), student["student_id"], "GRGRMAT01", "2026/27", "HT")
+        out.append(event("se.styrkedja.forecast.submitted.v1", forecast_id=str(forecast_id), **student))
     out.append(event("se.styrkedja.lika.self_assessment_published.v1", self_assessment_id=str(uuid.uuid4()),
                      organiser_id=spelt(2), school_unit_code=code))
     return out
@@ -335,6 +337,10 @@ def test_a_record_keyed_in_one_spelling_carrying_another_is_one_organiser(topic)
     for written in A:
         document = json.loads(example_bytes(event_type))
         document["data"]["organiser_id"] = written
+        if "forecast_id" in document["data"] and "teacher_id" in document["data"]:  # a submitted forecast: its id is
+            data = document["data"]  # its key's as the producer spelt the organiser (`derived_from_key`)
+            data["forecast_id"] = str(forecast_id_for(written, data["student_id"], data["subject_code"],
+                                                      data["school_year"], data["term"]))
         decoded = decode_event(json.dumps(document).encode())
         assert decoded.data.organiser_id == KEPT_A and decoded.partition_key() == KEPT_A.encode()
         for key in A:

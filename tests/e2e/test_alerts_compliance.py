@@ -37,6 +37,7 @@ from styrkedja_contracts import (
     GroupMembershipUpsertedV1,
     OrganisationUnitUpsertedV1,
     TeachingAssignmentUpsertedV1,
+    forecast_id_for,
     new_event,
     topic_for_event_type,
 )
@@ -124,7 +125,7 @@ def assigned(aid: str, group: str, subject: str, teacher: str, start: date | Non
 
 def forecast(student: str, group: str, subject: str, late: bool = False):
     return new_event(ForecastSubmittedV1(
-        forecast_id=uuid.uuid5(NS, f"{ORG}-{student}-{subject}"), revision=1, organiser_id=ORG,
+        forecast_id=forecast_id_for(ORG, student, subject, "2026/27", "HT"), revision=1, organiser_id=ORG,
         school_unit_code=QUIET, group_id=group, student_id=student, teacher_id="t-x", gender="male", year=8,
         subject_code=subject, value="ACCEPTABLE", school_year="2026/27", term="HT",
         submitted_at=T0 + timedelta(days=60), window_deadline=date(2026, 10, 23), late=late), source="/e2e")
@@ -316,7 +317,8 @@ def chaos_events(rng: random.Random) -> tuple[list[CloudEvent], list[Item]]:
                     forecasts[(s, subject)] = late
                     if rng.random() < 0.15:  # withdrawn
                         events.append(new_event(ForecastWithdrawnV1(
-                            forecast_id=fid, revision=2, organiser_id=ORG, school_unit_code=KILLED, group_id=group,
+                            forecast_id=forecast_id_for(ORG, s, subject, "2026/27", "HT"),
+                            revision=2, organiser_id=ORG, school_unit_code=KILLED, group_id=group,
                             student_id=s, subject_code=subject, school_year="2026/27", term="HT",
                             withdrawn_at=T0 + timedelta(days=61)), source="/e2e"))
                         del forecasts[(s, subject)]
@@ -350,7 +352,8 @@ def chaos_events(rng: random.Random) -> tuple[list[CloudEvent], list[Item]]:
 
 def kforecast(fid: uuid.UUID, revision: int, student: str, group: str, subject: str, late: bool):
     return new_event(ForecastSubmittedV1(
-        forecast_id=fid, revision=revision, organiser_id=ORG, school_unit_code=KILLED, group_id=group,
+        forecast_id=forecast_id_for(ORG, student, subject, "2026/27", "HT"),
+        revision=revision, organiser_id=ORG, school_unit_code=KILLED, group_id=group,
         student_id=student, teacher_id="t-x", gender="male", year=9, subject_code=subject, value="ACCEPTABLE",
         school_year="2026/27", term="HT", submitted_at=T0 + timedelta(days=60, minutes=revision),
         window_deadline=date(2026, 10, 23), late=late), source="/e2e")

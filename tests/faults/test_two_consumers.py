@@ -23,6 +23,7 @@ from styrkedja_contracts import (
     AssessmentRetractedV1,
     ForecastSubmittedV1,
     OrganisationUnitUpsertedV1,
+    forecast_id_for,
     new_event,
     topic_for_event_type,
 )
@@ -68,6 +69,7 @@ def results(rng: random.Random, organiser: str, count: int) -> tuple[list, int]:
     assessments are live at the end."""
     events: list = []
     live: list[list] = []
+    forecasts: dict[tuple[str, str], int] = {}
     while len(events) < count:
         roll = rng.random()
         if roll < 0.6 or not live:
@@ -98,10 +100,17 @@ def results(rng: random.Random, organiser: str, count: int) -> tuple[list, int]:
                 subject_code=b["subject_code"], school_year="2026/27", term="HT", round=1,
                 retracted_at=T0 + timedelta(hours=1)), source="/test"))
         else:
+            # drawn in the order the log was first drawn in (its other events stay as they were); the id is the key's,
+            # so a key drawn again is that forecast's next revision
+            rng.getrandbits(128)
+            student = f"s-{organiser}-{rng.randrange(60)}"
+            subject = rng.choice(SUBJECTS)
+            key = (student, subject)
+            forecasts[key] = forecasts.get(key, 0) + 1
             events.append(new_event(ForecastSubmittedV1(
-                forecast_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, organiser_id=organiser,
-                school_unit_code=f"{organiser}0001", group_id="9A", student_id=f"s-{organiser}-{rng.randrange(60)}",
-                teacher_id="t-1", gender="female", year=9, subject_code=rng.choice(SUBJECTS), school_year="2026/27",
+                forecast_id=forecast_id_for(organiser, student, subject, "2026/27", "VT"), revision=forecasts[key],
+                organiser_id=organiser, school_unit_code=f"{organiser}0001", group_id="9A", student_id=student,
+                teacher_id="t-1", gender="female", year=9, subject_code=subject, school_year="2026/27",
                 term="VT", value=rng.choice(("NOT_REACHED", "ACCEPTABLE")), submitted_at=T0,
                 window_deadline=date(2027, 4, 2), late=False), source="/test"))
     return events, len(live)

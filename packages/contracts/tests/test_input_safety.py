@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1
+from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1, forecast_id_for
 from styrkedja_contracts.events.base import MAX_INT4
 from styrkedja_contracts.identifiers import (
     OrganiserId,
@@ -266,7 +266,8 @@ def test_event_at_the_integer_limit_is_fine(assessment_kwargs: dict) -> None:
 def test_forecast_late_is_a_strict_boolean(assessment_kwargs: dict) -> None:
     kwargs = {k: v for k, v in assessment_kwargs.items()
               if k not in ("assessment_id", "kind", "scale", "round", "assessed_on", "published_at")}
-    kwargs |= {"forecast_id": assessment_kwargs["assessment_id"], "value": "ACCEPTABLE",
+    key = (kwargs["organiser_id"], kwargs["student_id"], kwargs["subject_code"], kwargs["school_year"], kwargs["term"])
+    kwargs |= {"forecast_id": forecast_id_for(*key), "value": "ACCEPTABLE",
                "submitted_at": assessment_kwargs["published_at"], "window_deadline": "2026-10-23"}
     assert ForecastSubmittedV1.model_validate({**kwargs, "late": False}).late is False
     with pytest.raises(ValidationError):

@@ -20,6 +20,7 @@ from styrkedja_contracts.events.assessment import (
     result_broken,
     special_school,
 )
+from styrkedja_contracts.events.forecast import ForecastSubmittedV1, forecast_id_broken, forecast_id_for
 from styrkedja_contracts.events.lika import tag_folded
 from styrkedja_contracts.events.plan import PlanPublishedV1, plan_broken
 from styrkedja_contracts.events.rules import Broken, blank_broken, refuse, repeated, says_nothing
@@ -153,6 +154,9 @@ def test_refuse_names_the_field_the_words_and_the_rule_and_takes_braces_as_words
     ("se.styrkedja.assessment.retracted.v1", AssessmentRetractedV1, {"reason": " \n "}, "not_blank"),
     ("se.styrkedja.plan.published.v1", PlanPublishedV1, {"published_on": "2027-07-01"},
      "published_within_school_year"),
+    ("se.styrkedja.forecast.submitted.v1", ForecastSubmittedV1,
+     {"forecast_id": "d8cd7dd1-d21c-592f-8a53-1764987e6350"}, "derived_from_key"),
+    ("se.styrkedja.forecast.submitted.v1", ForecastSubmittedV1, {"term": "HT"}, "derived_from_key"),  # another key
 ])
 def test_the_event_model_refuses_by_the_same_rule(event_type: str, model: Any, changed: dict[str, Any],
                                                   rule: str) -> None:
@@ -162,3 +166,40 @@ def test_the_event_model_refuses_by_the_same_rule(event_type: str, model: Any, c
     with pytest.raises(ValidationError) as caught:
         model.model_validate({**_data(event_type), **changed})
     assert [e["type"] for e in caught.value.errors()] == [rule]
+
+
+KEY = ("2999", "stu-2c81d4", "GRGRENG01", "2026/27", "VT")
+
+
+@pytest.mark.parametrize("key", [
+    KEY,
+    ("212000-1234", "s", "GRGRMAT01", "2099/00", "HT"),
+    ("2120001234", "stu-Å|ö", "GRSABIL01", "1990/91", "VT"),  # any text: the comparison is of the same bytes
+    ("", "", "", "", ""),
+])
+def test_a_forecast_s_id_is_the_one_of_its_key_and_no_other(key: tuple[str, ...]) -> None:
+    """Failed on the old code (no such rule in the contracts: only the forecast door held it). The fast comparison
+    (integers, not a UUID built) says what `forecast_id_for` says, for the key's own id and for any other."""
+    derived = forecast_id_for(*key)
+    assert forecast_id_broken(derived, *key) == []
+    for other in (UUID(int=derived.int ^ 1), UUID(int=derived.int ^ (1 << 127)), forecast_id_for(*key[:4], "x")):
+        broken = forecast_id_broken(other, *key)
+        assert _rules(broken) == [("forecast_id", "derived_from_key")]
+        assert str(derived) in broken[0].words and str(other) not in broken[0].words  # names the key's, not the sent
+
+
+def test_a_forecast_s_id_of_an_earlier_spelling_of_its_organiser_is_the_event_s_not_the_door_s() -> None:
+    """The forecast service's events before identity1 carry ids derived from the organiser as it was sent
+    (`2120001234`): the event (`earlier_spellings`) takes them, so a replay reads them; the door does not (its ids
+    are of the one spelling). A kommunkod has one spelling; another organiser's id is no spelling of it."""
+    key = ("212000-1234", "stu-1", "GRGRMAT01", "2026/27", "HT")
+    for spelling in ("2120001234", "162120001234", "16212000-1234"):
+        earlier = forecast_id_for(spelling, *key[1:])
+        assert forecast_id_broken(earlier, *key, earlier_spellings=True) == []
+        assert _rules(forecast_id_broken(earlier, *key)) == [("forecast_id", "derived_from_key")]
+    other = forecast_id_for("2120001235", *key[1:])
+    assert _rules(forecast_id_broken(other, *key, earlier_spellings=True)) == [("forecast_id", "derived_from_key")]
+    data = {**_data("se.styrkedja.forecast.submitted.v1"), "organiser_id": "2120001234",
+            "forecast_id": str(forecast_id_for("2120001234", "stu-2c81d4", "GRGRENG01", "2026/27", "VT"))}
+    event = ForecastSubmittedV1.model_validate(data)  # an event of before identity1, as it is on the topic
+    assert event.organiser_id == "212000-1234" and str(event.forecast_id) == data["forecast_id"]

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import BaseModel
 
-from styrkedja_contracts import decode_event, new_event
+from styrkedja_contracts import decode_event, forecast_id_for, new_event
 from styrkedja_contracts.events import ALL_EVENT_MODELS, AssessmentPublishedV1, ForecastSubmittedV1
 from styrkedja_contracts.examples import example_bytes
 from styrkedja_kit.inputs import InputModel
@@ -41,7 +41,8 @@ def test_python_typed_values_encode_as_the_model_does() -> None:
                   "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "kind": "assessment", "scale": "AF",
                   "value": "F", "unmet_criteria": ["Eleven för ”enkla” resonemang åäö"], "school_year": "2026/27",
                   "term": "HT", "round": 1, "assessed_on": "2026-10-01", "published_at": AT}
-    forecast = {"forecast_id": record_id, "revision": 1, "organiser_id": "2999", "school_unit_code": "12345678",
+    forecast = {"forecast_id": forecast_id_for("2999", "s-1", "GRGRMAT01", "2026/27", "VT"), "revision": 1,
+                "organiser_id": "2999", "school_unit_code": "12345678",
                 "group_id": "7A", "student_id": "s-1", "teacher_id": "t-1", "gender": "unknown", "year": 0,
                 "subject_code": "GRGRMAT01", "school_year": "2026/27", "term": "VT", "value": "ACCEPTABLE",
                 "submitted_at": AT, "window_deadline": date(2027, 4, 2), "late": False}

@@ -6,9 +6,9 @@ forbids, and the rebuild must refuse the same. So every rule name a write door c
 
 - `HELD`: an item rule (one item's values, nothing stored, no caller, no clock), held by the event types named (`*`:
   by every event carrying such a field). The pure ones are written once, in this package (`events.rules.Broken`:
-  `events.support.intervention_broken`, `events.assessment.assessment_broken`, `events.plan.plan_broken`, the LIKA
-  tag rules), the door and the event's model calling the same function; the others are the event's field types,
-  which the door's body shares;
+  `events.support.intervention_broken`, `events.assessment.assessment_broken`, `events.plan.plan_broken`,
+  `events.forecast.forecast_id_broken`, the LIKA tag rules), the door and the event's model calling the same
+  function; the others are the event's field types, which the door's body shares;
 - `NOT_ITEM_RULES`: a rule that is not one item's own — against stored state, the caller, the clock, reference data
   the contracts do not hold, or the shape of a request — with the reason;
 - `NOT_HELD`: an item rule the event does not hold, with the reason (a decision, or a known gap, reported).
@@ -53,6 +53,9 @@ HELD: dict[str, tuple[str, ...]] = {
     "investigation_basis_kind": (SUPPORT,),
     # the assessment service's plans (`events.plan.plan_broken`)
     "published_within_school_year": (PLAN,),
+    # the forecast service's forecasts (`events.forecast.forecast_id_broken`): one id per organiser, student,
+    # subject, school year and term (the event takes too the ids of an organiser's spellings before identity1)
+    "derived_from_key": (FORECAST,),
     # LIKA: a self-assessment's ratings (the event's `LikaRating`s) and an action plan's tags (`events.lika`)
     "unique_indicator": (LIKA,),
     "not_on_scale": (LIKA,),  # `LikaRatingValue`
@@ -141,9 +144,4 @@ NOT_HELD: dict[str, str] = {
     "unique": ("an assessment's `unmet_criteria` and a plan's `criteria_codes` are sets: the door refuses a repeat, "
                "the v1 events take one and a consumer reads it once (the README's \"Lists that mean sets\"); "
                "reporting reads neither list, so a repeat moves no figure, live or rebuilt"),
-    "derived_from_key": ("a forecast's `forecast_id` is `forecast_id_for` its organiser, student, subject, school year "
-                         "and term at the forecast door; the event takes any id, and reporting keys a forecast by its "
-                         "id, so another producer's second id for one student, subject and term counts twice. Not "
-                         "held yet: the repository's test fixtures and bench scripts make forecast events with free "
-                         "ids, which would all be dead-lettered; they must move to `forecast_id_for` first"),
 }

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
-from styrkedja_contracts import AssessmentPublishedV1, CloudEvent, ForecastSubmittedV1, new_event
+from styrkedja_contracts import AssessmentPublishedV1, CloudEvent, ForecastSubmittedV1, forecast_id_for, new_event
 from styrkedja_contracts.events.alert import alert_id_for
 from styrkedja_contracts.identifiers import school_year_of
 from styrkedja_kit.consumer import ConsumerLoop, Delivered
@@ -213,7 +213,8 @@ async def test_students_at_risk_at_school_unit_level(client, database):
     below = [result(0, "F", 1, subject=s) for s in ("GRGRMAT01", "GRGRSVE01", "GRGRENG01")]
     two = [result(1, "F", 1, subject=s) for s in ("GRGRMAT01", "GRGRSVE01")] + [result(1, "C", 1, subject="GRGRENG01")]
     forecast = new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, "risk-f"), revision=1, organiser_id=ORG, school_unit_code=UNIT, group_id="9A",
+        forecast_id=forecast_id_for(ORG, "s-9", "GRGRENG01", YEAR, "HT"),
+        revision=1, organiser_id=ORG, school_unit_code=UNIT, group_id="9A",
         student_id="s-9", teacher_id="t-1", gender="male", year=9, subject_code="GRGRENG01",
         value="NOT_REACHED", school_year=YEAR, term="HT", submitted_at=T0, window_deadline=date(AUTUMN, 10, 25),
         late=False), source="/test")
@@ -235,7 +236,8 @@ async def test_students_at_risk_at_school_unit_level(client, database):
 
 def forecast_of(n: int, value: str = "ACCEPTABLE", unit: str = UNIT):
     return new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, f"bf-{unit}-{n}"), revision=1, organiser_id=ORG, school_unit_code=unit, group_id=GROUP,
+        forecast_id=forecast_id_for(ORG, f"s-{n}", MATHS, YEAR, "HT"),
+        revision=1, organiser_id=ORG, school_unit_code=unit, group_id=GROUP,
         student_id=f"s-{n}", teacher_id="t-1", gender="female", year=9, subject_code=MATHS, value=value,
         school_year=YEAR, term="HT", submitted_at=T0, window_deadline=date(AUTUMN, 10, 23), late=False),
         source="/test")

@@ -30,6 +30,7 @@ from styrkedja_contracts import (
     ForecastWithdrawnV1,
     GroupMembershipUpsertedV1,
     TeachingAssignmentUpsertedV1,
+    forecast_id_for,
     new_event,
 )
 from styrkedja_contracts.calendar import forecast_window
@@ -125,7 +126,8 @@ def _retraction(aid: UUID, revision: int, student: str, code: str, group: str, s
 
 def _forecast(student: str, code: str, group: str, value: str, revision: int = 1):
     return new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, f"f-{student}"), revision=revision, organiser_id=ORG, school_unit_code=code,
+        forecast_id=forecast_id_for(ORG, student, MATHS, YEAR, "VT"),
+        revision=revision, organiser_id=ORG, school_unit_code=code,
         group_id=group, student_id=student, teacher_id="t-1", gender="female", year=9, subject_code=MATHS,
         value=value, school_year=YEAR, term="VT", submitted_at=T0 + timedelta(days=200, minutes=revision),
         window_deadline=forecast_window(YEAR, "VT").deadline, late=revision > 1), source="/t")
@@ -155,7 +157,8 @@ def make_log(seed: int) -> list:
             log.append(_forecast(student, code, group, said, revision=2))
         if n == 9 and code == "22222222":
             log.append(new_event(ForecastWithdrawnV1(
-                forecast_id=uuid5(NS, f"f-{student}"), revision=2, organiser_id=ORG, school_unit_code=code,
+                forecast_id=forecast_id_for(ORG, student, MATHS, YEAR, "VT"),
+                revision=2, organiser_id=ORG, school_unit_code=code,
                 group_id=group, student_id=student, subject_code=MATHS, school_year=YEAR, term="VT",
                 withdrawn_at=T0 + timedelta(days=201)), source="/t"))
         grade = "F" if code == "11111111" and n < 7 else rnd.choice("BCE")

@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 import pytest
 from sqlalchemy import select, text
 
-from styrkedja_contracts import new_event
+from styrkedja_contracts import forecast_id_for, new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_contracts.events.lika import LikaSelfAssessmentPublishedV1
@@ -213,7 +213,8 @@ async def other_db(other_database_url):
 
 async def test_only_the_newest_revision_counts_and_a_removal_removes_it(db):
     a1, a2, a3, a4, a5 = (uuid5(NS, f"a{i}") for i in range(1, 6))
-    f1, f2, f3 = (uuid5(NS, f"f{i}") for i in range(1, 4))
+    # each forecast's id is its key's (`derived_from_key`): s-1, s-2 and s-3 in mathematics, as `submitted` makes them
+    f1, f2, f3 = (forecast_id_for("2999", f"s-{i}", "GRGRMAT01", "2026/27", "VT") for i in range(1, 4))
     # a1: the newer revision (A in 7B) arrives before the older one (F in 7A)
     a1r1, a1r2 = published(a1, 1, "F", group="7A"), published(a1, 2, "A", group="7B")
     # a2: the retraction arrives before the publication it retracts
@@ -348,7 +349,7 @@ def generated_log(rng: random.Random, n: int) -> list:
             _, unit, group = rng.choice([p for p in places if p[0] == organiser])
             return {"organiser": organiser, "school_unit": unit, "group": group}
 
-        aid, fid = uuid5(NS, f"gen-a{i}"), uuid5(NS, f"gen-f{i}")
+        aid, fid = uuid5(NS, f"gen-a{i}"), forecast_id_for(organiser, student, subject, "2026/27", "VT")
         revision = 0
         for _ in range(rng.randint(1, 3)):
             revision += 1

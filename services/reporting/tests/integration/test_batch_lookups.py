@@ -19,7 +19,7 @@ from uuid import uuid5
 import pytest
 from sqlalchemy import event, text
 
-from styrkedja_contracts import OrganisationUnitUpsertedV1, new_event
+from styrkedja_contracts import OrganisationUnitUpsertedV1, forecast_id_for, new_event
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.figures import tables as figure_tables
@@ -75,7 +75,9 @@ def results_of(n: int, tag: str) -> list:
         place = {"school_unit": ("12345678", "23456789")[i % 2], "group": ("7A", "8B")[i % 2]}
         out.append(published(uuid5(NS, f"{tag}-a{i}"), 1, "CF"[i % 2], student=f"s-{i}",
                              round_=1 + i % 2, **place))
-        out.append(submitted(uuid5(NS, f"{tag}-f{i}"), 1, student=f"s-{i}", **place))
+        # a forecast's id is its key's (`derived_from_key`): another tag's of the student is the same forecast
+        out.append(submitted(forecast_id_for("2999", f"s-{i}", "GRGRMAT01", "2026/27", "VT"), 1, student=f"s-{i}",
+                             **place))
     return out
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
-from uuid import uuid5
 
 import pytest
 
@@ -17,11 +16,12 @@ from styrkedja_contracts import (
     GroupMembershipUpsertedV1,
     OrganisationEntityRemovedV1,
     TeachingAssignmentUpsertedV1,
+    forecast_id_for,
     new_event,
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ForecastWindow, ReportingCalendar
 
-from .test_directory import NS, T0, Feeder, directory
+from .test_directory import T0, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -43,7 +43,7 @@ def assigned(aid: str, group: str, subject: str, teacher: str, start: date | Non
 
 def forecast(student: str, group: str, subject: str, late: bool = False, revision: int = 1):
     return new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, f"cf-{student}-{subject}"), revision=revision, organiser_id=ORG,
+        forecast_id=forecast_id_for(ORG, student, subject, "2026/27", "HT"), revision=revision, organiser_id=ORG,
         school_unit_code=UNIT, group_id=group, student_id=student, teacher_id="t-x", gender="female", year=7,
         subject_code=subject, value="ACCEPTABLE", school_year="2026/27", term="HT",
         submitted_at=T0 + timedelta(days=60), window_deadline=date(2026, 10, 23), late=late), source="/test")
@@ -51,7 +51,8 @@ def forecast(student: str, group: str, subject: str, late: bool = False, revisio
 
 def withdrawn(student: str, group: str, subject: str):
     return new_event(ForecastWithdrawnV1(
-        forecast_id=uuid5(NS, f"cf-{student}-{subject}"), revision=2, organiser_id=ORG, school_unit_code=UNIT,
+        forecast_id=forecast_id_for(ORG, student, subject, "2026/27", "HT"),
+        revision=2, organiser_id=ORG, school_unit_code=UNIT,
         group_id=group, student_id=student, subject_code=subject, school_year="2026/27", term="HT",
         withdrawn_at=T0 + timedelta(days=61)), source="/test")
 

@@ -1,7 +1,8 @@
-"""Compliance stays exact when a fact or a membership moves to another student: a forecast revision
-that names another student and subject, an assessment revision that does the same, and a membership
-whose student changes. The old student's items must be re-derived in the same batch (not left
-stale until something else touches them): the lists equal the hand count and a recomputation
+"""Compliance stays exact when a fact or a membership moves to another student: an assessment revision
+that names another student and subject, and a membership whose student changes. (A forecast cannot move so:
+its id is its organiser's, student's, subject's, school year's and term's, `derived_from_key`, and an event
+naming another student under it is dead-lettered; it stays where it is here.) The old student's items must be
+re-derived in the same batch (not left stale until something else touches them): the lists equal the hand count and a recomputation
 (`/v1/admin/consistency`), whether the moves come one per batch or all in one, and after a replay."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from styrkedja_contracts import (
     AssessmentPublishedV1,
     ForecastSubmittedV1,
     GroupMembershipUpsertedV1,
+    forecast_id_for,
     new_event,
 )
 
@@ -30,8 +32,9 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 def forecast(student: str, subject: str, revision: int = 1, group: str = "7A"):
     return new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, "moving-forecast"), revision=revision, organiser_id=ORG, school_unit_code=UNIT,
-        group_id=group, student_id=student, teacher_id="t-x", gender="female", year=7, subject_code=subject,
+        forecast_id=forecast_id_for(ORG, student, subject, "2026/27", "HT"), revision=revision, organiser_id=ORG,
+        school_unit_code=UNIT, group_id=group, student_id=student, teacher_id="t-x", gender="female", year=7,
+        subject_code=subject,
         value="ACCEPTABLE", school_year="2026/27", term="HT", submitted_at=T0 + timedelta(days=60, hours=revision),
         window_deadline=date(2026, 10, 23), late=False), source="/test")
 
@@ -53,9 +56,9 @@ def membership(student: str, updated: int = 0):
 
 
 BEFORE = [forecast("s-1", MATHS), assessment("s-2", MATHS)]
-# the forecast moves from s-1 maths to s-3 English, the assessment from s-2 maths to s-4 English,
-# and membership m-7A-s-2 now names s-9 (s-2 is in no group any more)
-MOVES = [forecast("s-3", ENGLISH, revision=2), assessment("s-4", ENGLISH, revision=2), membership("s-9", updated=1)]
+# the assessment moves from s-2 maths to s-4 English, and membership m-7A-s-2 now names s-9 (s-2 is in no group
+# any more); the forecast of s-1 maths is revised where it is
+MOVES = [forecast("s-1", MATHS, revision=2), assessment("s-4", ENGLISH, revision=2), membership("s-9", updated=1)]
 
 
 async def reported(client, path: str, params: dict) -> dict[tuple[str, str], str]:
@@ -87,7 +90,7 @@ async def test_a_revision_or_membership_that_moves_to_another_student(client, da
     # 7A: s-1, s-3, s-4, s-9 × maths and English; s-2 is in no group any more
     students = ("s-1", "s-3", "s-4", "s-9")
     expected_forecasts = {(subject, s): "missing" for subject in (MATHS, ENGLISH) for s in students}
-    assert forecasts == expected_forecasts | {(ENGLISH, "s-3"): "on_time"}
+    assert forecasts == expected_forecasts | {(MATHS, "s-1"): "on_time"}
     assert rounds == expected_forecasts | {(ENGLISH, "s-4"): "on_time"}
     assert await consistent(client)
 

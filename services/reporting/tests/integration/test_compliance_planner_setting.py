@@ -6,16 +6,15 @@ unrestored, the setting would read `force_custom_plan`.)"""
 
 from __future__ import annotations
 
-from uuid import uuid5
-
 import pytest
 from sqlalchemy import text
 
+from styrkedja_contracts import forecast_id_for
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 
-from .test_apply_batch import NS, TOPIC, submitted
+from .test_apply_batch import TOPIC, submitted
 from .test_batch_lookups import results_of, unit
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -42,8 +41,10 @@ async def test_the_planner_setting_is_back_after_every_kind_of_window_work(db):
     assert await setting_after(db, directory, 0, "auto") == "auto"
     # a new window (derived whole), then keyed work in it (the last statement sets the planner back itself)
     assert await setting_after(db, results_of(10, "one"), 100, "auto") == "auto"
-    assert await setting_after(db, [submitted(uuid5(NS, "two-f"), 1, student="s-1", school_unit="12345678",
-                                              group="8B")], 200, "auto") == "auto"
+    # (s-1's forecast of "one", its id its key's, `derived_from_key`: its next revision, moved to another unit)
+    moved = submitted(forecast_id_for("2999", "s-1", "GRGRMAT01", "2026/27", "VT"), 2, student="s-1",
+                      school_unit="12345678", group="8B")
+    assert await setting_after(db, [moved], 200, "auto") == "auto"
     assert await setting_after(db, results_of(10, "three"), 300, "auto") == "auto"
     async with db.sessions() as session:
         windows = (await session.execute(text("SELECT count(*) FROM compliance_windows"))).scalar_one()

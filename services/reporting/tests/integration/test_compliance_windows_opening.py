@@ -14,7 +14,7 @@ from uuid import UUID, uuid5
 import pytest
 from sqlalchemy import event, text
 
-from styrkedja_contracts import AssessmentPublishedV1, new_event
+from styrkedja_contracts import AssessmentPublishedV1, forecast_id_for, new_event
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1
 from styrkedja_contracts.events.organisation import GroupMembershipUpsertedV1, TeachingAssignmentUpsertedV1
@@ -62,7 +62,8 @@ def _reports(n: int) -> list:
     calendar gives it a deadline) — 2 or 3 new windows an organiser."""
     org, unit = _org(n), _unit(n)
     out = [new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, f"f-{n}-{term}-{s}"), revision=1, organiser_id=org, school_unit_code=unit,
+        forecast_id=forecast_id_for(org, f"s-{n}-{s}", MATHS, "2026/27", term),
+        revision=1, organiser_id=org, school_unit_code=unit,
         group_id="7A", student_id=f"s-{n}-{s}", teacher_id=f"t-{n}", gender="female", year=7, subject_code=MATHS,
         value="ACCEPTABLE", school_year="2026/27", term=term, submitted_at=T0 + timedelta(days=60),
         window_deadline=date(2026, 10, 23), late=s == 1), source="/t")

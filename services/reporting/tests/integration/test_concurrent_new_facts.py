@@ -19,7 +19,7 @@ from uuid import uuid5
 import pytest
 from sqlalchemy import text
 
-from styrkedja_contracts import CloudEvent, ForecastSubmittedV1, new_event
+from styrkedja_contracts import CloudEvent, ForecastSubmittedV1, forecast_id_for, new_event
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.compliance.handlers import mismatches as compliance_mismatches
@@ -42,7 +42,8 @@ _WAITING = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
 
 def forecast(revision: int, value: str) -> CloudEvent:
     return new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, "concurrent-forecast"), revision=revision, organiser_id=ORG, school_unit_code=CODE,
+        forecast_id=forecast_id_for(ORG, "s-concurrent", "GRGRMAT01", YEAR, "HT"),
+        revision=revision, organiser_id=ORG, school_unit_code=CODE,
         group_id=GROUP, student_id="s-concurrent", teacher_id="t-1", gender="female", year=9,
         subject_code="GRGRMAT01", value=value, school_year=YEAR, term="HT", submitted_at=T0,
         window_deadline=date(AUTUMN, 10, 23), late=False), source="/test")

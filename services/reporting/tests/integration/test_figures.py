@@ -15,7 +15,13 @@ import openpyxl
 import pytest
 from sqlalchemy import select, text
 
-from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1, ForecastWithdrawnV1, new_event
+from styrkedja_contracts import (
+    AssessmentPublishedV1,
+    ForecastSubmittedV1,
+    ForecastWithdrawnV1,
+    forecast_id_for,
+    new_event,
+)
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.figures import tables as figures
@@ -204,7 +210,8 @@ SUBJECTS_9 = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "
 def forecast(fid, revision: int, value: str, organiser: str, code: str, group: str, student: str, *, subject: str,
              gender: str, year: int, school_year: str, term: str, on: date):
     return new_event(ForecastSubmittedV1(
-        forecast_id=fid, revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
+        forecast_id=forecast_id_for(organiser, student, subject, school_year, term),
+        revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
         student_id=student, teacher_id="t-1", gender=gender, year=year, subject_code=subject,
         school_year=school_year, term=term, value=value, submitted_at=T0.replace(
             year=on.year, month=on.month, day=on.day), window_deadline=on, late=False), source="/test")
@@ -213,7 +220,8 @@ def forecast(fid, revision: int, value: str, organiser: str, code: str, group: s
 def withdrawal(fid, revision: int, organiser: str, code: str, group: str, student: str, *, subject: str,
                school_year: str, term: str):
     return new_event(ForecastWithdrawnV1(
-        forecast_id=fid, revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
+        forecast_id=forecast_id_for(organiser, student, subject, school_year, term),
+        revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
         student_id=student, subject_code=subject, school_year=school_year, term=term,
         withdrawn_at=T0 + timedelta(minutes=revision)), source="/test")
 

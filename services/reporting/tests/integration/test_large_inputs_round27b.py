@@ -12,7 +12,7 @@ from uuid import UUID, uuid5
 import pytest
 from sqlalchemy import insert, text
 
-from styrkedja_contracts import new_event
+from styrkedja_contracts import forecast_id_for, new_event
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
@@ -127,7 +127,8 @@ async def test_a_rebuild_of_more_organisers_windows_than_the_parameter_limit_tak
     organisers = 2_800
     assert organisers * 2 * 6 > MAX_PARAMETERS
     events = [new_event(ForecastSubmittedV1(
-        forecast_id=uuid5(NS, f"f-{n}-{term}"), revision=1, organiser_id=f"{1000 + n}",
+        forecast_id=forecast_id_for(f"{1000 + n}", f"s-{n}", SUBJECTS[0], "2026/27", term),
+        revision=1, organiser_id=f"{1000 + n}",
         school_unit_code=_code(n), group_id="7A", student_id=f"s-{n}", teacher_id="t-1", gender="female", year=7,
         subject_code=SUBJECTS[0], value="ACCEPTABLE", school_year="2026/27", term=term,
         submitted_at=T0 + timedelta(days=20), window_deadline=date(2026, 10, 23), late=False), source="/t")

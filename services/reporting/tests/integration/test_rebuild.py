@@ -26,6 +26,7 @@ from sqlalchemy import text
 from styrkedja_contracts import (
     AssessmentPublishedV1,
     AssessmentRetractedV1,
+    forecast_id_for,
     message_key,
     new_event,
     topic_for_event_type,
@@ -79,7 +80,7 @@ def _extras(seed: int) -> list:
             membership_id=f"m-{student}", organiser_id=ORG, school_unit_code=code, group_id=group, student_id=student,
             start_date=date(2026, 8, 17), updated_at=T0), source="/t"))
         for subject in SUBJECTS[:2]:
-            fid = uuid5(NS, f"f-{student}-{subject}")
+            fid = forecast_id_for(ORG, student, subject, "2026/27", "HT")
             revisions = rnd.randint(1, 2)
             for revision in range(1, revisions + 1):
                 out.append(new_event(ForecastSubmittedV1(

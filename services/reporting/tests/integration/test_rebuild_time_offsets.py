@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from styrkedja_contracts import new_event
+from styrkedja_contracts import forecast_id_for, new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1
 from styrkedja_kit.db import Database
@@ -42,7 +42,8 @@ def _far_events() -> list:
             kind="assessment", scale="AF", value="C", unmet_criteria=(), school_year="2026/27", term="HT", round=1,
             assessed_on=date(2026, 10, 13), published_at=at), source="/t", time=at))
         out.append(new_event(ForecastSubmittedV1(
-            forecast_id=NS.__class__(int=NS.int + 2000 + n), revision=1, organiser_id=ORG, school_unit_code=CODES[0],
+            forecast_id=forecast_id_for(ORG, f"s-far-{n}", "GRGRMAT01", "2026/27", "HT"),
+            revision=1, organiser_id=ORG, school_unit_code=CODES[0],
             group_id="7A", student_id=f"s-far-{n}", teacher_id="t-1", gender="male", year=7, subject_code="GRGRMAT01",
             value="ACCEPTABLE", school_year="2026/27", term="HT", submitted_at=at, window_deadline=date(2026, 10, 23),
             late=False), source="/t", time=at))

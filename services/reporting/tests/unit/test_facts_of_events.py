@@ -16,6 +16,7 @@ from styrkedja_contracts import (
     AssessmentRetractedV1,
     ForecastSubmittedV1,
     ForecastWithdrawnV1,
+    forecast_id_for,
     new_event,
 )
 from styrkedja_reporting.registry import plain_data
@@ -35,7 +36,8 @@ def _published() -> AssessmentPublishedV1:
 
 
 def _submitted() -> ForecastSubmittedV1:
-    return ForecastSubmittedV1(forecast_id=uuid.uuid4(), revision=2, teacher_id="t-1", gender="male", year=9,
+    forecast_id = forecast_id_for("2999", "s-1", "GRGRMAT01", "2026/27", "VT")  # PLACE's (`derived_from_key`)
+    return ForecastSubmittedV1(forecast_id=forecast_id, revision=2, teacher_id="t-1", gender="male", year=9,
                                term="VT", value="NOT_REACHED", submitted_at=AT, window_deadline=date(2027, 4, 2),
                                late=True, **PLACE)
 

@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from styrkedja_contracts import decode_event, example_bytes, topic_for_event_type
+from styrkedja_contracts import decode_event, example_bytes, forecast_id_for, topic_for_event_type
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import copy_text, decoded_and_staged
 
@@ -66,8 +66,12 @@ def _event(data: st.DataObject) -> dict[str, Any]:
     for key in ("revision", "year", "round"):
         if key in body:
             body[key] = data.draw(SMALL_NUMBERS, label=key)
-    if "late" in body:
+    if "late" in body:  # a submitted forecast: its id is its key's (`derived_from_key`), in the spelling drawn
         body["late"] = data.draw(st.booleans(), label="late")
+        key = forecast_id_for(*(body[k] for k in ("organiser_id", "student_id", "subject_code", "school_year", "term")))
+        drawn = body["forecast_id"]
+        body["forecast_id"] = ("{" + str(key) + "}" if drawn.startswith("{") else key.hex if len(drawn) == 32
+                               else str(key).upper() if drawn.isupper() else str(key))
     if "assessed_on" in body:  # in its school year or not (`within_school_year`): both ways judge alike
         body["assessed_on"] = data.draw(st.sampled_from([body["assessed_on"]] * 3 + ["2031-10-01", "2026-06-30"]),
                                         label="assessed_on")
@@ -159,6 +163,9 @@ def test_most_generated_fact_events_take_the_direct_way_and_equal_the_old_one() 
         doc = json.loads(json.dumps(EXAMPLES[FACT_TYPES[n % 4]]))
         doc["id"] = str(uuid.UUID(int=n * 7919 + 1))
         doc["data"]["student_id"] = f"stu-{n:06x}"
+        if "late" in doc["data"]:  # a submitted forecast: its id is its key's (`derived_from_key`)
+            doc["data"]["forecast_id"] = str(forecast_id_for(*(doc["data"][k] for k in (
+                "organiser_id", "student_id", "subject_code", "school_year", "term"))))
         if n % 9 == 0 and "unmet_criteria" in doc["data"]:
             doc["data"]["unmet_criteria"] = ["Eleven kan – med stöd."]  # an en dash: not plain text
         value = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()

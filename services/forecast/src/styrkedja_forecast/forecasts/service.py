@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import forecast_id_for
 from styrkedja_contracts.events.calendar import ReportingCalendar
-from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
+from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1, forecast_id_broken
 from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
@@ -53,11 +53,12 @@ def _derived_id(item: ForecastIn) -> UUID:
 
 def _check(item: ForecastIn) -> None:
     check_value(item.value)
-    if item.forecast_id is not None and item.forecast_id != _derived_id(item):
-        raise RuleViolation(
-            "forecast_id", "derived_from_key",
-            f"the forecast of this organiser, student, subject, school year and term is {_derived_id(item)}; "
-            "omit forecast_id or send that one")
+    if item.forecast_id is not None:
+        # the contracts' rule, which the event holds too (a forecast of another producer is refused alike)
+        broken = forecast_id_broken(item.forecast_id, item.organiser_id, item.student_id, item.subject_code,
+                                    item.school_year, item.term.value)
+        if broken:
+            raise RuleViolation(broken[0].field, broken[0].rule, broken[0].words)
 
 
 #: An outcome as `ForecastOut`'s fields, the window's from the current row (a batch's answer: no model per item).
