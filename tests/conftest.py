@@ -25,6 +25,18 @@ def stack(infrastructure, token_issuer, tmp_path):
         yield own
 
 
+@pytest.fixture
+def reporting(infrastructure, token_issuer):
+    """A reporting service of the test's own, in-process on a fresh database, its consumer off
+    (`inprocess.start_service`): the SS 12000 import tests send it what they read and judge what its
+    directory holds. A module that feeds it data first defines a `reporting` of its own."""
+    service = start_service("reporting", infrastructure, token_issuer)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
 @pytest.fixture(scope="session", params=list(SERVICES))
 def running(request: pytest.FixtureRequest, infrastructure, token_issuer):
     """(name, service): one service in-process on a fresh database, its relay and consumer off

@@ -7,14 +7,13 @@ the rest is applied; /deletedEntities in the specification's shape removes what 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from inprocess import ORGANISER, RunningService, auth, start_service
+from inprocess import ORGANISER, RunningService, auth
 
 from styrkedja_cli.ss12000.command import held, read_and_plan, send
 from styrkedja_cli.ss12000.source import HttpSource
@@ -76,15 +75,6 @@ class MovedServer:
     def source(self) -> HttpSource:
         client = httpx.Client(base_url="https://ss12000.test/v2.0", transport=httpx.MockTransport(self.handle))
         return HttpSource("https://ss12000.test/v2.0", client=client, sleep=lambda _: None)
-
-
-@pytest.fixture
-def reporting(infrastructure: Any, token_issuer: Any) -> Iterator[RunningService]:
-    service = start_service("reporting", infrastructure, token_issuer)
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 def test_what_another_server_serves_is_what_the_directory_holds(reporting: RunningService, token_issuer: Any):

@@ -9,14 +9,13 @@ incremental run reads the lists whole: everything it sends is `unchanged`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from inprocess import ORGANISER, RunningService, auth, start_service
+from inprocess import ORGANISER, RunningService, auth
 
 from styrkedja_cli.ss12000.command import held, read_and_plan, send
 from styrkedja_cli.ss12000.source import HttpSource
@@ -59,15 +58,6 @@ def serving(entities: dict[str, list[dict[str, Any]]], *, refuse_filter: bool = 
 
     client = httpx.Client(base_url="https://ss12000.test/v2.0", transport=httpx.MockTransport(handle))
     return HttpSource("https://ss12000.test/v2.0", client=client, sleep=lambda _: None)
-
-
-@pytest.fixture
-def reporting(infrastructure: Any, token_issuer: Any) -> Iterator[RunningService]:
-    service = start_service("reporting", infrastructure, token_issuer)
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 def test_what_is_left_out_by_design_goes_from_the_directory_and_a_refused_filter_reads_whole(
