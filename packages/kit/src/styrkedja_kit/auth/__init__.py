@@ -17,11 +17,13 @@ from .policy import (
                      GRANTS,
                      AccessDenied,
                      Node,
+                     Topic,
                      Write,
                      may_read,
                      may_read_own_write,
                      may_write,
                      readable_levels,
+                     reading,
                      require_read,
                      require_role,
                      require_write,
@@ -44,8 +46,8 @@ from .web import (
 
 __all__ = [
     "GRANTS", "OPEN_PATHS", "AccessDenied", "Guard", "GroupRef", "InvalidClaims", "InvalidToken", "IssuerUnavailable",
-    "KeySource", "Level", "Node", "Principal", "RouteInfo", "api_routes", "Role", "TokenMiddleware", "TokenVerifier",
+    "KeySource", "Level", "Node", "Principal", "RouteInfo", "api_routes", "Role", "Topic", "TokenMiddleware", "TokenVerifier",
     "Write", "authorize", "authorize_read", "authorize_write", "may_read", "may_read_own_write", "may_write",
-    "principal_from_claims", "readable_levels", "require_read", "require_role", "require_write", "require_write_each",
+    "principal_from_claims", "readable_levels", "reading", "require_read", "require_role", "require_write", "require_write_each",
     "routes_without_guard", "document_security",
 ]

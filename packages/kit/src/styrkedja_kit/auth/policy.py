@@ -9,12 +9,16 @@ No I/O, no web framework: a route asks `may_write(principal, Write.ASSESSMENTS, 
 | platform        | assessments, forecasts, support, organisation — own organiser(s) | only what it wrote              |
 | teacher         | —                                                   | own groups, student level included           |
 | principal       | LIKA of own school units                            | own school units, student level included     |
-| ict_coordinator | LIKA of own school units                            | own school units, unit level (no student data) |
+| ict_coordinator | LIKA of own school units                            | own school units, unit level (no student data, no support figures) |
 | area_manager    | —                                                   | own areas' units, down to group level        |
 | organiser_admin | organiser settings, LIKA of any own unit            | whole organiser, every level (exact)         |
 | politician      | —                                                   | organiser and area aggregates (suppressed)   |
 | public          | —                                                   | any organiser's and the nation's aggregates (suppressed) |
 | ops             | admin endpoints (consistency, rebuild, unplaced)    | no student data                              |
+
+A role reads every topic of its levels but those its grant names in `refused` (`Topic`): an ICT coordinator's work is
+the LIKA tool, and the support (stödinsats) figures of its units are none of it (least privilege, privacy round 30: it
+read them at unit level as a principal does).
 
 Every reach is within the token's organisers: a teacher's groups and a principal's units too (a school unit code
 is the same under every organiser, so another organiser's data at the same code is not theirs).
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..rules import RuleViolation, RuleViolations
 from .principal import GroupRef, Level, Principal, Role
@@ -55,6 +59,12 @@ class Reach(enum.Enum):
     EVERY_ORGANISER = "every_organiser"  # public figures
 
 
+class Topic(enum.StrEnum):
+    """A kind of figure some role that reads a level is refused there all the same (`Grant.refused`)."""
+
+    SUPPORT = "support"  # stödinsatser: who gets support, its kinds and outcomes
+
+
 class WriteReach(enum.Enum):
     NONE = "none"
     ORGANISERS = "organisers"  # any unit of the token's organisers
@@ -68,6 +78,7 @@ class Grant:
     write_reach: WriteReach
     reads: Reach
     levels: frozenset[Level]
+    refused: frozenset[Topic] = frozenset()  # topics not read at any of its levels
 
 
 _ALL = frozenset(Level)
@@ -78,7 +89,7 @@ GRANTS: dict[Role, Grant] = {
     Role.PRINCIPAL: Grant(frozenset({Write.LIKA}), WriteReach.SCHOOL_UNITS, Reach.SCHOOL_UNITS,
                           frozenset({Level.STUDENT, Level.GROUP, Level.SCHOOL_UNIT})),
     Role.ICT_COORDINATOR: Grant(frozenset({Write.LIKA}), WriteReach.SCHOOL_UNITS, Reach.SCHOOL_UNITS,
-                                frozenset({Level.SCHOOL_UNIT})),
+                                frozenset({Level.SCHOOL_UNIT}), refused=frozenset({Topic.SUPPORT})),
     Role.AREA_MANAGER: Grant(frozenset(), WriteReach.NONE, Reach.AREAS,
                              frozenset({Level.GROUP, Level.SCHOOL_UNIT, Level.AREA})),
     Role.ORGANISER_ADMIN: Grant(frozenset({Write.ORGANISER_SETTINGS, Write.LIKA}), WriteReach.ORGANISERS,
@@ -152,6 +163,12 @@ def may_read(principal: Principal, node: Node) -> bool:
     """May this principal read figures at `node` (a student-level row, a group, a unit, ...)?"""
     return any(node.level in GRANTS[r].levels and _reaches(principal, GRANTS[r].reads, node)
                for r in principal.roles)
+
+
+def reading(principal: Principal, topic: Topic) -> Principal:
+    """The principal with only its roles that read `topic`: a token of several roles reads a topic through those alone
+    (an ICT coordinator that is also a politician reads support figures at the politician's levels, not its unit)."""
+    return replace(principal, roles=frozenset(r for r in principal.roles if topic not in GRANTS[r].refused))
 
 
 def readable_levels(principal: Principal) -> frozenset[Level]:

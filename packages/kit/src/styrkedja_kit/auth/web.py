@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from ..problems import MEANINGS, PROBLEM_JSON, field_error, problem_response
-from .policy import GRANTS, Reach, Write, require_role
+from .policy import GRANTS, Reach, Topic, Write, require_role
 from .principal import InvalidClaims, Principal, Role, principal_from_claims
 from .tokens import InvalidToken, IssuerUnavailable, TokenVerifier
 
@@ -168,10 +168,12 @@ def authorize_write(kind: Write) -> Any:
     return Depends(Guard((r for r, g in GRANTS.items() if kind in g.writes), f"writes {kind.value}"))
 
 
-def authorize_read() -> Any:
-    """Any role that reads figures; the route then checks each node with `policy.may_read`."""
-    return Depends(Guard((r for r, g in GRANTS.items() if g.reads not in (Reach.NOTHING, Reach.OWN_WRITES)),
-                         "reads figures"))
+def authorize_read(topic: Topic | None = None) -> Any:
+    """Any role that reads figures (of `topic`: not refused it, `Grant.refused`); the route then checks each node with
+    `policy.may_read` (of `policy.reading(principal, topic)` where a topic is named)."""
+    return Depends(Guard((r for r, g in GRANTS.items() if g.reads not in (Reach.NOTHING, Reach.OWN_WRITES)
+                          and (topic is None or topic not in g.refused)),
+                         "reads figures" if topic is None else f"reads {topic.value} figures"))
 
 
 @dataclass(frozen=True)
