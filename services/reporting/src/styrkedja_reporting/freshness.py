@@ -10,10 +10,13 @@ partition it was assigned (or when this process runs no consumer).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
-from fastapi import Response
+from fastapi import Request, Response
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_kit.auth import Principal, Role
 
 from .registry import WHOLE_TOPIC, freshness
 
@@ -35,9 +38,28 @@ def current_lag() -> int | None:
     return _lag_source() if _lag_source is not None else None
 
 
-async def set_freshness(session: AsyncSession, response: Response) -> None:
+#: What the newest event's time says to a reader who may not learn it (`newest_event_time_for`).
+NEWEST_WITHHELD = "withheld"
+#: The roles told the newest event's time: operations, whose work is the pipeline of every organiser.
+PIPELINE_READERS = frozenset({Role.OPS})
+
+
+def newest_event_time_for(principal: Principal | None, newest: datetime | None) -> str:
+    """The newest applied event's time as `NEWEST_HEADER` says it to this reader. Reporting keeps it per topic
+    partition (`freshness`), and a partition holds every organiser's events: it is the time any organiser last had an
+    event. Told to a reader of one organiser's figures, it said when another organiser last wrote (privacy round 30: a
+    politician of one organiser read the time of an event of another, to the microsecond). A time per organiser would
+    be a row per organiser written by every batch; coarsened (a day) it still says whether another organiser had an
+    event that day. So it is told to operations alone, `withheld` to every other reader — whose figures carry their
+    own dates, scoped and suppressed (`/v1/figures/freshness`: each cell's newest result)."""
+    if principal is None or not principal.has(*PIPELINE_READERS):
+        return NEWEST_WITHHELD
+    return newest.isoformat() if newest else "none"
+
+
+async def set_freshness(session: AsyncSession, response: Response, request: Request) -> None:
     newest = (await session.execute(select(func.max(freshness.c.newest_event_time)))).scalar_one_or_none()
-    response.headers[NEWEST_HEADER] = newest.isoformat() if newest else "none"
+    response.headers[NEWEST_HEADER] = newest_event_time_for(getattr(request.state, "principal", None), newest)
     lag = _lag_source() if _lag_source is not None else None
     response.headers[LAG_HEADER] = "unknown" if lag is None else str(lag)
 

@@ -54,6 +54,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.negotiation import raw_accept_of
 
+from ..freshness import newest_event_time_for
 from ..results.read import Scope as ReadScope
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,9 @@ def document_kept_answers(openapi: dict[str, Any], prefixes: Iterable[str]) -> d
     # the routes' own (`freshness.set_freshness`): round 29 found them sent on every such read and documented on none
     freshness = {
         NEWEST_HEADER.decode().title(): {
-            "description": "The time of the newest event the answer rests on (RFC 3339), or `none` before any.",
+            "description": "The time of the newest event applied (RFC 3339), or `none` before any: told to the `ops` "
+                           "role alone, `withheld` to every other reader (the time is every organiser's: reporting "
+                           "keeps it per topic partition, not per organiser).",
             "schema": {"type": "string"}},
         LAG_HEADER.decode().title(): {
             "description": "Events on the consumer's partitions not applied yet, or `unknown` (the embedded broker, "
@@ -138,11 +141,6 @@ class State:
     seq: int
     version: StateRows
     newest: datetime | None
-
-    @functools.cached_property
-    def newest_header(self) -> bytes:
-        """`newest` as its response header says it (made once per read, not per answer)."""
-        return self.newest.isoformat().encode() if self.newest else b"none"
 
 
 class StateVersions:
@@ -414,9 +412,10 @@ def _etag_matches(scope: Scope, etag: bytes) -> bool:
     return b"*" in tags or any(tag.removeprefix(b"W/") == etag for tag in tags)
 
 
-def _freshness_headers(state: State, lag: Callable[[], int | None]) -> list[tuple[bytes, bytes]]:
+def _freshness_headers(state: State, lag: Callable[[], int | None], principal: Any) -> list[tuple[bytes, bytes]]:
     behind = lag()
-    return [(NEWEST_HEADER, state.newest_header),
+    # told as the routes tell it (`freshness.newest_event_time_for`): the time is every organiser's
+    return [(NEWEST_HEADER, newest_event_time_for(principal, state.newest).encode()),
             (LAG_HEADER, b"unknown" if behind is None else str(behind).encode())]
 
 
@@ -473,7 +472,7 @@ class AnswerCache:
         return None if klass is None else self.answers.find(generation, klass, key)
 
     async def _send(self, answer: Answer, state: State, scope: Scope, send: Send) -> None:
-        fresh = _freshness_headers(state, self.lag)
+        fresh = _freshness_headers(state, self.lag, scope.get("state", {}).get("principal"))
         if _etag_matches(scope, answer.etag):
             await send({"type": "http.response.start", "status": 304,
                         "headers": [(b"etag", answer.etag), *fresh]})

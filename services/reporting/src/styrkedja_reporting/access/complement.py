@@ -40,6 +40,16 @@ GENDERS = ("female", "male", "unknown")
 NATION_ID = "SE"
 
 
+#: A cell as a view names it: (slice, level, unit id, gender).
+CellRef = tuple[Hashable, str, str, str]
+
+
+def derived_withheld(decision: TreeDecision | None, *inputs: CellRef) -> bool:
+    """Whether a figure built from these cells is withheld (`disclosure`'s rule of derived figures; no decision: the
+    reader sees the level exactly)."""
+    return decision is not None and decision.derived_withheld(*inputs)
+
+
 def shown(withheld: bool, *values: object) -> tuple[object, ...]:
     """The values, or `Withheld` for each (`..` in CSV/xlsx, null plus the reason in JSON)."""
     return tuple(Withheld() for _ in values) if withheld else values
@@ -198,6 +208,11 @@ class TreeDecision:
     def near_full(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
         """The cell's share shown as `~100` (the optional rule: 1–4 students do not reach the pass level)."""
         return (slice_, level, unit, gender) in self._near
+
+    def derived_withheld(self, *inputs: CellRef) -> bool:
+        """A figure derived from these cells (`disclosure`'s rule of derived figures): withheld wherever the outcome
+        of any of them is."""
+        return any(self.outcome_withheld(*cell) for cell in inputs)
 
     @classmethod
     def union(cls, parts: Iterable[TreeDecision], rules: DisclosureRules) -> TreeDecision:

@@ -30,6 +30,15 @@ and measure over the organiser's whole tree — every dimension any view shows �
 decision computed per request over a subset could withhold different complements in two views,
 and two responses together could then give a cell away.
 
+Derived figures (a change since the period compared with, a gender gap, forecast against outcome): a difference or a
+ratio of two cells gives either back from the other, so a derived figure is withheld wherever the outcome of *any* cell
+it is built from — every input that, with the figure, would let a withheld cell be worked out — is withheld
+(`Disclosure.derived`, `complement.derived_withheld`; every figure route asks it, never a rule of its own). Its inputs
+are every cell it rests on, whichever table it is read from: forecast against outcome rests on the forecasts' cell
+*and* on the results' cell of the same unit, subject, year, term and gender — the outcomes are those results (privacy
+round 30: north's 12 forecasts were shown, "said reaches, did not" 3 and 9 without an outcome, while its 3 students
+assessed in the term were withheld in the results, the trend and the history).
+
 Not covered (documented limits): bounds that follow from non-negativity (two withheld cells whose
 total is 0 are both 0; whose outcome total equals their students all passed) — the optional `~100`
 rule addresses the near-100 % case; and dominance rules on non-count measures such as merit means.

@@ -11,8 +11,19 @@ from sqlalchemy import literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.auth import AccessDenied, Level, Node, Principal, Role, may_read, readable_levels, require_read
+from styrkedja_kit.auth import (
+    GRANTS,
+    AccessDenied,
+    Level,
+    Node,
+    Principal,
+    Role,
+    may_read,
+    readable_levels,
+    require_read,
+)
 from styrkedja_kit.auth.audit import record_read
+from styrkedja_kit.auth.policy import Reach
 
 from ..exports.table import ColumnType, Row, Table, Withheld
 from ..persistence import metadata
@@ -207,6 +218,18 @@ def reads_every_place(reader: Principal, places: Iterable[tuple[str, str, str]])
     points, was the student's A in Swedish in another teacher's group)."""
     return all(may_read(reader, Node(Level.STUDENT, organiser_id=organiser, school_unit_code=code, group_id=group))
                for organiser, code, group in places)
+
+
+async def reads_group_alone(session: AsyncSession, reader: Principal, organiser_id: str | None,
+                            group_unit_id: str) -> bool:
+    """Whether the reader reads this group through a role of groups alone (a teacher): not through a role that reads
+    its school unit or wider (a principal, area manager, organiser admin). A group's figure that rests on grades set
+    in other groups too (a merit value, grades, all pass, eligibility: its students' every newest term grade) is then
+    shown only where `reads_every_place` holds for those groups: a teacher's group of few students less the grades
+    the teacher set gave the other teachers' grades back (privacy round 30, round 29's rule at the group level)."""
+    node = await node_of(session, Level.GROUP, organiser_id, group_unit_id)
+    wider = replace(reader, roles=frozenset(r for r in reader.roles if GRANTS[r].reads is not Reach.GROUPS))
+    return may_read(reader, node) and not may_read(wider, node)
 
 
 def _each_row(table: Table, change: Callable[[Row], Row]) -> Table:

@@ -149,7 +149,7 @@ async def tree(*, request: Request, response: Response,
         keep_answer_of(request, reader)
         rows = await units_of(session, organiser_id)
         readable = await _readable_units(session, reader, rows)
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
     return _tree(rows, suppressed_levels(principal), readable)
 
 
@@ -180,7 +180,7 @@ async def unit(*, request: Request, response: Response, unit_id: Annotated[UnitI
         keep_answer_of(request, reader)  # as the tree (a 404 is never kept)
         rows = await units_of(session, organiser_id)
         readable = await _readable_units(session, reader, rows)
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
     scope = school_unit_code if unit_type == "group" else ""
 
     def find(units: list[Unit]) -> Unit | None:
@@ -228,7 +228,7 @@ async def roster_sizes(*, request: Request, response: Response,
         day = on or school_today()
         sizes = await roster_sizes_on(session, level, organiser_id, day)
         rows = sorted((u, n) for u, n in sizes.items() if u and (level != "organiser" or u == organiser_id))
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
         codes = [u.split(GROUP_SEPARATOR, 1)[0] for u, _ in rows] if level in ("group", "school_unit") else []
         placed = await placements_of(session, codes)
         rules = disclosure_rules_of(request)

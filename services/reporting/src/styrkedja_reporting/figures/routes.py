@@ -30,7 +30,7 @@ from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolYearParam, S
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import ANSWERS, keep_answer
-from ..access.complement import EveryCellWithheld, TreeDecision, shown
+from ..access.complement import EveryCellWithheld, TreeDecision, derived_withheld, shown
 from ..access.decision import (
     Component,
     coverage_slice,
@@ -43,6 +43,7 @@ from ..access.decision import (
 from ..access.guard import (
     check_read,
     reads_every_place,
+    reads_group_alone,
     strict_scope,
     students_withheld,
     withhold_all_but,
@@ -164,7 +165,7 @@ async def _respond(request: Request, table: t.Table, fmt: str | None) -> Respons
     level, scope, session = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
     response: Response = export_response(request, withhold_small(table, level, scope), fmt)
     keep_answer(request, scope)  # an audited read (`guard.audit`) is never kept all the same
-    await set_freshness(session, response)
+    await set_freshness(session, response, request)
     await session.commit()  # the drill-down's audit row with its read; a read-only transaction otherwise
     return response
 
@@ -207,9 +208,6 @@ def _outcome(decision: TreeDecision | None, slice_: Any, level: str, unit: str, 
     return assessed, reaching, share
 
 
-def _outcome_hidden(decision: TreeDecision | None, slice_: Any, level: str, unit: str, gender: str = "*") -> bool:
-    """Whether a figure derived from the cell's outcome (a change, a gap) must be withheld."""
-    return decision is not None and decision.outcome_withheld(slice_, level, unit, gender)
 
 
 def _pass_slice(cell: tuple[Any, ...], pid: tuple[str, str]) -> Hashable:
@@ -249,8 +247,8 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
                              tr.current.share), _period_text(then_id),
                    *_outcome(decision, then, a.level, cell[0], part, tr.previous.assessed, tr.previous.reaching,
                              tr.previous.share),
-                   *shown(_outcome_hidden(decision, now, a.level, cell[0], part)
-                          or _outcome_hidden(decision, then, a.level, cell[0], part), tr.change))
+                   *shown(derived_withheld(decision, (now, a.level, cell[0], part), (then, a.level, cell[0], part)),
+                          tr.change))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
                t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
@@ -304,7 +302,7 @@ async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response
             slice_ = _pass_slice(cell, pid)
             girls, boys, total = (_outcome(decision, slice_, a.level, cell[0], part, f.assessed, f.reaching, f.share)
                                   for part, f in (("female", gap.girls), ("male", gap.boys), ("*", gap.total)))
-            either = any(_outcome_hidden(decision, slice_, a.level, cell[0], part) for part in ("female", "male"))
+            either = derived_withheld(decision, *((slice_, a.level, cell[0], part) for part in ("female", "male")))
             yield (a.level, *cell, _period_text(a.period_id), girls[0], girls[2], boys[0], boys[2], total[0],
                    total[2], *shown(either, gap.gap))
 
@@ -429,7 +427,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         if figure == "forecast-outcome":
             sums = await read_sums(session, FORECASTS, child_level, child_filters, a.period_id,
                                    ("unit_id", "subject_code", "year"))
-            decision = await _decision(session, a, child_level, _subjects("forecast", sums, [a.period_id]))
+            decision = await _decision(session, a, child_level, _forecast_components(sums, a.period_id))
         elif figure == "merit":
             merit_filters = CellFilters(**{**child_filters.__dict__, "subject_code": None})
             sums = await read_sums(session, MERIT, child_level, merit_filters, a.period_id, ("unit_id", "year"))
@@ -445,7 +443,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         def forecast_rows() -> Iterator[t.Row]:
             for cell, values in sorted(sums.items()):
                 f = forecast_against_outcome(ForecastTally(*values))
-                hidden = _hidden(decision, forecast_slice(cell[1], cell[2], a.period_id), child_level, cell[0])
+                hidden = derived_withheld(decision, *_forecast_inputs(cell, a.period_id, child_level, "*"))
                 yield (*head, *cell, _period_text(a.period_id), *shown(hidden, f.held, f.said_reaches_did_not,
                                                                        f.said_not_reached_did, f.no_outcome,
                                                                        f.share_held))
@@ -469,7 +467,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         for (cell, pid), tally in sorted(tallies.items()):
             gap = gender_gap(tally)
             slice_ = _pass_slice(cell, pid)
-            either = any(_outcome_hidden(decision, slice_, child_level, cell[0], part) for part in ("female", "male"))
+            either = derived_withheld(decision, *((slice_, child_level, cell[0], part) for part in ("female", "male")))
             yield (*head, *cell, _period_text(a.period_id),
                    *_outcome(decision, slice_, child_level, cell[0], "*", gap.total.assessed, gap.total.reaching,
                              gap.total.share), *shown(either, gap.gap))
@@ -535,6 +533,36 @@ def _student_forecast_table(a: Ask, forecast_rows: list[Any], result_rows: list[
     return t.Table(_name("elever-prognos", a), columns, rows(), "Elever")
 
 
+async def _merit_set_elsewhere(session: AsyncSession, a: Ask, units: Iterable[str]) -> set[tuple[str, int]]:
+    """The (group, year) merit cells resting on a grade set in a group this reader does not read, where it reads the
+    group through a role of groups alone (`guard.reads_group_alone`: a teacher). A cell's students are those whose
+    newest term grade of the term is set in the group (`merit_contribution`); its figures rest on every subject's
+    grade of theirs, and a teacher reading a group of few students less the grades it set itself learnt the grades of
+    other teachers' groups, as the drill-down's per student did (round 29). Every student of the group is judged, of
+    any gender: a cell of one gender may be withheld for a grade of the other's (the cheap, safe side)."""
+    reader = a.scope.principal if a.scope is not None else None
+    if a.level != "group" or reader is None:
+        return set()
+    school_year, term = a.period_id
+    found: set[tuple[str, int]] = set()
+    for group in sorted(units):
+        if not await reads_group_alone(session, reader, a.filters.organiser_id, group):
+            continue
+        _, result_rows = await linked_facts_of_group(session, group, school_year, term, None, a.filters.year)
+        by_student: dict[str, list[Result]] = {}
+        place: dict[str, tuple[str, str, str]] = {}
+        for fact in _facts(result_rows, AssessmentFact):
+            result = to_result(fact, {})
+            if result is not None and result.kind is ResultKind.term_grade:
+                by_student.setdefault(result.student_id, []).append(result)
+                place[result.result_id] = (fact.organiser_id, fact.school_unit_code, fact.group_id)
+        for results in by_student.values():
+            cells = [c for c in merit_contribution(results) if c.unit == ("group", group)]
+            if cells and not reads_every_place(reader, (place[r.result_id] for r in final_grades(results).values())):
+                found |= {(group, c.year) for c in cells}
+    return found
+
+
 def _student_merit_table(a: Ask, result_rows: list[Any]) -> t.Table:
     """Each student whose newest term grade of the term is set in this group (where the merit
     figure counts them): number of grades, merit value (year 9), all pass, eligibility."""
@@ -585,6 +613,22 @@ def _student_table(a: Ask, students: list[Any]) -> t.Table:
 
 
 
+def _forecast_components(cells: Iterable[tuple[Any, ...]], period: tuple[str, str]) -> set[Component]:
+    """Forecast against outcome's components: the forecasts' and the results' (the outcomes are results)."""
+    cells = list(cells)
+    return _subjects("forecast", cells, [period]) | _subjects("assessment", cells, [period])
+
+
+def _forecast_inputs(cell: tuple[Any, ...], period: tuple[str, str], level: str, gender: str) \
+        -> tuple[tuple[Hashable, str, str, str], ...]:
+    """The cells a forecast-against-outcome row (unit, subject, year) rests on: its forecasts, and the results of the
+    term its outcomes are among — shown beside a withheld results cell, "said reaches, did not" and "no outcome" gave
+    the term's small count of students assessed, and how many of them reached the pass level, back (privacy round
+    30)."""
+    return ((forecast_slice(cell[1], cell[2], period), level, cell[0], gender),
+            (pass_slice(cell[1], cell[2], period), level, cell[0], gender))
+
+
 def _term_only(a: Ask) -> None:
     if isinstance(a.period, RoundPeriod):
         raise RuleViolation("round", "term_figure", "this figure is per term: name a term (HT/VT), not a round")
@@ -600,12 +644,12 @@ async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
     async with _session(a) as session:
         keys = ("unit_id", "subject_code", "year")
         sums = await read_sums(session, FORECASTS, a.level, filters, a.period_id, keys)
-        decision = await _decision(session, a, a.level, _subjects("forecast", sums, [a.period_id]))
+        decision = await _decision(session, a, a.level, _forecast_components(sums, a.period_id))
 
     def rows() -> Iterator[t.Row]:
         for cell, values in sorted(sums.items()):
             f = forecast_against_outcome(ForecastTally(*values))
-            hidden = _hidden(decision, forecast_slice(cell[1], cell[2], a.period_id), a.level, cell[0], gender or "*")
+            hidden = derived_withheld(decision, *_forecast_inputs(cell, a.period_id, a.level, gender or "*"))
             yield (a.level, *cell, _period_text(a.period_id), *shown(hidden, f.held, f.said_reaches_did_not,
                                                                      f.said_not_reached_did, f.no_outcome,
                                                                      f.share_held))
@@ -628,10 +672,12 @@ async def merit_figure(request: Request, a: Ask = Depends(ask),
     async with _session(a) as session:
         sums = await read_sums(session, MERIT, a.level, filters, a.period_id, ("unit_id", "year"))
         decision = await _decision(session, a, a.level, [("merit", *a.period_id)])
+        elsewhere = await _merit_set_elsewhere(session, a, {unit_id for unit_id, _ in sums})
 
     def rows() -> Iterator[t.Row]:
         for (unit_id, year), values in sorted(sums.items()):
-            hidden = _hidden(decision, merit_slice(year, a.period_id), a.level, unit_id, gender or "*")
+            hidden = (_hidden(decision, merit_slice(year, a.period_id), a.level, unit_id, gender or "*")
+                      or (unit_id, year) in elsewhere)
             yield (a.level, unit_id, year, _period_text(a.period_id),
                    *shown(hidden, *_merit_values(MeritTally(*values))))
 

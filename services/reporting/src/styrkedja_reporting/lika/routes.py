@@ -79,7 +79,7 @@ async def lika_latest(request: Request, response: Response,
             raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
         keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
         rows = await read_lika(session, organiser_id, school_unit_code)
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
         if not reader.has(Role.ORGANISER_ADMIN):  # an area manager: its areas' units, as the compilation
             own = reader.school_units
             if reader.has(Role.AREA_MANAGER):

@@ -119,7 +119,7 @@ async def assessment_results(
         await one_snapshot(session)  # the cells and their disclosure decision: one state
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
         cells = await read_cells(session, "assessments", level, filters, scope, max_cells(request))
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
     if level != "student":  # student-level reads are audited: never kept
         keep_answer(request, scope)
     return _answer(request, response, cells, f"resultat-{level}-{organiser_id or 'alla'}", format)
@@ -152,7 +152,7 @@ async def forecast_results(
         await one_snapshot(session)  # the cells and their disclosure decision: one state
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
         cells = await read_cells(session, "forecasts", level, filters, scope, max_cells(request))
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
     if level != "student":  # student-level reads are audited: never kept
         keep_answer(request, scope)
     return _answer(request, response, cells, f"prognoser-{level}-{organiser_id or 'alla'}", format)

@@ -10,7 +10,9 @@ reader, every figure passes the one decision of `disclose.py` over every unit at
 (`_shown`): the summary's withheld figures are `null` and named in its `withheld`, the tables'
 are `..` in CSV/xlsx and `null` plus the reason in JSON. The lists of students are student-level
 reads (audited): only for a reader of the unit's students (the principal, the teacher of the group, the
-organiser admin), never an area manager, ICT coordinator, politician or public (the summary's `list` is `null`)."""
+organiser admin), never an area manager, ICT coordinator, politician or public (the summary's `list` is `null`).
+An ICT coordinator reads none of these figures (the permission table's `refused`: its work is the LIKA tool): 403
+`roles`, and a token of several roles reads them through its other roles alone (privacy round 30)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.auth import AccessDenied, Principal, authorize_read, may_read
+from styrkedja_kit.auth import AccessDenied, Principal, Topic, authorize_read, may_read, reading
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.days import school_today
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
@@ -60,8 +62,10 @@ class Ask:
 async def ask(request: Request, level: read.Level, unit_id: Annotated[UnitIdParam, Query()],
               organiser_id: OrganiserIdParam | None = Query(None),
               subject_code: SubjectCodeParam | None = Query(None),
-              principal: Principal = authorize_read()) -> Ask:
-    """A group's unit id is `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`."""
+              principal: Principal = authorize_read(Topic.SUPPORT)) -> Ask:
+    """A group's unit id is `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`. The
+    reader reads through its roles that read support figures (`policy.reading`): never an ICT coordinator's."""
+    principal = reading(principal, Topic.SUPPORT)
     if level != "nation" and organiser_id is None:
         raise RuleViolation("organiser_id", "required_below_nation", "name the organiser for this level")
     unit_id = unit_at_level(level, unit_id) or unit_id
@@ -145,7 +149,7 @@ async def summary(
             body["plan_coverage"] = await read.plan_coverage(session, where, school_year, term, subject_code)
         shown = await _shown(request, session, a, "active", "outcome", "assessed", "below", "open", "before_after",
                              weeks=weeks)
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
         await session.commit()  # the audit row of a list's read
     withheld: dict[str, str] = {}
     level, scope = request.state.support_scope
@@ -198,7 +202,7 @@ async def _respond(request: Request, table: t.Table, fmt: str | None) -> Streami
     level, scope = request.state.support_scope  # set by `ask`: every table passes disclosure here
     response = export_response(request, withhold_small(table, level, scope), fmt)
     async with runtime_of(request).db.sessions() as session:
-        await set_freshness(session, response)
+        await set_freshness(session, response, request)
     return response
 
 
