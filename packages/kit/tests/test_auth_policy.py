@@ -13,12 +13,14 @@ from styrkedja_kit.auth import (
     Node,
     Principal,
     Role,
+    Topic,
     Write,
     may_read,
     may_read_own_write,
     may_write,
     principal_from_claims,
     readable_levels,
+    reading,
     require_write,
     require_write_each,
 )
@@ -190,3 +192,15 @@ def test_an_area_or_group_claim_holding_a_personal_identity_number_is_refused(cl
     with pytest.raises(InvalidClaims) as refused:
         principal_from_claims({"sub": "u", "roles": ["teacher"], "organisers": ["2999"], claim: value})
     assert "no_personal_identity_number" in str(refused.value) and "1212" not in str(refused.value)
+
+
+def test_an_ict_coordinator_reads_no_support_figures_and_other_roles_of_its_token_read_them_alone():
+    """Privacy round 30: the permission table refuses the ICT coordinator the support figures (least privilege)."""
+    assert [r for r, g in GRANTS.items() if Topic.SUPPORT in g.refused] == [Role.ICT_COORDINATOR]
+    unit = Node(Level.SCHOOL_UNIT, organiser_id=ORG, school_unit_code=UNIT)
+    ict = Principal("ict", frozenset({Role.ICT_COORDINATOR}), organisers=frozenset({ORG}),
+                    school_units=frozenset({UNIT}))
+    assert may_read(ict, unit) and not may_read(reading(ict, Topic.SUPPORT), unit)
+    both = Principal("both", frozenset({Role.ICT_COORDINATOR, Role.PRINCIPAL}), organisers=frozenset({ORG}),
+                     school_units=frozenset({UNIT}))
+    assert reading(both, Topic.SUPPORT).roles == {Role.PRINCIPAL} and may_read(reading(both, Topic.SUPPORT), unit)

@@ -42,8 +42,9 @@ ALERT = str(uuid4())
 MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
     "GET /v1/results/assessments": ("/v1/results/assessments", READ_GROUP, None, {TEACH, PRINC, AREA_M, ADMIN}),
     "GET /v1/results/forecasts": ("/v1/results/forecasts", READ_GROUP, None, {TEACH, PRINC, AREA_M, ADMIN}),
-    # the ICT coordinator reads its own units at unit level (`policy.GRANTS`): the figures and support counts there,
-    # never a group's or a student's (the drill-down is into groups), nor a compliance list (privacy round 29)
+    # the ICT coordinator reads its own units at unit level (`policy.GRANTS`): the figures there, never a group's or a
+    # student's (the drill-down is into groups), nor a compliance list (privacy round 29), nor a support figure
+    # (`Grant.refused`, privacy round 30)
     **{f"GET /v1/figures/{name}": (f"/v1/figures/{name}", FIGURE, None,
                                    {PRINC, AREA_M, ADMIN} | ({ICT} if name != "drill-down" else set()))
        for name in ("trend", "history", "gender-gap", "freshness", "coverage", "drill-down", "forecast-outcome",
@@ -88,7 +89,7 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
         f"/v1/compliance/organisers/{ORG}/rounds/2/school-units/{UNIT}/items", {"school_year": "2026/27"}, None,
         {ADMIN, PRINC}),
     **{f"GET /v1/support/{name}": (f"/v1/support/{name}", {**SUPPORT, **PERIOD_OF.get(name, {})}, None,
-                                   {ADMIN, AREA_M, PRINC, ICT})
+                                   {ADMIN, AREA_M, PRINC})
        for name in ("summary", "kinds", "below-pass-without-support", "open-investigations", "results-before-after",
                     "plan-coverage")},
     # a list of students: student level, which an area manager does not read (round 23a)
