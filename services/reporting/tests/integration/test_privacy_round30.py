@@ -10,6 +10,11 @@ Found and fixed (each test failed on the old code, as said at it):
   derived figure — change, gender gap, forecast against outcome — is withheld wherever the outcome of any cell it
   is built from is, and forecast against outcome names the results' cell among its inputs (the figure and the
   drill-down alike).
+- The same difference in the alerts: a `below_forecast` alert was judged on the forecasts' cells alone, and listed
+  to an area manager whose area figures withhold a year of the term's results (15 students with an outcome less year
+  7's 12 shown: year 8's 3). Now judged on the term's results' cells too (`alerts.disclose`). No reader learnt a
+  figure it reads nowhere else — the area manager reads the area's school units exactly, and they add up to the area
+  — but a withheld cell is withheld in every view, as round 24's alerts rule says.
 - An ICT coordinator read its unit's support figures (who gets support, of which kind, with which outcome) as a
   principal does: the support routes took any reader (`authorize_read()`). Least privilege: the permission table
   (`styrkedja_kit.auth.policy.GRANTS`) now says an ICT coordinator reads no support figures (`refused`), every
@@ -41,14 +46,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
-from uuid import uuid5
+from datetime import UTC, date, datetime
+from uuid import uuid4, uuid5
 
 import pytest
+from sqlalchemy import insert
 
 from styrkedja_kit.db import Database
+from styrkedja_reporting.alerts.tables import alerts
 
-from .test_directory import NS, Feeder, membership, unit
+from .test_directory import NS, Feeder, directory, membership, unit
 from .test_figures import forecast, result
 from .test_privacy_round29 import MERIT_UNIT, two_groups  # noqa: F401 (a fixture)
 from .test_support import feed
@@ -134,6 +141,50 @@ async def test_a_trend_shows_no_change_beside_a_withheld_period(forecasts, bare_
     for row in trend.values():
         if row["share"] is None or row["previous_share"] is None:
             assert row["change"] is None, row
+
+
+async def test_a_below_forecast_alert_is_not_listed_where_its_terms_results_are_withheld(settings, bare_client,
+                                                                                        token_issuer):
+    """Failed on the old code: north's `below_forecast` alert (all years of the term: 15 students with an outcome) was
+    listed to an area manager, whose area figures withhold north's year 8 in the term (3 students assessed) — 15
+    less year 7's 12, shown, gave it back; the alert was judged on the forecasts' cells alone (year 8: 10 forecasts,
+    shown). Its outcomes are the term's results: judged on their cells too (`alerts.disclose`)."""
+    database = Database(settings.database_url)
+    events = directory()
+    for year, forecasts_made, outcomes in ((7, 12, 12), (8, 10, 3)):
+        for i in range(forecasts_made):
+            student = f"s-{year}-{i}"
+            events.append(forecast(None, 1, "ACCEPTABLE", ORG, "11111111", "7A", student, subject="GRGRMAT01",
+                                   gender="female", year=year, on=date(2026, 9, 1), **TERM))
+            if i < outcomes:
+                events.append(result(uuid5(NS, f"p30-a-{year}-{i}"), 1, "F" if i % 2 else "C", ORG, "11111111",
+                                     "7A", student, year=year, on=date(2026, 10, 1)))
+    alert_id, at = uuid4(), datetime(2026, 10, 2, 8, tzinfo=UTC)
+    try:
+        await Feeder(database)(events)
+        async with database.sessions.begin() as session:
+            await session.execute(insert(alerts).values(
+                alert_id=alert_id, organiser_id=ORG, level="area", unit_id="north", school_unit_code=None,
+                subject_code="GRGRMAT01", year=None, school_year="2026/27", term="HT", round=None,
+                rule="below_forecast", status="open", episode=1, raised_at=at, changed_at=at,
+                figures={"students": 15, "change_points": -46.7, "threshold_points": 10.0}))
+    finally:
+        await database.dispose()
+    manager = _token(token_issuer, "area_manager", areas=["north"])
+    history = await bare_client.get("/v1/figures/history", headers=manager, params={
+        "level": "area", "organiser_id": ORG, "unit_id": "north", "subject_code": "GRGRMAT01", "periods": 1, **TERM})
+    shares = {r["year"]: r["assessed"] for r in history.json()["rows"]}
+    assert shares == {7: 12, 8: None}, shares  # year 8's 3 students: withheld at area level
+    for year, made in ((7, 12), (8, 10)):  # the forecasts' cells: shown, each year
+        shown_forecasts = await bare_client.get("/v1/results/forecasts", headers=manager, params={
+            "level": "area", "organiser_id": ORG, "unit_id": "north", "subject_code": "GRGRMAT01", "year": year, **TERM})
+        assert [c["assessed"] for c in shown_forecasts.json()] == [made], shown_forecasts.text
+    listed = await bare_client.get("/v1/alerts", headers=manager, params={"organiser_id": ORG})
+    assert listed.status_code == 200, listed.text
+    assert str(alert_id) not in {row["alert_id"] for row in listed.json()}
+    admin = await bare_client.get("/v1/alerts", headers=_token(token_issuer, "organiser_admin"),
+                                  params={"organiser_id": ORG})
+    assert str(alert_id) in {row["alert_id"] for row in admin.json()}
 
 
 SUPPORT_READS = ("/v1/support/summary", "/v1/support/kinds", "/v1/support/below-pass-without-support",

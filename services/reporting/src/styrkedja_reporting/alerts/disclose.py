@@ -3,7 +3,10 @@ withheld (an area manager at area level) only where its figures give nothing awa
 
 An alert's figures are a sum the disclosure decision (`access.decision`) holds no cell of: `pass_share_drop` is judged
 all years together per round (`handlers`), students assessed and reaching the pass level summed over the years, now
-and in the round compared with; `below_forecast` all years together per term. The figures show the same cells per
+and in the round compared with; `below_forecast` all years together per term — forecasts against their outcomes,
+which are the term's results, so it rests on the results' cells of the term too (`access.disclosure`'s rule of
+derived figures: privacy round 30 found it judged on the forecasts' cells alone, and listed where the term's results
+were withheld, its students with an outcome and its change giving them back). The figures show the same cells per
 year (`pass`, `forecast` slices), each withheld where small *or as a complement*. Where every year's cell of the
 alert's unit, subject and periods is shown, the alert's figures are their sum and shares of it: nothing new. Where
 one is withheld, the alert's students (its share, its change) minus the shown years give it back — so such an alert
@@ -14,7 +17,7 @@ same cells withheld in every view of a state (`one_snapshot`).
 (`rules.FRESHNESS_LEVELS`), where no role that reads alerts has its figures withheld (`SUPPRESSED_LEVELS`: above
 the unit, and every level for the politician and the public, who read no alerts) — so neither the small-cell rule
 (`read_scope.small_for`) nor this one has anything to withhold there; every reader of such an alert reads the unit's
-freshness figure exact. Were an alert of a rule this module cannot judge (no family in `_FAMILY`) ever at a level the
+freshness figure exact. Were an alert of a rule this module cannot judge (no kinds in `_KINDS`) ever at a level the
 reader's figures are withheld, it is not listed (`unjudged`): withheld, rather than shown on the small-cell rule alone
 (round 24)."""
 
@@ -38,8 +41,9 @@ from .handlers import ALERT_GROUP_SEPARATOR
 
 #: rounds in a school year (`handlers`: the round compared with round 1 is the previous year's last)
 ROUNDS = 4
-#: per judged rule: the decision's family (its components) and the slice kind of its figure per year
-_FAMILY = {AlertRule.pass_share_drop.value: ("assessment", "pass"), AlertRule.below_forecast.value: ("forecast", "forecast")}
+#: per judged rule: the slice kinds of the cells its figures rest on, per year (each kind's decision family below)
+_KINDS = {AlertRule.pass_share_drop.value: ("pass",), AlertRule.below_forecast.value: ("forecast", "pass")}
+_FAMILY_OF = {"pass": "assessment", "forecast": "forecast"}
 
 #: what an alert's figures are summed from: (slice kind, subject, period (school year, term or `R<n>`), level, unit)
 Source = tuple[str, str, tuple[str, str], str, str]
@@ -55,13 +59,12 @@ def previous_round(school_year: str, round_: int) -> tuple[str, str]:
 
 def sources_of(row: Any) -> list[Source]:
     """Pure: the cells an alert's figures are summed from (every year), in the decision's spelling of its unit."""
-    kind = _FAMILY[row.rule][1]
     unit = row.unit_id.replace(ALERT_GROUP_SEPARATOR, GROUP_SEPARATOR, 1) if row.level == "group" else row.unit_id
     if row.rule == AlertRule.pass_share_drop.value:
         periods = [(row.school_year, f"R{row.round}"), previous_round(row.school_year, row.round)]
     else:
         periods = [(row.school_year, row.term)]
-    return [(kind, row.subject_code, period, row.level, unit) for period in periods]
+    return [(kind, row.subject_code, period, row.level, unit) for kind in _KINDS[row.rule] for period in periods]
 
 
 def withheld_sources(cells: Iterable[tuple[Hashable, str, str, str]]) -> frozenset[Source]:
@@ -77,7 +80,7 @@ def withheld_sources(cells: Iterable[tuple[Hashable, str, str, str]]) -> frozens
 
 def judged(row: Any, suppressed: frozenset[Level]) -> bool:
     """Whether the row's figures are the decision's business: a judged rule, at a level the reader's are withheld."""
-    return row.rule in _FAMILY and row.subject_code is not None and LEVEL_NAMES[row.level] in suppressed and (
+    return row.rule in _KINDS and row.subject_code is not None and LEVEL_NAMES[row.level] in suppressed and (
         row.round is not None if row.rule == AlertRule.pass_share_drop.value else row.term is not None)
 
 
@@ -97,8 +100,7 @@ async def complement_withheld(session: AsyncSession, rows: Sequence[Any], suppre
         return set()
     components: set[Component] = set()
     for row in wanted:
-        family = _FAMILY[row.rule][0]
-        components.update((family, period[0], row.subject_code) for _, _, period, _, _ in sources_of(row))
+        components.update((_FAMILY_OF[kind], period[0], row.subject_code) for kind, _, period, _, _ in sources_of(row))
     decision = await decision_for(session, components, suppressed, rules)
     withheld = withheld_sources(decision.outcome_withheld_cells())
     return {row.alert_id for row in wanted if any(source in withheld for source in sources_of(row))}

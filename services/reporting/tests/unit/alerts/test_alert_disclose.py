@@ -25,7 +25,9 @@ def test_an_alert_is_summed_from_its_round_and_the_round_compared_with_in_the_de
     assert sources_of(_row()) == [("pass", "GRGRMAT01", ("2026/27", "R1"), "group", "11111111/7A"),
                                   ("pass", "GRGRMAT01", ("2025/26", "R4"), "group", "11111111/7A")]
     forecast = _row(rule="below_forecast", level="area", unit_id="north", round=None, term="VT")
-    assert sources_of(forecast) == [("forecast", "GRGRMAT01", ("2026/27", "VT"), "area", "north")]
+    # forecasts against their outcomes, the term's results (privacy round 30): both cells
+    assert sources_of(forecast) == [("forecast", "GRGRMAT01", ("2026/27", "VT"), "area", "north"),
+                                    ("pass", "GRGRMAT01", ("2026/27", "VT"), "area", "north")]
 
 
 def test_a_withheld_year_marks_its_every_year_sum_a_gender_part_does_not() -> None:
