@@ -32,6 +32,13 @@ Found and fixed (each test failed on the old code, as said at it):
   still says whether another organiser had an event that day: the header now says `withheld` to every reader but
   operations (`freshness.newest_event_time_for`), kept answers and 304s alike, and the OpenAPI documents say so.
 
+Found and not mended (open; measured on `test_rounded_counts`' fixture):
+- Shares beside rounded counts: with the optional rounding on (`disclosure_round_counts_to` = 5), a politician read
+  south's 20 assessed and 15 reaching the pass level (rounded) beside a share of 0.7273, computed from the exact
+  counts — of the fractions with 18–22 students only 16/22 gives it: the exact counts back. Mending it means every
+  share a rounded row shows computed from its rounded counts (the results, every figure and support table, the
+  alerts), or coarsened to what they allow; not done in this round (listed in `access.disclosure`'s limits).
+
 Tried and held (no change needed):
 - The trend's change where the current period is withheld and the previous one shown: the change is withheld with it
   (test below); the gender gap with one gender part withheld: withheld (the gap's own test in

@@ -41,7 +41,10 @@ assessed in the term were withheld in the results, the trend and the history).
 
 Not covered (documented limits): bounds that follow from non-negativity (two withheld cells whose
 total is 0 are both 0; whose outcome total equals their students all passed) — the optional `~100`
-rule addresses the near-100 % case; and dominance rules on non-count measures such as merit means.
+rule addresses the near-100 % case; and dominance rules on non-count measures such as merit means. And shares beside
+rounded counts (the optional `round_counts_to`): a share is computed from the exact counts, so with the rounded ones
+it gives them back (privacy round 30: 20 and 15 shown, share 0.7273 — only 16/22 of 18–22 students); shares would
+have to be computed from the rounded counts wherever a row is rounded (not done).
 And decisions of two states: each state's decision is its own, so a complement withheld in one state may be the
 cheapest cell to show in the next (privacy round 29: areas of 5, 20 and 30 students, the 20 withheld with the 5;
 after 11 more students in it, 31, the 30 is withheld instead — the organiser's 55 less 30, then 66 less 31, give
