@@ -57,11 +57,22 @@ def newest_event_time_for(principal: Principal | None, newest: datetime | None) 
     return newest.isoformat() if newest else "none"
 
 
+def consumer_lag_for(principal: Principal | None, lag: int | None) -> str:
+    """The consumer lag as `LAG_HEADER` says it to this reader: told to operations alone, as the newest event's time
+    is (`newest_event_time_for`). The lag counts the events of every organiser on the consumer's partitions, so it
+    moved, between two reads of one politician's unchanged figures, with another organiser's writes: how much another
+    organiser wrote, and when (privacy round 30b). `unknown` is no signal of that kind, but a reader who may not learn
+    the number is told `withheld` whichever it is, so that the header says nothing of the pipeline to it."""
+    if principal is None or not principal.has(*PIPELINE_READERS):
+        return NEWEST_WITHHELD
+    return "unknown" if lag is None else str(lag)
+
+
 async def set_freshness(session: AsyncSession, response: Response, request: Request) -> None:
     newest = (await session.execute(select(func.max(freshness.c.newest_event_time)))).scalar_one_or_none()
-    response.headers[NEWEST_HEADER] = newest_event_time_for(getattr(request.state, "principal", None), newest)
-    lag = _lag_source() if _lag_source is not None else None
-    response.headers[LAG_HEADER] = "unknown" if lag is None else str(lag)
+    principal = getattr(request.state, "principal", None)
+    response.headers[NEWEST_HEADER] = newest_event_time_for(principal, newest)
+    response.headers[LAG_HEADER] = consumer_lag_for(principal, current_lag())
 
 
 #: The state version's row for changes made outside an applied batch (`note_change_outside_batches`).

@@ -54,7 +54,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.negotiation import raw_accept_of
 
-from ..freshness import newest_event_time_for
+from ..freshness import consumer_lag_for, newest_event_time_for
 from ..results.read import Scope as ReadScope
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,8 @@ def document_kept_answers(openapi: dict[str, Any], prefixes: Iterable[str]) -> d
             "schema": {"type": "string"}},
         LAG_HEADER.decode().title(): {
             "description": "Events on the consumer's partitions not applied yet, or `unknown` (the embedded broker, "
-                           "a consumer not yet caught up with every partition, or none in this process).",
+                           "a consumer not yet caught up with every partition, or none in this process): told to the "
+                           "`ops` role alone, `withheld` to every other reader (the events are every organiser's).",
             "schema": {"type": "string"}}}
     for path, item in openapi.get("paths", {}).items():
         operation = item.get("get")
@@ -413,10 +414,9 @@ def _etag_matches(scope: Scope, etag: bytes) -> bool:
 
 
 def _freshness_headers(state: State, lag: Callable[[], int | None], principal: Any) -> list[tuple[bytes, bytes]]:
-    behind = lag()
-    # told as the routes tell it (`freshness.newest_event_time_for`): the time is every organiser's
+    # told as the routes tell them (`freshness.newest_event_time_for`, `consumer_lag_for`): both are every organiser's
     return [(NEWEST_HEADER, newest_event_time_for(principal, state.newest).encode()),
-            (LAG_HEADER, b"unknown" if behind is None else str(behind).encode())]
+            (LAG_HEADER, consumer_lag_for(principal, lag()).encode())]
 
 
 class AnswerCache:
