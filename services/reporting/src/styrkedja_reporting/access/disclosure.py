@@ -39,12 +39,16 @@ are every cell it rests on, whichever table it is read from: forecast against ou
 round 30: north's 12 forecasts were shown, "said reaches, did not" 3 and 9 without an outcome, while its 3 students
 assessed in the term were withheld in the results, the trend and the history).
 
+Rounded counts (the optional `round_counts_to`): every share shown beside them is of the counts as shown
+(`share_of_shown`: `Disclosure.share` for the results, `guard.derive_from_shown` by each column's `of` for the figure
+and support tables, the alerts and the support summary alike), a difference is of those shares, and a figure that
+cannot be computed from shown counts (a mean merit value, a gap whose gender parts the row does not show) is withheld:
+a share of the exact counts gave them back (privacy round 30: 20 and 15 shown, share 0.7273 — only 16/22 of 18–22
+students; mended in round 30b).
+
 Not covered (documented limits): bounds that follow from non-negativity (two withheld cells whose
 total is 0 are both 0; whose outcome total equals their students all passed) — the optional `~100`
-rule addresses the near-100 % case; and dominance rules on non-count measures such as merit means. And shares beside
-rounded counts (the optional `round_counts_to`): a share is computed from the exact counts, so with the rounded ones
-it gives them back (privacy round 30: 20 and 15 shown, share 0.7273 — only 16/22 of 18–22 students); shares would
-have to be computed from the rounded counts wherever a row is rounded (not done).
+rule addresses the near-100 % case; and dominance rules on non-count measures such as merit means.
 And decisions of two states: each state's decision is its own, so a complement withheld in one state may be the
 cheapest cell to show in the next (privacy round 29: areas of 5, 20 and 30 students, the 20 withheld with the 5;
 after 11 more students in it, 31, the 30 is withheld instead — the organiser's 55 less 30, then 66 less 31, give
@@ -195,13 +199,21 @@ class Disclosure:
         shown = round_count(value, self.rules.round_counts_to)
         return Figure(shown, reason, shown)
 
-    def share(self, key: Key, value: float | None) -> Figure:
-        """A share (0–1) of the cell, e.g. the share reaching the pass level."""
+    def share(self, key: Key, value: float | None, *, of: tuple[int, int] | None = None) -> Figure:
+        """A share (0–1) of the cell, e.g. the share reaching the pass level; `of`: its part and whole, exact. Where
+        the deployment rounds counts, the share is of the counts as shown (`share_of_shown`), never `value`: the exact
+        share beside the rounded counts gives them back; without `of` it is withheld there."""
         reason = self.reason(key)
         if key in self.near_full:
             return Figure(None, Reason.EXISTS, TABLE_NEAR_FULL)
         if reason is not Reason.EXISTS or value is None:
             return Figure(None, reason, TABLE_WITHHELD if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS else "")
+        base = self.rules.round_counts_to
+        if base is not None:
+            shown = None if of is None else share_of_shown(round_count(of[0], base), round_count(of[1], base))
+            if shown is None:
+                return Figure(None, Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS, TABLE_WITHHELD)
+            value = round(float(shown), SHARE_DECIMALS)
         return Figure(value, reason, value)
 
     def derived(self, value: Any, *keys: Key) -> Figure:
@@ -214,6 +226,16 @@ class Disclosure:
         if any(r is Reason.MISSING for r in reasons) or value is None:
             return Figure(None, Reason.MISSING, "")
         return Figure(value, Reason.EXISTS, value)
+
+
+#: Shares and differences are shown to 4 decimals (as `figures.pass_share` computes them).
+SHARE_DECIMALS = 4
+
+
+def share_of_shown(part: int, whole: int) -> Fraction | None:
+    """A share of counts as shown (rounded where the deployment rounds them): where counts are rounded, a share of
+    the exact counts gives them back (privacy round 30), so every share beside rounded counts is this one."""
+    return Fraction(part, whole) if whole else None
 
 
 def round_count(value: int, base: int | None) -> int:

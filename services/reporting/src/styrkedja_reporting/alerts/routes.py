@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -40,7 +41,7 @@ from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodePar
 from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
-from ..access.disclosure import DisclosureRules, round_count, suppressed_levels
+from ..access.disclosure import SHARE_DECIMALS, DisclosureRules, round_count, share_of_shown, suppressed_levels
 from ..access.guard import check_read, disclosure_rules_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
@@ -145,11 +146,30 @@ def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> Al
     base = rules.round_counts_to
     if base is None or AuthLevel[alert.level.upper()] not in suppressed_levels(principal):
         return alert
-    figures = alert.figures.model_copy(update={
-        "students": round_count(alert.figures.students, base),
-        "compared_students": None if alert.figures.compared_students is None
-        else round_count(alert.figures.compared_students, base)})
+    f = alert.figures
+    students = round_count(f.students, base)
+    compared = None if f.compared_students is None else round_count(f.compared_students, base)
+    # each share of the counts as shown, the change of those shares: the exact ones gave the exact counts back beside
+    # the rounded ones (privacy round 30b, as `guard.derive_from_shown` for the tables)
+    share = _share_of_shown(f.share, f.students, base)
+    compared_share = f.compared_share if f.compared_students is None else _share_of_shown(
+        f.compared_share, f.compared_students, base)
+    change = None if share is None or compared_share is None or f.change_points is None else \
+        round(float((share - compared_share) * 100), 2)
+    figures = f.model_copy(update={
+        "students": students, "compared_students": compared,
+        "share": None if share is None else round(float(share), SHARE_DECIMALS),
+        "compared_share": None if compared_share is None else round(float(compared_share), SHARE_DECIMALS),
+        "change_points": change})
     return alert.model_copy(update={"figures": figures})
+
+
+def _share_of_shown(share: float | Fraction | None, students: int, base: int) -> Fraction | None:
+    """An alert's share of `students` as computed from the counts the reader is shown (`students` rounded); None where
+    there is no share, or no students as shown."""
+    if share is None:
+        return None
+    return share_of_shown(round_count(round(float(share) * students), base), round_count(students, base))
 
 
 class Acknowledgement(InputModel):

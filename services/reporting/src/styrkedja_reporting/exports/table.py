@@ -39,11 +39,32 @@ class Approximately:
 
 
 @dataclass(frozen=True)
+class Ratio:
+    """A share column's counts: `numerator` over the sum of the `denominator` columns. `numerator` None: its count is
+    no column of the table (a gender part's students reaching the pass level), and is the share times the
+    denominator (shares are kept to 4 decimals: the count exactly, below 5,000 students)."""
+
+    numerator: str | None
+    denominator: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A column that is one column of the row less another (a change, a gender gap)."""
+
+    minuend: str
+    subtrahend: str
+
+
+@dataclass(frozen=True)
 class Column:
     key: str  # the JSON field name
     header: str  # the CSV/xlsx header, Swedish allowed
     type: ColumnType = ColumnType.text
     width: int | None = None  # xlsx column width in characters; default from header and type
+    # what a derived figure is computed from, for the disclosure rules to compute it again from the counts as shown
+    # where they round them (`access.guard.withhold_small`); a share or number column without it is withheld there
+    of: Ratio | Difference | None = None
 
 
 Row = Sequence[Any]  # one value per column, in column order; None = no value

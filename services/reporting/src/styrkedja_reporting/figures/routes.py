@@ -218,6 +218,10 @@ def _name(kind: str, a: Ask) -> str:
     return f"{kind}-{a.level}-{a.filters.organiser_id or 'alla'}-{a.period_id[0]}-{a.period_id[1]}"
 
 
+#: What a share of a figure table is of, for the disclosure rules (`guard.derive_from_shown`): the students reaching
+#: the pass level of those assessed; the forecasts that held of those with an outcome.
+_SHARE = t.Ratio("reaching", ("assessed",))
+_HELD = t.Ratio("held", ("held", "said_reaches_did_not", "said_not_reached_did"))
 _CELL_COLUMNS = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24),
                  t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT)]
 
@@ -251,10 +255,11 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
                           tr.change))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
-               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
+               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE, of=_SHARE),
                t.Column("previous_period", "Jämförd period"), t.Column("previous_assessed", "Bedömda då", INT),
                t.Column("previous_reaching", "Når godtagbar nivå då", INT),
-               t.Column("previous_share", "Andel då", SHARE), t.Column("change", "Förändring", SHARE)]
+               t.Column("previous_share", "Andel då", SHARE, of=t.Ratio("previous_reaching", ("previous_assessed",))),
+               t.Column("change", "Förändring", SHARE, of=t.Difference("share", "previous_share"))]
     return await _respond(request, t.Table(_name("trend", a), columns, rows(), "Trend"), a.format)
 
 
@@ -283,7 +288,7 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
                                  s.share))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
-               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE)]
+               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE, of=_SHARE)]
     return await _respond(request, t.Table(_name("terminshistorik", a), columns, rows(), "Historik"), a.format)
 
 
@@ -307,9 +312,12 @@ async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response
                    total[2], *shown(either, gap.gap))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("girls_assessed", "Flickor bedömda", INT),
-               t.Column("girls_share", "Andel flickor", SHARE), t.Column("boys_assessed", "Pojkar bedömda", INT),
-               t.Column("boys_share", "Andel pojkar", SHARE), t.Column("assessed", "Bedömda totalt", INT),
-               t.Column("share", "Andel totalt", SHARE), t.Column("gap", "Könsskillnad", SHARE)]
+               t.Column("girls_share", "Andel flickor", SHARE, of=t.Ratio(None, ("girls_assessed",))),
+               t.Column("boys_assessed", "Pojkar bedömda", INT),
+               t.Column("boys_share", "Andel pojkar", SHARE, of=t.Ratio(None, ("boys_assessed",))),
+               t.Column("assessed", "Bedömda totalt", INT),
+               t.Column("share", "Andel totalt", SHARE, of=t.Ratio(None, ("assessed",))),
+               t.Column("gap", "Könsskillnad", SHARE, of=t.Difference("girls_share", "boys_share"))]
     return await _respond(request, t.Table(_name("konsskillnad", a), columns, rows(), "Könsskillnad"), a.format)
 
 
@@ -364,7 +372,8 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
                    *shown(hidden, c.with_result, roster, share, c.status.value))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("with_result", "Elever med resultat", INT),
-               t.Column("roster_size", "Elever enligt register", INT), t.Column("share", "Täckning", SHARE),
+               t.Column("roster_size", "Elever enligt register", INT),
+               t.Column("share", "Täckning", SHARE, of=t.Ratio("with_result", ("roster_size",))),
                t.Column("roster", "Register")]
     return await _respond(request, t.Table(_name("tackning", a), columns, rows(), "Täckning"), a.format)
 
@@ -474,15 +483,16 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
 
     columns = [*parent, t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
                t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
-               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
-               t.Column("gap", "Könsskillnad", SHARE)]
+               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE, of=_SHARE),
+               t.Column("gap", "Könsskillnad", SHARE)]  # its gender parts not shown: withheld where counts are rounded
     return await _respond(request, t.Table(_name("nedbrytning", a), columns, rows(), "Nedbrytning"), a.format)
 
 
 _FORECAST_COLUMNS = [t.Column("held", "Prognosen höll", INT),
                      t.Column("said_reaches_did_not", "Sade når, nådde inte", INT),
                      t.Column("said_not_reached_did", "Sade når inte, nådde", INT),
-                     t.Column("no_outcome", "Utfall saknas", INT), t.Column("share_held", "Andel som höll", SHARE)]
+                     t.Column("no_outcome", "Utfall saknas", INT),
+                     t.Column("share_held", "Andel som höll", SHARE, of=_HELD)]
 
 
 def _merit_columns() -> list[t.Column]:
@@ -490,10 +500,12 @@ def _merit_columns() -> list[t.Column]:
                t.Column("mean_merit_value", "Genomsnittligt meritvärde", NUMBER),
                t.Column("graded_students", "Elever med betyg", INT),
                t.Column("all_pass", "Godtagbart i alla ämnen", INT),
-               t.Column("share_all_pass", "Andel godtagbart i alla ämnen", SHARE)]
+               t.Column("share_all_pass", "Andel godtagbart i alla ämnen", SHARE,
+                        of=t.Ratio("all_pass", ("graded_students",)))]
     for name, rule in ELIGIBILITY_RULES.items():
         columns += [t.Column(f"eligible_{name}", f"Behöriga: {rule.name}", INT, width=30),
-                    t.Column(f"share_eligible_{name}", f"Andel behöriga: {rule.name}", SHARE, width=30)]
+                    t.Column(f"share_eligible_{name}", f"Andel behöriga: {rule.name}", SHARE, width=30,
+                             of=t.Ratio(f"eligible_{name}", ("merit_students",)))]
     return columns
 
 
@@ -657,7 +669,7 @@ async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
     columns = [*_CELL_COLUMNS, t.Column("period", "Termin"), t.Column("held", "Prognosen höll", INT),
                t.Column("said_reaches_did_not", "Sade når, nådde inte", INT),
                t.Column("said_not_reached_did", "Sade når inte, nådde", INT),
-               t.Column("no_outcome", "Utfall saknas", INT), t.Column("share_held", "Andel som höll", SHARE)]
+               t.Column("no_outcome", "Utfall saknas", INT), t.Column("share_held", "Andel som höll", SHARE, of=_HELD)]
     return await _respond(request, t.Table(_name("prognos-mot-utfall", a), columns, rows(), "Prognos mot utfall"),
                           a.format)
 

@@ -353,7 +353,8 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
     return cell.model_copy(update={
         "assessed": assessed, "distribution": distribution,
         "reaching_pass": disclosure.count(key, cell.reaching_pass).value,
-        "share_reaching_pass": disclosure.share(key, cell.share_reaching_pass).value,
+        "share_reaching_pass": disclosure.share(key, cell.share_reaching_pass,
+                                                of=(cell.reaching_pass or 0, cell.assessed or 0)).value,
         "reason": Reason.EXISTS.value})
 
 

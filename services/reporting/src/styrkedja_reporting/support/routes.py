@@ -31,7 +31,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeP
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import keep_answer
-from ..access.disclosure import Reason, round_count
+from ..access.disclosure import SHARE_DECIMALS, Reason, round_count, share_of_shown
 from ..access.guard import audit, strict_scope, students_withheld, withhold_small
 from ..access.scope import node_of
 from ..exports import table as t
@@ -174,9 +174,35 @@ async def summary(
         for key in ("students", "reaching_pass", "share_reaching_pass"):
             _hide(body, withheld, f"results_before_after.{i}.{key}", shown, phase,
                   base=base if key != "share_reaching_pass" else None)
+    if base is not None:  # each share of the counts as shown (`_share_of_shown`)
+        for kind in KINDS:
+            _share_of_shown(body, f"share_with_kind_active.{kind}", f"students_with_kind_active.{kind}",
+                            "students_assessed")
+        for i in range(len(body["results_before_after"])):
+            _share_of_shown(body, f"results_before_after.{i}.share_reaching_pass",
+                            f"results_before_after.{i}.reaching_pass", f"results_before_after.{i}.students")
     if withheld:
         body["withheld"] = withheld
     return body
+
+
+def _share_of_shown(body: dict[str, Any], share: str, part: str, whole: str) -> None:
+    """Where counts are rounded: the share at `share` (dotted paths, as `_hide`'s) of the counts at `part` and `whole`
+    as shown, null where either is withheld — a share of the exact counts beside the rounded ones gave them back
+    (privacy round 30b; `guard.derive_from_shown` for the tables)."""
+    def at(path: str) -> tuple[Any, str]:
+        *parents, last = path.split(".")
+        holder: Any = body
+        for key in parents:
+            holder = holder[int(key)] if isinstance(holder, list) else holder[key]
+        return holder, last
+
+    holder, last = at(share)
+    if holder[last] is None:
+        return
+    (a, ka), (b, kb) = at(part), at(whole)
+    shown = share_of_shown(a[ka], b[kb]) if isinstance(a[ka], int) and isinstance(b[kb], int) else None
+    holder[last] = None if shown is None else round(float(shown), SHARE_DECIMALS)
 
 
 async def _list_read(request: Request, session: Any, a: Ask, *, refuse: bool) -> bool:
@@ -235,7 +261,7 @@ async def kinds_table(request: Request, a: Ask = Depends(ask), format: FormatPar
                t.Column("active_interventions", "Aktiva insatser", INT),
                t.Column("students", "Elever med aktiv insats", INT),
                t.Column("students_assessed", "Bedömda elever", INT),
-               t.Column("share", "Andel", SHARE),
+               t.Column("share", "Andel", SHARE, of=t.Ratio("students", ("students_assessed",))),
                t.Column("outcome_better", "Utvärderade: bättre", INT),
                t.Column("outcome_unchanged", "Utvärderade: oförändrat", INT),
                t.Column("outcome_worse", "Utvärderade: sämre", INT),
@@ -261,7 +287,8 @@ async def below_pass_table(request: Request, a: Ask = Depends(ask), format: Form
 
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12),
                t.Column("students", "Elever under godtagbar nivå utan stöd", INT),
-               t.Column("students_assessed", "Bedömda elever", INT), t.Column("share", "Andel", SHARE)]
+               t.Column("students_assessed", "Bedömda elever", INT),
+               t.Column("share", "Andel", SHARE, of=t.Ratio("students", ("students_assessed",)))]
     return await _respond(request, t.Table(a.name("utan-stod"), columns, rows(), "Utan stöd"), format)
 
 
@@ -333,7 +360,7 @@ async def before_after_table(request: Request, a: Ask = Depends(ask), format: Fo
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("school_year", "Läsår"),
                t.Column("term", "Termin"), t.Column("round", "Omgång", INT), t.Column("phase", "Före/efter start"),
                t.Column("students", "Elever", INT), t.Column("reaching_pass", "Når godtagbar nivå", INT),
-               t.Column("share_reaching_pass", "Andel", SHARE)]
+               t.Column("share_reaching_pass", "Andel", SHARE, of=t.Ratio("reaching_pass", ("students",)))]
     return await _respond(request, t.Table(a.name("fore-efter-stod"), columns, rows(), "Före och efter"), format)
 
 
@@ -345,7 +372,8 @@ async def plan_coverage_table(request: Request, school_year: SchoolYearParam, te
         coverage = await read.plan_coverage(session, a.where, school_year, term, a.subject_code)
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("school_year", "Läsår"),
                t.Column("term", "Termin"), t.Column("assignments", "Grupp × ämne", INT),
-               t.Column("with_published_plan", "Med publicerad planering", INT), t.Column("share", "Andel", SHARE)]
+               t.Column("with_published_plan", "Med publicerad planering", INT),
+               t.Column("share", "Andel", SHARE, of=t.Ratio("with_published_plan", ("assignments",)))]
     rows = [(*a.asked, a.subject_code or "", school_year, term, coverage["assignments"],
              coverage["with_published_plan"], coverage["share"])]
     return await _respond(request, t.Table(a.name("planeringar"), columns, rows, "Planeringar"), format)
