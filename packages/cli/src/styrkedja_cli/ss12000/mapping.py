@@ -25,6 +25,11 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   school unit with one name and one period: each of them refused, said as possibly recreated —
   nothing of them sent, nothing held for them removed, until the source has one.
 
+* Where a group or a duty not at a Skolenhet is (round 30; `_Placer`, docs/import.md): a group at the one Skolenhet
+  its organisation resolves to through the tree (the nearest at or above it, else the only one below it; none or
+  several: left out by design, its memberships and teaching with it); a duty at or below a Skolenhet at it, at a
+  Rektorsområde or a Skola a principal's at every Skolenhet below (one duty of the directory each, `_duty_key`) and
+  another role's at the one if there is one. An organisation below a Skolenhet is part of it, never an area.
 * groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships, but for
   staff groups (groupType Personalgrupp), which are left out; a group's year (årskurs) is the
   schoolYear of its members' enrolments at that school unit (of a schoolType counted in årskurs,
@@ -1298,27 +1303,30 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 at=where.id, kind=one_line_value(where.organisation_type or ""), below=placer.said_below(where),
                 role=one_line_value(duty.duty_role))))
             continue
-        units = [unit] if unit is not None else placer.every_below(where)
-        sent = False
-        for school_unit in units:
+        at_units = [unit] if unit is not None else placer.every_below(where)
+        sent = tried = False
+        for school_unit in at_units:
             if school_unit.id in refused_units:
-                leave("duties", duty.id, school_unit.id)
+                if not tried:  # (said once a duty, however many of its units were refused)
+                    leave("duties", duty.id, school_unit.id)
+                tried = True
                 continue
             at = placed.get(school_unit.id)
             if at is None:
-                if len(units) == 1:  # (a Skolenhet without a schoolUnitCode: no school unit of the directory)
-                    out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
-                continue
+                continue  # a Skolenhet without a schoolUnitCode: no school unit of the directory (refused below)
+            tried = True
             oid, school = at
             code = (school.school_unit_code or "").strip()
             duty_organiser.setdefault(duty.id, oid)
             # one duty at several school units is one duty of the directory at each, its id scoped by the unit's
             # code (the directory's duty is at one school unit); at one, the source's own id
             sent = out.add("duties", DutyUpsertedV1, {
-                "duty_id": duty.id if len(units) == 1 else _duty_key(duty.id, code), "organiser_id": oid,
+                "duty_id": duty.id if len(at_units) == 1 else _duty_key(duty.id, code), "organiser_id": oid,
                 "school_unit_code": code, "person_id": duty.person.id, "duty_role": duty.duty_role,
                 "start_date": duty.start_date, "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id,
                 duty.id, DUTY_FIELDS) or sent
+        if not tried:  # at no school unit of the directory: not dropped unsaid
+            out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
         if sent and nfc(duty.duty_role).strip().casefold() not in DUTY_ROLES:
             out.unknown("duties.dutyRole", duty.duty_role)
 
