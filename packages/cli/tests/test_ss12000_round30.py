@@ -240,3 +240,34 @@ def test_a_duty_ending_yesterday_or_starting_tomorrow_at_a_klass_is_sent_with_it
         {**DUTY, "id": "d2", "dutyAt": {"id": "k7a"}, "startDate": "2099-01-01"}])))
     assert [(c["data"]["duty_id"], c["data"]["start_date"], c["data"]["end_date"])
             for c in the_plan.changes["duties"]] == [("d1", "2026-01-01", "2026-09-01"), ("d2", "2099-01-01", None)]
+
+
+def test_a_group_at_a_huvudman_of_one_school_unit_is_its_and_a_groups_year_comes_from_enrolments_at_that_unit() -> None:
+    """Failed on the old code: the group at the Huvudman (a small independent school's server hangs every group on
+    it) refused as `not a known Skolenhet`, and the group at the Klass too. Now each is the one school unit's, and the
+    Klass's group takes its year from its members' enrolments at that Skolenhet (they are enroled at the school unit,
+    not at the Klass)."""
+    persons = [{"id": f"p{n}", "enrolments": [{"enroledAt": {"id": "su"}, "schoolYear": 7, "schoolType": "GR"}]}
+               for n in (1, 2)]
+    groups = [{**GROUP, "id": "g-huv", "displayName": "Alla", "organisation": {"id": "huv"}},
+              {**GROUP, "id": "g-klass", "organisation": {"id": "k7a"},
+               "groupMemberships": [{"person": {"id": "p1"}}, {"person": {"id": "p2"}}]}]
+    the_plan, _ = planned(server(entities(organisations=[HUV, SU, KLASS], groups=groups, persons=persons,
+                                          activities=[])))
+    assert the_plan.refused == [] and the_plan.left_out == [], said_of([*the_plan.refused, *the_plan.left_out])
+    assert [(c["source_id"], c["data"]["parent_id"], c["data"]["year"]) for c in the_plan.changes["groups"]] == [
+        ("g-huv", "su", 7), ("g-klass", "su", 7)]
+
+
+def test_two_groups_of_one_name_on_two_enheter_of_a_school_unit_are_two_groups_not_one_recreated() -> None:
+    """The placement's own edge (found while sweeping): groups named alike on two Enheter of one school unit (a
+    "Matematik" of each) are two groups — the rule of a group deleted and recreated under a new id stays one of one
+    organisation (two alike at the Skolenhet itself are still refused as possibly recreated)."""
+    other = {**ENHET, "id": "e2", "displayName": "Fritids 2"}
+    groups = [{**GROUP, "id": "g-e1", "displayName": "Matematik", "organisation": {"id": "e1"}},
+              {**GROUP, "id": "g-e2", "displayName": "Matematik", "organisation": {"id": "e2"}}]
+    the_plan, _ = planned(server(entities(organisations=[HUV, SU, ENHET, other], groups=groups, activities=[])))
+    assert the_plan.refused == [] and placed(the_plan) == [("g-e1", "su", "29990011"), ("g-e2", "su", "29990011")]
+    at_unit = [{**g, "organisation": {"id": "su"}} for g in groups]
+    twice, _ = planned(server(entities(groups=at_unit, activities=[])))
+    assert [r.id for r in twice.recreated] == ["g-e1", "g-e2"]

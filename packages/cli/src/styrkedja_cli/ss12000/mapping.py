@@ -1173,7 +1173,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     group_names: dict[tuple[str, str, str], list[str]] = {}
     for group in groups:
         if group_unit.get(group.id) in placed and (group.group_type or "").strip().casefold() != STAFF_GROUP:
-            same = (group_unit[group.id], nfc(group.display_name).strip().casefold(),
+            # one name and period on one organisation: two groups of one name on two Enheter of a school unit (a
+            # "Matematik" of each) are two groups, not one recreated
+            same = (group.organisation.id, nfc(group.display_name).strip().casefold(),
                     _period(group.start_date, group.end_date))
             group_names.setdefault(same, []).append(group.id)
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
@@ -1215,7 +1217,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if at is None:
             out.refused.append(Refused("groups", group.id, "organisation: its organisation is not a known Skolenhet"))
             continue
-        namesakes = group_names[(unit_id, nfc(group.display_name).strip().casefold(),
+        namesakes = group_names[(group.organisation.id, nfc(group.display_name).strip().casefold(),
                                  _period(group.start_date, group.end_date))]
         if len(namesakes) > 1:
             out.refused.append(Refused("groups", group.id, _recreated(
