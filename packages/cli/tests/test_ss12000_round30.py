@@ -271,3 +271,14 @@ def test_two_groups_of_one_name_on_two_enheter_of_a_school_unit_are_two_groups_n
     at_unit = [{**g, "organisation": {"id": "su"}} for g in groups]
     twice, _ = planned(server(entities(groups=at_unit, activities=[])))
     assert [r.id for r in twice.recreated] == ["g-e1", "g-e2"]
+
+
+def test_a_server_with_an_organisation_for_every_class_says_them_up_to_a_bound(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: each of 60 Klass organisations below the school unit was sent as an area of the
+    organiser (60 areas no one made, `organisations` created 62). Now none is sent, and (the output's shape) the
+    summary says 50 `not a level of the directory` lines and counts the rest, as what is left out by design."""
+    classes = [{**KLASS, "id": f"k{n:02d}", "displayName": f"Klass {n}"} for n in range(60)]
+    exit_code, said = run(monkeypatch, dump(tmp_path, organisations=[HUV, SU, *classes]), None, Reporting())
+    assert exit_code == 0 and row(said, "organisations")[0] == "2", said
+    assert said.count("not a level of the directory, organisations k") == 50, said
+    assert "organisations: 10 more not a level of the directory" in said, said
