@@ -17,7 +17,9 @@ school unit. Each test failed on the code before it, as its docstring says.
   incremental run a group or a duty at an organisation /deletedEntities names was refused (exit 3, every run), an
   activity of a refused group was refused as "group … is not known"; now the group and the duty are left out and
   what reporting held of them removed. Organisations listed children first or with their parents on a later page,
-  and duties ending yesterday or starting tomorrow, were imported as they should be (pinned here).
+  and duties ending yesterday or starting tomorrow, were imported as they should be (pinned here). Groups of one
+  name on two Enheter of a school unit are two groups (placed at their Skolenhet, they were taken as one recreated),
+  and a server with an organisation for every class is said up to a bound (a line a class before).
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
@@ -282,3 +284,18 @@ def test_a_server_with_an_organisation_for_every_class_says_them_up_to_a_bound(t
     assert exit_code == 0 and row(said, "organisations")[0] == "2", said
     assert said.count("not a level of the directory, organisations k") == 50, said
     assert "organisations: 10 more not a level of the directory" in said, said
+
+
+def test_organisations_whose_parents_come_on_a_later_page_place_a_group_at_a_klass_as_any_order_does() -> None:
+    """Pinned with this round's placement (the tree is read whole before anything is placed): organisations one a
+    page, each child before its parent, place the Klass's group at its school unit as one page does."""
+    listed = [ENHET, KLASS, SU_IN_SKOLA, SKOLA, HUV]
+
+    def organisations(request: httpx.Request) -> httpx.Response:
+        at = int(request.url.params.get("cursor", "0"))
+        more = {"link": f'</v2/organisations?cursor={at + 1}>; rel="next"'} if at + 1 < len(listed) else {}
+        return httpx.Response(200, json={"data": [listed[at]]}, headers=more)
+
+    the_plan, _ = planned(server(entities(organisations=organisations,
+                                          groups=[{**GROUP, "organisation": {"id": "k7a"}}])))
+    assert the_plan.refused == [] and placed(the_plan) == [("g1", "su", "29990011")]
