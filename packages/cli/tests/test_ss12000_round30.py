@@ -299,3 +299,19 @@ def test_organisations_whose_parents_come_on_a_later_page_place_a_group_at_a_kla
     the_plan, _ = planned(server(entities(organisations=organisations,
                                           groups=[{**GROUP, "organisation": {"id": "k7a"}}])))
     assert the_plan.refused == [] and placed(the_plan) == [("g1", "su", "29990011")]
+
+
+def test_a_rektor_at_a_skola_of_two_units_is_at_both_and_a_long_duty_id_stays_within_the_contract() -> None:
+    """Failed on the old code: left out as `dutyAt: organisation skola is of organisationType Skola, no Skolenhet`.
+    Now at both of the Skola's units; a source id of 60 characters (the contract's duty id has at most 64) is scoped
+    by a UUID of it and the unit's code instead of the two side by side — one per unit, never refused for its
+    length."""
+    long_id = "d-" + "x" * 58
+    the_plan, _ = planned(server(entities(
+        organisations=[HUV, SKOLA, SU_IN_SKOLA, SU2_IN_SKOLA], groups=[], activities=[],
+        duties=[{**PRINCIPAL, "dutyAt": {"id": "skola"}}, {**PRINCIPAL, "id": long_id, "dutyAt": {"id": "skola"}}])))
+    assert the_plan.refused == [], said_of(the_plan.refused)
+    got = duties_of(the_plan)
+    assert got[:2] == [("d-rektor", "d-rektor:29990011", "29990011"), ("d-rektor", "d-rektor:29990022", "29990022")]
+    assert [(source, code) for source, _, code in got[2:]] == [(long_id, "29990011"), (long_id, "29990022")]
+    assert len({duty_id for _, duty_id, _ in got}) == 4 and all(len(duty_id) <= 64 for _, duty_id, _ in got)
