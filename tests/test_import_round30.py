@@ -6,12 +6,14 @@ of its own; the groups at the Skola and at the Klass were refused (every run exi
 the duty is one duty of the directory at each Skolenhet of the Rektorsområde, and the principal reads exactly those
 units (`reader_of`, as every read of reporting completes a reader) — not the other Rektorsområde's; the groups are
 the school unit's. When the duty moves to the other Rektorsområde, a full run removes the old units' duties and the
-principal reads only the new one's; moved above the units (the Förvaltning), an incremental run removes them all."""
+principal reads only the new one's; moved above the units (the Förvaltning), an incremental run removes them all.
+A duty placed so that ended yesterday or starts tomorrow gives no unit today (reporting judges each unit's duty's
+dates on each read)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,3 +120,22 @@ def test_a_rektor_of_a_rektorsomrade_reads_exactly_its_school_units_and_a_move_t
         imported(client, [{**RECTOR, "dutyAt": {"id": "forv"}}], since=datetime(2026, 9, 1, tzinfo=UTC))
         assert units_read_by(reporting, "rektor-1", applied) == set()
         assert not [key for key in dict(held(client, ORGANISER)) if key.startswith("duty:")]
+
+
+def test_a_rektors_duty_ending_yesterday_or_starting_tomorrow_gives_no_unit_today(reporting: RunningService,
+                                                                                   token_issuer: Any) -> None:
+    """The dates of a duty placed at several units are each unit's duty's: reporting judges them on each read (its
+    current duties), so a Rektor whose duty at ro-a ended yesterday and one whose duty at ro-b starts tomorrow read no
+    unit today, and one whose duty runs reads its two. Failed on the old code for the running one (no unit: the duty
+    at the Rektorsområde was left out)."""
+    today = datetime.now(ZONE).date()
+    ended = {**RECTOR, "id": "d-ended", "person": {"id": "rektor-ended"}, "startDate": "2025-08-01",
+             "endDate": (today - timedelta(days=1)).isoformat()}
+    ahead = {**RECTOR, "id": "d-ahead", "person": {"id": "rektor-ahead"}, "dutyAt": {"id": "ro-b"},
+             "startDate": (today + timedelta(days=1)).isoformat()}
+    applied = [0]
+    with httpx.Client(base_url=reporting.url, headers=auth(token_issuer), timeout=60) as client:
+        imported(client, [RECTOR, ended, ahead])
+        assert units_read_by(reporting, "rektor-ended", applied) == set()
+        assert units_read_by(reporting, "rektor-ahead", applied) == set()
+        assert units_read_by(reporting, "rektor-1", applied) == {"29990301", "29990302"}
