@@ -315,3 +315,21 @@ def test_a_rektor_at_a_skola_of_two_units_is_at_both_and_a_long_duty_id_stays_wi
     assert got[:2] == [("d-rektor", "d-rektor:29990011", "29990011"), ("d-rektor", "d-rektor:29990022", "29990022")]
     assert [(source, code) for source, _, code in got[2:]] == [(long_id, "29990011"), (long_id, "29990022")]
     assert len({duty_id for _, duty_id, _ in got}) == 4 and all(len(duty_id) <= 64 for _, duty_id, _ in got)
+
+
+def test_a_skolenhet_below_a_skolenhet_is_its_own_and_what_is_below_it_is_its() -> None:
+    """Failed on the old code: the group and the duty at the Klass below the inner Skolenhet refused / left out, and
+    the Klass sent as an area. Now both are the inner unit's (the nearest Skolenhet above), the inner unit is in the
+    outer one's place (no area of the Klass), and a group at the outer unit stays the outer's."""
+    inner = {**SU, "id": "su2", "schoolUnitCode": "29990022", "parentOrganisation": {"id": "su"}}
+    klass = {**KLASS, "parentOrganisation": {"id": "su2"}}
+    the_plan, _ = planned(server(entities(
+        organisations=[HUV, SU, inner, klass], groups=[GROUP, {**GROUP, "id": "g2", "displayName": "8A",
+                                                               "organisation": {"id": "k7a"}}],
+        duties=[DUTY, {**PRINCIPAL, "dutyAt": {"id": "k7a"}}])))
+    assert the_plan.refused == [] and the_plan.left_out == [], said_of([*the_plan.refused, *the_plan.left_out])
+    assert placed(the_plan) == [("g1", "su", "29990011"), ("g2", "su2", "29990022")]
+    assert duties_of(the_plan) == [("d1", "d1", "29990011"), ("d-rektor", "d-rektor", "29990022")]
+    assert [(c["data"]["unit_type"], c["data"]["unit_id"], c["data"]["parent_id"])
+            for c in the_plan.changes["organisations"]] == [
+        ("organiser", "2999", None), ("school_unit", "su", "2999"), ("school_unit", "su2", "2999")]
