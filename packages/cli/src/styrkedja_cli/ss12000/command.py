@@ -46,6 +46,7 @@ from ..reach import connect_seconds, http_peer, reach_http, unanswered
 from .mapping import (
     AREA_REFUSED,
     GROUP_REFUSED,
+    ORGANISATION_REFUSED,
     ORGANISER_REFUSED,
     UNDER_REFUSED,
     NoOrganiser,
@@ -223,7 +224,7 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     try:
         the_plan = plan(read["organisations"], read["groups"], read["duties"], read["activities"],
                         read["syllabuses"], naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
-                        organiser=organiser)
+                        organiser=organiser, deleted=deleted)
     except NoOrganiser as error:
         raise SourceError(str(error)) from None
     the_plan.deleted_not_ids = not_ids
@@ -561,6 +562,21 @@ def moved(sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str,
             and (organiser, unit[2]) in now]
 
 
+def left_behind(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
+                ) -> list[tuple[str, str]]:
+    """Of an incremental run: what reporting holds of an item this run read whole and did not send it as — a duty
+    (duties are read whole every run) that moved from one Rektorsområde to another (a principal's duty is one of the
+    directory at each Skolenhet below it, keyed by the unit: a move sends new keys) or above the school units, and a
+    group, a duty or an activity left out by design this run (its organisation deleted at the source, a group at no
+    single Skolenhet): with its memberships and teaching assignments. Left, a principal kept reading its old school
+    units until a full run. Not an item refused this run (a refusal must not read as a move)."""
+    read = {c["source_id"] for c in the_plan.changes.get("duties", [])} | {
+        r.id for r in the_plan.left_out if r.entity in ("duties", "groups", "activities")}
+    read -= {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
+    return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
+            if source_id in read and (organiser, key) not in sent]
+
+
 def moved_said(gone: list[tuple[str, str]], sent: Collection[tuple[str, str]]) -> list[str]:
     """The moved groups (`moved`), per the school unit code each now has: where reporting held them, removed."""
     now = _group_keys(sent)
@@ -754,7 +770,8 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         if unrecorded and said is not None:
             said.append(unrecorded_said(unrecorded))
     # a full run removes what the source lacks; an incremental one what a group sent this run left behind where it was
-    gone = vanished(the_plan, sent, holdings) if full else moved(sent, holdings)
+    gone = vanished(the_plan, sent, holdings) if full else list(dict.fromkeys([
+        *moved(sent, holdings), *left_behind(the_plan, sent, holdings)]))
     if full and not allow_mass_removal:
         check_not_mass_removal(gone, holdings)
     if gone:
@@ -1010,7 +1027,7 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
              + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
     lines += [f"possibly recreated: {note}" for note in notes]
     # a unit left out for what it hangs under takes what hangs under it along
-    for why in (ORGANISER_REFUSED, AREA_REFUSED, UNDER_REFUSED, GROUP_REFUSED):
+    for why in (ORGANISER_REFUSED, AREA_REFUSED, UNDER_REFUSED, GROUP_REFUSED, ORGANISATION_REFUSED):
         per_entity = Counter(left.entity for left in the_plan.under_refused if left.reason.startswith(why))
         if per_entity:
             lines.append(f"{why}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))
@@ -1024,7 +1041,12 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
             lines.append(f"{left.entity} {left.id}: {left.reason}")
     lines += [f"{entity}: {count - LEFT_OUT_LISTED} more left out (counted above)"
               for entity, count in listed.items() if count > LEFT_OUT_LISTED]
-    lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
+    # up to `LEFT_OUT_LISTED`, the rest counted: a server with an organisation for every class (a Klass or an Enhet
+    # below each Skolenhet, round 30) said hundreds of lines a run, one a class
+    lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}"
+              for f in the_plan.folded[:LEFT_OUT_LISTED]]
+    if len(the_plan.folded) > LEFT_OUT_LISTED:
+        lines.append(f"organisations: {len(the_plan.folded) - LEFT_OUT_LISTED} more not a level of the directory")
     if the_plan.members_unknown:
         lines.append(f"groups: {len(the_plan.members_unknown)} served without groupMemberships, and not every person "
                      "states its own (expand=groupMemberships): what persons state is imported, nothing of them removed")

@@ -25,6 +25,11 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   school unit with one name and one period: each of them refused, said as possibly recreated —
   nothing of them sent, nothing held for them removed, until the source has one.
 
+* Where a group or a duty not at a Skolenhet is (round 30; `_Placer`, docs/import.md): a group at the one Skolenhet
+  its organisation resolves to through the tree (the nearest at or above it, else the only one below it; none or
+  several: left out by design, its memberships and teaching with it); a duty at or below a Skolenhet at it, at a
+  Rektorsområde or a Skola a principal's at every Skolenhet below (one duty of the directory each, `_duty_key`) and
+  another role's at the one if there is one. An organisation below a Skolenhet is part of it, never an area.
 * groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships, but for
   staff groups (groupType Personalgrupp), which are left out; a group's year (årskurs) is the
   schoolYear of its members' enrolments at that school unit (of a schoolType counted in årskurs,
@@ -123,6 +128,33 @@ NOT_TEACHING_RULE = ("activityType: {kind} (not Undervisning): no teaching assig
 #: organisation the source does not have stays refused
 DUTY_ABOVE_UNITS = ("dutyAt: organisation {at} is of organisationType {kind}, no Skolenhet (the directory's duties "
                     "are at school units)")
+#: the organisation types whose Skolenheter a duty there is at (a Rektorsområde: the school units one principal
+#: leads; a Skola: a school of one or several school units): a principal's duty there is at every Skolenhet below it,
+#: any other duty at the one Skolenhet if there is exactly one. Decided here: a Rektor of a Rektorsområde is the
+#: principal of the Skolenheter in it (SS 12000's Rektorsområde is "the units one rektor is responsible for"); a duty
+#: higher up (Huvudman, Förvaltning, Verksamhetsområde) names no school unit of its own and stays left out by design
+SPREAD_KINDS = frozenset({"rektorsområde", "skola"})
+#: the duty roles (compared as `DUTY_ROLES`) reporting reads as a unit's principal: the only ones placed at several
+#: school units — least privilege, and the only roles whose duty gives a school unit's reads (a teacher's come from
+#: its teaching assignments)
+PRINCIPAL_ROLES = frozenset(nfc(r).casefold() for r in ("Rektor", "Biträdande rektor"))
+#: the rules a group or a duty whose organisation resolves to no single Skolenhet breaks (by design, not a fault of
+#: the source's: real servers hang groups on a Skola, a Klass or an Enhet; left out, said). Until round 30 every group
+#: not at a Skolenhet itself was refused ("not a known Skolenhet"), every run exiting 3
+GROUP_NOT_PLACED = ("organisation: organisation {at} is of organisationType {kind}, with {below} below it and none "
+                    "above it: a group is at one school unit, and which is not known")
+DUTY_NOT_PLACED = ("dutyAt: organisation {at} is of organisationType {kind}, with {below} below it and none above it: "
+                   "a duty of role {role} is at one school unit (only a principal's is at each of them)")
+#: the rule a group or a duty at an organisation /deletedEntities names (an incremental run: the school unit closed
+#: at the source, its groups and duties not yet ended there) breaks: gone with it, by design. They were refused ("not
+#: a known Skolenhet"), every incremental run exiting 3, and the principal's duty kept at the closed unit
+ORGANISATION_DELETED = ("{field}: organisation {at} was deleted at the source (/deletedEntities): what is at it goes "
+                        "with it")
+#: what follows a group left out for its place (`GROUP_NOT_PLACED`): its memberships and its activities' teaching
+GROUP_LEFT_OUT = "organisation: its group {group} is left out ({why})"
+GROUP_LEFT_OUT_TAUGHT = "groups[{n}]: group {group} is left out ({why}), so no teaching assignment is made of it"
+NOT_ONE_UNIT = "no single Skolenhet"
+UNIT_DELETED = "its organisation deleted at the source"
 #: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
 #: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
 GROUP_TYPES = frozenset(nfc(t).casefold() for t in ("Undervisning", "Klass", "Mentor", "Provgrupp", "Schema", "Avdelning",
@@ -137,6 +169,9 @@ UNDER_REFUSED = "left out: its school unit was refused"
 AREA_REFUSED = "left out: its area was refused"
 GROUP_REFUSED = "left out: its group was refused"
 ORGANISER_REFUSED = "left out: its Huvudman was refused"
+#: why a group or a duty at an organisation refused (a loop, no Huvudman above it, no organisationType) is not sent: a
+#: fault of the source's, so not left out by design (that removes what an earlier run made of it); kept as it was
+ORGANISATION_REFUSED = "left out: its organisation was refused"
 #: where the organiser id of any unit comes from: its Huvudman's municipalityCode or organisationNumber
 ORGANISER_FIELDS = "municipalityCode, organisationNumber"
 #: the contract's fields of a unit (organiser, area, school unit, group) → the SS 12000 fields they come from, as a
@@ -569,11 +604,12 @@ OTHER_SCHOOL_TYPES = frozenset({"FS", "FTH", "OPPFTH", "GY", "GYS", "VUX", "VUXS
 
 def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: Sequence[Activity],
                 syllabuses: Sequence[Syllabus], members: dict[str, list[Member]] | None = None,
-                unmapped: Counter[str] | None = None) -> dict[str, int]:
+                unmapped: Counter[str] | None = None, at: dict[str, str] | None = None) -> dict[str, int]:
     """The year of each group it can be told for (see the module's docstring); `members`: each group's memberships
     wherever they were stated (`members_of`), else the group's own. Only an enrolment of a school type counted in
     årskurs gives a year (`YEAR_SCHOOL_TYPES`; one without a schoolType as well, as servers leave it out); one of a
-    type that is not SS 12000's gives none, counted in `unmapped` (per value)."""
+    type that is not SS 12000's gives none, counted in `unmapped` (per value). `at`: group id → the Skolenhet it is
+    placed at, where that is not its organisation (a group on a Klass: its members are enroled at the Skolenhet)."""
     enrolments: dict[str, list[Enrolment]] = {}
     for person in persons:
         kept = enrolments.setdefault(person.id, [])
@@ -585,6 +621,7 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
                 unmapped[(enrolment.school_type or "").strip()[:40]] += 1
     out: dict[str, int] = {}
     for group in groups:
+        unit = (at or {}).get(group.id, group.organisation.id)
         votes: Counter[int] = Counter()
         stated = [m.membership for m in members[group.id]] if members is not None and group.id in members \
             else group.memberships
@@ -593,7 +630,7 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
                 continue
             on = member.start_date or group.start_date
             years = {e.school_year for e in enrolments.get(member.person.id, ())
-                     if e.enroled_at.id == group.organisation.id and not e.cancelled and e.school_year is not None
+                     if e.enroled_at.id == unit and not e.cancelled and e.school_year is not None
                      and (on is None or ((e.start_date is None or e.start_date <= on)
                                          and (e.end_date is None or e.end_date >= on)))}
             if len(years) == 1:
@@ -651,6 +688,8 @@ class _Place:
     owner: Organisation | None  # the nearest Huvudman at or above
     area: str | None  # the topmost Verksamhetsområde or Stadsdel between here and the Huvudman (`area_at`)
     level: str | None  # else the topmost level there that can be an area
+    #: at or below a Skolenhet: what is below it (a Klass, an Enhet) is part of the school unit, never an area
+    in_unit: bool = False
 
 
 _NOWHERE = _Place(None, None, None)
@@ -698,9 +737,14 @@ class _Tree:
                 place = _NOWHERE
             elif kind == ORGANISER:
                 place = _Place(member, None, None)
+            elif above.in_unit:
+                # below a school unit (a Klass, an Enhet, a Skolenhet below a Skolenhet): no area of its own. A Klass
+                # below a Skolenhet was sent as an area of the organiser, a school unit below it placed in that area
+                place = _Place(above.owner, above.area, above.level, in_unit=True)
             else:
                 place = _Place(above.owner, above.area or (member.id if kind in AREA_KINDS else None),
-                               above.level or (member.id if kind not in ("skola", SCHOOL_UNIT) else None))
+                               above.level or (member.id if kind not in ("skola", SCHOOL_UNIT) else None),
+                               in_unit=kind == SCHOOL_UNIT)
             self.places[member.id] = above = place
 
     def above(self, starts: Sequence[Organisation]) -> set[str]:
@@ -712,6 +756,79 @@ class _Tree:
                 out.add(current.id)
                 current = self.parent(current)
         return out
+
+
+class _Placer:
+    """The Skolenheter an organisation that is no Skolenhet stands for: the nearest Skolenhet at or above it (a Klass,
+    an Enhet, an Annan below a school unit; a Skolenhet below a Skolenhet is its own), else those below it (a Skola, a
+    Rektorsområde, any level above the school units). Read once for all, top-down and back up the tree: time linear in
+    the number of organisations however deep the tree (as `_Tree`); a Huvudman is a top (nothing above it is walked),
+    and what hangs on a parentOrganisation loop has no Skolenhet above or below it."""
+
+    #: how many of the Skolenheter below an organisation are kept to name (`some`); the rest only counted
+    NAMED = 3
+
+    def __init__(self, tree: _Tree, organisations: Sequence[Organisation]) -> None:
+        self.children: dict[str, list[Organisation]] = {}
+        tops: list[Organisation] = []
+        for org in organisations:
+            parent = tree.parent(org) if _kind(org) != ORGANISER else None
+            if parent is None:
+                tops.append(org)
+            else:
+                self.children.setdefault(parent.id, []).append(org)
+        self.nearest: dict[str, Organisation | None] = {}  # id → the Skolenhet at or above it
+        self.count: Counter[str] = Counter()  # id → how many Skolenheter are below it
+        self.some: dict[str, list[Organisation]] = {}  # id → the first `NAMED` of them
+        order: list[tuple[Organisation, str | None]] = []  # each with its parent's id, parents first
+        stack: list[tuple[Organisation, Organisation | None, str | None]] = [(t, None, None) for t in reversed(tops)]
+        while stack:
+            org, above, parent_id = stack.pop()
+            if org.id in self.nearest:
+                continue
+            here = org if _kind(org) == SCHOOL_UNIT else above
+            self.nearest[org.id] = here
+            order.append((org, parent_id))
+            stack += [(child, here, org.id) for child in reversed(self.children.get(org.id, ()))]
+        for org, parent_id in reversed(order):  # children before their parent
+            if parent_id is None:
+                continue
+            own = [org] if _kind(org) == SCHOOL_UNIT else []
+            self.count[parent_id] += len(own) + self.count[org.id]
+            # (children come last to first here: each put before those of its later siblings, the first kept)
+            self.some[parent_id] = (own + self.some.get(org.id, []) + self.some.get(parent_id, []))[:self.NAMED]
+
+    def above(self, org: Organisation) -> Organisation | None:
+        """The nearest Skolenhet at or above `org`, below its Huvudman."""
+        return self.nearest.get(org.id)
+
+    def every_below(self, org: Organisation) -> list[Organisation]:
+        """Every Skolenhet below `org` (its subtree walked: asked only of a principal's organisation)."""
+        out: list[Organisation] = []
+        stack = list(reversed(self.children.get(org.id, ())))
+        while stack:
+            current = stack.pop()
+            if _kind(current) == SCHOOL_UNIT:
+                out.append(current)
+            if _kind(current) != ORGANISER:
+                stack += reversed(self.children.get(current.id, ()))
+        return out
+
+    def said_below(self, org: Organisation) -> str:
+        """The Skolenheter below `org` said by their count and first ids: "no Skolenhet", "2 Skolenheter (a, b)"."""
+        count, named = self.count[org.id], self.some.get(org.id, [])
+        if not count:
+            return "no Skolenhet"
+        ids = ", ".join(u.id for u in named) + (", …" if count > len(named) else "")
+        return f"{count} Skolenhet{'er' if count > 1 else ''} ({ids})"
+
+
+def _duty_key(duty_id: str, code: str) -> str:
+    """The directory's id of a duty placed at one of several school units: the source's id and the unit's code
+    (readable, and stable as long as the duty and the unit are), else — too long for the contract's 64 characters —
+    a UUID of them."""
+    key = f"{duty_id}:{code}"
+    return key if len(key) <= 64 else str(uuid5(NS, key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -845,15 +962,17 @@ def _recreated(field_name: str, what: str, ids: list[str], this: str) -> str:
 
 def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties: Sequence[Duty],
          activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
-         now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None) -> Plan:
-    """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`)."""
+         now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None,
+         deleted: Collection[str] = ()) -> Plan:
+    """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`); `deleted`: the ids
+    /deletedEntities names (an incremental run)."""
+    deleted = set(deleted)
     out = Plan(now=now)
     organisations = _case_apart(out, "organisations", organisations)
     groups = _case_apart(out, "groups", groups)
     duties = _case_apart(out, "duties", duties)
     activities = _case_apart(out, "activities", activities)
     members = members_of(groups, persons, out)
-    years = group_years(groups, persons, activities, syllabuses, members, out.unmapped_school_types)
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
@@ -891,6 +1010,24 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         return org.id in areas or (org.id not in above_school_units and area_at(org) == org.id)
 
     school_units = [o for o in organisations if _kind(o) == SCHOOL_UNIT]
+    placer = _Placer(tree, organisations)
+    # the Skolenhet each group is at: its organisation's own, else the one it resolves to through the parent tree
+    # (a Skola of one Skolenhet, a Klass or an Enhet below one); none or several: the group is left out, said
+    group_unit: dict[str, str] = {}  # group id → the Skolenhet's id
+    group_unplaced: dict[str, str] = {}  # group id → why it is at no single Skolenhet
+    for group in groups:
+        where = orgs.get(group.organisation.id)
+        if where is None:
+            continue  # not in the source: refused below, as before
+        unit = placer.above(where)
+        if unit is None and placer.count[where.id] == 1:
+            unit = placer.some[where.id][0]
+        if unit is not None:
+            group_unit[group.id] = unit.id
+        else:
+            group_unplaced[group.id] = GROUP_NOT_PLACED.format(
+                at=where.id, kind=one_line_value(where.organisation_type or ""), below=placer.said_below(where))
+    years = group_years(groups, persons, activities, syllabuses, members, out.unmapped_school_types, group_unit)
     out.unit_codes = {(o.school_unit_code or "").strip() for o in school_units} - {""}
     areas = {a for a in map(area_of, school_units) if a is not None}
     above_school_units = tree.above(school_units)
@@ -971,6 +1108,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                             "school_unit_code": code or None}, org.id, org.id, UNIT_FIELDS)
             if code and sent:  # a unit refused for its content (a name holding a civic number) places nothing
                 placed[org.id] = (oid, org)
+        elif tree.places[org.id].in_unit:
+            unit = placer.above(org)
+            out.folded.append(Refused("organisations", org.id, f"organisationType {org.organisation_type}: " + (
+                f"inside Skolenhet {unit.id}: part of that school unit (what is at it is that school unit's)"
+                if unit is not None else "inside a Skolenhet: part of that school unit")))
         elif not is_area(org):
             above = area_at(org)
             out.folded.append(Refused("organisations", org.id, f"organisationType {org.organisation_type}: " + (
@@ -1024,28 +1166,53 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         units = out.changes["organisations"]
         units.insert(0, units.pop())  # the organiser before its units, as a Huvudman usually comes
 
+    # the organisations refused above (for whatever rule) that are no school unit: what is at them is left out as
+    # under a refused unit (a group at a Rektorsområde on a parentOrganisation loop was left out by design, said as
+    # having no Skolenhet below it, and what an earlier run made of it removed)
+    refused_levels = {r.id for r in [*out.refused, *out.under_refused] if r.entity == "organisations"} - refused_units
     group_names: dict[tuple[str, str, str], list[str]] = {}
     for group in groups:
-        if group.organisation.id in placed and (group.group_type or "").strip().casefold() != STAFF_GROUP:
+        if group_unit.get(group.id) in placed and (group.group_type or "").strip().casefold() != STAFF_GROUP:
+            # one name and period on one organisation: two groups of one name on two Enheter of a school unit (a
+            # "Matematik" of each) are two groups, not one recreated
             same = (group.organisation.id, nfc(group.display_name).strip().casefold(),
                     _period(group.start_date, group.end_date))
             group_names.setdefault(same, []).append(group.id)
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
     groups_left: dict[str, str] = {}  # group id → why what hangs under it is left out (naming the refused one)
+    groups_left_out: dict[str, str] = {}  # group id → why it is left out by design for its place (its teaching follows)
 
     def leave(entity: str, ident: str, unit: str) -> None:
         out.under_refused.append(Refused(entity, ident, f"{UNDER_REFUSED} ({unit})"))
 
     for group in groups:
-        at = placed.get(group.organisation.id)
+        unit_id = group_unit.get(group.id, group.organisation.id)
+        at = placed.get(unit_id)
         if (group.group_type or "").strip().casefold() == STAFF_GROUP:
             out.left_out.append(Refused("groups", group.id, STAFF_GROUP_RULE))
             continue
-        if group.organisation.id in refused_units:
-            groups_left[group.id] = f"{UNDER_REFUSED} ({group.organisation.id})"
-            leave("groups", group.id, group.organisation.id)
+        if group.organisation.id in refused_levels:
+            groups_left[group.id] = f"{ORGANISATION_REFUSED} ({group.organisation.id})"
+            out.under_refused.append(Refused("groups", group.id, groups_left[group.id]))
             for listed in members[group.id]:
-                leave("memberships", f"{group.id}/{_person(listed.membership)}", group.organisation.id)
+                out.under_refused.append(Refused("memberships", f"{group.id}/{_person(listed.membership)}",
+                                                 groups_left[group.id]))
+            continue
+        gone = group.organisation.id not in orgs and group.organisation.id in deleted
+        if group.id in group_unplaced or gone:
+            # by design, not refused: what an earlier run made of it goes, as a duty's above the units
+            groups_left_out[group.id] = UNIT_DELETED if gone else NOT_ONE_UNIT
+            out.left_out.append(Refused("groups", group.id, ORGANISATION_DELETED.format(
+                field="organisation", at=group.organisation.id) if gone else group_unplaced[group.id]))
+            for listed in members[group.id]:
+                out.left_out.append(Refused("memberships", f"{group.id}/{_person(listed.membership)}",
+                                            GROUP_LEFT_OUT.format(group=group.id, why=groups_left_out[group.id])))
+            continue
+        if unit_id in refused_units:
+            groups_left[group.id] = f"{UNDER_REFUSED} ({unit_id})"
+            leave("groups", group.id, unit_id)
+            for listed in members[group.id]:
+                leave("memberships", f"{group.id}/{_person(listed.membership)}", unit_id)
             continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "organisation: its organisation is not a known Skolenhet"))
@@ -1107,28 +1274,61 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     duty_person: dict[str, str] = {}
     duty_organiser: dict[str, str] = {}  # duty id → the organiser of the school unit it is at
     for duty in duties:
-        at = placed.get(duty.duty_at.id)
         if duty.person is None:
             out.refused.append(Refused("duties", duty.id, NO_PERSON))
             continue
         duty_person[duty.id] = duty.person.id
-        if duty.duty_at.id in refused_units:
-            leave("duties", duty.id, duty.duty_at.id)
+        where = orgs.get(duty.duty_at.id)
+        kind = _kind(where) if where is not None else ""
+        if where is None and duty.duty_at.id in deleted:
+            out.left_out.append(Refused("duties", duty.id, ORGANISATION_DELETED.format(field="dutyAt",
+                                                                                       at=duty.duty_at.id)))
             continue
-        if at is None:
-            where = orgs.get(duty.duty_at.id)
-            if where is not None and _kind(where) not in ("", SCHOOL_UNIT):
-                out.left_out.append(Refused("duties", duty.id, DUTY_ABOVE_UNITS.format(
-                    at=duty.duty_at.id, kind=one_line_value(where.organisation_type or ""))))
-                continue
+        if where is None or not kind:
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
             continue
-        oid, school = at
-        duty_organiser[duty.id] = oid
-        sent = out.add("duties", DutyUpsertedV1, {
-            "duty_id": duty.id, "organiser_id": oid, "school_unit_code": (school.school_unit_code or "").strip(),
-            "person_id": duty.person.id, "duty_role": duty.duty_role, "start_date": duty.start_date,
-            "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id, DUTY_FIELDS)
+        if where.id in refused_levels:
+            out.under_refused.append(Refused("duties", duty.id, f"{ORGANISATION_REFUSED} ({where.id})"))
+            continue
+        # the Skolenheter the duty is at: the one at or above its organisation (a duty at a Klass or an Enhet of a
+        # school unit is at that unit); at a Rektorsområde or a Skola, a principal's at every one below it, any
+        # other's at the one if it holds one; higher up, none (left out by design, as round 29 had it)
+        unit = placer.above(where)
+        principal = nfc(duty.duty_role).strip().casefold() in PRINCIPAL_ROLES
+        below = placer.count[where.id] if unit is None and kind in SPREAD_KINDS else 0
+        if unit is None and kind not in SPREAD_KINDS:
+            out.left_out.append(Refused("duties", duty.id, DUTY_ABOVE_UNITS.format(
+                at=duty.duty_at.id, kind=one_line_value(where.organisation_type or ""))))
+            continue
+        if unit is None and (not below or (below > 1 and not principal)):
+            out.left_out.append(Refused("duties", duty.id, DUTY_NOT_PLACED.format(
+                at=where.id, kind=one_line_value(where.organisation_type or ""), below=placer.said_below(where),
+                role=one_line_value(duty.duty_role))))
+            continue
+        at_units = [unit] if unit is not None else placer.every_below(where)
+        sent = tried = False
+        for school_unit in at_units:
+            if school_unit.id in refused_units:
+                if not tried:  # (said once a duty, however many of its units were refused)
+                    leave("duties", duty.id, school_unit.id)
+                tried = True
+                continue
+            at = placed.get(school_unit.id)
+            if at is None:
+                continue  # a Skolenhet without a schoolUnitCode: no school unit of the directory (refused below)
+            tried = True
+            oid, school = at
+            code = (school.school_unit_code or "").strip()
+            duty_organiser.setdefault(duty.id, oid)
+            # one duty at several school units is one duty of the directory at each, its id scoped by the unit's
+            # code (the directory's duty is at one school unit); at one, the source's own id
+            sent = out.add("duties", DutyUpsertedV1, {
+                "duty_id": duty.id if len(at_units) == 1 else _duty_key(duty.id, code), "organiser_id": oid,
+                "school_unit_code": code, "person_id": duty.person.id, "duty_role": duty.duty_role,
+                "start_date": duty.start_date, "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id,
+                duty.id, DUTY_FIELDS) or sent
+        if not tried:  # at no school unit of the directory: not dropped unsaid
+            out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
         if sent and nfc(duty.duty_role).strip().casefold() not in DUTY_ROLES:
             out.unknown("duties.dutyRole", duty.duty_role)
 
@@ -1142,6 +1342,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     # (Skolverket's reference API has no /syllabuses) is said as such by the command, its assignments sent
     served_syllabuses = {s.id for s in syllabuses}
     staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
+    groups_read = {g.id for g in groups}
     for activity in activities:
         kind = nfc(activity.activity_type or "").strip()
         if kind.casefold() in NOT_TEACHING:
@@ -1156,9 +1357,18 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             if group_ref.id in groups_left:
                 out.under_refused.append(Refused("activities", activity.id, groups_left[group_ref.id]))
                 continue
+            if group_ref.id in groups_left_out:
+                out.left_out.append(Refused("activities", activity.id, GROUP_LEFT_OUT_TAUGHT.format(
+                    n=g, group=group_ref.id, why=groups_left_out[group_ref.id])))
+                continue
             if place is None and group_ref.id in staff_groups:
                 out.left_out.append(Refused("activities", activity.id, STAFF_GROUP_TAUGHT.format(n=g,
                                                                                                  group=group_ref.id)))
+                continue
+            if place is None and group_ref.id in groups_read:
+                # a group of the source refused (at an organisation it does not have, a name on two groups): said as
+                # "not known", which it is not, and a refusal of its own (the group's refusal says why)
+                out.under_refused.append(Refused("activities", activity.id, f"{GROUP_REFUSED} ({group_ref.id})"))
                 continue
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))
