@@ -136,3 +136,44 @@ def test_the_dashboards_open_paths_carry_nothing_of_any_tenant():
         for path in ("/metrics", "/openapi.json", "/docs", "/redoc"):
             assert client.get(path).status_code == 404, path
         assert client.get("/static/app.css").status_code == 200
+
+
+#: every label a metric of the kit or a service may carry: what the process is, not whose data it holds
+LABELS_ALLOWED = {"service", "topic", "group", "partition", "kind", "source", "reason", "type", "bound"}
+
+
+def test_no_metric_of_any_service_has_a_label_that_names_a_tenant():
+    """Every metric registered once the four services' apps are imported (the kit's, reporting's own) carries labels
+    from `LABELS_ALLOWED` alone: none for an organiser, area, school unit, group or student, whose values would be
+    tenant names told to the scraper (and a series per tenant). A guard: found so."""
+    import importlib
+
+    from prometheus_client import REGISTRY
+
+    for name in SERVICES:
+        importlib.import_module(f"styrkedja_{name}.main")
+    labels = {family.name: {label for sample in family.samples for label in sample.labels} - {"le"}
+              for family in REGISTRY.collect() if family.name.startswith("styrkedja_")}
+    assert labels  # the kit's metrics are there
+    assert {name: names - LABELS_ALLOWED for name, names in labels.items() if names - LABELS_ALLOWED} == {}
+    declared = {label for collector in list(REGISTRY._collector_to_names)  # labelled ones with no sample yet
+                for label in getattr(collector, "_labelnames", ())}
+    assert declared and declared <= LABELS_ALLOWED, declared
+
+
+def test_a_second_worker_finds_the_metrics_port_taken_and_serves_on():
+    """`metrics_port` with several uvicorn workers in one container (compose's reporting runs two): the first binds
+    it, the next logs and goes on without one — the start never fails for it."""
+    from styrkedja_kit.app import serve_metrics
+    from styrkedja_kit.settings import ServiceSettings
+
+    settings = ServiceSettings(metrics_port=free_port())
+    first = serve_metrics(settings)
+    try:
+        assert first is not None
+        assert serve_metrics(settings) is None
+        assert httpx.get(f"http://127.0.0.1:{settings.metrics_port}/metrics", timeout=10).status_code == 200
+    finally:
+        first.shutdown()
+        first.server_close()
+    assert serve_metrics(ServiceSettings()) is None  # none unless configured
