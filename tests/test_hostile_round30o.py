@@ -112,6 +112,8 @@ def test_metrics_are_served_on_the_api_port_only_where_configured_else_on_a_list
         token = {"Authorization": f"Bearer {token_issuer.mint(roles=['ops'])}"}
         document = httpx.get(service.url + "/openapi.json", headers=token, timeout=10).json()
         assert "/metrics" not in document["paths"] and "/readyz" in document["paths"]
+        readyz = document["paths"]["/readyz"]["get"]  # no token needed; one sent is checked (a 401 if bad)
+        assert readyz["security"] == [{}, {"bearer": []}] and "401" in readyz["responses"]
         own = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
         assert own.status_code == 200 and "styrkedja_" in own.text
     finally:
