@@ -189,8 +189,13 @@ def check_service_resources(by_kind: dict[str, list[dict]]) -> None:
                       for p in ("startupProbe", "livenessProbe", "readinessProbe")}
             wanted = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
             check(probes == wanted, f"k8s: {name} probes {probes}")
+            # /metrics on a port of its own (round 30o): the ServiceMonitor's, never the API's
+            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            check(ports == {"http": 8000, "metrics": 9100}, f"k8s: {name} container ports {ports}")
             check(container["securityContext"].get("readOnlyRootFilesystem") is True,
                   f"k8s: {name} must run with a read-only root filesystem")
+        check({p["name"] for p in service["spec"]["ports"]} == {"http", "metrics"},
+              f"k8s: {name} Service must name its ports `http` and `metrics`")
         check(pod["securityContext"].get("runAsNonRoot") is True, f"k8s: {name} must run as non-root")
 
 
@@ -230,6 +235,24 @@ def check_compose() -> None:
           "compose: topic-init must create the registry's topics and reporting's dead-letter topic")
 
 
+def check_metrics(by_kind: dict[str, list[dict]]) -> None:
+    """/metrics where Prometheus scrapes it and nowhere else (round 30o): the services serve it on the port the shared
+    settings name (the containers' `metrics` port), the ServiceMonitor scrapes that port, the API's none."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    common = {literal.partition("=")[0]: literal.partition("=")[2]
+              for generator in kustomization.get("configMapGenerator", []) if generator["name"] == "styrkedja-common"
+              for literal in generator.get("literals", [])}
+    check(common.get("STYRKEDJA_METRICS_PORT") == "9100" and "STYRKEDJA_METRICS_ON_APP_PORT" not in common,
+          "k8s: styrkedja-common must set STYRKEDJA_METRICS_PORT=9100 (the containers' `metrics` port), not "
+          "STYRKEDJA_METRICS_ON_APP_PORT")
+    endpoints = [e.get("port") for m in by_kind.get("ServiceMonitor", []) for e in m["spec"]["endpoints"]]
+    check(endpoints == ["metrics"], f"k8s: the ServiceMonitor scrapes ports {endpoints}, not `metrics` alone")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    env = compose["x-service-env"]
+    check(str(env.get("STYRKEDJA_METRICS_PORT")) == "9100" and "STYRKEDJA_METRICS_ON_APP_PORT" not in env,
+          "compose: the services' metrics belong on STYRKEDJA_METRICS_PORT, never the published API port")
+
+
 def main() -> int:
     resources = k8s_resources()
     by_kind: dict[str, list[dict]] = {}
@@ -239,6 +262,7 @@ def main() -> int:
     check_topics(by_kind)
     check_users(by_kind)
     check_service_resources(by_kind)
+    check_metrics(by_kind)
     check_compose()
     for failure in failures:
         print(f"FAIL {failure}")

@@ -259,7 +259,7 @@ def _until_given_back(slots: Any) -> None:
 
 @pytest.fixture
 def one_write_at_once(infrastructure, token_issuer) -> Iterator[RunningService]:
-    service = start_service("assessment", infrastructure, token_issuer, max_writes_in_flight=1)
+    service = start_service("assessment", infrastructure, token_issuer, max_writes_in_flight=1, metrics_on_app_port=True)
     try:
         yield service
     finally:

@@ -50,12 +50,12 @@ def reporting(infrastructure, token_issuer, tmp_path):
         process.stop()
 
 
-def consumer_status(process: ServiceProcess, until, what: str, timeout: float = 90) -> dict:
-    """The consumer's part of /readyz, once `until(status)` holds."""
+def consumer_status(process: ServiceProcess, until, what: str, headers: dict[str, str], timeout: float = 90) -> dict:
+    """The consumer's part of /readyz (told to an `ops` token alone: round 30o), once `until(status)` holds."""
     deadline = time.monotonic() + timeout
     status: dict = {}
     while time.monotonic() < deadline:
-        response = httpx.get(process.url + "/readyz", timeout=5)
+        response = httpx.get(process.url + "/readyz", headers=headers, timeout=5)
         if response.status_code == 200:
             (status,) = response.json()["consumers"]
             if until(status):
@@ -81,10 +81,11 @@ def send(bootstrap: str, events) -> None:
 
 
 def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_without_a_rebalance(
-        reporting, infrastructure):
+        reporting, infrastructure, token_issuer):
+    ops = {"Authorization": f"Bearer {token_issuer.mint(roles=['ops'])}"}
     reporting.start()
     reporting.wait_ready(90)
-    before = consumer_status(reporting, lambda s: s["lag"] != "unknown", "a known lag")
+    before = consumer_status(reporting, lambda s: s["lag"] != "unknown", "a known lag", ops)
     assert before["assigned"] and before["partitions"] > 0 and before["generation"] >= 1
     assert before["group_instance_id"] == INSTANCE
     assert before["lag"] == 0  # caught up (a shared broker may hold other tests' events: applied, or none)
@@ -92,7 +93,7 @@ def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_withou
     reporting.kill()  # no LeaveGroup: the coordinator still counts the old member in
     reporting.start()
     reporting.wait_ready(90)
-    after = consumer_status(reporting, lambda s: s["lag"] != "unknown", "a known lag")
+    after = consumer_status(reporting, lambda s: s["lag"] != "unknown", "a known lag", ops)
     assert after["generation"] == before["generation"], "a new generation: the group rebalanced"
     assert after["partitions"] == before["partitions"]
 
@@ -103,6 +104,6 @@ def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_withou
         source="/test/static-membership") for body in data.new_assessments(20)]
     send(infrastructure.kafka_bootstrap_servers, events)
     fresh = consumer_status(reporting, lambda s: s["applied_since_start"] >= len(events) and s["lag"] == 0,
-                            "the new events applied")
+                            "the new events applied", ops)
     assert fresh["newest_applied_event_time"] == max(e.time for e in events).isoformat()
     assert fresh["generation"] == before["generation"]

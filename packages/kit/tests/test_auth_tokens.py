@@ -86,8 +86,8 @@ def settings_for(issuer_url: str, **extra) -> ServiceSettings:
 def app(token_issuer) -> FastAPI:
     metadata = MetaData()
     define_kit_tables(metadata)
-    return create_service_app(settings_for(token_issuer.url), metadata, [make_router()], title="authtest",
-                              require_token=True)
+    return create_service_app(settings_for(token_issuer.url, metrics_on_app_port=True), metadata, [make_router()],
+                              title="authtest", require_token=True)
 
 
 @pytest.fixture

@@ -96,7 +96,10 @@ class ServiceProcess:
         self.spec = spec
         self.workers = workers
         self.port = port or spec.port
-        self.env = {**os.environ, "STYRKEDJA_SERVICE_NAME": spec.name, "STYRKEDJA_DATABASE_URL": database_url,
+        # /metrics on the API's port (off by default: round 30o): the devstack listens on 127.0.0.1 alone, and the
+        # bench and the tests read the counters there
+        self.env = {"STYRKEDJA_METRICS_ON_APP_PORT": "true", **os.environ,
+                    "STYRKEDJA_SERVICE_NAME": spec.name, "STYRKEDJA_DATABASE_URL": database_url,
                     "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers, **(extra_env or {})}
         self.log_dir = log_dir
         self.process: subprocess.Popen[bytes] | None = None

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
 from sqlalchemy import MetaData
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +33,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admission import ClientBound, ClientSlots, OverloadGuard, PerClient, Slots, client_of
+from .auth.principal import Principal, Role
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
@@ -541,7 +542,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                        title: str, uses_outbox: bool = True, consumer: ConsumerSpec | None = None,
                        require_token: bool = False) -> FastAPI:
     """`metadata` must already hold the kit's tables (see `define_kit_tables`). `require_token`:
-    every route but /healthz, /readyz, /metrics needs a bearer token (see `security.py`)."""
+    every route but /healthz, /readyz (and /metrics where `metrics_on_app_port` serves it) needs a bearer token (see
+    `security.py`); /readyz tells its consumers' detail to an `ops` token alone (`tells_detail`)."""
     configure_logging(settings.service_name, settings.log_level)
 
     @contextlib.asynccontextmanager
@@ -573,10 +575,14 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                 runtime.consumers.append(loop)
                 runtime.tasks.append(asyncio.create_task(one.run(), name=f"consumer-{consumer.group_id}"))
         app.state.runtime = runtime
+        listener = serve_metrics(settings)
         log.info("service started")
         try:
             yield
         finally:
+            if listener is not None:
+                listener.shutdown()
+                listener.server_close()
             # SIGTERM: uvicorn stops taking requests, then we finish the batch in hand and leave.
             if runtime.relay:
                 runtime.relay.stop()
@@ -625,7 +631,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         200: {"description": "Ready: every check `ok`", "content": {"application/json": {"schema": READINESS_SCHEMA}}},
         503: {"description": "Not ready: a dependency does not answer (each check says which)",
               "content": {"application/json": {"schema": READINESS_SCHEMA}}}})
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = app.state.runtime
         seconds = settings.readiness_timeout_seconds
         # at once, each within its own time: the answer comes within `seconds` whatever hangs (round 21: the database
@@ -642,17 +648,18 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         ready = all(v == "ok" for v in checks.values())
         body: dict[str, Any] = {"service": settings.service_name, "status": "ready" if ready else "not ready",
                                 "checks": checks}
-        if runtime.consumers:  # membership, lag and freshness of each consumer (see ConsumerLoop.status)
+        if runtime.consumers and tells_detail(request):  # membership, lag and freshness of each consumer (see ConsumerLoop.status)
             body["consumers"] = [{**loop.status(), "worker": "consumes"} if id(loop) not in waiting else
                                  {"group": loop.group_id, "worker": "http only: a sibling worker consumes"}
                                  for loop in runtime.consumers]
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, responses={
-        200: {"description": "Prometheus text exposition format",
-              "content": {"text/plain": {"schema": {"type": "string"}}}}})
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if settings.metrics_on_app_port:  # otherwise a 404, as any path the service does not serve (see the settings)
+        @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, responses={
+            200: {"description": "Prometheus text exposition format",
+                  "content": {"text/plain": {"schema": {"type": "string"}}}}})
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
@@ -671,6 +678,29 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     return app
 
 
+def tells_detail(request: Request) -> bool:
+    """/readyz's consumers (lag, the newest applied event's time, events applied, log gaps) to an `ops` token alone:
+    they move with every organiser's events, and the path takes no token — a probe's caller got them, any caller who
+    reached the port (privacy round 30o). A probe needs the status code; the checks name no tenant and no data."""
+    principal = getattr(request.state, "principal", None)
+    return isinstance(principal, Principal) and principal.has(Role.OPS)
+
+
+def serve_metrics(settings: ServiceSettings) -> Any:
+    """The metrics on a listener of their own (`metrics_port`, `metrics_bind`), or None. Of several uvicorn workers
+    sharing the port the first to bind it serves it: each worker keeps its own counters, and a scrape then always sees
+    the same one — the others' start goes on (a worker with no metrics is no reason to stop serving)."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        server, _ = start_http_server(settings.metrics_port, settings.metrics_bind)
+    except OSError as error:
+        log.warning("metrics listener not started (another worker of this process may serve it)",
+                    extra={"port": settings.metrics_port, "bind": settings.metrics_bind, "error": str(error)})
+        return None
+    return server
+
+
 #: /readyz's answer, ready (200) or not (503): round 26's fuzzing found the 503's JSON body documented as no content at
 #: all (a client generated from the document expects none) and the 200's as any JSON
 READINESS_SCHEMA: dict[str, Any] = {
@@ -681,7 +711,8 @@ READINESS_SCHEMA: dict[str, Any] = {
         "checks": {"type": "object", "additionalProperties": {"type": "string"},
                    "description": "check → `ok`, or why not (`unreachable: …`, `waiting for partition assignment`)"},
         "consumers": {"type": "array", "items": {"type": "object"},
-                      "description": "each consumer's group, partitions, lag and newest applied event (reporting)"}}}
+                      "description": "each consumer's group, partitions, lag and newest applied event (reporting): "
+                                     "to an `ops` bearer token alone, left out for every other caller"}}}
 
 
 #: no query or path parameter at all: what FastAPI's own pages take

@@ -212,6 +212,15 @@ class ServiceSettings(BaseSettings):
     # bound apart: each may hold a body of `max_request_body_bytes` and its parsed items while it waits for a
     # database connection. Files (xlsx workbooks, CSV: `max_exports_in_flight`, `admission.Slots`) are written
     # on the instance's CPU and disk (reporting's workbooks in temporary files): a few at once
+    # Prometheus's metrics (the consumer's lag and applied counts, the outbox backlog: they move with every
+    # organiser's writes) are told to no one by default (privacy round 30o). `metrics_port`: on a listener of their
+    # own, at `metrics_bind` — a port the ingress and the published ports never reach (deploy/k8s: the Service's
+    # `metrics` port, scraped by the ServiceMonitor); of several uvicorn workers the first to bind it serves it.
+    # `metrics_on_app_port`: `/metrics` on the API's own port, no token — only where nothing but the scraper reaches
+    # that port (the devstack on 127.0.0.1); otherwise the path is a 404 and not in the OpenAPI document
+    metrics_port: int | None = Field(None, ge=1, le=65_535)
+    metrics_bind: str = "127.0.0.1"
+    metrics_on_app_port: bool = False
     # /readyz: each check (the database on a connection of its own, the broker) at once, each answered within this
     readiness_timeout_seconds: float = Field(5.0, gt=0, le=60)
     # the ops commands (migrate, replay, topics, rebuild): how long the database and the broker each have to answer

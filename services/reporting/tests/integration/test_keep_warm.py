@@ -152,7 +152,8 @@ async def test_the_service_keeps_the_asked_decisions_warm_in_the_background(
         return version
 
     monkeypatch.setattr(warm, "warm_once", noted)
-    async with service_client("styrkedja_reporting", settings.model_copy(update={"decision_warm_seconds": 0.05})) \
+    async with service_client("styrkedja_reporting", settings.model_copy(update={"decision_warm_seconds": 0.05,
+                                                                                   "metrics_on_app_port": True})) \
             as client:
         await _hidden_areas(client, politician)
         warmed = warm.WARMED._value.get()

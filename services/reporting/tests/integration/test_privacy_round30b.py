@@ -28,7 +28,8 @@ Tried and held (no change needed):
 Found and not changed (reported):
 - `/readyz` and `/metrics` take no token (the kit's `OPEN_PATHS`, for the orchestrator's probes and Prometheus): their
   consumer lag, freshness and event counters are every organiser's, to anyone who can reach the port. The deploy
-  README says to keep `/metrics` off a public proxy; nothing says so of `/readyz`.
+  README says to keep `/metrics` off a public proxy; nothing says so of `/readyz`. (Mended by hostile round 30o,
+  tests/test_hostile_round30o.py: the consumer detail to an `ops` token alone, `/metrics` off the API's port.)
 - The ICT coordinator reads results and figures at school-unit level (`styrkedja_kit.auth.policy.GRANTS`), which no
   line of DESIGN.md's users table ("school-level reporting" is the principal's) or the README gives a reason for.
 """
