@@ -19,6 +19,15 @@ Found and fixed (each test below failed on the old code, as said at it):
   `Allow` the fixed template's methods, as routing's own 405. The pairs are found from each app's routes (LIKA's
   `/v1/self-assessments/published` and `/compare` beside `/{self_assessment_id}`; the assessment, forecast and
   reporting services have none, nor the dashboard) and walked on each running service, every method.
+- Reporting's alert list (`GET /v1/alerts`) and audit trail (`GET /v1/audit/reads`) answered `limit` rows and no
+  more (5,000 and 10,000 at most): past those a client read nothing. Both now page as LIKA's list does — a first
+  page without `after`, each next named by `Link: rel="next"` — by keyset: the cursor (the kit's `paging`) carries
+  the last row's position in the list's total order (`changed_at` then id; `at` then id), so a row arriving between
+  pages moves no other into or out of the next, and only a cursor the service wrote is read (anything else a 422
+  naming `after`, `page_cursor`). Paged through while rows arrive, every row seen exactly once:
+  services/reporting/tests/integration/test_paged_reads.py; the cursor: packages/kit/tests/test_paging.py.
+  Left: an alert changed between two pages (acknowledged, resolved) moves to the top of a newest-change-first
+  list, ahead of the cursor: a client paging meanwhile reads it on its next first page, not on this pass.
 """
 
 from __future__ import annotations
