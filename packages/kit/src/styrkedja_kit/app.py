@@ -53,6 +53,7 @@ from .problems import (
     field_error,
     install_problem_handlers,
     literal_path_first,
+    literal_templates_of,
     problem_response,
 )
 from .security import HardeningMiddleware, install_cors, install_security, without_body
@@ -574,6 +575,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                 runtime.consumers.append(loop)
                 runtime.tasks.append(asyncio.create_task(one.run(), name=f"consumer-{consumer.group_id}"))
         app.state.runtime = runtime
+        literal_templates_of(app)  # found before the first request, not by it
         log.info("service started")
         try:
             yield

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -383,18 +384,28 @@ def literal_templates(paths: dict[str, Any]) -> list[tuple[str, re.Pattern[str],
     return sorted(found, key=lambda item: item[0].count("{"))
 
 
+def literal_templates_of(app: Any) -> list[tuple[str, re.Pattern[str], frozenset[str]]]:
+    """`literal_templates` of the app's routes (those its document lists), found once per app (the service's start
+    asks, so that no request waits for it): from the routes, not the document, whose first build takes most of a
+    second."""
+    literal: list[tuple[str, re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "literal_templates", None)
+    if literal is None:
+        served: dict[str, dict[str, Any]] = {}
+        for context in iter_route_contexts(app.routes):  # FastAPI ≥ 0.163 nests included routers
+            if isinstance(context.original_route, APIRoute):
+                served.setdefault(str(context.path), {}).update(dict.fromkeys(
+                    (m.lower() for m in context.methods or ()), {}))
+        literal = app.state.literal_templates = literal_templates(served)
+    return literal
+
+
 async def literal_path_first(request: Request) -> None:
     """Every operation (an app-wide dependency, the first): a path that a template with fixed segments matches is that
     template's, as OpenAPI matches a concrete path before a templated one; a method it does not answer is a 405 (its
     `Allow` by `allowed_methods`), never the templated route's answer. The router takes the first route that answers
     the method: `GET /v1/self-assessments/published` (POST only) reached the `{self_assessment_id}` GET and was a 422
-    naming an id no client sent (round 30a). The templates are the document's, found once per app."""
-    app = request.app
-    literal = getattr(app.state, "literal_templates", None)
-    if literal is None:
-        document = getattr(app, "openapi", None)
-        literal = literal_templates(document().get("paths", {}) if callable(document) else {})
-        app.state.literal_templates = literal
+    naming an id no client sent (round 30a)."""
+    literal = literal_templates_of(request.app)
     if not literal:
         return
     path = request.scope["path"]
