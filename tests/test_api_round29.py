@@ -45,7 +45,8 @@ results, forecasts, support and plans read as every role, valid against its sche
 parameter's pattern and format, and every body field's `null` and omission, as documented; operationIds unique in
 each document (and pinned below).
 Left alone: `GET /v1/self-assessments/published` is answered by the `{self_assessment_id}` route (a 422 naming the
-id), where the document has no GET there (a 405 would need LIKA's ids to be matched as UUIDs by the router). Rules
+id), where the document has no GET there (mended in round 30a: a 405 by the kit's `problems.literal_path_first`,
+tests/test_hostile_round30a.py). Rules
 across fields a schema does not say (a decided intervention names its decider and date, an outcome needs an evaluated
 intervention, a value on its scale, one item per id in a batch) are refused naming the field and the rule, each said
 in its description; `7.0` for an integer, which JSON Schema counts as one, is refused, as every integer's description

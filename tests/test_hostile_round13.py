@@ -337,8 +337,8 @@ def test_a_record_keyed_in_one_spelling_carrying_another_is_one_organiser(topic)
     for written in A:
         document = json.loads(example_bytes(event_type))
         document["data"]["organiser_id"] = written
-        if "forecast_id" in document["data"] and "teacher_id" in document["data"]:  # a submitted forecast: its id is
-            data = document["data"]  # its key's as the producer spelt the organiser (`derived_from_key`)
+        if "forecast_id" in document["data"]:  # a forecast event: its id is its key's as the producer spelt the
+            data = document["data"]  # organiser (`derived_from_key`)
             data["forecast_id"] = str(forecast_id_for(written, data["student_id"], data["subject_code"],
                                                       data["school_year"], data["term"]))
         decoded = decode_event(json.dumps(document).encode())

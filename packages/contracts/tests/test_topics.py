@@ -122,7 +122,7 @@ def _of_organiser(data: dict[str, Any], key: str, organiser: str) -> dict[str, A
     """`data` of `organiser` (as `key`); a forecast's id that organiser's as spelt (`derived_from_key`: its producer
     derived it from the organiser as it spelt it)."""
     data = {**data, key: organiser}
-    if "forecast_id" in data and "teacher_id" in data:  # a submitted forecast (a withdrawal holds no rule of it)
+    if "forecast_id" in data:  # a forecast event: submitted or withdrawn, each holds the id rule
         data["forecast_id"] = str(forecast_id_for(*(data[k] for k in (
             "organiser_id", "student_id", "subject_code", "school_year", "term"))))
     return data

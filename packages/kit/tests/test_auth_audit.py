@@ -37,6 +37,10 @@ async def test_reads_are_recorded_and_each_organiser_sees_only_its_own(infrastru
         async with db.sessions() as session:
             assert len(await audit_trail(session, audit, "0180")) == 1
             assert await audit_trail(session, audit, "2999", since=rows[0]["at"], limit=1) == rows[:1]
+            # a page after the position of the first row (`at`, `id`): the rest, in the same order (round 30a)
+            after = (rows[0]["at"], rows[0]["id"])
+            assert await audit_trail(session, audit, "2999", after=after) == rows[1:]
+            assert await audit_trail(session, audit, "2999", after=(rows[1]["at"], rows[1]["id"])) == []
     finally:
         await db.dispose()
 

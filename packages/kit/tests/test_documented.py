@@ -15,6 +15,7 @@ from sqlalchemy import MetaData
 
 from styrkedja_kit.app import create_service_app, define_kit_tables
 from styrkedja_kit.documented import document_headers, integer_bounds
+from styrkedja_kit.problems import literal_templates
 from styrkedja_kit.settings import ServiceSettings
 
 router = APIRouter()
@@ -119,3 +120,37 @@ async def test_a_405_allows_the_methods_the_document_has_at_that_path(method, pa
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == allow
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/v1/things/special"),
+    ("HEAD", "/v1/things/special"),
+    ("PATCH", "/v1/things/special"),
+])
+async def test_a_fixed_path_is_its_own_template_s_and_a_method_it_does_not_answer_is_a_405(method, path):
+    """`/v1/things/special` answers POST only, and `/v1/things/{thing_id}` GET and PATCH match the path too: the router
+    took the first route answering the method, so a GET was `read_thing("special")` (and at a service's id route a
+    422 naming an id no client sent). The document matches the fixed template first, and so does the app now: a 405
+    with its `Allow`, naming the method. Failed on the old code: 200 and 422 (round 30a)."""
+    transport = httpx.ASGITransport(app=_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.request(method, path, json={"year": 1} if method == "PATCH" else None)
+        taken = await client.post(path, json={"year": 1})  # its own method still answered
+        templated = await client.get("/v1/things/ordinary")  # and the template's at any other id
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "POST"
+    if method != "HEAD":
+        assert response.json()["errors"][0]["rule"] == "method_not_allowed", response.json()
+    assert taken.status_code == 200 and taken.json() == {"ok": "yes"}, taken.text
+    assert templated.status_code == 200 and templated.json() == {"thing_id": "ordinary"}, templated.text
+
+
+def test_the_fixed_templates_are_found_from_the_document_s_paths():
+    """Each template another matches — a parameter of that one where this one has a fixed segment — with its methods,
+    most literal first; a template beside no such other (or one differing in a fixed segment only) is none."""
+    ops: dict[str, Any] = {"get": {}}
+    paths = {"/a/{id}": ops, "/a/fixed": {"post": {}, "parameters": []}, "/a/{id}/b": ops, "/a/x/b": {"delete": {}},
+             "/a/fixed/{part}": ops, "/c/one": ops, "/c/two": ops, "/{all}/x/b": ops}
+    found = [(template, sorted(methods)) for template, _, methods in literal_templates(paths)]
+    # (`/a/{id}/b` is no more literal than `/{all}/x/b`: each has a parameter where the other has a fixed segment)
+    assert found == [("/a/fixed", ["POST"]), ("/a/x/b", ["DELETE"])]

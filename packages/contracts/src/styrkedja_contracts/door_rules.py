@@ -27,6 +27,7 @@ ASSESSMENT_RETRACTED = "se.styrkedja.assessment.retracted.v1"
 SUPPORT = "se.styrkedja.support.intervention_recorded.v1"
 PLAN = "se.styrkedja.plan.published.v1"
 FORECAST = "se.styrkedja.forecast.submitted.v1"
+FORECAST_WITHDRAWN = "se.styrkedja.forecast.withdrawn.v1"
 LIKA = "se.styrkedja.lika.self_assessment_published.v1"
 ACTION_PLAN = "se.styrkedja.lika.action_plan_changed.v1"
 #: every event (its text, its dates, its ids, its size): the rules `events.base.ContractModel` and `decode_event` hold
@@ -54,8 +55,10 @@ HELD: dict[str, tuple[str, ...]] = {
     # the assessment service's plans (`events.plan.plan_broken`)
     "published_within_school_year": (PLAN,),
     # the forecast service's forecasts (`events.forecast.forecast_id_broken`): one id per organiser, student,
-    # subject, school year and term (the event takes too the ids of an organiser's spellings before identity1)
-    "derived_from_key": (FORECAST,),
+    # subject, school year and term (the event takes too the ids of an organiser's spellings before identity1); every
+    # forecast event carrying the id and its key, the withdrawal too (round 30a: its door takes only a stored id,
+    # which is its key's; another producer's withdrawal under another id took back a forecast never sent)
+    "derived_from_key": (FORECAST, FORECAST_WITHDRAWN),
     # LIKA: a self-assessment's ratings (the event's `LikaRating`s) and an action plan's tags (`events.lika`)
     "unique_indicator": (LIKA,),
     "not_on_scale": (LIKA,),  # `LikaRatingValue`

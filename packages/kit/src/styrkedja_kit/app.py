@@ -53,6 +53,8 @@ from .problems import (
     document_problems,
     field_error,
     install_problem_handlers,
+    literal_path_first,
+    literal_templates_of,
     problem_response,
 )
 from .security import HardeningMiddleware, install_cors, install_security, without_body
@@ -576,6 +578,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                 runtime.tasks.append(asyncio.create_task(one.run(), name=f"consumer-{consumer.group_id}"))
         app.state.runtime = runtime
         listener = serve_metrics(settings)
+        literal_templates_of(app)  # found before the first request, not by it
         log.info("service started")
         try:
             yield
@@ -599,10 +602,12 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     # no redirect of `/path/` to `/path`: Starlette builds its Location from the request's Host header, so a
     # forged Host made the service answer a 307 to another site (a POST's body and token re-sent there by
     # clients that follow it); every documented path is exact, anything else is a 404 problem
-    # every operation, the probes too: an Accept header admitting no type it answers in is a 406 (`negotiation`);
-    # then its query and path parameters read strictly, an unknown query parameter refused (`parameters`)
+    # every operation, the probes too: first, a path a template with fixed segments matches is that template's, a
+    # method it does not answer a 405 (`literal_path_first`), as routing's own; an Accept header admitting no type it
+    # answers in is a 406 (`negotiation`); then its query and path parameters read strictly, an unknown query parameter refused (`parameters`)
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False,
-                  dependencies=[Depends(acceptable), Depends(strict_parameters("refuse")), Depends(reads_no_body)])
+                  dependencies=[Depends(literal_path_first), Depends(acceptable), Depends(strict_parameters("refuse")),
+                                Depends(reads_no_body)])
     install_problem_handlers(app)
     # inside the token check (added first, so innermost of the three): one client's writes at once, by its subject
     app.add_middleware(ClientBound, max_writes=settings.max_writes_per_client_in_flight,

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -359,6 +360,60 @@ def allowed_methods(request: Request) -> list[str]:
         methods = [m for m in _METHODS if any(route.matches({**request.scope, "method": m})[0] is Match.FULL
                                               for route in request.app.routes)]
     return methods[:1] + ["HEAD"] + methods[1:] if "GET" in methods else methods
+
+
+#: what a document's path item holds beside its operations
+_OPERATIONS = frozenset(m.lower() for m in _METHODS)
+
+
+def literal_templates(paths: dict[str, Any]) -> list[tuple[str, re.Pattern[str], frozenset[str]]]:
+    """Each template of a document's `paths` that another template matches too — one with a parameter where it has a
+    fixed segment (`/v1/self-assessments/published` and `/v1/self-assessments/{self_assessment_id}`) — with its
+    pattern and the methods it answers; the most literal first (fewest parameters)."""
+    parts = {template: template.strip("/").split("/") for template in paths}
+    found = []
+    for literal, fixed in parts.items():
+        for other, general in parts.items():
+            if len(general) != len(fixed) or other == literal:
+                continue
+            if all(g == f or g.startswith("{") for g, f in zip(general, fixed, strict=True)) and any(
+                    g.startswith("{") and not f.startswith("{") for g, f in zip(general, fixed, strict=True)):
+                methods = frozenset(m.upper() for m in paths[literal] if m in _OPERATIONS)
+                found.append((literal, _template(literal), methods))
+                break
+    return sorted(found, key=lambda item: item[0].count("{"))
+
+
+def literal_templates_of(app: Any) -> list[tuple[str, re.Pattern[str], frozenset[str]]]:
+    """`literal_templates` of the app's routes (those its document lists), found once per app (the service's start
+    asks, so that no request waits for it): from the routes, not the document, whose first build takes most of a
+    second."""
+    literal: list[tuple[str, re.Pattern[str], frozenset[str]]] | None = getattr(app.state, "literal_templates", None)
+    if literal is None:
+        served: dict[str, dict[str, Any]] = {}
+        for context in iter_route_contexts(app.routes):  # FastAPI ≥ 0.163 nests included routers
+            if isinstance(context.original_route, APIRoute):
+                served.setdefault(str(context.path), {}).update(dict.fromkeys(
+                    (m.lower() for m in context.methods or ()), {}))
+        literal = app.state.literal_templates = literal_templates(served)
+    return literal
+
+
+async def literal_path_first(request: Request) -> None:
+    """Every operation (an app-wide dependency, the first): a path that a template with fixed segments matches is that
+    template's, as OpenAPI matches a concrete path before a templated one; a method it does not answer is a 405 (its
+    `Allow` by `allowed_methods`), never the templated route's answer. The router takes the first route that answers
+    the method: `GET /v1/self-assessments/published` (POST only) reached the `{self_assessment_id}` GET and was a 422
+    naming an id no client sent (round 30a)."""
+    literal = literal_templates_of(request.app)
+    if not literal:
+        return
+    path = request.scope["path"]
+    for _, pattern, methods in literal:
+        if pattern.fullmatch(path):
+            if request.method not in methods:
+                raise StarletteHTTPException(405)
+            return
 
 
 def _answers_a_file(responses: dict[str, Any]) -> bool:

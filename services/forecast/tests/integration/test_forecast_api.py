@@ -212,6 +212,33 @@ async def test_withdraw_problems(client):
     assert stale.status_code == 409 and problem_fields(stale) == [("revision", "revision_must_increase")]
 
 
+async def test_a_withdrawal_s_event_carries_the_id_of_its_key_a_forecast_of_before_identity1_too(
+        client, db, token_issuer):
+    """The withdrawal door takes only an id the service stored, which is its key's (`forecast_id_for`), and its
+    event holds the same rule (`derived_from_key`, round 30a): no other id reaches the event (a 404, nothing
+    recorded). A forecast stored before identity1 keeps the id of its organiser as sent then (`2120001234`, its
+    migration 0005 respelled only the organiser): its withdrawal is published, its event decoded, never a 500."""
+    unknown = forecast_id_for("2999", "s-9", "GRGRMAT01", ON_TIME_YEAR, "HT")  # a key's id, not stored
+    missing = await client.post(f"/v1/forecasts/{unknown}/withdraw")
+    assert missing.status_code == 404 and problem_fields(missing) == [("forecast_id", "must_exist")]
+
+    token = token_issuer.mint(roles=["platform"], organisers=["212000-1234"], client_id="platform-old")
+    headers = {"Authorization": f"Bearer {token}"}
+    sent = await client.post("/v1/forecasts", json=forecast(organiser_id="212000-1234"), headers=headers)
+    assert sent.status_code == 201, sent.text
+    old = forecast_id_for("2120001234", "s-1", "GRGRMAT01", ON_TIME_YEAR, "HT")
+    async with db.connect() as conn:  # as identity1 left it: the id of the spelling as sent then
+        for table in ("forecast_revisions", "forecasts"):
+            await conn.execute(text(f"UPDATE {table} SET forecast_id = :old WHERE forecast_id = :id"),
+                               {"old": old, "id": UUID(sent.json()["forecast_id"])})
+        await conn.commit()
+    response = await client.post(f"/v1/forecasts/{old}/withdraw", headers=headers)
+    assert response.status_code == 200, response.text
+    withdrawn = (await outbox_events(db))[-1]  # decoded by the contracts, their id rule held
+    assert withdrawn.type == "se.styrkedja.forecast.withdrawn.v1"
+    assert (withdrawn.data.forecast_id, withdrawn.data.organiser_id) == (old, "212000-1234")
+
+
 async def test_concurrent_identical_submissions_store_one_revision(client, db):
     responses = await asyncio.gather(*(client.post("/v1/forecasts", json=forecast()) for _ in range(5)))
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201], [r.text for r in responses]

@@ -20,7 +20,7 @@ from uuid import uuid5
 import pytest
 from sqlalchemy import text
 
-from styrkedja_contracts import new_event
+from styrkedja_contracts import forecast_id_for, new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
@@ -103,11 +103,15 @@ def takeovers(log: list, seed: int = 24) -> list:
                     school_year=data.school_year, term=data.term, round=data.round,
                     retracted_at=T0 + timedelta(days=40)), source="/b"))
         elif event.type == ForecastSubmittedV1.event_type:
+            # a forecast's id is its key's (`derived_from_key`, on the submission since round 29r, the withdrawal
+            # since 30a): an event under A's id and B's key is refused by the decode, never applied. B's events here
+            # carry the ids of B's keys, and are B's own records, as the others'
+            own = forecast_id_for(OTHER, f"b-{data.student_id}", data.subject_code, data.school_year, data.term)
             if pick < 0.2:
-                out.append(new_event(_under_other(data, 9), source="/b"))
+                out.append(new_event(_under_other(data, 9).model_copy(update={"forecast_id": own}), source="/b"))
             else:
                 out.append(new_event(ForecastWithdrawnV1(
-                    forecast_id=fact_id, revision=10, organiser_id=OTHER, school_unit_code=OTHER_CODE,
+                    forecast_id=own, revision=10, organiser_id=OTHER, school_unit_code=OTHER_CODE,
                     group_id=data.group_id, student_id=f"b-{data.student_id}", subject_code=data.subject_code,
                     school_year=data.school_year, term=data.term, withdrawn_at=T0 + timedelta(days=40)), source="/b"))
         elif pick < 0.2:

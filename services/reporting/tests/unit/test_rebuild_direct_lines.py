@@ -66,8 +66,9 @@ def _event(data: st.DataObject) -> dict[str, Any]:
     for key in ("revision", "year", "round"):
         if key in body:
             body[key] = data.draw(SMALL_NUMBERS, label=key)
-    if "late" in body:  # a submitted forecast: its id is its key's (`derived_from_key`), in the spelling drawn
+    if "late" in body:
         body["late"] = data.draw(st.booleans(), label="late")
+    if "forecast_id" in body:  # a forecast event (submitted, withdrawn): its id is its key's, in the spelling drawn
         key = forecast_id_for(*(body[k] for k in ("organiser_id", "student_id", "subject_code", "school_year", "term")))
         drawn = body["forecast_id"]
         body["forecast_id"] = ("{" + str(key) + "}" if drawn.startswith("{") else key.hex if len(drawn) == 32
@@ -163,7 +164,7 @@ def test_most_generated_fact_events_take_the_direct_way_and_equal_the_old_one() 
         doc = json.loads(json.dumps(EXAMPLES[FACT_TYPES[n % 4]]))
         doc["id"] = str(uuid.UUID(int=n * 7919 + 1))
         doc["data"]["student_id"] = f"stu-{n:06x}"
-        if "late" in doc["data"]:  # a submitted forecast: its id is its key's (`derived_from_key`)
+        if "forecast_id" in doc["data"]:  # a forecast event: its id is its key's (`derived_from_key`)
             doc["data"]["forecast_id"] = str(forecast_id_for(*(doc["data"][k] for k in (
                 "organiser_id", "student_id", "subject_code", "school_year", "term"))))
         if n % 9 == 0 and "unmet_criteria" in doc["data"]:

@@ -80,7 +80,8 @@ def _is_id_of(forecast_id: UUID, organiser_id: str, student_id: str, subject_cod
 def forecast_id_broken(forecast_id: UUID, organiser_id: str, student_id: str, subject_code: str, school_year: str,
                        term: str, *, earlier_spellings: bool = False) -> list[Broken]:
     """`derived_from_key` when `forecast_id` is not `forecast_id_for` the key: the forecast door
-    (`forecasts.service._check`) and the event (`ForecastSubmittedV1`) alike. Reporting keys a forecast by its id,
+    (`forecasts.service._check`) and every forecast event carrying the id and its key (`ForecastSubmittedV1`,
+    `ForecastWithdrawnV1`) alike. Reporting keys a forecast by its id,
     so another producer's second id for one student, subject and term counted twice (round 29r's gap, mended).
 
     `earlier_spellings` (the event's): the id may be derived from a spelling of the organiser kept before identity1
@@ -150,3 +151,11 @@ class ForecastWithdrawnV1(EventData):
     school_year: SchoolYear
     term: Term
     withdrawn_at: Timestamp
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> ForecastWithdrawnV1:
+        # the submission's id rule: a withdrawal under a second id for one student, subject and term took back a
+        # forecast reporting never had, or (its key another forecast's) moved the other's counts (round 30a)
+        refuse(forecast_id_broken(self.forecast_id, self.organiser_id, self.student_id, self.subject_code,
+                                  self.school_year, self.term.value, earlier_spellings=True))
+        return self

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, select
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,13 +57,23 @@ async def record_read(session: AsyncSession, table: Table, principal: Principal,
                                 "group_id": node.group_id}))
 
 
+#: the most rows of the trail one read answers
+AUDIT_PAGE_MAX = 10_000
+
+
 async def audit_trail(session: AsyncSession, table: Table, organiser_id: str, *, since: datetime | None = None,
-                      until: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """The organiser's audit rows, newest first (for the organiser admin; guard the route accordingly)."""
+                      until: datetime | None = None, after: tuple[datetime, int] | None = None,
+                      limit: int = 1000) -> list[dict[str, Any]]:
+    """The organiser's audit rows, newest first (`at`, then `id`: a total order, which no row leaves), those after
+    the position `after` (a page's last row's `at` and `id`); at most `limit`, and one more where asked (whether
+    there is a next page). For the organiser admin; guard the route accordingly."""
     query = select(table).where(table.c.organiser_id == organiser_id)
     if since is not None:
         query = query.where(table.c.at >= since)
     if until is not None:
         query = query.where(table.c.at < until)
-    rows = await session.execute(query.order_by(table.c.at.desc(), table.c.id.desc()).limit(max(1, min(limit, 10_000))))
+    if after is not None:  # newest first: the rows before the position (a row recorded since is before the first)
+        query = query.where(tuple_(table.c.at, table.c.id) < tuple_(*after))
+    rows = await session.execute(query.order_by(table.c.at.desc(), table.c.id.desc())
+                                 .limit(max(1, min(limit, AUDIT_PAGE_MAX + 1))))
     return [dict(row._mapping) for row in rows]

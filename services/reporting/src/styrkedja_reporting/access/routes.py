@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
-from styrkedja_kit.auth.audit import audit_trail
+from styrkedja_kit.auth.audit import AUDIT_PAGE_MAX, audit_trail
 from styrkedja_kit.inputs import OrganiserIdParam
+from styrkedja_kit.paging import LINK_HEADER, after_query, cursor_of, next_page, position_of
 from styrkedja_kit.rules import RuleViolation
 
 from .tables import audit_reads
@@ -30,23 +31,33 @@ class AuditRow(BaseModel):
     scope: dict[str, Any]
 
 
-@router.get("/reads", response_model=list[AuditRow])
-async def audit_reads_of(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Query()],
+@router.get("/reads", response_model=list[AuditRow],
+            responses={200: {"description": "A page of the trail; the next page, if any, is named by the `Link` "
+                                            "header", "headers": {"Link": LINK_HEADER}}})
+async def audit_reads_of(*, request: Request, response: Response, organiser_id: Annotated[OrganiserIdParam, Query()],
                          since: datetime | None = Query(None, description="From this moment on (included)."),
                          until: datetime | None = Query(None, description="Before this moment (not included); not "
                                                         "before `since` (equal: an empty window)."),
-                         limit: int = Query(1000, ge=1, le=10_000),
+                         after: str | None = after_query("newest first"),
+                         limit: int = Query(1000, ge=1, le=AUDIT_PAGE_MAX,
+                                            description=f"At most this many on a page (1-{AUDIT_PAGE_MAX})"),
                          principal: Principal = authorize(Role.ORGANISER_ADMIN, description="audit trail")
                          ) -> list[AuditRow]:
-    """Who read student-level data of this organiser, newest first (who, role, what, when)."""
+    """Who read student-level data of this organiser, newest first (who, role, what, when), a page at a time: a first
+    page without `after`, each next named by the `Link` header (`rel="next"`), none on the last. A read recorded
+    while a client pages is before its first page: every row of the window is on exactly one page."""
     if since is not None and until is not None and until < since:
         # compared as instants: `until=…T02:30:00+02:00` is before `since=…T02:30:00+01:00` (the repeated hour of the
         # last Sunday of October), though its text is not; a window ending before it starts was answered as empty,
         # as if no one had read anything (swapped bounds, most often)
         raise RuleViolation("until", "not_before_since", "until must not be before since (they are compared as "
                             "instants, whatever offset each is written with)")
+    position = position_of(after, int)
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser's audit trail")
     async with runtime_of(request).db.sessions() as session:
-        rows = await audit_trail(session, audit_reads, organiser_id, since=since, until=until, limit=limit)
-    return [AuditRow(**{k: v for k, v in row.items() if k != "id"}) for row in rows]
+        rows = await audit_trail(session, audit_reads, organiser_id, since=since, until=until, after=position,
+                                 limit=limit + 1)
+    page = rows[:limit]
+    next_page(request, response, cursor_of(page[-1]["at"], page[-1]["id"]) if len(rows) > limit else None)
+    return [AuditRow(**{k: v for k, v in row.items() if k != "id"}) for row in page]

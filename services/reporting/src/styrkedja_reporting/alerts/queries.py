@@ -33,8 +33,9 @@ class AlertScope:
 
 
 async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: AlertScope | None,
-                      limit: int | None) -> Sequence[Row[Any]]:
-    """The alerts matching every filter that is not None, inside `scope`, newest change first."""
+                      limit: int | None, after: tuple[datetime, UUID] | None = None) -> Sequence[Row[Any]]:
+    """The alerts matching every filter that is not None, inside `scope`, newest change first (then by id: a total
+    order), those after the position `after` (a page's last alert's `changed_at` and id)."""
     c = alerts.c
     query = select(alerts)
     for name, value in filters.items():
@@ -45,6 +46,9 @@ async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: Ale
     if scope is not None and scope.school_unit_codes is not None:
         query = query.where(or_(any_of(c.school_unit_code, scope.school_unit_codes),
                                 and_(c.level == "area", any_of(c.unit_id, scope.area_ids))))
+    if after is not None:  # after it in this order: changed before it, or at the same moment with a greater id
+        changed_at, alert_id = after
+        query = query.where(or_(c.changed_at < changed_at, and_(c.changed_at == changed_at, c.alert_id > alert_id)))
     query = query.order_by(c.changed_at.desc(), c.alert_id)
     return (await session.execute(query if limit is None else query.limit(limit))).all()
 

@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,7 @@ from styrkedja_kit.auth import (
 )
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
+from styrkedja_kit.paging import LINK_HEADER, after_query, cursor_of, next_page, position_of
 from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
@@ -90,9 +91,12 @@ class AlertOut(BaseModel):
     resolved_reason: ResolvedReason | None
 
 
-@router.get("/alerts", response_model=list[AlertOut])
+@router.get("/alerts", response_model=list[AlertOut],
+            responses={200: {"description": "A page of the list; the next page, if any, is named by the `Link` "
+                                            "header", "headers": {"Link": LINK_HEADER}}})
 async def alert_list(
         request: Request,
+        response: Response,
         organiser_id: OrganiserIdParam | None = Query(None),
         level: AlertLevelParam | None = None,
         unit_id: UnitIdParam | None = Query(None),
@@ -100,13 +104,18 @@ async def alert_list(
         subject_code: SubjectCodeParam | None = Query(None),
         school_year: SchoolYearParam | None = Query(None),
         rule: AlertRule | None = None, status: Status | None = None,
-        limit: int = Query(500, ge=1, le=5000),
+        after: str | None = after_query("newest change first, then by id"),
+        limit: int = Query(500, ge=1, le=5000, description="At most this many on a page (1-5000)"),
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, Role.TEACHER,
                                          description="reads alerts")) -> list[AlertOut]:
-    """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
+    """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status. A page at a time: a
+    first page without `after`, each next named by the `Link` header (`rel="next"`), none on the last. An alert
+    raised or changed while a client pages is before its first page (its change is the newest); every other is on
+    exactly one page."""
     filters = {"organiser_id": organiser_id, "level": level, "unit_id": alert_unit(level, unit_id),
                "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
                "rule": rule.value if rule else None, "status": status.value if status else None}
+    position = position_of(after, UUID)
     if organiser_id is not None and organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
     # one state: the alerts and the disclosure decision their figures are judged by (`disclose.py`)
@@ -115,12 +124,14 @@ async def alert_list(
         keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
         scope = await scope_of(session, reader)
         if scope.school_unit_codes is None:  # the whole organiser: every row is the reader's
-            rows = await list_alerts(session, filters, scope, limit)
+            rows = await list_alerts(session, filters, scope, limit + 1, position)
         else:  # the candidates in SQL, then each row judged at its own level; bounded by the reader's units
-            found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None))
+            found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None, position))
             rows = await shown_to(session, found, principal, disclosure_rules_of(request))
-            rows = rows[:limit]
-    return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, disclosure_rules_of(request)) for row in rows]
+    page = rows[:limit]  # and one more: whether there is a next page
+    next_page(request, response, cursor_of(page[-1].changed_at, page[-1].alert_id) if len(rows) > limit else None)
+    return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, disclosure_rules_of(request))
+            for row in page]
 
 
 #: a group as every other read names it: `<school unit code>/<group id>` (results, figures, the directory's tree, a
