@@ -25,6 +25,7 @@ cells of its own: its reads sum the organiser level's (`results.rules.read_level
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
 from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, assessment_facts
 from ..staging import AreaTransfer, Staged, as_arrays, c_order, json_rows, quoted, rows_of_json, unnest_of
+from ..student_slices import organisers_in
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally
@@ -345,7 +347,10 @@ def _reaches_values() -> str:
     return "(VALUES " + ", ".join(rows) + ") AS s(scale, value, reaches)"
 
 
-def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str] = MATERIALISED) -> str:
+def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str] = MATERIALISED,
+                within: str = "") -> str:
+    """Every level's cells from the facts, one aggregate per level and period kind; `within`: `AND` a further
+    condition on the facts (`f`)."""
     unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id", "school_unit": "f.school_unit_code",
             "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}
     period = {"term": "f.term", "round": "'R' || f.round"}
@@ -360,7 +365,7 @@ def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str]
                 f"f.organiser_id, f.subject_code, f.year, f.school_year, CAST({expr} AS varchar) AS period{extra}, "
                 f"{select_values} FROM {assessment_facts.name} f {join} "
                 f"JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
-                f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL "
+                f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL{within} "
                 f"GROUP BY 1, 2, 3, 4, 5, 6, 7{', 8' if extra_key else ''} /* {kind} */")
     return " UNION ALL ".join(parts)
 
@@ -390,33 +395,43 @@ def _pass_by_student() -> str:
 PASS_BY_STUDENT = _pass_by_student()
 
 
-def _with_newest(per_cell: str, levels: Sequence[str]) -> str:
+def _with_newest(per_cell: str, levels: Sequence[str], within: str = "") -> str:
     """`per_cell`'s rows (the pass table's cells) with each cell's newest result day and its results (`NEWEST`):
     the results per cell and day counted from the facts, reduced to the newest day ([day, count] arrays compare
     by the day first)."""
     cell = ", ".join(quoted(c) for c in CELL)
-    per_day = _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", levels)
+    per_day = _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", levels, within)
     newest = (f"SELECT {cell}, max(ARRAY[day - {_EPOCH}, count]) AS at FROM ({per_day}) AS d "
               f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
     return (f"SELECT p.*, CAST({_EPOCH} + n.at[1] AS date) AS newest, coalesce(n.at[2], 0) AS newest_count "
             f"FROM ({per_cell}) AS p LEFT JOIN ({newest}) AS n USING ({cell})")
 
 
+#: the facts of one organiser (`:organiser`): the consistency check compares organiser by organiser
+_OF_ORGANISER = " AND f.organiser_id = :organiser"
+#: One organiser's cells (`:organiser`) recomputed from its facts. Organiser by organiser, not all at once: the
+#: distinct students make each level's aggregate a sort of its facts (`count(DISTINCT)`), and one sort of every
+#: fact spilled to temp files and grew faster than the facts (scale29: >431 s and 7.6 GB of temp files at 6.4M
+#: events); one organiser's are a small sort in memory, as many as there are organisers (bench/README.md sql30).
 RECOMPUTED: dict[str, str] = {
-    "pass": _with_newest(_recomputed(_pass_counters(), None), MATERIALISED),
-    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",)),
+    "pass": _with_newest(_recomputed(_pass_counters(), None, within=_OF_ORGANISER), MATERIALISED, _OF_ORGANISER),
+    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",), _OF_ORGANISER),
 }
 
 
 async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
     """Per figure table and level: cells where the state differs from a recomputation from the facts
-    (in SQL for the sums; forecast against outcome and merit by the pure rules over all facts)."""
+    (in SQL for the sums, organiser by organiser; forecast against outcome and merit by the pure rules over all
+    facts)."""
     from .recompute import summed_rows  # the recomputation reads facts: kept out of the apply path
 
     out: dict[str, dict[str, int]] = {}
     for name, table in TABLES.items():
         if name in RECOMPUTED:
-            found = await table.mismatches(session, RECOMPUTED[name])
+            found = Counter[str]()
+            for organiser in await organisers_in(session, assessment_facts.name, table.table.name):
+                found.update(await table.mismatches(session, RECOMPUTED[name], {"organiser": organiser},
+                                                    where="organiser_id = :organiser"))
         else:  # in slices of the students: bounded memory whatever the size (`summed_rows`)
             found = await table.mismatches_against(session, await summed_rows(session, name, len(table.key)))
         out[name] = {level: found.get(level, 0) for level in MATERIALISED}
@@ -464,13 +479,13 @@ def _at_once(select_values: str, extra: tuple[str, str] | None, levels: Sequence
             + (" HAVING GROUPING(p.area_id) = 1 OR p.area_id IS NOT NULL" if area else ""))
 
 
-def _rolled_up_pass() -> str:
+def _rolled_up_pass(within: str = "") -> str:
     """`_rolled_up_pass_parts` as one statement."""
-    ctes, select = _rolled_up_pass_parts()
+    ctes, select = _rolled_up_pass_parts(within)
     return f"WITH {ctes} {select}"
 
 
-def _rolled_up_pass_parts() -> tuple[str, str]:
+def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
     """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
     the group level (per group cell and student: `gs`; per group cell and day: `gd`), the levels above from those
     rows. Counters and the results per day are additive: summed from the group cells. Distinct students are not
@@ -480,13 +495,14 @@ def _rolled_up_pass_parts() -> tuple[str, str]:
     per school unit and area from their group rows. Every step that reads as many rows as there are facts is a
     hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as
     `RECOMPUTED["pass"]`. Returned as its common table expressions (after WITH) and its SELECT, so that a statement
-    may add one that reads `gs` (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s)."""
+    may add one that reads `gs` (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s). `within`: `AND` a further
+    condition on the facts (`f`; bench/rebuild_by_organiser.py: one organiser's)."""
     k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
     sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
     scan = f"FROM {assessment_facts.name} f JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
-    where = "WHERE NOT f.retracted AND f.assessed_on IS NOT NULL"
+    where = f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL{within}"
     # each row of {0} twice, once per period kind (its term, its round)
     periods = ("CROSS JOIN LATERAL (VALUES (CAST({0}.term AS varchar)), (CAST('R' || {0}.round AS varchar))) "
                "AS q(period) ")

@@ -66,6 +66,7 @@ from ..staging import (
     quoted,
     unnest_of,
 )
+from ..student_slices import organisers_in
 from .rules import (
     GROUP_SEPARATOR,
     LEVELS,
@@ -337,8 +338,9 @@ class FactStore:
         """School units moved between areas (or were placed / unplaced): move their area cells."""
         await self._area_transfer.execute(session, moves)
 
-    def recomputed_sql(self) -> str:
-        """Every level's cells computed from scratch from the facts (a SELECT)."""
+    def recomputed_sql(self, within: str = "") -> str:
+        """Every level's cells computed from scratch from the facts (a SELECT); `within`: `AND` a further
+        condition on the facts (`f`)."""
         unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id",
                 "school_unit": "f.school_unit_code", "area": "p.area_id", "organiser": "f.organiser_id",
                 "nation": f"'{NATION}'"}
@@ -348,17 +350,23 @@ class FactStore:
             join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
                     if level == "area" else "")
             parts.append(f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
-                         f"{rest}, count(*) AS count FROM {self.facts.name} f {join} WHERE NOT f.{self.hidden} "
+                         f"{rest}, count(*) AS count FROM {self.facts.name} f {join} WHERE NOT f.{self.hidden}{within} "
                          f"GROUP BY 2, {rest}")
         return " UNION ALL ".join(parts)
 
     async def mismatches(self, session: AsyncSession) -> dict[str, int]:
-        """Per level: cells where the materialised aggregate differs from the recomputation."""
+        """Per level: cells where the materialised aggregate differs from the recomputation — organiser by
+        organiser (a cell's organiser is its facts' at every materialised level, and the aggregates' key leads with
+        it): each part's aggregates a hash of one organiser's facts in memory, where all at once spilled to temp
+        files and grew faster than the facts (bench/README.md sql30)."""
         on = " AND ".join(f"a.{quoted(d)} = r.{quoted(d)}" for d in self.dimensions)
-        sql = text(f"WITH r AS ({self.recomputed_sql()}) SELECT coalesce(a.level, r.level) AS level, count(*) "
-                   f"FROM {self.aggregates.name} a FULL OUTER JOIN r ON {on} "
-                   f"WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
-        found = {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
+        sql = text(f"WITH r AS ({self.recomputed_sql(' AND f.organiser_id = :organiser')}) "
+                   f"SELECT coalesce(a.level, r.level) AS level, count(*) "
+                   f"FROM (SELECT * FROM {self.aggregates.name} WHERE organiser_id = :organiser) a "
+                   f"FULL OUTER JOIN r ON {on} WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
+        found: Counter[str] = Counter()
+        for organiser in await organisers_in(session, self.facts.name, self.aggregates.name):
+            found.update({row[0]: int(row[1]) for row in (await session.execute(sql, {"organiser": organiser})).all()})
         # the student level is read from the facts and the nation's from the organiser level's cells: equal to
         # them by construction
         return {level: found.get(level, 0) for level in LEVELS}
