@@ -429,10 +429,11 @@ async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
 
     out: dict[str, dict[str, int]] = {}
     for name, table in TABLES.items():
+        found: Mapping[str, int]
         if name in RECOMPUTED:
-            found = Counter[str]()
+            found = parts = Counter[str]()
             for organiser in await organisers_in(session, assessment_facts.name, table.table.name):
-                found.update(await table.mismatches(session, RECOMPUTED[name], {"organiser": organiser},
+                parts.update(await table.mismatches(session, RECOMPUTED[name], {"organiser": organiser},
                                                     where="organiser_id = :organiser"))
         else:  # in slices of the students: bounded memory whatever the size (`summed_rows`)
             found = await table.mismatches_against(session, await summed_rows(session, name, len(table.key)))
