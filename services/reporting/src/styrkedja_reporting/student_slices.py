@@ -61,21 +61,3 @@ async def student_ranges(session: AsyncSession, facts: str, where: str, per_slic
     if not edges:
         return [None]
     return [StudentRange(after, up_to) for after, up_to in zip([None, *edges], [*edges, None], strict=True)]
-
-
-def _organisers_sql(table: str) -> str:
-    """`table`'s distinct organiser ids, each found by one descent of an index led by `organiser_id` (a loose
-    index scan: as many descents as organisers, not a read of every row)."""
-    return (f"SELECT organiser_id FROM (WITH RECURSIVE o(organiser_id) AS (SELECT min(organiser_id) FROM {table} "
-            f"UNION ALL SELECT (SELECT min(organiser_id) FROM {table} WHERE organiser_id > o.organiser_id) FROM o "
-            f"WHERE o.organiser_id IS NOT NULL) SELECT organiser_id FROM o WHERE organiser_id IS NOT NULL) AS {table}")
-
-
-async def organisers_in(session: AsyncSession, *tables: str) -> list[str]:
-    """Every organiser with a row in any of `tables` (each with an index led by `organiser_id`), sorted: the parts
-    of a consistency comparison made organiser by organiser. A cell belongs to its facts' organiser at every
-    materialised level (group to organiser; the nation's cells are the organisers' read), so the parts' counts
-    add up to the whole's — the facts' organisers AND the table's, so that a cell whose organiser has no facts
-    left is still compared (and counted)."""
-    union = " UNION ".join(_organisers_sql(t) for t in tables)
-    return sorted((await session.execute(text(union))).scalars().all())

@@ -172,10 +172,10 @@ async def test_consistency_check_finds_a_tampered_figure_cell(database):
     assert found["pass"]["group"] == 1
 
 
-async def test_consistency_check_organiser_by_organiser_finds_cells_of_an_organiser_without_facts(database):
-    """The sums are compared organiser by organiser (sql30): a cell whose organiser has no facts at all (nor any
-    other cell) is still counted — the parts are the facts' organisers and the table's — and a tampered cell in
-    each of two organisers counts once each, per level, as the whole comparison counted them."""
+async def test_consistency_check_finds_cells_of_an_organiser_without_facts_and_one_off_in_two(database):
+    """The sums' recomputation (sql30: pass's distinct students as rows per cell and student): a cell whose
+    organiser has no facts at all (nor any other cell) is counted in pass, students and the levels, and a tampered
+    cell in each of two organisers counts once each."""
     from styrkedja_reporting.results.tables import ASSESSMENTS
 
     await Feeder(database)(directory() + mixed_log(random.Random(5), 60, "o"))

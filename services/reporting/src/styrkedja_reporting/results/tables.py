@@ -66,7 +66,6 @@ from ..staging import (
     quoted,
     unnest_of,
 )
-from ..student_slices import organisers_in
 from .rules import (
     GROUP_SEPARATOR,
     LEVELS,
@@ -355,18 +354,12 @@ class FactStore:
         return " UNION ALL ".join(parts)
 
     async def mismatches(self, session: AsyncSession) -> dict[str, int]:
-        """Per level: cells where the materialised aggregate differs from the recomputation — organiser by
-        organiser (a cell's organiser is its facts' at every materialised level, and the aggregates' key leads with
-        it): each part's aggregates a hash of one organiser's facts in memory, where all at once spilled to temp
-        files and grew faster than the facts (bench/README.md sql30)."""
+        """Per level: cells where the materialised aggregate differs from the recomputation."""
         on = " AND ".join(f"a.{quoted(d)} = r.{quoted(d)}" for d in self.dimensions)
-        sql = text(f"WITH r AS ({self.recomputed_sql(' AND f.organiser_id = :organiser')}) "
-                   f"SELECT coalesce(a.level, r.level) AS level, count(*) "
-                   f"FROM (SELECT * FROM {self.aggregates.name} WHERE organiser_id = :organiser) a "
-                   f"FULL OUTER JOIN r ON {on} WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
-        found: Counter[str] = Counter()
-        for organiser in await organisers_in(session, self.facts.name, self.aggregates.name):
-            found.update({row[0]: int(row[1]) for row in (await session.execute(sql, {"organiser": organiser})).all()})
+        sql = text(f"WITH r AS ({self.recomputed_sql()}) SELECT coalesce(a.level, r.level) AS level, count(*) "
+                   f"FROM {self.aggregates.name} a FULL OUTER JOIN r ON {on} "
+                   f"WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
+        found = {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
         # the student level is read from the facts and the nation's from the organiser level's cells: equal to
         # them by construction
         return {level: found.get(level, 0) for level in LEVELS}
