@@ -172,6 +172,41 @@ async def test_consistency_check_finds_a_tampered_figure_cell(database):
     assert found["pass"]["group"] == 1
 
 
+async def test_consistency_check_finds_cells_of_an_organiser_without_facts_and_one_off_in_two(database):
+    """The sums' recomputation (sql30: pass's distinct students as rows per cell and student): a cell whose
+    organiser has no facts at all (nor any other cell) is counted in pass, students and the levels, and a tampered
+    cell in each of two organisers counts once each."""
+    from styrkedja_reporting.results.tables import ASSESSMENTS
+
+    await Feeder(database)(directory() + mixed_log(random.Random(5), 60, "o"))
+    async with database.sessions.begin() as session:
+        organisers = (await session.execute(text(
+            "SELECT DISTINCT organiser_id FROM figure_pass ORDER BY 1"))).scalars().all()
+        assert len(organisers) >= 2, organisers
+        for organiser in organisers[:2]:  # one group cell off in each of two organisers
+            await session.execute(text(
+                "UPDATE figure_pass SET assessed_male = assessed_male + 1 WHERE ctid = (SELECT ctid FROM figure_pass "
+                "WHERE organiser_id = :o AND level = 'group' ORDER BY unit_id, subject_code, period LIMIT 1)"),
+                {"o": organiser})
+        for table, level in (("figure_pass", "school_unit"), ("figure_students", "group"),
+                             ("assessment_aggregates", "school_unit")):
+            # a copy of one row under an organiser that has no facts: every other column the same
+            columns = (await session.execute(text(
+                "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) FROM "
+                "information_schema.columns WHERE table_name = :t AND column_name <> 'organiser_id'"),
+                {"t": table})).scalar_one()
+            inserted = await session.execute(text(
+                f"INSERT INTO {table} (organiser_id, {columns}) SELECT 'no-such-org', {columns} FROM {table} "
+                "WHERE level = :level LIMIT 1"), {"level": level})
+            assert inserted.rowcount == 1, table
+    async with database.sessions() as session:
+        found = await figures.mismatches(session)
+        levels = await ASSESSMENTS.mismatches(session)
+    assert found["pass"]["group"] == 2 and found["pass"]["school_unit"] == 1, found
+    assert found["students"]["group"] == 1, found
+    assert levels["school_unit"] == 1, levels
+
+
 async def test_freshness_goes_down_to_figure_dates_and_up_again(fresh_database):
     """Migration 0017 (figure_dates folded into figure_pass.newest) down and up again over data: the downgrade
     fills figure_dates from the facts (every cell and day), the upgrade takes each cell's newest day from it."""

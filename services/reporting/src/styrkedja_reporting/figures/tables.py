@@ -402,8 +402,12 @@ def _with_newest(per_cell: str, levels: Sequence[str]) -> str:
             f"FROM ({per_cell}) AS p LEFT JOIN ({newest}) AS n USING ({cell})")
 
 
+#: Every cell recomputed from the facts. Pass's distinct students are counted as the rows of a hash aggregate per cell
+#: and student (`_pass_by_student`), not by `count(DISTINCT)`, whose sort of every fact per level and period kind
+#: spilled to temp files and grew faster than the facts (scale29: >431 s and 7.6 GB of temp files at 6.4M events):
+#: the same rows, the check's PostgreSQL CPU 22.5 -> 15.3 s at 412k events (bench/README.md sql30).
 RECOMPUTED: dict[str, str] = {
-    "pass": _with_newest(_recomputed(_pass_counters(), None), MATERIALISED),
+    "pass": _with_newest(_pass_by_student(), MATERIALISED),
     "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",)),
 }
 
@@ -464,13 +468,13 @@ def _at_once(select_values: str, extra: tuple[str, str] | None, levels: Sequence
             + (" HAVING GROUPING(p.area_id) = 1 OR p.area_id IS NOT NULL" if area else ""))
 
 
-def _rolled_up_pass() -> str:
+def _rolled_up_pass(within: str = "") -> str:
     """`_rolled_up_pass_parts` as one statement."""
-    ctes, select = _rolled_up_pass_parts()
+    ctes, select = _rolled_up_pass_parts(within)
     return f"WITH {ctes} {select}"
 
 
-def _rolled_up_pass_parts() -> tuple[str, str]:
+def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
     """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
     the group level (per group cell and student: `gs`; per group cell and day: `gd`), the levels above from those
     rows. Counters and the results per day are additive: summed from the group cells. Distinct students are not
@@ -480,13 +484,14 @@ def _rolled_up_pass_parts() -> tuple[str, str]:
     per school unit and area from their group rows. Every step that reads as many rows as there are facts is a
     hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as
     `RECOMPUTED["pass"]`. Returned as its common table expressions (after WITH) and its SELECT, so that a statement
-    may add one that reads `gs` (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s)."""
+    may add one that reads `gs` (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s). `within`: `AND` a further
+    condition on the facts (`f`; bench/rebuild_by_organiser.py: one organiser's)."""
     k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
     sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
     scan = f"FROM {assessment_facts.name} f JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
-    where = "WHERE NOT f.retracted AND f.assessed_on IS NOT NULL"
+    where = f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL{within}"
     # each row of {0} twice, once per period kind (its term, its round)
     periods = ("CROSS JOIN LATERAL (VALUES (CAST({0}.term AS varchar)), (CAST('R' || {0}.round AS varchar))) "
                "AS q(period) ")

@@ -46,6 +46,13 @@ async def snapshot(db: Database) -> AsyncIterator[AsyncSession]:
 
 async def consistency_of(session: AsyncSession) -> Consistency:
     """Every comparison of the consistency check, in `session` (take it from `snapshot`)."""
+    # The sums' recomputations are hash aggregates of every fact (figures.tables.RECOMPUTED): at the server's 4 MB
+    # (8 MB a hash) they spill to temp files from ~200k events on, and their temp grows faster than the facts
+    # (bench/README.md sql30: 289 -> 864 MB, CPU 7.6 -> 24.5 s from 205k to 412k events). 16 MB a node (32 MB a
+    # hash, at hash_mem_multiplier 2), for this transaction only: 32 MB of temp and 5.9 s at 205k, 246 MB and 15.3 s
+    # at 412k. PostgreSQL's own memory, per sort or hash node of a statement and per parallel worker, not the
+    # service's: a few hundred MB at most for the pass statement's ~16 aggregates in one backend.
+    await session.execute(text("SET LOCAL work_mem = '16MB'"))
     a = await ASSESSMENTS.mismatches(session)
     f = await FORECASTS.mismatches(session)
     c = await compliance_mismatches(session)

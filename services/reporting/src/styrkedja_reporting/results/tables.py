@@ -337,8 +337,9 @@ class FactStore:
         """School units moved between areas (or were placed / unplaced): move their area cells."""
         await self._area_transfer.execute(session, moves)
 
-    def recomputed_sql(self) -> str:
-        """Every level's cells computed from scratch from the facts (a SELECT)."""
+    def recomputed_sql(self, within: str = "") -> str:
+        """Every level's cells computed from scratch from the facts (a SELECT); `within`: `AND` a further
+        condition on the facts (`f`)."""
         unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id",
                 "school_unit": "f.school_unit_code", "area": "p.area_id", "organiser": "f.organiser_id",
                 "nation": f"'{NATION}'"}
@@ -348,7 +349,7 @@ class FactStore:
             join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
                     if level == "area" else "")
             parts.append(f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
-                         f"{rest}, count(*) AS count FROM {self.facts.name} f {join} WHERE NOT f.{self.hidden} "
+                         f"{rest}, count(*) AS count FROM {self.facts.name} f {join} WHERE NOT f.{self.hidden}{within} "
                          f"GROUP BY 2, {rest}")
         return " UNION ALL ".join(parts)
 
