@@ -1302,7 +1302,7 @@ class ConsumerLoop:
             return {}
         try:
             starts, ends = await within(asyncio.gather(consumer.beginning_offsets(partitions),
-                                                                 consumer.end_offsets(partitions)), 5)
+                                                       consumer.end_offsets(partitions)), 5)
         except Exception as error:  # a check only (in the rebalance's listener: briefly): the offsets stand as stored
             log.info("the log's bounds were not told; the stored offsets stand", extra={"error": repr(error)})
             return {}
