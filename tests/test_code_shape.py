@@ -86,3 +86,31 @@ def test_rules_are_pure(path: Path) -> None:
 def test_the_package_top_only_wires(package: Path) -> None:
     flat = sorted(f.name for f in package.glob("*.py") if f.name in CAPABILITY_FILES)
     assert not flat, f"{package.name} keeps capability modules at its top: {flat} (one folder per capability)"
+
+
+#: Every runtime source: the services' and the shared packages' (not their tests).
+RUNTIME_SOURCES = sorted(f for f in (*SERVICES.glob("*/src/**/*.py"), *SERVICES.parent.glob("packages/*/src/**/*.py"))
+                         if "migrations" not in f.parts)
+
+
+def _wait_fors(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "wait_for" and isinstance(node.value, ast.Name) \
+                and node.value.id == "asyncio":
+            found.append(f"line {node.lineno}: asyncio.wait_for")
+        elif isinstance(node, ast.ImportFrom) and node.module == "asyncio":
+            found += [f"line {node.lineno}: from asyncio import wait_for" for a in node.names if a.name == "wait_for"]
+    return found
+
+
+def test_no_bounded_wait_loses_a_cancellation() -> None:
+    """No `asyncio.wait_for` in the runtime code: on Python 3.11 it returns its awaitable's result to a caller
+    cancelled in the step the awaitable completed (cpython gh-86296), and a consumer loop cancelled so fetched on for
+    ever (CI sessions 22, 27, 29). `styrkedja_kit.supervise.within` bounds a wait without that."""
+    assert len(RUNTIME_SOURCES) > 100  # the glob still finds the code
+    found = {str(p.relative_to(SERVICES.parent)): w for p in RUNTIME_SOURCES
+             if (w := _wait_fors(ast.parse(p.read_text(encoding="utf-8"))))}
+    assert not found, f"use styrkedja_kit.supervise.within instead: {found}"
+    assert _wait_fors(ast.parse("import asyncio\nasync def f(x):\n    await asyncio.wait_for(x, 1)\n")) == [
+        "line 3: asyncio.wait_for"]

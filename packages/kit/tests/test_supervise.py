@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import sys
 import time
 
 from styrkedja_kit.supervise import run_until_stopped
@@ -80,3 +82,69 @@ async def test_cancel_and_wait_takes_the_task_ending_as_it_may():
     await cancel_and_wait(task)  # not raised: the caller only wanted it over
     assert task.done() and isinstance(task.exception(), RuntimeError)
 
+
+
+async def _quick() -> int:
+    await asyncio.sleep(0)  # an answer that takes one step (a client's, a database's)
+    return 1
+
+
+async def _cancel_lost(bounded_wait, steps_before_cancel: int) -> bool:  # noqa: ANN001
+    """Whether a task that waits, bounded, on a quick awaitable in a loop went on after being cancelled then."""
+    stopping = asyncio.Event()
+
+    async def body() -> None:
+        while not stopping.is_set():
+            await bounded_wait(_quick(), 5)
+
+    task = asyncio.create_task(body())
+    for _ in range(steps_before_cancel):
+        await asyncio.sleep(0)
+    task.cancel()
+    for _ in range(50):
+        if task.done():
+            return False
+        await asyncio.sleep(0)
+    stopping.set()  # lost: ended the other way, not left running
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+    return True
+
+
+async def test_within_never_loses_a_cancellation_of_its_caller():
+    """`within` replaces `asyncio.wait_for`, which on Python 3.11 returns the awaitable's result to a caller cancelled
+    in the step the awaitable completed (cpython gh-86296): the consumer loop's crash in CI went on fetching. The
+    cancellation is tried at each step of a few turns; the check of the check: wait_for loses some of them here."""
+    from styrkedja_kit.supervise import within
+
+    assert not [steps for steps in range(12) if await _cancel_lost(within, steps)]
+    if sys.version_info < (3, 12):
+        assert [steps for steps in range(12) if await _cancel_lost(asyncio.wait_for, steps)]
+    assert await within(_quick(), 1) == 1
+    try:
+        await within(asyncio.sleep(10), 0.01)
+        raise AssertionError("not bounded")
+    except TimeoutError:
+        pass
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0  # its own cancellation taken back
+
+
+async def test_end_if_cancel_asked_ends_a_loop_whose_cancellation_was_swallowed():
+    from styrkedja_kit.supervise import end_if_cancel_asked
+
+    turns = 0
+
+    async def swallowing_loop() -> None:
+        nonlocal turns
+        while True:
+            end_if_cancel_asked()
+            turns += 1
+            with contextlib.suppress(asyncio.CancelledError):  # code not ours, taking a cancellation for its own
+                await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(swallowing_loop())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+    assert task.cancelled() and turns > 1
+    end_if_cancel_asked()  # this task was not asked: nothing raised

@@ -59,6 +59,7 @@ from .problems import (
 )
 from .security import HardeningMiddleware, install_cors, install_security, without_body
 from .settings import ServiceSettings
+from .supervise import end_if_cancel_asked, within
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ class OneWorkerConsumes:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
+            end_if_cancel_asked()
             for slot, key in enumerate(self.keys):
                 lock = AdvisoryLock(self.db.asyncpg_dsn, key)
                 try:
@@ -157,7 +159,7 @@ class OneWorkerConsumes:
                 if self._stopping.is_set():
                     return
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.retry_seconds)
+                await within(self._stopping.wait(), self.retry_seconds)
 
     def _member_of_slot(self, slot: int) -> None:
         if self._settings is None:
@@ -492,7 +494,7 @@ async def broker_reachable(settings: ServiceSettings) -> None:
 async def _check(probe: Awaitable[None], seconds: float) -> str:
     """One readiness check's word: `ok`, or why not (its error's type, `TimeoutError` past `seconds`)."""
     try:
-        await asyncio.wait_for(probe, seconds)
+        await within(probe, seconds)
         return "ok"
     except Exception as exc:
         return f"unreachable: {type(exc).__name__}"

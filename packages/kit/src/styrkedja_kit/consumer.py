@@ -163,7 +163,7 @@ from .kafka import (
 )
 from .sets import any_of
 from .settings import ServiceSettings
-from .supervise import cancel_and_wait, run_until_stopped
+from .supervise import cancel_and_wait, end_if_cancel_asked, run_until_stopped, within
 
 log = logging.getLogger(__name__)
 
@@ -522,7 +522,7 @@ async def _stop_client(name: str, stopping: Awaitable[None], seconds: float = CL
     """Wait for a client's stop at most `seconds` (`CLIENT_STOP_SECONDS`, `ConsumerLoop.client_stop_seconds`); one
     that takes longer is left (its stop cancelled) and said."""
     try:
-        await asyncio.wait_for(stopping, seconds)
+        await within(stopping, seconds)
     except TimeoutError:
         log.warning("the Kafka %s did not stop within %g s; left to the broker's session timeout", name, seconds)
 
@@ -823,7 +823,7 @@ class ConsumerLoop:
         finally:
             if self._marking is not None:  # the last markers out before the client goes
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(self._marking), 5)
+                    await within(asyncio.shield(self._marking), 5)
                 self._marking.cancel()
                 self._marking = None
             self._unmarked.clear()
@@ -852,6 +852,7 @@ class ConsumerLoop:
         ahead: asyncio.Task[_Decoded] | None = None
         try:
             while not self._stopping.is_set():
+                end_if_cancel_asked()  # a crash's cancellation that a step below swallowed still ends the loop
                 if self._unsought and ahead is None:  # a prefetched batch is discarded, which seeks (`_discard`)
                     await self._seek_assignment(consumer)
                 # a position beyond the end of a log: Apache Kafka refuses the fetch (`_getmany`), the embedded
@@ -1033,7 +1034,7 @@ class ConsumerLoop:
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 with contextlib.suppress(IllegalStateError, TimeoutError):
-                    self._set_lag(tp, consumer_lag(highwater, await asyncio.wait_for(consumer.position(tp), 1), True))
+                    self._set_lag(tp, consumer_lag(highwater, await within(consumer.position(tp), 1), True))
 
     async def _replaced_logs(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, tuple[int, int]]:
         """The assigned partitions whose client position lies beyond the high watermark the last fetch answered
@@ -1049,7 +1050,7 @@ class ConsumerLoop:
             if highwater is None or not self.assigned:
                 continue
             with contextlib.suppress(IllegalStateError, TimeoutError):
-                position = await asyncio.wait_for(consumer.position(tp), 1)  # one awaiting a reset: the next time
+                position = await within(consumer.position(tp), 1)  # one awaiting a reset: the next time
                 if log_gap(position, None, highwater) == "replaced":
                     out[tp] = (position, highwater)
         return out
@@ -1196,7 +1197,7 @@ class ConsumerLoop:
         every record before it. A check only: where the broker or the database does not answer in time, the
         offsets stand as stored."""
         try:
-            before = await asyncio.wait_for(self._events_before(partitions), PROBE_SECONDS + 2)
+            before = await within(self._events_before(partitions), PROBE_SECONDS + 2)
             ids = {claim[0] for events in before.values() for claim in events}
             applied: set[Claim] = set()
             if ids:
@@ -1300,8 +1301,8 @@ class ConsumerLoop:
         if not self._exact_offsets or not partitions:
             return {}
         try:
-            starts, ends = await asyncio.wait_for(asyncio.gather(consumer.beginning_offsets(partitions),
-                                                                 consumer.end_offsets(partitions)), 5)
+            starts, ends = await within(asyncio.gather(consumer.beginning_offsets(partitions),
+                                                       consumer.end_offsets(partitions)), 5)
         except Exception as error:  # a check only (in the rebalance's listener: briefly): the offsets stand as stored
             log.info("the log's bounds were not told; the stored offsets stand", extra={"error": repr(error)})
             return {}

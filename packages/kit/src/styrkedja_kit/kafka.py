@@ -37,6 +37,7 @@ from aiokafka.record import memory_records as _memory_records
 
 from . import record_batches
 from .settings import INFLATED_BATCH_EVENTS, ServiceSettings
+from .supervise import within
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ async def _grants_producer_id(client: AIOKafkaClient, node_id: int) -> bool:
     request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60_000)
     for _ in range(40):
         try:
-            response = await asyncio.wait_for(client.send(node_id, request), 10)
+            response = await within(client.send(node_id, request), 10)
         except Exception as exc:  # Tansu closes the connection or answers with an error
             log.info("broker refused InitProducerId", extra={"error": repr(exc)})
             return False

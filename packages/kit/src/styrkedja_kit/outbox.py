@@ -72,7 +72,7 @@ from .kafka import (
 from .leader import AdvisoryLock
 from .sets import insert_rows, insert_statement
 from .settings import ServiceSettings
-from .supervise import run_until_stopped
+from .supervise import end_if_cancel_asked, run_until_stopped, within
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +325,7 @@ class OutboxRelay:
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            await within(self._stopping.wait(), seconds)
 
     async def _run_as_leader(self) -> None:
         lock = AdvisoryLock(self.db.asyncpg_dsn, RELAY_LOCK_KEY)
@@ -403,6 +403,7 @@ class OutboxRelay:
         next_full_read = 0.0
         try:
             while not self._stopping.is_set():
+                end_if_cancel_asked()  # a cancellation swallowed on the way still ends the relay
                 if not lock.held:  # the advisory lock went with its connection: another relay may lead now
                     raise ConnectionError("lost the connection holding the relay's advisory lock")
                 self._wake.clear()
@@ -452,7 +453,7 @@ class OutboxRelay:
                     if not unsettled and from_start:
                         self._set_backlog_metrics(0, None)
                         with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
+                            await within(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
                         now = last_backlog = time.monotonic()
                 elif now - last_backlog >= 10:  # busy: the backlog counted now and then
                     await self._update_backlog_metrics()
@@ -473,7 +474,7 @@ class OutboxRelay:
                     await self._settle(rows_in_flight, batches_in_flight, await results)
 
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(settle_last(), 10)
+                await within(settle_last(), 10)
 
     def _waited(self, step: str, since: float) -> float:
         now = time.monotonic()

@@ -9,6 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from styrkedja_kit.supervise import within
+
 
 class PdfUnavailable(Exception):
     """No Chromium on this host (or it failed): the page itself can still be printed."""
@@ -73,7 +75,7 @@ async def _print(html: str, stylesheet: Path, executable: str, timeout: float) -
             "--no-pdf-header-footer", f"--print-to-pdf={out}", (root / "rapport.html").as_uri(),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
-            await asyncio.wait_for(process.wait(), timeout)
+            await within(process.wait(), timeout)
         except TimeoutError:
             process.kill()
             await process.wait()

@@ -53,6 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.negotiation import raw_accept_of
+from styrkedja_kit.supervise import within
 
 from ..freshness import consumer_lag_for, newest_event_time_for
 from ..results.read import Scope as ReadScope
@@ -250,7 +251,7 @@ class VersionReader:
     async def _close(conn: asyncpg.Connection) -> None:
         if not conn.is_closed():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
+                await within(conn.close(), 2)
 
 
 # -- the answers ----------------------------------------------------------------------------------

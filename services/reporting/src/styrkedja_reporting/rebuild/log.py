@@ -26,6 +26,7 @@ from styrkedja_contracts.kafka_binding import refusal
 from styrkedja_kit.consumer import Delivered, claim_organiser, content_digest, undecodable_message, unfit
 from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics, stand_in_refusal
 from styrkedja_kit.settings import ServiceSettings
+from styrkedja_kit.supervise import within
 
 #: how long one fetch waits for records (then it comes back empty, and the read asks again)
 EMPTY_FETCH_MS = 1_500
@@ -179,7 +180,7 @@ async def _fetched(call: Awaitable[T], partitions: Collection[TopicPartition], e
     """`call` to the broker, within `stall_seconds`; a failure of the client (it cannot connect, the broker refused)
     or no answer by then: `LogIncomplete`, naming the partitions short of their end."""
     try:
-        return await asyncio.wait_for(call, stall_seconds)
+        return await within(call, stall_seconds)
     except (KafkaError, TimeoutError) as error:
         raise LogIncomplete(_short_of(partitions, ends, next_offsets, stall_seconds, error)) from None
 
