@@ -757,7 +757,8 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     out |= {f"reads_answers_{k}": v for k, v in counted.items()}
     # the reads of the slowest 1 %: when they began (s from the start), grouped by 50 ms (one stall or many)
     out["reads_slowest_1pct_started_in_50ms_windows"] = len({int(start / 0.05) for _, start in slowest})
-    out |= {"reads_p50_ms": statistics.median(times) * 1000, "reads_p99_ms": pct(times, 0.99) * 1000,
+    out |= {"reads_p50_ms": statistics.median(times) * 1000, "reads_p95_ms": pct(times, 0.95) * 1000,
+            "reads_p99_ms": pct(times, 0.99) * 1000,
             "reads_requests": len(times), "reads_per_s": len(times) / wall,
             "reads_client_cpu_ms_per_request": client_cpu / len(times) * 1000,
             "reads_server_cpu_ms_per_request": spent / len(times) * 1000}
