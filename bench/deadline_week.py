@@ -23,7 +23,8 @@ import math
 import random
 import sys
 import uuid
-from collections import defaultdict
+from array import array
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,7 +42,7 @@ from styrkedja_contracts import (  # noqa: E402
     forecast_id_for,
     new_event,
 )
-from support import Mittkoping, organisation_number  # noqa: E402
+from support import LEVELS, Mittkoping, organisation_number  # noqa: E402
 
 CLASS_SIZE = 25
 SCHOOL_UNITS = 20
@@ -198,6 +199,11 @@ class TermData(Mittkoping):
             self.places += class_places(share, mine)
         self.groups = {code: sorted({group for c, group, _ in self.places if c == code}) for code in self.organiser_of}
         self.lists: list[list[dict]] | None = None
+        # With `compact`, every result handed out is also counted here, per organiser, as one packed integer
+        # (`_pack`), and the recomputation counts these beside `final`: at 6.4M results `final`'s bodies are
+        # gigabytes, these 25 MB (bench/speed.py sets it and leaves `final` empty)
+        self.compact = False
+        self.facts: dict[str, array] = {}
 
     def new_assessments(self, count: int) -> list[dict]:
         """The next `count` results in deadline-week order (the lists are drawn at the first call)."""
@@ -207,12 +213,66 @@ class TermData(Mittkoping):
         first, self.issued = self.issued, self.issued + count
         if self.issued > len(self.order):
             raise ValueError(f"{self.students} students have {len(self.order)} results, {self.issued} asked for")
+        if self.compact:
+            for r in self.order[first:self.issued]:
+                self.facts.setdefault(self.organiser_of[r["code"]], array("I")).append(_pack(r))
         return [self.with_criteria({
             "organiser_id": self.organiser_of[r["code"]], "school_unit_code": r["code"], "group_id": r["group"],
             "student_id": f"stu-{self.tag}-{r['s']}", "teacher_id": f"t-{r['group']}", "gender": r["gender"],
             "year": r["year"], "subject_code": r["subject"], "kind": "assessment", "scale": "AF", "value": r["value"],
             "school_year": "2026/27", "term": ROUND_TERM[r["round"]], "round": r["round"],
             "assessed_on": assessed_on(r).isoformat()}) for r in self.order[first:self.issued]]
+
+    def release(self) -> None:
+        """Drop the drawn lists (at 6.4M results gigabytes of dicts); no result can be handed out after."""
+        self.lists, self.order = [], []
+
+    def expected(self, levels: tuple[str, ...] = LEVELS) -> dict[tuple, Counter]:
+        cells = super().expected(levels)
+        for organiser in self.facts:
+            for key, counts in self._facts_cells(organiser, levels).items():
+                cells.setdefault(key, Counter()).update(counts)
+        return cells
+
+    def expected_of(self, organiser: str, levels: tuple[str, ...] = LEVELS) -> dict[tuple, Counter]:
+        cells = super().expected_of(organiser, levels)
+        for key, counts in self._facts_cells(organiser, levels).items():
+            cells.setdefault(key, Counter()).update(counts)
+        return cells
+
+    def _facts_cells(self, organiser: str, levels: tuple[str, ...]) -> dict[tuple, Counter]:
+        cells: dict[tuple, Counter] = {}
+        for packed in self.facts.get(organiser, ()):
+            s, subject, round_, value = _unpack(packed)
+            code, group, _ = self.places[s]
+            units = {"student": f"stu-{self.tag}-{s}", "group": f"{code}/{group}", "school_unit": code,
+                     "area": self.area_of.get(code) if self.placed else None, "organiser": organiser, "nation": "SE"}
+            for level in levels:
+                if units[level] is None:
+                    continue
+                key = (level, units[level], subject, "2026/27", ROUND_TERM[round_], round_, "assessment", "AF")
+                cells.setdefault(key, Counter())[value] += 1
+        return cells
+
+    def my_units(self) -> set[str]:
+        return super().my_units() | {f"stu-{self.tag}-{_unpack(p)[0]}" for facts in self.facts.values() for p in facts}
+
+    def units_of(self, organiser: str) -> set[str]:
+        return super().units_of(organiser) | {f"stu-{self.tag}-{_unpack(p)[0]}" for p in self.facts.get(organiser, ())}
+
+
+#: a result's value on the AF scale as the 3 low bits of its packed fact
+AF_VALUES = "ABCDEF"
+
+
+def _pack(r: dict) -> int:
+    """A result of `deadline_lists` (its student's index, subject, round and value: all its cells need besides the
+    run's constants) as one integer: student << 9 | subject << 5 | (round - 1) << 3 | value."""
+    return r["s"] << 9 | SUBJECTS.index(r["subject"]) << 5 | (r["round"] - 1) << 3 | AF_VALUES.index(r["value"])
+
+
+def _unpack(packed: int) -> tuple[int, str, int, str]:
+    return packed >> 9, SUBJECTS[packed >> 5 & 15], (packed >> 3 & 3) + 1, AF_VALUES[packed & 7]
 
 
 def _base(s: int, code: str, group: str, year: int, gender: str) -> dict:

@@ -38,21 +38,25 @@ from support import Mittkoping, Tokens, ingest, reported, wait_until_exact  # no
 
 def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path,
                    extra_env: dict[str, str] | None = None, *, tokens: Tokens,
-                   workers: dict[str, int] | None = None) -> dict[str, ServiceProcess]:
+                   workers: dict[str, int] | None = None, databases: dict[str, str] | None = None,
+                   group: str | None = None) -> dict[str, ServiceProcess]:
     """The named services on fresh databases, checking tokens of `tokens`' dev issuer; `workers`:
-    uvicorn worker processes per service (1 unless named)."""
+    uvicorn worker processes per service (1 unless named); `databases`: a service's existing migrated database
+    instead (speed.py serves the rebuilt one), `group` its consumer group (the one whose offsets it holds)."""
     run = uuid.uuid4().hex[:8]
     processes = {}
     for spec in SERVICES:
         if spec.name not in names:
             continue
-        url = infra.create_database(f"bench_{spec.name}_{run}")
-        upgrade(spec.package, url)
+        url = (databases or {}).get(spec.name)
+        if url is None:
+            url = infra.create_database(f"bench_{spec.name}_{run}")
+            upgrade(spec.package, url)
         processes[spec.name] = ServiceProcess(
             spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, port=free_port(),
             log_dir=log_dir, **({"workers": n} if (n := (workers or {}).get(spec.name, 1)) != 1 else {}),
             extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env, **tokens.service_env,
-                       **(extra_env or {}), "STYRKEDJA_CONSUMER_GROUP": f"reporting-bench-{run}"}).start()
+                       **(extra_env or {}), "STYRKEDJA_CONSUMER_GROUP": group or f"reporting-bench-{run}"}).start()
     for process in processes.values():
         process.wait_ready(90)
     return processes

@@ -85,7 +85,7 @@ from styrkedja_kit.db import Database  # noqa: E402
 from styrkedja_kit.migrations import upgrade  # noqa: E402
 from styrkedja_kit.outbox import OutboxRelay  # noqa: E402
 from styrkedja_kit.settings import ServiceSettings  # noqa: E402
-from support import LEVELS, Mittkoping, Tokens, publish_directory, wait_until_exact  # noqa: E402
+from support import LEVELS, Mittkoping, Tokens, check_by_organiser, publish_directory, wait_until_exact  # noqa: E402
 
 TARGETS = {
     "reporting_apply_events_per_s": (30_000, ">="),
@@ -112,8 +112,8 @@ def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], referenc
     its own), from the topics as the apply stage left them; then its tables against the reference's."""
     url = infra.create_database(f"bench_rebuild_{uuid.uuid4().hex[:6]}")
     upgrade("styrkedja_reporting", url)
-    env = {**os.environ, **reporting_env, "STYRKEDJA_DATABASE_URL": url,
-           "STYRKEDJA_CONSUMER_GROUP": f"reporting-rebuild-{uuid.uuid4().hex[:6]}"}
+    group = f"reporting-rebuild-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, **reporting_env, "STYRKEDJA_DATABASE_URL": url, "STYRKEDJA_CONSUMER_GROUP": group}
     started = time.perf_counter()
     with log_path.open("w") as progress:
         profile = ["--profile", str(ROOT / "bench" / "results" / "profile-rebuild.txt")] if profiled else []
@@ -128,6 +128,7 @@ def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], referenc
     print(f"  {json.dumps(summary)}", flush=True)
     shutil.copy(log_path, ROOT / "bench" / "results" / "rebuild-progress.txt")
     summary["differing_rows"] = asyncio.run(_differing_rows(reference_url, url)) if reference_url else None
+    summary["served"] = {"url": url, "group": group}  # for --serve-rebuilt (popped before the JSON is written)
     return summary
 
 
@@ -307,10 +308,16 @@ def bulk_write(url: str, data: Mittkoping, items: int, clients: int, tokens: Tok
     """Items per second through the batch endpoint; `cpu["clients"]`: this process's CPU seconds in the
     timed part (the clients' JSON encoding and decoding, httpx), `cpu["clients_run"]` / `["clients_wait"]`
     its threads' time on a CPU and runnable on a run queue (`tree_sched_seconds`)."""
-    bodies = data.new_assessments(items)  # generated before the clock starts
-    chunks = [bodies[i:i + batch] for i in range(0, len(bodies), batch)]
-    # and encoded before it too (the clients are other machines: their JSON is not this API's work)
-    encoded = [json.dumps({"items": chunk}, separators=(",", ":")).encode() for chunk in chunks]
+    # generated before the clock starts, and encoded before it too (the clients are other machines: their JSON is
+    # not this API's work), a batch at a time: with `data.compact` (TermData) only the encoded batches are kept and
+    # the data counts the compact facts its recomputation needs, not gigabytes of bodies at 6.4M (scale30)
+    keep = not getattr(data, "compact", False)
+    encoded: list[bytes] = []
+    chunks: list[list[dict] | int] = []
+    for start in range(0, items, batch):
+        chunk = data.new_assessments(min(batch, items - start))
+        encoded.append(json.dumps({"items": chunk}, separators=(",", ":")).encode())
+        chunks.append(chunk if keep else len(chunk))
     headers = {**tokens.platform(*data.organisers), "content-type": "application/json"}
 
     local = threading.local()  # one client (its connection) per thread, as a platform's uploader keeps one
@@ -342,10 +349,14 @@ def bulk_write(url: str, data: Mittkoping, items: int, clients: int, tokens: Tok
         cpu["clients_run"], cpu["clients_wait"] = (sched[0] - sched_started[0], sched[1] - sched_started[1])
     for client in opened:
         client.close()
+    del encoded
     for response, chunk in zip(responses, chunks, strict=True):
         answer = response.json()
-        assert len(answer["items"]) == len(chunk) and answer["stored"] == len(chunk), answer
-        data.final.update((r["assessment_id"], body) for r, body in zip(answer["items"], chunk, strict=True))
+        size = chunk if isinstance(chunk, int) else len(chunk)
+        assert len(answer["items"]) == size and answer["stored"] == size, answer
+        if not isinstance(chunk, int):
+            data.final.update((r["assessment_id"], body) for r, body in zip(answer["items"], chunk, strict=True))
+    gc.unfreeze()
     return items / seconds
 
 
@@ -719,7 +730,8 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     import psutil
     from figures_read import reads_in_process
 
-    headers = tokens.admin(*organisers)
+    # the admin of the two organisers read (at --full the bench has 290: a token naming them all is not a reader's)
+    headers = tokens.admin(*organisers[:2])
     jobs = [("/v1/results/assessments", {"level": "organiser", "organiser_id": o}) for o in organisers[:2]]
     server = psutil.Process(server_pid)
 
@@ -745,7 +757,8 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     out |= {f"reads_answers_{k}": v for k, v in counted.items()}
     # the reads of the slowest 1 %: when they began (s from the start), grouped by 50 ms (one stall or many)
     out["reads_slowest_1pct_started_in_50ms_windows"] = len({int(start / 0.05) for _, start in slowest})
-    out |= {"reads_p50_ms": statistics.median(times) * 1000, "reads_p99_ms": pct(times, 0.99) * 1000,
+    out |= {"reads_p50_ms": statistics.median(times) * 1000, "reads_p95_ms": pct(times, 0.95) * 1000,
+            "reads_p99_ms": pct(times, 0.99) * 1000,
             "reads_requests": len(times), "reads_per_s": len(times) / wall,
             "reads_client_cpu_ms_per_request": client_cpu / len(times) * 1000,
             "reads_server_cpu_ms_per_request": spent / len(times) * 1000}
@@ -793,6 +806,13 @@ def rss_by_process(pid: int) -> list[dict]:
                     if "resource_tracker" in " ".join(process.cmdline()) else "worker")
             out.append({"role": role, "pid": process.pid, "rss_mb": round(process.memory_info().rss / 2**20, 1)})
     return sorted(out, key=lambda p: -p["rss_mb"])
+
+
+def own_vmhwm_mb() -> float | None:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
 
 
 def rss_mb(pid: int) -> float:
@@ -851,6 +871,13 @@ def main() -> int:
                         help="after the relay (and rebuild) stage, keep the filled broker and PostgreSQL up: their "
                              "addresses in <state>/hold.json, until <state>/release exists (bench/rebuild_held.py "
                              "runs rebuilds against them)")
+    parser.add_argument("--serve-rebuilt", action="store_true",
+                        help="without the apply stage: after the rebuild, serve its database with reporting for the "
+                             "later stages (reads, the cell check) — the fastest way to them at 6.4M")
+    parser.add_argument("--no-final-consistency", dest="final_consistency", action="store_false",
+                        help="after the final cell check, leave out /v1/admin/consistency (952 s at 6.4M: scale29)")
+    parser.add_argument("--check-timeout", type=float, default=600,
+                        help="seconds the final cell check (organiser by organiser) may take")
     parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
@@ -977,6 +1004,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
 
         data = (TermData(seed=16, students=students, organiser_count=organisers(args)) if students is not None
                 else Mittkoping(seed=16))
+        if isinstance(data, TermData):
+            data.compact = True  # its recomputation from packed facts, not the posted bodies (scale30)
         partitions = Counter(partition_of(o) for o in data.organisers)
         print(f"data: {args.shape}, {items:,} assessments"
               + (f" ({students:,} students in classes of 25, {len(data.organisers)} organisers, "
@@ -1031,6 +1060,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                   + f"; service runnable {extra['bulk_write_service_runnable_share']:.0%} of the time per worker"
                   + f"; load {extra['bulk_write_load_average']}", flush=True)
             processes.pop("assessment").stop()
+            if isinstance(data, TermData):
+                data.release()
 
             if "relay" in stages:
                 print("relay: draining the filled outbox ...", flush=True)
@@ -1078,8 +1109,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                     # as the apply ends, before the reads of the check below (the answer cache) and the consistency
                     # check (every fact recomputed in Python by the worker that answers it) add their own
                     applied_memory = rss_by_process(processes["reporting"].process.pid)
-                    exact_after = wait_until_exact(processes["reporting"].url, data, timeout=1800, levels=LEVELS,
-                                                   tokens=tokens)
+                    exact_after = check_by_organiser(processes["reporting"].url, data, timeout=1800, levels=LEVELS,
+                                                     tokens=tokens)
                     consistent = consistency(processes["reporting"].url, tokens)
                     memory = rss_by_process(processes["reporting"].process.pid)
                     run_out = {"consumers": consumers, "workers": r_workers, "events_per_s": round(rate, 1),
@@ -1127,6 +1158,7 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                                         state / "logs" / "rebuild.log", args.profile_rebuild, args.rebuild_decoders,
                                         args.rebuild_overlap, args.rebuild_connections)
                 figures["rebuild_seconds"] = rebuilt["process_seconds"]
+                served = rebuilt.pop("served")
                 rate = rebuilt["events_read"] / max(rebuilt["process_seconds"], 1e-9)
                 if not args.full:
                     rebuild_full_estimate, growth = full_rebuild_estimate(rebuilt, args.shape)
@@ -1144,6 +1176,22 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                              f"apply stage's database: {'not compared' if differing is None else sum(differing.values())}")
                 print(f"  {rebuilt['process_seconds']:.1f} s, {rate:,.0f} events/s, differing rows {differing}",
                       flush=True)
+
+            if args.serve_rebuilt and rebuilt is not None and "reporting" not in processes:
+                # the later stages against the rebuilt database, served by reporting as after `styrkedja rebuild
+                # reporting` (its live consumer continues from the rebuild's offsets, in the rebuild's group): the
+                # fastest way to a reporting holding every event (at 6.4M the rebuild took 1,323 s, the live
+                # apply 2,308 s: scale29)
+                consumers = apply_consumers[-1]
+                workers["reporting"] = max(consumers, workers["reporting"])
+                print(f"serving the rebuilt database: reporting with {consumers} consumers ({workers['reporting']} "
+                      "workers) ...", flush=True)
+                processes.update(start_services(infra, ("reporting",), state / "logs",
+                                                {"STYRKEDJA_CONSUMER_WORKERS": str(consumers)}, tokens=tokens,
+                                                workers={"reporting": workers["reporting"]},
+                                                databases={"reporting": served["url"]}, group=served["group"]))
+                notes.append(f"the later stages against the rebuilt database, served by reporting ({consumers} "
+                             f"consumers, {workers['reporting']} workers) in the rebuild's consumer group")
 
         if args.rebuild_hold and "relay" in stages:
             hold_for_rebuilds(infra, state, {**infra.service_env, **tokens.service_env,
@@ -1259,9 +1307,14 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             each = ", ".join(f"{p['role']} {p['rss_mb']:.1f}" for p in memory)
             print(f"  reporting RSS at the end: {each} MB (largest {figures['reporting_rss_mb']:.1f}, sum "
                   f"{extra['reporting_rss_mb_sum']:.1f})", flush=True)
-            print("checking the cells against the recomputation ...", flush=True)
-            wait_until_exact(processes["reporting"].url, data, timeout=600, tokens=tokens)
-            exact = consistency(processes["reporting"].url, tokens) and exact_each
+            print("checking the cells against the recomputation, organiser by organiser ...", flush=True)
+            load_before = os.getloadavg()[0]
+            extra["cell_check_seconds"] = check_by_organiser(processes["reporting"].url, data, timeout=args.check_timeout,
+                                                             tokens=tokens)
+            extra["cell_check_load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
+            print(f"  equal in {extra['cell_check_seconds']:.1f} s", flush=True)
+            # at 6.4M reporting's own check took 952 s (scale29): --no-final-consistency leaves it to the apply runs
+            exact = (consistency(processes["reporting"].url, tokens) if args.final_consistency else True) and exact_each
 
         out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
                "broker": infra.broker_kind, "shape": args.shape, "students": students, "items": items,
@@ -1275,6 +1328,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                "rebuild_seconds_full_estimate": round(rebuild_full_estimate) if rebuild_full_estimate else None,
                "cells_equal_recomputation": exact, "consistency_checks": CONSISTENCY_CHECKS, "notes": notes,
                "apply_runs": apply_runs,
+               # this process's own peak (the kernel's high-water mark): the generated data and the cell check
+               "bench_vmhwm_mb": own_vmhwm_mb(),
                "reporting_rss_by_process": memory,
                **({"post_to_visible_breakdown": latency_detail} if latency_detail else {})}
         limit = raw.get("raw_consume_per_s")
