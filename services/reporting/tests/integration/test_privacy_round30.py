@@ -298,20 +298,21 @@ async def test_a_teacher_of_one_group_reads_no_group_merit_resting_on_another_gr
 
 @pytest.fixture
 async def two_organisers(settings):
-    """ORG's results first, then one result of another organiser: the newest event is the other organiser's."""
+    """ORG's twelve results in one unit (yields the database and its feeder: a test feeds another organiser's)."""
     database = Database(settings.database_url)
     feeder = Feeder(database)
     await feeder([unit("organiser", ORG, ORG, None), unit("area", "north", ORG, ORG),
                   unit("school_unit", "su-n", ORG, "north", code="11111111"),
                   *[result(uuid5(NS, f"p30-t-{i}"), 1, "C", ORG, "11111111", "7A", f"s-{i}") for i in range(12)]])
-    await feeder([unit("organiser", OTHER, OTHER, None),
-                  result(uuid5(NS, "p30-other"), 1, "C", OTHER, "22222222", "7A", "s-other")])
-    yield database
+    yield database, feeder
     await database.dispose()
 
 
 async def test_the_newest_event_time_is_told_to_operations_alone(two_organisers, bare_client, token_issuer):
     """Failed on the old code: the politician of 2999 read the time of 3001's event in every answer's header."""
+    _, feeder = two_organisers
+    await feeder([unit("organiser", OTHER, OTHER, None),  # the newest event is the other organiser's
+                  result(uuid5(NS, "p30-other"), 1, "C", OTHER, "22222222", "7A", "s-other")])
     params = {"level": "area", "organiser_id": ORG}
     politician = _token(token_issuer, "politician")
     first = await bare_client.get("/v1/results/assessments", headers=politician, params=params)

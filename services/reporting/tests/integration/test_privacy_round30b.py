@@ -52,6 +52,7 @@ from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, Feeder, membership, unit
 from .test_figures import forecast, result
+from .test_privacy_round30 import two_organisers  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -220,18 +221,8 @@ async def test_an_alerts_shares_are_of_the_students_shown(settings, bare_client,
     assert not gives_back(figures["share"], 20, (22, 16))
 
 
-@pytest.fixture
-async def two_organisers(settings):
-    database = Database(settings.database_url)
-    feeder = Feeder(database)
-    await feeder([unit("organiser", ORG, ORG, None), unit("area", "north", ORG, ORG),
-                  unit("school_unit", "su-n", ORG, "north", code="11111111"),
-                  *[result(uuid5(NS, f"r30b-t-{i}"), 1, "C", ORG, "11111111", "7A", f"s-{i}") for i in range(12)]])
-    yield database, feeder
-    await database.dispose()
-
-
-async def test_the_consumer_lag_is_told_to_operations_alone(two_organisers, bare_client, token_issuer, monkeypatch):
+async def test_the_consumer_lag_is_told_to_operations_alone(two_organisers, bare_client, token_issuer,  # noqa: F811
+                                                          monkeypatch):
     """Failed on the old code: the politician of 2999 read the service's lag (7 here) in every answer's header."""
     monkeypatch.setattr(freshness, "_lag_source", lambda: 7)
     params = {"level": "area", "organiser_id": ORG}
@@ -255,7 +246,8 @@ async def test_the_consumer_lag_is_told_to_operations_alone(two_organisers, bare
     assert "withheld" in header["description"]
 
 
-async def test_an_etag_does_not_move_with_another_organisers_data(two_organisers, bare_client, token_issuer):
+async def test_an_etag_does_not_move_with_another_organisers_data(two_organisers, bare_client,  # noqa: F811
+                                                                 token_issuer):
     """Held: the ETag is the hash of the reader's own answer; another organiser's result changes the state version
     (the kept answers are dropped) but not the politician's answer, so its ETag still matches (304)."""
     _, feeder = two_organisers
