@@ -77,3 +77,30 @@ async def audit_trail(session: AsyncSession, table: Table, organiser_id: str, *,
     rows = await session.execute(query.order_by(table.c.at.desc(), table.c.id.desc())
                                  .limit(max(1, min(limit, AUDIT_PAGE_MAX + 1))))
     return [dict(row._mapping) for row in rows]
+
+
+#: the most rows of one organiser's trail at one moment a cursor may say are left (more is no cursor of the service's)
+AUDIT_AT_ONE_MOMENT_MAX = 1_000_000
+
+
+async def rows_left_at(session: AsyncSession, table: Table, organiser_id: str, at: datetime, row_id: int) -> int:
+    """A page's position told without the row's id: how many of the organiser's rows at the moment `at` come after the
+    row `row_id` (newest first: those of a smaller id). The id counts every organiser's reads (one sequence for the
+    table), so a cursor carrying it told an organiser admin how many reads other organisers' users made between two
+    of its own (hostile round 30h)."""
+    count = await session.scalar(select(func.count()).select_from(table).where(
+        table.c.organiser_id == organiser_id, table.c.at == at, table.c.id < row_id))
+    return int(count or 0)
+
+
+async def position_at(session: AsyncSession, table: Table, organiser_id: str, at: datetime,
+                      left: int) -> tuple[datetime, int]:
+    """The position `rows_left_at` told, for `audit_trail`'s `after`: the rows before `at` and the `left` oldest-id
+    rows at `at` (a read recorded since at that moment has a greater id: before the position, as one recorded since
+    at a later moment)."""
+    if left <= 0:
+        return at, 0
+    oldest = select(table.c.id).where(table.c.organiser_id == organiser_id, table.c.at == at) \
+        .order_by(table.c.id).limit(left).subquery()
+    last = await session.scalar(select(func.max(oldest.c.id)))
+    return at, (int(last) + 1 if last is not None else 0)

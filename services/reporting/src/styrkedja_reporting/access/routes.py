@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
-from styrkedja_kit.auth.audit import AUDIT_PAGE_MAX, audit_trail
+from styrkedja_kit.auth.audit import AUDIT_AT_ONE_MOMENT_MAX, AUDIT_PAGE_MAX, audit_trail, position_at, rows_left_at
 from styrkedja_kit.inputs import OrganiserIdParam
 from styrkedja_kit.paging import LINK_HEADER, after_query, cursor_of, next_page, position_of
 from styrkedja_kit.rules import RuleViolation
@@ -18,6 +18,15 @@ from styrkedja_kit.rules import RuleViolation
 from .tables import audit_reads
 
 router = APIRouter(prefix="/v1/audit", tags=["access"])
+
+
+def _left(text: str) -> int:
+    """A cursor's count of rows left at its moment (`rows_left_at`); out of its bounds: no cursor the service wrote
+    (a number past PostgreSQL's bigint was a 500, and the connection's next request was reset)."""
+    left = int(text)
+    if not 0 <= left <= AUDIT_AT_ONE_MOMENT_MAX:
+        raise ValueError(text)
+    return left
 
 
 class AuditRow(BaseModel):
@@ -52,12 +61,17 @@ async def audit_reads_of(*, request: Request, response: Response, organiser_id: 
         # as if no one had read anything (swapped bounds, most often)
         raise RuleViolation("until", "not_before_since", "until must not be before since (they are compared as "
                             "instants, whatever offset each is written with)")
-    position = position_of(after, int)
+    told = position_of(after, _left)
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser's audit trail")
+    # the cursor tells the last row's moment and how many of this organiser's rows at it are left, never the row's
+    # id: the table's one sequence counts every organiser's reads (round 30h)
     async with runtime_of(request).db.sessions() as session:
+        position = None if told is None else await position_at(session, audit_reads, organiser_id, *told)
         rows = await audit_trail(session, audit_reads, organiser_id, since=since, until=until, after=position,
                                  limit=limit + 1)
-    page = rows[:limit]
-    next_page(request, response, cursor_of(page[-1]["at"], page[-1]["id"]) if len(rows) > limit else None)
+        page = rows[:limit]
+        cursor = None if len(rows) <= limit else cursor_of(page[-1]["at"], await rows_left_at(
+            session, audit_reads, organiser_id, page[-1]["at"], page[-1]["id"]))
+    next_page(request, response, cursor)
     return [AuditRow(**{k: v for k, v in row.items() if k != "id"}) for row in page]
