@@ -9,6 +9,13 @@ Found and fixed (each test failed on the old code, as said at it):
 - A forged audit cursor naming a number past PostgreSQL's bigint (its base64 is `cursor_of`'s spelling, so it passed
   the round-trip check) was a 500, and the next request on that connection was reset. Now a count out of its bounds
   is no cursor of the service's: 422 naming `after`, `page_cursor`.
+- `STYRKEDJA_METRICS_BIND` took any text. Empty, a typo (`not a host`), an address with a port, or an address of no
+  interface of the host: the listener failed, the service served on without metrics and logged it as another worker
+  holding the port. Now the setting is an IP address or a host name (the settings refuse anything else naming
+  `metrics_bind`), and a listener that cannot listen for any reason but a taken port stops the start with a message
+  naming `STYRKEDJA_METRICS_BIND` and `STYRKEDJA_METRICS_PORT`, before any task runs (a taken port still lets a
+  second worker serve on, round 30o). `STYRKEDJA_METRICS_PORT` (`abc`, 0, 70000) and `STYRKEDJA_METRICS_ON_APP_PORT`
+  (`maybe`) were already refused naming the setting (held).
 
 What held (probed, each answer as the rules say):
 - the alert list's cursor carries the last row's `changed_at` and `alert_id`, both in the row the reader was shown;
@@ -34,10 +41,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from styrkedja_devstack.postgres import free_port
+from styrkedja_kit.app import serve_metrics
 from styrkedja_kit.paging import cursor_of
+from styrkedja_kit.settings import ServiceSettings
 from styrkedja_reporting.access.tables import audit_reads
 
 pytestmark = [pytest.mark.integration]
@@ -125,3 +136,25 @@ def test_ops_spelled_otherwise_is_no_ops_role(reporting, token_issuer, roles):
     assert read.headers["x-styrkedja-consumer-lag"] == "withheld", read.headers
     ready = httpx.get(reporting.url + "/readyz", headers=headers, timeout=60)
     assert set(ready.json()) == {"service", "status", "checks"}, ready.text
+
+
+@pytest.mark.parametrize("bind", ["", "not a host", "127.0.0.1:9000", "host/metrics", "a" * 300])
+def test_a_metrics_bind_that_is_no_address_is_refused_naming_the_setting(bind, monkeypatch):
+    """Failed on the old code: each was taken (and the listener then failed unsaid but as a taken port)."""
+    monkeypatch.setenv("STYRKEDJA_METRICS_BIND", bind)
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings()
+    assert [error["loc"] for error in refused.value.errors()] == [("metrics_bind",)]
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "::1", "localhost", "0.0.0.0"])
+def test_a_metrics_bind_of_an_address_or_a_name_is_taken(bind, monkeypatch):
+    monkeypatch.setenv("STYRKEDJA_METRICS_BIND", bind)
+    assert ServiceSettings().metrics_bind == bind
+
+
+def test_a_metrics_listener_that_cannot_listen_stops_the_start_naming_the_settings():
+    """192.0.2.1 (TEST-NET-1) is no interface of this host. Failed on the old code: None (no metrics, a warning that
+    another worker may serve them)."""
+    with pytest.raises(RuntimeError, match="STYRKEDJA_METRICS_BIND='192.0.2.1'.*STYRKEDJA_METRICS_PORT"):
+        serve_metrics(ServiceSettings(metrics_port=free_port(), metrics_bind="192.0.2.1"))

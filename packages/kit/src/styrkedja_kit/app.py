@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import gc
 import hashlib
 import logging
@@ -555,6 +556,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         tune_garbage_collector(settings.gc_gen0_threshold)
         tune_allocator(settings.malloc_trim_threshold_bytes, settings.malloc_mmap_threshold_bytes,
                        settings.malloc_arena_max)
+        # first: a listener that cannot listen stops the start before any task runs (hostile round 30h)
+        listener = serve_metrics(settings)
         db = Database(settings.database_url, settings.database_pool_size, settings.database_pool_timeout_seconds)
         runtime = Runtime(settings=settings, db=db, metadata=metadata)
         if uses_outbox:
@@ -579,7 +582,6 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                 runtime.consumers.append(loop)
                 runtime.tasks.append(asyncio.create_task(one.run(), name=f"consumer-{consumer.group_id}"))
         app.state.runtime = runtime
-        listener = serve_metrics(settings)
         literal_templates_of(app)  # found before the first request, not by it
         log.info("service started")
         try:
@@ -702,6 +704,10 @@ def serve_metrics(settings: ServiceSettings) -> Any:
     try:
         server, _ = start_http_server(settings.metrics_port, settings.metrics_bind)
     except OSError as error:
+        if error.errno != errno.EADDRINUSE:  # no other worker's: an address not of this host, a name not resolved
+            raise RuntimeError(f"STYRKEDJA_METRICS_BIND={settings.metrics_bind!r} with STYRKEDJA_METRICS_PORT="
+                               f"{settings.metrics_port}: the metrics listener cannot listen there ({error}); give an "
+                               "address of this host (127.0.0.1, 0.0.0.0)") from None
         log.warning("metrics listener not started (another worker of this process may serve it)",
                     extra={"port": settings.metrics_port, "bind": settings.metrics_bind, "error": str(error)})
         return None

@@ -6,6 +6,7 @@ Each process runs exactly one service, so one flat set of variables is enough:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 
@@ -44,6 +45,9 @@ def validation_lines(error: Any) -> list[str]:
 #: when none)
 _BOOTSTRAP_SERVER = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
 
+#: a host name (RFC 1123 labels, dot-separated) a listener may bind
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STYRKEDJA_", extra="ignore")
@@ -258,6 +262,20 @@ class ServiceSettings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+asyncpg://" + url[len(plain):]
         return url
+
+    @field_validator("metrics_bind")
+    @classmethod
+    def _listenable_address(cls, bind: str) -> str:
+        """An IP address or a host name: an empty one, a typo or an address with a port was started with, the
+        listener failed and the service served on without metrics, logged as if another worker held the port (hostile
+        round 30h)."""
+        try:
+            ipaddress.ip_address(bind)
+        except ValueError:
+            if not _HOST_NAME.fullmatch(bind):
+                raise ValueError("an IP address or a host name of this machine (127.0.0.1: this host or pod alone; "
+                                 "0.0.0.0: every interface)") from None
+        return bind
 
     @field_validator("cors_allow_origins")
     @classmethod
