@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from inprocess import auth, start_service
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -158,3 +159,45 @@ def test_a_metrics_listener_that_cannot_listen_stops_the_start_naming_the_settin
     another worker may serve them)."""
     with pytest.raises(RuntimeError, match="STYRKEDJA_METRICS_BIND='192.0.2.1'.*STYRKEDJA_METRICS_PORT"):
         serve_metrics(ServiceSettings(metrics_port=free_port(), metrics_bind="192.0.2.1"))
+
+
+@pytest.fixture(scope="module")
+def lika(infrastructure, token_issuer):
+    service = start_service("lika", infrastructure, token_issuer)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/v1/self-assessments/%70ublished", 405), ("HEAD", "/v1/self-assessments/published", 405),
+    ("OPTIONS", "/v1/self-assessments/published", 405), ("DELETE", "/v1/self-assessments/published", 405),
+    ("GET", "/v1/self-assessments/published?x=1", 405), ("GET", "/v1/self-assessments/published/", 404),
+    ("GET", "/v1/self-assessments//published", 404), ("GET", "/v1/self-assessments/Published", 422),
+    ("GET", "/v1/self-assessments/" + "p" * 20_000, 422), ("GET", "/v1/self-assessments/published%2F", 400),
+    ("OPTIONS", "/v1/self-assessments/compare", 405)])
+def test_a_fixed_path_under_a_templated_route_held_against_hostile_spellings(lika, token_issuer, method, path, status):
+    """Held: a 405 names `Allow` (the fixed template's methods), every other answer is problem+json naming a field."""
+    answer = httpx.request(method, lika.url + path, headers=auth(token_issuer), timeout=60)
+    assert answer.status_code == status, (answer.status_code, answer.text[:300])
+    if status == 405:
+        assert answer.headers["allow"] in ("POST", "GET, HEAD"), answer.headers
+    if method != "HEAD":
+        assert answer.json()["errors"][0]["field"], answer.text
+
+
+def test_a_bad_token_on_an_open_path_is_a_401_naming_authorization(reporting, token_issuer):
+    """Held: expired, another audience or issuer, roles of no array, a token past its size, two headers."""
+    tokens = [token_issuer.mint(roles=["ops"], ttl_seconds=-120), token_issuer.mint(roles=["ops"], extra={"aud": "x"}),
+              token_issuer.mint(roles=["ops"], extra={"iss": "http://elsewhere"}),
+              token_issuer.mint(roles=[], extra={"roles": {"ops": True}}),
+              token_issuer.mint(roles=[f"x{n}" for n in range(3000)] + ["ops"])]
+    for path in ("/readyz", "/healthz"):
+        for token in tokens:
+            answer = httpx.get(reporting.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            assert answer.status_code == 401, answer.text
+            assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("Authorization", "invalid_token")]
+        twice = httpx.get(reporting.url + path, timeout=60, headers=[
+            ("Authorization", f"Bearer {token_issuer.mint(roles=['ops'])}"), ("Authorization", "Bearer x")])
+        assert twice.status_code == 401 and twice.json()["errors"][0]["rule"] == "single_header", twice.text
