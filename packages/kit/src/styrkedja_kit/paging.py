@@ -6,7 +6,9 @@ never at an offset: a row arriving between two pages (before the position, as th
 list) moves no other row into or out of the next page, so none is skipped or repeated. LIKA's `after` is the last
 row's id, looked up again; a list ordered by something that changes (an alert's `changed_at`) would find that row
 elsewhere by the next page, so here the cursor carries the position itself: the sort key's moment and the id, as
-the service wrote them (`cursor_of`). Any other text, a cursor edited or made up, is a 422 naming `after` and the
+the service wrote them (`cursor_of`). A list whose ids count other tenants' rows (the audit trail's one sequence)
+writes a number of its own beside the moment instead (`auth.audit.rows_left_at`): a cursor tells nothing a row of
+the page did not. Any other text, a cursor edited or made up, is a 422 naming `after` and the
 rule `page_cursor`: only one the service wrote is read (it is written again and compared)."""
 
 from __future__ import annotations
