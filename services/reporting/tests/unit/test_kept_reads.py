@@ -54,3 +54,18 @@ def test_reporting_sets_the_budget_from_its_setting() -> None:
     finally:
         KEPT.max_cells = before
     assert ReportingSettings(database_url="postgresql+asyncpg://u@127.0.0.1:1/x").results_kept_cells == 4_096
+
+
+def test_metrics_tell_what_both_caches_hold() -> None:
+    from prometheus_client.core import REGISTRY
+
+    from styrkedja_reporting.access.answers import ANSWERS
+    from styrkedja_reporting.results.read import KEPT
+
+    KEPT.clear()
+    try:
+        KEPT.keep("one read", cells(64))
+        assert REGISTRY.get_sample_value("styrkedja_results_kept_cells") == 64
+        assert REGISTRY.get_sample_value("styrkedja_read_answers_kept_bytes") == ANSWERS.kept_bytes()
+    finally:
+        KEPT.clear()
