@@ -150,8 +150,8 @@ class KeptReads:
     (`disclose.state_version`, read before the cells), the filters and the reader's scope. Kept for the levels above
     the school unit (few cells a read), bounded by the cells held (`max_cells`, `results_kept_cells`), the least
     recently used out first; a read of more cells than that is not kept. Bounded by reads alone (512), the cell
-    check's reads of every organiser's area, organiser and nation level (64 cells each, ~4.5 kB a cell as kept)
-    held ~1 MB an organiser until 512 reads (~170 organisers, ~160 MB): a worker's peak through the check grew with
+    check's reads of every organiser's area, organiser and nation level (64 cells each, ~0.115 MiB of RSS a read)
+    grew a worker until 512 reads (~170 organisers): 205 MiB at 200 organisers, 154 with this bound — its peak grew with
     the organisers read (bench/README.md, reads30)."""
 
     def __init__(self, max_cells: int) -> None:
