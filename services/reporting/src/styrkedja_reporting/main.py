@@ -35,6 +35,7 @@ from .metadata import metadata
 from .ops.routes import router as ops_routes
 from .registry import HandlerRegistry
 from .results import handlers as results
+from .results.read import KEPT
 from .results.routes import router as results_routes
 from .settings import ReportingSettings
 from .support import handlers as support
@@ -109,6 +110,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                     lambda runtime, every: alert_freshness.run_sweeper(runtime, every), name="freshness-sweep")
     with_background(app, settings.decision_warm_seconds, keep_warm, name="keep-decisions-warm")
     ANSWERS.max_bytes = settings.read_cache_max_mb * 2**20  # one cache per process, as its setting says
+    KEPT.max_cells = settings.results_kept_cells  # one per process, too
     with_answer_cache(app)
     return app
 

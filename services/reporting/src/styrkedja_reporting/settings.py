@@ -47,6 +47,10 @@ class ReportingSettings(ServiceSettings):
     # bound28): 40,000 are ~70 MB over a worker's ~200 MB; they cover one organiser's students at the national
     # average size (~22k) and at the bench's 400k events (~33k, its cell check reads per organiser)
     results_read_max_cells: int = Field(40_000, ge=1, le=10_000_000)
+    # the cells of area, organiser and nation reads kept per state version (`results.read.KeptReads`; ~1.8 kB of RSS
+    # a cell as kept, so 4,096 are ~7 MB): bounded by reads alone (512) they grew a worker by ~0.35 MB for every
+    # organiser the cell check read, ~51 MB more at 200 organisers (bench/README.md, reads30). 0: none kept
+    results_kept_cells: int = Field(4_096, ge=0, le=1_000_000)
     # glibc's allocator returns what a batch freed (`kit.app.tune_allocator`): bench/speed.py saw
     # reporting's RSS after catching up on 62k events at 195 MB with these, 224–235 MB without,
     # apply equally fast

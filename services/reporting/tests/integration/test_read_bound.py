@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 
 async def _get(settings, token: str, max_cells: int, params: dict[str, str], path: str = "/v1/results/assessments"):
-    read._KEPT.clear()
+    read.KEPT.clear()
     bounded = settings.model_copy(update={"results_read_max_cells": max_cells, "read_cache_enabled": False})
     async with service_client("styrkedja_reporting", bounded) as c:
         return await c.get(path, params=params, headers={"Authorization": f"Bearer {token}"})

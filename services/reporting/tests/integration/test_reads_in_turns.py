@@ -20,7 +20,7 @@ READS = [{"level": level} for level in ("student", "group", "school_unit", "area
 
 async def _answers(settings, token: str) -> list[tuple[int, str | None, bytes]]:
     """Every read of `READS` from a fresh app without the answer cache, nothing kept (the routes run)."""
-    read._KEPT.clear()
+    read.KEPT.clear()
     out = []
     async with service_client("styrkedja_reporting", settings.model_copy(update={"read_cache_enabled": False})) as c:
         for params in READS:

@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from prometheus_client.core import REGISTRY, CounterMetricFamily
+from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,6 +56,7 @@ from styrkedja_kit.negotiation import raw_accept_of
 from styrkedja_kit.supervise import within
 
 from ..freshness import consumer_lag_for, newest_event_time_for
+from ..results.read import KEPT
 from ..results.read import Scope as ReadScope
 
 log = logging.getLogger(__name__)
@@ -296,6 +297,9 @@ class Answers:
     def clear(self) -> None:
         self._spaces.clear()
 
+    def kept_bytes(self) -> int:
+        return sum(g.size for g in self._spaces.values())
+
     def generation(self, namespace: Hashable, state: State, day: Day) -> Generation:
         """The namespace's generation for this state; a newer state (or day) starts a new one. A read
         older than the generation kept gets a generation of its own that is not kept."""
@@ -371,9 +375,14 @@ def today() -> Day:
 class _AnswerMetrics(Collector):
     """The answer cache on `/metrics`: hits, misses and state version reads of this process."""
 
-    def collect(self) -> Iterable[CounterMetricFamily]:
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
         yield CounterMetricFamily("styrkedja_read_answers_hits", "Reads answered from kept answers",
                                   value=ANSWERS.hits)
+        # what the two caches hold now, as their budgets count it: a worker's memory is told apart from them (reads30)
+        yield GaugeMetricFamily("styrkedja_read_answers_kept_bytes", "Bytes the kept answers hold (entry_bytes)",
+                                value=ANSWERS.kept_bytes())
+        yield GaugeMetricFamily("styrkedja_results_kept_cells", "Cells of results reads kept (results.read.KEPT)",
+                                value=KEPT.cells)
         yield CounterMetricFamily("styrkedja_read_answers_misses", "Reads answered by the route (and kept if allowed)",
                                   value=ANSWERS.misses)
         yield CounterMetricFamily("styrkedja_read_state_version_reads", "Reads of the state version (freshness rows)",

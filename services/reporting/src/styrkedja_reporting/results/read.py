@@ -145,11 +145,46 @@ _GROUP_BY = {"assessments": ("level", "unit_id", "subject_code", "school_year", 
              "forecasts": ("level", "unit_id", "subject_code", "school_year", "term")}
 
 
-#: Cells already read, per state version: the cells of a read are a function of the materialised
-#: state (`disclose.state_version`, read before the cells), the filters and the reader's scope.
-#: Kept for the levels above the school unit (few cells); bounded, the oldest goes first.
-_KEPT: OrderedDict[Hashable, list[ResultCell]] = OrderedDict()
-KEPT_READS = 512
+class KeptReads:
+    """Cells already read, per state version: the cells of a read are a function of the materialised state
+    (`disclose.state_version`, read before the cells), the filters and the reader's scope. Kept for the levels above
+    the school unit (few cells a read), bounded by the cells held (`max_cells`, `results_kept_cells`), the least
+    recently used out first; a read of more cells than that is not kept. Bounded by reads alone (512), the cell
+    check's reads of every organiser's area, organiser and nation level (64 cells each, ~0.115 MiB of RSS a read)
+    grew a worker until 512 reads (~170 organisers): 205 MiB at 200 organisers, 154 with this bound — its peak grew with
+    the organisers read (bench/README.md, reads30)."""
+
+    def __init__(self, max_cells: int) -> None:
+        self.max_cells, self.cells = max_cells, 0
+        self._reads: OrderedDict[Hashable, list[ResultCell]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._reads)
+
+    def clear(self) -> None:
+        self._reads.clear()
+        self.cells = 0
+
+    def get(self, key: Hashable) -> list[ResultCell] | None:
+        found = self._reads.get(key)
+        if found is not None:
+            self._reads.move_to_end(key)
+        return found
+
+    def keep(self, key: Hashable, cells: list[ResultCell]) -> None:
+        old = self._reads.pop(key, None)
+        if old is not None:
+            self.cells -= len(old)
+        if len(cells) > self.max_cells:
+            return
+        self._reads[key] = cells
+        self.cells += len(cells)
+        while self.cells > self.max_cells:
+            _, dropped = self._reads.popitem(last=False)
+            self.cells -= len(dropped)
+
+
+KEPT = KeptReads(4_096)  # `main.create_app` sets it from `results_kept_cells`
 _KEPT_LEVELS = frozenset({"nation", "organiser", "area"})
 
 
@@ -160,13 +195,10 @@ async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: F
     if level not in _KEPT_LEVELS:
         return await _read_cells(session, kind, level, filters, scope, max_cells)
     key = (await state_version(session), kind, level, filters, scope, max_cells)
-    found = _KEPT.get(key)
+    found = KEPT.get(key)
     if found is None:
-        found = _KEPT[key] = await _read_cells(session, kind, level, filters, scope, max_cells)
-        while len(_KEPT) > KEPT_READS:
-            _KEPT.popitem(last=False)
-    else:
-        _KEPT.move_to_end(key)
+        found = await _read_cells(session, kind, level, filters, scope, max_cells)
+        KEPT.keep(key, found)
     return list(found)
 
 
