@@ -38,21 +38,20 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 from fractions import Fraction
 from uuid import uuid4, uuid5
 
 import pytest
-from sqlalchemy import insert
 
 from styrkedja_kit.db import Database
 from styrkedja_reporting import freshness
-from styrkedja_reporting.alerts.tables import alerts
 from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, Feeder, membership, unit
 from .test_figures import forecast, result
 from .test_privacy_round30 import two_organisers  # noqa: F401 (a fixture)
+from .test_rounded_counts import store_area_alert
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -202,17 +201,7 @@ async def test_coverage_and_forecast_shares_are_of_the_counts_shown(fed, bare_cl
 
 async def test_an_alerts_shares_are_of_the_students_shown(settings, bare_client, token_issuer):
     """Failed on the old code: an area manager read 20 and 30 students beside 0.7273 and 1.0 (16/22 and 31/31)."""
-    database = Database(settings.database_url)
-    await Feeder(database)([unit("organiser", ORG, ORG, None), unit("area", "north", ORG, ORG)])
-    at = datetime(2026, 10, 1, 8, tzinfo=UTC)
-    async with database.sessions.begin() as session:
-        await session.execute(insert(alerts).values(
-            alert_id=uuid4(), organiser_id=ORG, level="area", unit_id="north", school_unit_code=None,
-            subject_code="GRGRMAT01", year=None, school_year="2026/27", term=None, round=2, rule="pass_share_drop",
-            status="open", episode=1, raised_at=at, changed_at=at,
-            figures={"students": 22, "compared_students": 31, "share": 0.7273, "compared_share": 1.0,
-                     "change_points": -27.27, "threshold_points": 10.0}))
-    await database.dispose()
+    await store_area_alert(settings, 0.7273, -27.27)
     response = await bare_client.get("/v1/alerts", headers=_bearer(token_issuer, "area_manager", areas=["north"]))
     assert response.status_code == 200, response.text
     figures = response.json()[0]["figures"]

@@ -103,8 +103,9 @@ async def test_the_organiser_admin_reads_every_count_exactly(fed, bare_client, t
         assert view == EXACT, name
 
 
-async def test_an_area_managers_area_alert_shows_its_students_rounded(settings, bare_client, token_issuer):
-    """An alert of an area carries the students behind it: rounded as the area's figures are, where rounded."""
+async def store_area_alert(settings: ReportingSettings, share: float, change_points: float) -> None:
+    """An open pass-share-drop alert of area north (22 students against 31 at 1.0), stored as the alerts' handler
+    stores one."""
     from datetime import UTC, datetime
     from uuid import uuid4
 
@@ -120,9 +121,14 @@ async def test_an_area_managers_area_alert_shows_its_students_rounded(settings, 
             alert_id=uuid4(), organiser_id=ORG, level="area", unit_id="north", school_unit_code=None,
             subject_code="GRGRMAT01", year=None, school_year="2026/27", term=None, round=2, rule="pass_share_drop",
             status="open", episode=1, raised_at=at, changed_at=at,
-            figures={"students": 22, "compared_students": 31, "share": 0.5, "compared_share": 1.0,
-                     "change_points": -50.0, "threshold_points": 10.0}))
+            figures={"students": 22, "compared_students": 31, "share": share, "compared_share": 1.0,
+                     "change_points": change_points, "threshold_points": 10.0}))
     await database.dispose()
+
+
+async def test_an_area_managers_area_alert_shows_its_students_rounded(settings, bare_client, token_issuer):
+    """An alert of an area carries the students behind it: rounded as the area's figures are, where rounded."""
+    await store_area_alert(settings, 0.5, -50.0)
     for claims, students in ((dict(roles=["area_manager"], areas=["north"]), (20, 30)),
                              (dict(roles=["organiser_admin"]), (22, 31))):
         headers = {"Authorization": "Bearer " + token_issuer.mint(organisers=[ORG], **claims)}
