@@ -139,3 +139,67 @@ def test_a_rektors_duty_ending_yesterday_or_starting_tomorrow_gives_no_unit_toda
         assert units_read_by(reporting, "rektor-ended", applied) == set()
         assert units_read_by(reporting, "rektor-ahead", applied) == set()
         assert units_read_by(reporting, "rektor-1", applied) == {"29990301", "29990302"}
+
+
+TEACHER = {"id": "d-teach", "person": {"id": "teacher-1"}, "dutyAt": {"id": "su-a1"}, "dutyRole": "Lärare",
+           "startDate": "2026-08-01", "meta": META}
+TAUGHT = {**AT_SKOLA, "id": "g-4b", "displayName": "4B", "organisation": {"id": "su-a1"}}
+MATHS = {"id": "a-ma", "displayName": "Matematik 4B", "groups": [{"id": "g-4b"}],
+         "teachers": [{"duty": {"id": "d-teach"}}], "startDate": "2026-08-17", "meta": META}
+
+
+def groups_read_by(service: RunningService, person: str, applied: list[int]) -> set[tuple[str, str]]:
+    """The (school unit code, group) pairs the teacher `person` reads, as reporting completes a reader — after the
+    import's directory events are applied (`units_read_by`)."""
+    units_read_by(service, person, applied)
+
+    async def read() -> set[tuple[str, str]]:
+        database = Database(service.database_url)
+        try:
+            async with database.sessions() as session:
+                reader = await reader_of(session, Principal(subject=person, roles=frozenset({Role.TEACHER}),
+                                                            organisers=frozenset({ORGANISER})))
+                return {(g.school_unit_code, g.group_id) for g in reader.groups}
+        finally:
+            await database.dispose()
+    return asyncio.run(read())
+
+
+def test_an_incremental_run_moving_or_leaving_out_a_group_takes_its_unchanged_teaching_with_it(
+        reporting: RunningService, token_issuer: Any) -> None:
+    """Failed on the old code: an incremental run in which only the group changed (moved to another school unit, then
+    to a Rektorsområde of two units: left out) removed the group where reporting held it, but the teacher kept reading
+    it there — the assignment's activity did not change, so it was neither read nor traceable to the group. Now the
+    run reads the activities whole then: moved, the teacher reads the group at its new unit only; left out, not at
+    all (as a full run has it)."""
+    def source(groups: list[dict[str, Any]], *, since: datetime | None) -> HttpSource:
+        served = {"organisations": ORGS, "groups": groups, "duties": [TEACHER], "activities": [MATHS],
+                  "persons": [], "syllabuses": []}
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            entity = request.url.path.removeprefix("/v2.0/")
+            if entity == "deletedEntities":
+                return httpx.Response(200, json={"data": {}})
+            changed_only = entity == "activities" and "meta.modified.after" in request.url.params
+            return httpx.Response(200, json={"data": [] if changed_only else served.get(entity, [])})
+
+        client = httpx.Client(base_url="https://ss12000.test/v2.0", transport=httpx.MockTransport(handle))
+        return HttpSource("https://ss12000.test/v2.0", client=client, sleep=lambda _: None)
+
+    since, applied = datetime(2026, 9, 1, tzinfo=UTC), [0]
+    with httpx.Client(base_url=reporting.url, headers=auth(token_issuer), timeout=60) as client:
+        def imported_since(group: dict[str, Any]) -> None:
+            the_plan, deleted = read_and_plan(source([group], since=since), since=since, naive_zone=ZONE,
+                                              held=lambda organisers: {o: held(client, o) for o in organisers})
+            assert the_plan.refused == [], the_plan.refused
+            send(client, the_plan, deleted, removed_at=datetime.now(UTC))
+
+        the_plan, deleted = read_and_plan(source([TAUGHT], since=None), since=None, naive_zone=ZONE)
+        send(client, the_plan, deleted, removed_at=datetime.now(UTC), full=True)
+        assert groups_read_by(reporting, "teacher-1", applied) == {("29990301", "g-4b")}
+        imported_since({**TAUGHT, "organisation": {"id": "su-a2"}})
+        assert groups_read_by(reporting, "teacher-1", applied) == {("29990302", "g-4b")}  # before: 29990301 still
+        imported_since({**TAUGHT, "organisation": {"id": "ro-a"}})
+        assert groups_read_by(reporting, "teacher-1", applied) == set()
+        assert not [key for key in dict(held(client, ORGANISER)) if key.startswith(("teaching_assignment:",
+                                                                                    "unit:group:"))]

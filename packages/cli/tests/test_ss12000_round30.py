@@ -19,12 +19,15 @@ school unit. Each test failed on the code before it, as its docstring says.
   what reporting held of them removed. Organisations listed children first or with their parents on a later page,
   and duties ending yesterday or starting tomorrow, were imported as they should be (pinned here). Groups of one
   name on two Enheter of a school unit are two groups (placed at their Skolenhet, they were taken as one recreated),
-  and a server with an organisation for every class is said up to a bound (a line a class before).
+  and a server with an organisation for every class is said up to a bound (a line a class before);
+* an incremental run moving or leaving out a group reporting holds kept the teaching assignments of its unchanged
+  activities (their keys cannot be traced to the group) until a full run: now it reads the activities whole then.
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -333,3 +336,78 @@ def test_a_skolenhet_below_a_skolenhet_is_its_own_and_what_is_below_it_is_its() 
     assert [(c["data"]["unit_type"], c["data"]["unit_id"], c["data"]["parent_id"])
             for c in the_plan.changes["organisations"]] == [
         ("organiser", "2999", None), ("school_unit", "su", "2999"), ("school_unit", "su2", "2999")]
+
+
+class ByCode(Reporting):
+    """Reporting's stub keying a group by its school unit code, as reporting does (`unit:group:<code>:<id>`)."""
+
+    @staticmethod
+    def key(data: dict[str, Any]) -> str:
+        if data.get("unit_type") == "group":
+            return f"unit:group:{data['school_unit_code']}:{data['unit_id']}"
+        return Reporting.key(data)
+
+
+def test_an_incremental_run_leaves_no_teaching_of_unchanged_activities_at_a_group_it_moved_or_left_out(
+        tmp_path, monkeypatch) -> None:
+    """Failed on the old code: an incremental run that moved g1 to su2 (or left it out, at a Skola of two units)
+    removed the group where reporting held it, but kept its teaching assignment at the old unit — its activity did not
+    change, so it was not read, and its key (a hash of activity, group and duty) cannot be traced to the group: the
+    teacher kept reading a group they no longer teach until a full run. Now such a run reads the activities whole
+    (as a full run does) and plans again: moved, the assignment is sent at su2 under its key (as a full run keeps it);
+    left out, it is removed. A run moving and leaving out nothing reads only what changed."""
+    orgs = [HUV, SKOLA, SU_IN_SKOLA, SU2_IN_SKOLA]
+    first = ByCode()
+    exit_code, said = run(monkeypatch, dump(tmp_path, organisations=orgs), None, first)
+    assert exit_code == 0 and row(said, "activities")[0] == "1", said
+    [assignment] = [k for _, k in first.published if k.startswith("teaching_assignment:")]
+
+    def at(reporting: Reporting) -> list[tuple[str, str]]:
+        """Each group and teaching assignment reporting has had: (key, "removed" or "")."""
+        return sorted((k, "removed" if digest == "removed" else "") for (_, k), (digest, _) in
+                      reporting.published.items() if k.startswith(("unit:group:", "teaching_assignment:")))
+
+    def unchanged_activity(asked: list[str]) -> Any:
+        def answer(request: httpx.Request) -> httpx.Response:
+            changed_only = "meta.modified.after" in request.url.params
+            asked.append("changed" if changed_only else "whole")
+            return httpx.Response(200, json={"data": [] if changed_only else [ACTIVITY]})
+        return answer
+
+    for group, after in (({**GROUP, "organisation": {"id": "su2"}}, [
+            (assignment, ""), ("unit:group:29990011:g1", "removed"),
+            ("unit:group:29990022:g1", "")]),
+            ({**GROUP, "organisation": {"id": "skola"}}, [
+                (assignment, "removed"),
+                ("unit:group:29990011:g1", "removed")])):
+        reporting, asked = ByCode(held=first.published), []
+        sent: list[dict[str, Any]] = []
+        handle = server(entities(organisations=orgs, groups=[group], activities=unchanged_activity(asked),
+                                 deletedEntities=lambda request: httpx.Response(200, json={"data": {}})))
+        original = reporting.handle
+
+        def watching(request: httpx.Request, original: Any = original, sent: list[dict[str, Any]] = sent
+                     ) -> httpx.Response:
+            if request.url.path == "/v1/directory/changes":
+                sent.extend(c["data"] for c in json.loads(request.content)["items"])
+            return original(request)
+
+        reporting.handle = watching  # type: ignore[method-assign]
+        exit_code, said = run(monkeypatch, ["--url", "http://ss12000.test/v2", "--since", SINCE.isoformat()], handle,
+                              reporting)
+        assert exit_code == 0, said
+        if group["organisation"]["id"] == "su2":  # the assignment is the moved group's, at its new school unit
+            assert [(d["group_id"], d["school_unit_code"]) for d in sent if "assignment_id" in d] == [
+                ("g1", "29990022")], sent
+        assert at(reporting) == after, (group["organisation"], said)
+        assert asked == ["changed", "whole"], asked
+    # nothing moved nor left out (the group changed where it was): activities read as far as they changed
+    reporting, asked = ByCode(held=first.published), []
+    handle = server(entities(organisations=orgs, groups=[{**GROUP, "displayName": "7B"}],
+                             activities=unchanged_activity(asked),
+                             deletedEntities=lambda request: httpx.Response(200, json={"data": {}})))
+    exit_code, said = run(monkeypatch, ["--url", "http://ss12000.test/v2", "--since", SINCE.isoformat()], handle,
+                          reporting)
+    assert exit_code == 0 and asked == ["changed"], (asked, said)
+    assert at(reporting) == [(assignment, ""),
+                             ("unit:group:29990011:g1", "")], said

@@ -128,15 +128,17 @@ class _Progress(Progress):
 
 
 def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
-                  progress: Progress | None = None, organiser: tuple[str, str] | None = None
-                  ) -> tuple[Plan, list[str]]:
-    """The source read whole and planned; `organiser` (id, name): whose a source without a Huvudman is."""
+                  progress: Progress | None = None, organiser: tuple[str, str] | None = None,
+                  held: Callable[[list[str]], dict[str, list[tuple[str, str]]]] | None = None) -> tuple[Plan, list[str]]:
+    """The source read whole and planned; `organiser` (id, name): whose a source without a Huvudman is. `held`: what
+    reporting holds for the organisers named (as `held`), asked by an incremental run to tell whether it moves or
+    leaves out a group reporting holds (`groups_gone`: then the activities are read whole)."""
     date_times: Counter[str] = Counter()
     as_none: Counter[str] = Counter()
     counting, nones = DATE_TIMES_READ.set(date_times), DATES_READ_AS_NONE.set(as_none)
     try:
         the_plan, deleted = _read_and_plan(source, since=since, naive_zone=naive_zone, progress=progress,
-                                           organiser=organiser)
+                                           organiser=organiser, held=held)
     finally:
         DATE_TIMES_READ.reset(counting)
         DATES_READ_AS_NONE.reset(nones)
@@ -172,7 +174,8 @@ def changed_since(meta: Meta | None, since: datetime, naive_zone: ZoneInfo) -> b
 
 
 def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
-                   progress: Progress | None, organiser: tuple[str, str] | None) -> tuple[Plan, list[str]]:
+                   progress: Progress | None, organiser: tuple[str, str] | None,
+                   held: Callable[[list[str]], dict[str, list[tuple[str, str]]]] | None = None) -> tuple[Plan, list[str]]:
     tasks: dict[str, Any] = {}
 
     def tick(entity: str, count: int) -> None:
@@ -207,28 +210,69 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     not_ids = len(deleted) - len(readable)
     deleted = readable
     if since is not None and hasattr(source, "one"):
-        # groups that did not change but are named by what did: a changed activity's groups, and the groups a
-        # person changed since states memberships of (a server stating memberships only on persons: a person who
-        # joined an unchanged group changed, the group did not). Fetched one by one, or the list read whole when
-        # they are many; the memberships unchanged persons state of unchanged groups stay as reporting holds them
-        known = {g.id for g in read["groups"]}
-        wanted = ({ref.id for a in read["activities"] for ref in a.groups}
-                  | {entry.group.id for p in read["persons"] if changed_since(p.meta, since, naive_zone)
-                     for entry in (p.stated_memberships() or ("", []))[1] if entry.group is not None}) - known
-        if len(wanted) > ONE_BY_ONE:
-            whole = source.read("groups", None, tick)
-            read["groups"] = read["groups"] + [g for g in whole if getattr(g, "id", None) in wanted]
-        else:
-            read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in sorted(wanted))
-                                               if g is not None]
-    try:
-        the_plan = plan(read["organisations"], read["groups"], read["duties"], read["activities"],
-                        read["syllabuses"], naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
-                        organiser=organiser, deleted=deleted)
-    except NoOrganiser as error:
-        raise SourceError(str(error)) from None
+        _read_named_groups(source, read, since, naive_zone, tick)
+    the_plan = _planned(read, naive_zone, organiser, deleted)
+    if since is not None and held is not None and hasattr(source, "one"):  # (a folder's files are read whole)
+        # a group this run moves or leaves out takes away what reporting held of it, and the teaching assignments of
+        # its unchanged activities cannot be told from the rest (their keys hash the activity, the group and the
+        # duty): the activities are read whole then, as a full run reads them, and planned again — a moved group's
+        # teaching is sent at its new school unit (its keys unchanged), a left-out group's is left out and removed
+        # (`left_behind`). Read only on such a run: on any other, activities stay read as far as they changed
+        organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
+                             if c["data"]["unit_type"] == "organiser"})
+        if groups_gone(the_plan, held(organisers)):
+            read["activities"] = source.read("activities", None, tick)
+            _read_named_groups(source, read, since, naive_zone, tick)
+            the_plan = _planned(read, naive_zone, organiser, deleted)
     the_plan.deleted_not_ids = not_ids
     return the_plan, deleted
+
+
+def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, str] | None,
+             deleted: list[str]) -> Plan:
+    try:
+        return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
+                    naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"], organiser=organiser,
+                    deleted=deleted)
+    except NoOrganiser as error:
+        raise SourceError(str(error)) from None
+
+
+def _read_named_groups(source: FolderSource | HttpSource, read: dict[str, Any], since: datetime, naive_zone: ZoneInfo,
+                       tick: Callable[[str, int], None]) -> None:
+    # groups that did not change but are named by what did: a changed activity's groups, and the groups a
+    # person changed since states memberships of (a server stating memberships only on persons: a person who
+    # joined an unchanged group changed, the group did not). Fetched one by one, or the list read whole when
+    # they are many; the memberships unchanged persons state of unchanged groups stay as reporting holds them
+    known = {g.id for g in read["groups"]}
+    wanted = ({ref.id for a in read["activities"] for ref in a.groups}
+              | {entry.group.id for p in read["persons"] if changed_since(p.meta, since, naive_zone)
+                 for entry in (p.stated_memberships() or ("", []))[1] if entry.group is not None}) - known
+    if len(wanted) > ONE_BY_ONE:
+        whole = source.read("groups", None, tick)
+        read["groups"] = read["groups"] + [g for g in whole if getattr(g, "id", None) in wanted]
+    elif hasattr(source, "one"):  # (asked only of a server: a folder's files are read whole)
+        read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in sorted(wanted))
+                                           if g is not None]
+
+
+def groups_gone(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> set[str]:
+    """Of an incremental run's plan: the ids of the groups reporting holds that the plan moves (sends under another
+    school unit code than reporting holds it at) or leaves out by design (what reporting held of them goes,
+    `moved`, `left_behind`). Not a group refused or under a refused unit (kept as reporting holds it)."""
+    placed = {(c["data"]["organiser_id"], c["data"]["unit_id"]): c["data"]["school_unit_code"] or ""
+              for c in the_plan.changes.get("groups", [])}
+    left = {r.id for r in the_plan.left_out if r.entity == "groups"}
+    out = set()
+    for organiser, pairs in holdings.items():
+        for key, _ in pairs:
+            unit = _unit_key(key)
+            if unit is None or unit[0] != "group":
+                continue
+            code = placed.get((organiser, unit[2]))
+            if unit[2] in left or (code is not None and code != unit[1]):
+                out.add(unit[2])
+    return out
 
 
 _SOURCE_ID = TypeAdapter(SourceId)
@@ -674,14 +718,16 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
          allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None,
          notes: list[str] | None = None, summary: dict[str, Counter[str]] | None = None,
          retried: list[str] | None = None, said: list[str] | None = None,
-         sending: list[str] | None = None) -> dict[str, Counter[str]]:
+         sending: list[str] | None = None, known: dict[str, list[tuple[str, str]]] | None = None
+         ) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
     summary says besides the counts (units removed and made new in one place). `summary`: filled as the chunks are
     applied, so that a run stopped on the way can say what it applied before. `retried`: what is said of chunks
     sent again after an attempt that may have applied them (`_honest`). `said`: what an incremental run says of the
     groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`).
-    `sending`: the chunk whose answer is awaited, while it is (an import interrupted then may have applied it)."""
+    `sending`: the chunk whose answer is awaited, while it is (an import interrupted then may have applied it).
+    `known`: what reporting holds for an organiser as read while planning (`read_and_plan`'s `held`), not read again."""
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
     sending = [] if sending is None else sending
@@ -695,7 +741,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     # full run's is, and so are the removals /deletedEntities names (those held then and not now were removed)
     organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
                          if c["data"]["unit_type"] == "organiser"})
-    holdings = {o: held(client, o, sleep) for o in organisers}
+    holdings = {o: known[o] if known is not None and o in known else held(client, o, sleep) for o in organisers}
     sent = Sent(holdings)
     held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
     if full and not allow_mass_removal:
@@ -1251,9 +1297,21 @@ def register(import_app: typer.Typer) -> None:
                                  on_note=lambda text: console.print(plain(text)), max_page_bytes=largest) if url
                       else FolderSource(dir, max_page_bytes=largest))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-            with _Progress(*columns, console=console) as progress:
+            headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
+            with (_Progress(*columns, console=console) as progress,
+                  httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client):
+                known: dict[str, list[tuple[str, str]]] = {}
+
+                def holding(organisers: list[str]) -> dict[str, list[tuple[str, str]]]:
+                    # read once, for `send` too (a large organiser's holdings are a long listing); only the organisers
+                    # the run sends (--only-organiser: another's is not the token's to read)
+                    for o in organisers:
+                        if (only is None or o in only) and o not in known:
+                            known[o] = held(client, o)
+                    return {o: known[o] for o in organisers if o in known}
+
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
-                                                  organiser=explicit)
+                                                  organiser=explicit, held=holding if since is not None else None)
                 if only is not None:
                     keep_organisers(the_plan, only)
                     for line in _only_said(the_plan, only):
@@ -1261,12 +1319,10 @@ def register(import_app: typer.Typer) -> None:
                 for entity, status in sorted(source.held_back.items()):
                     how = f"not served (HTTP {status})" if isinstance(status, int) else status
                     console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")
-                headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
-                with httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client:
-                    notes: list[str] = []
-                    send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
-                         full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
-                         retried=retried, said=said, sending=sending)
+                notes: list[str] = []
+                send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
+                     full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
+                     retried=retried, said=said, sending=sending, known=known)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
         except (Exception, KeyboardInterrupt) as error:
