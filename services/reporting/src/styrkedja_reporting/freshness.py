@@ -44,6 +44,11 @@ NEWEST_WITHHELD = "withheld"
 PIPELINE_READERS = frozenset({Role.OPS})
 
 
+def reads_pipeline(principal: Principal | None) -> bool:
+    """Whether this reader is told the pipeline's state (the newest event's time, the lag): operations alone."""
+    return principal is not None and principal.has(*PIPELINE_READERS)
+
+
 def newest_event_time_for(principal: Principal | None, newest: datetime | None) -> str:
     """The newest applied event's time as `NEWEST_HEADER` says it to this reader. Reporting keeps it per topic
     partition (`freshness`), and a partition holds every organiser's events: it is the time any organiser last had an
@@ -52,7 +57,7 @@ def newest_event_time_for(principal: Principal | None, newest: datetime | None) 
     be a row per organiser written by every batch; coarsened (a day) it still says whether another organiser had an
     event that day. So it is told to operations alone, `withheld` to every other reader — whose figures carry their
     own dates, scoped and suppressed (`/v1/figures/freshness`: each cell's newest result)."""
-    if principal is None or not principal.has(*PIPELINE_READERS):
+    if not reads_pipeline(principal):
         return NEWEST_WITHHELD
     return newest.isoformat() if newest else "none"
 
@@ -63,14 +68,16 @@ def consumer_lag_for(principal: Principal | None, lag: int | None) -> str:
     moved, between two reads of one politician's unchanged figures, with another organiser's writes: how much another
     organiser wrote, and when (privacy round 30b). `unknown` is no signal of that kind, but a reader who may not learn
     the number is told `withheld` whichever it is, so that the header says nothing of the pipeline to it."""
-    if principal is None or not principal.has(*PIPELINE_READERS):
+    if not reads_pipeline(principal):
         return NEWEST_WITHHELD
     return "unknown" if lag is None else str(lag)
 
 
 async def set_freshness(session: AsyncSession, response: Response, request: Request) -> None:
-    newest = (await session.execute(select(func.max(freshness.c.newest_event_time)))).scalar_one_or_none()
     principal = getattr(request.state, "principal", None)
+    # the newest time is read only for a reader told it: every other read would query it to send `withheld`
+    newest = ((await session.execute(select(func.max(freshness.c.newest_event_time)))).scalar_one_or_none()
+              if reads_pipeline(principal) else None)
     response.headers[NEWEST_HEADER] = newest_event_time_for(principal, newest)
     response.headers[LAG_HEADER] = consumer_lag_for(principal, current_lag())
 
