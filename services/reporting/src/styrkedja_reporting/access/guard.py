@@ -3,7 +3,7 @@ for (`require_read`), and the audit row of a student-level read (in the read's t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from typing import cast
@@ -28,6 +28,10 @@ from styrkedja_kit.auth.audit import record_read
 from styrkedja_kit.auth.policy import Reach
 
 from ..exports.table import Column, ColumnType, Difference, Ratio, Row, Table, Withheld
+from ..figures.facts import Result
+from ..figures.linked import Place, term_grades_of
+from ..figures.merit import final_grades, merit_contribution
+from ..figures.read import linked_facts_of_group
 from ..persistence import metadata
 from ..results.read import CURRENT_SCOPE, Scope
 from ..staging import any_of
@@ -232,6 +236,40 @@ async def reads_group_alone(session: AsyncSession, reader: Principal, organiser_
     node = await node_of(session, Level.GROUP, organiser_id, group_unit_id)
     wider = replace(reader, roles=frozenset(r for r in reader.roles if GRANTS[r].reads is not Reach.GROUPS))
     return may_read(reader, node) and not may_read(wider, node)
+
+
+def merit_set_elsewhere(reader: Principal, group: str, by_student: Mapping[str, Sequence[Result]],
+                        place: Mapping[str, Place]) -> set[tuple[str, int]]:
+    """Pure: the (group, year) merit cells of `group` resting on a grade set in a group the reader does not read
+    (`reads_every_place`), from its students' term grades of the term and where each was set (`term_grades_of`). A
+    cell's students are those whose newest term grade of the term is set in the group (`merit_contribution`); its
+    figures rest on every subject's grade of theirs, and a teacher reading a group of few students less the grades it
+    set itself learnt the grades of other teachers' groups, as the drill-down's per student did (round 29). Every
+    student of the group is judged, of any gender: a cell of one gender may be withheld for a grade of the other's
+    (the cheap, safe side)."""
+    found: set[tuple[str, int]] = set()
+    for results in by_student.values():
+        cells = [c for c in merit_contribution(results) if c.unit == ("group", group)]
+        if cells and not reads_every_place(reader, (place[r.result_id] for r in final_grades(results).values())):
+            found |= {(group, c.year) for c in cells}
+    return found
+
+
+async def merit_withheld_of_groups(session: AsyncSession, reader: Principal | None, organiser_id: str | None,
+                                   groups: Iterable[str], period: tuple[str, str], year: int | None
+                                   ) -> set[tuple[str, int]]:
+    """The group-level merit cells withheld from the reader by `merit_set_elsewhere`, among `groups` (group unit ids)
+    of the term `period`: judged only where the reader reads the group through a role of groups alone
+    (`reads_group_alone`: a teacher) — a reader of its school unit or wider reads every grade the cell rests on."""
+    if reader is None:
+        return set()
+    school_year, term = period
+    found: set[tuple[str, int]] = set()
+    for group in sorted(groups):
+        if await reads_group_alone(session, reader, organiser_id, group):
+            _, result_rows = await linked_facts_of_group(session, group, school_year, term, None, year)
+            found |= merit_set_elsewhere(reader, group, *term_grades_of(result_rows))
+    return found
 
 
 def _each_row(table: Table, change: Callable[[Row], Row]) -> Table:

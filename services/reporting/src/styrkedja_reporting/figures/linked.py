@@ -7,6 +7,7 @@ contribution(after) − contribution(before)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
@@ -61,6 +62,25 @@ def to_result(fact: AssessmentFact | None, placement: Placement) -> Result | Non
                   school_year=_school_year(fact.school_year), term=_term(fact.term), round=fact.round,
                   kind=_kind(fact.kind), scale=_scale(fact.scale), value=fact.value,
                   assessed_on=fact.assessed_on)
+
+
+#: where a result was set: (organiser, school unit code, group)
+Place = tuple[str, str, str]
+
+
+def term_grades_of(result_rows: Iterable[Any]) -> tuple[dict[str, list[Result]], dict[str, Place]]:
+    """Pure: the term grades among stored assessment rows, per student, and where each was set (by result id) — what
+    a student-level merit figure rests on (`access.guard.merit_set_elsewhere`, the drill-down's per student)."""
+    by_student: dict[str, list[Result]] = {}
+    place: dict[str, Place] = {}
+    names = [f.name for f in dataclasses.fields(AssessmentFact)]
+    for row in result_rows:
+        fact = AssessmentFact(**{n: getattr(row, n) for n in names})
+        result = to_result(fact, {})
+        if result is not None and result.kind is ResultKind.term_grade:
+            by_student.setdefault(result.student_id, []).append(result)
+            place[result.result_id] = (fact.organiser_id, fact.school_unit_code, fact.group_id)
+    return by_student, place
 
 
 def to_forecast(fact: ForecastFact | None, placement: Placement) -> Forecast | None:

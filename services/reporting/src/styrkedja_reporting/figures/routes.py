@@ -42,8 +42,8 @@ from ..access.decision import (
 )
 from ..access.guard import (
     check_read,
+    merit_withheld_of_groups,
     reads_every_place,
-    reads_group_alone,
     strict_scope,
     students_withheld,
     withhold_all_but,
@@ -58,10 +58,10 @@ from ..params import UnitIdParam, unit_at_level
 from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
-from .facts import Result, ResultKind
+from .facts import Result
 from .forecast_outcome import ForecastTally, classify, forecast_against_outcome, outcome_of
 from .freshness import FreshnessBands, freshness
-from .linked import to_forecast, to_result
+from .linked import term_grades_of, to_forecast, to_result
 from .merit import (
     MeritTally,
     final_grades,
@@ -545,47 +545,11 @@ def _student_forecast_table(a: Ask, forecast_rows: list[Any], result_rows: list[
     return t.Table(_name("elever-prognos", a), columns, rows(), "Elever")
 
 
-async def _merit_set_elsewhere(session: AsyncSession, a: Ask, units: Iterable[str]) -> set[tuple[str, int]]:
-    """The (group, year) merit cells resting on a grade set in a group this reader does not read, where it reads the
-    group through a role of groups alone (`guard.reads_group_alone`: a teacher). A cell's students are those whose
-    newest term grade of the term is set in the group (`merit_contribution`); its figures rest on every subject's
-    grade of theirs, and a teacher reading a group of few students less the grades it set itself learnt the grades of
-    other teachers' groups, as the drill-down's per student did (round 29). Every student of the group is judged, of
-    any gender: a cell of one gender may be withheld for a grade of the other's (the cheap, safe side)."""
-    reader = a.scope.principal if a.scope is not None else None
-    if a.level != "group" or reader is None:
-        return set()
-    school_year, term = a.period_id
-    found: set[tuple[str, int]] = set()
-    for group in sorted(units):
-        if not await reads_group_alone(session, reader, a.filters.organiser_id, group):
-            continue
-        _, result_rows = await linked_facts_of_group(session, group, school_year, term, None, a.filters.year)
-        by_student: dict[str, list[Result]] = {}
-        place: dict[str, tuple[str, str, str]] = {}
-        for fact in _facts(result_rows, AssessmentFact):
-            result = to_result(fact, {})
-            if result is not None and result.kind is ResultKind.term_grade:
-                by_student.setdefault(result.student_id, []).append(result)
-                place[result.result_id] = (fact.organiser_id, fact.school_unit_code, fact.group_id)
-        for results in by_student.values():
-            cells = [c for c in merit_contribution(results) if c.unit == ("group", group)]
-            if cells and not reads_every_place(reader, (place[r.result_id] for r in final_grades(results).values())):
-                found |= {(group, c.year) for c in cells}
-    return found
-
-
 def _student_merit_table(a: Ask, result_rows: list[Any]) -> t.Table:
     """Each student whose newest term grade of the term is set in this group (where the merit
     figure counts them): number of grades, merit value (year 9), all pass, eligibility."""
     group = ("group", a.filters.unit_id or "")
-    by_student: dict[str, list[Result]] = {}
-    place: dict[str, tuple[str, str, str]] = {}  # result id → where it was set (organiser, school unit, group)
-    for fact in _facts(result_rows, AssessmentFact):
-        result = to_result(fact, {})
-        if result is not None and result.kind is ResultKind.term_grade:
-            by_student.setdefault(result.student_id, []).append(result)
-            place[result.result_id] = (fact.organiser_id, fact.school_unit_code, fact.group_id)
+    by_student, place = term_grades_of(result_rows)  # place: result id → where it was set
     reader = a.scope.principal if a.scope is not None else None
 
     def rows() -> Iterator[t.Row]:
@@ -684,7 +648,9 @@ async def merit_figure(request: Request, a: Ask = Depends(ask),
     async with _session(a) as session:
         sums = await read_sums(session, MERIT, a.level, filters, a.period_id, ("unit_id", "year"))
         decision = await _decision(session, a, a.level, [("merit", *a.period_id)])
-        elsewhere = await _merit_set_elsewhere(session, a, {unit_id for unit_id, _ in sums})
+        elsewhere = await merit_withheld_of_groups(
+            session, a.scope.principal if a.scope is not None else None, a.filters.organiser_id,
+            {unit_id for unit_id, _ in sums} if a.level == "group" else (), a.period_id, a.filters.year)
 
     def rows() -> Iterator[t.Row]:
         for (unit_id, year), values in sorted(sums.items()):
