@@ -10,6 +10,7 @@ is seen exactly once, none twice, and each arriving behind the page read last is
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
+from sqlalchemy.engine import Engine
 
 from styrkedja_kit.db import Database
 from styrkedja_kit.paging import cursor_of
@@ -163,3 +165,65 @@ async def test_a_cursor_the_service_did_not_write_is_a_422_naming_after(database
         assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("after", rule)], answer.text
     last = await bare_client.get(path, params={"organiser_id": ORG}, headers=headers)  # nothing more: no next
     assert last.status_code == 200 and "link" not in last.headers, last.headers
+
+
+class _AlertReads:
+    """A hook on every engine: the LIMIT of each statement reading the alert list (`queries.list_alerts`, ordered by
+    `changed_at` newest first), None where it had none — so a test asserts the rows a page read, not its time."""
+
+    def __init__(self) -> None:
+        self.limits: list[int | None] = []
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "FROM alerts" not in statement or "ORDER BY alerts.changed_at DESC" not in statement:
+            return
+        found = re.search(r"LIMIT \$(\d+)", statement)
+        self.limits.append(None if found is None else int(parameters[int(found.group(1)) - 1]))
+
+
+@pytest.fixture
+def alert_reads():
+    reads = _AlertReads()
+    event.listen(Engine, "before_cursor_execute", reads)
+    yield reads
+    event.remove(Engine, "before_cursor_execute", reads)
+
+
+def _place(level: str, unit_id: str, code: str | None, changed_at: datetime, students: int = 12) -> dict[str, Any]:
+    return {**_alert(uuid4(), changed_at, 0), "level": level, "unit_id": unit_id, "school_unit_code": code,
+            "figures": {**FIGURES, "students": students}}
+
+
+@pytest.mark.parametrize("reader", ["teacher", "area_manager"])
+async def test_a_page_of_a_scoped_reader_reads_limit_rows_at_a_time_and_answers_as_the_whole_list(
+        database, bare_client, token_issuer, alert_reads, reader):
+    """A reader whose scope holds 5 of the organiser's 405 alerts, paged 2 at a time: the same rows in the same order
+    as its whole list, and each statement of a page reads at most `limit` + 1 rows. The teacher of 11111111/7A: 200
+    alerts of 7B and of the school unit 11111111 (its unit, not its group) newer than its own; the area manager of
+    north: 200 area alerts of north on too few students (withheld from it: `small_for`) newer than its 5, and 200 of
+    south. Failed on the old code: each page read every candidate after the position in one statement, no LIMIT (the
+    teacher's 200 of the unit too)."""
+    own = ([_place("group", "11111111:7A", "11111111", T0 - timedelta(minutes=n)) for n in range(5)]
+           if reader == "teacher" else
+           [_place(*PLACES[n % 4], T0 - timedelta(minutes=n)) for n in range(5)])  # 11111111's and north's
+    noise = ([_place(*(PLACES[1] if n % 2 else PLACES[2]), T0 + timedelta(minutes=n)) for n in range(200)]
+             if reader == "teacher" else
+             [_place("area", "north", None, T0 + timedelta(minutes=n), students=3) for n in range(200)])
+    noise += [_place(*PLACES[4 + n % 4], T0 + timedelta(seconds=n)) for n in range(200)]  # south and the organiser's
+    async with database.sessions.begin() as session:
+        await session.execute(insert(alerts), own + noise)
+    headers = _bearer(token_issuer, roles=[reader], **({"groups": ["11111111/7A"]} if reader == "teacher"
+                                                        else {"areas": ["north"]}))
+    whole = await bare_client.get("/v1/alerts", params={"organiser_id": ORG}, headers=headers)
+    assert [row["alert_id"] for row in whole.json()] == [str(a["alert_id"]) for a in own], whole.text
+    alert_reads.limits.clear()
+    seen = await _page_through(bare_client, "/v1/alerts", {"organiser_id": ORG, "limit": 2}, headers, "alert_id",
+                               _nothing)
+    assert seen == [str(a["alert_id"]) for a in own]
+    assert alert_reads.limits and all(limit == 3 for limit in alert_reads.limits), alert_reads.limits
+    if reader == "teacher":  # its candidates are its group's alerts: one statement a page
+        assert len(alert_reads.limits) == 3, alert_reads.limits
+
+
+async def _nothing(last: dict[str, Any]) -> None:
+    return None

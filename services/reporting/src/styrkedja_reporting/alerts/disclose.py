@@ -24,17 +24,18 @@ reader's figures are withheld, it is not listed (`unjudged`): withheld, rather t
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
+from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts.events.alert import AlertRule
-from styrkedja_kit.auth import Level
+from styrkedja_contracts.events.alert import AlertFigures, AlertRule
+from styrkedja_kit.auth import Level, Principal
 
 from ..access.complement import TOTAL
 from ..access.decision import Component, decision_for
-from ..access.disclosure import DisclosureRules
+from ..access.disclosure import SHARE_DECIMALS, DisclosureRules, round_count, share_of_shown, suppressed_levels
 from ..access.scope import LEVEL_NAMES
 from ..results.rules import GROUP_SEPARATOR
 from .handlers import ALERT_GROUP_SEPARATOR
@@ -104,3 +105,35 @@ async def complement_withheld(session: AsyncSession, rows: Sequence[Any], suppre
     decision = await decision_for(session, components, suppressed, rules)
     withheld = withheld_sources(decision.outcome_withheld_cells())
     return {row.alert_id for row in wanted if any(source in withheld for source in sources_of(row))}
+
+
+def figures_shown(level: str, figures: AlertFigures, principal: Principal, rules: DisclosureRules) -> AlertFigures:
+    """Pure: an alert's figures as the reader sees them: where the deployment rounds counts, its students rounded at
+    a level suppressed for the reader, as every figure of that cell is (round 24a: an area alert showed an area
+    manager the students exactly that the area's figures show rounded)."""
+    base = rules.round_counts_to
+    if base is None or LEVEL_NAMES[level] not in suppressed_levels(principal):
+        return figures
+    f = figures
+    students = round_count(f.students, base)
+    compared = None if f.compared_students is None else round_count(f.compared_students, base)
+    # each share of the counts as shown, the change of those shares: the exact ones gave the exact counts back beside
+    # the rounded ones (privacy round 30b, as `guard.derive_from_shown` for the tables)
+    share = _share_of_shown(f.share, f.students, base)
+    compared_share = f.compared_share if f.compared_students is None else _share_of_shown(
+        f.compared_share, f.compared_students, base)
+    change = None if share is None or compared_share is None or f.change_points is None else \
+        round(float((share - compared_share) * 100), 2)
+    return f.model_copy(update={
+        "students": students, "compared_students": compared,
+        "share": None if share is None else round(float(share), SHARE_DECIMALS),
+        "compared_share": None if compared_share is None else round(float(compared_share), SHARE_DECIMALS),
+        "change_points": change})
+
+
+def _share_of_shown(share: float | Fraction | None, students: int, base: int) -> Fraction | None:
+    """An alert's share of `students` as computed from the counts the reader is shown (`students` rounded); None where
+    there is no share, or no students as shown."""
+    if share is None:
+        return None
+    return share_of_shown(round_count(round(float(share) * students), base), round_count(students, base))

@@ -29,6 +29,7 @@ class AlertScope:
 
     organiser_ids: frozenset[str] | None = None
     school_unit_codes: frozenset[str] | None = None  # a scoped reader: only group / school-unit alerts of these
+    group_unit_ids: frozenset[str] = frozenset()  # ... group alerts of these (a teacher's groups, `<code>:<group>`)
     area_ids: frozenset[str] = frozenset()  # ... and area alerts of these (an area manager's areas)
 
 
@@ -45,6 +46,7 @@ async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: Ale
         query = query.where(any_of(c.organiser_id, scope.organiser_ids))
     if scope is not None and scope.school_unit_codes is not None:
         query = query.where(or_(any_of(c.school_unit_code, scope.school_unit_codes),
+                                and_(c.level == "group", any_of(c.unit_id, scope.group_unit_ids)),
                                 and_(c.level == "area", any_of(c.unit_id, scope.area_ids))))
     if after is not None:  # after it in this order: changed before it, or at the same moment with a greater id
         changed_at, alert_id = after

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +22,7 @@ from ..access.disclosure import DisclosureRules, suppressed_levels
 from ..access.scope import LEVEL_NAMES, node_of_unit, placements_of, reader_of, school_units_of_areas
 from .disclose import complement_withheld, unjudged
 from .handlers import ALERT_GROUP_SEPARATOR
-from .queries import AlertScope
+from .queries import AlertScope, list_alerts
 
 
 def small_for(row: Row[Any], principal: Principal, rules: DisclosureRules) -> bool:
@@ -72,11 +74,35 @@ async def scope_of(session: AsyncSession, reader: Principal) -> AlertScope:
     the whole of it), and its areas' own alerts."""
     if reader.has(Role.ORGANISER_ADMIN):
         return AlertScope(organiser_ids=reader.organisers)
-    units = reader.school_units | {g.school_unit_code for g in reader.groups}
+    # a teacher's groups by their own ids, not their school units: a teacher of one group of a large unit read every
+    # alert of the unit as a candidate, each then judged and dropped (`readable_rows`)
+    units = set(reader.school_units)
     if reader.has(Role.AREA_MANAGER):
         units |= await school_units_of_areas(session, reader.organisers, reader.areas)
-    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units),
+    groups = frozenset(f"{g.school_unit_code}{ALERT_GROUP_SEPARATOR}{g.group_id}" for g in reader.groups)
+    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units), group_unit_ids=groups,
                       area_ids=frozenset(reader.areas) if reader.has(Role.AREA_MANAGER) else frozenset())
+
+
+async def page_of(session: AsyncSession, reader: Principal, principal: Principal, rules: DisclosureRules,
+                  filters: dict[str, Any], limit: int, after: tuple[datetime, UUID] | None) -> list[Row[Any]]:
+    """A page of the alert list for the reader: the first `limit` alerts after the position `after` that it is
+    shown, and one more where there is one (a next page). The organiser admin's in one query; a scoped reader's
+    candidates (`scope_of`) read `limit` + 1 at a time, each batch judged (`readable_rows`, `shown_to`: each row on
+    its own, so a batch keeps what the whole list would) until the page is full or the candidates are done — a page
+    reads the rows it shows and the candidates judged away between them, never every candidate of the organiser after
+    the position (it did: a page's memory and time grew with the organiser's alerts, not the page)."""
+    scope = await scope_of(session, reader)
+    if scope.school_unit_codes is None:  # the whole organiser: every row is the reader's
+        return list(await list_alerts(session, filters, scope, limit + 1, after))
+    kept: list[Row[Any]] = []
+    position = after
+    while True:
+        batch = await list_alerts(session, filters, scope, limit + 1, position)
+        kept += await shown_to(session, await readable_rows(session, reader, batch), principal, rules)
+        if len(kept) > limit or len(batch) <= limit:
+            return kept[:limit + 1]
+        position = batch[-1].changed_at, batch[-1].alert_id
 
 
 def node_of_alert(row: Row[Any], placed: dict[str, tuple[str, str | None]]) -> Node:

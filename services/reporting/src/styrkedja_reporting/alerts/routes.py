@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from fractions import Fraction
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -42,7 +41,7 @@ from styrkedja_kit.paging import LINK_HEADER, after_query, cursor_of, next_page,
 from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
-from ..access.disclosure import SHARE_DECIMALS, DisclosureRules, round_count, share_of_shown, suppressed_levels
+from ..access.disclosure import DisclosureRules
 from ..access.guard import check_read, disclosure_rules_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
@@ -51,17 +50,17 @@ from ..params import UnitIdParam, unit_at_level
 from ..results.rules import GROUP_SEPARATOR
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
+from .disclose import figures_shown
 from .handlers import ALERT_GROUP_SEPARATOR, reevaluate_all
 from .queries import (
     alert_for_update,
     alert_of,
     database_now,
-    list_alerts,
     save_thresholds,
     store_acknowledgement,
     stored_thresholds,
 )
-from .read_scope import ACKNOWLEDGERS, acting_as, alert_reader, readable_rows, scope_of, shown_to
+from .read_scope import ACKNOWLEDGERS, acting_as, alert_reader, page_of, readable_rows, shown_to
 from .rules import COMMENT_MAX, DEFAULT_THRESHOLDS, Alert, AlertCell, Status, Thresholds, acknowledge
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -122,12 +121,7 @@ async def alert_list(
     async with runtime_of(request).db.snapshot() as session:
         reader = await alert_reader(session, principal)
         keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
-        scope = await scope_of(session, reader)
-        if scope.school_unit_codes is None:  # the whole organiser: every row is the reader's
-            rows = await list_alerts(session, filters, scope, limit + 1, position)
-        else:  # the candidates in SQL, then each row judged at its own level; bounded by the reader's units
-            found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None, position))
-            rows = await shown_to(session, found, principal, disclosure_rules_of(request))
+        rows = await page_of(session, reader, principal, disclosure_rules_of(request), filters, limit, position)
     page = rows[:limit]  # and one more: whether there is a next page
     next_page(request, response, cursor_of(page[-1].changed_at, page[-1].alert_id) if len(rows) > limit else None)
     return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, disclosure_rules_of(request))
@@ -151,36 +145,8 @@ def alert_unit(level: str | None, unit_id: str | None) -> str | None:
 
 
 def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> AlertOut:
-    """The alert as the reader sees its figures: where the deployment rounds counts, its students rounded at a level
-    suppressed for the reader, as every figure of that cell is (round 24a: an area alert showed an area manager the
-    students exactly that the area's figures show rounded)."""
-    base = rules.round_counts_to
-    if base is None or AuthLevel[alert.level.upper()] not in suppressed_levels(principal):
-        return alert
-    f = alert.figures
-    students = round_count(f.students, base)
-    compared = None if f.compared_students is None else round_count(f.compared_students, base)
-    # each share of the counts as shown, the change of those shares: the exact ones gave the exact counts back beside
-    # the rounded ones (privacy round 30b, as `guard.derive_from_shown` for the tables)
-    share = _share_of_shown(f.share, f.students, base)
-    compared_share = f.compared_share if f.compared_students is None else _share_of_shown(
-        f.compared_share, f.compared_students, base)
-    change = None if share is None or compared_share is None or f.change_points is None else \
-        round(float((share - compared_share) * 100), 2)
-    figures = f.model_copy(update={
-        "students": students, "compared_students": compared,
-        "share": None if share is None else round(float(share), SHARE_DECIMALS),
-        "compared_share": None if compared_share is None else round(float(compared_share), SHARE_DECIMALS),
-        "change_points": change})
-    return alert.model_copy(update={"figures": figures})
-
-
-def _share_of_shown(share: float | Fraction | None, students: int, base: int) -> Fraction | None:
-    """An alert's share of `students` as computed from the counts the reader is shown (`students` rounded); None where
-    there is no share, or no students as shown."""
-    if share is None:
-        return None
-    return share_of_shown(round_count(round(float(share) * students), base), round_count(students, base))
+    """The alert as the reader is shown it: its figures as `disclose.figures_shown` rounds them."""
+    return alert.model_copy(update={"figures": figures_shown(alert.level, alert.figures, principal, rules)})
 
 
 class Acknowledgement(InputModel):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from styrkedja_kit.auth import Level
-from styrkedja_reporting.alerts.disclose import judged, previous_round, sources_of, withheld_sources
+from styrkedja_contracts.events.alert import AlertFigures
+from styrkedja_kit.auth import Level, Principal, Role
+from styrkedja_reporting.access.disclosure import DisclosureRules
+from styrkedja_reporting.alerts.disclose import figures_shown, judged, previous_round, sources_of, withheld_sources
 
 
 def _row(**values):
@@ -42,3 +44,22 @@ def test_only_judged_rules_at_a_suppressed_level_are_the_decisions_business() ->
     assert judged(_row(level="area", unit_id="north"), above)
     assert not judged(_row(), above)  # a group: shown exactly to this reader
     assert not judged(_row(level="area", rule="freshness_red"), above)
+
+
+def test_an_alerts_figures_are_rounded_where_the_readers_are_and_their_shares_are_of_the_counts_as_shown() -> None:
+    """`figures_shown`, the rounding that was `routes.as_read` (a route file): an area alert for an area manager with
+    counts rounded to 5 — 12 students (7 reaching, 0.583) shown as 10, the share of the shown counts (5 of 10), the
+    change from the shares as shown; the same alert for the organiser admin, and a group alert for the area manager,
+    as stored."""
+    figures = AlertFigures(students=12, compared_students=9, share=7 / 12, compared_share=6 / 9,
+                           change_points=round((7 / 12 - 6 / 9) * 100, 2), threshold_points=5.0)
+    rules = DisclosureRules(round_counts_to=5)
+    manager = Principal("m1", frozenset({Role.AREA_MANAGER}), frozenset({"2999"}), areas=frozenset({"north"}))
+    shown = figures_shown("area", figures, manager, rules)
+    assert (shown.students, shown.compared_students) == (10, 10)
+    assert (shown.share, shown.compared_share, shown.change_points) == (0.5, 0.5, 0.0)
+    assert shown.threshold_points == 5.0
+    admin = Principal("a1", frozenset({Role.ORGANISER_ADMIN}), frozenset({"2999"}))
+    assert figures_shown("area", figures, admin, rules) == figures
+    assert figures_shown("group", figures, manager, rules) == figures
+    assert figures_shown("area", figures, manager, DisclosureRules()) == figures
