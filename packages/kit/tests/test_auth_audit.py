@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import MetaData
 
 from styrkedja_kit.auth import Level, Node, Principal, Role
-from styrkedja_kit.auth.audit import audit_trail, define_audit_table, record_read
+from styrkedja_kit.auth.audit import audit_trail, define_audit_table, position_at, record_read
 from styrkedja_kit.db import Database
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -41,6 +41,12 @@ async def test_reads_are_recorded_and_each_organiser_sees_only_its_own(infrastru
             after = (rows[0]["at"], rows[0]["id"])
             assert await audit_trail(session, audit, "2999", after=after) == rows[1:]
             assert await audit_trail(session, audit, "2999", after=(rows[1]["at"], rows[1]["id"])) == []
+            # a row found again by its moment and random ref, which names no count (round 31); another organiser's
+            # ref names none of this organiser's rows
+            assert await position_at(session, audit, "2999", rows[0]["at"], rows[0]["ref"]) == after
+            assert len({r["ref"] for r in rows}) == 2
+            other = (await audit_trail(session, audit, "0180"))[0]
+            assert await position_at(session, audit, "2999", other["at"], other["ref"]) is None
     finally:
         await db.dispose()
 

@@ -7,8 +7,9 @@ list) moves no other row into or out of the next page, so none is skipped or rep
 row's id, looked up again; a list ordered by something that changes (an alert's `changed_at`) would find that row
 elsewhere by the next page, so here the cursor carries the position itself: the sort key's moment and the id, as
 the service wrote them (`cursor_of`). A list whose ids count other tenants' rows (the audit trail's one sequence)
-writes a number of its own beside the moment instead (`auth.audit.rows_left_at`): a cursor tells nothing a row of
-the page did not. Any other text, a cursor edited or made up, is a 422 naming `after` and the
+names the row by a random reference of its own beside the moment instead (`auth.audit.position_at`): a cursor tells
+nothing a row of the page did not, and names the row whatever is committed since (a count of the rows left at the
+moment did not: a row committed later at that moment shifted it). Any other text, a cursor edited or made up, is a 422 naming `after` and the
 rule `page_cursor`: only one the service wrote is read (it is written again and compared)."""
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ __all__ = ["CURSOR_MAX_LENGTH", "CURSOR_PATTERN", "CURSOR_RULE", "LINK_HEADER", 
 
 #: the rule a cursor the service did not write breaks
 CURSOR_RULE = "page_cursor"
-#: a cursor is at most this long (a moment and a UUID or an integer, in base64)
+#: a cursor is at most this long (a moment and a UUID, an integer or 32 hex digits, in base64)
 CURSOR_MAX_LENGTH = 120
 #: and in URL-safe base64's alphabet, unpadded (its documented pattern)
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
-Id = TypeVar("Id", UUID, int)
+Id = TypeVar("Id", UUID, int, str)
 
 #: the `Link` header of a paged read's 200, for its OpenAPI document
 LINK_HEADER: dict[str, Any] = {
@@ -54,7 +55,7 @@ def after_query(order: str) -> Any:
         "the next."))
 
 
-def cursor_of(at: datetime, row_id: UUID | int) -> str:
+def cursor_of(at: datetime, row_id: UUID | int | str) -> str:
     """The cursor of a position: the moment (in UTC, to the microsecond) and the id, in URL-safe base64."""
     text = f"{at.astimezone(UTC).isoformat(timespec='microseconds')}|{row_id}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")

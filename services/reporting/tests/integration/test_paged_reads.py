@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Engine
 
 from styrkedja_kit.db import Database
@@ -227,3 +227,52 @@ async def test_a_page_of_a_scoped_reader_reads_limit_rows_at_a_time_and_answers_
 
 async def _nothing(last: dict[str, Any]) -> None:
     return None
+
+
+async def test_a_read_committed_between_two_pages_at_the_same_moment_with_a_smaller_id_skips_no_row(
+        database, bare_client, token_issuer):
+    """A read's `at` is its transaction's start (`now()`), its id the sequence's value at the insert, and the two
+    commit in any order: a read of a transaction started at the same microsecond as four others, inserted before them
+    (a smaller id), commits after the first page was read. Paged two at a time, every read is on exactly one page.
+    Failed on the old cursor (the moment and how many of the organiser's reads at it were left, counted again on the
+    next page): the late read was among those counted, the cursor named one read fewer of the four, and one of them
+    was skipped — on no page."""
+    def row(n: int) -> dict[str, Any]:
+        return dict(at=T0, subject=f"reader-{n}", client_id=None, roles="principal", organiser_id=ORG,
+                    level="student", what=f"GET /v1/results/assessments?n={n}", scope={})
+
+    headers = _bearer(token_issuer, roles=["organiser_admin"])
+    async with database.engine.connect() as late:
+        transaction = await late.begin()
+        await late.execute(insert(audit_reads), [row(0)])  # its id first, its commit last
+        async with database.sessions.begin() as session:
+            await session.execute(insert(audit_reads), [row(n) for n in range(1, 5)])
+        committed = False
+
+        async def commit_the_late_read(last: dict[str, Any]) -> None:
+            nonlocal committed
+            if not committed:
+                await transaction.commit()
+                committed = True
+
+        seen = await _page_through(bare_client, "/v1/audit/reads", {"organiser_id": ORG, "limit": 2}, headers,
+                                   "subject", commit_the_late_read)
+    assert committed
+    assert sorted(seen) == [f"reader-{n}" for n in range(5)], seen
+
+
+async def test_an_audit_cursor_naming_no_read_of_the_organiser_is_a_422_naming_after(database, bare_client,
+                                                                                     token_issuer):
+    """A cursor in the service's spelling whose ref names no read of this organiser at its moment — made up, or
+    another organiser's read: 422 naming `after` (`page_cursor`), not a page starting anywhere."""
+    async with database.sessions.begin() as session:
+        await session.execute(insert(audit_reads), [dict(
+            at=T0, subject="reader-other", client_id=None, roles="principal", organiser_id="0180", level="student",
+            what="GET /v1/results/assessments", scope={})])
+        [other] = (await session.execute(select(audit_reads.c.ref))).scalars().all()
+    headers = _bearer(token_issuer, roles=["organiser_admin"])
+    for ref in (uuid4(), other):
+        answer = await bare_client.get("/v1/audit/reads", params={"organiser_id": ORG, "after": cursor_of(T0, ref.hex)},
+                                       headers=headers)
+        assert answer.status_code == 422, answer.text
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("after", "page_cursor")], answer.text

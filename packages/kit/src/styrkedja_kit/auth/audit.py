@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
+from uuid import UUID
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, select, tuple_
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, Uuid, func, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,9 @@ def define_audit_table(metadata: MetaData) -> Table:
         AUDIT_TABLE, metadata,
         Column("id", BigInteger, primary_key=True, autoincrement=True),
         Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # the row's name in a page's cursor (`position_at`): random, so it counts nothing, as the id counts every
+        # organiser's reads
+        Column("ref", Uuid, nullable=False, server_default=func.gen_random_uuid()),
         Column("subject", String(255), nullable=False),
         Column("client_id", String(255)),
         Column("roles", String(255), nullable=False),
@@ -79,28 +83,15 @@ async def audit_trail(session: AsyncSession, table: Table, organiser_id: str, *,
     return [dict(row._mapping) for row in rows]
 
 
-#: the most rows of one organiser's trail at one moment a cursor may say are left (more is no cursor of the service's)
-AUDIT_AT_ONE_MOMENT_MAX = 1_000_000
-
-
-async def rows_left_at(session: AsyncSession, table: Table, organiser_id: str, at: datetime, row_id: int) -> int:
-    """A page's position told without the row's id: how many of the organiser's rows at the moment `at` come after the
-    row `row_id` (newest first: those of a smaller id). The id counts every organiser's reads (one sequence for the
-    table), so a cursor carrying it told an organiser admin how many reads other organisers' users made between two
-    of its own (hostile round 30h)."""
-    count = await session.scalar(select(func.count()).select_from(table).where(
-        table.c.organiser_id == organiser_id, table.c.at == at, table.c.id < row_id))
-    return int(count or 0)
-
-
 async def position_at(session: AsyncSession, table: Table, organiser_id: str, at: datetime,
-                      left: int) -> tuple[datetime, int]:
-    """The position `rows_left_at` told, for `audit_trail`'s `after`: the rows before `at` and the `left` oldest-id
-    rows at `at` (a read recorded since at that moment has a greater id: before the position, as one recorded since
-    at a later moment)."""
-    if left <= 0:
-        return at, 0
-    oldest = select(table.c.id).where(table.c.organiser_id == organiser_id, table.c.at == at) \
-        .order_by(table.c.id).limit(left).subquery()
-    last = await session.scalar(select(func.max(oldest.c.id)))
-    return at, (int(last) + 1 if last is not None else 0)
+                      ref: UUID) -> tuple[datetime, int] | None:
+    """The position of a page's last row for `audit_trail`'s `after`, from what a cursor tells of it: its moment and
+    its `ref` (None: no row of the organiser's is so named — no cursor of the trail's). The cursor cannot carry the
+    id, which counts every organiser's reads (one sequence for the table: two cursors told an organiser admin how
+    many reads other organisers' users made between two of its own, hostile round 30h); nor a count of the rows left
+    at the moment, which a read committed later at that moment with a smaller id changes (a row's `at` is its
+    transaction's start, its id taken at the insert, and transactions commit in any order): the next page started
+    one row early or late, and a row was skipped or read twice. A row's ref names it whatever commits since."""
+    row_id = await session.scalar(select(table.c.id).where(
+        table.c.organiser_id == organiser_id, table.c.at == at, table.c.ref == ref))
+    return None if row_id is None else (at, int(row_id))

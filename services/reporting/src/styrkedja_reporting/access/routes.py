@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
-from styrkedja_kit.auth.audit import AUDIT_AT_ONE_MOMENT_MAX, AUDIT_PAGE_MAX, audit_trail, position_at, rows_left_at
+from styrkedja_kit.auth.audit import AUDIT_PAGE_MAX, audit_trail, position_at
 from styrkedja_kit.inputs import OrganiserIdParam
-from styrkedja_kit.paging import LINK_HEADER, after_query, cursor_of, next_page, position_of
+from styrkedja_kit.paging import CURSOR_RULE, LINK_HEADER, after_query, cursor_of, next_page, position_of
 from styrkedja_kit.rules import RuleViolation
 
 from .tables import audit_reads
@@ -20,13 +22,14 @@ from .tables import audit_reads
 router = APIRouter(prefix="/v1/audit", tags=["access"])
 
 
-def _left(text: str) -> int:
-    """A cursor's count of rows left at its moment (`rows_left_at`); out of its bounds: no cursor the service wrote
-    (a number past PostgreSQL's bigint was a 500, and the connection's next request was reset)."""
-    left = int(text)
-    if not 0 <= left <= AUDIT_AT_ONE_MOMENT_MAX:
+def _ref(text: str) -> str:
+    """A cursor's name of a read (its `ref`), in the one spelling the service writes: 32 lower-case hex digits."""
+    if not _REF.fullmatch(text):
         raise ValueError(text)
-    return left
+    return text
+
+
+_REF = re.compile(r"[0-9a-f]{32}")
 
 
 class AuditRow(BaseModel):
@@ -61,17 +64,19 @@ async def audit_reads_of(*, request: Request, response: Response, organiser_id: 
         # as if no one had read anything (swapped bounds, most often)
         raise RuleViolation("until", "not_before_since", "until must not be before since (they are compared as "
                             "instants, whatever offset each is written with)")
-    told = position_of(after, _left)
+    told = position_of(after, _ref)
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser's audit trail")
-    # the cursor tells the last row's moment and how many of this organiser's rows at it are left, never the row's
-    # id: the table's one sequence counts every organiser's reads (round 30h)
+    # the cursor tells the last row's moment and its random ref, never its id: the table's one sequence counts every
+    # organiser's reads (round 30h); the page after it is keyed by the id found again here (`position_at`)
     async with runtime_of(request).db.sessions() as session:
-        position = None if told is None else await position_at(session, audit_reads, organiser_id, *told)
+        position = None if told is None else await position_at(session, audit_reads, organiser_id, told[0],
+                                                                 UUID(hex=told[1]))
+        if told is not None and position is None:
+            raise RuleViolation("after", CURSOR_RULE, "not a cursor of this organiser's trail: give the `after` the "
+                                "previous page's `Link: rel=\"next\"` names, or none for the first page")
         rows = await audit_trail(session, audit_reads, organiser_id, since=since, until=until, after=position,
                                  limit=limit + 1)
-        page = rows[:limit]
-        cursor = None if len(rows) <= limit else cursor_of(page[-1]["at"], await rows_left_at(
-            session, audit_reads, organiser_id, page[-1]["at"], page[-1]["id"]))
-    next_page(request, response, cursor)
-    return [AuditRow(**{k: v for k, v in row.items() if k != "id"}) for row in page]
+    page = rows[:limit]
+    next_page(request, response, cursor_of(page[-1]["at"], page[-1]["ref"].hex) if len(rows) > limit else None)
+    return [AuditRow(**{k: v for k, v in row.items() if k not in ("id", "ref")}) for row in page]
