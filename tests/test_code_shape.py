@@ -70,6 +70,30 @@ def test_the_sql_check_finds_sql() -> None:
     assert _sql_in(ast.parse("from sqlalchemy.ext.asyncio import AsyncSession\n")) == []
 
 
+#: The disclosure arithmetic of a figure shown to a reader (counts rounded, shares of the counts as shown): applied in
+#: the capability's `disclose.py` or in `access/`, the one read path that applies scope and suppression — never in a
+#: route file, where round 31's review found it three times (an alert's figures, the support summary, roster sizes).
+DISCLOSURE_ARITHMETIC = {"round_count", "share_of_shown", "SHARE_DECIMALS"}
+
+
+def _disclosure_in(tree: ast.AST) -> list[str]:
+    return [f"line {node.lineno}: {a.name}" for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] == "disclosure"
+            for a in node.names if a.name in DISCLOSURE_ARITHMETIC]
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=_name)
+def test_no_route_rounds_a_figure_for_its_reader(path: Path) -> None:
+    found = _disclosure_in(ast.parse(path.read_text(encoding="utf-8")))
+    assert not found, f"{_name(path)} rounds figures for the reader; move it into the capability's disclose.py: {found}"
+
+
+def test_the_disclosure_check_finds_rounding() -> None:
+    assert _disclosure_in(ast.parse("from ..access.disclosure import DisclosureRules, round_count\n")) == [
+        "line 1: round_count"]
+    assert _disclosure_in(ast.parse("from ..access.disclosure import DisclosureRules, Reason\n")) == []
+
+
 RULES = _sources("rules.py") + sorted(f for f in SERVICES.glob("lika/src/styrkedja_lika/domain/*.py"))
 
 

@@ -19,7 +19,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_kit.auth import Level
+from styrkedja_kit.auth import Level, Principal
 
 from ..access.complement import TOTAL, TreeDecision
 from ..access.decision import (
@@ -29,7 +29,7 @@ from ..access.decision import (
     kept_counts_decision,
     undecided,
 )
-from ..access.disclosure import DisclosureRules
+from ..access.disclosure import DisclosureRules, round_count, suppressed_levels
 from ..access.scope import placements_of
 from .rosters import roster_sizes_of
 
@@ -96,3 +96,11 @@ async def roster_withheld(session: AsyncSession, level: str, organiser_id: str |
                                        rules, await state_version(session))
     return {unit for unit, owner in owners.items()
             if owner is None or decisions[owner].withheld(roster_slice(on), level, unit)}
+
+
+def size_shown(students: int, withheld: bool, level: Level, principal: Principal, rules: DisclosureRules) -> int | None:
+    """Pure: a roster size as the reader is shown it: None where withheld (`roster_withheld`); where the deployment
+    rounds counts, rounded at a level suppressed for the reader, as every other count (round 24a)."""
+    if withheld:
+        return None
+    return round_count(students, rules.round_counts_to if level in suppressed_levels(principal) else None)

@@ -43,14 +43,14 @@ from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodePara
 from styrkedja_kit.problems import Problem, validation_errors
 
 from ..access.answers import keep_answer_of
-from ..access.disclosure import Reason, round_count, suppressed_levels
+from ..access.disclosure import Reason, suppressed_levels
 from ..access.guard import disclosure_rules_of
 from ..access.scope import node_from, node_of_unit, placements_of, reader_of
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
 from ..results.rules import GROUP_SEPARATOR
 from . import idempotency
-from .disclose import roster_withheld
+from .disclose import roster_withheld, size_shown
 from .queries import units_of
 from .rosters import roster_sizes_on
 from .rules import held_by, removed_by, tree_parents, writer_of
@@ -235,14 +235,12 @@ async def roster_sizes(*, request: Request, response: Response,
         # the one decision over the organiser's units at every level (`disclose.py`)
         hidden = await roster_withheld(session, level, organiser_id, [u for u, _ in rows], day,
                                        suppressed_levels(principal), rules)
-    # where the deployment rounds counts, a size at a suppressed level is rounded as every other count (round 24a)
-    base = rules.round_counts_to if auth_level in suppressed_levels(principal) else None
     out = []
     for u, n in rows:
         if (unit_id is not None and u != unit_id) or not may_read(reader, node_from(auth_level, organiser_id, u, placed)):
             continue
         withheld = u in hidden
-        out.append(RosterSize(level=level, unit_id=u, students=None if withheld else round_count(n, base),
+        out.append(RosterSize(level=level, unit_id=u, students=size_shown(n, withheld, auth_level, principal, rules),
                               reason=Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS if withheld else Reason.EXISTS))
     return out
 

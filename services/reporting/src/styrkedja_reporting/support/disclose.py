@@ -49,9 +49,10 @@ from styrkedja_kit.auth import Level
 
 from ..access.complement import TOTAL, EveryCellWithheld, TreeDecision, tree_key, unit_of
 from ..access.decision import COUNT_LEVELS, ComponentRows, counts_decision, undecided
-from ..access.disclosure import DisclosureRules, Key
+from ..access.disclosure import SHARE_DECIMALS, DisclosureRules, Key, Reason, round_count, share_of_shown
 from ..exports.table import Withheld
 from . import read
+from .rules import KINDS
 
 #: One read per figure family of every unit of one level at once: family → read(session, level, subject, weeks, today).
 Family = Callable[[Any, Any, str | None, int, date], Awaitable[dict[tuple[Any, ...], int]]]
@@ -233,3 +234,79 @@ async def shown(session: AsyncSession, level: str, unit: str, families: tuple[st
     version = await state_version(session)  # one read for every family's lookup
     return Shown(unit, level, tuple([await family_decision(session, f, subject, weeks, today, suppressed, rules,
                                                            version) for f in families]), subject)
+
+
+def summary_as_shown(body: dict[str, Any], shown: Shown, level: str, suppressed: frozenset[Level],
+                     rules: DisclosureRules) -> dict[str, Any]:
+    """Pure: the support summary `body` as the reader is shown it (`Shown`, the one decision per family): each figure
+    resting on a withheld cell `null` and its path named in `withheld` with the reason; where the deployment rounds
+    counts, every count of students at a suppressed level rounded, as the tables' (`withhold_small`) and the
+    results' are (round 24a: the summary showed them exactly), and each share of the counts as shown."""
+    withheld: dict[str, str] = {}
+    base = rules.round_counts_to if Level[level.upper()] in suppressed else None
+    for kind in KINDS:
+        active = ("active", kind)
+        _hide(body, withheld, f"active_interventions.{kind}", shown, active, base=base)
+        _hide(body, withheld, f"students_with_kind_active.{kind}", shown, active, base=base)
+        _hide(body, withheld, f"share_with_kind_active.{kind}", shown, active, ("assessed",))
+        for outcome in read.OUTCOMES:
+            cell = ("outcome", kind, outcome)
+            _hide(body, withheld, f"evaluation_outcomes.{kind}.{outcome}", shown, cell, base=base)
+            _hide(body, withheld, f"evaluation_outcome_students.{kind}.{outcome}", shown, cell, base=base)
+    _hide(body, withheld, "students_assessed", shown, ("assessed",), base=base)
+    _hide(body, withheld, "students_with_any_active", shown, ("active", None), base=base)
+    _hide(body, withheld, "below_pass_without_support.students", shown, ("below", None), base=base)
+    _hide(body, withheld, "open_investigations.count", shown, ("open",), base=base)
+    for i, r in enumerate(body["results_before_after"]):
+        phase = ("before_after", r["subject_code"], r["school_year"], r["term"], r["round"], r["phase"])
+        for key in ("students", "reaching_pass", "share_reaching_pass"):
+            _hide(body, withheld, f"results_before_after.{i}.{key}", shown, phase,
+                  base=base if key != "share_reaching_pass" else None)
+    if base is not None:  # each share of the counts as shown (`_share_of_shown`)
+        for kind in KINDS:
+            _share_of_shown(body, f"share_with_kind_active.{kind}", f"students_with_kind_active.{kind}",
+                            "students_assessed")
+        for i in range(len(body["results_before_after"])):
+            _share_of_shown(body, f"results_before_after.{i}.share_reaching_pass",
+                            f"results_before_after.{i}.reaching_pass", f"results_before_after.{i}.students")
+    if withheld:
+        body["withheld"] = withheld
+    return body
+
+
+def _hide(body: dict[str, Any], withheld: dict[str, str], path: str, shown: Shown, *slices: Any,
+          base: int | None = None) -> None:
+    """Withhold `body[…path]` (dotted) when any of the cells it rests on is withheld: `null`, and its
+    path in the body's `withheld` with the reason; else a count rounded to a multiple of `base` (if any)."""
+    hidden = shown.withheld(*slices)
+    if not hidden and base is None:
+        return
+    *parents, last = path.split(".")
+    holder: Any = body
+    for key in parents:
+        holder = holder[int(key)] if isinstance(holder, list) else holder[key]
+    if not hidden:
+        if isinstance(holder[last], int) and not isinstance(holder[last], bool):
+            holder[last] = round_count(holder[last], base)
+        return
+    holder[last] = None
+    withheld[path] = Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value
+
+
+def _share_of_shown(body: dict[str, Any], share: str, part: str, whole: str) -> None:
+    """Where counts are rounded: the share at `share` (dotted paths, as `_hide`'s) of the counts at `part` and `whole`
+    as shown, null where either is withheld — a share of the exact counts beside the rounded ones gave them back
+    (privacy round 30b; `guard.derive_from_shown` for the tables)."""
+    def at(path: str) -> tuple[Any, str]:
+        *parents, last = path.split(".")
+        holder: Any = body
+        for key in parents:
+            holder = holder[int(key)] if isinstance(holder, list) else holder[key]
+        return holder, last
+
+    holder, last = at(share)
+    if holder[last] is None:
+        return
+    (a, ka), (b, kb) = at(part), at(whole)
+    shown = share_of_shown(a[ka], b[kb]) if isinstance(a[ka], int) and isinstance(b[kb], int) else None
+    holder[last] = None if shown is None else round(float(shown), SHARE_DECIMALS)

@@ -31,7 +31,6 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeP
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import keep_answer
-from ..access.disclosure import SHARE_DECIMALS, Reason, round_count, share_of_shown
 from ..access.guard import audit, strict_scope, students_withheld, withhold_small
 from ..access.scope import node_of
 from ..exports import table as t
@@ -98,25 +97,6 @@ async def _shown(request: Request, session: Any, a: Ask, *families: str, weeks: 
                        today=school_today(), suppressed=scope.suppressed, rules=scope.rules)
 
 
-def _hide(body: dict[str, Any], withheld: dict[str, str], path: str, shown: Shown, *slices: Any,
-          base: int | None = None) -> None:
-    """Withhold `body[…path]` (dotted) when any of the cells it rests on is withheld: `null`, and its
-    path in the body's `withheld` with the reason; else a count rounded to a multiple of `base` (if any)."""
-    hidden = shown.withheld(*slices)
-    if not hidden and base is None:
-        return
-    *parents, last = path.split(".")
-    holder: Any = body
-    for key in parents:
-        holder = holder[int(key)] if isinstance(holder, list) else holder[key]
-    if not hidden:
-        if isinstance(holder[last], int) and not isinstance(holder[last], bool):
-            holder[last] = round_count(holder[last], base)
-        return
-    holder[last] = None
-    withheld[path] = Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value
-
-
 @router.get("/summary")
 async def summary(
         request: Request, response: Response, a: Ask = Depends(ask),
@@ -151,58 +131,8 @@ async def summary(
                              weeks=weeks)
         await set_freshness(session, response, request)
         await session.commit()  # the audit row of a list's read
-    withheld: dict[str, str] = {}
     level, scope = request.state.support_scope
-    # where the deployment rounds counts, every count of students at a suppressed level is rounded, as the tables'
-    # (`withhold_small`) and the results' are (round 24a: the summary showed them exactly)
-    base = scope.rules.round_counts_to if AuthLevel[level.upper()] in scope.suppressed else None
-    for kind in KINDS:
-        active = ("active", kind)
-        _hide(body, withheld, f"active_interventions.{kind}", shown, active, base=base)
-        _hide(body, withheld, f"students_with_kind_active.{kind}", shown, active, base=base)
-        _hide(body, withheld, f"share_with_kind_active.{kind}", shown, active, ("assessed",))
-        for outcome in read.OUTCOMES:
-            cell = ("outcome", kind, outcome)
-            _hide(body, withheld, f"evaluation_outcomes.{kind}.{outcome}", shown, cell, base=base)
-            _hide(body, withheld, f"evaluation_outcome_students.{kind}.{outcome}", shown, cell, base=base)
-    _hide(body, withheld, "students_assessed", shown, ("assessed",), base=base)
-    _hide(body, withheld, "students_with_any_active", shown, ("active", None), base=base)
-    _hide(body, withheld, "below_pass_without_support.students", shown, ("below", None), base=base)
-    _hide(body, withheld, "open_investigations.count", shown, ("open",), base=base)
-    for i, r in enumerate(body["results_before_after"]):
-        phase = ("before_after", r["subject_code"], r["school_year"], r["term"], r["round"], r["phase"])
-        for key in ("students", "reaching_pass", "share_reaching_pass"):
-            _hide(body, withheld, f"results_before_after.{i}.{key}", shown, phase,
-                  base=base if key != "share_reaching_pass" else None)
-    if base is not None:  # each share of the counts as shown (`_share_of_shown`)
-        for kind in KINDS:
-            _share_of_shown(body, f"share_with_kind_active.{kind}", f"students_with_kind_active.{kind}",
-                            "students_assessed")
-        for i in range(len(body["results_before_after"])):
-            _share_of_shown(body, f"results_before_after.{i}.share_reaching_pass",
-                            f"results_before_after.{i}.reaching_pass", f"results_before_after.{i}.students")
-    if withheld:
-        body["withheld"] = withheld
-    return body
-
-
-def _share_of_shown(body: dict[str, Any], share: str, part: str, whole: str) -> None:
-    """Where counts are rounded: the share at `share` (dotted paths, as `_hide`'s) of the counts at `part` and `whole`
-    as shown, null where either is withheld — a share of the exact counts beside the rounded ones gave them back
-    (privacy round 30b; `guard.derive_from_shown` for the tables)."""
-    def at(path: str) -> tuple[Any, str]:
-        *parents, last = path.split(".")
-        holder: Any = body
-        for key in parents:
-            holder = holder[int(key)] if isinstance(holder, list) else holder[key]
-        return holder, last
-
-    holder, last = at(share)
-    if holder[last] is None:
-        return
-    (a, ka), (b, kb) = at(part), at(whole)
-    shown = share_of_shown(a[ka], b[kb]) if isinstance(a[ka], int) and isinstance(b[kb], int) else None
-    holder[last] = None if shown is None else round(float(shown), SHARE_DECIMALS)
+    return disclose.summary_as_shown(body, shown, level, scope.suppressed, scope.rules)
 
 
 async def _list_read(request: Request, session: Any, a: Ask, *, refuse: bool) -> bool:
