@@ -4,8 +4,9 @@ Found and fixed (each test failed on the old code, as said at it):
 - Reporting's audit trail (`GET /v1/audit/reads`) wrote its paging cursor as the last row's moment and its id. The id
   is the audit table's one sequence, shared by every organiser's reads (the rows themselves leave it out): base64 of
   the cursor gave it back, and two cursors told an organiser admin how many student-level reads other organisers'
-  users made between two of its own. Now the cursor tells the moment and how many of this organiser's rows at that
-  moment are left (the kit's `audit.rows_left_at`, resolved again by `position_at`): no id of any row.
+  users made between two of its own. Round 30 made the cursor the moment and how many of this organiser's rows at that
+  moment were left; round 31 (place31) replaced that count with the row's random `ref` (a count moved when a read
+  committed late and skipped it), looked up again on the server: still no id of any row.
 - A forged audit cursor naming a number past PostgreSQL's bigint (its base64 is `cursor_of`'s spelling, so it passed
   the round-trip check) was a 500, and the next request on that connection was reset. Now a count out of its bounds
   is no cursor of the service's: 422 naming `after`, `page_cursor`.
