@@ -13,7 +13,15 @@ import pytest
 from pydantic import ValidationError
 
 from styrkedja_kit.settings import ServiceSettings
-from styrkedja_kit.workers_metrics import ENV, forget_dead_workers, prepare, process_start, running
+from styrkedja_kit.workers_metrics import (
+    ENV,
+    forget_dead_workers,
+    kept_from_others,
+    prepare,
+    private,
+    process_start,
+    running,
+)
 
 #: what a spawned worker (as uvicorn's) sees after importing the kit: run by `exec`, so that starting it imports no
 #: module of the kit before the process is a child (this test module would: multiprocessing unpickles the target first)
@@ -40,7 +48,7 @@ def test_a_spawned_worker_writes_to_its_supervisors_directory_and_a_stopped_supe
     no longer running — a dead pid, or this pid of an earlier start — are removed; this run's is kept. Failed on the old
     code: the worker kept its metrics in memory (no directory)."""
     base = tmp_path / "metrics"
-    base.mkdir()
+    base.mkdir(mode=0o700)
     stale = [base / f"{_dead_pid()}-1", base / f"{os.getpid()}-1"]
     for directory in stale:
         directory.mkdir()
@@ -78,3 +86,25 @@ def test_a_scrape_forgets_a_dead_workers_live_gauges_and_keeps_its_counters(tmp_
     assert forget_dead_workers(str(tmp_path)) == [dead]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
     assert running(alive) and running(alive, process_start(alive)) and not running(alive, "1") and not running(dead)
+
+
+def test_a_directory_open_to_others_or_a_link_is_refused(tmp_path):
+    """/tmp is every user's: a `styrkedja-metrics` another made first (open to all, or a link to elsewhere) would
+    let them read the counts or add their own to every scrape. Failed before `private`: the worker wrote there."""
+    open_to_all = tmp_path / "open"
+    open_to_all.mkdir(mode=0o777)
+    open_to_all.chmod(0o777)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    for path in (open_to_all, link):
+        with pytest.raises(RuntimeError, match="STYRKEDJA_METRICS_DIR"):
+            private(str(path))
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    private(str(mine))
+    kept_from_others(str(mine))
+    with pytest.raises(RuntimeError, match="STYRKEDJA_METRICS_DIR"):  # anyone may move what is in it
+        kept_from_others(str(open_to_all))
+    open_to_all.chmod(0o1777)  # as /tmp: each removes only their own
+    kept_from_others(str(open_to_all))

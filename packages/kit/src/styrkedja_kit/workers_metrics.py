@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import MutableMapping
@@ -57,19 +58,41 @@ def prepare(environ: MutableMapping[str, str] = os.environ) -> str | None:
                            "uvicorn worker's metrics go to the shared directory")
     # 0o700: the values move with every organiser's data; other users of the host read none of them
     os.makedirs(base, mode=0o700, exist_ok=True)
+    kept_from_others(base)
     forget_stopped_supervisors(base)
     path = os.path.join(base, f"{parent.pid}-{process_start(parent.pid) or ''}")
     os.makedirs(path, mode=0o700, exist_ok=True)
+    private(path)
     environ[ENV] = path
     return path
+
+
+def kept_from_others(base: str) -> None:
+    """No other user can move this user's directories in `base` (and put one of theirs, or a link, in their place):
+    it is this user's or root's, and no one else may write in it — or, like /tmp, only remove what they own (sticky)."""
+    found = os.lstat(base)
+    others_write = found.st_mode & 0o022 and not found.st_mode & stat.S_ISVTX
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid not in (os.getuid(), 0) or others_write:
+        raise RuntimeError(f"{SETTING}: {base} is not a directory of this user's that others cannot write in: another "
+                           "user could swap the workers' metrics directory for one of their own; name another (a "
+                           "directory under it, which the workers make)")
+
+
+def private(path: str) -> None:
+    """The directory is this user's alone: one made beforehand by another user of the host (/tmp is everyone's), or
+    open to others, would let them read the counts or write counts of their own into every scrape."""
+    found = os.lstat(path)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        raise RuntimeError(f"{SETTING}: {path} is not a directory of this user alone (mode 0700): the workers' metrics "
+                           "would be open to others; remove it, or name another directory")
 
 
 def process_start(pid: int) -> str | None:
     """The process's start time (clock ticks since boot, /proc/<pid>/stat field 22), or None (no such process, no
     /proc): with the pid it names one run of a process, where the pid alone is taken again (pid 1 in every container)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rpartition(b")")[2].split()
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rpartition(b")")[2].split()
     except OSError:
         return None
     return fields[19].decode() if len(fields) > 19 else None
@@ -84,8 +107,8 @@ def running(pid: int, started: str | None = None) -> bool:
     except PermissionError:  # another user's: it runs
         pass
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            after = stat.read().rpartition(b")")[2].split()
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            after = file.read().rpartition(b")")[2].split()
     except OSError:
         return not os.path.isdir("/proc/self")  # no /proc: os.kill said it runs
     if not after or after[0] == b"Z":
