@@ -31,8 +31,12 @@ os.environ["STYRKEDJA_METRICS_DIR"] = base
 import styrkedja_kit.metrics as metrics
 import prometheus_client.values as values
 metrics.CONSUMER_APPLIED.labels("g", "t").inc(3)
+metrics.CONSUMER_LAG.labels("g", "t", "0").set(5)
+lag = os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], f"gauge_livemostrecent_{os.getpid()}.db")
+made = os.path.exists(lag)
+metrics.leave()  # a worker stopping (the lifespan's end)
 answers.put((os.environ.get("PROMETHEUS_MULTIPROC_DIR"), values.ValueClass is values.MutexValue,
-             metrics.registry() is not metrics.REGISTRY))
+             metrics.registry() is not metrics.REGISTRY, made and not os.path.exists(lag)))
 """
 
 
@@ -45,8 +49,9 @@ def _dead_pid() -> int:
 def test_a_spawned_worker_writes_to_its_supervisors_directory_and_a_stopped_supervisors_goes(tmp_path):
     """A process started by a supervisor (here: this one, as uvicorn starts its workers) takes multiprocess mode in
     `<metrics_dir>/<supervisor pid>-<its start time>` (only its user may read it), and the directories of supervisors
-    no longer running — a dead pid, or this pid of an earlier start — are removed; this run's is kept. Failed on the old
-    code: the worker kept its metrics in memory (no directory)."""
+    no longer running — a dead pid, or this pid of an earlier start — are removed; this run's is kept; a worker that
+    stops takes its live gauges out of the files. Failed on the old code: the worker kept its metrics in memory (no
+    directory)."""
     base = tmp_path / "metrics"
     base.mkdir(mode=0o700)
     stale = [base / f"{_dead_pid()}-1", base / f"{os.getpid()}-1"]
@@ -57,10 +62,11 @@ def test_a_spawned_worker_writes_to_its_supervisors_directory_and_a_stopped_supe
     answers = context.Queue()
     child = context.Process(target=exec, args=(CHILD, {"base": str(base), "answers": answers}))
     child.start()
-    path, in_memory, shared_registry = answers.get(timeout=120)
+    path, in_memory, shared_registry, left = answers.get(timeout=120)
     child.join(60)
     assert path == str(base / f"{os.getpid()}-{process_start(os.getpid())}")
     assert not in_memory and shared_registry
+    assert left  # its lag left the scrape as it stopped; its counters stay (below)
     assert (os.stat(path).st_mode & 0o777) == 0o700
     assert [p.name for p in (base).iterdir()] == [os.path.basename(path)]
     assert os.path.exists(os.path.join(path, f"counter_{child.pid}.db"))
