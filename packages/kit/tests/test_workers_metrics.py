@@ -73,6 +73,23 @@ def test_a_spawned_worker_writes_to_its_supervisors_directory_and_a_stopped_supe
     assert prepare({}) is None  # this process: no supervisor, its metrics in memory as before
 
 
+def test_a_worker_given_a_dead_workers_pid_takes_none_of_its_live_gauges(tmp_path, monkeypatch):
+    """A pid used again within one start: the new worker's kept bytes and lag start from its own values, not the dead
+    one's (prometheus_client reads a file of its pid back); the dead one's counters it sums on."""
+    base = tmp_path / "metrics"
+    base.mkdir(mode=0o700)
+    mine = base / f"{os.getpid()}-{process_start(os.getpid())}"
+    mine.mkdir(mode=0o700)
+    for name in ("gauge_livesum_{}.db", "gauge_livemostrecent_{}.db", "counter_{}.db", "gauge_livesum_1{}.db"):
+        (mine / name.format(os.getpid())).write_bytes(b"")
+    parent = type("Parent", (), {"pid": os.getpid()})()
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: parent)  # as a worker of this process sees it
+    monkeypatch.delitem(sys.modules, "prometheus_client.values")  # as before a worker's first import of it
+    assert prepare({"STYRKEDJA_METRICS_DIR": str(base)}) == str(mine)
+    assert sorted(p.name for p in mine.iterdir()) == sorted([f"counter_{os.getpid()}.db",
+                                                            f"gauge_livesum_1{os.getpid()}.db"])
+
+
 def test_an_operators_directory_wins_and_a_relative_one_is_refused(tmp_path):
     assert prepare({ENV: str(tmp_path)}) == str(tmp_path)
     with pytest.raises(ValidationError) as refused:

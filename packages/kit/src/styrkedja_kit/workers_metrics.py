@@ -63,6 +63,12 @@ def prepare(environ: MutableMapping[str, str] = os.environ) -> str | None:
     path = os.path.join(base, f"{parent.pid}-{process_start(parent.pid) or ''}")
     os.makedirs(path, mode=0o700, exist_ok=True)
     private(path)
+    # a dead worker of this start that had this pid: its live gauges are not this one's (prometheus_client would read
+    # them back as this worker's values); its counters are summed on by this one, which loses and doubles nothing
+    for name in os.listdir(path):
+        found = _LIVE_FILE.fullmatch(name)
+        if found and int(found[1]) == os.getpid():
+            os.remove(os.path.join(path, name))
     environ[ENV] = path
     return path
 
