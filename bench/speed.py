@@ -525,8 +525,9 @@ class StageClock:
 
 
 def worker_metrics(r_url: str, workers: int = 1, tries: int = 40) -> list[str]:
-    """/metrics of each of reporting's uvicorn `workers` (each keeps its own counters; a new connection reaches
-    one of them), told apart by their `process_start_time_seconds`: up to `tries` connections to see them all."""
+    """/metrics of reporting's uvicorn `workers`: since round 31 one scrape tells every worker's counters summed (the
+    kit's multiprocess mode, which has no `process_start_time_seconds`: the first answer is the one kept); a service
+    of an older kit, whose workers kept their own, is told apart by that line, up to `tries` connections."""
     seen: dict[str, str] = {}
     for _ in range(tries if workers > 1 else 1):
         text = httpx.get(r_url + "/metrics", timeout=30).text

@@ -251,6 +251,28 @@ def check_metrics(by_kind: dict[str, list[dict]]) -> None:
     env = compose["x-service-env"]
     check(str(env.get("STYRKEDJA_METRICS_PORT")) == "9100" and "STYRKEDJA_METRICS_ON_APP_PORT" not in env,
           "compose: the services' metrics belong on STYRKEDJA_METRICS_PORT, never the published API port")
+    # several uvicorn workers share their metrics through files (kit `workers_metrics`): in a directory each
+    # supervisor's start makes afresh under STYRKEDJA_METRICS_DIR (default /tmp/styrkedja-metrics), which needs a
+    # writable /tmp on a read-only root; a PROMETHEUS_MULTIPROC_DIR of the manifests would be one no start wipes
+    for spec in SERVICES:
+        service = compose["services"].get(spec.name, {})
+        environment = service.get("environment", {})
+        check("PROMETHEUS_MULTIPROC_DIR" not in environment,
+              f"compose: {spec.name} must not set PROMETHEUS_MULTIPROC_DIR (nothing wipes it between starts; the "
+              "workers make their own directory under STYRKEDJA_METRICS_DIR)")
+        if int(environment.get("WEB_CONCURRENCY", 1)) > 1 and service.get("read_only"):
+            check("/tmp" in service.get("tmpfs", []) and str(environment.get("STYRKEDJA_METRICS_DIR", "/tmp"))
+                  .startswith("/tmp"), f"compose: {spec.name} runs several workers on a read-only root: their metrics "
+                  "files need the /tmp tmpfs (STYRKEDJA_METRICS_DIR under it)")
+    for deployment in by_kind.get("Deployment", []):
+        for container in deployment["spec"]["template"]["spec"].get("containers", []):
+            values = {e["name"]: e.get("value") for e in container.get("env", [])}
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            check("PROMETHEUS_MULTIPROC_DIR" not in values and "PROMETHEUS_MULTIPROC_DIR" not in common,
+                  f"k8s: {container['name']} must not set PROMETHEUS_MULTIPROC_DIR")
+            if int(values.get("WEB_CONCURRENCY") or 1) > 1:
+                check("/tmp" in mounts, f"k8s: {container['name']} runs several workers: their metrics files need "
+                      "/tmp mounted (an emptyDir)")
 
 
 def main() -> int:

@@ -43,6 +43,8 @@ from .inputs import document_batch_limit, json_refusal
 from .kafka import make_admin
 from .leader import AdvisoryLock
 from .logging import configure_logging
+from .metrics import leave as leave_metrics
+from .metrics import registry as metrics_registry
 from .negotiation import JSON, accept_of, acceptable, admits, not_acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .parameters import Parameters, describe, judge, strict_parameters
@@ -601,6 +603,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
             for task in pending:
                 task.cancel()
             await db.dispose()
+            leave_metrics()  # last: the batch in hand may still have set a gauge
             log.info("service stopped")
 
     # no redirect of `/path/` to `/path`: Starlette builds its Location from the request's Host header, so a
@@ -668,7 +671,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
             200: {"description": "Prometheus text exposition format",
                   "content": {"text/plain": {"schema": {"type": "string"}}}}})
         async def metrics() -> Response:
-            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+            return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
@@ -697,12 +700,12 @@ def tells_detail(request: Request) -> bool:
 
 def serve_metrics(settings: ServiceSettings) -> Any:
     """The metrics on a listener of their own (`metrics_port`, `metrics_bind`), or None. Of several uvicorn workers
-    sharing the port the first to bind it serves it: each worker keeps its own counters, and a scrape then always sees
-    the same one — the others' start goes on (a worker with no metrics is no reason to stop serving)."""
+    sharing the port the first to bind it serves it — every worker's metrics (`metrics.registry`: their shared files);
+    the others' start goes on. A worker that served it and died frees the port for the one uvicorn starts instead."""
     if settings.metrics_port is None:
         return None
     try:
-        server, _ = start_http_server(settings.metrics_port, settings.metrics_bind)
+        server, _ = start_http_server(settings.metrics_port, settings.metrics_bind, registry=metrics_registry())
     except OSError as error:
         if error.errno != errno.EADDRINUSE:  # no other worker's: an address not of this host, a name not resolved
             raise RuntimeError(f"STYRKEDJA_METRICS_BIND={settings.metrics_bind!r} with STYRKEDJA_METRICS_PORT="

@@ -1,10 +1,29 @@
-"""Prometheus metrics of the shared runtime, labelled by service (defined once per process)."""
+"""Prometheus metrics of the shared runtime, labelled by service (defined once per process).
 
-from prometheus_client import Counter, Gauge, Histogram
+Under uvicorn's `--workers N` every worker's values are in `PROMETHEUS_MULTIPROC_DIR` (`workers_metrics`) and a scrape
+reads `registry()`: counters and histograms are summed over the workers (a dead worker's counts stay in the sum: a
+counter never goes back); each gauge says how its workers' values combine (`multiprocess_mode`, ignored in one
+process): `livemostrecent` where one worker at a time measures one thing (the relay's leader the backlog, a
+partition's one consumer its lag: the newest measurement, of a worker still running, is the current one — a worker
+that measured before a rebalance or a leader change keeps its old value, which `max` or `sum` would count),
+`livesum` where each worker holds its own share (cache bytes). A gauge of a worker that died leaves the scrape.
+"""
 
-OUTBOX_BACKLOG = Gauge("styrkedja_outbox_backlog", "Outbox rows not yet published", ["service"])
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from .workers_metrics import ENV, forget_dead_workers
+
+OUTBOX_BACKLOG = Gauge("styrkedja_outbox_backlog", "Outbox rows not yet published", ["service"],
+                       multiprocess_mode="livemostrecent")
 OUTBOX_OLDEST_AGE = Gauge("styrkedja_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row",
-                          ["service"])
+                          ["service"], multiprocess_mode="livemostrecent")
 OUTBOX_PUBLISHED = Counter("styrkedja_outbox_published_total", "Outbox rows published", ["service", "topic"])
 OUTBOX_PUBLISH_ERRORS = Counter("styrkedja_outbox_publish_errors_total", "Failed publish attempts", ["service"])
 OUTBOX_BROKER_LOSS = Counter("styrkedja_outbox_broker_loss_total",
@@ -34,7 +53,49 @@ CONSUMER_STARTS = Counter("styrkedja_consumer_partition_starts_total",
                           "Partitions taken without an offset of their group in the database, by where they were "
                           "read from (`consumer.start_position`)", ["group", "topic", "source"])
 CONSUMER_LAG = Gauge("styrkedja_consumer_lag_events", "Events on the partition not yet applied (as of the last fetch)",
-                     ["group", "topic", "partition"])
+                     ["group", "topic", "partition"], multiprocess_mode="livemostrecent")
 CONSUMER_UNHANDLED = Counter("styrkedja_consumer_unhandled_total",
                              "Events of a type no handler applies: skipped, not recorded as applied",
                              ["group", "type"])
+
+
+def multiprocess_dir() -> str | None:
+    """The workers' shared directory, or None: one process, its metrics in memory."""
+    return os.environ.get(ENV) or None
+
+
+class _Workers(MultiProcessCollector):
+    """Every worker's files, the dead workers' `live*` gauges forgotten first (uvicorn tells no one of a death)."""
+
+    def __init__(self, registry: CollectorRegistry, path: str) -> None:
+        super().__init__(registry, path)  # type: ignore[no-untyped-call]  # prometheus_client's own is untyped
+        self.path = path
+
+    def collect(self) -> Iterable[Metric]:
+        forget_dead_workers(self.path)
+        found: Iterable[Metric] = super().collect()  # type: ignore[no-untyped-call]
+        return found
+
+
+_registry: CollectorRegistry | None = None
+
+
+def registry() -> CollectorRegistry:
+    """What a scrape reads: the process's own registry, or (sibling workers) a registry of every worker's files —
+    never both, which would tell this worker's series twice. Custom collectors (reporting's answer cache once) tell one
+    process's values: the kit's and the services' metrics are Counters, Gauges and Histograms."""
+    global _registry
+    path = multiprocess_dir()
+    if path is None:
+        return REGISTRY
+    if _registry is None:
+        _registry = CollectorRegistry()
+        _Workers(_registry, path)  # registers itself
+    return _registry
+
+
+def leave() -> None:
+    """A worker stopping: its `live*` gauges leave the scrape at once (its counters stay in the sum)."""
+    path = multiprocess_dir()
+    if path is not None:
+        mark_process_dead(os.getpid(), path)  # type: ignore[no-untyped-call]  # prometheus_client's own is untyped

@@ -7,6 +7,7 @@ Each process runs exactly one service, so one flat set of variables is enough:
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Any, Literal
 
@@ -219,12 +220,15 @@ class ServiceSettings(BaseSettings):
     # Prometheus's metrics (the consumer's lag and applied counts, the outbox backlog: they move with every
     # organiser's writes) are told to no one by default (privacy round 30o). `metrics_port`: on a listener of their
     # own, at `metrics_bind` — a port the ingress and the published ports never reach (deploy/k8s: the Service's
-    # `metrics` port, scraped by the ServiceMonitor); of several uvicorn workers the first to bind it serves it.
+    # `metrics` port, scraped by the ServiceMonitor); of several uvicorn workers the first to bind it serves it, and
+    # every worker's values (`workers_metrics`: their files in `metrics_dir`/<uvicorn's pid and start time>, made and
+    # cleared by the workers; read at import, before these settings: here it is checked and documented).
     # `metrics_on_app_port`: `/metrics` on the API's own port, no token — only where nothing but the scraper reaches
     # that port (the devstack on 127.0.0.1); otherwise the path is a 404 and not in the OpenAPI document
     metrics_port: int | None = Field(None, ge=1, le=65_535)
     metrics_bind: str = "127.0.0.1"
     metrics_on_app_port: bool = False
+    metrics_dir: str | None = None  # None: <the temporary directory>/styrkedja-metrics (a tmpfs in the images)
     # /readyz: each check (the database on a connection of its own, the broker) at once, each answered within this
     readiness_timeout_seconds: float = Field(5.0, gt=0, le=60)
     # the ops commands (migrate, replay, topics, rebuild): how long the database and the broker each have to answer
@@ -262,6 +266,14 @@ class ServiceSettings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+asyncpg://" + url[len(plain):]
         return url
+
+    @field_validator("metrics_dir")
+    @classmethod
+    def _absolute_directory(cls, directory: str | None) -> str | None:
+        """An absolute path: a relative one would be relative to whatever directory the worker was started in."""
+        if directory is not None and not os.path.isabs(directory):
+            raise ValueError("an absolute path (where uvicorn workers' metrics files go), e.g. /tmp/styrkedja-metrics")
+        return directory
 
     @field_validator("metrics_bind")
     @classmethod

@@ -46,8 +46,7 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client import Counter, Gauge
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +55,6 @@ from styrkedja_kit.negotiation import raw_accept_of
 from styrkedja_kit.supervise import within
 
 from ..freshness import consumer_lag_for, newest_event_time_for
-from ..results.read import KEPT
 from ..results.read import Scope as ReadScope
 
 log = logging.getLogger(__name__)
@@ -193,7 +191,7 @@ class StateVersions:
         try:
             rows = await self._read()
             self.reads += 1
-            ANSWERS.version_reads += 1
+            ANSWERS.version_read()
             newest = max((r[2] for r in rows if r[2] is not None), default=None)
             if not future.done():
                 future.set_result(State(seq, rows, newest))
@@ -286,16 +284,39 @@ class Answers:
     NAMESPACES_KEPT = 8
 
     def __init__(self, max_entries: int = 4096, max_bytes: int = 64 * 2**20,
-                 max_answer_bytes: int = 1 * 2**20) -> None:
+                 max_answer_bytes: int = 1 * 2**20, *, published: bool = False) -> None:
         self.max_entries, self.max_bytes, self.max_answer_bytes = max_entries, max_bytes, max_answer_bytes
         self._spaces: OrderedDict[Hashable, Generation] = OrderedDict()
         self.hits = self.misses = self.version_reads = 0
+        self.published = published  # on /metrics (the process's `ANSWERS`; a test's own cache is not)
 
     def __len__(self) -> int:
         return sum(len(g.answers) for g in self._spaces.values())
 
     def clear(self) -> None:
         self._spaces.clear()
+        self._publish_size()
+
+    # counted as Prometheus counters too (not read from these at a scrape): under several uvicorn workers a scrape
+    # reads every worker's metrics files, and a collector would tell the one worker that answered it
+    def hit(self) -> None:
+        self.hits += 1
+        if self.published:
+            HITS.inc()
+
+    def miss(self) -> None:
+        self.misses += 1
+        if self.published:
+            MISSES.inc()
+
+    def version_read(self) -> None:
+        self.version_reads += 1
+        if self.published:
+            VERSION_READS.inc()
+
+    def _publish_size(self) -> None:
+        if self.published:
+            KEPT_BYTES.set(self.kept_bytes())
 
     def kept_bytes(self) -> int:
         return sum(g.size for g in self._spaces.values())
@@ -313,6 +334,7 @@ class Answers:
             self._spaces.move_to_end(namespace)
             while len(self._spaces) > self.NAMESPACES_KEPT:
                 self._spaces.popitem(last=False)
+            self._publish_size()
         return made
 
     def find(self, generation: Generation, klass: Hashable, request: RequestKey) -> Answer | None:
@@ -332,6 +354,7 @@ class Answers:
                                       or generation.size > self.max_bytes):
             dropped_key, dropped = generation.answers.popitem(last=False)
             generation.size -= entry_bytes(dropped_key, dropped)
+        self._publish_size()
 
 
 #: What an entry holds beyond the objects `entry_bytes` sizes one by one: the `Answer` instance and its attributes'
@@ -357,8 +380,16 @@ def entry_bytes(key: tuple[Hashable, RequestKey], answer: Answer) -> int:
             + (0 if accept is None else sys.getsizeof(accept)))
 
 
+HITS = Counter("styrkedja_read_answers_hits", "Reads answered from kept answers")
+MISSES = Counter("styrkedja_read_answers_misses", "Reads answered by the route (and kept if allowed)")
+VERSION_READS = Counter("styrkedja_read_state_version_reads", "Reads of the state version (freshness rows)")
+# what the cache holds now, as its budget counts it: a worker's memory is told apart from it (reads30); each worker
+# holds a cache of its own, so the workers' values add up (`livesum`: a dead worker's memory is freed)
+KEPT_BYTES = Gauge("styrkedja_read_answers_kept_bytes", "Bytes the kept answers hold (entry_bytes)",
+                   multiprocess_mode="livesum")
+
 #: The answers of every app in this process (one namespace per `AnswerCache`).
-ANSWERS = Answers()
+ANSWERS = Answers(published=True)
 
 SWEDEN = ZoneInfo("Europe/Stockholm")
 Day = tuple[date, date, date]
@@ -370,26 +401,6 @@ def today() -> Day:
     answer is kept until any of them turns."""
     now = datetime.now(UTC)
     return date.today(), now.date(), now.astimezone(SWEDEN).date()
-
-
-class _AnswerMetrics(Collector):
-    """The answer cache on `/metrics`: hits, misses and state version reads of this process."""
-
-    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
-        yield CounterMetricFamily("styrkedja_read_answers_hits", "Reads answered from kept answers",
-                                  value=ANSWERS.hits)
-        # what the two caches hold now, as their budgets count it: a worker's memory is told apart from them (reads30)
-        yield GaugeMetricFamily("styrkedja_read_answers_kept_bytes", "Bytes the kept answers hold (entry_bytes)",
-                                value=ANSWERS.kept_bytes())
-        yield GaugeMetricFamily("styrkedja_results_kept_cells", "Cells of results reads kept (results.read.KEPT)",
-                                value=KEPT.cells)
-        yield CounterMetricFamily("styrkedja_read_answers_misses", "Reads answered by the route (and kept if allowed)",
-                                  value=ANSWERS.misses)
-        yield CounterMetricFamily("styrkedja_read_state_version_reads", "Reads of the state version (freshness rows)",
-                                  value=ANSWERS.version_reads)
-
-
-REGISTRY.register(_AnswerMetrics())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -465,10 +476,10 @@ class AnswerCache:
                 await running.wait()
                 found = self._find(generation, reader, key)
         if found is not None:
-            self.answers.hits += 1
+            self.answers.hit()
             await self._send(found, state, scope, send)
             return
-        self.answers.misses += 1
+        self.answers.miss()
         done = generation.running.setdefault((principal, key), asyncio.Event())
         try:
             await self._answer(generation, reader, key, state, scope, receive, send)

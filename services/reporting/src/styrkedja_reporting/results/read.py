@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Literal, TypeVar, cast
 
+from prometheus_client import Gauge
 from pydantic import BaseModel
 from sqlalchemy import func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -154,9 +155,10 @@ class KeptReads:
     grew a worker until 512 reads (~170 organisers): 205 MiB at 200 organisers, 154 with this bound — its peak grew with
     the organisers read (bench/README.md, reads30)."""
 
-    def __init__(self, max_cells: int) -> None:
+    def __init__(self, max_cells: int, *, published: bool = False) -> None:
         self.max_cells, self.cells = max_cells, 0
         self._reads: OrderedDict[Hashable, list[ResultCell]] = OrderedDict()
+        self.published = published  # on /metrics (the process's `KEPT`)
 
     def __len__(self) -> int:
         return len(self._reads)
@@ -164,6 +166,11 @@ class KeptReads:
     def clear(self) -> None:
         self._reads.clear()
         self.cells = 0
+        self._publish()
+
+    def _publish(self) -> None:
+        if self.published:
+            KEPT_CELLS.set(self.cells)
 
     def get(self, key: Hashable) -> list[ResultCell] | None:
         found = self._reads.get(key)
@@ -175,16 +182,19 @@ class KeptReads:
         old = self._reads.pop(key, None)
         if old is not None:
             self.cells -= len(old)
-        if len(cells) > self.max_cells:
-            return
-        self._reads[key] = cells
-        self.cells += len(cells)
-        while self.cells > self.max_cells:
-            _, dropped = self._reads.popitem(last=False)
-            self.cells -= len(dropped)
+        if len(cells) <= self.max_cells:
+            self._reads[key] = cells
+            self.cells += len(cells)
+            while self.cells > self.max_cells:
+                _, dropped = self._reads.popitem(last=False)
+                self.cells -= len(dropped)
+        self._publish()
 
 
-KEPT = KeptReads(4_096)  # `main.create_app` sets it from `results_kept_cells`
+#: what `KEPT` holds now; each uvicorn worker keeps its own, so the workers' values add up (`livesum`)
+KEPT_CELLS = Gauge("styrkedja_results_kept_cells", "Cells of results reads kept (results.read.KEPT)",
+                   multiprocess_mode="livesum")
+KEPT = KeptReads(4_096, published=True)  # `main.create_app` sets it from `results_kept_cells`
 _KEPT_LEVELS = frozenset({"nation", "organiser", "area"})
 
 
