@@ -65,7 +65,7 @@ from .models import (
     Meta,
     Shared,
     SourceId,
-    aware,
+    timestamp,
 )
 from .oauth import ClientCredentials
 from .source import (
@@ -165,12 +165,25 @@ def earliest_instant(local: datetime, zone: ZoneInfo) -> datetime:
     return min(local.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
 
 
+def latest_instant(local: datetime, zone: ZoneInfo) -> datetime:
+    """The latest instant a local time of `zone` can mean, in UTC: an item's `meta.modified` (or `created`) without an
+    offset, asked whether it changed after `--since`. The mirror of `earliest_instant`: 02:30 on the last Sunday of
+    October is 00:30 and 01:30 UTC, and an item changed in the second 02:30 was read as changed in the first — before a
+    `--since` of 02:45 (the first), so not read again (a person's new membership of an unchanged group lost). Taken
+    as the later, an item changed at either is read (again: `unchanged` at reporting), never skipped."""
+    return max(local.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+
+
 def changed_since(meta: Meta | None, since: datetime, naive_zone: ZoneInfo) -> bool:
     """Whether an item changed after `since` by its `meta` (modified, else created); without either, unknown: as
-    changed (read again is safe, `unchanged` at reporting; not read may be a loss)."""
+    changed (read again is safe, `unchanged` at reporting; not read may be a loss). A time without an offset is the
+    latest instant it can mean in `naive_zone` (`latest_instant`): a re-read is the cost of the repeated hour, not a
+    loss."""
     stamp = (meta.modified or meta.created) if meta is not None else None
-    when = aware(stamp, naive_zone) if stamp else None
-    return when is None or when > since
+    if not stamp:
+        return True
+    when = timestamp(stamp)
+    return (when if when.tzinfo is not None else latest_instant(when, naive_zone)) > since
 
 
 def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
