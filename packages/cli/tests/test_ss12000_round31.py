@@ -4,6 +4,9 @@ code before it, as its docstring says (checked by running it with the change tak
 * a person (or any item) whose `meta.modified` has no offset and falls in the repeated October hour was read as the
   first of the two instants it can mean: changed in the second, it was taken as unchanged after a `--since` between
   them, and what it stated (a membership of an unchanged group) was not read. Now the latest instant it can mean.
+* a group (or a duty) /deletedEntities names kept the teaching assignment of an unchanged activity naming it (the
+  assignment came from the activity, not read): a teacher kept reading a group the source no longer has. Now such a
+  run reads the activities whole and leaves that teaching out by design, and what reporting held of it is removed.
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
@@ -14,10 +17,12 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from test_ss12000_servers import entities, planned, server
+from test_ss12000_round30 import ByCode
+from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
 
-from ss12000_fixtures import GROUP, ZONE
+from ss12000_fixtures import ACTIVITY, GROUP, ZONE
 from styrkedja_cli.ss12000.command import changed_since, earliest_instant
+from styrkedja_cli.ss12000.mapping import DELETED_AT_SOURCE, DUTY_DELETED_TAUGHT, GROUP_LEFT_OUT_TAUGHT
 from styrkedja_cli.ss12000.models import Meta
 
 NO_DELETIONS = {"deletedEntities": lambda request: httpx.Response(200, json={"data": {}})}
@@ -58,3 +63,70 @@ def test_a_person_changed_in_the_repeated_october_hour_without_an_offset_is_read
     # the missing hour of March: 02:30 is no instant of Sweden's; its latest reading (01:30 UTC) is after 01:00 UTC
     assert changed_since(Meta(modified="2026-03-29T02:30:00"), earliest_instant(datetime(2026, 3, 29, 3, 0), ZONE),
                          ZONE)
+
+
+def live(reporting: Reporting, *prefixes: str) -> list[str]:
+    """The keys reporting holds (not removed) that start with any of `prefixes`."""
+    return sorted(k for (_, k), (digest, _) in reporting.published.items()
+                  if digest != "removed" and k.startswith(prefixes))
+
+
+def deleting(**kinds: list[str]) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(200, json={"data": kinds})
+
+
+INCREMENTAL = ["--url", "http://ss12000.test/v2", "--since", SINCE.isoformat()]
+
+
+def test_a_group_or_a_duty_deleted_at_the_source_takes_the_teaching_of_an_unchanged_activity_with_it(
+        tmp_path, monkeypatch) -> None:
+    """Failed on the old code: /deletedEntities named g1 (reporting removes the group and its memberships by their
+    source id), but the teaching assignment of the unchanged activity a1 naming it came from a1, which was not read:
+    it stayed, the teacher reading a group the source no longer has, until a full run. Alike for the duty d1 deleted
+    (duties are read whole; its assignment stayed). Now the run reads the activities whole, leaves that teaching out
+    by design (said, exit 0) and removes the assignment; the activity's other group's teaching is sent and kept. A
+    changed activity naming the deleted group is left out so too, where it was refused as naming a group not known
+    (exit 3, every run)."""
+    g2 = {**GROUP, "id": "g2", "displayName": "7B", "groupMemberships": []}
+    both = {**ACTIVITY, "groups": [{"id": "g1"}, {"id": "g2"}]}
+    first = ByCode()
+    exit_code, said = run(monkeypatch, dump(tmp_path, groups=[GROUP, g2], activities=[both]), None, first)
+    assert exit_code == 0 and row(said, "activities")[0] == "2", said
+    assignments = live(first, "teaching_assignment:")
+    for activity_changed in (False, True):
+        reporting = ByCode(held=first.published)
+        handle = server(entities(groups=by_id_or_list([g2]), activities=by_id_or_list(
+            [both], changed=["a1"] if activity_changed else []), deletedEntities=deleting(groups=["g1"])))
+        exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+        assert exit_code == 0, said
+        assert ("left out by design, activities a1: " + GROUP_LEFT_OUT_TAUGHT.format(
+            n=0, group="g1", why=DELETED_AT_SOURCE)) in said, said
+        kept = live(reporting, "teaching_assignment:")
+        assert len(kept) == 1 and kept[0] in assignments, (activity_changed, said)
+    # a duty deleted: the teaching by it goes, the group stays
+    reporting = ByCode(held=first.published)
+    handle = server(entities(groups=by_id_or_list([GROUP, g2]), duties=[], activities=by_id_or_list([both]),
+                             deletedEntities=deleting(duties=["d1"])))
+    exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+    assert exit_code == 0, said
+    assert "left out by design, activities a1: " + DUTY_DELETED_TAUGHT.format(n=0, duty="d1") in said, said
+    assert live(reporting, "teaching_assignment:") == [], said
+    assert live(reporting, "unit:group:") == ["unit:group:29990011:g1", "unit:group:29990011:g2"]
+
+
+def test_a_run_deleting_nothing_reporting_holds_reads_only_the_activities_that_changed(tmp_path, monkeypatch) -> None:
+    """Pinned with the rule above: /deletedEntities naming what reporting does not hold (a group deleted before it
+    was ever imported, a person) reads the activities as far as they changed, as before."""
+    first = ByCode()
+    assert run(monkeypatch, dump(tmp_path), None, first)[0] == 0
+    asked: list[bool] = []
+    activities = by_id_or_list([ACTIVITY])
+
+    def watching(request: httpx.Request) -> httpx.Response:
+        asked.append("meta.modified.after" in request.url.params)
+        return activities(request)
+
+    handle = server(entities(groups=by_id_or_list([GROUP]), activities=watching,
+                             deletedEntities=deleting(groups=["g-never"], persons=["p9"])))
+    exit_code, said = run(monkeypatch, INCREMENTAL, handle, ByCode(held=first.published))
+    assert exit_code == 0 and asked == [True], (asked, said)

@@ -223,7 +223,7 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     not_ids = len(deleted) - len(readable)
     deleted = readable
     if since is not None and hasattr(source, "one"):
-        _read_named_groups(source, read, since, naive_zone, tick)
+        _read_named_groups(source, read, since, naive_zone, tick, deleted)
     the_plan = _planned(read, naive_zone, organiser, deleted)
     if since is not None and held is not None and hasattr(source, "one"):  # (a folder's files are read whole)
         # a group this run moves or leaves out takes away what reporting held of it, and the teaching assignments of
@@ -233,12 +233,24 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
         # (`left_behind`). Read only on such a run: on any other, activities stay read as far as they changed
         organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
                              if c["data"]["unit_type"] == "organiser"})
-        if groups_gone(the_plan, held(organisers)):
+        holdings = held(organisers)
+        if groups_gone(the_plan, holdings) or taught_by_deleted(deleted, holdings):
             read["activities"] = source.read("activities", None, tick)
-            _read_named_groups(source, read, since, naive_zone, tick)
+            _read_named_groups(source, read, since, naive_zone, tick, deleted)
             the_plan = _planned(read, naive_zone, organiser, deleted)
     the_plan.deleted_not_ids = not_ids
     return the_plan, deleted
+
+
+def taught_by_deleted(deleted: Collection[str], holdings: dict[str, list[tuple[str, str]]]) -> bool:
+    """Of an incremental run: whether /deletedEntities names a group or a duty reporting holds. Reporting removes
+    what came from it (the group, its memberships; the duty), but not the teaching assignments naming it, which came
+    from the activities (an assignment's key hashes the activity, the group and the duty): an unchanged activity is not
+    read, and its assignment stayed — a teacher reading a group the source no longer has, or a deleted duty's
+    teacher still teaching — until a full run. Then the activities are read whole, as for a group moved."""
+    named = set(deleted)
+    return bool(named) and any(source_id in named and (key.startswith(("unit:group:", "duty:")))
+                               for pairs in holdings.values() for key, source_id in pairs)
 
 
 def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, str] | None,
@@ -252,7 +264,7 @@ def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, s
 
 
 def _read_named_groups(source: FolderSource | HttpSource, read: dict[str, Any], since: datetime, naive_zone: ZoneInfo,
-                       tick: Callable[[str, int], None]) -> None:
+                       tick: Callable[[str, int], None], deleted: Collection[str] = ()) -> None:
     # groups that did not change but are named by what did: a changed activity's groups, and the groups a
     # person changed since states memberships of (a server stating memberships only on persons: a person who
     # joined an unchanged group changed, the group did not). Fetched one by one, or the list read whole when
@@ -261,6 +273,9 @@ def _read_named_groups(source: FolderSource | HttpSource, read: dict[str, Any], 
     wanted = ({ref.id for a in read["activities"] for ref in a.groups}
               | {entry.group.id for p in read["persons"] if changed_since(p.meta, since, naive_zone)
                  for entry in (p.stated_memberships() or ("", []))[1] if entry.group is not None}) - known
+    # (not a group /deletedEntities names: asked for, a server answers 404 and the activity naming it was refused as
+    # naming a group "not known", every run; the plan leaves its teaching out by design, `plan(deleted=…)`)
+    wanted -= set(deleted)
     if len(wanted) > ONE_BY_ONE:
         whole = source.read("groups", None, tick)
         read["groups"] = read["groups"] + [g for g in whole if getattr(g, "id", None) in wanted]

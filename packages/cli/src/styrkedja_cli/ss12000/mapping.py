@@ -154,6 +154,10 @@ ORGANISATION_DELETED = ("{field}: organisation {at} was deleted at the source (/
 GROUP_LEFT_OUT = "organisation: its group {group} is left out ({why})"
 GROUP_LEFT_OUT_TAUGHT = "groups[{n}]: group {group} is left out ({why}), so no teaching assignment is made of it"
 NOT_ONE_UNIT = "no single Skolenhet"
+#: why a teaching assignment is not made of a group or a duty /deletedEntities names (an incremental run)
+DELETED_AT_SOURCE = "deleted at the source (/deletedEntities)"
+DUTY_DELETED_TAUGHT = ("teachers[{n}].duty: duty {duty} was " + DELETED_AT_SOURCE
+                       + ", so no teaching assignment is made of it")
 UNIT_DELETED = "its organisation deleted at the source"
 #: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
 #: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
@@ -1343,6 +1347,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     served_syllabuses = {s.id for s in syllabuses}
     staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
     groups_read = {g.id for g in groups}
+    duties_read = {d.id for d in duties}
     for activity in activities:
         kind = nfc(activity.activity_type or "").strip()
         if kind.casefold() in NOT_TEACHING:
@@ -1365,6 +1370,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 out.left_out.append(Refused("activities", activity.id, STAFF_GROUP_TAUGHT.format(n=g,
                                                                                                  group=group_ref.id)))
                 continue
+            if place is None and group_ref.id in deleted and group_ref.id not in groups_read:
+                # by design, not refused: what reporting held of this teaching goes (`left_behind`), as the group's
+                # own entities go by /deletedEntities — it was refused as naming a group "not known", and kept
+                out.left_out.append(Refused("activities", activity.id, GROUP_LEFT_OUT_TAUGHT.format(
+                    n=g, group=group_ref.id, why=DELETED_AT_SOURCE)))
+                continue
             if place is None and group_ref.id in groups_read:
                 # a group of the source refused (at an organisation it does not have, a name on two groups): said as
                 # "not known", which it is not, and a refusal of its own (the group's refusal says why)
@@ -1379,6 +1390,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 continue
             for n, teacher in enumerate(activity.teachers):
                 person = duty_person.get(teacher.duty.id)
+                if person is None and teacher.duty.id in deleted and teacher.duty.id not in duties_read:
+                    out.left_out.append(Refused("activities", activity.id, DUTY_DELETED_TAUGHT.format(
+                        n=n, duty=teacher.duty.id)))
+                    continue
                 if person is None:
                     out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
                     continue
