@@ -7,6 +7,10 @@ code before it, as its docstring says (checked by running it with the change tak
 * a group (or a duty) /deletedEntities names kept the teaching assignment of an unchanged activity naming it (the
   assignment came from the activity, not read): a teacher kept reading a group the source no longer has. Now such a
   run reads the activities whole and leaves that teaching out by design, and what reporting held of it is removed.
+* a school unit (or a group) the source placed under another Huvudman was sent at the new organiser by an
+  incremental run, but the old one kept it, with its unchanged groups, memberships and teaching (reporting refused it
+  at the new one for a token of it alone): the old organiser's readers kept reading it until a full run. Now such a
+  run reads the groups and activities whole, sends them at the new organiser and removes them from the old one.
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
@@ -20,7 +24,7 @@ import httpx
 from test_ss12000_round30 import ByCode
 from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
 
-from ss12000_fixtures import ACTIVITY, GROUP, ZONE
+from ss12000_fixtures import ACTIVITY, GROUP, HUV, SU, ZONE
 from styrkedja_cli.ss12000.command import changed_since, earliest_instant
 from styrkedja_cli.ss12000.mapping import DELETED_AT_SOURCE, DUTY_DELETED_TAUGHT, GROUP_LEFT_OUT_TAUGHT
 from styrkedja_cli.ss12000.models import Meta
@@ -130,3 +134,43 @@ def test_a_run_deleting_nothing_reporting_holds_reads_only_the_activities_that_c
                              deletedEntities=deleting(groups=["g-never"], persons=["p9"])))
     exit_code, said = run(monkeypatch, INCREMENTAL, handle, ByCode(held=first.published))
     assert exit_code == 0 and asked == [True], (asked, said)
+
+
+HUV2 = {"id": "huv2", "displayName": "Friskolan AB", "organisationType": "Huvudman",
+        "organisationNumber": "556677-8899"}
+FRISKOLAN = "556677-8899"
+
+
+def held_by(reporting: Reporting, organiser: str) -> list[str]:
+    return sorted(k for (o, k), (digest, _) in reporting.published.items() if o == organiser and digest != "removed")
+
+
+def test_a_school_unit_moved_to_another_huvudman_leaves_the_old_organiser_in_an_incremental_run(tmp_path,
+                                                                                                monkeypatch) -> None:
+    """Failed on the old code: the incremental run sent the school unit su (and its duty, read whole) under
+    556677-8899, but 2999 kept the unit, its unchanged group, membership and teaching assignment (nothing of them
+    read), and the new organiser had the unit without its group. Now the run reads the groups and activities whole:
+    the group, its membership and teaching are sent at 556677-8899, and what 2999 held of them removed, said."""
+    first = Reporting()
+    exit_code, said = run(monkeypatch, dump(tmp_path, organisations=[HUV, HUV2, SU]), None, first)
+    assert exit_code == 0, said
+    before = held_by(first, "2999")
+    assert len(before) == 6 and held_by(first, FRISKOLAN) == ["unit:organiser:None:556677-8899"], before
+    moved = {**SU, "parentOrganisation": {"id": "huv2"}}
+    reporting, asked = Reporting(held=first.published), []
+    groups = by_id_or_list([GROUP])
+
+    def watching(request: httpx.Request) -> httpx.Response:
+        asked.append(("changed " if "meta.modified.after" in request.url.params else "whole ") + request.url.path)
+        return groups(request)
+
+    handle = server(entities(organisations=[HUV, HUV2, moved], groups=watching, activities=by_id_or_list([ACTIVITY]),
+                             **NO_DELETIONS))
+    exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+    assert exit_code == 0, said
+    assert held_by(reporting, "2999") == ["unit:organiser:None:2999"], said
+    now = held_by(reporting, FRISKOLAN)
+    assert [k.split(":")[0] for k in now] == ["duty", "membership", "teaching_assignment", "unit", "unit", "unit"], now
+    assert ("moved to another organiser by the source (556677-8899): groups g1, organisations su; removed from "
+            "organiser 2999's directory with what hung under them") in said, said
+    assert asked == ["changed /v2/groups", "whole /v2/groups"], asked
