@@ -24,7 +24,7 @@ import httpx
 from test_ss12000_round30 import ByCode
 from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
 
-from ss12000_fixtures import ACTIVITY, GROUP, HUV, SU, ZONE
+from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU, ZONE
 from styrkedja_cli.ss12000.command import changed_since, earliest_instant
 from styrkedja_cli.ss12000.mapping import DELETED_AT_SOURCE, DUTY_DELETED_TAUGHT, GROUP_LEFT_OUT_TAUGHT
 from styrkedja_cli.ss12000.models import Meta
@@ -174,3 +174,27 @@ def test_a_school_unit_moved_to_another_huvudman_leaves_the_old_organiser_in_an_
     assert ("moved to another organiser by the source (556677-8899): groups g1, organisations su; removed from "
             "organiser 2999's directory with what hung under them") in said, said
     assert asked == ["changed /v2/groups", "whole /v2/groups"], asked
+
+
+def test_only_organiser_with_strict_counts_the_other_organisers_refusals_with_theirs_not_as_this_imports(
+        tmp_path, monkeypatch) -> None:
+    """Failed on the old code: `--only-organiser 2999 --strict` exited 3, listing `refused groups g-fri: displayName:
+    …` and the duty at the other organiser's unit — items of 556677-8899, left out by the flag anyway, which this
+    import can neither send nor mend. Now they are counted with that organiser's (`… 2 refused, 1 left out)`), not
+    listed (nor the membership left out under the refused group), and exit 0; a refusal of 2999's own still exits 3, as does one whose organiser is not known (a group at an
+    organisation the source lacks)."""
+    su2 = {**SU, "id": "su2", "schoolUnitCode": "29990022", "parentOrganisation": {"id": "huv2"}}
+    theirs = [{**GROUP, "id": "g-fri", "displayName": "", "organisation": {"id": "su2"}}]
+    duty = {"id": "d-fri", "dutyAt": {"id": "su2"}, "dutyRole": "Lärare"}  # no person: refused
+    only = ["--only-organiser", "2999"]
+    exit_code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, HUV2, SU, su2], groups=[GROUP, *theirs],
+                                              duties=[DUTY, duty]), *only], None, Reporting())
+    assert exit_code == 0, said
+    assert "--only-organiser: organiser 556677-8899 not imported (2 organisations, 2 refused, 1 left out)" in said, said
+    assert "g-fri" not in said and "d-fri" not in said, said
+    mine = {**GROUP, "id": "g-own", "displayName": "", "organisation": {"id": "su"}, "groupMemberships": []}
+    nowhere = {**GROUP, "id": "g-nowhere", "organisation": {"id": "nowhere"}, "groupMemberships": []}
+    for extra, refused in ((mine, "refused groups g-own: displayName:"), (nowhere, "refused groups g-nowhere:")):
+        exit_code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, HUV2, SU, su2],
+                                                  groups=[GROUP, *theirs, extra]), *only], None, Reporting())
+        assert exit_code == 3 and refused in said and "--strict: 1 refused, 0 left out" in said, said

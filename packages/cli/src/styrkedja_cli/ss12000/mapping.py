@@ -60,7 +60,7 @@ import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -201,6 +201,9 @@ class Refused:
     entity: str
     id: str
     reason: str
+    #: the organisers it is of, where the organisation tree tells (`plan`), else none: --only-organiser leaves out
+    #: another organiser's, whose refusals are not this import's to count (`keep_organisers`)
+    organisers: frozenset[str] = field(default=frozenset(), compare=False)
 
     def __post_init__(self) -> None:
         self.id = redact_personal_identity_numbers(self.id)[0]
@@ -1416,7 +1419,40 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     out.unknown_subjects[subject] += 1
                 if sent and duty_organiser.get(teacher.duty.id, place[0]) != place[0]:
                     out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
+    _whose(out, orgs, tree, groups, duties, activities, organiser_id, organiser[0] if organiser else None)
     return out
+
+
+def _whose(out: Plan, orgs: dict[str, Organisation], tree: _Tree, groups: Sequence[Group], duties: Sequence[Duty],
+           activities: Sequence[Activity], organiser_id: Callable[[Organisation], str | None],
+           explicit: str | None) -> None:
+    """Each item the plan does not send (refused, left out) marked with the organisers it is of, where the tree tells:
+    an organisation's Huvudman's, a group's (and its memberships') organisation's, a duty's `dutyAt`'s, an activity's
+    groups'. An item at an organisation the source lacks, or under no Huvudman, is of none known."""
+    def owner_at(org_id: str | None) -> str | None:
+        org = orgs.get(org_id) if org_id is not None else None
+        if org is None:
+            return None
+        owner = tree.places[org.id].owner if org.id in tree.places else None
+        return organiser_id(owner) if owner is not None else explicit
+
+    group_at = {g.id: g.organisation.id for g in groups}
+    duty_at = {d.id: d.duty_at.id for d in duties}
+    taught = {a.id: [ref.id for ref in a.groups] for a in activities}
+    for item in [*out.refused, *out.under_refused, *out.left_out]:
+        if item.entity == "organisations":
+            at: list[str | None] = [item.id]
+        elif item.entity in ("groups", "memberships"):
+            at = [group_at.get(item.id.split("/")[0])]
+        elif item.entity == "duties":
+            at = [duty_at.get(item.id)]
+        elif item.entity == "activities":
+            at = [group_at.get(g) for g in taught.get(item.id, [])]
+        else:
+            at = []
+        owners = [owner_at(a) for a in at]
+        if owners and None not in owners:
+            item.organisers = frozenset(o for o in owners if o is not None)
 
 
 def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
@@ -1442,3 +1478,16 @@ def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
         the_plan.changes[entity] = Changes(kept(), shared=the_plan._shared)
         if not the_plan.changes[entity]:
             del the_plan.changes[entity]
+    # what the source holds of another organiser that was refused or left out is not this import's either: counted
+    # with that organiser's (`--only-organiser: organiser … not imported (…, 1 refused)`), not listed, and no cause of
+    # --strict's exit 3 — it was, for a fault only that organiser's import (or its source's owner) can mend
+    for name, said in (("refused", "refused"), ("under_refused", "left out"), ("left_out", "left out by design")):
+        items: list[Refused] = getattr(the_plan, name)
+        mine = [r for r in items if not r.organisers or r.organisers & set(organisers)]
+        for item in items:
+            if item.organisers and not item.organisers & set(organisers):
+                for other in sorted(item.organisers):
+                    the_plan.other_organisers.setdefault(other, Counter())[said] += 1
+        setattr(the_plan, name, mine)
+    still = {id(r) for r in the_plan.refused}
+    the_plan.recreated = [r for r in the_plan.recreated if id(r) in still]
