@@ -7,6 +7,8 @@ code before it, as its docstring says (checked by running it with the change tak
 * a group (or a duty) /deletedEntities names kept the teaching assignment of an unchanged activity naming it (the
   assignment came from the activity, not read): a teacher kept reading a group the source no longer has. Now such a
   run reads the activities whole and leaves that teaching out by design, and what reporting held of it is removed.
+* a group an incremental run read (changed, or named by a changed activity) whose own list no longer has a member
+  kept that membership in reporting until a full run. Now its list is the whole of its members, as in a full run.
 * a school unit (or a group) the source placed under another Huvudman was sent at the new organiser by an
   incremental run, but the old one kept it, with its unchanged groups, memberships and teaching (reporting refused it
   at the new one for a token of it alone): the old organiser's readers kept reading it until a full run. Now such a
@@ -198,3 +200,22 @@ def test_only_organiser_with_strict_counts_the_other_organisers_refusals_with_th
         exit_code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, HUV2, SU, su2],
                                                   groups=[GROUP, *theirs, extra]), *only], None, Reporting())
         assert exit_code == 3 and refused in said and "--strict: 1 refused, 0 left out" in said, said
+
+
+def test_a_member_dropped_from_the_list_of_a_group_an_incremental_run_reads_leaves_it(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: g1 changed (its list without p1: the student left, or was deleted at the source), the
+    incremental run sent the group and kept the membership reporting held — a student of a group they are no longer in
+    until a full run. Now removed, as a full run removes it; a group read without its list whose persons do not all
+    state theirs (members unknown) keeps what reporting holds, as a full run does."""
+    first = Reporting()
+    assert run(monkeypatch, dump(tmp_path, persons=[{"id": "p1"}, {"id": "p2"}],
+                                 groups=[{**GROUP, "groupMemberships": [{"person": {"id": "p1"}},
+                                                                         {"person": {"id": "p2"}}]}]),
+               None, first)[0] == 0
+    assert len(live(first, "membership:")) == 2
+    for group, kept in (({**GROUP, "groupMemberships": [{"person": {"id": "p2"}}]}, 1),
+                        ({k: v for k, v in GROUP.items() if k != "groupMemberships"}, 2)):
+        reporting = Reporting(held=first.published)
+        handle = server(entities(groups=[group], activities=[], persons=[{"id": "p2"}], **NO_DELETIONS))
+        exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+        assert exit_code == 0 and len(live(reporting, "membership:")) == kept, said

@@ -265,7 +265,10 @@ def crossed(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> dict[
     organisers it is sent under now. An id sent under the organiser holding it too (an activity teaching groups of
     two organisers) is not crossed."""
     under: dict[str, set[str]] = {}
-    for changes in the_plan.changes.values():
+    # (a membership's source id is its group's, sent among the groups: the memberships, most of a plan, not walked)
+    for entity, changes in the_plan.changes.items():
+        if entity == "memberships":
+            continue
         for change in changes:
             if change["source_id"]:
                 under.setdefault(change["source_id"], set()).add(change["data"]["organiser_id"])
@@ -741,6 +744,11 @@ def left_behind(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dic
     units until a full run. Not an item refused this run (a refusal must not read as a move)."""
     read = {c["source_id"] for c in the_plan.changes.get("duties", [])} | {
         r.id for r in the_plan.left_out if r.entity in ("duties", "groups", "activities")}
+    # a group read and sent whose members are known (its own `groupMemberships`, or every person stating theirs): its
+    # list is the whole of its members, so a membership reporting holds of it that the list no longer has goes (round
+    # 31: a student dropped from a changed group's list — left, or deleted at the source — stayed a member of it until a
+    # full run). Its members unknown, what reporting holds of them stays, as a full run keeps it
+    read |= {c["source_id"] for c in the_plan.changes.get("groups", [])} - the_plan.members_unknown
     read -= {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
             if source_id in read and (organiser, key) not in sent]
