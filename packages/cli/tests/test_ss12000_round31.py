@@ -9,6 +9,8 @@ code before it, as its docstring says (checked by running it with the change tak
   run reads the activities whole and leaves that teaching out by design, and what reporting held of it is removed.
 * a group an incremental run read (changed, or named by a changed activity) whose own list no longer has a member
   kept that membership in reporting until a full run. Now its list is the whole of its members, as in a full run.
+  A person /deletedEntities names (its ids were skipped unread) kept its memberships of unchanged groups: now such a
+  run reads the groups whole, and what none states any longer goes.
 * a school unit (or a group) the source placed under another Huvudman was sent at the new organiser by an
   incremental run, but the old one kept it, with its unchanged groups, memberships and teaching (reporting refused it
   at the new one for a token of it alone): the old organiser's readers kept reading it until a full run. Now such a
@@ -122,7 +124,8 @@ def test_a_group_or_a_duty_deleted_at_the_source_takes_the_teaching_of_an_unchan
 
 def test_a_run_deleting_nothing_reporting_holds_reads_only_the_activities_that_changed(tmp_path, monkeypatch) -> None:
     """Pinned with the rule above: /deletedEntities naming what reporting does not hold (a group deleted before it
-    was ever imported, a person) reads the activities as far as they changed, as before."""
+    was ever imported, an absence) reads the activities as far as they changed, as before (a person named reads the
+    groups and activities whole: below)."""
     first = ByCode()
     assert run(monkeypatch, dump(tmp_path), None, first)[0] == 0
     asked: list[bool] = []
@@ -133,7 +136,7 @@ def test_a_run_deleting_nothing_reporting_holds_reads_only_the_activities_that_c
         return activities(request)
 
     handle = server(entities(groups=by_id_or_list([GROUP]), activities=watching,
-                             deletedEntities=deleting(groups=["g-never"], persons=["p9"])))
+                             deletedEntities=deleting(groups=["g-never"], absences=["x9"])))
     exit_code, said = run(monkeypatch, INCREMENTAL, handle, ByCode(held=first.published))
     assert exit_code == 0 and asked == [True], (asked, said)
 
@@ -219,3 +222,24 @@ def test_a_member_dropped_from_the_list_of_a_group_an_incremental_run_reads_leav
         handle = server(entities(groups=[group], activities=[], persons=[{"id": "p2"}], **NO_DELETIONS))
         exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
         assert exit_code == 0 and len(live(reporting, "membership:")) == kept, said
+
+
+def test_a_person_deleted_at_the_source_leaves_the_unchanged_groups_it_was_in(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: /deletedEntities named the student p1 (its ids skipped unread, as persons' are), the
+    group g1 did not change — the server states memberships on its persons, or updated g1's list without its
+    `meta.modified` — and the membership stayed: a deleted student in the group until a full run. Now a run whose
+    /deletedEntities names a person reads the groups whole, and removes what no list states any longer, in either
+    shape of the server; the other member stays."""
+    two = [{"person": {"id": "p1"}}, {"person": {"id": "p2"}}]
+    first = Reporting()
+    assert run(monkeypatch, dump(tmp_path, persons=[{"id": "p1"}, {"id": "p2"}],
+                                 groups=[{**GROUP, "groupMemberships": two}]), None, first)[0] == 0
+    on_persons = {k: v for k, v in GROUP.items() if k != "groupMemberships"}
+    p2_states = {"id": "p2", "_embedded": {"groupMemberships": [{"group": {"id": "g1"}}]}}
+    for group, person in (({**GROUP, "groupMemberships": [two[1]]}, {"id": "p2"}), (on_persons, p2_states)):
+        reporting = Reporting(held=first.published)
+        handle = server(entities(groups=by_id_or_list([group]), activities=[], persons=[person],
+                                 deletedEntities=deleting(persons=["p1"])))
+        exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+        assert exit_code == 0 and len(live(reporting, "membership:")) == 1, (group, said)
+        assert live(reporting, "unit:group:") == live(first, "unit:group:")

@@ -243,7 +243,11 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
         the_plan.crossed = crossed(the_plan, holdings)
         # (a school unit its organiser's directory does not hold — come from another organiser, whose run removed it
         # there, or new — has its unchanged groups read too: else the unit came without them until a full run)
-        units_crossed = crossed_units(the_plan.crossed, holdings) or bool(units_new(the_plan, holdings))
+        # (and a person /deletedEntities names: the memberships that came from its groups, unchanged, are not traced
+        # to it — their keys hash the group, the person and the start — so the groups are read whole, each one's list
+        # the whole of its members, and what reporting holds that none states any longer removed, `left_behind`)
+        units_crossed = (crossed_units(the_plan.crossed, holdings) or bool(units_new(the_plan, holdings))
+                         or source.persons_deleted > 0)
         if hasattr(source, "one") and (units_crossed or groups_gone(the_plan, holdings)
                                        or taught_by_deleted(deleted, holdings)):
             if units_crossed:

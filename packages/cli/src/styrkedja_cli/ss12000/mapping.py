@@ -203,7 +203,7 @@ class Refused:
     reason: str
     #: the organisers it is of, where the organisation tree tells (`plan`), else none: --only-organiser leaves out
     #: another organiser's, whose refusals are not this import's to count (`keep_organisers`)
-    organisers: frozenset[str] = field(default=frozenset(), compare=False)
+    organisers: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         self.id = redact_personal_identity_numbers(self.id)[0]
@@ -1452,7 +1452,7 @@ def _whose(out: Plan, orgs: dict[str, Organisation], tree: _Tree, groups: Sequen
             at = []
         owners = [owner_at(a) for a in at]
         if owners and None not in owners:
-            item.organisers = frozenset(o for o in owners if o is not None)
+            item.organisers = tuple(sorted({o for o in owners if o is not None}))
 
 
 def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
@@ -1481,12 +1481,13 @@ def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
     # what the source holds of another organiser that was refused or left out is not this import's either: counted
     # with that organiser's (`--only-organiser: organiser … not imported (…, 1 refused)`), not listed, and no cause of
     # --strict's exit 3 — it was, for a fault only that organiser's import (or its source's owner) can mend
+    wanted = set(organisers)
     for name, said in (("refused", "refused"), ("under_refused", "left out"), ("left_out", "left out by design")):
         items: list[Refused] = getattr(the_plan, name)
-        mine = [r for r in items if not r.organisers or r.organisers & set(organisers)]
+        mine = [r for r in items if not r.organisers or wanted.intersection(r.organisers)]
         for item in items:
-            if item.organisers and not item.organisers & set(organisers):
-                for other in sorted(item.organisers):
+            if item.organisers and not wanted.intersection(item.organisers):
+                for other in item.organisers:
                     the_plan.other_organisers.setdefault(other, Counter())[said] += 1
         setattr(the_plan, name, mine)
     still = {id(r) for r in the_plan.refused}
