@@ -116,3 +116,25 @@ def test_with_a_token_for_each_organiser_the_old_ones_run_removes_it_and_the_new
         the_plan, _, said = imported(client_b, "huv2", since=SINCE, only=new)
         assert the_plan.refused == [], the_plan.refused
         assert kinds(client_b, FRISKOLAN) == WHOLE, said  # before: refused, every run
+
+
+def test_two_changes_in_the_repeated_october_hour_without_an_offset_are_both_applied_in_their_order(
+        reporting: RunningService, token_issuer: Any) -> None:
+    """Failed on the old code: the unit renamed at 02:50 of the first pass, then at 02:10 of the second (written without
+    an offset, as some servers write local time), was dated 00:50 and 00:10 UTC (each read as the first pass): the
+    second change looked older than what the directory held, and reporting kept the first name (`unchanged`). Now a
+    time that is no one instant of Sweden's is dated by the import's clock, and the later run's change is applied."""
+    def unit(name: str, modified: str) -> HttpSource:
+        served = {"organisations": [HUV, {**SU, "displayName": name, "meta": {**META, "modified": modified}}],
+                  "groups": [], "duties": [], "activities": [], "persons": [], "syllabuses": []}
+        client = httpx.Client(base_url="https://ss12000.test/v2.0", transport=httpx.MockTransport(
+            lambda request: httpx.Response(200, json={"data": served.get(request.url.path.removeprefix("/v2.0/"),
+                                                                         [])})))
+        return HttpSource("https://ss12000.test/v2.0", client=client, sleep=lambda _: None)
+
+    with httpx.Client(base_url=reporting.url, headers=token(token_issuer, ORGANISER), timeout=60) as client:
+        for name, modified, counted in (("Norrskolan", "2026-10-25T02:50:00", {"created": 2}),
+                                        ("Norrskolan F-9", "2026-10-25T02:10:00", {"changed": 1, "unchanged": 1})):
+            the_plan, deleted = read_and_plan(unit(name, modified), since=None, naive_zone=ZONE)
+            summary = send(client, the_plan, deleted, removed_at=datetime.now(UTC), full=True)
+            assert dict(summary["organisations"]) == counted, (name, summary)  # before: the rename `unchanged`

@@ -4,6 +4,8 @@ code before it, as its docstring says (checked by running it with the change tak
 * a person (or any item) whose `meta.modified` has no offset and falls in the repeated October hour was read as the
   first of the two instants it can mean: changed in the second, it was taken as unchanged after a `--since` between
   them, and what it stated (a membership of an unchanged group) was not read. Now the latest instant it can mean.
+  Sent as a change's time (`updated_at`), such a time is dated by the import's clock: two changes in that hour were
+  dated in the wrong order, and reporting ignored the later as older (tests/test_import_round31.py).
 * a group (or a duty) /deletedEntities names kept the teaching assignment of an unchanged activity naming it (the
   assignment came from the activity, not read): a teacher kept reading a group the source no longer has. Now such a
   run reads the activities whole and leaves that teaching out by design, and what reporting held of it is removed.
@@ -21,7 +23,7 @@ The servers are `httpx.MockTransport` handlers, reporting a stub comparing as re
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,8 +32,8 @@ from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row,
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU, ZONE
 from styrkedja_cli.ss12000.command import changed_since, earliest_instant
-from styrkedja_cli.ss12000.mapping import DELETED_AT_SOURCE, DUTY_DELETED_TAUGHT, GROUP_LEFT_OUT_TAUGHT
-from styrkedja_cli.ss12000.models import Meta
+from styrkedja_cli.ss12000.mapping import DELETED_AT_SOURCE, DUTY_DELETED_TAUGHT, GROUP_LEFT_OUT_TAUGHT, plan
+from styrkedja_cli.ss12000.models import Meta, Organisation
 
 NO_DELETIONS = {"deletedEntities": lambda request: httpx.Response(200, json={"data": {}})}
 
@@ -68,6 +70,14 @@ def test_a_person_changed_in_the_repeated_october_hour_without_an_offset_is_read
     assert changed_since(Meta(modified="2026-10-25T02:30:00"), since, ZONE)
     assert not changed_since(Meta(modified="2026-10-25T02:30:00+02:00"), since, ZONE)  # the first 02:30, said so
     assert changed_since(Meta(modified="2026-10-25T02:30:00+01:00"), since, ZONE)
+    # as a change's time: the import's clock (`now`), where an offset or a time Sweden has once is the source's own
+    units = [{**SU, "id": f"su{n}", "schoolUnitCode": f"2999001{n}", "meta": {"modified": modified}}
+             for n, modified in enumerate(["2026-10-25T02:10:00", "2026-03-29T02:30:00", "2026-10-25T02:10:00+01:00",
+                                           "2026-10-25T03:10:00"])]
+    now = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    made = plan([Organisation.model_validate(o) for o in [HUV, *units]], [], [], [], [], naive_zone=ZONE, now=now)
+    assert [datetime.fromisoformat(c["data"]["updated_at"]) for c in made.changes["organisations"][1:]] == [
+        now, now, datetime(2026, 10, 25, 1, 10, tzinfo=UTC), datetime(2026, 10, 25, 2, 10, tzinfo=UTC)]
     # the missing hour of March: 02:30 is no instant of Sweden's; its latest reading (01:30 UTC) is after 01:00 UTC
     assert changed_since(Meta(modified="2026-03-29T02:30:00"), earliest_instant(datetime(2026, 3, 29, 3, 0), ZONE),
                          ZONE)

@@ -93,6 +93,7 @@ from .models import (
     Shared,
     Syllabus,
     aware,
+    one_instant,
 )
 
 NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
@@ -986,7 +987,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
-        return aware((meta.modified or meta.created) if meta else None, naive_zone) or now
+        # a time without an offset in the hour Sweden's clocks repeat (or skip) is no one instant: read either way,
+        # two changes of one item in it may be dated in the wrong order — 02:10 of the second pass before 02:50 of
+        # the first — and reporting keeps the newest, ignoring the later change as older (`unchanged`). Dated by the
+        # import's clock instead, which is after both and orders changes by the runs that read them
+        return one_instant((meta.modified or meta.created) if meta else None, naive_zone) or now
 
     tree = _Tree(orgs)
 
