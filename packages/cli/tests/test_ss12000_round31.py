@@ -253,3 +253,32 @@ def test_a_person_deleted_at_the_source_leaves_the_unchanged_groups_it_was_in(tm
         exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
         assert exit_code == 0 and len(live(reporting, "membership:")) == 1, (group, said)
         assert live(reporting, "unit:group:") == live(first, "unit:group:")
+
+
+def test_a_group_or_a_duty_moved_alone_to_another_huvudmans_school_unit_leaves_the_old_organiser(
+        tmp_path, monkeypatch) -> None:
+    """Failed on the old code for the group: g1 moved to su2 of 556677-8899 (the group changed, so read) was sent
+    there without its teaching (the activity unchanged), and 2999 kept the group, its membership and the teaching.
+    Now both follow it, and 2999 holds none of them; the duty moved alone (duties read whole) leaves 2999 too, its
+    teaching staying the group's organiser's (as `Teaching across organisers` has it)."""
+    su2 = {**SU, "id": "su2", "schoolUnitCode": "29990022", "parentOrganisation": {"id": "huv2"}}
+    orgs = [HUV, HUV2, SU, su2]
+    first = Reporting()
+    assert run(monkeypatch, dump(tmp_path, organisations=orgs), None, first)[0] == 0
+    moved_group = {**GROUP, "organisation": {"id": "su2"}}
+    reporting = Reporting(held=first.published)
+    handle = server(entities(organisations=orgs, groups=by_id_or_list([moved_group], changed=["g1"]),
+                             activities=by_id_or_list([ACTIVITY]), **NO_DELETIONS))
+    exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+    assert exit_code == 0, said
+    assert [k.split(":")[0] for k in held_by(reporting, "2999")] == ["duty", "unit", "unit"], said
+    assert [k.split(":")[0] for k in held_by(reporting, FRISKOLAN)] == [
+        "membership", "teaching_assignment", "unit", "unit", "unit"], said
+    reporting = Reporting(held=first.published)
+    handle = server(entities(organisations=orgs, groups=by_id_or_list([GROUP]), duties=[{**DUTY, "dutyAt": {"id": "su2"}}],
+                             activities=by_id_or_list([ACTIVITY]), **NO_DELETIONS))
+    exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+    assert exit_code == 0, said
+    assert [k.split(":")[0] for k in held_by(reporting, "2999")] == [
+        "membership", "teaching_assignment", "unit", "unit", "unit"], said
+    assert [k.split(":")[0] for k in held_by(reporting, FRISKOLAN)] == ["duty", "unit", "unit"], said
