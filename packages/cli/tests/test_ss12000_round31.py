@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from test_ss12000_round30 import ByCode
-from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server
+from test_ss12000_servers import SINCE, Reporting, dump, entities, planned, row, run, server, source_of
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU, ZONE
 from styrkedja_cli.ss12000.command import changed_since, earliest_instant
@@ -282,3 +283,17 @@ def test_a_group_or_a_duty_moved_alone_to_another_huvudmans_school_unit_leaves_t
     assert [k.split(":")[0] for k in held_by(reporting, "2999")] == [
         "membership", "teaching_assignment", "unit", "unit", "unit"], said
     assert [k.split(":")[0] for k in held_by(reporting, FRISKOLAN)] == ["duty", "unit", "unit"], said
+
+
+@pytest.mark.parametrize("body", [
+    {"data": {"groups": ["g1"], "persons": ["p1", {"id": "p2"}], "absences": ["x1"]}},  # the spec's shape, {id} too
+    {"persons": ["p1", "p2"], "groups": ["g1"]},  # no envelope
+    {"data": [{"id": "g1", "type": "groups"}, {"id": "p1", "type": "Person"}, {"id": "p2", "entityType": "persons"},
+              {"id": "x1", "type": "absences"}]},  # a flat list of typed ids, the type in any case or key
+])
+def test_the_persons_deleted_entities_names_are_counted_in_every_shape_never_read(body) -> None:
+    """New with the rule above (a run whose /deletedEntities names a person reads the groups whole): the persons are
+    counted in each shape servers send (`Person` as EndPointsEnum has no such value, yet servers write it), their
+    ids never kept."""
+    source, _ = source_of(server({"deletedEntities": lambda request: httpx.Response(200, json=body)}))
+    assert source.deleted(SINCE) == ["g1"] and source.persons_deleted == 2
