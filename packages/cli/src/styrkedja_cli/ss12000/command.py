@@ -1376,7 +1376,8 @@ def register(import_app: typer.Typer) -> None:
             None, "--only-organiser",
             help="import only this organiser's units (municipality code or organisation number; repeat for more): "
                  "a source holding other organisers' school units too (an independent school's), which the "
-                 "--reporting-token may not write; theirs are counted and said, nothing of them sent or removed"),
+                 "--reporting-token may not write; theirs are counted and said, nothing of them sent or removed (what "
+                 "of theirs was refused is counted with them, not by --strict)"),
         strict: bool = typer.Option(True, "--strict/--lenient",
                                     help=f"--strict (the default): exit {STRICT_EXIT} (after importing the rest) when "
                                          "any item was refused or left out under a refused unit, for a scheduled job "
