@@ -571,7 +571,7 @@ def one_instant(value: str | None, naive_zone: ZoneInfo) -> datetime | None:
     local time `naive_zone` has twice (the repeated hour of the last Sunday of October) or not at all (the skipped hour
     of March)."""
     moment = aware(value, naive_zone)
-    if moment is None or value is None or timestamp(value).tzinfo is not None:
+    if moment is None or moment.tzinfo is not naive_zone:  # (an offset written is a fixed `timezone`, never the zone)
         return moment
     other = moment.replace(fold=1 - moment.fold)
     return moment if moment.astimezone(UTC) == other.astimezone(UTC) else None
