@@ -297,3 +297,26 @@ def test_the_persons_deleted_entities_names_are_counted_in_every_shape_never_rea
     ids never kept."""
     source, _ = source_of(server({"deletedEntities": lambda request: httpx.Response(200, json=body)}))
     assert source.deleted(SINCE) == ["g1"] and source.persons_deleted == 2
+
+
+def test_a_source_placing_most_of_an_organiser_under_another_huvudman_at_once_stops_unless_asked(
+        tmp_path, monkeypatch) -> None:
+    """New with the move rule (a guard as a full run's): the only school unit of 2999, with 60 members, placed under
+    556677-8899 in one incremental run would take 63 of 2999's 64 entities. Stopped with nothing sent, as a full run
+    lacking most of an organiser is; `--allow-mass-removal` moves it."""
+    members = [{"person": {"id": f"p{n}"}} for n in range(60)]
+    group = {**GROUP, "groupMemberships": members}
+    first = Reporting()
+    assert run(monkeypatch, dump(tmp_path, organisations=[HUV, HUV2, SU], groups=[group], activities=[]), None,
+               first)[0] == 0
+    moved = {**SU, "parentOrganisation": {"id": "huv2"}}
+    for flags, stopped in (([], True), (["--allow-mass-removal"], False)):
+        reporting = Reporting(held=first.published)
+        handle = server(entities(organisations=[HUV, HUV2, moved], groups=by_id_or_list([group]), activities=[],
+                                 **NO_DELETIONS))
+        exit_code, said = run(monkeypatch, [*INCREMENTAL, *flags], handle, reporting)
+        if stopped:
+            assert exit_code == 1 and "the source lacks 63 of the 64 entities reporting holds for 2999" in said, said
+            assert reporting.posts == 0, said
+        else:
+            assert exit_code == 0 and held_by(reporting, "2999") == ["unit:organiser:None:2999"], said

@@ -883,6 +883,12 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
     if full and not allow_mass_removal:
         check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
+    if not full and not allow_mass_removal and the_plan.crossed:
+        # what a move to another organiser takes from the old one, at most (`across`), judged as a full run's removals
+        # are: a source placing most of an organiser under another Huvudman at once (a glitch, a wrong tree) stops
+        # the run with nothing sent, as a full run lacking most of it does
+        check_not_mass_removal([(o, key) for o, pairs in sorted(holdings.items()) for key, source_id in pairs
+                                if o not in the_plan.crossed.get(source_id, (o,))], holdings)
     for entity, changes in the_plan.changes.items():
         task = progress.add_task(f"send {entity}", total=len(changes)) if progress else None
         counts = summary.setdefault(entity, Counter())
