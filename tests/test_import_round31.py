@@ -1,5 +1,6 @@
 """The SS 12000 import into a running reporting service (round 31): a school that changed Huvudman, read by
-incremental runs (`--since`).
+incremental runs (`--since`); a group deleted at the source, whose teacher kept reading it; two changes in the
+repeated October hour, the later ignored as older.
 
 Before: the incremental run sent the school unit under its new organiser (and its duty, read whole), but the old
 organiser's directory kept the unit with its unchanged group, membership and teaching — nothing of them was read —
@@ -138,3 +139,39 @@ def test_two_changes_in_the_repeated_october_hour_without_an_offset_are_both_app
             the_plan, deleted = read_and_plan(unit(name, modified), since=None, naive_zone=ZONE)
             summary = send(client, the_plan, deleted, removed_at=datetime.now(UTC), full=True)
             assert dict(summary["organisations"]) == counted, (name, summary)  # before: the rename `unchanged`
+
+
+def test_a_group_deleted_at_the_source_is_no_longer_read_by_its_teacher_after_an_incremental_run(
+        reporting: RunningService, token_issuer: Any) -> None:
+    """Failed on the old code: /deletedEntities named the group (reporting removed it and its membership by their
+    source id), but the teaching assignment of the unchanged activity stayed — the teacher still read the group.
+    Now the run reads the activities whole and removes that teaching: the teacher reads no group, reporting holds
+    none of it."""
+    from test_import_round30 import groups_read_by
+
+    def deleting_group(since: datetime | None) -> HttpSource:
+        served = {"organisations": [HUV, SU], "groups": [GROUP] if since is None else [], "duties": [DUTY],
+                  "activities": [MATHS], "persons": [], "syllabuses": []}
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            entity = request.url.path.removeprefix("/v2.0/")
+            if entity == "deletedEntities":
+                return httpx.Response(200, json={"data": {"groups": [GROUP["id"]]}})
+            changed_only = "meta.modified.after" in request.url.params
+            return httpx.Response(200, json={"data": [] if changed_only and entity == "activities"
+                                             else served.get(entity, [])})
+
+        client = httpx.Client(base_url="https://ss12000.test/v2.0", transport=httpx.MockTransport(handle))
+        return HttpSource("https://ss12000.test/v2.0", client=client, sleep=lambda _: None)
+
+    applied = [0]
+    with httpx.Client(base_url=reporting.url, headers=token(token_issuer, ORGANISER), timeout=60) as client:
+        for since in (None, SINCE):
+            the_plan, deleted = read_and_plan(deleting_group(since), since=since, naive_zone=ZONE,
+                                              held=lambda organisers: {o: held(client, o) for o in organisers})
+            assert the_plan.refused == [], the_plan.refused
+            send(client, the_plan, deleted, removed_at=datetime.now(UTC), full=since is None)
+            if since is None:
+                assert groups_read_by(reporting, "teacher-1", applied) == {("29990501", "g-5a")}
+        assert groups_read_by(reporting, "teacher-1", applied) == set()  # before: still ("29990501", "g-5a")
+        assert kinds(client, ORGANISER) == ["duty", "unit:organiser", "unit:school_unit"]
