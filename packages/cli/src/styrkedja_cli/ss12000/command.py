@@ -297,12 +297,15 @@ def units_new(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> set
     `holdings`) holds none of that source id — a school that changed Huvudman, removed at the old one (`across`, or
     that organiser's own run), or a unit new to reporting. Its groups that did not change are not read by an
     incremental run, and would stay unsent until a full run."""
+    # (by the unit's id in its key, the source's id of it: a row of reporting's from before it kept source ids has
+    # none, and every unit would look new, every run reading the groups whole)
     held_units: dict[str, set[str]] = {}
     for organiser, pairs in holdings.items():
-        held_units[organiser] = {source_id for key, source_id in pairs if key.startswith("unit:school_unit:")}
-    return {c["source_id"] for c in the_plan.changes.get("organisations", [])
+        held_units[organiser] = {unit[2] for key, _ in pairs
+                                 if key.startswith("unit:school_unit:") and (unit := _unit_key(key)) is not None}
+    return {c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
             if c["data"]["unit_type"] == "school_unit" and c["data"]["organiser_id"] in held_units
-            and c["source_id"] not in held_units[c["data"]["organiser_id"]]}
+            and c["data"]["unit_id"] not in held_units[c["data"]["organiser_id"]]}
 
 
 def across(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
