@@ -65,7 +65,7 @@ from .models import (
     Meta,
     Shared,
     SourceId,
-    aware,
+    timestamp,
 )
 from .oauth import ClientCredentials
 from .source import (
@@ -165,12 +165,25 @@ def earliest_instant(local: datetime, zone: ZoneInfo) -> datetime:
     return min(local.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
 
 
+def latest_instant(local: datetime, zone: ZoneInfo) -> datetime:
+    """The latest instant a local time of `zone` can mean, in UTC: an item's `meta.modified` (or `created`) without an
+    offset, asked whether it changed after `--since`. The mirror of `earliest_instant`: 02:30 on the last Sunday of
+    October is 00:30 and 01:30 UTC, and an item changed in the second 02:30 was read as changed in the first — before a
+    `--since` of 02:45 (the first), so not read again (a person's new membership of an unchanged group lost). Taken
+    as the later, an item changed at either is read (again: `unchanged` at reporting), never skipped."""
+    return max(local.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+
+
 def changed_since(meta: Meta | None, since: datetime, naive_zone: ZoneInfo) -> bool:
     """Whether an item changed after `since` by its `meta` (modified, else created); without either, unknown: as
-    changed (read again is safe, `unchanged` at reporting; not read may be a loss)."""
+    changed (read again is safe, `unchanged` at reporting; not read may be a loss). A time without an offset is the
+    latest instant it can mean in `naive_zone` (`latest_instant`): a re-read is the cost of the repeated hour, not a
+    loss."""
     stamp = (meta.modified or meta.created) if meta is not None else None
-    when = aware(stamp, naive_zone) if stamp else None
-    return when is None or when > since
+    if not stamp:
+        return True
+    when = timestamp(stamp)
+    return (when if when.tzinfo is not None else latest_instant(when, naive_zone)) > since
 
 
 def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
@@ -191,6 +204,7 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     # group served without its `groupMemberships` has them stated on its persons (`expand=groupMemberships`), asked
     # for only then
     read: dict[str, Any] = {}
+    expanded = False  # whether persons were asked with `expand=groupMemberships`
     for entity in [e for e in ENTITIES if e != "persons"] + ["persons"]:
         expand, in_case = None, False
         if entity == "persons":
@@ -200,32 +214,140 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
             # group would not show: nothing is lost, and nothing said (it was said on every scheduled run)
             in_case = not needed and since is not None and not read["groups"]
             expand = PERSON_MEMBERSHIPS if needed or in_case else None
+            expanded = expand is not None
         read[entity] = source.read(entity, since if entity in INCREMENTAL else None, tick, expand=expand,
                                    expand_quietly=in_case)
     deleted = source.deleted(since) if since is not None else []
     # an id no entity of the source can have (SS 12000's ids are UUIDs; the importer takes `SourceId`): nothing was
     # imported of it, so nothing is removed by it. Sent, reporting refused the whole chunk of removals it stood in
     # (422), stopping every run as long as /deletedEntities named it
+    absent: set[str] = set()  # groups asked by id that the server has not (`_read_named_groups`)
     readable = [i for i in deleted if _is_source_id(i)]
     not_ids = len(deleted) - len(readable)
     deleted = readable
     if since is not None and hasattr(source, "one"):
-        _read_named_groups(source, read, since, naive_zone, tick)
+        _read_named_groups(source, read, since, naive_zone, tick, deleted, absent)
     the_plan = _planned(read, naive_zone, organiser, deleted)
-    if since is not None and held is not None and hasattr(source, "one"):  # (a folder's files are read whole)
+    if since is not None and held is not None:
         # a group this run moves or leaves out takes away what reporting held of it, and the teaching assignments of
         # its unchanged activities cannot be told from the rest (their keys hash the activity, the group and the
         # duty): the activities are read whole then, as a full run reads them, and planned again — a moved group's
         # teaching is sent at its new school unit (its keys unchanged), a left-out group's is left out and removed
-        # (`left_behind`). Read only on such a run: on any other, activities stay read as far as they changed
+        # (`left_behind`). Read only on such a run: on any other, activities stay read as far as they changed.
+        # A school unit, an area or a group the source placed under another organiser (`across`) takes its groups,
+        # their memberships and their teaching there: the groups are read whole too, and what the old organiser holds
+        # of them removed after (a folder's files are read whole: planned once)
         organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
                              if c["data"]["unit_type"] == "organiser"})
-        if groups_gone(the_plan, held(organisers)):
+        holdings = held(organisers)
+        the_plan.crossed = crossed(the_plan, holdings)
+        # (a school unit its organiser's directory does not hold — come from another organiser, whose run removed it
+        # there, or new — has its unchanged groups read too: else the unit came without them until a full run)
+        # (and a person /deletedEntities names: the memberships that came from its groups, unchanged, are not traced
+        # to it — their keys hash the group, the person and the start — so the groups are read whole, each one's list
+        # the whole of its members, and what reporting holds that none states any longer removed, `left_behind`)
+        units_crossed = (crossed_units(the_plan.crossed, holdings) or bool(units_new(the_plan, holdings))
+                         or source.persons_deleted > 0)
+        if hasattr(source, "one") and (units_crossed or groups_gone(the_plan, holdings)
+                                       or taught_by_deleted(deleted, holdings)):
+            if units_crossed:
+                read["groups"] = source.read("groups", None, tick)
+                if not expanded and any("memberships" not in g.model_fields_set for g in read["groups"]):
+                    read["persons"] = source.read("persons", None, tick, expand=PERSON_MEMBERSHIPS)
             read["activities"] = source.read("activities", None, tick)
-            _read_named_groups(source, read, since, naive_zone, tick)
+            _read_named_groups(source, read, since, naive_zone, tick, deleted, absent)
             the_plan = _planned(read, naive_zone, organiser, deleted)
+            the_plan.crossed = crossed(the_plan, holdings)
     the_plan.deleted_not_ids = not_ids
     return the_plan, deleted
+
+
+def crossed(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> dict[str, frozenset[str]]:
+    """Of an incremental run's plan: the source ids reporting holds an entity of under an organiser that the plan sends
+    none of that id under, but sends it under another — a school unit (or an area, a group, a duty) the source placed
+    under another Huvudman, and what came from it (a unit's, a group's memberships, an activity's teaching) → the
+    organisers it is sent under now. An id sent under the organiser holding it too (an activity teaching groups of
+    two organisers) is not crossed."""
+    under: dict[str, set[str]] = {}
+    # (a membership's source id is its group's, sent among the groups: the memberships, most of a plan, not walked)
+    for entity, changes in the_plan.changes.items():
+        if entity == "memberships":
+            continue
+        for change in changes:
+            if change["source_id"]:
+                under.setdefault(change["source_id"], set()).add(change["data"]["organiser_id"])
+    out: dict[str, frozenset[str]] = {}
+    for organiser, pairs in holdings.items():
+        for _, source_id in pairs:
+            now = under.get(source_id)
+            if now and organiser not in now:
+                out[source_id] = frozenset(now)
+    return out
+
+
+def crossed_units(crossed_ids: dict[str, frozenset[str]], holdings: dict[str, list[tuple[str, str]]]) -> bool:
+    """Whether any of `crossed` is a unit reporting holds (a school unit, an area, a group): what hangs under it is
+    read whole then (a duty is read whole every run, and leaves nothing of another source id behind)."""
+    return bool(crossed_ids) and any(source_id in crossed_ids and key.startswith("unit:")
+                                     for pairs in holdings.values() for key, source_id in pairs)
+
+
+def units_new(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> set[str]:
+    """Of an incremental run's plan: the school units it sends under an organiser whose directory (read: in
+    `holdings`) holds none of that source id — a school that changed Huvudman, removed at the old one (`across`, or
+    that organiser's own run), or a unit new to reporting. Its groups that did not change are not read by an
+    incremental run, and would stay unsent until a full run."""
+    # (by the unit's id in its key, the source's id of it: a row of reporting's from before it kept source ids has
+    # none, and every unit would look new, every run reading the groups whole)
+    held_units: dict[str, set[str]] = {}
+    for organiser, pairs in holdings.items():
+        held_units[organiser] = {unit[2] for key, _ in pairs
+                                 if key.startswith("unit:school_unit:") and (unit := _unit_key(key)) is not None}
+    return {c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
+            if c["data"]["unit_type"] == "school_unit" and c["data"]["organiser_id"] in held_units
+            and c["data"]["unit_id"] not in held_units[c["data"]["organiser_id"]]}
+
+
+def across(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
+           ) -> list[tuple[str, str]]:
+    """Of an incremental run: what an organiser's directory holds of a source id the source placed under another
+    organiser (`Plan.crossed`) and this run did not send under the first — the school unit, its groups, their
+    memberships and teaching, its duties. Left, the old organiser's readers kept reading a school that changed
+    Huvudman (and reporting refused it at the new one for a token of it alone, `school_unit_code_held`) until a full
+    run. Not what was refused this run, nor the memberships of a group whose members are unknown."""
+    refused = {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
+    return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
+            if source_id in the_plan.crossed and organiser not in the_plan.crossed[source_id]
+            and (organiser, key) not in sent and source_id not in refused
+            and not (key.startswith("membership:") and source_id in the_plan.members_unknown)]
+
+
+def across_said(gone: list[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]], the_plan: Plan
+                ) -> list[str]:
+    """The units `across` removed, per organiser they left and the one they are at now."""
+    source_of = {(organiser, key): source_id for organiser, pairs in holdings.items() for key, source_id in pairs}
+    per: dict[tuple[str, str], list[str]] = {}
+    for organiser, key in gone:
+        unit = _unit_key(key)
+        source_id = source_of.get((organiser, key), "")
+        if unit is not None and source_id in the_plan.crossed:
+            kind = "groups" if unit[0] == "group" else "organisations"
+            per.setdefault((organiser, ", ".join(sorted(the_plan.crossed[source_id]))), []).append(
+                f"{kind} {source_id}")
+    return [f"moved to another organiser by the source ({new}): {', '.join(sorted(units)[:10])}"
+            f"{', …' if len(units) > 10 else ''}; removed from organiser {old}'s directory with what hung under them"
+            for (old, new), units in sorted(per.items())]
+
+
+def taught_by_deleted(deleted: Collection[str], holdings: dict[str, list[tuple[str, str]]]) -> bool:
+    """Of an incremental run: whether /deletedEntities names a group or a duty reporting holds. Reporting removes
+    what came from it (the group, its memberships; the duty), but not the teaching assignments naming it, which came
+    from the activities (an assignment's key hashes the activity, the group and the duty): an unchanged activity is not
+    read, and its assignment stayed — a teacher reading a group the source no longer has, or a deleted duty's
+    teacher still teaching — until a full run. Then the activities are read whole, as for a group moved."""
+    named = set(deleted)
+    return bool(named) and any(source_id in named and (key.startswith(("unit:group:", "duty:")))
+                               for pairs in holdings.values() for key, source_id in pairs)
 
 
 def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, str] | None,
@@ -239,7 +361,8 @@ def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, s
 
 
 def _read_named_groups(source: FolderSource | HttpSource, read: dict[str, Any], since: datetime, naive_zone: ZoneInfo,
-                       tick: Callable[[str, int], None]) -> None:
+                       tick: Callable[[str, int], None], deleted: Collection[str] = (),
+                       absent: set[str] | None = None) -> None:
     # groups that did not change but are named by what did: a changed activity's groups, and the groups a
     # person changed since states memberships of (a server stating memberships only on persons: a person who
     # joined an unchanged group changed, the group did not). Fetched one by one, or the list read whole when
@@ -248,12 +371,24 @@ def _read_named_groups(source: FolderSource | HttpSource, read: dict[str, Any], 
     wanted = ({ref.id for a in read["activities"] for ref in a.groups}
               | {entry.group.id for p in read["persons"] if changed_since(p.meta, since, naive_zone)
                  for entry in (p.stated_memberships() or ("", []))[1] if entry.group is not None}) - known
+    # (not a group /deletedEntities names: asked for, a server answers 404 and the activity naming it was refused as
+    # naming a group "not known", every run; the plan leaves its teaching out by design, `plan(deleted=…)`)
+    wanted -= set(deleted)
+    # (`absent`: the ids a server answered it has not, filled as asked: a run that reads again asks them once)
+    absent = set() if absent is None else absent
+    wanted -= absent
     if len(wanted) > ONE_BY_ONE:
         whole = source.read("groups", None, tick)
         read["groups"] = read["groups"] + [g for g in whole if getattr(g, "id", None) in wanted]
     elif hasattr(source, "one"):  # (asked only of a server: a folder's files are read whole)
-        read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in sorted(wanted))
-                                           if g is not None]
+        found = []
+        for ident in sorted(wanted):
+            group = source.one("groups", ident)
+            if group is None:
+                absent.add(ident)
+            else:
+                found.append(group)
+        read["groups"] = read["groups"] + found
 
 
 def groups_gone(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> set[str]:
@@ -616,6 +751,11 @@ def left_behind(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dic
     units until a full run. Not an item refused this run (a refusal must not read as a move)."""
     read = {c["source_id"] for c in the_plan.changes.get("duties", [])} | {
         r.id for r in the_plan.left_out if r.entity in ("duties", "groups", "activities")}
+    # a group read and sent whose members are known (its own `groupMemberships`, or every person stating theirs): its
+    # list is the whole of its members, so a membership reporting holds of it that the list no longer has goes (round
+    # 31: a student dropped from a changed group's list — left, or deleted at the source — stayed a member of it until a
+    # full run). Its members unknown, what reporting holds of them stays, as a full run keeps it
+    read |= {c["source_id"] for c in the_plan.changes.get("groups", [])} - the_plan.members_unknown
     read -= {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
             if source_id in read and (organiser, key) not in sent]
@@ -746,6 +886,12 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
     if full and not allow_mass_removal:
         check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
+    if not full and not allow_mass_removal and the_plan.crossed:
+        # what a move to another organiser takes from the old one, at most (`across`), judged as a full run's removals
+        # are: a source placing most of an organiser under another Huvudman at once (a glitch, a wrong tree) stops
+        # the run with nothing sent, as a full run lacking most of it does
+        check_not_mass_removal([(o, key) for o, pairs in sorted(holdings.items()) for key, source_id in pairs
+                                if o not in the_plan.crossed.get(source_id, (o,))], holdings)
     for entity, changes in the_plan.changes.items():
         task = progress.add_task(f"send {entity}", total=len(changes)) if progress else None
         counts = summary.setdefault(entity, Counter())
@@ -816,8 +962,9 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         if unrecorded and said is not None:
             said.append(unrecorded_said(unrecorded))
     # a full run removes what the source lacks; an incremental one what a group sent this run left behind where it was
+    crossed_out = [] if full else across(the_plan, sent, holdings)
     gone = vanished(the_plan, sent, holdings) if full else list(dict.fromkeys([
-        *moved(sent, holdings), *left_behind(the_plan, sent, holdings)]))
+        *moved(sent, holdings), *left_behind(the_plan, sent, holdings), *crossed_out]))
     if full and not allow_mass_removal:
         check_not_mass_removal(gone, holdings)
     if gone:
@@ -845,6 +992,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                 progress.update(task, advance=len(gone_chunk))
     if not full and said is not None:
         said += moved_said(gone, sent)
+        said += across_said(crossed_out, holdings, the_plan)
         said += stale_groups(the_plan, holdings, {key for _, key in [*deleted_keys, *gone]})
     if notes is not None:
         codes = {c["data"]["unit_id"]: c["data"]["school_unit_code"]
@@ -1237,7 +1385,8 @@ def register(import_app: typer.Typer) -> None:
             None, "--only-organiser",
             help="import only this organiser's units (municipality code or organisation number; repeat for more): "
                  "a source holding other organisers' school units too (an independent school's), which the "
-                 "--reporting-token may not write; theirs are counted and said, nothing of them sent or removed"),
+                 "--reporting-token may not write; theirs are counted and said, nothing of them sent or removed (what "
+                 "of theirs was refused is counted with them, not by --strict)"),
         strict: bool = typer.Option(True, "--strict/--lenient",
                                     help=f"--strict (the default): exit {STRICT_EXIT} (after importing the rest) when "
                                          "any item was refused or left out under a refused unit, for a scheduled job "

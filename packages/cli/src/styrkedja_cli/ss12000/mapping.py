@@ -60,7 +60,7 @@ import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -93,6 +93,7 @@ from .models import (
     Shared,
     Syllabus,
     aware,
+    one_instant,
 )
 
 NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
@@ -154,6 +155,10 @@ ORGANISATION_DELETED = ("{field}: organisation {at} was deleted at the source (/
 GROUP_LEFT_OUT = "organisation: its group {group} is left out ({why})"
 GROUP_LEFT_OUT_TAUGHT = "groups[{n}]: group {group} is left out ({why}), so no teaching assignment is made of it"
 NOT_ONE_UNIT = "no single Skolenhet"
+#: why a teaching assignment is not made of a group or a duty /deletedEntities names (an incremental run)
+DELETED_AT_SOURCE = "deleted at the source (/deletedEntities)"
+DUTY_DELETED_TAUGHT = ("teachers[{n}].duty: duty {duty} was " + DELETED_AT_SOURCE
+                       + ", so no teaching assignment is made of it")
 UNIT_DELETED = "its organisation deleted at the source"
 #: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
 #: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
@@ -197,6 +202,9 @@ class Refused:
     entity: str
     id: str
     reason: str
+    #: the organisers it is of, where the organisation tree tells (`plan`), else none: --only-organiser leaves out
+    #: another organiser's, whose refusals are not this import's to count (`keep_organisers`)
+    organisers: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         self.id = redact_personal_identity_numbers(self.id)[0]
@@ -478,6 +486,9 @@ class Plan:
     other_organisers: dict[str, Counter[str]] = field(default_factory=dict)
     #: ids /deletedEntities named that no entity can have (no `SourceId`): not sent as removals (said)
     deleted_not_ids: int = 0
+    #: of an incremental run, the source ids reporting holds under an organiser the source no longer places them
+    #: under → the organisers they are sent under now (`command.crossed`): what the old one holds of them is removed
+    crossed: dict[str, frozenset[str]] = field(default_factory=dict)
     #: the import's clock: a change dated further after it than the consumer takes (`MAX_AHEAD_OF_RECORD_MS`) is
     #: refused on its own (`add`), as reporting's door refuses it (a 422 for the whole batch, round 28t)
     now: datetime | None = None
@@ -976,7 +987,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
-        return aware((meta.modified or meta.created) if meta else None, naive_zone) or now
+        # a time without an offset in the hour Sweden's clocks repeat (or skip) is no one instant: read either way,
+        # two changes of one item in it may be dated in the wrong order — 02:10 of the second pass before 02:50 of
+        # the first — and reporting keeps the newest, ignoring the later change as older (`unchanged`). Dated by the
+        # import's clock instead, which is after both and orders changes by the runs that read them
+        return one_instant((meta.modified or meta.created) if meta else None, naive_zone) or now
 
     tree = _Tree(orgs)
 
@@ -1343,6 +1358,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     served_syllabuses = {s.id for s in syllabuses}
     staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
     groups_read = {g.id for g in groups}
+    duties_read = {d.id for d in duties}
     for activity in activities:
         kind = nfc(activity.activity_type or "").strip()
         if kind.casefold() in NOT_TEACHING:
@@ -1365,6 +1381,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 out.left_out.append(Refused("activities", activity.id, STAFF_GROUP_TAUGHT.format(n=g,
                                                                                                  group=group_ref.id)))
                 continue
+            if place is None and group_ref.id in deleted and group_ref.id not in groups_read:
+                # by design, not refused: what reporting held of this teaching goes (`left_behind`), as the group's
+                # own entities go by /deletedEntities — it was refused as naming a group "not known", and kept
+                out.left_out.append(Refused("activities", activity.id, GROUP_LEFT_OUT_TAUGHT.format(
+                    n=g, group=group_ref.id, why=DELETED_AT_SOURCE)))
+                continue
             if place is None and group_ref.id in groups_read:
                 # a group of the source refused (at an organisation it does not have, a name on two groups): said as
                 # "not known", which it is not, and a refusal of its own (the group's refusal says why)
@@ -1379,6 +1401,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 continue
             for n, teacher in enumerate(activity.teachers):
                 person = duty_person.get(teacher.duty.id)
+                if person is None and teacher.duty.id in deleted and teacher.duty.id not in duties_read:
+                    out.left_out.append(Refused("activities", activity.id, DUTY_DELETED_TAUGHT.format(
+                        n=n, duty=teacher.duty.id)))
+                    continue
                 if person is None:
                     out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
                     continue
@@ -1398,7 +1424,40 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     out.unknown_subjects[subject] += 1
                 if sent and duty_organiser.get(teacher.duty.id, place[0]) != place[0]:
                     out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
+    _whose(out, orgs, tree, groups, duties, activities, organiser_id, organiser[0] if organiser else None)
     return out
+
+
+def _whose(out: Plan, orgs: dict[str, Organisation], tree: _Tree, groups: Sequence[Group], duties: Sequence[Duty],
+           activities: Sequence[Activity], organiser_id: Callable[[Organisation], str | None],
+           explicit: str | None) -> None:
+    """Each item the plan does not send (refused, left out) marked with the organisers it is of, where the tree tells:
+    an organisation's Huvudman's, a group's (and its memberships') organisation's, a duty's `dutyAt`'s, an activity's
+    groups'. An item at an organisation the source lacks, or under no Huvudman, is of none known."""
+    def owner_at(org_id: str | None) -> str | None:
+        org = orgs.get(org_id) if org_id is not None else None
+        if org is None:
+            return None
+        owner = tree.places[org.id].owner if org.id in tree.places else None
+        return organiser_id(owner) if owner is not None else explicit
+
+    group_at = {g.id: g.organisation.id for g in groups}
+    duty_at = {d.id: d.duty_at.id for d in duties}
+    taught = {a.id: [ref.id for ref in a.groups] for a in activities}
+    for item in [*out.refused, *out.under_refused, *out.left_out]:
+        if item.entity == "organisations":
+            at: list[str | None] = [item.id]
+        elif item.entity in ("groups", "memberships"):
+            at = [group_at.get(item.id.split("/")[0])]
+        elif item.entity == "duties":
+            at = [duty_at.get(item.id)]
+        elif item.entity == "activities":
+            at = [group_at.get(g) for g in taught.get(item.id, [])]
+        else:
+            at = []
+        owners = [owner_at(a) for a in at]
+        if owners and None not in owners:
+            item.organisers = tuple(sorted({o for o in owners if o is not None}))
 
 
 def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
@@ -1424,3 +1483,17 @@ def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
         the_plan.changes[entity] = Changes(kept(), shared=the_plan._shared)
         if not the_plan.changes[entity]:
             del the_plan.changes[entity]
+    # what the source holds of another organiser that was refused or left out is not this import's either: counted
+    # with that organiser's (`--only-organiser: organiser … not imported (…, 1 refused)`), not listed, and no cause of
+    # --strict's exit 3 — it was, for a fault only that organiser's import (or its source's owner) can mend
+    wanted = set(organisers)
+    for name, said in (("refused", "refused"), ("under_refused", "left out"), ("left_out", "left out by design")):
+        items: list[Refused] = getattr(the_plan, name)
+        mine = [r for r in items if not r.organisers or wanted.intersection(r.organisers)]
+        for item in items:
+            if item.organisers and not wanted.intersection(item.organisers):
+                for other in item.organisers:
+                    the_plan.other_organisers.setdefault(other, Counter())[said] += 1
+        setattr(the_plan, name, mine)
+    still = {id(r) for r in the_plan.refused}
+    the_plan.recreated = [r for r in the_plan.recreated if id(r) in still]

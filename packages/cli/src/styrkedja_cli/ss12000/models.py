@@ -18,7 +18,7 @@ import functools
 import re
 from collections import Counter
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from numbers import Number
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -564,6 +564,17 @@ def timestamp(value: str) -> datetime:
     # a leap second (RFC 3339 allows :60, which `datetime` has not) is the last second of its minute
     seconds = "59" if seconds == "60" else seconds
     return datetime.fromisoformat(f"{day}T{minutes}:{seconds}{(fraction or '')[:7]}{_offset(offset)}")
+
+
+def one_instant(value: str | None, naive_zone: ZoneInfo) -> datetime | None:
+    """An SS 12000 timestamp as `aware` reads it, or None when it is no one instant: written without an offset at a
+    local time `naive_zone` has twice (the repeated hour of the last Sunday of October) or not at all (the skipped hour
+    of March)."""
+    moment = aware(value, naive_zone)
+    if moment is None or moment.tzinfo is not naive_zone:  # (an offset written is a fixed `timezone`, never the zone)
+        return moment
+    other = moment.replace(fold=1 - moment.fold)
+    return moment if moment.astimezone(UTC) == other.astimezone(UTC) else None
 
 
 def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:

@@ -596,6 +596,10 @@ NOT_READ_DELETED = frozenset(kind.casefold() for kind in (
     "syllabuses", "syllabus", "schoolUnitOfferings", "schoolUnitOffering", "aggregatedAttendances"))
 
 
+#: the kinds of /deletedEntities that are persons: their ids are never read, only counted (`_DeletedIds.persons`)
+PERSON_KINDS = frozenset({"persons", "person"})
+
+
 class _DeletedIds:
     """The ids of one /deletedEntities page (or `deletedEntities.json` file) from its parse events, as they stream
     by: `{data: {organisations: [ids], …}, pageToken}` as the specification has it, the object without `data`, or
@@ -614,6 +618,9 @@ class _DeletedIds:
         self.item_depth = 0
         self.in_data = False
         self.listed = 0  # ids the page lists, of every kind (those not read too): a page listing none is empty
+        #: persons the page names (their ids not read): a person deleted at the source leaves memberships behind that
+        #: came from its groups (`command.read_and_plan` reads the groups whole then)
+        self.persons = 0
 
     def _wrong(self, kind: str) -> SourceError:
         return SourceError(f"deletedEntities, {self.what}: '{kind or 'data'}' holds an id that is not a string")
@@ -634,6 +641,7 @@ class _DeletedIds:
                 if self.item is not None and len(slots) < self.item_depth:
                     item, self.item = self.item, None
                     kind = str(item.get("type", item.get("entityType", "")) or "")
+                    self.persons += kind.casefold() in PERSON_KINDS
                     if kind.casefold() not in NOT_READ_DELETED:
                         self._keep(self.in_data, self.item_kind, item.get("id"))
                 continue
@@ -684,6 +692,7 @@ class _DeletedIds:
         at_item = (len(kinds) == 1 and kind == "") or (len(kinds) == 2 and kinds[1] is None)
         if at_item and event in ("string", "start_map"):
             self.listed += 1
+            self.persons += kind.casefold() in PERSON_KINDS
         if kind.casefold() in NOT_READ_DELETED or not at_item:
             return  # a kind not read, or deeper than an item
         if event == "start_map":
@@ -896,6 +905,7 @@ class HttpSource:
         self.notes: list[str] = []  # what was read otherwise than asked (a 204 as an empty page), said by the import
         self.on_note = on_note  # said as it happens (the progress of a long import)
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
+        self.persons_deleted = 0  # persons /deletedEntities named (`_DeletedIds.persons`)
         self._next_link: str | None = None
         self._expand_refused = self._link_as_given = False  # what the server refused of a page's query (`read`)
         self._filter_refused = False  # the first page's `CHANGED_AFTER` refused: the list read whole (`read`)
@@ -1410,6 +1420,7 @@ class HttpSource:
                                             elsewhere=elsewhere)
             finally:
                 answer[1].close()
+            self.persons_deleted += listing.persons
             _stated_total(answer[0], elsewhere)  # (not compared: a page's kinds not read are not counted here)
             if token:
                 token = self._token_or_link(f"deletedEntities, page {page}", answer[0], token)
@@ -1680,6 +1691,7 @@ class FolderSource:
             raise SourceError(f"{path}: not a folder")
         self.path, self.max_page_bytes = path, max_page_bytes
         self.held_back: dict[str, str] = {}  # an optional entity the folder has no file of → what it lacks
+        self.persons_deleted = 0  # persons deletedEntities.json named (`_DeletedIds.persons`)
         self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _files(self, entity: str) -> list[Path]:
@@ -1762,8 +1774,12 @@ class FolderSource:
     def deleted(self, since: datetime) -> list[str]:
         if not self._files("deletedEntities"):  # an incremental run without it would remove nothing, unsaid
             raise SourceError(self._missing("deletedEntities"))
-        return [ident for file in self._files("deletedEntities") for ident in _DeletedIds(file.name).read(
-            self._events("deletedEntities", file, data_only=False))[0]]
+        ids: list[str] = []
+        for file in self._files("deletedEntities"):
+            listing = _DeletedIds(file.name)
+            ids += listing.read(self._events("deletedEntities", file, data_only=False))[0]
+            self.persons_deleted += listing.persons
+        return ids
 
 
 #: a large file says how far it has been read every so many items (a national dump's file is millions)
