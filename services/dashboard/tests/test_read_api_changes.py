@@ -194,6 +194,33 @@ def test_an_alerts_figures_withheld_from_the_reader_show_as_dots_with_the_reason
     assert lines[3][10:13] == ["", "", ""]
 
 
+def test_an_ict_coordinators_report_says_support_is_not_for_its_role(dashboard):
+    """Reporting refuses an ICT coordinator every support read (403 `roles`, privacy round 30). Failed on the old
+    code: the report asked, and said "du har inte behörighet att se den här nivån" of the school unit whose results
+    the same report showed. Now it does not ask, and says the section is not for the role."""
+    asked: list[str] = []
+    fake = paged([[alert(1)]])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path == "/v1/support/summary":
+            return httpx.Response(403, json={"detail": "this token's roles do not read support figures"})
+        return fake(request)
+    page = dashboard(answer, role="ict_coordinator", school_units=[UNIT]).get(f"/rapport?enhet={UNIT}")
+    assert page.status_code == 200, page.text[:400]
+    assert "<strong>Stödinsatser:</strong> visas inte för din roll." in page.text
+    assert "<strong>Stödinsatser:</strong> du har inte behörighet" not in page.text
+    assert "/v1/support/summary" not in asked
+
+
+def test_a_role_that_reads_support_is_shown_it_as_before(dashboard):
+    page = dashboard(paged([[]]), role="principal", school_units=[UNIT]).get(f"/rapport?enhet={UNIT}")
+    assert page.status_code == 200 and "<dt>students with support</dt><dd>3</dd>" in page.text
+    # a token of several roles reads support through the one that does (the kit's `reading`)
+    both = dashboard(paged([[]]), role="principal", school_units=[UNIT])
+    assert "visas inte för din roll" not in both.get(f"/rapport?enhet={UNIT}").text
+
+
 def test_derived_figures_withheld_by_reporting_show_as_dots_with_the_reason(dashboard):
     """Already so before this change (passes on the old code): a change, gap, forecast-against-outcome or merit figure
     reporting withholds comes as `{"value": null, "reason": …}` in its table, and every figure table shows it `..`
