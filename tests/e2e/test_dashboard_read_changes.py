@@ -1,8 +1,8 @@
 """The dashboard against a real reporting's read APIs as sessions 30-31 left them (reporting and the dashboard each a
 uvicorn server in a thread of the test, as in `test_dashboard_first_visit`): the alert list paged by keyset — the
 `Link: rel="next"` reporting writes (a reference relative to its own path) followed by the alert page's "more" link and
-by the download —, and the support reads refused to an ICT coordinator (403 `roles`), whose quality report says the
-section is not for its role. The in-process tests with a fake reporting are `services/dashboard/tests/
+by the download —, and the support and alert reads refused to an ICT coordinator (403 `role`), whose quality report
+says those sections are not for its role. The in-process tests with a fake reporting are `services/dashboard/tests/
 test_read_api_changes.py`; this one holds that the fake answers as the service does."""
 
 from __future__ import annotations
@@ -114,6 +114,9 @@ def test_an_ict_coordinators_report_leaves_support_to_the_roles_that_read_it(ser
     report = served("ict_coordinator", school_units=[NORTH]).get(f"/rapport?enhet={NORTH}")
     assert report.status_code == 200, report.text[:300]
     assert "<strong>Stödinsatser:</strong> visas inte för din roll." in report.text
+    # reporting's alert list is not for the role either: its 403 names the rule `role`, not the level
+    assert "<strong>Larm:</strong> visas inte för din roll." in report.text
+    assert "du har inte behörighet att se den här nivån" not in report.text
     principal = served("principal", school_units=[NORTH]).get(f"/rapport?enhet={NORTH}")
-    assert principal.status_code == 200 and "visas inte för din roll" not in principal.text
+    assert principal.status_code == 200 and "<strong>Stödinsatser:</strong>" not in principal.text
     assert f"<caption>{ALERTS} larm</caption>" in principal.text  # every page of the unit's alerts

@@ -221,6 +221,36 @@ def test_a_role_that_reads_support_is_shown_it_as_before(dashboard):
     assert "visas inte för din roll" not in both.get(f"/rapport?enhet={UNIT}").text
 
 
+def _refused(rule: str) -> httpx.Response:
+    """Reporting's 403 as the kit's problem body writes it (`require_role`: field `roles`, rule `role`)."""
+    return httpx.Response(403, json={"type": "about:blank", "title": "Forbidden", "status": 403,
+                                     "detail": "this token needs one of the roles: organiser_admin, principal",
+                                     "errors": [{"field": "roles" if rule == "role" else "level", "rule": rule,
+                                                 "message": "refused"}]})
+
+
+@pytest.mark.parametrize(("rule", "said"), [("role", "visas inte för din roll."),
+                                            ("read_scope", "du har inte behörighet att se den här nivån.")])
+def test_a_section_refused_to_the_readers_role_says_so_and_one_refused_its_level_says_that(dashboard, rule, said):
+    """A politician reads the organiser's figures but no alerts (reporting's alert list is for the roles that act on
+    them: 403 `role`). Failed on the old code: its report said "Larm: du har inte behörighet att se den här nivån"
+    of the organiser level the rest of the report showed. A refusal of the level or place (`read_scope`) still says
+    that; a unit page's sections read the same way."""
+    fake = paged([[]])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path in ("/v1/alerts", "/v1/figures/merit"):
+            return _refused(rule)
+        return fake(request)
+    report = dashboard(answer, role="politician").get("/rapport")
+    assert report.status_code == 200, report.text[:400]
+    assert f"<strong>Larm:</strong> {said}</p>" in report.text
+    unit = dashboard(answer, role="principal", school_units=[UNIT]).get(f"/kedjan?enhet={UNIT}")
+    assert unit.status_code == 200, unit.text[:400]
+    assert f"<strong>Larm:</strong> {said}</p>" in unit.text
+    assert f"<strong>Meritvärde och behörighet HT 2026/27:</strong> {said}</p>" in unit.text
+
+
 def test_derived_figures_withheld_by_reporting_show_as_dots_with_the_reason(dashboard):
     """Already so before this change (passes on the old code): a change, gap, forecast-against-outcome or merit figure
     reporting withholds comes as `{"value": null, "reason": …}` in its table, and every figure table shows it `..`

@@ -26,11 +26,14 @@ class UpstreamError(Exception):
     mid-answer: starting, restarting), `slow` (no answer within the timeout)."""
 
     def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None, *,
-                 unreadable: bool = False, why: str = "busy") -> None:
+                 unreadable: bool = False, why: str = "busy", rules: frozenset[str] = frozenset()) -> None:
         super().__init__(f"{service}: {status} {detail}")
         self.service, self.status, self.detail, self.retry_after = service, status, detail, retry_after
         self.unreadable = unreadable  # it answered, but not in the shape it promises (a 502 that says so)
         self.why = why
+        #: the rules the service's problem names (its `errors[].rule`): a 403 of `role` refuses the reader's roles,
+        #: not the level or place it asked for
+        self.rules = rules
 
 
 #: the wait suggested when a service cannot be reached or did not answer in time: about what a service's
@@ -182,7 +185,7 @@ class Api:
             # with a JSON body of its own, was read as the page's answer, and passed on as the download's file
             raise UpstreamError(self.name, 502, f"svarade med status {response.status_code}", unreadable=True)
         if response.status_code >= 400:
-            detail = response.text[:300]
+            detail, body = response.text[:300], None
             if answer_json:
                 try:
                     body = json_of(response)
@@ -194,6 +197,7 @@ class Api:
             # shown on the page: a service repeating a value it refused (or any text of a hostile one) never puts a
             # personal identity number there
             detail = redact_personal_identity_numbers(detail)[0]
+            rules = _rules_of(body) if isinstance(body, dict) else frozenset()
             if response.status_code == 503:
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
             if response.status_code == 429:  # this person's own bound at the service (two downloads at once)
@@ -201,8 +205,17 @@ class Api:
             if response.status_code in GATEWAY_STATUSES:  # its gateway: the service itself is away for now
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after"))
                                     or UNREACHABLE_RETRY_AFTER, why="unreachable")
-            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
+            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail,
+                                rules=rules)
         return response
+
+
+def _rules_of(body: dict[str, Any]) -> frozenset[str]:
+    """The rules a problem's `errors` name (the kit's problem body); anything of another shape names none."""
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        return frozenset()
+    return frozenset(e["rule"] for e in errors[:50] if isinstance(e, dict) and isinstance(e.get("rule"), str))
 
 async def read_bounded(service: str, response: httpx.Response, *, lost: bool = True) -> httpx.Response:
     """The answer read whole (and closed) within `ANSWER_SECONDS` and at most `MAX_ANSWER_BYTES` as decoded. The

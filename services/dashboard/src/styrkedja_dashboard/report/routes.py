@@ -20,7 +20,7 @@ from ..downloads import attachment_header
 from ..figures import figure_table
 from ..names import unit_names
 from ..period import choose
-from ..reads import Unavailable, figure_or_none, or_none
+from ..reads import Unavailable, or_none
 from ..web.pages import Current, organiser_of, render, reporting, templates
 from .pdf import PdfBusy, PdfUnavailable, html_to_pdf
 
@@ -53,19 +53,20 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
     units_cells = await or_none(api.assessment_results(
         level="school_unit", organiser_id=organiser, school_year=period.school_year, term=period.term)) \
         if child else None
-    away = Unavailable()  # a section whose service is away for now: left out, named at the top of the report
+    # a section whose service is away for now: left out, named at the top of the report; one refused to the reader's
+    # role: left out, saying it is not for the role
+    away = Unavailable()
     found: list[Any] = await asyncio.gather(
-        away.unless_away("förändring", figure_or_none(api, "trend", **base, **fig_level)),
-        away.unless_away("könsskillnad", figure_or_none(api, "gender-gap", **base, **fig_level)),
-        away.unless_away("täckning", figure_or_none(api, "coverage", **base, **fig_level)),
-        away.unless_away("rapporteringsgrad", or_none(api.compliance(organiser, school_year=period.school_year,
-                                                                     term=period.term))),
-        away.unless_away("larm", or_none(api.alerts(organiser_id=organiser, school_unit_code=unit))),
-        away.unless_away("stödinsatser", or_none(api.support_summary(level=level, unit_id=unit_id,
-                                                                     organiser_id=organiser))) if support
-        else _none(),
+        away.optional_figure("förändring", api, "trend", **base, **fig_level),
+        away.optional_figure("könsskillnad", api, "gender-gap", **base, **fig_level),
+        away.optional_figure("täckning", api, "coverage", **base, **fig_level),
+        away.optional("rapporteringsgrad", api.compliance(organiser, school_year=period.school_year,
+                                                          term=period.term)),
+        away.optional("larm", api.alerts(organiser_id=organiser, school_unit_code=unit)),
+        away.optional("stödinsatser", api.support_summary(level=level, unit_id=unit_id, organiser_id=organiser))
+        if support else away.refused_to_role("stödinsatser"),
         # a unit's report asks for that unit's only (it read the organiser's every unit and kept one)
-        away.unless_away("lika", or_none(api.lika_school_units(organiser_id=organiser, school_unit_code=unit))),
+        away.optional("lika", api.lika_school_units(organiser_id=organiser, school_unit_code=unit)),
         unit_names(api, organiser))
     trend, gap, coverage, compliance, alerts, support_summary, lika, names = found
     compliance_table = None if compliance is None else figure_table(compliance)
@@ -77,12 +78,7 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
             "results": matrix(level, chosen, key="year" if unit else "unit_id"),
             "units": matrix("school_unit", units_cells) if units_cells else None,
             "trend": trend, "gap": gap, "coverage": coverage, "compliance": compliance_table,
-            "alerts": alerts, "support": support_summary, "support_read": support, "lika": lika, "names": names,
-            "away": away}
-
-
-async def _none() -> None:
-    return None
+            "alerts": alerts, "support": support_summary, "lika": lika, "names": names, "away": away}
 
 
 def _context(session: Any, organiser: str, unit: str | None, data: dict[str, Any]) -> dict[str, Any]:
