@@ -119,6 +119,23 @@ def test_a_cursor_not_of_reportings_alphabet_is_a_422_naming_the_field(dashboard
     assert asked == []  # never sent on
 
 
+def test_a_cursor_reporting_did_not_write_is_a_422_naming_efter_in_swedish(dashboard):
+    """Reporting refuses an `after` it did not write (422 `page_cursor`, naming its own `after` in English). Failed on
+    the old code: `efter` was not read at all (the first page, as if the link were followed)."""
+    fake = paged([[alert(1)]])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("after") == "edited":
+            return httpx.Response(422, json={"title": "Unprocessable", "status": 422, "detail": "not a cursor",
+                                             "errors": [{"field": "after", "rule": "page_cursor",
+                                                         "message": "not a cursor of this list"}]})
+        return fake(request)
+    page = dashboard(answer).get("/larm?efter=edited")
+    assert page.status_code == 422, page.text[:400]
+    assert "efter (är ingen sida av listan: följ länken till nästa sida, eller börja om från första)" in page.text
+    assert "not a cursor" not in page.text
+
+
 def test_an_empty_cursor_is_the_first_page_as_every_empty_field_of_a_form_is(dashboard):
     asked: list[httpx.QueryParams] = []
     assert dashboard(paged([[alert(1)]], asked)).get("/larm?efter=").status_code == 200

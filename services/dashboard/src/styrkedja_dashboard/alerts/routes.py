@@ -8,15 +8,17 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from starlette.responses import RedirectResponse, Response
 
 from styrkedja_contracts.identifiers import check_text
 
-from ..clients import Reporting, query_string
+from ..clients import Reporting, UpstreamError, query_string
 from ..downloads import csv_response, xlsx_response
 from ..names import NO_NAMES, UnitNames, unit_names
 from ..shapes import number
+from ..web.forms import PAGE_CURSOR_RULE
 from ..web.pages import Current, organiser_of, render, reporting
 from ..web.security import check_csrf, safe_next
 
@@ -51,6 +53,18 @@ Organiser = Annotated[str | None, Query(pattern=UNIT)]
 After = Annotated[str | None, Query(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+async def _page(api: Reporting, efter: str | None, filters: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of alerts; a cursor reporting refuses as none of its own (an edited `efter`, or one of another
+    choice's list) is this page's 422 naming `efter`, not reporting's naming its `after` in English."""
+    try:
+        return await api.alert_page(after=efter, **filters)
+    except UpstreamError as error:
+        if efter is not None and error.status == 422 and PAGE_CURSOR_RULE in error.rules:
+            raise RequestValidationError([{"loc": ("query", "efter"), "type": PAGE_CURSOR_RULE,
+                                           "msg": "not a cursor of this list"}]) from None
+        raise
+
+
 @router.get("/larm")
 async def alert_list(request: Request, session: Current, api: Api, huvudman: Organiser = None, enhet: Unit = None,
                      status: Status = "open", regel: Rule = None, amne: Subject = None,
@@ -59,7 +73,7 @@ async def alert_list(request: Request, session: Current, api: Api, huvudman: Org
     list is paged by reporting, and the page showed its first page as if it were every alert."""
     organiser = organiser_of(session, huvudman)
     (found, following), names = await asyncio.gather(
-        api.alert_page(after=efter, **_filters(organiser, enhet, status, regel, amne)), unit_names(api, organiser))
+        _page(api, efter, _filters(organiser, enhet, status, regel, amne)), unit_names(api, organiser))
     query = query_string(huvudman=organiser, enhet=enhet, status=status, regel=regel, amne=amne)
     return render(request, "alerts.html", session, organiser=organiser, alerts=found, enhet=enhet, status=status,
                   regel=regel, amne=amne, rules=RULES, statuses=STATUSES, query=query, done=kvitterat, page="larm",
