@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from styrkedja_dashboard.chain.figures import cell_extras, unit_extras
 from styrkedja_dashboard.exports.routes import upstream_query
-from styrkedja_dashboard.figures import WITHHELD, arrow, figure_table, value_of
+from styrkedja_dashboard.figures import WITHHELD, Value, arrow, figure_table, value_of
 from styrkedja_dashboard.period import choose, current_school_year
 from styrkedja_dashboard.web.pages import templates
 
@@ -62,6 +62,22 @@ def test_cell_extras_arrow_gap_and_a_withheld_change():
     assert found["A", "GRGRMAT01"].arrow == ("↓", "minskning") and found["A", "GRGRMAT01"].gap.value == 0.1
     assert found["B", "GRGRMAT01"].change.withheld and found["B", "GRGRMAT01"].arrow == ("", "")
     assert arrow(0.005) == ("→", "oförändrat") and arrow(0.02)[0] == "↑"
+
+
+def test_a_cell_of_several_years_shows_its_gap_withheld_as_its_change_is():
+    """Reporting withholds a gap resting on a withheld cell (or, where counts are rounded, whose gender parts no
+    shown count gives). A school unit's cell of several years showed its change `..` where one year's was withheld,
+    but its gap as nothing at all. Failed on the old code: the gap read as missing."""
+    rows = [{"unit_id": "A", "subject_code": "GRGRMAT01", "year": 7, "gap": 0.1},
+            {"unit_id": "A", "subject_code": "GRGRMAT01", "year": 8, "gap": None, "withheld": {"gap": WITHHELD}},
+            {"unit_id": "B", "subject_code": "GRGRMAT01", "year": 7, "gap": 0.1},
+            {"unit_id": "B", "subject_code": "GRGRMAT01", "year": 8, "gap": 0.2}]
+    gap = figure_table({"columns": [*COLUMNS[:3], {"key": "gap", "header": "K", "type": "share"}], "rows": rows})
+    found = cell_extras(None, gap)
+    assert found["A", "GRGRMAT01"].gap.withheld and found["A", "GRGRMAT01"].gap.reason == WITHHELD
+    assert found["B", "GRGRMAT01"].gap == Value(None)  # every year shown: per year on the unit page, none here
+    macros = templates.env.get_template("_macros.html").module
+    assert 'K: <abbr class="withheld" title="Könsskillnad: Visas inte' in str(macros.extra_cell(found["A", "GRGRMAT01"]))
 
 
 def test_unit_extras_worst_band_and_coverage_range():

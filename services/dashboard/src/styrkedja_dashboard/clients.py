@@ -26,11 +26,14 @@ class UpstreamError(Exception):
     mid-answer: starting, restarting), `slow` (no answer within the timeout)."""
 
     def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None, *,
-                 unreadable: bool = False, why: str = "busy") -> None:
+                 unreadable: bool = False, why: str = "busy", rules: frozenset[str] = frozenset()) -> None:
         super().__init__(f"{service}: {status} {detail}")
         self.service, self.status, self.detail, self.retry_after = service, status, detail, retry_after
         self.unreadable = unreadable  # it answered, but not in the shape it promises (a 502 that says so)
         self.why = why
+        #: the rules the service's problem names (its `errors[].rule`): a 403 of `role` refuses the reader's roles,
+        #: not the level or place it asked for
+        self.rules = rules
 
 
 #: the wait suggested when a service cannot be reached or did not answer in time: about what a service's
@@ -182,7 +185,7 @@ class Api:
             # with a JSON body of its own, was read as the page's answer, and passed on as the download's file
             raise UpstreamError(self.name, 502, f"svarade med status {response.status_code}", unreadable=True)
         if response.status_code >= 400:
-            detail = response.text[:300]
+            detail, body = response.text[:300], None
             if answer_json:
                 try:
                     body = json_of(response)
@@ -194,6 +197,7 @@ class Api:
             # shown on the page: a service repeating a value it refused (or any text of a hostile one) never puts a
             # personal identity number there
             detail = redact_personal_identity_numbers(detail)[0]
+            rules = _rules_of(body) if isinstance(body, dict) else frozenset()
             if response.status_code == 503:
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
             if response.status_code == 429:  # this person's own bound at the service (two downloads at once)
@@ -201,8 +205,17 @@ class Api:
             if response.status_code in GATEWAY_STATUSES:  # its gateway: the service itself is away for now
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after"))
                                     or UNREACHABLE_RETRY_AFTER, why="unreachable")
-            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
+            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail,
+                                rules=rules)
         return response
+
+
+def _rules_of(body: dict[str, Any]) -> frozenset[str]:
+    """The rules a problem's `errors` name (the kit's problem body); anything of another shape names none."""
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        return frozenset()
+    return frozenset(e["rule"] for e in errors[:50] if isinstance(e, dict) and isinstance(e.get("rule"), str))
 
 async def read_bounded(service: str, response: httpx.Response, *, lost: bool = True) -> httpx.Response:
     """The answer read whole (and closed) within `ANSWER_SECONDS` and at most `MAX_ANSWER_BYTES` as decoded. The
@@ -237,6 +250,31 @@ async def read_bounded(service: str, response: httpx.Response, *, lost: bool = T
                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
     return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
                           request=response.request)
+
+
+def next_after(service: str, response: httpx.Response, after: str | None, what: str) -> str | None:
+    """The `after` the answer's `Link: rel="next"` names, None where it names no next page. A next page naming no
+    `after`, or the page just read again, is nonsense from the service (a client following it would never end): a 502
+    naming the service."""
+    following = response.links.get("next", {}).get("url")
+    if not following:
+        return None
+    try:
+        step = httpx.URL(following).params.get("after")
+    except (httpx.InvalidURL, ValueError):
+        step = None
+    if not step or step == after:
+        raise UpstreamError(service, 502, f"nästa sida av {what} saknar after eller är samma sida igen",
+                            unreadable=True)
+    return step
+
+
+#: the alert page's rows a screen (reporting's default is 500: a table of 500 forms is no page to read)
+ALERT_PAGE = 100
+#: a read of every alert (a download, a unit's report) asks pages of reporting's largest
+ALERT_LARGEST_PAGE = 5000
+#: and at most this many (500,000 alerts of one choice: no organiser's)
+ALERT_MAX_PAGES = 100
 
 
 class Reporting(Api):
@@ -275,9 +313,26 @@ class Reporting(Api):
             level=level, school_year=school_year, term=term if round is None else None, round=round,
             organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, format="json", **extra))
 
+    async def alert_page(self, *, after: str | None = None, limit: int = ALERT_PAGE,
+                         **filters: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """GET /v1/alerts: one page of dip alerts, newest change first, and the `after` of the next page (None on
+        the last). Reporting pages the list by keyset (`limit`, `after`, `Link: rel="next"`): a client reading it
+        once sees its first page only."""
+        response = await self._send("GET", "/v1/alerts", params=_params(**filters, after=after, limit=limit))
+        found = records(self.name, self._json(response))
+        return found, next_after(self.name, response, after, "larmen")
+
     async def alerts(self, **filters: Any) -> list[dict[str, Any]]:
-        """GET /v1/alerts: dip alerts, newest change first."""
-        return records(self.name, await self.get("/v1/alerts", _params(**filters)))
+        """Every dip alert of the filters, newest change first: page after page at the service's largest, at most
+        `ALERT_MAX_PAGES` (more is nonsense from the service, a 502 naming it, never a list cut short unsaid)."""
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        for _ in range(ALERT_MAX_PAGES):
+            page, after = await self.alert_page(after=after, limit=ALERT_LARGEST_PAGE, **filters)
+            found.extend(page)
+            if after is None:
+                return found
+        raise UpstreamError(self.name, 502, f"larmen fortsatte efter {ALERT_MAX_PAGES} sidor", unreadable=True)
 
     async def acknowledge(self, alert_id: str, comment: str) -> dict[str, Any]:
         """POST /v1/alerts/{id}/acknowledge with the comment."""
@@ -352,16 +407,9 @@ class Lika(Api):
                              limit=LIKA_PAGE if after else None)
             response = await self._send("GET", "/v1/self-assessments", params=params)
             found.extend(records(self.name, self._json(response)))
-            following = response.links.get("next", {}).get("url")
-            if not following:
+            step = next_after(self.name, response, after, "självskattningarna")
+            if step is None:
                 return found
-            try:
-                step = httpx.URL(following).params.get("after")
-            except (httpx.InvalidURL, ValueError):
-                step = None
-            if not step or step == after:
-                raise UpstreamError(self.name, 502, "nästa sida av självskattningarna saknar after eller är samma "
-                                    "sida igen", unreadable=True)
             after = step
         raise UpstreamError(self.name, 502, f"självskattningarna fortsatte efter {LIKA_MAX_PAGES} sidor",
                             unreadable=True)

@@ -30,9 +30,45 @@ async def figure_or_none(api: Reporting, name: str, **params: object) -> FigureT
     return None if body is None else figure_table(body)
 
 
+#: the rule of a 403 that refuses the reader's roles (the kit's `require_role`): the section is not for the role, at
+#: any level — unlike a 403 of the level or place asked (`read_scope`)
+ROLE_RULE = "role"
+
+
 class Unavailable(list[str]):
     """What a page could not fetch just now (the service busy, unreachable or slow), in the words the page
-    uses; the page says so and how to get it (reload in a moment)."""
+    uses; the page says so and how to get it (reload in a moment). And, apart (`not_for_role`), what the service
+    refuses the reader's roles: the page says the section is not for the role — "no permission for this level" was
+    said of the very level the page showed (an ICT coordinator's or a politician's alerts, the coordinator's support)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.not_for_role: list[str] = []
+
+    async def optional(self, what: str, read: Awaitable[T]) -> T | None:
+        """`read`'s answer; None where its service refuses it (`OPTIONAL`: `what` noted as not for the reader's
+        role where the refusal names `ROLE_RULE`) or is away for now (`unless_away`)."""
+        try:
+            return await self.unless_away(what, read)
+        except UpstreamError as error:
+            if error.status not in OPTIONAL:
+                raise
+            if error.status == 403 and ROLE_RULE in error.rules:
+                self.not_for_role.append(what)
+            return None
+
+    async def optional_figure(self, what: str, api: Reporting, name: str, **params: object) -> FigureTable | None:
+        """A figure table, as `optional` reads."""
+        body = await self.optional(what, api.figure(name, **params))  # type: ignore[arg-type]
+        return None if body is None else figure_table(body)
+
+    async def refused_to_role(self, what: str) -> None:
+        """No read: `what` is known not to be for the reader's roles (the kit's policy), so it is not asked."""
+        self.not_for_role.append(what)
+
+    def not_for(self, caption: object) -> bool:
+        """Whether a section of this caption is one the service refuses the reader's roles."""
+        return isinstance(caption, str) and any(caption.lower().startswith(what) for what in self.not_for_role)
 
     async def unless_away(self, what: str, read: Awaitable[T]) -> T | None:
         """`read`'s answer; None, with `what` noted, when its service is away for now (503) or answered with an

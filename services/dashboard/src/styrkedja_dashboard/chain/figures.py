@@ -38,21 +38,23 @@ def cell_extras(trend: FigureTable | None, gap: FigureTable | None) -> dict[tupl
     for row in trend.rows if trend else []:
         by_cell.setdefault((str(row["unit_id"].value), str(row["subject_code"].value)), []).append(row)
     for key, rows in by_cell.items():
-        if len(rows) == 1:
-            change = rows[0].get("change", Value(None))
-        elif any(r.get("change", Value(None)).withheld for r in rows):
-            change = Value(None, next(r["change"].reason for r in rows if r["change"].withheld))
-        else:
-            change = Value(None)
-        out[key] = CellExtra(change, Value(None))
+        out[key] = CellExtra(_one_of(rows, "change"), Value(None))
     gaps: dict[tuple[str, str], list[dict[str, Value]]] = {}
     for row in gap.rows if gap else []:
         gaps.setdefault((str(row["unit_id"].value), str(row["subject_code"].value)), []).append(row)
     for key, rows in gaps.items():
-        extra = out.setdefault(key, CellExtra(Value(None), Value(None)))
-        if len(rows) == 1:
-            extra.gap = rows[0].get("gap", Value(None))
+        out.setdefault(key, CellExtra(Value(None), Value(None))).gap = _one_of(rows, "gap")
     return out
+
+
+def _one_of(rows: list[dict[str, Value]], key: str) -> Value:
+    """A cell's figure from its years' rows: the one row's; of several, withheld where any year's is (the cell's
+    figure rests on it: reporting withholds a change or gap whose cells are), else none (per year on the unit page).
+    The gap of several years read as no figure where the change read `..`."""
+    if len(rows) == 1:
+        return rows[0].get(key, Value(None))
+    withheld = next((r[key] for r in rows if r.get(key, Value(None)).withheld), None)
+    return Value(None, withheld.reason) if withheld is not None else Value(None)
 
 
 def unit_extras(freshness: FigureTable | None, coverage: FigureTable | None) -> dict[str, UnitExtra]:

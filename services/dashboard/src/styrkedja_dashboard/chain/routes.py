@@ -118,7 +118,7 @@ async def extras(api: Reporting, organiser: str, f: Filters, period: Period,
     away for now is left out and named in `away` (the shares are the page, these only add to it)."""
     away = Unavailable() if away is None else away
     params = {"level": f.niva, "organiser_id": organiser, "subject_code": f.amne, **period.params()}
-    trend, gap, fresh, cover = await asyncio.gather(*(away.unless_away(word, figure_or_none(api, name, **params))
+    trend, gap, fresh, cover = await asyncio.gather(*(away.optional_figure(word, api, name, **params)
                                                       for name, word in EXTRAS.items()))
     return {"cells": cell_extras(trend, gap), "units": unit_extras(fresh, cover)}
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from styrkedja_kit.auth import Principal, Topic, reading
 from styrkedja_kit.days import school_today
 
 from ..chain.view import matrix
@@ -19,7 +20,7 @@ from ..downloads import attachment_header
 from ..figures import figure_table
 from ..names import unit_names
 from ..period import choose
-from ..reads import Unavailable, figure_or_none, or_none
+from ..reads import Unavailable, or_none
 from ..web.pages import Current, organiser_of, render, reporting, templates
 from .pdf import PdfBusy, PdfUnavailable, html_to_pdf
 
@@ -32,8 +33,15 @@ SchoolYear = Annotated[str | None, Query(pattern=r"^[0-9]{4}/[0-9]{2}$")]
 Term = Annotated[Literal["HT", "VT"] | None, Query()]
 
 
+def reads_support(principal: Principal | None) -> bool:
+    """Whether one of the reader's roles reads support figures (the kit's policy, which reporting's support reads
+    judge by): an ICT coordinator's do not — reporting refuses them (403 `roles`), and the report said "no permission
+    for this level" of a level its other sections showed."""
+    return principal is not None and bool(reading(principal, Topic.SUPPORT).roles)
+
+
 async def report_data(api: Reporting, organiser: str, unit: str | None, school_year: str | None,
-                      term: str | None) -> dict[str, Any]:
+                      term: str | None, *, support: bool = True) -> dict[str, Any]:
     level, unit_id = ("school_unit", unit) if unit else ("organiser", organiser)
     cells = await api.assessment_results(level=level, organiser_id=organiser, unit_id=unit,
                                          split=["year"] if unit else None)
@@ -45,20 +53,22 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
     units_cells = await or_none(api.assessment_results(
         level="school_unit", organiser_id=organiser, school_year=period.school_year, term=period.term)) \
         if child else None
-    away = Unavailable()  # a section whose service is away for now: left out, named at the top of the report
+    # a section whose service is away for now: left out, named at the top of the report; one refused to the reader's
+    # role: left out, saying it is not for the role
+    away = Unavailable()
     found: list[Any] = await asyncio.gather(
-        away.unless_away("förändring", figure_or_none(api, "trend", **base, **fig_level)),
-        away.unless_away("könsskillnad", figure_or_none(api, "gender-gap", **base, **fig_level)),
-        away.unless_away("täckning", figure_or_none(api, "coverage", **base, **fig_level)),
-        away.unless_away("rapporteringsgrad", or_none(api.compliance(organiser, school_year=period.school_year,
-                                                                     term=period.term))),
-        away.unless_away("larm", or_none(api.alerts(organiser_id=organiser, school_unit_code=unit))),
-        away.unless_away("stödinsatser", or_none(api.support_summary(level=level, unit_id=unit_id,
-                                                                     organiser_id=organiser))),
+        away.optional_figure("förändring", api, "trend", **base, **fig_level),
+        away.optional_figure("könsskillnad", api, "gender-gap", **base, **fig_level),
+        away.optional_figure("täckning", api, "coverage", **base, **fig_level),
+        away.optional("rapporteringsgrad", api.compliance(organiser, school_year=period.school_year,
+                                                          term=period.term)),
+        away.optional("larm", api.alerts(organiser_id=organiser, school_unit_code=unit)),
+        away.optional("stödinsatser", api.support_summary(level=level, unit_id=unit_id, organiser_id=organiser))
+        if support else away.refused_to_role("stödinsatser"),
         # a unit's report asks for that unit's only (it read the organiser's every unit and kept one)
-        away.unless_away("lika", or_none(api.lika_school_units(organiser_id=organiser, school_unit_code=unit))),
+        away.optional("lika", api.lika_school_units(organiser_id=organiser, school_unit_code=unit)),
         unit_names(api, organiser))
-    trend, gap, coverage, compliance, alerts, support, lika, names = found
+    trend, gap, coverage, compliance, alerts, support_summary, lika, names = found
     compliance_table = None if compliance is None else figure_table(compliance)
     if compliance_table is not None and unit:
         compliance_table.rows = [r for r in compliance_table.rows if r["school_unit_code"].value == unit]
@@ -68,7 +78,7 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
             "results": matrix(level, chosen, key="year" if unit else "unit_id"),
             "units": matrix("school_unit", units_cells) if units_cells else None,
             "trend": trend, "gap": gap, "coverage": coverage, "compliance": compliance_table,
-            "alerts": alerts, "support": support, "lika": lika, "names": names, "away": away}
+            "alerts": alerts, "support": support_summary, "lika": lika, "names": names, "away": away}
 
 
 def _context(session: Any, organiser: str, unit: str | None, data: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +90,7 @@ def _context(session: Any, organiser: str, unit: str | None, data: dict[str, Any
 async def report(request: Request, session: Current, api: Api, huvudman: Organiser = None, enhet: Unit = None,
                  lasar: SchoolYear = None, termin: Term = None) -> Response:
     organiser = organiser_of(session, huvudman)
-    data = await report_data(api, organiser, enhet, lasar, termin)
+    data = await report_data(api, organiser, enhet, lasar, termin, support=reads_support(session.principal))
     context = _context(session, organiser, enhet, data)
     return render(request, "report.html", session, **{k: v for k, v in context.items()
                                                         if k not in ("session", "principal")})
@@ -90,7 +100,7 @@ async def report(request: Request, session: Current, api: Api, huvudman: Organis
 async def report_pdf(request: Request, session: Current, api: Api, huvudman: Organiser = None, enhet: Unit = None,
                      lasar: SchoolYear = None, termin: Term = None) -> Response:
     organiser = organiser_of(session, huvudman)
-    data = await report_data(api, organiser, enhet, lasar, termin)
+    data = await report_data(api, organiser, enhet, lasar, termin, support=reads_support(session.principal))
     html = templates.get_template("report.html").render({**_context(session, organiser, enhet, data),
                                                           "request": request, "printing": True})
     try:

@@ -18,7 +18,7 @@ from ..clients import Reporting, query_string
 from ..figures import FigureTable, Value
 from ..names import unit_names
 from ..period import Period, choose
-from ..reads import Unavailable, figure_or_none, or_none
+from ..reads import Unavailable
 from ..shapes import number, text
 from ..web.pages import render
 from ..web.sessions import Session
@@ -55,14 +55,13 @@ async def unit_data(api: Reporting, organiser: str, unit: str, period: Period,
     away = Unavailable() if away is None else away
     base = {"level": "school_unit", "organiser_id": organiser, "unit_id": unit}
     history, outcome, merit, at_risk, alerts = await asyncio.gather(
-        away.unless_away("terminshistorik", figure_or_none(api, "history", periods=6, **base, **period.params())),
-        away.unless_away("prognos mot utfall", figure_or_none(api, "forecast-outcome", **base,
-                                                              school_year=period.school_year, term=period.term)),
-        away.unless_away("meritvärde", figure_or_none(api, "merit", **base, school_year=period.school_year,
-                                                      term=period.term)),
-        away.unless_away("elever i riskzonen", or_none(api.students_at_risk(
-            unit, school_year=period.school_year, term=period.term))),
-        away.unless_away("larm", or_none(api.alerts(organiser_id=organiser, school_unit_code=unit))))
+        away.optional_figure("terminshistorik", api, "history", periods=6, **base, **period.params()),
+        away.optional_figure("prognos mot utfall", api, "forecast-outcome", **base, school_year=period.school_year,
+                             term=period.term),
+        away.optional_figure("meritvärde", api, "merit", **base, school_year=period.school_year, term=period.term),
+        away.optional("elever i riskzonen", api.students_at_risk(unit, school_year=period.school_year,
+                                                                 term=period.term)),
+        away.optional("larm", api.alerts(organiser_id=organiser, school_unit_code=unit)))
     return {"history": history, "chart": history_chart(history), "outcome": outcome, "merit": merit,
             "at_risk": at_risk, "alerts": alerts}
 

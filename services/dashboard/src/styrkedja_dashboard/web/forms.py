@@ -58,6 +58,10 @@ class DropEmptyQueryValues:
         await self.app(scope, receive, send)
 
 
+#: the rule of a page's position (`efter`) its service did not write (the kit's `paging.CURSOR_RULE`)
+PAGE_CURSOR_RULE = "page_cursor"
+
+
 def _rule(error: Mapping[str, Any]) -> str:
     """The rule a value broke, in Swedish, from pydantic's error type and the route's own limits (`ctx`); never
     the value sent (it may be anything, and it is shown on the page)."""
@@ -79,6 +83,7 @@ def _rule(error: Mapping[str, Any]) -> str:
             "date_format": "ska vara ett datum (ÅÅÅÅ-MM-DD)", "utf8": "ska vara kodad som UTF-8",
             "percent_encoding": "ska vara procentkodad", "unknown_parameter": "är ingen parameter för sidan",
             PIN_RULE: "får inte innehålla ett personnummer",
+            PAGE_CURSOR_RULE: "är ingen sida av listan: följ länken till nästa sida, eller börja om från första",
             CONTROL_RULE: "får inte innehålla styrtecken (utom tabb och radbrytning)",
             NONCHARACTER_RULE: "får inte innehålla Unicodes icke-tecken"}.get(kind, "har ett ogiltigt värde")
 
