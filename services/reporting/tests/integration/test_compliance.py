@@ -96,6 +96,8 @@ async def test_missing_late_and_a_teacher_who_left(client, database, order):
     units = (await client.get(f"/v1/compliance/organisers/{ORG}/school-units", params=WINDOW)).json()["rows"]
     assert [(r["school_unit_code"], r["expected"], r["reported"], r["on_time"], r["late"], r["missing"],
              r["share_reported"]) for r in units] == [(UNIT, 10, 4, 3, 1, 6, 0.4)]
+    # the unit's own row, the organiser view's, from the unit's read (which a principal may make)
+    assert await view(client, "school_unit") == {(None, None, None): (10, 3, 1, 6)}
     # t-bo left before the deadline: on no list; t-cia, the successor, answers for English
     assert await view(client) == {(None, None, "t-anna"): (4, 1, 1, 2), (None, None, "t-cia"): (4, 1, 0, 3),
                                   (None, None, "t-dan"): (2, 1, 0, 1)}

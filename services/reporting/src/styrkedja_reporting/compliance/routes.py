@@ -49,7 +49,9 @@ COUNT_COLUMNS = [
 ]
 KEY_COLUMNS = [Column("school_unit_code", "Skolenhetskod"), Column("group_id", "Grupp"),
                Column("subject_code", "Ämne"), Column("teacher_id", "Lärare")]
-ListKind = Literal["group", "group_subject", "teacher", "teacher_group_subject", "unassigned"]
+#: `school_unit`: the unit's own row, the organiser view's row of it — the unit's reporting rate, for a reader of the
+#: unit the organiser view refuses (a principal's quality report of its unit)
+ListKind = Literal["school_unit", "group", "group_subject", "teacher", "teacher_group_subject", "unassigned"]
 
 
 async def _ledger(request: Request, window: WindowKey, school_unit_code: str | None
@@ -122,7 +124,8 @@ async def principal_compliance(
         list: ListKind = "teacher", only_missing: bool = False, format: FormatParam = None,
         principal: Principal = UNIT_READERS) -> StreamingResponse:
     """The principal's view of one school unit: per teacher (default), group, group × subject,
-    teacher × group × subject, or the group × subjects nobody is assigned to; most missing first."""
+    teacher × group × subject, or the group × subjects nobody is assigned to; most missing first — or the unit's own
+    row (`school_unit`)."""
     table = await _unit_table(request, principal, _window(organiser_id, school_year, term), school_unit_code, list,
                               only_missing, f"rapporteringsgrad-{school_unit_code}-{list}-{term}-{school_year}")
     return export_response(request, table, format)
