@@ -73,3 +73,25 @@ def test_the_results_share_is_of_the_counts_shown() -> None:
     assert disclosure.share("south", 0.7273).value is None  # what it is of unknown: withheld
     assert Disclosure({"south": Cell(Level.AREA, 22)}, frozenset(), frozenset(), frozenset(),
                       DisclosureRules()).share("south", 0.7273, of=(16, 22)).value == 0.7273
+
+
+def test_a_results_cell_whose_students_round_to_none_says_its_share_is_withheld() -> None:
+    """Counts rounded to 5, a unit of 2 students (both reaching) read by a reader who sees units exactly: 0 assessed
+    as shown, no share of the counts shown — withheld as resting on too few students (`..`), not no figure. Failed on
+    the old code: the share null and the cell's reason EXISTS, which the dashboard showed as "–" (no figure)."""
+    from styrkedja_reporting.access.disclosure import Cell
+    from styrkedja_reporting.results.read import ResultCell, _disclosed
+
+    disclosure = Disclosure({"u": Cell(Level.SCHOOL_UNIT, 2), "v": Cell(Level.SCHOOL_UNIT, 22)}, frozenset(),
+                            frozenset(), frozenset(), DisclosureRules(round_counts_to=5))
+
+    def cell(assessed: int, reaching: int) -> ResultCell:
+        return ResultCell(level="school_unit", unit_id="u", subject_code="GRGRMAT01", school_year="2026/27",
+                          term="HT", round=1, kind="assessment", scale="AF", organiser_id="org0",
+                          distribution={"C": reaching, "F": assessed - reaching}, assessed=assessed,
+                          reaching_pass=reaching, share_reaching_pass=reaching / assessed)
+    few = _disclosed(cell(2, 2), disclosure, "u")
+    assert (few.assessed, few.reaching_pass, few.share_reaching_pass) == (0, 0, None)
+    assert few.reason == Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value
+    shown = _disclosed(cell(22, 16), disclosure, "v")
+    assert (shown.assessed, shown.share_reaching_pass, shown.reason) == (20, 0.75, "EXISTS")

@@ -392,12 +392,14 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
                                        "assessed": assessed, "reason": reason.value})
     distribution = cell.distribution if disclosure.rules.round_counts_to is None else {
         v: disclosure.count(key, n).value for v, n in (cell.distribution or {}).items()}
+    share = disclosure.share(key, cell.share_reaching_pass, of=(cell.reaching_pass or 0, cell.assessed or 0))
     return cell.model_copy(update={
         "assessed": assessed, "distribution": distribution,
         "reaching_pass": disclosure.count(key, cell.reaching_pass).value,
-        "share_reaching_pass": disclosure.share(key, cell.share_reaching_pass,
-                                                of=(cell.reaching_pass or 0, cell.assessed or 0)).value,
-        "reason": Reason.EXISTS.value})
+        "share_reaching_pass": share.value,
+        # the share's own reason: where counts are rounded, students that round to 0 give no share of the counts
+        # shown — withheld (too few students), which the cell said EXISTS of, a null share read as no figure ("–")
+        "reason": (share.reason if share.reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS else Reason.EXISTS).value})
 
 
 _SCALES = {scale.value: scale for scale in Scale}
