@@ -107,10 +107,18 @@ async def complement_withheld(session: AsyncSession, rows: Sequence[Any], suppre
     return {row.alert_id for row in wanted if any(source in withheld for source in sources_of(row))}
 
 
-def figures_shown(level: str, figures: AlertFigures, principal: Principal, rules: DisclosureRules) -> AlertFigures:
+def figures_shown(level: str, figures: AlertFigures, principal: Principal, rules: DisclosureRules,
+                  rule: str | None = None) -> AlertFigures:
     """Pure: an alert's figures as the reader sees them: where the deployment rounds counts, its students rounded at
     a level suppressed for the reader, as every figure of that cell is (round 24a: an area alert showed an area
-    manager the students exactly that the area's figures show rounded)."""
+    manager the students exactly that the area's figures show rounded).
+
+    `rule`'s change, where it is `below_forecast`, has no shares beside it: it is the outcome's share less the
+    forecast's of the same students, (said "not reached" but did − said "reaches" but did not) ÷ students
+    (`rules.judge_below_forecast`) — a net count of students over the students. As shown, that net count is rounded
+    as a count would be and the change is of it over the students shown (`_change_of_shown`), as
+    `guard.derive_from_shown` computes a share whose numerator its table does not show; the exact change beside the
+    rounded students gave them back (−2/15 of 13–17 students is 15 alone)."""
     base = rules.round_counts_to
     if base is None or LEVEL_NAMES[level] not in suppressed_levels(principal):
         return figures
@@ -122,8 +130,11 @@ def figures_shown(level: str, figures: AlertFigures, principal: Principal, rules
     share = _share_of_shown(f.share, f.students, base)
     compared_share = f.compared_share if f.compared_students is None else _share_of_shown(
         f.compared_share, f.compared_students, base)
-    change = None if share is None or compared_share is None or f.change_points is None else \
-        round(float((share - compared_share) * 100), 2)
+    if rule == AlertRule.below_forecast.value:
+        change = _change_of_shown(f.change_points, f.students, base)
+    else:
+        change = None if share is None or compared_share is None or f.change_points is None else \
+            round(float((share - compared_share) * 100), 2)
     return f.model_copy(update={
         "students": students, "compared_students": compared,
         "share": None if share is None else round(float(share), SHARE_DECIMALS),
@@ -137,3 +148,15 @@ def _share_of_shown(share: float | Fraction | None, students: int, base: int) ->
     if share is None:
         return None
     return share_of_shown(round_count(round(float(share) * students), base), round_count(students, base))
+
+
+def _change_of_shown(change_points: float | None, students: int, base: int) -> float | None:
+    """A change that is a net count of `students` over them (`below_forecast`), in points, of the counts as shown: the
+    net count (the exact change times the exact students: the change is kept to 0.01 points, exact for any cell of
+    fewer than 10,000 students) rounded as a count is, either sign alike, over the students rounded; None where there
+    is no change, or no students as shown."""
+    if change_points is None:
+        return None
+    net = round(change_points * students / 100)
+    shown = share_of_shown((1 if net >= 0 else -1) * round_count(abs(net), base), round_count(students, base))
+    return None if shown is None else round(float(shown * 100), 2)

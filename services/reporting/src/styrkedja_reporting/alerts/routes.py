@@ -146,7 +146,8 @@ def alert_unit(level: str | None, unit_id: str | None) -> str | None:
 
 def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> AlertOut:
     """The alert as the reader is shown it: its figures as `disclose.figures_shown` rounds them."""
-    return alert.model_copy(update={"figures": figures_shown(alert.level, alert.figures, principal, rules)})
+    return alert.model_copy(update={"figures": figures_shown(alert.level, alert.figures, principal, rules,
+                                                             alert.rule)})
 
 
 class Acknowledgement(InputModel):

@@ -63,3 +63,29 @@ def test_an_alerts_figures_are_rounded_where_the_readers_are_and_their_shares_ar
     assert figures_shown("area", figures, admin, rules) == figures
     assert figures_shown("group", figures, manager, rules) == figures
     assert figures_shown("area", figures, manager, DisclosureRules()) == figures
+
+
+def test_a_below_forecast_alerts_change_is_of_the_counts_as_shown() -> None:
+    """A `below_forecast` alert has no shares: its change is the outcome's share less the forecast's of the same
+    students, a net count over them (`rules.judge_below_forecast`). 22 students, 4 more said "reaches" but did not
+    than the other way (−18.18 points): shown 20 students and a net of −5, −25.0 points — of the counts shown, as a
+    share whose part the table does not show is. Failed on the old code: the change was always dropped (null) for a
+    reader whose counts are rounded at the alert's level, so its alert said nothing of how far below."""
+    figures = AlertFigures(students=22, change_points=round(-4 / 22 * 100, 2), threshold_points=10.0)
+    rules = DisclosureRules(round_counts_to=5)
+    manager = Principal("m1", frozenset({Role.AREA_MANAGER}), frozenset({"2999"}), areas=frozenset({"north"}))
+    shown = figures_shown("area", figures, manager, rules, "below_forecast")
+    assert (shown.students, shown.share, shown.compared_share, shown.change_points) == (20, None, None, -25.0)
+    # a net count that rounds to none is no change as shown; a positive one rounds alike
+    assert figures_shown("area", figures.model_copy(update={"change_points": round(-2 / 22 * 100, 2)}), manager,
+                         rules, "below_forecast").change_points == 0.0
+    assert figures_shown("area", figures.model_copy(update={"change_points": round(8 / 22 * 100, 2)}), manager,
+                         rules, "below_forecast").change_points == 50.0
+    # the exact change, -2/15 of the 13-17 students shown as 15, would give the 15 back: never shown
+    fifteen = AlertFigures(students=15, change_points=round(-2 / 15 * 100, 2), threshold_points=10.0)
+    assert figures_shown("area", fifteen, manager, rules, "below_forecast").change_points == 0.0
+    assert figures_shown("area", figures, manager, rules, "below_forecast").change_points != figures.change_points
+    admin = Principal("a1", frozenset({Role.ORGANISER_ADMIN}), frozenset({"2999"}))
+    assert figures_shown("area", figures, admin, rules, "below_forecast") == figures
+    # a change of shares (`pass_share_drop`) with no shares stays withheld: it is not a net count of its students
+    assert figures_shown("area", figures, manager, rules, "pass_share_drop").change_points is None
