@@ -291,3 +291,60 @@ def test_derived_figures_withheld_by_reporting_show_as_dots_with_the_reason(dash
     page = dashboard(answer, role="teacher").get(f"/kedjan?enhet={UNIT}")
     assert page.status_code == 200, page.text[:400]
     assert page.text.count(f'<abbr class="withheld" {REASON_TITLE}') >= 2
+
+
+def _compliance_of(unit: str) -> dict[str, Any]:
+    return {"columns": [{"key": "school_unit_code", "header": "Skolenhetskod", "type": "text"},
+                        {"key": "expected", "header": "Förväntade", "type": "integer"},
+                        {"key": "share_reported", "header": "Andel rapporterade", "type": "share"}],
+            "rows": [{"school_unit_code": unit, "expected": 10, "share_reported": 0.4}]}
+
+
+def test_a_principals_report_of_its_unit_reads_the_units_reporting_rate(dashboard):
+    """Reporting's organiser view of compliance is the organiser admin's and area managers' (403 `role` to a
+    principal); the unit's read, the principal's, gives the unit's own row (`list=school_unit`). Failed on the old
+    code: the report asked the organiser view and said "Rapporteringsgrad: visas inte för din roll" of the principal's
+    own unit."""
+    fake = paged([[]])
+    asked: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == f"/v1/compliance/organisers/{ORGANISER}/school-units":
+            asked.append(request.url)
+            return _refused("role")
+        if path == f"/v1/compliance/organisers/{ORGANISER}/school-units/{UNIT}":
+            asked.append(request.url)
+            if request.url.params.get("list") != "school_unit":
+                return httpx.Response(200, json={"columns": [], "rows": []})
+            return httpx.Response(200, json=_compliance_of(UNIT))
+        return fake(request)
+    page = dashboard(answer, role="principal", school_units=[UNIT]).get(f"/rapport?enhet={UNIT}")
+    assert page.status_code == 200, page.text[:400]
+    assert "<strong>Rapporteringsgrad" not in page.text
+    table = page.text.split("Rapporteringsgrad, prognoser</caption>")[1].split("</table>")[0]
+    assert "40,0\xa0%" in table
+    assert [url.path for url in asked] == [f"/v1/compliance/organisers/{ORGANISER}/school-units/{UNIT}"]
+    # the organiser's report reads the organiser view as before (a principal is told it is not for its role)
+    organiser = dashboard(answer, role="principal", school_units=[UNIT]).get("/rapport")
+    assert "<strong>Rapporteringsgrad, prognoser:</strong> visas inte för din roll." in organiser.text
+
+
+@pytest.mark.parametrize(("rule", "said"), [("role", "visas inte för din roll."),
+                                            ("read_scope", "du har inte behörighet att se den här nivån.")])
+def test_the_compliance_pages_sections_refused_to_the_readers_role_say_so(dashboard, rule, said):
+    """/rapportering reads as the other pages do (`reads.Unavailable.refused`): reporting's organiser view is not the
+    principal's (403 `role`), nor a unit's lists an ICT coordinator's. Failed on the old code (plain `or_none`): every
+    refusal said "du har inte behörighet att se den här nivån", of a level the reader's role reads nothing of. A
+    refusal of the level or place (`read_scope`) still says that."""
+    fake = paged([[]])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith(f"/v1/compliance/organisers/{ORGANISER}/school-units"):
+            return _refused(rule)
+        return fake(request)
+    page = dashboard(answer, role="principal", school_units=[UNIT]).get(f"/rapportering?enhet={UNIT}")
+    assert page.status_code == 200, page.text[:400]
+    assert f"<strong>Rapporteringsgrad per skolenhet:</strong> {said}</p>" in page.text
+    assert f"<strong>Skolenhet {UNIT} per lärare:</strong> {said}</p>" in page.text
+    assert f"<strong>Saknade prognoser (pseudonyma elev-id:n):</strong> {said}</p>" in page.text

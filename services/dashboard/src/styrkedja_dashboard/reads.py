@@ -46,10 +46,15 @@ class Unavailable(list[str]):
         self.not_for_role: list[str] = []
 
     async def optional(self, what: str, read: Awaitable[T]) -> T | None:
-        """`read`'s answer; None where its service refuses it (`OPTIONAL`: `what` noted as not for the reader's
-        role where the refusal names `ROLE_RULE`) or is away for now (`unless_away`)."""
+        """`read`'s answer; None where its service refuses it (`refused`) or is away for now (`unless_away`)."""
+        return await self.refused(what, self.unless_away(what, read))
+
+    async def refused(self, what: str, read: Awaitable[T]) -> T | None:
+        """`read`'s answer; None where its service refuses it (`OPTIONAL`: `what` noted as not for the reader's role
+        where the refusal names `ROLE_RULE`), as `or_none` reads — for a page whose service away is its error (the
+        compliance page: its every section is reporting's)."""
         try:
-            return await self.unless_away(what, read)
+            return await read
         except UpstreamError as error:
             if error.status not in OPTIONAL:
                 raise

@@ -14,7 +14,7 @@ from ..clients import Reporting, query_string
 from ..figures import FigureTable, Row, Value, figure_table
 from ..names import UnitNames, unit_names
 from ..period import current_school_year
-from ..reads import or_none
+from ..reads import Unavailable
 from ..shapes import text
 from ..web.pages import Current, organiser_of, render, reporting
 
@@ -22,6 +22,10 @@ router = APIRouter()
 
 LISTS = {"teacher": "per lärare", "group": "per grupp", "group_subject": "per grupp och ämne",
          "teacher_group_subject": "per lärare, grupp och ämne", "unassigned": "utan ansvarig lärare"}
+
+#: the page's sections as `Unavailable` notes them: the beginnings of their captions (the unit's list's caption begins
+#: with the unit's name, so it is matched by this word: the template's `section`)
+UNITS, UNIT_LIST, MISSING = "rapporteringsgrad per skolenhet", "enhetens lista", "saknade prognoser"
 
 STATUS_WORDS = {"missing": "saknas", "late": "sent", "on_time": "i tid", "unassigned": "utan ansvarig lärare"}
 
@@ -62,12 +66,15 @@ async def compliance(request: Request, session: Current, api: Annotated[Reportin
     organiser = organiser_of(session, huvudman)
     school_year, term = current_school_year()
     school_year, term = lasar or school_year, termin or term
-    units_read = or_none(api.compliance(organiser, school_year=school_year, term=term))
+    # a section reporting refuses the reader's role (a principal's per-unit view) says so, not "no permission for
+    # this level" (`Unavailable.refused`, as the other pages read); reporting away is the page's error, as before
+    refused = Unavailable()
+    units_read = refused.refused(UNITS, api.compliance(organiser, school_year=school_year, term=term))
     if enhet:
         units, unit_list, missing, names = await asyncio.gather(
-            units_read, or_none(api.compliance(organiser, school_year=school_year, term=term,
-                                               school_unit_code=enhet, list=lista)),
-            or_none(api.compliance_items(organiser, enhet, school_year=school_year, term=term)),
+            units_read, refused.refused(UNIT_LIST, api.compliance(organiser, school_year=school_year, term=term,
+                                                                  school_unit_code=enhet, list=lista)),
+            refused.refused(MISSING, api.compliance_items(organiser, enhet, school_year=school_year, term=term)),
             unit_names(api, organiser))
     else:
         (units, names), unit_list, missing = await asyncio.gather(units_read, unit_names(api, organiser)), None, None
@@ -79,6 +86,6 @@ async def compliance(request: Request, session: Current, api: Annotated[Reportin
                                                                         enhet or ""),
                   missing=None if missing is None else shown(figure_table(missing)),
                   window=window, unit_query=window + (f"&school_unit_code={enhet}&list={lista}" if enhet else ""),
-                  page="rapportering", unit_names=names,
+                  page="rapportering", unit_names=names, refused=refused, unit_list_section=UNIT_LIST,
                   unit_link=lambda code: "/rapportering?" + query_string(huvudman=organiser, enhet=code,
                                                                           lasar=school_year, termin=term))

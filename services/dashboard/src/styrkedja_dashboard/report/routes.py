@@ -60,8 +60,10 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
         away.optional_figure("förändring", api, "trend", **base, **fig_level),
         away.optional_figure("könsskillnad", api, "gender-gap", **base, **fig_level),
         away.optional_figure("täckning", api, "coverage", **base, **fig_level),
-        away.optional("rapporteringsgrad", api.compliance(organiser, school_year=period.school_year,
-                                                          term=period.term)),
+        # a unit's rate by the unit's read, which its principal may make (the organiser view, only the organiser
+        # admin's and area managers', refused the principal its own unit's figure)
+        away.optional("rapporteringsgrad", api.compliance(organiser, school_year=period.school_year, term=period.term,
+                                                          school_unit_code=unit, list="school_unit" if unit else None)),
         away.optional("larm", api.alerts(organiser_id=organiser, school_unit_code=unit)),
         away.optional("stödinsatser", api.support_summary(level=level, unit_id=unit_id, organiser_id=organiser))
         if support else away.refused_to_role("stödinsatser"),
@@ -70,8 +72,6 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
         unit_names(api, organiser))
     trend, gap, coverage, compliance, alerts, support_summary, lika, names = found
     compliance_table = None if compliance is None else figure_table(compliance)
-    if compliance_table is not None and unit:
-        compliance_table.rows = [r for r in compliance_table.rows if r["school_unit_code"].value == unit]
     if lika is not None and unit:
         lika = [u for u in lika if u.get("school_unit_code") == unit]
     return {"period": period, "level": level, "unit_id": unit_id,
