@@ -1,8 +1,8 @@
 """alerts: the list's order (changed_at DESC, alert_id) within each place a reader pages by — the organiser, a school
-unit of it, a unit id (a group's, an area's) — so that a page of `GET /v1/alerts` is an index scan per place reading
-`limit` rows (`alerts.queries.list_alerts`). Without them PostgreSQL read and sorted every alert of the reader's
-places for each page: a principal's page of a unit of 50,000 alerts 40 ms, a teacher's 18 ms (bench/README.md,
-alertidx31). Each alert written pays three more index entries (five indexes, not two).
+unit of it, a level's unit id (a group's, an area's) — so that a page of `GET /v1/alerts` is an index scan per place
+reading `limit` rows (`alerts.queries.list_alerts`). Without them PostgreSQL read and sorted every alert of the
+reader's places for each page: a principal's page of a unit of 50,000 alerts 40 ms, a teacher's 18 ms
+(bench/README.md, alertidx31). Each alert written pays three more index entries (five indexes, not two).
 
 Downgrade: the indexes dropped (the pages read the same rows, sorting them again).
 
@@ -25,7 +25,8 @@ def upgrade() -> None:
     op.create_index('ix_alerts_organiser_newest', 'alerts', ['organiser_id', *_NEWEST], unique=False)
     op.create_index('ix_alerts_school_unit_newest', 'alerts', ['organiser_id', 'school_unit_code', *_NEWEST],
                     unique=False)
-    op.create_index('ix_alerts_unit_newest', 'alerts', ['organiser_id', 'unit_id', *_NEWEST], unique=False)
+    op.create_index('ix_alerts_unit_newest', 'alerts', ['organiser_id', 'level', 'unit_id', *_NEWEST],
+                    unique=False)
 
 
 def downgrade() -> None:
