@@ -37,6 +37,17 @@ alerts = Table(
     Index("ix_alerts_organiser_status", "organiser_id", "status"),
 )
 
+# The list's order within each place a reader pages by (`queries.list_alerts`): the organiser admin's organiser, a
+# principal's or area manager's school units, a teacher's groups and an area manager's areas (by `unit_id`). A page
+# is then an index scan of `limit` rows per place; without them every alert of the places was sorted for each page.
+Index("ix_alerts_organiser_newest", alerts.c.organiser_id, alerts.c.changed_at.desc(), alerts.c.alert_id)
+Index("ix_alerts_school_unit_newest", alerts.c.organiser_id, alerts.c.school_unit_code, alerts.c.changed_at.desc(),
+      alerts.c.alert_id)
+# (a unit id's level in the key too: its scan, filtered by level, then reads the index alone, as the school unit's does;
+# filtered on the table, PostgreSQL took its estimate of one place's rows as below a page and read all of them)
+Index("ix_alerts_unit_newest", alerts.c.organiser_id, alerts.c.level, alerts.c.unit_id, alerts.c.changed_at.desc(),
+      alerts.c.alert_id)
+
 # Every acknowledgement's comment, kept when the alert is reopened (the alert row holds the latest).
 alert_comments = Table(
     "alert_comments", metadata,
