@@ -87,6 +87,26 @@ class ResultCell(BaseModel):
     approximately: Literal["~100"] | None = None
 
 
+#: every field of a `ResultCell`: the one fields-set a read's cells share (`made_cell`)
+_SHARED_FIELDS = set(ResultCell.model_fields)
+
+
+def made_cell(values: dict[str, Any]) -> ResultCell:
+    """A `ResultCell` of `values` taken as they are: the read's own columns and sums, of the field's types already
+    (`_cells`; the disclosure's copies of such cells). Validated, each cell held its own set of the fields it was
+    given (728 B of a cell's ~1.8 kB) and a copy of its distribution (184 B): an organiser's student-level read of
+    ~22,000 cells held 42 MiB before it was encoded (bench/README.md, mem31). All of them share one set of every
+    field: a field set on a cell later is in it already, so the set is never changed (pydantic's `model_copy` copies
+    it before it adds to it). `tests/unit/test_result_cell_memory.py` checks that such a cell encodes as the
+    validated one does."""
+    return ResultCell.model_construct(_SHARED_FIELDS, **values)
+
+
+def _with(cell: ResultCell, update: dict[str, Any]) -> ResultCell:
+    """`cell.model_copy(update=update)` sharing the one fields-set (`made_cell`)."""
+    return made_cell({**cell.__dict__, **update})
+
+
 #: of a part's cells, those its reader may read (`_Read.keep`)
 Keep = Callable[[list[ResultCell]], Awaitable[list[ResultCell]]]
 
@@ -373,9 +393,9 @@ def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
 
 
 def _withheld(cell: ResultCell) -> ResultCell:
-    return cell.model_copy(update={"distribution": None, "assessed": None, "reaching_pass": None,
-                                   "share_reaching_pass": None,
-                                   "reason": Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value})
+    return _with(cell, {"distribution": None, "assessed": None, "reaching_pass": None,
+                        "share_reaching_pass": None,
+                        "reason": Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value})
 
 
 def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell:
@@ -384,15 +404,15 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
         return _withheld(cell)
     assessed = disclosure.count(key, cell.assessed, outcome=False).value
     if key in disclosure.near_full:  # `~100`: the share only approximately, the outcome counts withheld
-        return cell.model_copy(update={"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
-                                       "assessed": assessed, "reason": Reason.EXISTS.value,
+        return _with(cell, {"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
+                            "assessed": assessed, "reason": Reason.EXISTS.value,
                                        "approximately": TABLE_NEAR_FULL})
     if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS:  # outcome withheld (`~100` complement), students shown
-        return cell.model_copy(update={"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
-                                       "assessed": assessed, "reason": reason.value})
+        return _with(cell, {"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
+                            "assessed": assessed, "reason": reason.value})
     distribution = cell.distribution if disclosure.rules.round_counts_to is None else {
         v: disclosure.count(key, n).value for v, n in (cell.distribution or {}).items()}
-    return cell.model_copy(update={
+    return _with(cell, {
         "assessed": assessed, "distribution": distribution,
         "reaching_pass": disclosure.count(key, cell.reaching_pass).value,
         "share_reaching_pass": disclosure.share(key, cell.share_reaching_pass,
@@ -432,7 +452,17 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
     out: list[ResultCell] = []
     key_of_row = attrgetter(*group_by)  # several names: a tuple
     key: tuple[Any, ...] | None = None
+    # asyncpg decodes every row's text anew: a student's cell held its own copy of its organiser, school unit,
+    # group, subject, year and term (~290 B a cell). One copy of each per read instead; not the unit's id (a
+    # student's is its cell's alone: kept here, it would only add an entry per cell)
+    canon: dict[str, str] = {}
+    unit_at = group_by.index("unit_id")
     distribution: dict[str, int] = {}
+    # likewise a cell's distribution and share, each a handful of values at student level (a student's one result:
+    # {value: 1}, 0 or 100 %): the same dict (184 B) and float for every cell that has them. A distribution is never
+    # changed once its cell is made (the disclosure makes a new one where it rounds)
+    distributions: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+    shares: dict[float | None, float | None] = {}
 
     def made() -> ResultCell:
         cell: dict[str, Any] = dict(zip(group_by, key or (), strict=True))
@@ -441,8 +471,10 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
         passing = sum(n for value, n in distribution.items() if reaches_pass(scale, value))
         if cell["level"] == "group":
             cell["school_unit_code"], cell["group_id"] = cell["unit_id"].split(GROUP_SEPARATOR, 1)
-        return ResultCell(**cell, distribution=distribution, scale=scale.value, assessed=assessed,
-                          reaching_pass=passing, share_reaching_pass=share(passing, assessed))
+        ratio = share(passing, assessed)
+        return made_cell({**cell, "distribution": distributions.setdefault(tuple(distribution.items()), distribution),
+                          "scale": scale.value, "assessed": assessed, "reaching_pass": passing,
+                          "share_reaching_pass": shares.setdefault(ratio, ratio)})
 
     n = 0
     async for part in parts:
@@ -460,8 +492,11 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
             if row_key != key:
                 if key is not None:
                     made_now.append(made())
-                key, distribution = row_key, {}
-            distribution[row.value] = distribution.get(row.value, 0) + int(row.count)
+                key, distribution = tuple(
+                    canon.setdefault(v, v) if i != unit_at and type(v) is str else v
+                    for i, v in enumerate(row_key)), {}
+            value = canon.setdefault(row.value, row.value)
+            distribution[value] = distribution.get(value, 0) + int(row.count)
         out += await read.keep(made_now) if read.keep is not None and made_now else made_now
         if read.max_cells is not None and len(out) > read.max_cells:  # past it already: read no further
             read.cut = True
