@@ -1,7 +1,7 @@
-"""A results read's cells are made as they are (`results.read.made_cell`), not validated one by one, and share what
-repeats: an organiser's student-level read (~22,000 cells) held 42 MiB of them before it was encoded, ~1.8 kB a cell
-(bench/README.md, reads30 and mem31). What they answer must not change: each encodes as the validated cell of the
-same values does."""
+"""A results read's cells keep one shared set of their fields and share what repeats within the read
+(`results.read.made_cell`, `_cells`): an organiser's student-level read (~22,000 cells) held 42 MiB of them before it
+was encoded, ~1.8 kB a cell (bench/README.md, reads30 and mem31). What they answer must not change: each encodes as a
+cell validated anew from its values does."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ async def test_the_shared_fields_set_is_never_changed():
     cells[0].approximately = "~100"
     copied = cells[1].model_copy(update={"reason": "MISSING"})
     copied.gender = "female"
-    assert read._SHARED_FIELDS == set(ResultCell.model_fields)
+    assert set(ResultCell.model_fields) == read._SHARED_FIELDS
     assert cells[2].model_fields_set == set(ResultCell.model_fields)
 
 

@@ -89,17 +89,22 @@ class ResultCell(BaseModel):
 
 #: every field of a `ResultCell`: the one fields-set a read's cells share (`made_cell`)
 _SHARED_FIELDS = set(ResultCell.model_fields)
+_set_attribute = object.__setattr__  # past pydantic's own __setattr__, which would validate and add to the set
 
 
 def made_cell(values: dict[str, Any]) -> ResultCell:
-    """A `ResultCell` of `values` taken as they are: the read's own columns and sums, of the field's types already
-    (`_cells`; the disclosure's copies of such cells). Validated, each cell held its own set of the fields it was
-    given (728 B of a cell's ~1.8 kB) and a copy of its distribution (184 B): an organiser's student-level read of
-    ~22,000 cells held 42 MiB before it was encoded (bench/README.md, mem31). All of them share one set of every
-    field: a field set on a cell later is in it already, so the set is never changed (pydantic's `model_copy` copies
-    it before it adds to it). `tests/unit/test_result_cell_memory.py` checks that such a cell encodes as the
-    validated one does."""
-    return ResultCell.model_construct(_SHARED_FIELDS, **values)
+    """A validated `ResultCell` of `values` holding no more than it must. Validated as it is, each cell kept its own
+    set of the fields it was given (728 B of a cell's ~1.8 kB) and its own copy of its distribution (184 B): an
+    organiser's student-level read of ~22,000 cells held 42 MiB before it was encoded (bench/README.md, mem31). Each
+    cell here keeps the one set of every field instead (a field set on a cell later is in it already, so the set is
+    never changed; pydantic's `model_copy` copies it before it adds to it) and the distribution it was given (equal
+    to the copy: `dict[str, int]` of str and int). `model_construct` would skip the copies too but builds each cell
+    in Python: slower than validating (bench/README.md, mem31)."""
+    cell = ResultCell(**values)
+    _set_attribute(cell, "__pydantic_fields_set__", _SHARED_FIELDS)
+    if values.get("distribution") is not None:
+        cell.__dict__["distribution"] = values["distribution"]
+    return cell
 
 
 def _with(cell: ResultCell, update: dict[str, Any]) -> ResultCell:
@@ -455,7 +460,8 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
     # asyncpg decodes every row's text anew: a student's cell held its own copy of its organiser, school unit,
     # group, subject, year and term (~290 B a cell). One copy of each per read instead; not the unit's id (a
     # student's is its cell's alone: kept here, it would only add an entry per cell)
-    canon: dict[str, str] = {}
+    canon: dict[Any, Any] = {}  # the key's ints and None too: a value of any type is its own single copy
+    one_copy = canon.setdefault
     unit_at = group_by.index("unit_id")
     distribution: dict[str, int] = {}
     # likewise a cell's distribution and share, each a handful of values at student level (a student's one result:
@@ -492,10 +498,10 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
             if row_key != key:
                 if key is not None:
                     made_now.append(made())
-                key, distribution = tuple(
-                    canon.setdefault(v, v) if i != unit_at and type(v) is str else v
-                    for i, v in enumerate(row_key)), {}
-            value = canon.setdefault(row.value, row.value)
+                before, after = row_key[:unit_at], row_key[unit_at + 1:]
+                key, distribution = (*map(one_copy, before, before), row_key[unit_at],
+                                     *map(one_copy, after, after)), {}
+            value = one_copy(row.value, row.value)
             distribution[value] = distribution.get(value, 0) + int(row.count)
         out += await read.keep(made_now) if read.keep is not None and made_now else made_now
         if read.max_cells is not None and len(out) > read.max_cells:  # past it already: read no further
