@@ -87,6 +87,31 @@ class ResultCell(BaseModel):
     approximately: Literal["~100"] | None = None
 
 
+#: every field of a `ResultCell`: the one fields-set a read's cells share (`made_cell`)
+_SHARED_FIELDS = set(ResultCell.model_fields)
+_set_attribute = object.__setattr__  # past pydantic's own __setattr__, which would validate and add to the set
+
+
+def made_cell(values: dict[str, Any]) -> ResultCell:
+    """A validated `ResultCell` of `values` holding no more than it must. Validated as it is, each cell kept its own
+    set of the fields it was given (728 B of a cell's ~1.8 kB) and its own copy of its distribution (184 B): an
+    organiser's student-level read of ~22,000 cells held 42 MiB before it was encoded (bench/README.md, mem31). Each
+    cell here keeps the one set of every field instead (a field set on a cell later is in it already, so the set is
+    never changed; pydantic's `model_copy` copies it before it adds to it) and the distribution it was given (equal
+    to the copy: `dict[str, int]` of str and int). `model_construct` would skip the copies too but builds each cell
+    in Python: slower than validating (bench/README.md, mem31)."""
+    cell = ResultCell(**values)
+    _set_attribute(cell, "__pydantic_fields_set__", _SHARED_FIELDS)
+    if values.get("distribution") is not None:
+        cell.__dict__["distribution"] = values["distribution"]
+    return cell
+
+
+def _with(cell: ResultCell, update: dict[str, Any]) -> ResultCell:
+    """`cell.model_copy(update=update)` sharing the one fields-set (`made_cell`)."""
+    return made_cell({**cell.__dict__, **update})
+
+
 #: of a part's cells, those its reader may read (`_Read.keep`)
 Keep = Callable[[list[ResultCell]], Awaitable[list[ResultCell]]]
 
@@ -373,9 +398,9 @@ def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
 
 
 def _withheld(cell: ResultCell) -> ResultCell:
-    return cell.model_copy(update={"distribution": None, "assessed": None, "reaching_pass": None,
-                                   "share_reaching_pass": None,
-                                   "reason": Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value})
+    return _with(cell, {"distribution": None, "assessed": None, "reaching_pass": None,
+                        "share_reaching_pass": None,
+                        "reason": Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value})
 
 
 def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell:
@@ -384,16 +409,16 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
         return _withheld(cell)
     assessed = disclosure.count(key, cell.assessed, outcome=False).value
     if key in disclosure.near_full:  # `~100`: the share only approximately, the outcome counts withheld
-        return cell.model_copy(update={"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
-                                       "assessed": assessed, "reason": Reason.EXISTS.value,
+        return _with(cell, {"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
+                            "assessed": assessed, "reason": Reason.EXISTS.value,
                                        "approximately": TABLE_NEAR_FULL})
     if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS:  # outcome withheld (`~100` complement), students shown
-        return cell.model_copy(update={"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
-                                       "assessed": assessed, "reason": reason.value})
+        return _with(cell, {"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
+                            "assessed": assessed, "reason": reason.value})
     distribution = cell.distribution if disclosure.rules.round_counts_to is None else {
         v: disclosure.count(key, n).value for v, n in (cell.distribution or {}).items()}
     share = disclosure.share(key, cell.share_reaching_pass, of=(cell.reaching_pass or 0, cell.assessed or 0))
-    return cell.model_copy(update={
+    return _with(cell, {
         "assessed": assessed, "distribution": distribution,
         "reaching_pass": disclosure.count(key, cell.reaching_pass).value,
         "share_reaching_pass": share.value,
@@ -434,7 +459,18 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
     out: list[ResultCell] = []
     key_of_row = attrgetter(*group_by)  # several names: a tuple
     key: tuple[Any, ...] | None = None
+    # asyncpg decodes every row's text anew: a student's cell held its own copy of its organiser, school unit,
+    # group, subject, year and term (~290 B a cell). One copy of each per read instead; not the unit's id (a
+    # student's is its cell's alone: kept here, it would only add an entry per cell)
+    canon: dict[Any, Any] = {}  # the key's ints and None too: a value of any type is its own single copy
+    one_copy = canon.setdefault
+    unit_at = group_by.index("unit_id")
     distribution: dict[str, int] = {}
+    # likewise a cell's distribution and share, each a handful of values at student level (a student's one result:
+    # {value: 1}, 0 or 100 %): the same dict (184 B) and float for every cell that has them. A distribution is never
+    # changed once its cell is made (the disclosure makes a new one where it rounds)
+    distributions: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+    shares: dict[float | None, float | None] = {}
 
     def made() -> ResultCell:
         cell: dict[str, Any] = dict(zip(group_by, key or (), strict=True))
@@ -443,8 +479,10 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
         passing = sum(n for value, n in distribution.items() if reaches_pass(scale, value))
         if cell["level"] == "group":
             cell["school_unit_code"], cell["group_id"] = cell["unit_id"].split(GROUP_SEPARATOR, 1)
-        return ResultCell(**cell, distribution=distribution, scale=scale.value, assessed=assessed,
-                          reaching_pass=passing, share_reaching_pass=share(passing, assessed))
+        ratio = share(passing, assessed)
+        return made_cell({**cell, "distribution": distributions.setdefault(tuple(distribution.items()), distribution),
+                          "scale": scale.value, "assessed": assessed, "reaching_pass": passing,
+                          "share_reaching_pass": shares.setdefault(ratio, ratio)})
 
     n = 0
     async for part in parts:
@@ -462,8 +500,11 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
             if row_key != key:
                 if key is not None:
                     made_now.append(made())
-                key, distribution = row_key, {}
-            distribution[row.value] = distribution.get(row.value, 0) + int(row.count)
+                before, after = row_key[:unit_at], row_key[unit_at + 1:]
+                key, distribution = (*map(one_copy, before, before), row_key[unit_at],
+                                     *map(one_copy, after, after)), {}
+            value = one_copy(row.value, row.value)
+            distribution[value] = distribution.get(value, 0) + int(row.count)
         out += await read.keep(made_now) if read.keep is not None and made_now else made_now
         if read.max_cells is not None and len(out) > read.max_cells:  # past it already: read no further
             read.cut = True
