@@ -6,6 +6,13 @@ each role of two organisers and no token) found in the four services.
   POST with a body no route reads as JSON to a GET-only path a 415 — where without a body each is a 405 with its
   `Allow`. The method is refused whatever the body: the `RequestGuard` now leaves a request whose path does not
   answer its method to routing (405, or 404 for a path of none), and judges bodies only of methods the path answers.
+- Schema-valid requests refused by rules no document said (positive_data_acceptance): the text rules (a control
+  character, `"\u0085"`, in a query `owner`; a blank `reason`; `3109847800` as an organiser id read as a personal
+  identity number), the lists and the calendar behind a pattern (a subject code not on Skolverket's list, a school
+  year `0000/00`). No JSON Schema keyword says them: every document now says them in words once at the top
+  (`TEXT_RULES`, as round 27 did for integers), each rule by the name its 422 gives.
+- LIKA's `start_term` (publish, keep private) was documented as any string of at most 16 characters, and a generated
+  `"0"` was a 422 `term_format`: its document now gives the pattern (`HT 2026/27`) and says the rest in words.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import httpx
 import pytest
 from inprocess import auth
+
+from styrkedja_kit.parameters import TEXT_RULES
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -62,3 +71,38 @@ def test_a_body_on_a_get_the_path_answers_is_still_refused(running, token_issuer
         template = next(t for t, item in paths.items() if "post" in item)
         response = client.post(_concrete(template), content=b"x", headers={"Content-Type": "text/plain"})
         assert response.status_code == 415, (name, template, response.text)
+
+
+def test_every_document_says_the_text_and_list_rules_its_422s_name(running, token_issuer):
+    """Each rule a schema-valid request was refused by in the campaign is named in the document's description.
+    Failed before: none of them was (the description said the integer and parameter rules only)."""
+    name, service = running
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        description = client.get("/openapi.json").json()["info"]["description"]
+    assert TEXT_RULES in description
+    for rule in ("no_control_characters", "no_noncharacters", "no_personal_identity_number", "ascii_only",
+                 "no_invisible_characters", "not_blank", "unknown_subject_code", "unknown_catalogue_version",
+                 "date_range"):
+        assert f"`{rule}`" in description, (name, rule)
+
+
+def test_lika_start_term_is_documented_by_its_pattern(running, token_issuer):
+    """The document's pattern for `start_term` admits what the service takes and refuses what it refuses by
+    `term_format`. Failed before: no pattern (a generated `"0"` was schema-valid and a 422)."""
+    name, service = running
+    if name != "lika":
+        pytest.skip("LIKA's door")
+    import re
+
+    from styrkedja_lika.self_assessments.service import _START_TERM
+
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        document = client.get("/openapi.json").json()
+    schema = document["components"]["schemas"]["FinaliseIn"]["properties"]["start_term"]
+    pattern = schema.get("pattern") or next((o.get("pattern") for o in schema.get("anyOf", []) if "pattern" in o),
+                                            None)
+    assert pattern is not None, schema
+    for text, taken in (("HT 2026/27", True), ("VT 1900/01", True), ("0", False), ("HT2026/27", False),
+                        ("ht 2026/27", False), ("HT 2026/27 ", False), ("HT  2026/27", False)):
+        assert bool(re.search(pattern, text)) is taken, (pattern, text)
+        assert bool(_START_TERM.fullmatch(text)) is taken, text  # the service's own rule, the same
