@@ -13,6 +13,10 @@ each role of two organisers and no token) found in the four services.
   (`TEXT_RULES`, as round 27 did for integers), each rule by the name its 422 gives.
 - LIKA's `start_term` (publish, keep private) was documented as any string of at most 16 characters, and a generated
   `"0"` was a 422 `term_format`: its document now gives the pattern (`HT 2026/27`) and says the rest in words.
+- The forecast service's calendar: two HT windows (schema-valid: two items of the window schema) was a 422 naming
+  `body` and `value_error`, the field only in the message; a round given twice the same. Each is now its field's
+  rule (`forecast_windows`: `one_window_per_term`, `round_deadlines`: `one_deadline_per_round`), and the request's
+  document says the first as `contains` (one HT, one VT) and the second in words.
 """
 
 from __future__ import annotations
@@ -106,3 +110,28 @@ def test_lika_start_term_is_documented_by_its_pattern(running, token_issuer):
                         ("ht 2026/27", False), ("HT 2026/27 ", False), ("HT  2026/27", False)):
         assert bool(re.search(pattern, text)) is taken, (pattern, text)
         assert bool(_START_TERM.fullmatch(text)) is taken, text  # the service's own rule, the same
+
+
+def test_a_calendar_refused_names_the_field_and_its_document_says_the_rule(running, token_issuer):
+    """Failed before: `body`/`value_error` for both, and the document's `forecast_windows` took two HT windows."""
+    name, service = running
+    if name != "forecast":
+        pytest.skip("the forecast service's door")
+    import jsonschema
+
+    windows = [{"term": "HT", "iso_week": 43}, {"term": "HT", "iso_week": 44}]
+    rounds = [{"round": 1, "term": "HT", "iso_week": 40}, {"round": 1, "term": "VT", "iso_week": 10}]
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        for body, field, rule in (({"forecast_windows": windows}, "forecast_windows", "one_window_per_term"),
+                                  ({"round_deadlines": rounds}, "round_deadlines", "one_deadline_per_round")):
+            response = client.put("/v1/calendars/2999", json=body)
+            assert response.status_code == 422, response.text
+            assert (field, rule) in [(e["field"], e["rule"]) for e in response.json()["errors"]], response.text
+        document = client.get("/openapi.json").json()
+    schema = document["components"]["schemas"]["CalendarIn"]["properties"]["forecast_windows"]
+    schema = {k: v for k, v in schema.items() if k != "items"}  # the items' own schema is not what is judged here
+    jsonschema.validate([{"term": "VT", "iso_week": 13}, {"term": "HT", "iso_week": 43}], schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(windows, schema)
+    assert "`one_deadline_per_round`" in document["components"]["schemas"]["CalendarIn"]["properties"][
+        "round_deadlines"]["description"]

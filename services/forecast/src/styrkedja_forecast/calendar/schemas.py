@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from styrkedja_contracts.events.calendar import ReportingCalendar
+from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.inputs import Revision
+
+
+def _say_the_calendar_rules(schema: dict[str, Any]) -> None:
+    """The rules of a calendar its fields' schemas can say, in the request's document only (the event's schema is
+    the contracts'): two windows, one of them HT and one VT, as `contains` (two items each term at least once: each
+    exactly once); a round once, in words (no keyword compares one property across items). Round 31: a calendar of
+    two HT windows was schema-valid and a 422."""
+    properties = schema.get("properties", {})
+    windows = properties.get("forecast_windows", {})
+    windows["allOf"] = [{"contains": {"type": "object", "properties": {"term": {"const": term.value}},
+                                      "required": ["term"]}} for term in Term]
+    windows["description"] = ("Exactly one window for HT and one for VT, in any order (`one_window_per_term`).")
+    deadlines = properties.get("round_deadlines", {})
+    deadlines["description"] = "Each round at most once (`one_deadline_per_round`)."
 
 
 class CalendarIn(ReportingCalendar):
     """The whole calendar (not a diff). Omitted fields take the defaults."""
+
+    model_config = ConfigDict(json_schema_extra=_say_the_calendar_rules)
 
     revision: Revision | None = Field(None, description="Optional optimistic lock: the next revision (current + 1).")
 
