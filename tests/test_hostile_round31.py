@@ -17,6 +17,12 @@ each role of two organisers and no token) found in the four services.
   `body` and `value_error`, the field only in the message; a round given twice the same. Each is now its field's
   rule (`forecast_windows`: `one_window_per_term`, `round_deadlines`: `one_deadline_per_round`), and the request's
   document says the first as `contains` (one HT, one VT) and the second in words.
+- Reporting: a directory change's `data` was documented as any object (`{}` for a duty, schema-valid, a 422 for each
+  field its contract requires): the document now gives each type's contract as a branch (`oneOf` on `type`). The
+  thresholds' points took at most four decimals unannounced (`decimal_max_places`), and the rules across a read's
+  parameters (`unit_id` at organiser level, now `organiser_unit_id` rather than pydantic's `string_pattern_mismatch`;
+  `required_below_nation`; `school_year_with_term`) were said nowhere: now in the parameters' and the document's
+  descriptions (`READ_RULES`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from styrkedja_kit.parameters import TEXT_RULES
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+UUID = "00000000-0000-4000-8000-000000000001"
 _VALUES = {"organiser_id": "2999", "school_unit_code": "29990011"}
 
 
@@ -135,3 +142,54 @@ def test_a_calendar_refused_names_the_field_and_its_document_says_the_rule(runni
         jsonschema.validate(windows, schema)
     assert "`one_deadline_per_round`" in document["components"]["schemas"]["CalendarIn"]["properties"][
         "round_deadlines"]["description"]
+
+
+#: (service, method, path, query, body): schema-valid requests of the campaign that a 422 refused by a rule the
+#: document did not state; each rule the 422 names is now named in the document
+STATED = [
+    ("assessment", "POST", f"/v1/assessments/{UUID}/retract", None, {"reason": "   "}),
+    ("forecast", "POST", "/v1/forecasts", None, {
+        "organiser_id": "2999", "school_unit_code": "29990011", "group_id": "7A", "student_id": "s-1",
+        "teacher_id": "t-1", "gender": "male", "year": 7, "subject_code": "000", "school_year": "2098/99",
+        "term": "HT", "value": "ACCEPTABLE"}),
+    ("lika", "GET", "/v1/catalogue/x\u0085y", None, None),
+    ("reporting", "PUT", "/v1/alert-thresholds/2999", None, {"below_forecast_points": 6.103515625e-05}),
+    ("reporting", "GET", "/v1/support/open-investigations", {"level": "group", "unit_id": "0"}, None),
+    ("reporting", "GET", "/v1/support/summary", {"level": "nation", "unit_id": "x", "term": "HT"}, None),
+    ("reporting", "GET", "/v1/directory/roster-sizes", {"level": "organiser", "organiser_id": "2999", "unit_id": "0",
+                                                        "on": "2026-10-01"}, None),
+]
+
+
+@pytest.mark.parametrize("case", range(len(STATED)))
+def test_a_schema_valid_request_is_refused_only_by_rules_its_document_names(running, token_issuer, case):
+    """Failed before: each of these named a rule its document did not (the text rules, the subject list, the
+    points' decimals, the rules across parameters, `string_pattern_mismatch` against a pattern the document took)."""
+    name, service = running
+    service_name, method, path, query, body = STATED[case]
+    if name != service_name:
+        pytest.skip(f"{service_name}'s door")
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        document = client.get("/openapi.json").text
+        response = client.request(method, path, params=query, json=body)
+    assert response.status_code == 422, response.text
+    rules = [e["rule"] for e in response.json()["errors"]]
+    assert rules and all(f"`{rule}`" in document for rule in rules), (rules, response.text)
+
+
+def test_a_directory_change_is_documented_by_its_types_contract(running, token_issuer):
+    """Failed before: `data` was any object; a duty's empty `data` was schema-valid and a 422."""
+    name, service = running
+    if name != "reporting":
+        pytest.skip("reporting's door")
+    import jsonschema
+
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        document = client.get("/openapi.json").json()
+    change = document["components"]["schemas"]["Change"]
+    change = {k: v for k, v in change.items() if k not in ("properties", "additionalProperties")}  # the branches
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "se.styrkedja.organisation.duty_upserted.v1", "data": {}}, change)
+    jsonschema.validate({"type": "se.styrkedja.organisation.duty_upserted.v1", "data": {
+        "duty_id": "d-1", "organiser_id": "2999", "school_unit_code": "29990011", "person_id": "p-1",
+        "duty_role": "Rektor", "updated_at": "2026-09-01T08:00:00+00:00"}}, change)
