@@ -16,7 +16,9 @@ each role of two organisers and no token) found in the four services.
 - The forecast service's calendar: two HT windows (schema-valid: two items of the window schema) was a 422 naming
   `body` and `value_error`, the field only in the message; a round given twice the same. Each is now its field's
   rule (`forecast_windows`: `one_window_per_term`, `round_deadlines`: `one_deadline_per_round`), and the request's
-  document says the first as `contains` (one HT, one VT) and the second in words.
+  document says the first as `contains` (one HT, one VT) and the second in words. Once the windows were documented the
+  campaign went deeper: a time zone no IANA zone was `value_error` (now `unknown_time_zone`, said in the document),
+  and a week outside its term (`week_in_term`) is now in each item's schema.
 - Reporting: a directory change's `data` was documented as any object (`{}` for a duty, schema-valid, a 422 for each
   field its contract requires): the document now gives each type's contract as a branch (`oneOf` on `type`). The
   thresholds' points took at most four decimals unannounced (`decimal_max_places`), and the rules across a read's
@@ -130,7 +132,8 @@ def test_a_calendar_refused_names_the_field_and_its_document_says_the_rule(runni
     rounds = [{"round": 1, "term": "HT", "iso_week": 40}, {"round": 1, "term": "VT", "iso_week": 10}]
     with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
         for body, field, rule in (({"forecast_windows": windows}, "forecast_windows", "one_window_per_term"),
-                                  ({"round_deadlines": rounds}, "round_deadlines", "one_deadline_per_round")):
+                                  ({"round_deadlines": rounds}, "round_deadlines", "one_deadline_per_round"),
+                                  ({"timezone": "0" * 63}, "timezone", "unknown_time_zone")):
             response = client.put("/v1/calendars/2999", json=body)
             assert response.status_code == 422, response.text
             assert (field, rule) in [(e["field"], e["rule"]) for e in response.json()["errors"]], response.text
@@ -140,8 +143,14 @@ def test_a_calendar_refused_names_the_field_and_its_document_says_the_rule(runni
     jsonschema.validate([{"term": "VT", "iso_week": 13}, {"term": "HT", "iso_week": 43}], schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(windows, schema)
-    assert "`one_deadline_per_round`" in document["components"]["schemas"]["CalendarIn"]["properties"][
-        "round_deadlines"]["description"]
+    properties = document["components"]["schemas"]["CalendarIn"]["properties"]
+    assert "`one_deadline_per_round`" in properties["round_deadlines"]["description"]
+    assert "`unknown_time_zone`" in properties["timezone"]["description"]
+    # each week in its term's weeks (`week_in_term`), by the items' own schema: judged here without the `$ref`
+    in_term = properties["round_deadlines"]["items"]["allOf"][1]
+    jsonschema.validate({"round": 1, "term": "HT", "iso_week": 40}, in_term)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"round": 1, "term": "HT", "iso_week": 5}, in_term)
 
 
 #: (service, method, path, query, body): schema-valid requests of the campaign that a 422 refused by a rule the

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from styrkedja_contracts.calendar import TERM_WEEKS
 from styrkedja_contracts.events.calendar import ReportingCalendar
 from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.inputs import Revision
@@ -23,6 +24,16 @@ def _say_the_calendar_rules(schema: dict[str, Any]) -> None:
     windows["description"] = ("Exactly one window for HT and one for VT, in any order (`one_window_per_term`).")
     deadlines = properties.get("round_deadlines", {})
     deadlines["description"] = "Each round at most once (`one_deadline_per_round`)."
+    # each week in its term's weeks (`check_weeks_in_terms`, `TERM_WEEKS`), a window's and a deadline's alike
+    in_term = {"anyOf": [{"properties": {"term": {"const": term.value},
+                                         "iso_week": {"minimum": weeks.start, "maximum": weeks.stop - 1}}}
+                         for term, weeks in TERM_WEEKS.items()]}
+    for prop in (windows, deadlines):
+        if "items" in prop:
+            prop["items"] = {"allOf": [prop["items"], in_term]}
+        prop["description"] += " Each week within its term's (HT weeks 27-52, VT 1-26: `week_in_term`)."
+    zone = properties.get("timezone", {})
+    zone["description"] = f"{zone.get('description', '')} Another name is a 422 (`unknown_time_zone`).".strip()
 
 
 class CalendarIn(ReportingCalendar):
