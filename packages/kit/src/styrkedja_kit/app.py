@@ -251,13 +251,13 @@ class RequestGuard:
         bodied = (declared not in (None, b"0")) or b"transfer-encoding" in headers
         # a method the path does not answer is routing's 405 (or a path of none its 404) whatever the body: judged
         # first, the body's refusal hid it (round 31: `GET /v1/forecasts` with a body was a 400 `no_body`, where the
-        # answer is that GET is no method there, and its `Allow`)
-        answered = not bodied or _answers(scope)
-        if refusal is None and scope["method"] in self._BODILESS_METHODS and bodied and answered:
+        # answer is that GET is no method there, and its `Allow`). Asked only of a body about to be refused, so that
+        # no write the path answers pays for the look-up
+        if refusal is None and scope["method"] in self._BODILESS_METHODS and bodied and _answers(scope):
             method = scope["method"]
             refusal = (400, "body", "no_body", f"body: a {method} takes no body (RFC 9110 §9.3); send what it asks "
                                                "for in the query")
-        if refusal is None and scope["method"] in self._BODY_METHODS and bodied and answered:
+        if refusal is None and scope["method"] in self._BODY_METHODS and bodied:
             unreadable = _unreadable_body(headers, scope["method"])
             refusal = (415, *unreadable) if unreadable else None
             if refusal is None:  # the charset the bytes themselves show (none declared, or UTF-8 declared)
@@ -267,6 +267,8 @@ class RequestGuard:
                     head, refusal = b"", (late.status_code, late.error["field"], late.error["rule"], late.detail)
                 other = _not_utf8(head) if refusal is None else None
                 refusal = (415, "body", "utf8_charset", other) if other else refusal
+            if refusal is not None and refusal[0] == 415 and not _answers(scope):
+                refusal = None  # its media type judged by no route: the 405's (the body is never read)
         if refusal is not None:
             status, field, rule, detail = refusal
             response = problem_response(status, TITLES[status], detail,
