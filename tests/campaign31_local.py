@@ -12,7 +12,9 @@ phase (the documents' examples, coverage, fuzzing, stateful: the links the docum
 once per token: each role the system has (`Role`) of the organiser holding the state and of another one, a broad
 token, and none. Each run's JSON report is kept under $CAMPAIGN_OUT/<service>/ (default /tmp/styrkedja-campaign31)
 and its failures summarised, one line per (operation, check, status, title), in <service>.txt, less what
-`NOT_FINDINGS` says is not one (each with its reason). It asserts nothing: it is read. What it found is in
+`NOT_FINDINGS` says is not one (each with its reason); `python tests/campaign31_local.py <out>` counts a kept run
+again. The documents hold no examples, so schemathesis' examples phase has none to send: the conformance flows'
+valid requests, sent first, stand for them. It asserts nothing: it is read. What it found is in
 tests/test_hostile_round31.py."""
 
 from __future__ import annotations
