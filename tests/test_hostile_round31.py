@@ -25,6 +25,8 @@ each role of two organisers and no token) found in the four services.
   parameters (`unit_id` at organiser level, now `organiser_unit_id` rather than pydantic's `string_pattern_mismatch`;
   `required_below_nation`; `school_year_with_term`) were said nowhere: now in the parameters' and the document's
   descriptions (`READ_RULES`).
+- LIKA: an action-plan item's edit `{}` (every field optional in the document) was a 422 `nothing_to_change`: the
+  document now requires at least one field to change (`anyOf` of one `required` each).
 """
 
 from __future__ import annotations
@@ -202,3 +204,21 @@ def test_a_directory_change_is_documented_by_its_types_contract(running, token_i
     jsonschema.validate({"type": "se.styrkedja.organisation.duty_upserted.v1", "data": {
         "duty_id": "d-1", "organiser_id": "2999", "school_unit_code": "29990011", "person_id": "p-1",
         "duty_role": "Rektor", "updated_at": "2026-09-01T08:00:00+00:00"}}, change)
+
+
+def test_an_action_plan_edit_documents_that_it_changes_something(running, token_issuer):
+    """Failed before: `{}` and `{"revision": 2}` were schema-valid edits, and each a 422 `nothing_to_change`."""
+    name, service = running
+    if name != "lika":
+        pytest.skip("LIKA's door")
+    import jsonschema
+
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        document = client.get("/openapi.json").json()
+    edit = document["components"]["schemas"]["ItemEditIn"]
+    edit = {k: v for k, v in edit.items() if k not in ("properties", "additionalProperties")}  # the rule alone
+    for nothing in ({}, {"revision": 2}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(nothing, edit)
+    for something in ({"note": None}, {"status": "done", "revision": 2}):
+        jsonschema.validate(something, edit)
