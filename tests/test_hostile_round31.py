@@ -26,7 +26,8 @@ each role of two organisers and no token) found in the four services.
   `required_below_nation`; `school_year_with_term`) were said nowhere: now in the parameters' and the document's
   descriptions (`READ_RULES`).
 - LIKA: an action-plan item's edit `{}` (every field optional in the document) was a 422 `nothing_to_change`: the
-  document now requires at least one field to change (`anyOf` of one `required` each).
+  document now requires at least one field to change (`anyOf` of one `required` each). And a path parameter holding
+  an encoded `\\` (`%5C`), a 400 `encoded_separator` in every service, is said in `TEXT_RULES` too.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def test_every_document_says_the_text_and_list_rules_its_422s_name(running, toke
     assert TEXT_RULES in description
     for rule in ("no_control_characters", "no_noncharacters", "no_personal_identity_number", "ascii_only",
                  "no_invisible_characters", "not_blank", "unknown_subject_code", "unknown_catalogue_version",
-                 "date_range"):
+                 "date_range", "encoded_separator"):
         assert f"`{rule}`" in description, (name, rule)
 
 

@@ -436,7 +436,8 @@ TEXT_RULES = ("Every string of a body, a query or a path is text by these rules,
               "calendar is checked against it beyond its pattern: a subject code on Skolverket's subject list "
               "(`unknown_subject_code`), a catalogue version the service holds (`unknown_catalogue_version`), a "
               "school year two consecutive years from 1900/01 to 9998/99 (`value_error`), a date within the school "
-              "years a request may name (`date_range`).")
+              "years a request may name (`date_range`). A path parameter never holds an encoded `/` or `\\` (`%2F`, "
+              "`%5C`): a 400 naming `path` (`encoded_separator`), as no id has one.")
 
 
 def _describe_body_integers(schema: Any) -> None:
