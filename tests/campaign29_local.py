@@ -366,6 +366,8 @@ def rich_events() -> list[Any]:
             out.append(event("se.styrkedja.support.intervention_recorded.v1", intervention_id=str(uuid.uuid4()),
                              kind=kind, status=statuses[n % 5],
                              investigation_id=None if kind != "action_programme" else str(uuid.uuid4()),
+                             # an evaluated (or closed) intervention names its outcome (`evaluated_needs_outcome`)
+                             **({"evaluation_outcome": "better"} if statuses[n % 5] in ("evaluated", "closed") else {}),
                              **{k: v for k, v in student.items() if k not in ("year", "gender")}))
     out.append(event("se.styrkedja.plan.published.v1", plan_id=str(uuid.uuid4()), organiser_id=ORGANISER,
                      school_unit_code=unit, group_id="7A"))

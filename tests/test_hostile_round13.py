@@ -52,6 +52,7 @@ import importlib
 import io
 import json
 import pkgutil
+import re
 import sys
 import typing
 import uuid
@@ -83,6 +84,7 @@ from styrkedja_kit.consumer import Delivered, unfit
 from styrkedja_kit.db import Database
 from styrkedja_reporting.alerts.tables import alerts
 from styrkedja_reporting.main import handler_registry
+from styrkedja_reporting.params import ID_PATTERN
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -94,6 +96,14 @@ UNIT_A, UNIT_B = "11111111", "22222222"
 #: the reporting reads that need more than a token and a place, or change with every read
 NOT_SWEPT = {"/healthz", "/readyz", "/metrics", "/v1/audit/reads"}
 #: an organiser id's value that no rule lets through, with the rule each must be refused by (any organiser field)
+def _at_organiser_level(value: str, rule: str) -> str:
+    """The rule a `unit_id` at organiser level is refused by: the unit id's own pattern first (ASCII, no control
+    character, no space), then the organiser id's, by a rule of its own (`organiser_unit_id`, round 31)."""
+    if not re.fullmatch(ID_PATTERN, value) and rule in ("ascii_only", "no_control_characters", "string_pattern_mismatch"):
+        return "string_pattern_mismatch"
+    return "organiser_unit_id" if rule == "string_pattern_mismatch" else rule
+
+
 HOSTILE_ORGANISER = [
     ("19121212-1212", "no_personal_identity_number"), ("1212121212", "no_personal_identity_number"),
     ("121212-1212", "no_personal_identity_number"), ("161212121212", "no_personal_identity_number"),
@@ -300,8 +310,8 @@ def test_an_organiser_or_unit_id_breaking_a_rule_is_a_422_naming_field_and_rule(
             if "unit_id" in parameters:
                 targets.append(("unit_id", HOSTILE_UNIT, {"level": "school_unit"}))
                 if "level" in parameters:  # the unit id's own pattern (ASCII, no control character) speaks first
-                    targets.append(("unit_id", [(v, "string_pattern_mismatch" if r in ("ascii_only", "no_control_characters")
-                                                 else r) for v, r in HOSTILE_ORGANISER], {"level": "organiser"}))
+                    targets.append(("unit_id", [(v, _at_organiser_level(v, r)) for v, r in HOSTILE_ORGANISER],
+                                    {"level": "organiser"}))
             if "area_id" in parameters:
                 targets.append(("area_id", HOSTILE_UNIT, {}))
             for field, values, extra in targets:

@@ -53,6 +53,7 @@ from .problems import (
     TITLES,
     Problem,
     RefusedBody,
+    allowed_methods,
     document_problems,
     field_error,
     install_problem_handlers,
@@ -249,13 +250,16 @@ class RequestGuard:
                 refusal = (400, "body", "malformed_header", "content-length: not a number")
             elif int(declared) > self.max_body_bytes:
                 refusal = (413, "body", "max_body_bytes", f"body: larger than {self.max_body_bytes} bytes")
-        if refusal is None and scope["method"] in self._BODILESS_METHODS and (
-                (declared not in (None, b"0")) or b"transfer-encoding" in headers):
+        bodied = (declared not in (None, b"0")) or b"transfer-encoding" in headers
+        # a method the path does not answer is routing's 405 (or a path of none its 404) whatever the body: judged
+        # first, the body's refusal hid it (round 31: `GET /v1/forecasts` with a body was a 400 `no_body`, where the
+        # answer is that GET is no method there, and its `Allow`). Asked only of a body about to be refused, so that
+        # no write the path answers pays for the look-up
+        if refusal is None and scope["method"] in self._BODILESS_METHODS and bodied and _answers(scope):
             method = scope["method"]
             refusal = (400, "body", "no_body", f"body: a {method} takes no body (RFC 9110 §9.3); send what it asks "
                                                "for in the query")
-        if refusal is None and scope["method"] in self._BODY_METHODS and (
-                (declared not in (None, b"0")) or b"transfer-encoding" in headers):
+        if refusal is None and scope["method"] in self._BODY_METHODS and bodied:
             unreadable = _unreadable_body(headers, scope["method"])
             refusal = (415, *unreadable) if unreadable else None
             if refusal is None:  # the charset the bytes themselves show (none declared, or UTF-8 declared)
@@ -265,6 +269,8 @@ class RequestGuard:
                     head, refusal = b"", (late.status_code, late.error["field"], late.error["rule"], late.detail)
                 other = _not_utf8(head) if refusal is None else None
                 refusal = (415, "body", "utf8_charset", other) if other else refusal
+            if refusal is not None and refusal[0] == 415 and not _answers(scope):
+                refusal = None  # its media type judged by no route: the 405's (the body is never read)
         if refusal is not None:
             status, field, rule, detail = refusal
             response = problem_response(status, TITLES[status], detail,
@@ -313,6 +319,15 @@ class RequestGuard:
             # of 18 hex digits) and answered it itself: nobody is left to answer, and it is no fault of ours. As
             # an error it was a traceback in the log for every such request, one a client could send at will
             log.info("the client went away before its request body was read")
+
+
+def _answers(scope: Scope) -> bool:
+    """Whether the request's path answers its method (HEAD where it answers GET), as its 405's `Allow` says
+    (`allowed_methods`). Asked only of a request with a body: the document is built once and kept."""
+    if "app" not in scope:  # outside an app (no router to ask): judged by the method alone, as before
+        return True
+    method = "GET" if scope["method"] == "HEAD" else scope["method"]
+    return method in allowed_methods(Request(scope))
 
 
 async def reads_no_body(request: Request) -> None:

@@ -422,6 +422,22 @@ BODY_INTEGERS = ("In a JSON body an integer is written without a fraction or an 
                  "and is never text or a boolean: anything else is a 422 naming the field (`int_type`), as the "
                  "events' contracts take integers.")
 BODY_INTEGER = "A JSON integer: `7`, not `7.0`, `7e0` or `\"7\"`."
+#: The text rules every string of a request obeys (`check_text`, `check_name`, the contracts' identifiers), said once
+#: at the top of each document as `BODY_INTEGERS` is: no JSON Schema keyword says "no personal identity number in any
+#: spelling" or "no zero-width space", so a client generated from the document met 422s it did not announce (round 31:
+#: schemathesis' positive_data_acceptance sent `"\u0085"`, a blank `reason`, `3109847800` as an organiser id).
+TEXT_RULES = ("Every string of a body, a query or a path is text by these rules, each broken a 422 naming the field "
+              "and the rule: no control characters (`no_control_characters`; tab, newline and carriage return only "
+              "in free text), no bidirectional controls or lone surrogates (`no_control_characters`), no Unicode "
+              "noncharacters (`no_noncharacters`), no personal identity number in any spelling "
+              "(`no_personal_identity_number`: ids are pseudonymous); ids and codes in ASCII (`ascii_only`); names, "
+              "tags and ids without invisible characters (`no_invisible_characters`) and never only spaces "
+              "(`not_blank`), as free text given is never blank either. A value naming an entry of a list or of the "
+              "calendar is checked against it beyond its pattern: a subject code on Skolverket's subject list "
+              "(`unknown_subject_code`), a catalogue version the service holds (`unknown_catalogue_version`), a "
+              "school year two consecutive years from 1900/01 to 9998/99 (`value_error`), a date within the school "
+              "years a request may name (`date_range`). A path parameter never holds an encoded `/` or `\\` (`%2F`, "
+              "`%5C`): a 400 naming `path` (`encoded_separator`), as no id has one.")
 
 
 def _describe_body_integers(schema: Any) -> None:
@@ -478,6 +494,8 @@ def describe(openapi: dict[str, Any], unknown: Literal["refuse", "ignore"] = "re
     info = openapi.setdefault("info", {})
     if BODY_INTEGERS not in info.get("description", ""):
         info["description"] = f"{info.get('description', '')}\n\n{BODY_INTEGERS}".strip()
+    if TEXT_RULES not in info.get("description", ""):
+        info["description"] = f"{info.get('description', '')}\n\n{TEXT_RULES}".strip()
     note = ("Query and path parameters are read strictly: integers in ASCII digits, booleans `true`/`false`, "
             "a parameter given once unless it is a list, the query string percent-encoded UTF-8; "
             + ("an unknown query parameter is a 422 naming it (`unknown_parameter`)." if unknown == "refuse"

@@ -33,6 +33,7 @@ from .lika import handlers as lika
 from .lika.routes import router as lika_routes
 from .metadata import metadata
 from .ops.routes import router as ops_routes
+from .params import READ_RULES
 from .registry import HandlerRegistry
 from .results import handlers as results
 from .results.read import KEPT
@@ -106,6 +107,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                                                   alert_sweep_routes, access_routes],
                              title="Styrkedja reporting service", uses_outbox=True, require_token=True,
                              consumer=consumer_spec(settings, registry))
+    app.description = READ_RULES  # read when the document is first built (the kit adds its own rules after it)
     with_background(app, settings.freshness_sweep_seconds,
                     lambda runtime, every: alert_freshness.run_sweeper(runtime, every), name="freshness-sweep")
     with_background(app, settings.decision_warm_seconds, keep_warm, name="keep-decisions-warm")

@@ -19,6 +19,13 @@ UnitIdParam = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidat
 let a personal identity number through (`19121212-1212`), to be repeated in an answer or kept in the audit trail."""
 
 _ORGANISER = TypeAdapter(OrganiserId)
+ORGANISER_UNIT_RULE = "organiser_unit_id"
+#: the rules across a read's parameters, which no parameter's schema can say (OpenAPI has no dependencies between
+#: parameters): in the document's description, each by the name its 422 gives (round 31: schema-valid reads refused)
+READ_RULES = ("A read's parameters depend on one another, each broken a 422 naming the field and the rule: at level "
+              "`organiser` a `unit_id` is an organiser id (`organiser_unit_id`); every level but `nation` names the "
+              "organiser (`organiser_id`, `required_below_nation`); a school year and a term asked for plan "
+              "coverage come together (`school_year_with_term`).")
 
 
 def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id") -> str | None:
@@ -37,5 +44,7 @@ def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id"
         return _ORGANISER.validate_python(unit_id)
     except ValidationError as error:
         first = error.errors()[0]
-        raise RuleViolation(field, first["type"], f"at organiser level a unit is an organiser id: {first['msg']}") \
-            from None
+        # the pattern's own name (`string_pattern_mismatch`) for a value the parameter's documented pattern takes:
+        # a rule of its own, which the document names (`READ_RULES`, round 31); the text rules keep theirs
+        rule = ORGANISER_UNIT_RULE if first["type"] == "string_pattern_mismatch" else first["type"]
+        raise RuleViolation(field, rule, f"at organiser level a unit is an organiser id: {first['msg']}") from None

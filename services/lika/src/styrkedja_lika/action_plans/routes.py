@@ -16,7 +16,7 @@ from styrkedja_kit.auth import Principal
 from styrkedja_kit.inputs import InputModel
 
 from ..access.actor import reader, writer
-from .rules import MAX_TAGS, NOT_CLEARED, PlanFilter
+from .rules import EDITABLE, MAX_TAGS, NOT_CLEARED, PlanFilter
 
 #: the plan's filters by owner and tag: a name (the contracts' `Name`) within the lengths an item's owner and tag
 #: have; the length inside the type, so that FastAPI keeps every rule of it (tests/test_hostile_round13.py)
@@ -102,6 +102,9 @@ def _not_cleared_documented(schema: dict[str, Any]) -> None:
         elif options:
             prop["anyOf"] = options
         prop.pop("default", None)
+    # at least one field to change (`revision` alone changes nothing: `nothing_to_change`), as one `required` per
+    # field: round 31's campaign sent `{}`, schema-valid, and met the 422
+    schema["anyOf"] = [{"required": [name]} for name in EDITABLE]
 
 
 class ItemEditIn(InputModel):

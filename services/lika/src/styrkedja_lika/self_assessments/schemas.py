@@ -86,7 +86,12 @@ class FinaliseIn(InputModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start_term: str | None = Field(None, max_length=16, description="e.g. `HT 2026/27`; omitted: the current term.")
+    # the pattern is the document's alone (the service's rule, `_start_term`, names `term_format` where pydantic's would
+    # name `string_pattern_mismatch`): documented `maxLength` only, a generated `"0"` was refused unannounced (round 31)
+    start_term: str | None = Field(
+        None, max_length=16, json_schema_extra={"pattern": "^(HT|VT) [0-9]{4}/[0-9]{2}$"},
+        description="e.g. `HT 2026/27`: HT or VT, one space, a school year of two consecutive years (`term_format`, "
+                    "`school_year_format`) from 1900/01 to 2198/99 (`date_range`); omitted: the current term.")
 
 
 class RatingOut(BaseModel):

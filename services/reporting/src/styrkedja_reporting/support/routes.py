@@ -59,7 +59,8 @@ class Ask:
 
 
 async def ask(request: Request, level: read.Level, unit_id: Annotated[UnitIdParam, Query()],
-              organiser_id: OrganiserIdParam | None = Query(None),
+              organiser_id: OrganiserIdParam | None = Query(
+                  None, description="Required at every level but `nation` (`required_below_nation`)."),
               subject_code: SubjectCodeParam | None = Query(None),
               principal: Principal = authorize_read(Topic.SUPPORT)) -> Ask:
     """A group's unit id is `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`. The
@@ -100,8 +101,9 @@ async def _shown(request: Request, session: Any, a: Ask, *families: str, weeks: 
 @router.get("/summary")
 async def summary(
         request: Request, response: Response, a: Ask = Depends(ask),
-        school_year: SchoolYearParam | None = Query(None, description="For plan coverage."),
-        term: Literal["HT", "VT"] | None = Query(None, description="For plan coverage."),
+        school_year: SchoolYearParam | None = Query(None, description="For plan coverage, with `term`."),
+        term: Literal["HT", "VT"] | None = Query(None, description="For plan coverage, with `school_year`: one "
+                                                                   "without the other is a 422 (`school_year_with_term`)."),
         investigation_weeks: int | None = WEEKS,
 ) -> dict[str, Any]:
     """Per level and subject: active interventions and students per support kind, evaluation
