@@ -257,6 +257,11 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
         # levels too (`_level`)
         for table in ("figure_students", "support_below_pass", "assessment_aggregates"):
             assert await physical_order_is_key_order(dbs["rebuild"], table), table
+        # the facts written organiser by organiser (`bulk._facts`): one organiser's rows one run of the heap, so a
+        # read of one organiser (the consistency check's parts) reads its own pages only
+        for table in ("assessment_facts", "forecast_facts"):
+            runs, organisers = await organiser_runs(dbs["rebuild"], table)
+            assert runs == organisers >= 2, (table, runs, organisers)
         offsets = await database_rows(dbs["rebuild"])
         assert list(offsets[OFFSETS]) == [(GROUP, "t", "0", str(len(redelivered)))]
     finally:
@@ -635,6 +640,14 @@ async def test_results_of_two_rounds_on_one_day_are_both_the_term_s_newest_in_th
     for level in ("group", "school_unit", "organiser"):  # the nation has no cells (its reads: the organiser's)
         assert newest[(level, "HT")] == (date(2026, 10, 5), 2), level
         assert newest[(level, "R1")] == newest[(level, "R2")] == (date(2026, 10, 5), 1), level
+
+
+async def organiser_runs(db: Database, table: str) -> tuple[int, int]:
+    """The runs of one organiser's rows in `table`'s heap order, and its organisers: equal when the heap holds the
+    organisers one after the other."""
+    async with db.sessions() as session:
+        stored = (await session.execute(text(f"SELECT organiser_id FROM {table} ORDER BY ctid"))).scalars().all()
+    return sum(1 for i, o in enumerate(stored) if i == 0 or stored[i - 1] != o), len(set(stored))
 
 
 async def physical_order_is_key_order(db: Database, table: str) -> bool:
