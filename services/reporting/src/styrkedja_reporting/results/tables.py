@@ -66,6 +66,7 @@ from ..staging import (
     quoted,
     unnest_of,
 )
+from ..student_slices import by_organiser, organisers_in
 from .rules import (
     GROUP_SEPARATOR,
     LEVELS,
@@ -353,13 +354,25 @@ class FactStore:
                          f"GROUP BY 2, {rest}")
         return " UNION ALL ".join(parts)
 
-    async def mismatches(self, session: AsyncSession) -> dict[str, int]:
-        """Per level: cells where the materialised aggregate differs from the recomputation."""
+    async def mismatches(self, session: AsyncSession, organisers: Sequence[str] | None = None) -> dict[str, int]:
+        """Per level: cells where the materialised aggregate differs from the recomputation — organiser by
+        organiser (`organisers`: every organiser of the facts and the aggregates, found if not given): every cell's
+        key holds its facts' organiser, so the parts add up to the whole. One organiser's facts are a hash in
+        memory; every fact at once spilled to temp files and grew faster than the facts (bench/README.md sql30,
+        order31)."""
         on = " AND ".join(f"a.{quoted(d)} = r.{quoted(d)}" for d in self.dimensions)
-        sql = text(f"WITH r AS ({self.recomputed_sql()}) SELECT coalesce(a.level, r.level) AS level, count(*) "
-                   f"FROM {self.aggregates.name} a FULL OUTER JOIN r ON {on} "
-                   f"WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
-        found = {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
+        sql = text(f"WITH r AS ({self.recomputed_sql(' AND f.organiser_id = :organiser')}) "
+                   f"SELECT coalesce(a.level, r.level) AS level, count(*) "
+                   f"FROM (SELECT * FROM {self.aggregates.name} WHERE organiser_id = :organiser) a "
+                   f"FULL OUTER JOIN r ON {on} WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
+
+        async def of(organiser: str) -> dict[str, int]:
+            rows = (await session.execute(sql, {"organiser": organiser})).all()
+            return {row[0]: int(row[1]) for row in rows}
+
+        if organisers is None:
+            organisers = await organisers_in(session, self.facts.name, self.aggregates.name)
+        found = await by_organiser(organisers, self.aggregates.name, of)
         # the student level is read from the facts and the nation's from the organiser level's cells: equal to
         # them by construction
         return {level: found.get(level, 0) for level in LEVELS}
