@@ -347,9 +347,9 @@ def _reaches_values() -> str:
 
 
 def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str] = MATERIALISED,
-                within: str = "") -> str:
-    """Every level's cells from the facts, one aggregate per level and period kind; `within`: `AND` a further
-    condition on the facts (`f`)."""
+                facts: str = assessment_facts.name) -> str:
+    """Every level's cells from the facts, one aggregate per level and period kind; `facts`: the table (or common
+    table expression) they are read from."""
     unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id", "school_unit": "f.school_unit_code",
             "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}
     period = {"term": "f.term", "round": "'R' || f.round"}
@@ -362,9 +362,9 @@ def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str]
             parts.append(
                 f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
                 f"f.organiser_id, f.subject_code, f.year, f.school_year, CAST({expr} AS varchar) AS period{extra}, "
-                f"{select_values} FROM {assessment_facts.name} f {join} "
+                f"{select_values} FROM {facts} f {join} "
                 f"JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
-                f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL{within} "
+                f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL "
                 f"GROUP BY 1, 2, 3, 4, 5, 6, 7{', 8' if extra_key else ''} /* {kind} */")
     return " UNION ALL ".join(parts)
 
@@ -379,14 +379,14 @@ def _pass_counters(distinct_students: bool = True) -> str:
     return ", ".join(out)
 
 
-def _pass_by_student(within: str = "") -> str:
+def _pass_by_student(facts: str = assessment_facts.name) -> str:
     """`RECOMPUTED["pass"]` in two hash-friendly steps: per cell and student, then per cell (the distinct
     students are the rows of the first step). The same rows; no `count(DISTINCT)`, whose sort per cell
     (text keys in the database's collation) made the whole-table materialisation of a rebuild slow."""
     cell = ", ".join(quoted(c) for c in CELL)
     sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
     return (f"SELECT {cell}, {sums}, CAST(count(*) AS integer) AS students "
-            f"FROM ({_recomputed(_pass_counters(distinct_students=False), 'f.student_id', within=within)}) AS r "
+            f"FROM ({_recomputed(_pass_counters(distinct_students=False), 'f.student_id', facts=facts)}) AS r "
             f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
 
 
@@ -394,29 +394,42 @@ def _pass_by_student(within: str = "") -> str:
 PASS_BY_STUDENT = _pass_by_student()
 
 
-def _with_newest(per_cell: str, levels: Sequence[str], within: str = "") -> str:
+def _with_newest(per_cell: str, levels: Sequence[str], facts: str = assessment_facts.name) -> str:
     """`per_cell`'s rows (the pass table's cells) with each cell's newest result day and its results (`NEWEST`):
     the results per cell and day counted from the facts, reduced to the newest day ([day, count] arrays compare
     by the day first)."""
     cell = ", ".join(quoted(c) for c in CELL)
-    per_day = _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", levels, within)
+    per_day = _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", levels, facts)
     newest = (f"SELECT {cell}, max(ARRAY[day - {_EPOCH}, count]) AS at FROM ({per_day}) AS d "
               f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
     return (f"SELECT p.*, CAST({_EPOCH} + n.at[1] AS date) AS newest, coalesce(n.at[2], 0) AS newest_count "
             f"FROM ({per_cell}) AS p LEFT JOIN ({newest}) AS n USING ({cell})")
 
 
-#: the facts of one organiser (`:organiser`): the check compares organiser by organiser
-_OF_ORGANISER = " AND f.organiser_id = :organiser"
+#: the facts' columns the recomputation reads (`_recomputed`, `_pass_counters`): all the materialised facts hold
+_RECOMPUTED_FROM = ("organiser_id", "school_unit_code", "group_id", "student_id", "gender", "year", "subject_code",
+                    "scale", "value", "school_year", "term", "round", "assessed_on", "retracted")
+
+
+def _of_organiser(recomputed: str) -> str:
+    """`recomputed` (reading the facts as `organiser_facts`) over one organiser's facts (`:organiser`), read from
+    the table once: every aggregate of the statement (16 for pass) reads them from memory, where each read the
+    table's pages through its index again."""
+    cols = ", ".join(quoted(c) for c in _RECOMPUTED_FROM)
+    return (f"WITH organiser_facts AS MATERIALIZED (SELECT {cols} FROM {assessment_facts.name} "
+            f"WHERE organiser_id = :organiser AND NOT retracted AND assessed_on IS NOT NULL) {recomputed}")
+
+
 #: One organiser's cells (`:organiser`) recomputed from its facts. Pass's distinct students are counted as the rows of
 #: a hash aggregate per cell and student (`_pass_by_student`), not by `count(DISTINCT)`, whose sort of every fact per
 #: level and period kind spilled to temp files (scale29: >431 s and 7.6 GB of temp files at 6.4M events). Organiser
 #: by organiser: each aggregate holds one organiser's facts in memory, where every fact's spilled to temp files and
-#: grew faster than the facts (bench/README.md sql30); it reads only that organiser's pages where the facts lie
-#: organiser by organiser, as the rebuild writes them (order31).
+#: grew faster than the facts (bench/README.md sql30); the organiser's facts are read once per statement, from its
+#: own pages where the facts lie organiser by organiser, as the rebuild writes them (order31).
 RECOMPUTED: dict[str, str] = {
-    "pass": _with_newest(_pass_by_student(_OF_ORGANISER), MATERIALISED, _OF_ORGANISER),
-    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",), _OF_ORGANISER),
+    "pass": _of_organiser(_with_newest(_pass_by_student("organiser_facts"), MATERIALISED, "organiser_facts")),
+    "students": _of_organiser(_recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",),
+                                          "organiser_facts")),
 }
 
 

@@ -338,9 +338,10 @@ class FactStore:
         """School units moved between areas (or were placed / unplaced): move their area cells."""
         await self._area_transfer.execute(session, moves)
 
-    def recomputed_sql(self, within: str = "") -> str:
+    def recomputed_sql(self, within: str = "", facts: str | None = None) -> str:
         """Every level's cells computed from scratch from the facts (a SELECT); `within`: `AND` a further
-        condition on the facts (`f`)."""
+        condition on the facts (`f`); `facts`: the table or common table expression they are read from (the
+        store's table)."""
         unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id",
                 "school_unit": "f.school_unit_code", "area": "p.area_id", "organiser": "f.organiser_id",
                 "nation": f"'{NATION}'"}
@@ -350,7 +351,7 @@ class FactStore:
             join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
                     if level == "area" else "")
             parts.append(f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
-                         f"{rest}, count(*) AS count FROM {self.facts.name} f {join} WHERE NOT f.{self.hidden}{within} "
+                         f"{rest}, count(*) AS count FROM {facts or self.facts.name} f {join} WHERE NOT f.{self.hidden}{within} "
                          f"GROUP BY 2, {rest}")
         return " UNION ALL ".join(parts)
 
@@ -361,7 +362,12 @@ class FactStore:
         memory; every fact at once spilled to temp files and grew faster than the facts (bench/README.md sql30,
         order31)."""
         on = " AND ".join(f"a.{quoted(d)} = r.{quoted(d)}" for d in self.dimensions)
-        sql = text(f"WITH r AS ({self.recomputed_sql(' AND f.organiser_id = :organiser')}) "
+        # the organiser's facts read once (the columns the recomputation reads), each level's aggregate reading
+        # them from memory
+        cols = ", ".join(quoted(c) for c in ("school_unit_code", "group_id", self.hidden, *self.dimensions[2:]))
+        sql = text(f"WITH organiser_facts AS MATERIALIZED (SELECT {cols} FROM {self.facts.name} "
+                   f"WHERE organiser_id = :organiser AND NOT {self.hidden}), "
+                   f"r AS ({self.recomputed_sql(facts='organiser_facts')}) "
                    f"SELECT coalesce(a.level, r.level) AS level, count(*) "
                    f"FROM (SELECT * FROM {self.aggregates.name} WHERE organiser_id = :organiser) a "
                    f"FULL OUTER JOIN r ON {on} WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
