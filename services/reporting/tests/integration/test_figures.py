@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import random
 from datetime import date, timedelta
 from uuid import uuid5
@@ -172,10 +173,12 @@ async def test_consistency_check_finds_a_tampered_figure_cell(database):
     assert found["pass"]["group"] == 1
 
 
-async def test_consistency_check_finds_cells_of_an_organiser_without_facts_and_one_off_in_two(database):
-    """The sums' recomputation (sql30: pass's distinct students as rows per cell and student): a cell whose
-    organiser has no facts at all (nor any other cell) is counted in pass, students and the levels, and a tampered
-    cell in each of two organisers counts once each."""
+async def test_consistency_check_finds_cells_of_an_organiser_without_facts_and_one_off_in_two(database, caplog):
+    """The sums' recomputation (sql30: pass's distinct students as rows per cell and student), organiser by
+    organiser (order31): a cell whose organiser has no facts at all (nor any other cell) is counted in pass,
+    students and the levels — the parts are the tables' organisers as well as the facts' — and a tampered cell in
+    each of two organisers counts once each; the check's answer the same, its progress in the log."""
+    from styrkedja_reporting.ops.queries import consistency_of
     from styrkedja_reporting.results.tables import ASSESSMENTS
 
     await Feeder(database)(directory() + mixed_log(random.Random(5), 60, "o"))
@@ -205,6 +208,16 @@ async def test_consistency_check_finds_cells_of_an_organiser_without_facts_and_o
     assert found["pass"]["group"] == 2 and found["pass"]["school_unit"] == 1, found
     assert found["students"]["group"] == 1, found
     assert levels["school_unit"] == 1, levels
+    async with database.snapshot() as session:
+        with caplog.at_level(logging.INFO, logger="styrkedja_reporting.student_slices"):
+            answer = await consistency_of(session)
+    assert answer.figures_per_level["pass"] == found["pass"] and answer.figures_per_level["students"] == found[
+        "students"], answer
+    assert answer.per_level["assessments"] == levels and answer.assessment_cell_mismatches == 1, answer
+    progress = [r.getMessage() for r in caplog.records if "organisers" in r.getMessage()]
+    n = len(organisers) + 1  # and the organiser without facts
+    for table in ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_students"):
+        assert f"consistency check: {table}, organisers {n}/{n}" in progress, progress
 
 
 async def test_freshness_goes_down_to_figure_dates_and_up_again(fresh_database):

@@ -637,6 +637,14 @@ async def test_results_of_two_rounds_on_one_day_are_both_the_term_s_newest_in_th
         assert newest[(level, "R1")] == newest[(level, "R2")] == (date(2026, 10, 5), 1), level
 
 
+async def organiser_runs(db: Database, table: str) -> tuple[int, int]:
+    """The runs of one organiser's rows in `table`'s heap order, and its organisers: equal when the heap holds the
+    organisers one after the other."""
+    async with db.sessions() as session:
+        stored = (await session.execute(text(f"SELECT organiser_id FROM {table} ORDER BY ctid"))).scalars().all()
+    return sum(1 for i, o in enumerate(stored) if i == 0 or stored[i - 1] != o), len(set(stored))
+
+
 async def physical_order_is_key_order(db: Database, table: str) -> bool:
     key = ", ".join(c.name for c in metadata.tables[table].primary_key.columns)
     async with db.sessions() as session:

@@ -38,6 +38,7 @@ from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
 from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, assessment_facts
 from ..staging import AreaTransfer, Staged, as_arrays, c_order, json_rows, quoted, rows_of_json, unnest_of
+from ..student_slices import by_organiser, organisers_in
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally
@@ -345,7 +346,10 @@ def _reaches_values() -> str:
     return "(VALUES " + ", ".join(rows) + ") AS s(scale, value, reaches)"
 
 
-def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str] = MATERIALISED) -> str:
+def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str] = MATERIALISED,
+                facts: str = assessment_facts.name) -> str:
+    """Every level's cells from the facts, one aggregate per level and period kind; `facts`: the table (or common
+    table expression) they are read from."""
     unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id", "school_unit": "f.school_unit_code",
             "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}
     period = {"term": "f.term", "round": "'R' || f.round"}
@@ -358,7 +362,7 @@ def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str]
             parts.append(
                 f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
                 f"f.organiser_id, f.subject_code, f.year, f.school_year, CAST({expr} AS varchar) AS period{extra}, "
-                f"{select_values} FROM {assessment_facts.name} f {join} "
+                f"{select_values} FROM {facts} f {join} "
                 f"JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
                 f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL "
                 f"GROUP BY 1, 2, 3, 4, 5, 6, 7{', 8' if extra_key else ''} /* {kind} */")
@@ -375,14 +379,14 @@ def _pass_counters(distinct_students: bool = True) -> str:
     return ", ".join(out)
 
 
-def _pass_by_student() -> str:
+def _pass_by_student(facts: str = assessment_facts.name) -> str:
     """`RECOMPUTED["pass"]` in two hash-friendly steps: per cell and student, then per cell (the distinct
     students are the rows of the first step). The same rows; no `count(DISTINCT)`, whose sort per cell
     (text keys in the database's collation) made the whole-table materialisation of a rebuild slow."""
     cell = ", ".join(quoted(c) for c in CELL)
     sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
     return (f"SELECT {cell}, {sums}, CAST(count(*) AS integer) AS students "
-            f"FROM ({_recomputed(_pass_counters(distinct_students=False), 'f.student_id')}) AS r "
+            f"FROM ({_recomputed(_pass_counters(distinct_students=False), 'f.student_id', facts=facts)}) AS r "
             f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
 
 
@@ -390,37 +394,62 @@ def _pass_by_student() -> str:
 PASS_BY_STUDENT = _pass_by_student()
 
 
-def _with_newest(per_cell: str, levels: Sequence[str]) -> str:
+def _with_newest(per_cell: str, levels: Sequence[str], facts: str = assessment_facts.name) -> str:
     """`per_cell`'s rows (the pass table's cells) with each cell's newest result day and its results (`NEWEST`):
     the results per cell and day counted from the facts, reduced to the newest day ([day, count] arrays compare
     by the day first)."""
     cell = ", ".join(quoted(c) for c in CELL)
-    per_day = _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", levels)
+    per_day = _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", levels, facts)
     newest = (f"SELECT {cell}, max(ARRAY[day - {_EPOCH}, count]) AS at FROM ({per_day}) AS d "
               f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
     return (f"SELECT p.*, CAST({_EPOCH} + n.at[1] AS date) AS newest, coalesce(n.at[2], 0) AS newest_count "
             f"FROM ({per_cell}) AS p LEFT JOIN ({newest}) AS n USING ({cell})")
 
 
-#: Every cell recomputed from the facts. Pass's distinct students are counted as the rows of a hash aggregate per cell
-#: and student (`_pass_by_student`), not by `count(DISTINCT)`, whose sort of every fact per level and period kind
-#: spilled to temp files and grew faster than the facts (scale29: >431 s and 7.6 GB of temp files at 6.4M events):
-#: the same rows, the check's PostgreSQL CPU 22.5 -> 15.3 s at 412k events (bench/README.md sql30).
+#: the facts' columns the recomputation reads (`_recomputed`, `_pass_counters`): all the materialised facts hold
+_RECOMPUTED_FROM = ("organiser_id", "school_unit_code", "group_id", "student_id", "gender", "year", "subject_code",
+                    "scale", "value", "school_year", "term", "round", "assessed_on", "retracted")
+
+
+def _of_organiser(recomputed: str) -> str:
+    """`recomputed` (reading the facts as `organiser_facts`) over one organiser's facts (`:organiser`), read from
+    the table once: every aggregate of the statement (16 for pass) reads them from memory, where each read the
+    table's pages through its index again."""
+    cols = ", ".join(quoted(c) for c in _RECOMPUTED_FROM)
+    return (f"WITH organiser_facts AS MATERIALIZED (SELECT {cols} FROM {assessment_facts.name} "
+            f"WHERE organiser_id = :organiser AND NOT retracted AND assessed_on IS NOT NULL) {recomputed}")
+
+
+#: One organiser's cells (`:organiser`) recomputed from its facts. Pass's distinct students are counted as the rows of
+#: a hash aggregate per cell and student (`_pass_by_student`), not by `count(DISTINCT)`, whose sort of every fact per
+#: level and period kind spilled to temp files (scale29: >431 s and 7.6 GB of temp files at 6.4M events). Organiser
+#: by organiser: each aggregate holds one organiser's facts in memory, where every fact's spilled to temp files and
+#: grew faster than the facts (bench/README.md sql30); the organiser's facts are read once per statement, from its
+#: own pages where the facts lie organiser by organiser, as the rebuild writes them (order31).
 RECOMPUTED: dict[str, str] = {
-    "pass": _with_newest(_pass_by_student(), MATERIALISED),
-    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",)),
+    "pass": _of_organiser(_with_newest(_pass_by_student("organiser_facts"), MATERIALISED, "organiser_facts")),
+    "students": _of_organiser(_recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",),
+                                          "organiser_facts")),
 }
 
 
-async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
-    """Per figure table and level: cells where the state differs from a recomputation from the facts
-    (in SQL for the sums; forecast against outcome and merit by the pure rules over all facts)."""
+async def mismatches(session: AsyncSession, organisers: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+    """Per figure table and level: cells where the state differs from a recomputation from the facts (in SQL for
+    the sums, organiser by organiser — `organisers`: every organiser of the facts and the tables, found if not
+    given; forecast against outcome and merit by the pure rules over all facts, in slices of the students)."""
     from .recompute import summed_rows  # the recomputation reads facts: kept out of the apply path
 
     out: dict[str, dict[str, int]] = {}
     for name, table in TABLES.items():
         if name in RECOMPUTED:
-            found = await table.mismatches(session, RECOMPUTED[name])
+            parts = organisers if organisers is not None else await organisers_in(
+                session, assessment_facts.name, table.table.name)
+
+            async def of(organiser: str, table: AdditiveTable = table, name: str = name) -> dict[str, int]:
+                return await table.mismatches(session, RECOMPUTED[name], {"organiser": organiser},
+                                              where="organiser_id = :organiser")
+
+            found: Mapping[str, int] = await by_organiser(parts, table.table.name, of)
         else:  # in slices of the students: bounded memory whatever the size (`summed_rows`)
             found = await table.mismatches_against(session, await summed_rows(session, name, len(table.key)))
         out[name] = {level: found.get(level, 0) for level in MATERIALISED}

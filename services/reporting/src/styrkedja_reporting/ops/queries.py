@@ -19,7 +19,12 @@ from ..directory.rosters import mismatches as roster_mismatches
 from ..directory.tables import placements, units
 from ..figures import tables as figures
 from ..results.tables import ASSESSMENTS, FORECASTS
+from ..student_slices import organisers_in
 from ..support.handlers import mismatches as support_mismatches
+
+#: the tables the sums' comparisons read organiser by organiser: the parts are every organiser of any of them
+SUMMED_TABLES = (ASSESSMENTS.facts.name, ASSESSMENTS.aggregates.name, FORECASTS.facts.name,
+                 FORECASTS.aggregates.name, figures.figure_pass.name, figures.figure_students.name)
 
 
 class Consistency(BaseModel):
@@ -46,17 +51,17 @@ async def snapshot(db: Database) -> AsyncIterator[AsyncSession]:
 
 async def consistency_of(session: AsyncSession) -> Consistency:
     """Every comparison of the consistency check, in `session` (take it from `snapshot`)."""
-    # The sums' recomputations are hash aggregates of every fact (figures.tables.RECOMPUTED): at the server's 4 MB
-    # (8 MB a hash) they spill to temp files from ~200k events on, and their temp grows faster than the facts
-    # (bench/README.md sql30: 289 -> 864 MB, CPU 7.6 -> 24.5 s from 205k to 412k events). 16 MB a node (32 MB a
-    # hash, at hash_mem_multiplier 2), for this transaction only: 32 MB of temp and 5.9 s at 205k, 246 MB and 15.3 s
-    # at 412k. PostgreSQL's own memory, per sort or hash node of a statement and per parallel worker, not the
-    # service's: a few hundred MB at most for the pass statement's ~16 aggregates in one backend.
+    # The sums are compared organiser by organiser (every cell's key holds its organiser): each statement's hash
+    # aggregates hold one organiser's facts, where every fact's spilled to temp files and grew faster than the facts
+    # (bench/README.md sql30, order31). One organiser's nodes reach a few MB (7.5 MB at 34k facts), over the
+    # server's 4 MB: 16 MB a node (32 MB a hash, at hash_mem_multiplier 2), for this transaction only — PostgreSQL's
+    # own memory, per node of a statement and per parallel worker, bounded by the largest organiser, not the data.
     await session.execute(text("SET LOCAL work_mem = '16MB'"))
-    a = await ASSESSMENTS.mismatches(session)
-    f = await FORECASTS.mismatches(session)
+    organisers = await organisers_in(session, *SUMMED_TABLES)
+    a = await ASSESSMENTS.mismatches(session, organisers)
+    f = await FORECASTS.mismatches(session, organisers)
     c = await compliance_mismatches(session)
-    fig = await figures.mismatches(session)
+    fig = await figures.mismatches(session, organisers)
     fig["rosters"] = await roster_mismatches(session)  # the materialised roster sizes (coverage)
     s = await support_mismatches(session)
     # the recomputations read their facts slice by slice (`student_slices`), but glibc keeps the pages the slices
