@@ -6,21 +6,18 @@ the id in a table) where the directory knows none or may not be read. In-process
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from styrkedja_dashboard.app import create_app
 from styrkedja_dashboard.names import UnitNames
-from styrkedja_dashboard.settings import DashboardSettings
-from styrkedja_dashboard.web.sessions import COOKIE
-from styrkedja_kit.auth import principal_from_claims
 
 ORGANISER = "212000-0142"
 NORTH, SOUTH = "12345678", "87654321"
@@ -77,20 +74,8 @@ def reporting(*, tree: Callable[[], httpx.Response] | None = None) -> Callable[[
 
 
 @pytest.fixture
-def dashboard() -> Iterator[Callable[..., TestClient]]:
-    settings = DashboardSettings(reporting_url="http://reporting.test", lika_url="http://lika.test",
-                                 issuer="http://issuer.test")
-    with TestClient(create_app(settings), base_url="http://127.0.0.1:8100", raise_server_exceptions=False) as client:
-        def signed_in(upstream: Callable[[httpx.Request], httpx.Response], role: str = "organiser_admin",
-                      **claims: Any) -> TestClient:
-            client.app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))  # type: ignore[attr-defined]
-            session = client.app.state.sessions._new()  # type: ignore[attr-defined]
-            session.token, session.token_expires_at = "opaque-token", time.time() + 600
-            session.principal = principal_from_claims({"sub": "u-1", "roles": [role], "organisers": [ORGANISER],
-                                                        **claims})
-            client.cookies.set(COOKIE, session.id)
-            return client
-        yield signed_in
+def dashboard(signed_in_as: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    return functools.partial(signed_in_as, role="organiser_admin", organiser=ORGANISER)
 
 
 def test_the_chain_names_the_organiser_and_its_school_units_with_their_codes(dashboard):

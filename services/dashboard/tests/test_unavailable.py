@@ -7,39 +7,25 @@ politician's first /kedjan that once got a 502. In-process, against fakes and a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from styrkedja_dashboard.app import create_app
 from styrkedja_dashboard.clients import UNREACHABLE_RETRY_AFTER, Reporting, UpstreamError
-from styrkedja_dashboard.settings import DashboardSettings
-from styrkedja_dashboard.web.sessions import COOKIE
-from styrkedja_kit.auth import principal_from_claims
 
 ORGANISER = "2980"
 Upstream = Callable[[httpx.Request], httpx.Response]
 
 
 @pytest.fixture
-def dashboard() -> Iterator[Callable[..., TestClient]]:
-    settings = DashboardSettings(reporting_url="http://reporting.test", lika_url="http://lika.test",
-                                 issuer="http://issuer.test")
-    with TestClient(create_app(settings), base_url="http://127.0.0.1:8100", raise_server_exceptions=False) as client:
-        def signed_in(upstream: Upstream, role: str = "politician") -> TestClient:
-            client.app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))  # type: ignore[attr-defined]
-            session = client.app.state.sessions._new()  # type: ignore[attr-defined]
-            session.token, session.token_expires_at = "opaque-token", time.time() + 600
-            session.principal = principal_from_claims({"sub": "u-1", "roles": [role], "organisers": [ORGANISER]})
-            client.cookies.set(COOKIE, session.id)
-            return client
-        yield signed_in
+def dashboard(signed_in_as: Callable[..., TestClient]) -> Callable[..., TestClient]:
+    return functools.partial(signed_in_as, role="politician", organiser=ORGANISER)
 
 
 def _cells(request: httpx.Request) -> httpx.Response:
