@@ -156,3 +156,18 @@ def test_a_school_moved_away_from_a_huvudman_the_source_no_longer_lists_leaves_i
     reporting = Reporting(held=first.published)
     exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
     assert exit_code == 0 and len(held_by(reporting, "2999")) == 6, said
+
+
+def test_a_huvudman_still_listed_that_deleted_entities_names_stops_the_run_saying_so(tmp_path, monkeypatch) -> None:
+    """New with deleted wins: the only Huvudman named by /deletedEntities and still listed with its school unit leaves
+    no organiser to place the units under. The run stops with nothing sent, saying why — not the advice for a source
+    without a Huvudman (--organiser), which would send the units under an organiser the source deleted."""
+    first = Reporting()
+    assert run(monkeypatch, dump(tmp_path), None, first)[0] == 0
+    reporting = Reporting(held=first.published)
+    handle = server(entities(groups=by_id_or_list([GROUP]), activities=by_id_or_list([ACTIVITY]),
+                             deletedEntities=deleting(organisations=["huv"])))
+    exit_code, said = run(monkeypatch, INCREMENTAL, handle, reporting)
+    assert exit_code == 1 and reporting.posts == 0, said
+    assert "every Huvudman the source lists (huv) is named by /deletedEntities too" in said, said
+    assert "--organiser" not in said, said

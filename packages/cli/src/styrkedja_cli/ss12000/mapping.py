@@ -593,6 +593,9 @@ AREA_KINDS = frozenset({"verksamhetsområde", "stadsdel"})
 NO_TYPE = "organisationType: missing (required by the specification; without a schoolUnitCode its kind is unknown)"
 NO_ORGANISER = ("organisations: none is of organisationType Huvudman, so whose the units are is unknown (Skolverket's "
                 "reference API has none): name the organiser with --organiser")
+HUVUDMAN_DELETED = ("organisations: every Huvudman the source lists ({ids}) is named by /deletedEntities too, and what "
+                    "hangs under it is still listed: deleted wins, so whose the units are is unknown; nothing was "
+                    "sent — once the server's lists no longer hold it (or it is no longer named), run again")
 TWO_ORGANISERS = ("--organiser: the source has its own Huvudman (organisationType Huvudman), whose the units are is "
                   "taken from it: leave --organiser out")
 
@@ -1013,6 +1016,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     # deletion leaves the lists), not the item come back. Sent, the item was removed right after by its id, but what
     # the run made from it under other keys (an activity's teaching naming a group or a duty, a unit's groups and
     # duties) stayed until a full run. Left unread, what names it is left out by design as for any deleted item
+    organisers_deleted = sorted(o.id for o in organisations if o.id in deleted and _kind(o) == ORGANISER)
     organisations = _not_deleted(out, "organisations", organisations, deleted)
     groups = _not_deleted(out, "groups", groups, deleted)
     duties = _not_deleted(out, "duties", duties, deleted)
@@ -1089,7 +1093,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     if organiser is not None and has_huvudman:
         raise NoOrganiser(TWO_ORGANISERS)
     if organiser is None and not has_huvudman and organisations:
-        raise NoOrganiser(NO_ORGANISER)
+        # (a source whose every Huvudman /deletedEntities names, still listed with what hangs under it: not one
+        # without a Huvudman, which --organiser would mend)
+        raise NoOrganiser(HUVUDMAN_DELETED.format(ids=", ".join(organisers_deleted)) if organisers_deleted
+                          else NO_ORGANISER)
     by_code: dict[tuple[str, str], list[str]] = {}
     for org in organisations:
         owner = organiser_of(org)
