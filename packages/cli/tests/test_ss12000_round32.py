@@ -5,7 +5,13 @@ docstring says (checked by running it with the change taken out).
   the item was sent, then removed by its id, but what the run made of it under other keys stayed — the teaching of an
   activity naming a deleted group or duty. Deleted wins (a deletion is final, SS 12000 ids are never given again):
   the item is not sent, and what names it is left out by design, as for an item the lists no longer hold. Persons
-  alike: a membership a group's list still states of a person /deletedEntities names is not sent, and goes.
+  alike: a membership a group's list still states of a person /deletedEntities names is not sent, and goes. A source
+  whose only Huvudman is so named stops saying why (not advising --organiser).
+* a group moved to another Huvudman's school unit with a refused membership: the refusal's id (`g1/p2`) held the
+  whole group back, and the old organiser kept it and its memberships. Now only a group refused itself stays.
+* a Huvudman gone from the source entirely was never read, so a school moved away from it stayed there. Now an
+  organiser --only-organiser names is read by an incremental run though the source lists it no longer: the school
+  moves, the rest is kept and said.
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
