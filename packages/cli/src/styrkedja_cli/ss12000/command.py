@@ -227,7 +227,7 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     deleted = readable
     if since is not None and hasattr(source, "one"):
         _read_named_groups(source, read, since, naive_zone, tick, deleted, absent)
-    the_plan = _planned(read, naive_zone, organiser, deleted)
+    the_plan = _planned(read, naive_zone, organiser, deleted, source.persons_deleted_ids)
     if since is not None and held is not None:
         # a group this run moves or leaves out takes away what reporting held of it, and the teaching assignments of
         # its unchanged activities cannot be told from the rest (their keys hash the activity, the group and the
@@ -256,7 +256,7 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
                     read["persons"] = source.read("persons", None, tick, expand=PERSON_MEMBERSHIPS)
             read["activities"] = source.read("activities", None, tick)
             _read_named_groups(source, read, since, naive_zone, tick, deleted, absent)
-            the_plan = _planned(read, naive_zone, organiser, deleted)
+            the_plan = _planned(read, naive_zone, organiser, deleted, source.persons_deleted_ids)
             the_plan.crossed = crossed(the_plan, holdings)
     the_plan.deleted_not_ids = not_ids
     return the_plan, deleted
@@ -314,8 +314,12 @@ def across(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str
     organiser (`Plan.crossed`) and this run did not send under the first — the school unit, its groups, their
     memberships and teaching, its duties. Left, the old organiser's readers kept reading a school that changed
     Huvudman (and reporting refused it at the new one for a token of it alone, `school_unit_code_held`) until a full
-    run. Not what was refused this run, nor the memberships of a group whose members are unknown."""
-    refused = {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
+    run. Not what was refused this run, nor the memberships of a group whose members are unknown. A refused
+    membership (its id `group/person`) does not hold its group back: the group was sent at its new organiser, and
+    kept at the old one too it stood in two places, the old organiser's teachers reading it; the membership is
+    refused and said, and sent nowhere until the source mends it (a group refused, or under a refused unit, stays)."""
+    refused = ({r.id.split("/")[0] for r in the_plan.refused if r.entity != "memberships"}
+               | {r.id.split("/")[0] for r in the_plan.under_refused})
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
             if source_id in the_plan.crossed and organiser not in the_plan.crossed[source_id]
             and (organiser, key) not in sent and source_id not in refused
@@ -351,11 +355,11 @@ def taught_by_deleted(deleted: Collection[str], holdings: dict[str, list[tuple[s
 
 
 def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, str] | None,
-             deleted: list[str]) -> Plan:
+             deleted: list[str], persons_deleted: Collection[str] = ()) -> Plan:
     try:
         return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
                     naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"], organiser=organiser,
-                    deleted=deleted)
+                    deleted=deleted, persons_deleted=persons_deleted)
     except NoOrganiser as error:
         raise SourceError(str(error)) from None
 
@@ -800,6 +804,23 @@ MASS_REMOVAL_SHARE = 0.5
 MASS_REMOVAL_FLOOR = 50
 
 
+def unlisted_said(listed: Collection[str], holdings: dict[str, list[tuple[str, str]]], gone: list[tuple[str, str]]
+                  ) -> list[str]:
+    """Of an incremental run: the organisers it read (--only-organiser) that the source lists no Huvudman of, and what
+    reporting still holds for each after the run. Not removed: a whole organiser gone at once is what a wrong source
+    (a URL of another municipality's, a server's empty tree) looks like too, and /deletedEntities did not name it."""
+    removed = set(gone)
+    out = []
+    for organiser in sorted(set(holdings) - set(listed)):
+        left = sum((organiser, key) not in removed for key, _ in holdings[organiser])
+        if left:
+            out.append(f"organiser {organiser} (--only-organiser): the source lists it no longer, and reporting holds "
+                       f"{left} of its entities: kept (what the source placed under another organiser was moved "
+                       "there; nothing else of an organiser the source no longer has is removed by an import — if it "
+                       "is gone, its organiser admin removes it)")
+    return out
+
+
 def check_not_mass_removal(gone: list[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> None:
     """A source that suddenly lacks most of an organiser (an empty page from a failing server, the
     wrong folder) must not empty the directory: more than half of what is held, and more than 50
@@ -879,8 +900,11 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     # again, exactly, once reporting has named every entity sent). An incremental run reads it too: a chunk sent
     # again after an attempt whose answer was lost is counted by it (`_honest`: created when it was not held), as a
     # full run's is, and so are the removals /deletedEntities names (those held then and not now were removed)
-    organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
-                         if c["data"]["unit_type"] == "organiser"})
+    listed = {c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
+              if c["data"]["unit_type"] == "organiser"}
+    # (an incremental run's planning read too the organisers --only-organiser names that the source no longer lists
+    # — a Huvudman gone from it: what the source placed under another one is taken from it, `across`, the rest said)
+    organisers = sorted(listed | (set(known) if known is not None and not full else set()))
     holdings = {o: known[o] if known is not None and o in known else held(client, o, sleep) for o in organisers}
     sent = Sent(holdings)
     held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
@@ -994,6 +1018,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         said += moved_said(gone, sent)
         said += across_said(crossed_out, holdings, the_plan)
         said += stale_groups(the_plan, holdings, {key for _, key in [*deleted_keys, *gone]})
+        said += unlisted_said(listed, holdings, gone)
     if notes is not None:
         codes = {c["data"]["unit_id"]: c["data"]["school_unit_code"]
                  for c in the_plan.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"}
@@ -1284,6 +1309,14 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      + ", ".join(f"{group}: {the_plan.in_two_classes[group]}" for group in classes[:10])
                      + (", …" if len(classes) > 10 else "") + "): imported as given, each counted in both; a move "
                      "between classes needs the old membership's endDate at the source")
+    for entity, ids in sorted(the_plan.listed_deleted.items()):
+        lines.append(f"deletedEntities: {len(ids)} {entity} the source still lists ({', '.join(ids[:10])}"
+                     f"{', …' if len(ids) > 10 else ''}): taken as deleted (a deletion is final, the list lags), not "
+                     "sent; what names them is left out by design")
+    if the_plan.persons_listed_deleted or the_plan.memberships_listed_deleted:
+        lines.append(f"deletedEntities: {the_plan.persons_listed_deleted} persons the source still lists, and "
+                     f"{the_plan.memberships_listed_deleted} memberships of persons it names stated still: taken as "
+                     "deleted (a deletion is final, the list lags), not sent")
     if the_plan.deleted_not_ids:
         lines.append(f"deletedEntities: {the_plan.deleted_not_ids} ids no entity can have (1-64 of A-Z a-z 0-9 . _ : -, "
                      "not only dots): nothing was imported of them, nothing removed by them")
@@ -1453,11 +1486,14 @@ def register(import_app: typer.Typer) -> None:
 
                 def holding(organisers: list[str]) -> dict[str, list[tuple[str, str]]]:
                     # read once, for `send` too (a large organiser's holdings are a long listing); only the organisers
-                    # the run sends (--only-organiser: another's is not the token's to read)
-                    for o in organisers:
+                    # the run sends (--only-organiser: another's is not the token's to read) — and those
+                    # --only-organiser names that the source lists no longer (a Huvudman gone from it: a school moved
+                    # away from it is noticed, `crossed`, and what it holds besides said, `unlisted_said`)
+                    wanted = [*organisers, *sorted((only or frozenset()) - set(organisers))]
+                    for o in wanted:
                         if (only is None or o in only) and o not in known:
                             known[o] = held(client, o)
-                    return {o: known[o] for o in organisers if o in known}
+                    return {o: known[o] for o in wanted if o in known}
 
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
                                                   organiser=explicit, held=holding if since is not None else None)

@@ -486,6 +486,13 @@ class Plan:
     other_organisers: dict[str, Counter[str]] = field(default_factory=dict)
     #: ids /deletedEntities named that no entity can have (no `SourceId`): not sent as removals (said)
     deleted_not_ids: int = 0
+    #: per entity, the ids the source still listed that /deletedEntities named too (an incremental run): taken as
+    #: deleted, not sent (`plan`: deleted wins), said
+    listed_deleted: dict[str, list[str]] = field(default_factory=dict)
+    #: persons the source still served that /deletedEntities named (their ids not said), and the memberships of them a
+    #: list still stated: not read, not sent (deleted wins)
+    persons_listed_deleted: int = 0
+    memberships_listed_deleted: int = 0
     #: of an incremental run, the source ids reporting holds under an organiser the source no longer places them
     #: under → the organisers they are sent under now (`command.crossed`): what the old one holds of them is removed
     crossed: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -586,6 +593,9 @@ AREA_KINDS = frozenset({"verksamhetsområde", "stadsdel"})
 NO_TYPE = "organisationType: missing (required by the specification; without a schoolUnitCode its kind is unknown)"
 NO_ORGANISER = ("organisations: none is of organisationType Huvudman, so whose the units are is unknown (Skolverket's "
                 "reference API has none): name the organiser with --organiser")
+HUVUDMAN_DELETED = ("organisations: every Huvudman the source lists ({ids}) is named by /deletedEntities too, and what "
+                    "hangs under it is still listed: deleted wins, so whose the units are is unknown; nothing was "
+                    "sent — once the server's lists no longer hold it (or it is no longer named), run again")
 TWO_ORGANISERS = ("--organiser: the source has its own Huvudman (organisationType Huvudman), whose the units are is "
                   "taken from it: leave --organiser out")
 
@@ -862,7 +872,8 @@ class Member:
 TWICE = "{path}: stated again at {other} with another endDate (one group, person and startDate): neither is imported"
 
 
-def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan) -> dict[str, list[Member]]:
+def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan,
+               persons_deleted: Collection[str] = ()) -> dict[str, list[Member]]:
     """Each group's memberships, wherever the specification lets a server state them: on the group
     (`groupMemberships`) or on its persons (`_embedded.groupMemberships` as `/persons?expand=groupMemberships`
     gives them, or `groupMemberships` on the person). The rule where they differ: **the most specific whole list
@@ -872,7 +883,14 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan) ->
     field). Its members are known only when every person served states a list (else `members_unknown`: what
     reporting holds for it is neither sent nor removed). One entry of a group, person and start is one membership:
     stated again alike it is read once, with another end both are refused (`TWICE`). A person's membership without
-    its group is refused naming the person; one of a group not served is not read (counted)."""
+    its group is refused naming the person; one of a group not served is not read (counted). A person
+    /deletedEntities names (`persons_deleted`) is a member of none, whatever a list still states (`plan`: deleted
+    wins; counted in `out.listed_deleted`, its id not said)."""
+    if persons_deleted:
+        served = len(persons)
+        persons = [p for p in persons if p.id not in persons_deleted]
+        if len(persons) < served:
+            out.persons_listed_deleted += served - len(persons)
     groups_by_id = {g.id: g for g in groups}
     held = Shared()  # a person's Ref once however many groups it is in
     stated = {p.id: p.stated_memberships() for p in persons}
@@ -921,6 +939,10 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan) ->
             chosen = from_persons.get(group.id, [])
             if not every_person_states:
                 out.members_unknown.add(group.id)
+        if persons_deleted:
+            stated_of = len(chosen)
+            chosen = [m for m in chosen if m.membership.person is None or m.membership.person.id not in persons_deleted]
+            out.memberships_listed_deleted += stated_of - len(chosen)
         out_members[group.id] = _once_each(group.id, chosen, out)
     return out_members
 
@@ -971,19 +993,39 @@ def _recreated(field_name: str, what: str, ids: list[str], this: str) -> str:
             "new id? the directory holds one; nothing of them is sent or removed until the source has one)")
 
 
+def _not_deleted(out: Plan, entity: str, items: Sequence[S], deleted: Collection[str]) -> Sequence[S]:
+    """`items` without those /deletedEntities names (`plan`: deleted wins), those counted in `out.listed_deleted`."""
+    if not deleted:
+        return items
+    kept = [item for item in items if item.id not in deleted]
+    if len(kept) < len(items):
+        out.listed_deleted[entity] = sorted({item.id for item in items} & set(deleted))
+    return kept
+
+
 def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties: Sequence[Duty],
          activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
          now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None,
-         deleted: Collection[str] = ()) -> Plan:
+         deleted: Collection[str] = (), persons_deleted: Collection[str] = ()) -> Plan:
     """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`); `deleted`: the ids
-    /deletedEntities names (an incremental run)."""
+    /deletedEntities names (an incremental run), `persons_deleted` the persons' of them."""
     deleted = set(deleted)
     out = Plan(now=now)
+    # deleted wins over listed: SS 12000 ids are UUIDs never given again, a deletion is final, and /deletedEntities
+    # is the server's record of it — a list still holding the item is the server's lag (servers differ in how soon a
+    # deletion leaves the lists), not the item come back. Sent, the item was removed right after by its id, but what
+    # the run made from it under other keys (an activity's teaching naming a group or a duty, a unit's groups and
+    # duties) stayed until a full run. Left unread, what names it is left out by design as for any deleted item
+    organisers_deleted = sorted(o.id for o in organisations if o.id in deleted and _kind(o) == ORGANISER)
+    organisations = _not_deleted(out, "organisations", organisations, deleted)
+    groups = _not_deleted(out, "groups", groups, deleted)
+    duties = _not_deleted(out, "duties", duties, deleted)
+    activities = _not_deleted(out, "activities", activities, deleted)
     organisations = _case_apart(out, "organisations", organisations)
     groups = _case_apart(out, "groups", groups)
     duties = _case_apart(out, "duties", duties)
     activities = _case_apart(out, "activities", activities)
-    members = members_of(groups, persons, out)
+    members = members_of(groups, persons, out, persons_deleted)
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
@@ -1051,7 +1093,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     if organiser is not None and has_huvudman:
         raise NoOrganiser(TWO_ORGANISERS)
     if organiser is None and not has_huvudman and organisations:
-        raise NoOrganiser(NO_ORGANISER)
+        # (a source whose every Huvudman /deletedEntities names, still listed with what hangs under it: not one
+        # without a Huvudman, which --organiser would mend)
+        raise NoOrganiser(HUVUDMAN_DELETED.format(ids=", ".join(organisers_deleted)) if organisers_deleted
+                          else NO_ORGANISER)
     by_code: dict[tuple[str, str], list[str]] = {}
     for org in organisations:
         owner = organiser_of(org)

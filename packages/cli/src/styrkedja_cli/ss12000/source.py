@@ -587,7 +587,7 @@ class _Once:
 
 #: the kinds of /deletedEntities the importer reads nothing of (the specification's DeletedEntities lists, and
 #: EndPointsEnum's names for a flat list's `type`): their ids are skipped as they are parsed, never kept. Persons'
-#: ids are never read. Any other kind (organisations, groups, duties, activities — the specification spells it
+#: ids are kept apart, never sent (`_DeletedIds.person_ids`). Any other kind (organisations, groups, duties, activities — the specification spells it
 #: `activitites` — or one a server names its own way) is kept: an id the directory does not hold removes nothing
 NOT_READ_DELETED = frozenset(kind.casefold() for kind in (
     "persons", "person", "absences", "absence", "attendanceEvents", "attendanceEvent", "attendances", "attendance",
@@ -596,7 +596,7 @@ NOT_READ_DELETED = frozenset(kind.casefold() for kind in (
     "syllabuses", "syllabus", "schoolUnitOfferings", "schoolUnitOffering", "aggregatedAttendances"))
 
 
-#: the kinds of /deletedEntities that are persons: their ids are never read, only counted (`_DeletedIds.persons`)
+#: the kinds of /deletedEntities that are persons: counted (`_DeletedIds.persons`), their ids kept apart
 PERSON_KINDS = frozenset({"persons", "person"})
 
 
@@ -618,12 +618,20 @@ class _DeletedIds:
         self.item_depth = 0
         self.in_data = False
         self.listed = 0  # ids the page lists, of every kind (those not read too): a page listing none is empty
-        #: persons the page names (their ids not read): a person deleted at the source leaves memberships behind that
-        #: came from its groups (`command.read_and_plan` reads the groups whole then)
+        #: persons the page names: a person deleted at the source leaves memberships behind that came from its groups
+        #: (`command.read_and_plan` reads the groups whole then)
         self.persons = 0
+        #: their ids, under `data` or not as `kept`: never returned as removals (reporting holds nothing by a person's
+        #: id), only to leave out what a list still states of them this run (`mapping.plan`: deleted wins)
+        self.person_ids: dict[bool, set[str]] = {True: set(), False: set()}
 
     def _wrong(self, kind: str) -> SourceError:
         return SourceError(f"deletedEntities, {self.what}: '{kind or 'data'}' holds an id that is not a string")
+
+    def _keep_person(self, in_data: bool, kind: str, ident: Any) -> None:
+        if not isinstance(ident, str) or not ident:
+            raise self._wrong(kind)
+        self.person_ids[in_data].add(canonical_id(ident))
 
     def _keep(self, in_data: bool, kind: str, ident: Any) -> None:
         if not isinstance(ident, str) or not ident:
@@ -640,9 +648,13 @@ class _DeletedIds:
                 slots.pop()
                 if self.item is not None and len(slots) < self.item_depth:
                     item, self.item = self.item, None
-                    kind = str(item.get("type", item.get("entityType", "")) or "")
-                    self.persons += kind.casefold() in PERSON_KINDS
-                    if kind.casefold() not in NOT_READ_DELETED:
+                    own = str(item.get("type", item.get("entityType", "")) or "")
+                    # (an `{id}` in a kind's list is that kind's, counted as it opened)
+                    self.persons += own.casefold() in PERSON_KINDS and self.item_kind.casefold() not in PERSON_KINDS
+                    kind = (own or self.item_kind).casefold()
+                    if kind in PERSON_KINDS:
+                        self._keep_person(self.in_data, self.item_kind, item.get("id"))
+                    elif kind not in NOT_READ_DELETED:
                         self._keep(self.in_data, self.item_kind, item.get("id"))
                 continue
             self._value(tuple(slots), event, value)
@@ -693,12 +705,14 @@ class _DeletedIds:
         if at_item and event in ("string", "start_map"):
             self.listed += 1
             self.persons += kind.casefold() in PERSON_KINDS
-        if kind.casefold() in NOT_READ_DELETED or not at_item:
+        if (kind.casefold() in NOT_READ_DELETED and kind.casefold() not in PERSON_KINDS) or not at_item:
             return  # a kind not read, or deeper than an item
         if event == "start_map":
             self.item, self.item_kind, self.item_depth, self.in_data = {}, kind, len(path) + 1, in_data
         elif container or event == "null" or event != "string":
             raise self._wrong(kind)
+        elif kind.casefold() in PERSON_KINDS:
+            self._keep_person(in_data, kind, value)
         else:
             self._keep(in_data, kind, value)
 
@@ -906,6 +920,7 @@ class HttpSource:
         self.on_note = on_note  # said as it happens (the progress of a long import)
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self.persons_deleted = 0  # persons /deletedEntities named (`_DeletedIds.persons`)
+        self.persons_deleted_ids: set[str] = set()  # their ids (`_DeletedIds.person_ids`), held for the run only
         self._next_link: str | None = None
         self._expand_refused = self._link_as_given = False  # what the server refused of a page's query (`read`)
         self._filter_refused = False  # the first page's `CHANGED_AFTER` refused: the list read whole (`read`)
@@ -1421,6 +1436,7 @@ class HttpSource:
             finally:
                 answer[1].close()
             self.persons_deleted += listing.persons
+            self.persons_deleted_ids |= listing.person_ids[listing.data_seen]
             _stated_total(answer[0], elsewhere)  # (not compared: a page's kinds not read are not counted here)
             if token:
                 token = self._token_or_link(f"deletedEntities, page {page}", answer[0], token)
@@ -1692,6 +1708,7 @@ class FolderSource:
         self.path, self.max_page_bytes = path, max_page_bytes
         self.held_back: dict[str, str] = {}  # an optional entity the folder has no file of → what it lacks
         self.persons_deleted = 0  # persons deletedEntities.json named (`_DeletedIds.persons`)
+        self.persons_deleted_ids: set[str] = set()  # their ids (`_DeletedIds.person_ids`), held for the run only
         self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _files(self, entity: str) -> list[Path]:
@@ -1779,6 +1796,7 @@ class FolderSource:
             listing = _DeletedIds(file.name)
             ids += listing.read(self._events("deletedEntities", file, data_only=False))[0]
             self.persons_deleted += listing.persons
+            self.persons_deleted_ids |= listing.person_ids[listing.data_seen]
         return ids
 
 
