@@ -294,7 +294,7 @@ def test_a_group_or_a_duty_moved_alone_to_another_huvudmans_school_unit_leaves_t
 def test_the_persons_deleted_entities_names_are_counted_in_every_shape_never_read(body) -> None:
     """New with the rule above (a run whose /deletedEntities names a person reads the groups whole): the persons are
     counted in each shape servers send (`Person` as EndPointsEnum has no such value, yet servers write it), their
-    ids never among those returned as removals (round 32 holds them apart: test_ss12000_round32)."""
+    ids never among those returned as removals (round 31b holds them apart: test_ss12000_round31b)."""
     source, _ = source_of(server({"deletedEntities": lambda request: httpx.Response(200, json=body)}))
     assert source.deleted(SINCE) == ["g1"] and source.persons_deleted == 2
 

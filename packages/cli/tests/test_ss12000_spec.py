@@ -172,7 +172,7 @@ def test_uuids_in_upper_case_and_references_in_lower_case_name_one_entity() -> N
     assert [c["data"]["student_id"] for c in the_plan.changes["memberships"]] == [STUDENT]
     assert [c["data"]["teacher_id"] for c in the_plan.changes["activities"]] == [TEACHER]
     # removes what an import of either spelling sent (another group's: one /deletedEntities names is not sent,
-    # listed or not — deleted wins, round 32)
+    # listed or not — deleted wins, round 31b)
     assert deleted == [GONE]
 
 

@@ -1,4 +1,4 @@
-"""Round 32: what the incremental runs of round 31 still left. Each test failed on the code before it, as its
+"""Round 31b: what the incremental runs of round 31 still left. Each test failed on the code before it, as its
 docstring says (checked by running it with the change taken out).
 
 * a server that still lists an item /deletedEntities names (servers differ in how soon a deletion leaves the lists):
