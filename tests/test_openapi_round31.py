@@ -170,3 +170,26 @@ def test_every_example_body_is_accepted_by_its_service(running, token_issuer):
         sender.done()
     finally:
         sender.client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("running", ["lika"], indirect=True)
+def test_an_id_that_cannot_exist_is_a_422_naming_the_parameter_and_a_well_formed_unknown_one_a_404(running, token_issuer):
+    """LIKA's catalogue ids in a path are read by the body's own id types: a malformed one is bad input (422, as a
+    malformed UUID or organiser id is), one that could exist but does not a missing resource (404)."""
+    _, service = running
+    sid = uuid.uuid4()
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+        for method, path, name in (("GET", "/v1/catalogue/2026 2", "version"),
+                                   ("GET", "/v1/catalogue/x\u0085y", "version"),  # round 31: no_control_characters
+                                   ("DELETE", f"/v1/self-assessments/{sid}/ratings/GR LED 01", "indicator_id"),
+                                   ("PATCH", f"/v1/self-assessments/{sid}/action-plan/items/GR-LED-01-A1;x",
+                                    "activity_id")):
+            answer = client.request(method, path, json={"priority": 1} if method == "PATCH" else None)
+            assert answer.status_code == 422, (path, answer.text)
+            assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [
+                (name, "string_pattern_mismatch")], answer.text
+        unknown = client.get("/v1/catalogue/1999.1")
+        assert unknown.status_code == 404, unknown.text
+        assert [e["rule"] for e in unknown.json()["errors"]] == ["unknown_catalogue_version"], unknown.text
