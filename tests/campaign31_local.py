@@ -13,8 +13,9 @@ once per token: each role the system has (`Role`) of the organiser holding the s
 token, and none. Each run's JSON report is kept under $CAMPAIGN_OUT/<service>/ (default /tmp/styrkedja-campaign31)
 and its failures summarised, one line per (operation, check, status, title), in <service>.txt, less what
 `NOT_FINDINGS` says is not one (each with its reason); `python tests/campaign31_local.py <out>` counts a kept run
-again. The documents hold no examples, so schemathesis' examples phase has none to send: the conformance flows'
-valid requests, sent first, stand for them. It asserts nothing: it is read. What it found is in
+again. The documents held no examples when it ran (each write's body has one since: tests/test_openapi_round31.py),
+so its examples phase had none to send: the conformance flows' valid requests, sent first, stood for them. It asserts
+nothing: it is read. What it found is in
 tests/test_hostile_round31.py."""
 
 from __future__ import annotations

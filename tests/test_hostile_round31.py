@@ -157,14 +157,14 @@ def test_a_calendar_refused_names_the_field_and_its_document_says_the_rule(runni
 
 
 #: (service, method, path, query, body): schema-valid requests of the campaign that a 422 refused by a rule the
-#: document did not state; each rule the 422 names is now named in the document
+#: document did not state; each rule the 422 names is now named in the document. (LIKA's `/v1/catalogue/x\u0085y`,
+#: refused `no_control_characters`, is schema-invalid since the version's pattern is documented: test_openapi_round31)
 STATED = [
     ("assessment", "POST", f"/v1/assessments/{UUID}/retract", None, {"reason": "   "}),
     ("forecast", "POST", "/v1/forecasts", None, {
         "organiser_id": "2999", "school_unit_code": "29990011", "group_id": "7A", "student_id": "s-1",
         "teacher_id": "t-1", "gender": "male", "year": 7, "subject_code": "000", "school_year": "2098/99",
         "term": "HT", "value": "ACCEPTABLE"}),
-    ("lika", "GET", "/v1/catalogue/x\u0085y", None, None),
     ("reporting", "PUT", "/v1/alert-thresholds/2999", None, {"below_forecast_points": 6.103515625e-05}),
     ("reporting", "GET", "/v1/support/open-investigations", {"level": "group", "unit_id": "0"}, None),
     ("reporting", "GET", "/v1/support/summary", {"level": "nation", "unit_id": "x", "term": "HT"}, None),

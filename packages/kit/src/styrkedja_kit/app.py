@@ -15,7 +15,7 @@ import os
 import platform
 import re
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -61,6 +61,7 @@ from .problems import (
     literal_templates_of,
     problem_response,
 )
+from .request_examples import document_examples
 from .security import HardeningMiddleware, install_cors, install_security, without_body
 from .settings import ServiceSettings
 from .supervise import end_if_cancel_asked, within
@@ -562,8 +563,9 @@ def app_on_first_access(create_app: Callable[[Any], FastAPI], settings: Callable
 
 def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: Sequence[APIRouter], *,
                        title: str, uses_outbox: bool = True, consumer: ConsumerSpec | None = None,
-                       require_token: bool = False) -> FastAPI:
-    """`metadata` must already hold the kit's tables (see `define_kit_tables`). `require_token`:
+                       require_token: bool = False, request_examples: Mapping[str, Any] | None = None) -> FastAPI:
+    """`metadata` must already hold the kit's tables (see `define_kit_tables`). `request_examples`: each write
+    operation's example body by operation id (`request_examples.load_request_examples`). `require_token`:
     every route but /healthz, /readyz (and /metrics where `metrics_on_app_port` serves it) needs a bearer token (see
     `security.py`); /readyz tells its consumers' detail to an `ops` token alone (`tells_detail`)."""
     configure_logging(settings.service_name, settings.log_level)
@@ -695,9 +697,9 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = integer_bounds(document_headers(document_security(
+            app.openapi_schema = document_examples(integer_bounds(document_headers(document_security(
                 document_batch_limit(describe(document_problems(generated_openapi())), settings.max_batch_items),
-                app, require_token=require_token)))
+                app, require_token=require_token))), request_examples or {})
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

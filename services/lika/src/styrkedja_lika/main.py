@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from styrkedja_kit.app import app_on_first_access, create_service_app
+from styrkedja_kit.request_examples import load_request_examples
 
 from .action_plans.routes import router as action_plans
 from .catalogue.routes import router as catalogue
@@ -17,7 +18,8 @@ def create_app(settings: LikaSettings) -> FastAPI:
     # comparison before self_assessments: `/v1/self-assessments/compare` must not be read as an id
     return create_service_app(settings, metadata,
                               [catalogue, comparison, self_assessments, action_plans, exports],
-                              title="Styrkedja LIKA service", require_token=True)
+                              title="Styrkedja LIKA service", require_token=True,
+                              request_examples=load_request_examples(__package__))
 
 
 __getattr__ = app_on_first_access(create_app, LikaSettings)  # `uvicorn styrkedja_lika.main:app`

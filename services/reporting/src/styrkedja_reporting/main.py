@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, app_on_first_access, create_service_app
+from styrkedja_kit.request_examples import load_request_examples
 
 from .access.answers import ANSWERS, AnswerCache, StateVersions, VersionReader, document_kept_answers
 from .access.routes import router as access_routes
@@ -106,7 +107,8 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                                                   alerts_routes, compliance_routes, support_routes, ops_routes,
                                                   alert_sweep_routes, access_routes],
                              title="Styrkedja reporting service", uses_outbox=True, require_token=True,
-                             consumer=consumer_spec(settings, registry))
+                             consumer=consumer_spec(settings, registry),
+                             request_examples=load_request_examples(__package__))
     app.description = READ_RULES  # read when the document is first built (the kit adds its own rules after it)
     with_background(app, settings.freshness_sweep_seconds,
                     lambda runtime, every: alert_freshness.run_sweeper(runtime, every), name="freshness-sweep")

@@ -16,6 +16,7 @@ from styrkedja_kit.auth import Principal
 from styrkedja_kit.inputs import InputModel
 
 from ..access.actor import reader, writer
+from ..self_assessments.schemas import ActivityId
 from .rules import EDITABLE, MAX_TAGS, NOT_CLEARED, PlanFilter
 
 #: the plan's filters by owner and tag: a name (the contracts' `Name`) within the lengths an item's owner and tag
@@ -150,7 +151,7 @@ async def get_plan(self_assessment_id: UUID, svc: Service,
 
 @router.patch("/items/{activity_id}", response_model=EditOut,
               responses={409: {"description": "The plan changed since the revision the edit names"}})
-async def edit_item(self_assessment_id: UUID, activity_id: str, body: ItemEditIn, svc: WriteService) -> EditOut:
+async def edit_item(self_assessment_id: UUID, activity_id: ActivityId, body: ItemEditIn, svc: WriteService) -> EditOut:
     changes = body.model_dump(include=body.model_fields_set - {"revision"})
     item, revision = await svc.edit(self_assessment_id, activity_id, changes, made_on=body.revision)
     return EditOut(revision=revision, item=ItemOut(**item))

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ..access.actor import catalogue_reader
 from ..domain import AREA_ORDER, RATED_SCALE, Catalogue, Rating, SchoolForm
+from ..self_assessments.schemas import CatalogueVersion
 from .library import catalogue_for, library
 
 router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"], dependencies=[catalogue_reader])
@@ -90,7 +91,7 @@ async def index() -> CatalogueIndex:
 
 @router.get("/{version}", response_model=CatalogueOut,
             responses={404: {"description": "No such catalogue version"}})
-async def one_version(version: str, school_form: SchoolForm | None = Query(None)) -> CatalogueOut:
+async def one_version(version: CatalogueVersion, school_form: SchoolForm | None = Query(None)) -> CatalogueOut:
     c = catalogue_for(version, field="version", status=404)
     indicators = c.indicators if school_form is None else c.indicators_for(school_form)
     return CatalogueOut(

@@ -19,6 +19,7 @@ from .schemas import (
     AreaScoreOut,
     DraftIn,
     FinaliseIn,
+    IndicatorId,
     PublishedOut,
     RatingOut,
     RatingsIn,
@@ -133,7 +134,7 @@ async def save_ratings(self_assessment_id: UUID, body: RatingsIn, svc: WriteServ
 
 
 @router.delete("/{self_assessment_id}/ratings/{indicator_id}", status_code=204)
-async def remove_rating(self_assessment_id: UUID, indicator_id: str, svc: WriteService) -> Response:
+async def remove_rating(self_assessment_id: UUID, indicator_id: IndicatorId, svc: WriteService) -> Response:
     await svc.remove_rating(self_assessment_id, indicator_id)
     return Response(status_code=204)
 

@@ -22,8 +22,13 @@ from styrkedja_kit.inputs import InputModel, uuid_as_text
 from ..domain import MAX_COMMENT_LENGTH
 from ..domain.ratings import Rule, not_on_scale_message
 
-CatalogueVersion = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")]
-IndicatorId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+#: the catalogue's ids as the events carry them; a path parameter of these types (`/{indicator_id}`,
+#: `/{activity_id}`, `/catalogue/{version}`) is checked and documented by the same rule as the body's field, so an
+#: id that cannot exist is a 422 naming the parameter and its pattern, as a malformed UUID or organiser id is
+LIKA_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+CatalogueVersion = Annotated[str, Field(min_length=1, max_length=32, pattern=LIKA_ID_PATTERN)]
+IndicatorId = Annotated[str, Field(min_length=1, max_length=64, pattern=LIKA_ID_PATTERN)]
+ActivityId = Annotated[str, Field(min_length=1, max_length=64, pattern=LIKA_ID_PATTERN)]
 
 
 def _no_identity_number(value: str | None) -> str | None:
