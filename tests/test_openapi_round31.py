@@ -6,6 +6,7 @@ service, placed by the kit) that its own schema holds valid and that the service
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from inprocess import ORGANISER, auth
 from test_docs_examples import openapi
 
+from styrkedja_contracts import door_rules
 from styrkedja_kit.request_examples import document_examples
 
 SERVICES = ("assessment", "forecast", "lika", "reporting")
@@ -193,3 +195,18 @@ def test_an_id_that_cannot_exist_is_a_422_naming_the_parameter_and_a_well_formed
         unknown = client.get("/v1/catalogue/1999.1")
         assert unknown.status_code == 404, unknown.text
         assert [e["rule"] for e in unknown.json()["errors"]] == ["unknown_catalogue_version"], unknown.text
+
+
+@pytest.mark.parametrize(("service", "events"), [
+    ("assessment", (door_rules.ASSESSMENT, door_rules.SUPPORT, door_rules.PLAN)),
+    ("forecast", (door_rules.FORECAST,)),
+])
+def test_every_item_rule_of_a_written_event_is_named_in_its_document(service, events):
+    """Failed before (round 31's campaign run again on the final code, its examples mutated): an assessment F without
+    an unmet criterion, an extra adjustment naming an investigation — schema-valid bodies, each a 422 whose rule
+    (`criteria_required_below_pass`, `investigation_basis_kind`) the document never named. Each write body's schema
+    now names its event's item rules (`inputs.item_rules_said`, from `door_rules.HELD`)."""
+    document = json.dumps(openapi(service))
+    missing = sorted({rule for event in events for rule in door_rules.item_rules_of(event)
+                      if f"`{rule}`" not in document})
+    assert not missing, missing

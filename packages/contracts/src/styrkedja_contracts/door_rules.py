@@ -20,7 +20,7 @@ or on a name here that no door raises any more.
 
 from __future__ import annotations
 
-__all__ = ["EVERY_EVENT", "HELD", "NOT_HELD", "NOT_ITEM_RULES"]
+__all__ = ["EVERY_EVENT", "HELD", "NOT_HELD", "NOT_ITEM_RULES", "item_rules_of"]
 
 ASSESSMENT = "se.styrkedja.assessment.published.v1"
 ASSESSMENT_RETRACTED = "se.styrkedja.assessment.retracted.v1"
@@ -148,3 +148,9 @@ NOT_HELD: dict[str, str] = {
                "the v1 events take one and a consumer reads it once (the README's \"Lists that mean sets\"); "
                "reporting reads neither list, so a repeat moves no figure, live or rebuilt"),
 }
+
+
+def item_rules_of(event_type: str) -> tuple[str, ...]:
+    """The item rules `event_type` holds by name (`HELD`), the rules every event holds (`EVERY_EVENT`: the text rules
+    each document says once) left out: what a write door's body says it keeps beyond its fields' schemas."""
+    return tuple(rule for rule, events in HELD.items() if event_type in events)

@@ -49,6 +49,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from styrkedja_contracts.door_rules import item_rules_of
 from styrkedja_contracts.envelope import duplicate_key_location
 from styrkedja_contracts.events.base import (
     MAX_INT4,
@@ -324,6 +325,17 @@ def _plain(annotation: Any, kinds: tuple[type, ...]) -> bool:
         args = [arg for arg in get_args(annotation) if arg is not type(None)]
         return len(args) == 1 and _plain(args[0], kinds)
     return annotation in kinds
+
+
+def item_rules_said(event_type: str) -> ConfigDict:
+    """A write body's `model_config` naming the item rules of the event it becomes (`door_rules.item_rules_of`) in its
+    schema's description: rules across its fields (a value below pass names an unmet criterion, a decided intervention
+    names its decider) no JSON Schema keyword states, so a client generated from the document — or a fuzzer mutating
+    its examples — met 422s the document did not announce (round 31's campaign, after the examples)."""
+    rules = ", ".join(f"`{rule}`" for rule in item_rules_of(event_type))
+    return ConfigDict(json_schema_extra={"description": (
+        f"Besides its fields' schemas, each item keeps the rules of its event (`{event_type}`; its contract says each "
+        f"in full), each broken a 422 naming the field and the rule: {rules}.")})
 
 
 class InputModel(BaseModel):

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from styrkedja_contracts import door_rules
 from styrkedja_contracts.events.assessment import AssessmentKind, Criterion
 from styrkedja_contracts.events.base import Round, Year
 from styrkedja_contracts.identifiers import (
@@ -32,12 +33,15 @@ from styrkedja_kit.inputs import (
     SaidText,
     SchoolYearIn,
     UniqueItems,
+    item_rules_said,
     says_something,
 )
 from styrkedja_kit.writes import BatchAnswer
 
 
 class AssessmentIn(InputModel):
+    model_config = item_rules_said(door_rules.ASSESSMENT)
+
     assessment_id: UUID | None = Field(None, description="Omit for a new assessment; give it to revise one.")
     revision: Revision | None = None
     organiser_id: OrganiserId

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
+from styrkedja_contracts import door_rules
 from styrkedja_contracts.identifiers import (
     GroupId,
     Name,
@@ -17,7 +18,7 @@ from styrkedja_contracts.identifiers import (
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn, UniqueItems
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn, UniqueItems, item_rules_said
 from styrkedja_kit.writes import BatchAnswer
 
 #: the longest link taken (what browsers and the sitemaps protocol take: 2,048)
@@ -25,6 +26,8 @@ MAX_LINK_LENGTH = 2048
 
 
 class PlanIn(InputModel):
+    model_config = item_rules_said(door_rules.PLAN)
+
     plan_id: UUID | None = Field(None, description="Omit for a new plan; give it to revise one.")
     revision: Revision | None = None
     organiser_id: OrganiserId

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from styrkedja_contracts import door_rules
 from styrkedja_contracts.events.support import (
     DeciderRole,
     EvaluationOutcome,
@@ -16,11 +17,13 @@ from styrkedja_contracts.events.support import (
 )
 from styrkedja_contracts.identifiers import GroupId, OrganiserId, SchoolUnitCode, StudentId, TeacherId
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SaidText
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SaidText, item_rules_said
 from styrkedja_kit.writes import BatchAnswer
 
 
 class InterventionIn(InputModel):
+    model_config = item_rules_said(door_rules.SUPPORT)
+
     intervention_id: UUID | None = Field(None, description="Omit for a new intervention; give it to revise one.")
     revision: Revision | None = None
     organiser_id: OrganiserId

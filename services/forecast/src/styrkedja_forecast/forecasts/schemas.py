@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from styrkedja_contracts import door_rules
 from styrkedja_contracts.events.base import Year
 from styrkedja_contracts.identifiers import (
     Gender,
@@ -22,11 +23,13 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn, item_rules_said
 from styrkedja_kit.writes import BatchAnswer
 
 
 class ForecastIn(InputModel):
+    model_config = item_rules_said(door_rules.FORECAST)
+
     forecast_id: UUID | None = Field(
         None, description="Optional: the id is derived from organiser + student + subject + school year + term; "
                           "if given it must be that id.")
