@@ -210,3 +210,14 @@ def test_every_item_rule_of_a_written_event_is_named_in_its_document(service, ev
     missing = sorted({rule for event in events for rule in door_rules.item_rules_of(event)
                       if f"`{rule}`" not in document})
     assert not missing, missing
+
+
+def test_lika_names_the_ratings_rules_its_writes_refuse_by():
+    """Failed before (the campaign run again): a schema-valid publish of a draft missing ratings (`rating_missing`), a
+    rating of an indicator not in the catalogue (`unknown_indicator`), a page after another unit's self-assessment
+    (`listed_id`) were 422s whose rules LIKA's document never named."""
+    from styrkedja_lika.domain.ratings import Rule
+
+    document = json.dumps(openapi("lika"))
+    missing = sorted(rule for rule in [*(r.value for r in Rule), "listed_id"] if f"`{rule}`" not in document)
+    assert not missing, missing

@@ -15,6 +15,7 @@ from styrkedja_kit.auth import Principal
 from ..access.actor import reader, writer
 from ..catalogue.library import library
 from ..domain import AREA_ORDER, AssessmentStatus, Rating, score_ratings
+from ..domain.ratings import Rule
 from .schemas import (
     AreaScoreOut,
     DraftIn,
@@ -52,6 +53,13 @@ WriteService = Annotated[SelfAssessments, Depends(write_service)]
 #: rates itself a few times a year, so a client that never pages (one written before the list paged) gets them all
 #: on the first page; a client making drafts without end no longer makes every list answer grow with them
 MAX_PAGE = 1000
+#: the ratings' rules a write answers 422 with, named in the document (round 31's campaign, run again on the final
+#: code: a schema-valid publish of a draft missing ratings, a rating of an indicator not in the catalogue, were 422s
+#: whose rules — against the catalogue and the stored draft, no JSON Schema keyword's — the document never named)
+RATINGS_REFUSED: dict[int | str, dict[str, Any]] = {422: {"description": (
+    "Incomplete or invalid: every missing or invalid indicator, each naming its field and its rule (one of "
+    + ", ".join(f"`{rule.value}`" for rule in Rule) + "; `rating_missing`: an indicator of the catalogue version "
+    "not rated, `unknown_indicator`: one not in it)")}}
 DEFAULT_PAGE = 100
 
 
@@ -105,7 +113,8 @@ async def list_of_unit(request: Request, response: Response, svc: Service,
                        status: Annotated[list[AssessmentStatus] | None, Query()] = None,
                        after: Annotated[UUID | None, Query(
                            description="The next page: the self-assessments after this one (the previous page's "
-                                       "last, as its `Link: rel=\"next\"` names it); omitted: the first page")] = None,
+                                       "last, as its `Link: rel=\"next\"` names it; one of this school unit's, else a 422 "
+                                       "`listed_id`); omitted: the first page")] = None,
                        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=(
                            f"At most this many on a page (1-{MAX_PAGE}, default {DEFAULT_PAGE})"))] = DEFAULT_PAGE,
                        ) -> list[SelfAssessmentSummary]:
@@ -127,7 +136,7 @@ async def get_one(self_assessment_id: UUID, svc: Service) -> SelfAssessmentOut:
 
 
 @router.patch("/{self_assessment_id}/ratings", response_model=SelfAssessmentOut,
-              responses={409: {"description": "The self-assessment is final"}})
+              responses={409: {"description": "The self-assessment is final"}, **RATINGS_REFUSED})
 async def save_ratings(self_assessment_id: UUID, body: RatingsIn, svc: WriteService) -> SelfAssessmentOut:
     """Save some ratings (and comments) of a draft, in any order; an indicator saved again is replaced."""
     return full(*await svc.save(self_assessment_id, body.ratings))
@@ -140,13 +149,13 @@ async def remove_rating(self_assessment_id: UUID, indicator_id: IndicatorId, svc
 
 
 @router.post("/{self_assessment_id}/publish", response_model=SelfAssessmentOut,
-             responses={422: {"description": "Incomplete or invalid: every missing or invalid indicator"}})
+             responses=RATINGS_REFUSED)
 async def publish(self_assessment_id: UUID, svc: WriteService, body: FinaliseIn | None = None) -> SelfAssessmentOut:
     return full(*await svc.finalise(self_assessment_id, publish=True, start_term=body.start_term if body else None))
 
 
 @router.post("/{self_assessment_id}/keep-private", response_model=SelfAssessmentOut,
-             responses={422: {"description": "Incomplete or invalid: every missing or invalid indicator"}})
+             responses=RATINGS_REFUSED)
 async def keep_private(self_assessment_id: UUID, svc: WriteService, body: FinaliseIn | None = None) -> SelfAssessmentOut:
     """Make the self-assessment final without publishing it: it never leaves the service."""
     return full(*await svc.finalise(self_assessment_id, publish=False,
@@ -155,7 +164,7 @@ async def keep_private(self_assessment_id: UUID, svc: WriteService, body: Finali
 
 @router.post("/published", response_model=PublishedOut, status_code=201,
              responses={200: {"description": "The same self-assessment again: nothing stored, no event",
-                              "model": PublishedOut}})
+                              "model": PublishedOut}, **RATINGS_REFUSED})
 async def import_published(item: SelfAssessmentPublishedIn, svc: WriteService, response: Response) -> PublishedOut:
     """The door for a self-assessment published in another tool, sent in whole."""
     result = await svc.import_published(item)
