@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from styrkedja_kit.auth import ROLE_RULE
+
 from .clients import Reporting, UpstreamError
 from .figures import FigureTable, figure_table
 
@@ -28,11 +30,6 @@ async def or_none(read: Awaitable[T]) -> T | None:
 async def figure_or_none(api: Reporting, name: str, **params: object) -> FigureTable | None:
     body = await or_none(api.figure(name, **params))  # type: ignore[arg-type]
     return None if body is None else figure_table(body)
-
-
-#: the rule of a 403 that refuses the reader's roles (the kit's `require_role`): the section is not for the role, at
-#: any level — unlike a 403 of the level or place asked (`read_scope`)
-ROLE_RULE = "role"
 
 
 class Unavailable(list[str]):

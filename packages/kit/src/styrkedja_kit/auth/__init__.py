@@ -15,6 +15,7 @@ Switching a service on:
 
 from .policy import (
                      GRANTS,
+                     ROLE_RULE,
                      AccessDenied,
                      Node,
                      Topic,
@@ -45,7 +46,7 @@ from .web import (
 )
 
 __all__ = [
-    "GRANTS", "OPEN_PATHS", "AccessDenied", "Guard", "GroupRef", "InvalidClaims", "InvalidToken", "IssuerUnavailable",
+    "GRANTS", "OPEN_PATHS", "ROLE_RULE", "AccessDenied", "Guard", "GroupRef", "InvalidClaims", "InvalidToken", "IssuerUnavailable",
     "KeySource", "Level", "Node", "Principal", "RouteInfo", "api_routes", "Role", "Topic", "TokenMiddleware", "TokenVerifier",
     "Write", "authorize", "authorize_read", "authorize_write", "may_read", "may_read_own_write", "may_write",
     "principal_from_claims", "readable_levels", "reading", "require_read", "require_role", "require_write", "require_write_each",

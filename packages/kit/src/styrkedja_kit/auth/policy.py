@@ -206,6 +206,11 @@ def require_read(principal: Principal, node: Node, *, field: str = "scope") -> N
         raise AccessDenied(field, "read_scope", f"this token may not read at {node.level.name.lower()} level here")
 
 
+#: the rule of a 403 refusing the reader's roles (`require_role`), whatever the level or place asked for — a
+#: client tells it from `read_scope`'s (the dashboard: "not for your role", not "not this level")
+ROLE_RULE = "role"
+
+
 def require_role(principal: Principal, *roles: Role, field: str = "roles") -> None:
     if not principal.has(*roles):
-        raise AccessDenied(field, "role", "this token needs one of the roles: " + ", ".join(sorted(roles)))
+        raise AccessDenied(field, ROLE_RULE, "this token needs one of the roles: " + ", ".join(sorted(roles)))
