@@ -67,6 +67,7 @@ from .models import (
     SourceId,
     timestamp,
 )
+from .moves import across, across_said, crossed, crossed_units, groups_gone, taught_by_deleted, unit_key, units_new
 from .oauth import ClientCredentials
 from .source import (
     MAX_EMPTY_PAGES,
@@ -101,7 +102,6 @@ MAX_PAGES = (1, 10_000_000)
 MAX_PAGE_MIB = 16_384
 #: the most items a page is asked to hold (`--page-size`): a page is read whole, its items sent in `CHUNK`s
 PAGE_SIZE_MAX = 10_000
-
 
 
 #: how often a long import says how far it is when its output is no terminal (a scheduled job's log), in seconds
@@ -262,98 +262,6 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     return the_plan, deleted
 
 
-def crossed(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> dict[str, frozenset[str]]:
-    """Of an incremental run's plan: the source ids reporting holds an entity of under an organiser that the plan sends
-    none of that id under, but sends it under another — a school unit (or an area, a group, a duty) the source placed
-    under another Huvudman, and what came from it (a unit's, a group's memberships, an activity's teaching) → the
-    organisers it is sent under now. An id sent under the organiser holding it too (an activity teaching groups of
-    two organisers) is not crossed."""
-    under: dict[str, set[str]] = {}
-    # (a membership's source id is its group's, sent among the groups: the memberships, most of a plan, not walked)
-    for entity, changes in the_plan.changes.items():
-        if entity == "memberships":
-            continue
-        for change in changes:
-            if change["source_id"]:
-                under.setdefault(change["source_id"], set()).add(change["data"]["organiser_id"])
-    out: dict[str, frozenset[str]] = {}
-    for organiser, pairs in holdings.items():
-        for _, source_id in pairs:
-            now = under.get(source_id)
-            if now and organiser not in now:
-                out[source_id] = frozenset(now)
-    return out
-
-
-def crossed_units(crossed_ids: dict[str, frozenset[str]], holdings: dict[str, list[tuple[str, str]]]) -> bool:
-    """Whether any of `crossed` is a unit reporting holds (a school unit, an area, a group): what hangs under it is
-    read whole then (a duty is read whole every run, and leaves nothing of another source id behind)."""
-    return bool(crossed_ids) and any(source_id in crossed_ids and key.startswith("unit:")
-                                     for pairs in holdings.values() for key, source_id in pairs)
-
-
-def units_new(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> set[str]:
-    """Of an incremental run's plan: the school units it sends under an organiser whose directory (read: in
-    `holdings`) holds none of that source id — a school that changed Huvudman, removed at the old one (`across`, or
-    that organiser's own run), or a unit new to reporting. Its groups that did not change are not read by an
-    incremental run, and would stay unsent until a full run."""
-    # (by the unit's id in its key, the source's id of it: a row of reporting's from before it kept source ids has
-    # none, and every unit would look new, every run reading the groups whole)
-    held_units: dict[str, set[str]] = {}
-    for organiser, pairs in holdings.items():
-        held_units[organiser] = {unit[2] for key, _ in pairs
-                                 if key.startswith("unit:school_unit:") and (unit := _unit_key(key)) is not None}
-    return {c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
-            if c["data"]["unit_type"] == "school_unit" and c["data"]["organiser_id"] in held_units
-            and c["data"]["unit_id"] not in held_units[c["data"]["organiser_id"]]}
-
-
-def across(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
-           ) -> list[tuple[str, str]]:
-    """Of an incremental run: what an organiser's directory holds of a source id the source placed under another
-    organiser (`Plan.crossed`) and this run did not send under the first — the school unit, its groups, their
-    memberships and teaching, its duties. Left, the old organiser's readers kept reading a school that changed
-    Huvudman (and reporting refused it at the new one for a token of it alone, `school_unit_code_held`) until a full
-    run. Not what was refused this run, nor the memberships of a group whose members are unknown. A refused
-    membership (its id `group/person`) does not hold its group back: the group was sent at its new organiser, and
-    kept at the old one too it stood in two places, the old organiser's teachers reading it; the membership is
-    refused and said, and sent nowhere until the source mends it (a group refused, or under a refused unit, stays)."""
-    refused = ({r.id.split("/")[0] for r in the_plan.refused if r.entity != "memberships"}
-               | {r.id.split("/")[0] for r in the_plan.under_refused})
-    return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
-            if source_id in the_plan.crossed and organiser not in the_plan.crossed[source_id]
-            and (organiser, key) not in sent and source_id not in refused
-            and not (key.startswith("membership:") and source_id in the_plan.members_unknown)]
-
-
-def across_said(gone: list[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]], the_plan: Plan
-                ) -> list[str]:
-    """The units `across` removed, per organiser they left and the one they are at now."""
-    source_of = {(organiser, key): source_id for organiser, pairs in holdings.items() for key, source_id in pairs}
-    per: dict[tuple[str, str], list[str]] = {}
-    for organiser, key in gone:
-        unit = _unit_key(key)
-        source_id = source_of.get((organiser, key), "")
-        if unit is not None and source_id in the_plan.crossed:
-            kind = "groups" if unit[0] == "group" else "organisations"
-            per.setdefault((organiser, ", ".join(sorted(the_plan.crossed[source_id]))), []).append(
-                f"{kind} {source_id}")
-    return [f"moved to another organiser by the source ({new}): {', '.join(sorted(units)[:10])}"
-            f"{', …' if len(units) > 10 else ''}; removed from organiser {old}'s directory with what hung under them"
-            for (old, new), units in sorted(per.items())]
-
-
-def taught_by_deleted(deleted: Collection[str], holdings: dict[str, list[tuple[str, str]]]) -> bool:
-    """Of an incremental run: whether /deletedEntities names a group or a duty reporting holds. Reporting removes
-    what came from it (the group, its memberships; the duty), but not the teaching assignments naming it, which came
-    from the activities (an assignment's key hashes the activity, the group and the duty): an unchanged activity is not
-    read, and its assignment stayed — a teacher reading a group the source no longer has, or a deleted duty's
-    teacher still teaching — until a full run. Then the activities are read whole, as for a group moved."""
-    named = set(deleted)
-    return bool(named) and any(source_id in named and (key.startswith(("unit:group:", "duty:")))
-                               for pairs in holdings.values() for key, source_id in pairs)
-
-
 def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, str] | None,
              deleted: list[str], persons_deleted: Collection[str] = ()) -> Plan:
     try:
@@ -393,25 +301,6 @@ def _read_named_groups(source: FolderSource | HttpSource, read: dict[str, Any], 
             else:
                 found.append(group)
         read["groups"] = read["groups"] + found
-
-
-def groups_gone(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> set[str]:
-    """Of an incremental run's plan: the ids of the groups reporting holds that the plan moves (sends under another
-    school unit code than reporting holds it at) or leaves out by design (what reporting held of them goes,
-    `moved`, `left_behind`). Not a group refused or under a refused unit (kept as reporting holds it)."""
-    placed = {(c["data"]["organiser_id"], c["data"]["unit_id"]): c["data"]["school_unit_code"] or ""
-              for c in the_plan.changes.get("groups", [])}
-    left = {r.id for r in the_plan.left_out if r.entity == "groups"}
-    out = set()
-    for organiser, pairs in holdings.items():
-        for key, _ in pairs:
-            unit = _unit_key(key)
-            if unit is None or unit[0] != "group":
-                continue
-            code = placed.get((organiser, unit[2]))
-            if unit[2] in left or (code is not None and code != unit[1]):
-                out.add(unit[2])
-    return out
 
 
 _SOURCE_ID = TypeAdapter(SourceId)
@@ -729,7 +618,7 @@ def _group_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """(organiser, group id) → the entity key of each group unit among (organiser, key) pairs."""
     out = {}
     for organiser, key in pairs:
-        unit = _unit_key(key)
+        unit = unit_key(key)
         if unit is not None and unit[0] == "group":
             out[(organiser, unit[2])] = key
     return out
@@ -741,7 +630,7 @@ def moved(sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str,
     old one would stay beside it, one group in two places). A full run removes them as vanished."""
     now = _group_keys(sent)
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, _ in pairs
-            if (organiser, key) not in sent and (unit := _unit_key(key)) is not None and unit[0] == "group"
+            if (organiser, key) not in sent and (unit := unit_key(key)) is not None and unit[0] == "group"
             and (organiser, unit[2]) in now]
 
 
@@ -770,8 +659,8 @@ def moved_said(gone: list[tuple[str, str]], sent: Collection[tuple[str, str]]) -
     now = _group_keys(sent)
     per: dict[str, list[str]] = {}
     for organiser, key in gone:
-        old = _unit_key(key)
-        new = _unit_key(now.get((organiser, old[2]), "")) if old is not None else None
+        old = unit_key(key)
+        new = unit_key(now.get((organiser, old[2]), "")) if old is not None else None
         if old is not None and new is not None:
             per.setdefault(new[1], []).append(f"{old[2]} (from {old[1] or '(no code)'})")
     return [f"groups moved to school unit code {code} by the source: {', '.join(sorted(ids)[:10])}"
@@ -786,7 +675,7 @@ def stale_groups(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]], rem
     per_code: dict[str, list[str]] = {}
     for pairs in holdings.values():
         for key, _ in pairs:
-            unit = _unit_key(key)
+            unit = unit_key(key)
             if unit is not None and unit[0] == "group" and unit[1] not in the_plan.unit_codes and key not in removed:
                 per_code.setdefault(unit[1], []).append(unit[2])
     if not per_code:
@@ -844,13 +733,6 @@ def surely_vanishing(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]])
             if source_id not in kept]
 
 
-def _unit_key(key: str) -> tuple[str, str, str] | None:
-    """(unit type, scope, id) of a directory unit's entity key (`unit:<type>:<scope>:<id>`), else None."""
-    kind, _, rest = key.partition(":")
-    parts = rest.split(":", 2)
-    return (parts[0], parts[1], parts[2]) if kind == "unit" and len(parts) == 3 else None
-
-
 def replaced(created: set[tuple[str, str]], gone: list[tuple[str, str]], codes: dict[str, str]) -> list[str]:
     """Units a full import made new and units it removed in one place: an organiser's school units, a school
     unit's groups. A source that deleted an entity and made it anew under a new id shows so (its history in the
@@ -858,7 +740,7 @@ def replaced(created: set[tuple[str, str]], gone: list[tuple[str, str]], codes: 
     places: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
     for index, pairs in ((0, created), (1, gone)):
         for organiser, key in sorted(pairs):
-            unit = _unit_key(key)
+            unit = unit_key(key)
             if unit is None or unit[0] not in ("school_unit", "group"):
                 continue
             scope = unit[1] if unit[0] == "group" else organiser

@@ -494,7 +494,7 @@ class Plan:
     persons_listed_deleted: int = 0
     memberships_listed_deleted: int = 0
     #: of an incremental run, the source ids reporting holds under an organiser the source no longer places them
-    #: under → the organisers they are sent under now (`command.crossed`): what the old one holds of them is removed
+    #: under → the organisers they are sent under now (`moves.crossed`): what the old one holds of them is removed
     crossed: dict[str, frozenset[str]] = field(default_factory=dict)
     #: the import's clock: a change dated further after it than the consumer takes (`MAX_AHEAD_OF_RECORD_MS`) is
     #: refused on its own (`add`), as reporting's door refuses it (a 422 for the whole batch, round 28t)
