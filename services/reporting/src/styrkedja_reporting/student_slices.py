@@ -8,16 +8,11 @@ student (each slice reads its own rows only: many small slices, the facts read o
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-log = logging.getLogger(__name__)
 
 #: facts per slice in the consistency check (it runs inside a reporting worker, beside its consumer: ~1.5 KB of
 #: Python per fact read, bench/results/mem26.json)
@@ -66,33 +61,3 @@ async def student_ranges(session: AsyncSession, facts: str, where: str, per_slic
     if not edges:
         return [None]
     return [StudentRange(after, up_to) for after, up_to in zip([None, *edges], [*edges, None], strict=True)]
-
-
-def _organisers_sql(table: str) -> str:
-    """`table`'s distinct organiser ids, each found by one descent of an index led by `organiser_id` (a loose
-    index scan: as many descents as organisers, not a read of every row)."""
-    return (f"SELECT organiser_id FROM (WITH RECURSIVE o(organiser_id) AS (SELECT min(organiser_id) FROM {table} "
-            f"UNION ALL SELECT (SELECT min(organiser_id) FROM {table} WHERE organiser_id > o.organiser_id) FROM o "
-            f"WHERE o.organiser_id IS NOT NULL) SELECT organiser_id FROM o WHERE organiser_id IS NOT NULL) AS {table}")
-
-
-async def organisers_in(session: AsyncSession, *tables: str) -> list[str]:
-    """Every organiser with a row in any of `tables` (each with an index led by `organiser_id`), sorted: the parts
-    of a consistency comparison made organiser by organiser. Every materialised cell's key holds its facts'
-    organiser (the nation's cells are the organisers' read), so the parts' counts add up to the whole's; the
-    tables' organisers as well as the facts', so that a cell whose organiser has no facts left is still compared."""
-    union = " UNION ".join(_organisers_sql(t) for t in tables)
-    return sorted((await session.execute(text(union))).scalars().all())
-
-
-async def by_organiser(organisers: Sequence[str], label: str,
-                       compare: Callable[[str], Awaitable[Mapping[str, int]]]) -> Counter[str]:
-    """`compare`'s counts of one organiser, summed over `organisers`; progress in the log (organisers done of
-    all, at every tenth and the last): the check at the national size takes minutes."""
-    found: Counter[str] = Counter()
-    every = max(1, len(organisers) // 10)
-    for done, organiser in enumerate(organisers, 1):
-        found.update(await compare(organiser))
-        if done % every == 0 or done == len(organisers):
-            log.info("consistency check: %s, organisers %d/%d", label, done, len(organisers))
-    return found

@@ -209,7 +209,7 @@ async def test_consistency_check_finds_cells_of_an_organiser_without_facts_and_o
     assert found["students"]["group"] == 1, found
     assert levels["school_unit"] == 1, levels
     async with database.snapshot() as session:
-        with caplog.at_level(logging.INFO, logger="styrkedja_reporting.student_slices"):
+        with caplog.at_level(logging.INFO, logger="styrkedja_reporting.consistency_parts"):
             answer = await consistency_of(session)
     assert answer.figures_per_level["pass"] == found["pass"] and answer.figures_per_level["students"] == found[
         "students"], answer

@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 
+from ..consistency_parts import by_organiser, organisers_in
 from ..directory.tables import placements
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
 from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, assessment_facts
 from ..staging import AreaTransfer, Staged, as_arrays, c_order, json_rows, quoted, rows_of_json, unnest_of
-from ..student_slices import by_organiser, organisers_in
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally

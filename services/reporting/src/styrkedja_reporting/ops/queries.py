@@ -15,11 +15,11 @@ from styrkedja_kit.consumer import RELEASE_EVERY_RECORDS, release_memory
 from styrkedja_kit.db import Database
 
 from ..compliance.handlers import mismatches as compliance_mismatches
+from ..consistency_parts import organisers_in
 from ..directory.rosters import mismatches as roster_mismatches
 from ..directory.tables import placements, units
 from ..figures import tables as figures
 from ..results.tables import ASSESSMENTS, FORECASTS
-from ..student_slices import organisers_in
 from ..support.handlers import mismatches as support_mismatches
 
 #: the tables the sums' comparisons read organiser by organiser: the parts are every organiser of any of them

@@ -55,6 +55,7 @@ from sqlalchemy.schema import SchemaItem
 
 from styrkedja_kit.db import advisory_locks
 
+from ..consistency_parts import by_organiser, organisers_in
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
@@ -66,7 +67,6 @@ from ..staging import (
     quoted,
     unnest_of,
 )
-from ..student_slices import by_organiser, organisers_in
 from .rules import (
     GROUP_SEPARATOR,
     LEVELS,
