@@ -78,6 +78,22 @@ def test_an_example_for_no_operation_is_refused_when_the_document_is_built():
         document_examples(document, {"renamed_post": {}})
 
 
+def test_a_directory_changes_data_is_its_types_contract_among_the_components():
+    """Each change type's branch names its contract's component, which says what the contract's fields say in every
+    other body (an integer's rule, `BODY_INTEGER`). Failed before: the contracts were written into the branches by
+    hand, where the kit's notes on a body's integers never reached (`roster_size`, `year` said nothing)."""
+    from styrkedja_kit.parameters import BODY_INTEGER
+    from styrkedja_reporting.directory.writes import MODELS
+
+    document = openapi("reporting")
+    components = document["components"]["schemas"]
+    branches = {b["properties"]["type"]["const"]: b["properties"]["data"]
+                for b in components["Change"]["oneOf"]}
+    assert branches == {t: {"$ref": f"#/components/schemas/{m.__name__}"} for t, m in MODELS.items()}
+    unit = components["OrganisationUnitUpsertedV1"]["properties"]
+    assert BODY_INTEGER in unit["roster_size"]["description"] and BODY_INTEGER in unit["year"]["description"]
+
+
 # --- the examples, sent: each a request the service accepts ------------------------------------------------------
 
 class Sender:

@@ -9,9 +9,9 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,27 +47,31 @@ _PUBLISHED_COLUMNS = ["organiser_id", "entity_key", "content_hash", "changed_at"
                       "school_unit_code"]
 
 
-def _inlined(node: Any, definitions: Mapping[str, Any]) -> Any:
-    """A contract's JSON Schema with its `$defs` written in place: the request's document has no home for them."""
-    if isinstance(node, dict):
-        if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/$defs/"):
-            return _inlined(definitions[node["$ref"].rsplit("/", 1)[1]], definitions)
-        return {k: _inlined(v, definitions) for k, v in node.items() if k != "$defs"}
-    if isinstance(node, list):
-        return [_inlined(v, definitions) for v in node]
-    return node
+#: the contracts a change's `data` is validated by, one per change type
+_Contract = (OrganisationUnitUpsertedV1 | GroupMembershipUpsertedV1 | TeachingAssignmentUpsertedV1 | DutyUpsertedV1
+             | OrganisationEntityRemovedV1)
+MODELS: dict[str, type[EventData]] = {m.event_type: m for m in get_args(_Contract)}
 
 
 def _data_by_type(schema: dict[str, Any]) -> None:
     """Each change's `data` is its type's contract (`MODELS`, what the route validates it by), said in the document as
     one branch per type. Round 31: `data` was any object, and `{"type": "…duty_upserted.v1", "data": {}}`,
-    schema-valid, a 422."""
-    branches = []
-    for event_type, model in MODELS.items():
-        contract = model.model_json_schema()
-        branches.append({"properties": {"type": {"const": event_type},
-                                        "data": _inlined(contract, contract.get("$defs", {}))}})
-    schema["oneOf"] = branches
+    schema-valid, a 422. The branches take pydantic's own references to the contracts (`ContractData`: the document
+    holds each once, among its components); the serialization schema has none and no branches."""
+    contracts = schema["properties"]["data"].get("anyOf")
+    if contracts is not None:
+        schema["oneOf"] = [{"properties": {"type": {"const": event_type}, "data": contract}}
+                           for event_type, contract in zip(MODELS, contracts, strict=True)]
+
+
+def _as_sent(data: Any) -> Any:
+    return data
+
+
+#: `data` as the document says it: one of the contracts, in `MODELS`' order (the branches above pair them by that
+#: order). The route validates it by its type's contract (a 422 naming the field and the rule), so the field itself
+#: takes any object, as before: `json_schema_input_type` only documents.
+ContractData = Annotated[dict[str, Any], BeforeValidator(_as_sent, json_schema_input_type=_Contract)]
 
 
 class Change(InputModel):
@@ -79,7 +83,7 @@ class Change(InputModel):
     type: Literal["se.styrkedja.organisation.unit_upserted.v1", "se.styrkedja.organisation.membership_upserted.v1",
                   "se.styrkedja.organisation.teaching_assigned.v1", "se.styrkedja.organisation.duty_upserted.v1",
                   "se.styrkedja.organisation.entity_removed.v1"]
-    data: dict[str, Any]
+    data: ContractData
     source_id: str | None = Field(None, pattern=SOURCE_ID)
 
 
@@ -137,11 +141,6 @@ class ChangeSummary(BaseModel):
     unrecorded_writer: int = Field(0, description="Removals: live entities named that were written before reporting "
                                    "recorded their writer; only the organiser admin removes them, so they were not "
                                    "removed (send the removal with the organiser admin's token)")
-
-
-MODELS: dict[str, type[EventData]] = {m.event_type: m for m in (
-    OrganisationUnitUpsertedV1, GroupMembershipUpsertedV1, TeachingAssignmentUpsertedV1, DutyUpsertedV1,
-    OrganisationEntityRemovedV1)}
 
 
 def entity_key(data: EventData) -> str:
