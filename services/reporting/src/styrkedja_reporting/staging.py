@@ -1,6 +1,7 @@
 """Rows sent to PostgreSQL per batch, shared by every capability's tables: arrays (or one JSON text) spread in the
 statement (few rows) or a binary COPY into a temporary table and one statement over it (many rows), plus the
-small SQL helpers those statements are built with (quoting, "C"-collation sort keys, `= ANY(array)`)."""
+small SQL helpers those statements are built with (quoting, "C"-collation sort keys; `= ANY(array)` and the
+other set helpers are the kit's, `styrkedja_kit.sets`)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
-# the kit's, where this module's callers find them (`styrkedja_kit.sets`: a batch's values as arrays)
-from styrkedja_kit.sets import any_of as any_of
 from styrkedja_kit.sets import copy_records
-from styrkedja_kit.sets import rows_in as rows_in
-from styrkedja_kit.sets import sorted_unique as sorted_unique
-from styrkedja_kit.sets import unnested as unnested
 
 
 def pg_type(column: Column[Any]) -> str:

@@ -59,12 +59,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.auth import Level
+from styrkedja_kit.sets import any_of
 
 from ..figures.merit import MeritTally
 from ..figures.tables import FORECAST_COUNTERS, MERIT_COUNTERS, figure_forecasts, figure_merit, figure_pass
 from ..results.rules import NATION
 from ..results.tables import STORES
-from ..staging import any_of
 from .complement import (
     TOTAL,
     TreeDecision,

@@ -26,6 +26,7 @@ from styrkedja_kit.auth import (
 )
 from styrkedja_kit.auth.audit import record_read
 from styrkedja_kit.auth.policy import Reach
+from styrkedja_kit.sets import any_of
 
 from ..exports.table import Column, ColumnType, Difference, Ratio, Row, Table, Withheld
 from ..figures.facts import Result
@@ -34,7 +35,6 @@ from ..figures.merit import final_grades, merit_contribution
 from ..figures.read import linked_facts_of_group
 from ..persistence import metadata
 from ..results.read import CURRENT_SCOPE, Scope
-from ..staging import any_of
 from .answers import mark_audited
 from .disclosure import SHARE_DECIMALS, DisclosureRules, round_count, share_of_shown, suppressed_levels
 from .scope import node_of, reader_of

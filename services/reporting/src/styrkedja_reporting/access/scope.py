@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.auth import GroupRef, Level, Node, Principal, Role
 from styrkedja_kit.days import school_today
+from styrkedja_kit.sets import any_of
 
 from ..directory.tables import duties, placements, teaching_assignments, units
 from ..results.rules import GROUP_SEPARATOR
-from ..staging import any_of
 
 #: SS 12000 duty roles that make a person the principal of the duty's school unit.
 PRINCIPAL_DUTIES = frozenset({"rektor", "biträdande rektor", "principal"})

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import Scale
+from styrkedja_kit.sets import any_of
 
 from ..figures.facts import Forecast, Result, ResultKind
 from ..figures.linked import result_id_of
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..results.tables import assessment_facts, forecast_facts
-from ..staging import any_of
 from ..support.read import active_support_of
 from .at_risk import AtRiskRule, at_risk
 

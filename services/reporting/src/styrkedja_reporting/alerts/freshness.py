@@ -40,6 +40,7 @@ from styrkedja_contracts.events.alert import AlertRule
 from styrkedja_kit.app import Runtime
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
+from styrkedja_kit.sets import any_of
 
 from ..figures.freshness import Band, band
 from ..figures.periods import SchoolYear, Term, TermPeriod
@@ -50,7 +51,7 @@ from ..registry import batch_memo
 from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
-from ..staging import any_of, as_arrays
+from ..staging import as_arrays
 from .handlers import (
     ASSESSMENT_ROWS_BEFORE,
     ASSESSMENT_TYPES,

@@ -41,7 +41,7 @@ from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedRe
 from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.outbox import NOTIFY_CHANNEL, Outbox
-from styrkedja_kit.sets import insert_rows, insert_statement
+from styrkedja_kit.sets import any_of, insert_rows, insert_statement, rows_in
 
 from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
@@ -59,7 +59,7 @@ from ..results.tables import (
     forecast_facts,
     placement_of,
 )
-from ..staging import any_of, as_arrays, json_rows, rows_in, rows_of_json
+from ..staging import as_arrays, json_rows, rows_of_json
 from .events import event_data
 from .rules import (
     Action,

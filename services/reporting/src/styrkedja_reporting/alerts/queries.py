@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..staging import any_of
+from styrkedja_kit.sets import any_of
+
 from .rules import Alert
 from .tables import alert_comments, alert_thresholds, alerts
 

@@ -68,12 +68,13 @@ from styrkedja_contracts import (
 from styrkedja_contracts.calendar import DEFAULT_CALENDAR, Window, forecast_window, round_window
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar
 from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.sets import any_of, rows_in
 
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
 from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
-from ..staging import any_of, json_rows, rows_in, rows_of_json, temporal_text
+from ..staging import json_rows, rows_of_json, temporal_text
 from .opening import derive_opened, open_windows
 from .rules import (
     Assignment,

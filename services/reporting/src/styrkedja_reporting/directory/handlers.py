@@ -19,9 +19,9 @@ from styrkedja_contracts import (
 )
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import advisory_locks
+from styrkedja_kit.sets import any_of, unnested
 
 from ..registry import forget, plain_data
-from ..staging import any_of, unnested
 from . import tables as t
 from .rosters import rebuild_rosters
 from .rules import Row, moves, newest, organiser_spelt, placement_changes, unit_scope

@@ -31,8 +31,8 @@ from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.problems import Problem
 from styrkedja_kit.rules import RuleViolation, RuleViolations
+from styrkedja_kit.sets import any_of, rows_in, unnested
 
-from ..staging import any_of, rows_in, unnested
 from .rules import NOT_IN_FUTURE_RULE, applies, dated_ahead, in_kept_spelling, unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
 

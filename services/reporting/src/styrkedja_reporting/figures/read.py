@@ -17,12 +17,13 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_kit.sets import any_of
+
 from ..directory.rosters import roster_sizes_on
 from ..directory.tables import placements
 from ..results.read import Scope, level_rows, nation_unit, scoped
 from ..results.rules import GROUP_SEPARATOR, NATION
 from ..results.tables import assessment_facts, forecast_facts
-from ..staging import any_of
 from .pass_share import PassTally
 from .state import Multiset
 from .tables import PASS_COUNTERS, AdditiveTable, figure_pass

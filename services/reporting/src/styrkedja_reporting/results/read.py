@@ -34,12 +34,12 @@ from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Node, Principal, may_read
 from styrkedja_kit.problems import Problem, field_error
+from styrkedja_kit.sets import any_of
 
 from ..access.complement import tree_key, unit_of
 from ..access.decision import decision_for, results_slice, undecided
 from ..access.disclosure import TABLE_NEAR_FULL, Disclosure, DisclosureRules, Reason
 from ..access.scope import node_from, placements_of
-from ..staging import any_of
 from .disclose import SLICE, state_version
 from .rules import GROUP_SEPARATOR, NATION, read_level, share
 from .tables import STORES
