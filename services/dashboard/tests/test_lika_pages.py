@@ -51,12 +51,14 @@ def dashboard() -> Iterator[Callable[..., TestClient]]:
     settings = DashboardSettings(reporting_url="http://reporting.test", lika_url="http://lika.test",
                                  issuer="http://issuer.test")
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8100", raise_server_exceptions=False) as client:
-        def signed_in(upstream: Callable[[httpx.Request], httpx.Response]) -> TestClient:
+        def signed_in(upstream: Callable[[httpx.Request], httpx.Response], organisers: list[str] | None = None
+                      ) -> TestClient:
             client.app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))  # type: ignore[attr-defined]
             session = client.app.state.sessions._new()  # type: ignore[attr-defined]
             session.token, session.token_expires_at = "opaque-token", time.time() + 600
             session.principal = principal_from_claims({"sub": "u-1", "roles": ["organiser_admin"],
-                                                        "organisers": [ORGANISER]})
+                                                        "organisers": [ORGANISER] if organisers is None
+                                                        else organisers})
             client.cookies.set(COOKIE, session.id)
             return client
         yield signed_in
@@ -84,3 +86,12 @@ def test_a_service_naming_the_same_page_again_is_a_502_naming_it_never_read_for_
     page = dashboard(lika({None: ([0], IDS[0]), IDS[0]: ([1], IDS[0])}, [])).get(
         f"/lika?huvudman={ORGANISER}&enhet={UNIT}")
     assert page.status_code == 502 and "samma sida igen" in page.text, page.text[:500]
+
+
+def test_a_login_without_an_organiser_is_told_so_as_on_every_other_page(dashboard):
+    """The pages' one rule (`web.pages.organiser_of`). Failed on the old code: LIKA's page had a copy of its own,
+    which told a login without any organiser that it may not read "that organiser" (none was named)."""
+    page = dashboard(lika({None: ([0], None)}, []), organisers=[]).get(f"/lika?enhet={UNIT}")
+    assert page.status_code == 403 and "Din inloggning saknar huvudman." in page.text, page.text[:500]
+    named = dashboard(lika({None: ([0], None)}, []), organisers=[]).get(f"/lika?huvudman={ORGANISER}&enhet={UNIT}")
+    assert named.status_code == 403 and "inte behörighet till den huvudmannen" in named.text, named.text[:500]

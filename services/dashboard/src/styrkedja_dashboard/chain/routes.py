@@ -10,7 +10,6 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_kit.auth import GRANTS, Level, Role
 
 from ..clients import Reporting, UpstreamError, query_string
@@ -19,7 +18,7 @@ from ..names import unit_names
 from ..period import Period, choose
 from ..reads import Unavailable, figure_or_none
 from ..unit.routes import unit_page
-from ..web.pages import Current, render, reporting
+from ..web.pages import Current, organiser_of, organisers_of, render, reporting
 from .figures import cell_extras, unit_extras
 from .view import Matrix, matrix, table
 
@@ -72,10 +71,6 @@ Chosen = Annotated[Filters, Depends(filters)]
 Api = Annotated[Reporting, Depends(reporting)]
 
 
-def organisers_of(session: Current) -> list[str]:
-    return sorted(session.principal.organisers) if session.principal else []
-
-
 async def _or_denied(read: Awaitable[T]) -> T | None:
     """A table outside the user's scope is left out (the page says so); the service decided."""
     try:
@@ -123,19 +118,6 @@ async def extras(api: Reporting, organiser: str, f: Filters, period: Period,
     return {"cells": cell_extras(trend, gap), "units": unit_extras(fresh, cover)}
 
 
-def _organiser(session: Current, f: Filters) -> str:
-    organisers = organisers_of(session)
-    if f.huvudman:
-        # only a choice among the token's organisers; the service checks scope again on every read
-        chosen = canonical_organiser_id(f.huvudman)  # `2120001234` is the token's 212000-1234
-        if chosen not in organisers:
-            raise HTTPException(403, "Du har inte behörighet till den huvudmannen.")
-        return chosen
-    if not organisers:
-        raise HTTPException(403, "Din inloggning saknar huvudman.")
-    return organisers[0]
-
-
 def _start_unit(session: Current) -> str | None:
     """Where a principal or teacher starts: their own unit (the organiser level is not theirs)."""
     p = session.principal
@@ -147,7 +129,7 @@ def _start_unit(session: Current) -> str | None:
 
 @router.get("/kedjan")
 async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Response:
-    organiser = _organiser(session, default_level(session, f))
+    organiser = organiser_of(session, default_level(session, f).huvudman)
     if not f.enhet and not request.url.query and (unit := _start_unit(session)):
         return RedirectResponse("/kedjan?" + f.query(enhet=unit, huvudman=organiser), status_code=303)
     found = await tables(api, organiser, f)
@@ -176,7 +158,7 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
 
 @router.get("/kedjan/export.{fmt}")
 async def chain_export(session: Current, api: Api, f: Chosen, fmt: Literal["csv", "xlsx"]) -> Response:
-    organiser = _organiser(session, default_level(session, f))
+    organiser = organiser_of(session, default_level(session, f).huvudman)
     found, names = await asyncio.gather(tables(api, organiser, f), unit_names(api, organiser))
     m = found.get("years") if f.enhet else found.get("units")
     if m is None:
@@ -207,7 +189,7 @@ async def drill_down(request: Request, session: Current, api: Api,
     """The list behind a figure: the unit's children one level down with their share and gender
     gap; under a group, the students (pseudonymous ids) — as far as the service lets the user see."""
     f = Filters(huvudman, "school_unit", None, lasar, termin, omgang, amne)
-    organiser = _organiser(session, f)
+    organiser = organiser_of(session, f.huvudman)
     unit = enhet or organiser
     if not lasar:
         whole = await api.assessment_results(level="organiser", organiser_id=organiser, subject_code=amne)

@@ -7,10 +7,8 @@ import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
-
-from styrkedja_contracts.identifiers import canonical_organiser_id
 
 from ..clients import Lika, Reporting
 from ..downloads import csv_response
@@ -19,7 +17,7 @@ from ..formats import day
 from ..names import NO_NAMES, UnitNames, unit_names
 from ..reads import or_none
 from ..shapes import named, number, text
-from ..web.pages import Current, lika, render, reporting
+from ..web.pages import Current, lika, organiser_of, render, reporting
 
 router = APIRouter()
 
@@ -33,16 +31,6 @@ STATUS_OF_ASSESSMENT = {"DRAFT": "utkast", "PRIVATE": "privat", "PUBLISHED": "pu
 LikaApi = Annotated[Lika, Depends(lika)]
 ReportingApi = Annotated[Reporting, Depends(reporting)]
 UNIT = r"^[0-9]{8}$"
-
-
-def _organiser(session: Current, chosen: str | None) -> str:
-    organisers = sorted(session.principal.organisers) if session.principal else []
-    chosen = canonical_organiser_id(chosen) if chosen else chosen  # `2120001234` is the token's 212000-1234
-    if chosen and chosen in organisers:
-        return chosen
-    if chosen or not organisers:
-        raise HTTPException(403, "Du har inte behörighet till den huvudmannen.")
-    return organisers[0]
 
 
 async def _names_of(rep: Reporting, assessment: dict[str, Any]) -> UnitNames:
@@ -59,7 +47,7 @@ def _names() -> dict[str, dict[str, str]]:
 async def overview(request: Request, session: Current, api: LikaApi, rep: ReportingApi,
                    huvudman: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{1,20}$")] = None,
                    enhet: Annotated[str | None, Query(pattern=UNIT)] = None) -> Response:
-    organiser = _organiser(session, huvudman)
+    organiser = organiser_of(session, huvudman)
     compilation, names = await asyncio.gather(rep.lika_school_units(organiser_id=organiser),
                                               unit_names(rep, organiser))
     own = await api.self_assessments(organiser_id=organiser, school_unit_code=enhet) if enhet else None

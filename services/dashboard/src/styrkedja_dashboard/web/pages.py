@@ -105,12 +105,17 @@ def login_url(next_url: str) -> str:
     return "/logga-in?next=" + quote(next_url, safe="")
 
 
+def organisers_of(session: Session) -> list[str]:
+    """The token's organisers, in order (the first is the pages' default)."""
+    return sorted(session.principal.organisers) if session.principal else []
+
+
 def organiser_of(session: Session, chosen: str | None) -> str:
     """The organiser a page is about: a choice among the token's organisers, else the first (the
-    service checks scope again on every read)."""
+    service checks scope again on every read). Every page's rule (the chain's, LIKA's, the reports')."""
     from fastapi import HTTPException
 
-    organisers = sorted(session.principal.organisers) if session.principal else []
+    organisers = organisers_of(session)
     if chosen:
         chosen = canonical_organiser_id(chosen)  # `?huvudman=2120001234` is the token's 212000-1234
         if chosen not in organisers:
