@@ -25,7 +25,7 @@ from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, 
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
 from ..settings import ReportingSettings
-from .read import CELLS_PER_TURN, Filters, Level, ResultCell, Split, parts_of, read_cells
+from .read import CELLS_PER_TURN, Filters, Kind, Level, ResultCell, Split, parts_of, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
 
@@ -73,7 +73,7 @@ async def json_in_turns(cells: list[ResultCell]) -> AsyncIterator[bytes]:
     yield b"]"
 
 
-def _answer(request: Request, response: Response, cells: list[ResultCell], name: str, format: str | None):
+def _answer(request: Request, response: Response, cells: list[ResultCell], name: str, format: str | None) -> Response:
     """JSON as the list of cells (the API's own shape, encoded by pydantic-core: the cells are the response
     model already; at once where they are few, else in turns, streamed); CSV and xlsx as a table (exports/)."""
     answer: Response
@@ -87,6 +87,20 @@ def _answer(request: Request, response: Response, cells: list[ResultCell], name:
     for header in [h for h in response.headers if h.lower().startswith("x-styrkedja")]:
         answer.headers[header] = response.headers[header]
     return answer
+
+
+async def _read(request: Request, response: Response, principal: Principal, kind: Kind,
+                level: Level, filters: Filters, name: str, format: str | None) -> Response:
+    """The cells of `kind` the reader may read, answered in the format asked for (file `name-level-organiser`)."""
+    async with runtime_of(request).db.sessions.begin() as session:
+        await one_snapshot(session)  # the cells and their disclosure decision: one state
+        scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], filters.organiser_id,
+                                    filters.unit_id)
+        cells = await read_cells(session, kind, level, filters, scope, max_cells(request))
+        await set_freshness(session, response, request)
+    if level != "student":  # student-level reads are audited: never kept
+        keep_answer(request, scope)
+    return _answer(request, response, cells, f"{name}-{level}-{filters.organiser_id or 'alla'}", format)
 
 
 @router.get("/results/assessments", responses=FORMAT_RESPONSES, response_model=list[ResultCell])
@@ -111,18 +125,10 @@ async def assessment_results(
     whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
     school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
     for one of the national average size) and every organiser at organiser level are within it."""
-    unit_id = unit_at_level(level, unit_id)
-    filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
+    filters = Filters(organiser_id=organiser_id, unit_id=unit_at_level(level, unit_id), subject_code=subject_code,
                       school_year=school_year, term=term, round=round, kind=kind, year=year, gender=gender,
                       split=tuple(split))
-    async with runtime_of(request).db.sessions.begin() as session:
-        await one_snapshot(session)  # the cells and their disclosure decision: one state
-        scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
-        cells = await read_cells(session, "assessments", level, filters, scope, max_cells(request))
-        await set_freshness(session, response, request)
-    if level != "student":  # student-level reads are audited: never kept
-        keep_answer(request, scope)
-    return _answer(request, response, cells, f"resultat-{level}-{organiser_id or 'alla'}", format)
+    return await _read(request, response, principal, "assessments", level, filters, "resultat", format)
 
 
 @router.get("/results/forecasts", responses=FORMAT_RESPONSES, response_model=list[ResultCell])
@@ -145,14 +151,6 @@ async def forecast_results(
     whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
     school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
     for one of the national average size) and every organiser at organiser level are within it."""
-    unit_id = unit_at_level(level, unit_id)
-    filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
+    filters = Filters(organiser_id=organiser_id, unit_id=unit_at_level(level, unit_id), subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
-    async with runtime_of(request).db.sessions.begin() as session:
-        await one_snapshot(session)  # the cells and their disclosure decision: one state
-        scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
-        cells = await read_cells(session, "forecasts", level, filters, scope, max_cells(request))
-        await set_freshness(session, response, request)
-    if level != "student":  # student-level reads are audited: never kept
-        keep_answer(request, scope)
-    return _answer(request, response, cells, f"prognoser-{level}-{organiser_id or 'alla'}", format)
+    return await _read(request, response, principal, "forecasts", level, filters, "prognoser", format)
