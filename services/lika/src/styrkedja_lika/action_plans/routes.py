@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from styrkedja_contracts.events.lika import MAX_TAG_LENGTH, ActionStatus, LikaArea
 from styrkedja_contracts.identifiers import Name
-from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.inputs import InputModel
 
@@ -33,13 +32,11 @@ router = APIRouter(prefix="/v1/self-assessments/{self_assessment_id}/action-plan
 
 
 def service(request: Request, caller: Principal = reader) -> ActionPlans:
-    runtime = runtime_of(request)
-    return ActionPlans(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
+    return ActionPlans.of(request, caller)
 
 
 def write_service(request: Request, caller: Principal = writer) -> ActionPlans:
-    runtime = runtime_of(request)
-    return ActionPlans(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
+    return ActionPlans.of(request, caller)
 
 
 Service = Annotated[ActionPlans, Depends(service)]

@@ -13,12 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1
-from styrkedja_kit.auth import Principal
-from styrkedja_kit.db import Database
-from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.revisions import following_revision
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
+from ..access.actor import Acting
 from ..access.rules import Owner, not_found, require_visible, require_write
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment, generate_action_plan
 from ..problems import raise_if_any
@@ -57,13 +55,7 @@ async def generate_plan(session: AsyncSession, assessment: dict[str, Any], catal
     return [plan_event(assessment, 1, items, now, max_event_bytes)]
 
 
-class ActionPlans:
-    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Principal) -> None:
-        self.db = db
-        self.outbox = outbox
-        self.max_event_bytes = max_event_bytes
-        self.actor = actor
-
+class ActionPlans(Acting):
     async def _assessment(self, session: AsyncSession, self_assessment_id: uuid.UUID) -> dict[str, Any]:
         """The self-assessment of the plan, if the caller may read it: one it may not is answered as an id never
         stored (`require_visible`), before whether it has a plan is told."""

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from styrkedja_contracts.events.lika import SchoolForm
 from styrkedja_contracts.identifiers import OrganiserId, SchoolUnitCode
-from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal
 
 from ..access.actor import reader, writer
@@ -34,13 +33,11 @@ router = APIRouter(prefix="/v1/self-assessments", tags=["self-assessments"])
 
 
 def service(request: Request, caller: Principal = reader) -> SelfAssessments:
-    runtime = runtime_of(request)
-    return SelfAssessments(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
+    return SelfAssessments.of(request, caller)
 
 
 def write_service(request: Request, caller: Principal = writer) -> SelfAssessments:
-    runtime = runtime_of(request)
-    return SelfAssessments(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
+    return SelfAssessments.of(request, caller)
 
 
 #: For reads: the caller's read scope decides per self-assessment.

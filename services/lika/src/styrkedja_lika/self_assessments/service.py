@@ -21,11 +21,9 @@ from styrkedja_contracts import CloudEvent
 from styrkedja_contracts.calendar import DEFAULT_CALENDAR
 from styrkedja_contracts.events.base import EARLIEST_YEAR, LAST_SCHOOL_YEAR_START
 from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
-from styrkedja_kit.auth import Principal
-from styrkedja_kit.db import Database
-from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
+from ..access.actor import Acting
 from ..access.rules import (
     Owner,
     may_read,
@@ -121,13 +119,7 @@ Loaded = tuple[dict[str, Any], dict[str, tuple[str, str | None]]]
 """A stored self-assessment row and its `{indicator_id: (rating, comment)}`."""
 
 
-class SelfAssessments:
-    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Principal) -> None:
-        self.db = db
-        self.outbox = outbox
-        self.max_event_bytes = max_event_bytes
-        self.actor = actor
-
+class SelfAssessments(Acting):
     async def _visible(self, session: AsyncSession, self_assessment_id: uuid.UUID, *,
                        lock: bool = False) -> dict[str, Any]:
         """The row of a self-assessment the caller may read; one it may not is answered as an id never stored
