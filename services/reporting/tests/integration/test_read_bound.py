@@ -99,3 +99,14 @@ async def test_a_principal_s_read_counts_only_the_cells_it_may_read(settings, to
     _refused(await _get(settings, both, 1, {"level": "student", "organiser_id": "2999"}), 1)
     answered = await _get(settings, both, 2, {"level": "student", "organiser_id": "2999"})
     assert sorted(c["unit_id"] for c in answered.json()) == ["s-1", "s-2"]
+
+
+async def test_every_parameter_a_refusal_names_is_one_its_operation_takes(settings, admin_token):
+    """Failed before: a forecasts read too large was told to narrow by `round` and `kind`, parameters only the
+    assessments read takes (one list of narrowing parameters for both)."""
+    async with service_client("styrkedja_reporting", settings) as c:
+        paths = (await c.get("/openapi.json", headers={"Authorization": f"Bearer {admin_token}"})).json()["paths"]
+    for kind in ("assessments", "forecasts"):
+        taken = {p["name"] for p in paths[f"/v1/results/{kind}"]["get"]["parameters"] if p["in"] == "query"}
+        named = {e["field"] for e in read.TooManyCells(1, read.Filters(), kind).errors}
+        assert named and named <= taken, (kind, sorted(named - taken))

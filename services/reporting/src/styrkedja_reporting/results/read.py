@@ -54,7 +54,13 @@ CELLS_PER_TURN = 2_000
 VALUES_PER_CELL = max(len(scale_values(scale)) for scale in Scale)
 
 #: the filters that narrow a read, named to a reader refused one too large (`TooManyCells`)
-NARROWING = ("organiser_id", "unit_id", "subject_code", "school_year", "term", "round", "kind", "year", "gender")
+#: the query parameters that narrow a read of each kind, named by a refusal of one too large (a forecast has no round
+#: or kind: a forecasts read told to narrow by them was told of parameters its operation does not take)
+NARROWING: dict[str, tuple[str, ...]] = {
+    "assessments": ("organiser_id", "unit_id", "subject_code", "school_year", "term", "round", "kind", "year",
+                    "gender"),
+    "forecasts": ("organiser_id", "unit_id", "subject_code", "school_year", "term", "year", "gender"),
+}
 
 Level = Literal["student", "group", "school_unit", "area", "organiser", "nation"]
 Kind = Literal["assessments", "forecasts"]
@@ -158,8 +164,8 @@ class TooManyCells(Problem):
     """A read that would answer more than `max_cells` cells: refused whole (422), never answered in part — its rows
     and cells are held until encoded, so one read of every student nationally was GBs in one worker (issue 16)."""
 
-    def __init__(self, max_cells: int, filters: Filters) -> None:
-        open_ = [name for name in NARROWING if getattr(filters, name) is None]
+    def __init__(self, max_cells: int, filters: Filters, kind: Kind) -> None:
+        open_ = [name for name in NARROWING[kind] if getattr(filters, name) is None]
         narrow = f"; narrow it by {', '.join(open_)}" if open_ else ""
         message = (f"this read has more than {max_cells:,} cells, the most one read answers{narrow} "
                    f"(or read a level above)")
@@ -314,7 +320,7 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     finally:
         await result.close()
     if read.cut:
-        raise TooManyCells(cast(int, max_cells), filters)
+        raise TooManyCells(cast(int, max_cells), filters, kind)
     if scope is None:
         return cells
     if principal is not None and judged != level:

@@ -149,7 +149,7 @@ async def forecast_results(
     A read answers at most `STYRKEDJA_RESULTS_READ_MAX_CELLS` cells (40,000 unless the service is set otherwise;
     the cells the reader may read: a teacher's groups', a principal's units'): a read of more is refused
     whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
-    school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
+    school_year, term, year, gender), never answered in part. An organiser's students (~22,000 results
     for one of the national average size) and every organiser at organiser level are within it."""
     filters = Filters(organiser_id=organiser_id, unit_id=unit_at_level(level, unit_id), subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
