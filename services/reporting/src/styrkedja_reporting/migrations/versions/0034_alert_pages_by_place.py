@@ -11,8 +11,9 @@ so the indexes are built in an autocommit block: the migrations before this one 
 documented behaviour), and this revision is stamped in a transaction of its own after the builds. A build stopped
 half-way (the process killed, a cancel) leaves an INVALID index under the name, which IF NOT EXISTS would keep and
 the planner never uses: such an index is dropped and built again; a valid one (a run that built them and died
-before the stamp) is kept. The builds wait for the transactions open on alerts when they start (PostgreSQL's rule
-for CONCURRENTLY): an open transaction holds the migration, not the writers.
+before the stamp) is kept. Each build waits (PostgreSQL's rule for CONCURRENTLY) for the transactions open on alerts
+when it starts, and before it ends for every transaction of the database older than its scan (a rebuild's long read,
+say): an open transaction holds the migration, not the writers.
 
 Downgrade: the indexes dropped, CONCURRENTLY as well (a plain DROP INDEX takes ACCESS EXCLUSIVE on alerts: reads
 wait too); the pages read the same rows, sorting them again.
