@@ -148,6 +148,7 @@ async def _decode_child(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _child(args: argparse.Namespace) -> dict[str, Any]:
     from apply import postgres_cpu_seconds, recomputation
+    from sqlalchemy import text
 
     import styrkedja_contracts
     import styrkedja_kit
@@ -246,6 +247,8 @@ async def _child(args: argparse.Namespace) -> dict[str, Any]:
         out["by_handler_us_per_event"] = {name: {"python": round(py * 1e6 / events, 1), "postgres": round(pg * 1e6 / events, 1),
                                                  "statements_per_batch": round(n / out["batches"], 1)}
                                           for name, (py, pg, n) in by_handler.items()}
+    async with db.engine.connect() as conn:  # how many alerts the batches wrote (each pays the alerts' indexes)
+        out["alerts"] = (await conn.execute(text("SELECT count(*) FROM alerts"))).scalar_one()
     if args.verify:
         out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
     await db.dispose()

@@ -526,8 +526,9 @@ class StageClock:
 
 def worker_metrics(r_url: str, workers: int = 1, tries: int = 40) -> list[str]:
     """/metrics of reporting's uvicorn `workers`: since round 31 one scrape tells every worker's counters summed (the
-    kit's multiprocess mode, which has no `process_start_time_seconds`: the first answer is the one kept); a service
-    of an older kit, whose workers kept their own, is told apart by that line, up to `tries` connections."""
+    kit's multiprocess mode, whose `process_start_time_seconds` carries each worker's `pid`, so no unlabelled line: the
+    first answer is the one kept); a service of an older kit, whose workers kept their own, is told apart by that line,
+    up to `tries` connections."""
     seen: dict[str, str] = {}
     for _ in range(tries if workers > 1 else 1):
         text = httpx.get(r_url + "/metrics", timeout=30).text
@@ -713,9 +714,21 @@ def answer_counts(r_url: str, workers: int = 1) -> dict[str, float]:
             for name in ("hits", "misses", "state_version_reads"):
                 if line.startswith((f"styrkedja_read_answers_{name}_total ", f"styrkedja_read_{name}_total ")):
                     found[name] += float(line.split()[-1])
-            if line.startswith('python_gc_collections_total{generation="2"}'):  # full collections stop every
-                found["full_gc_collections"] += float(line.split()[-1])  # request while they walk the heap
+            # full collections stop every request while they walk the heap: one process's line, or (several
+            # workers, ops32) one line per running worker, `pid` after `generation` (prometheus_client's order)
+            if line.startswith(('python_gc_collections_total{generation="2"}',
+                                'python_gc_collections_total{generation="2",')):
+                found["full_gc_collections"] += float(line.split()[-1])
     return dict(found)
+
+
+def after_process_writes(workers: int) -> None:
+    """Several workers: each writes its GC figures every `PROCESS_WRITE_SECONDS` (kit metrics.WorkerProcess), and a
+    scrape tells the others' as of their last write — waited for, so the count after a stage has all of the stage's."""
+    if workers > 1:
+        from styrkedja_kit.metrics import PROCESS_WRITE_SECONDS
+
+        time.sleep(PROCESS_WRITE_SECONDS * 1.5)
 
 
 def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: int, clients: int = 32,
@@ -747,12 +760,14 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     out: dict[str, float] = {}
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         pool.submit(time.sleep, 0).result()  # the process started before the timed part
+        after_process_writes(workers)
         counted = answer_counts(r_url, workers)
         before = server_cpu()
         wall = time.perf_counter()
         times, client_cpu, starts = pool.submit(reads_in_process, r_url, headers, jobs, clients, each).result()
         wall = time.perf_counter() - wall
         spent = server_cpu() - before
+        after_process_writes(workers)
         counted = {k: v - counted.get(k, 0) for k, v in answer_counts(r_url, workers).items()}
     slowest = sorted(zip(times, starts, strict=True), reverse=True)[:max(1, len(times) // 100)]
     out |= {f"reads_answers_{k}": v for k, v in counted.items()}

@@ -118,15 +118,21 @@ def test_one_scrape_counts_the_reads_of_both_workers_and_a_replaced_worker_loses
     for _ in range(6):
         assert _values(_scrape(reporting.url + "/metrics"), *READS) == sent
     assert _values(_scrape(listener), *READS) == sent
-    # the guard of round 30o holds for the workers' scrape too: no label but those allowed (no `pid` either: every
-    # gauge's mode combines the workers' values into one series)
-    names = {name for line in _scrape(listener).splitlines() if not line.startswith("#")
+    # the guard of round 30o holds for the workers' scrape too: no label but those allowed; a `pid` (which process, not
+    # whose data) on each worker's own process and GC figures alone (and python_info's, prometheus_client's own, as in one
+    # process) — the kit's gauges combine the workers' values
+    names = {name for line in _scrape(listener).splitlines() if not line.startswith(("#", "process_", "python_"))
              for name in re.findall(r'[{,]([a-z_]+)="', line)}
     assert names and names <= LABELS_ALLOWED | {"le"}, names
+    # ops32: each worker's process and GC figures, on either port (prometheus_client's collectors tell the process that
+    # answers, and no registry of the workers' files had them: none were served)
+    for url in (reporting.url + "/metrics", listener):
+        assert _per_worker(_scrape(url)) == set(workers), url
 
     dead = min(workers)
     os.kill(dead, signal.SIGKILL)
-    replaced = _until("a new worker", lambda: set(_worker_files(directory)) - set(workers))
+    # (a bound only: on a loaded machine a new worker took over 60 s to import)
+    replaced = _until("a new worker", lambda: set(_worker_files(directory)) - set(workers), tries=1800)
     _until("the new worker serving", lambda: _ready(reporting.url) and _answers(listener))
     text = _scrape(reporting.url + "/metrics")
     assert _values(text, *READS) == sent  # the dead worker's counts stay: nothing lost, nothing twice
@@ -134,11 +140,32 @@ def test_one_scrape_counts_the_reads_of_both_workers_and_a_replaced_worker_loses
     kept = _values(text, "styrkedja_read_answers_kept_bytes")
     live = [pid for pid in (*workers, *replaced) if pid != dead]
     assert kept == _live_kept_bytes(directory, live) > 0
+    assert _per_worker(text) <= set(live)  # the dead worker's figures left with it
+    # the new one's come with its start (the ready probe above may have been answered by the other)
+    _until("the new worker's figures", lambda: _per_worker(_scrape(listener)) == set(live))
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(read, range(32)))
     assert _values(_scrape(reporting.url + "/metrics"), *READS) == sent + 32
     assert _values(_scrape(listener), *READS) == sent + 32
+
+
+#: each worker's figures: one series per running worker (`pid`), as prometheus_client's collectors name them
+PER_WORKER = ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+              "process_start_time_seconds", 'python_gc_collections_total{generation="2"',
+              'python_gc_objects_collected_total{generation="0"')
+
+
+def _per_worker(text: str) -> set[int]:
+    """The pids whose every figure of `PER_WORKER` the scrape tells (each once)."""
+    found: dict[str, list[int]] = {name: [] for name in PER_WORKER}
+    for line in text.splitlines():
+        for name in PER_WORKER:
+            if line.startswith(name + ("," if "{" in name else "{")) and (pid := re.search(r'pid="(\d+)"', line)):
+                found[name].append(int(pid[1]))
+    pids = {pid for pids in found.values() for pid in pids}
+    assert all(sorted(pids) == sorted(each) for each in found.values()), found
+    return pids
 
 
 def _ready(url: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -679,3 +680,152 @@ async def test_the_forecast_runs_are_filled_from_the_facts_down_and_up_again(fre
             assert (await conn.execute(text("SELECT to_regclass('compliance_forecast_runs')"))).scalar_one() is None
     finally:
         await engine.dispose()
+
+
+#: reporting's 0034 (the alert pages' indexes) and the revision before it
+ALERT_PAGES, BEFORE_ALERT_PAGES = "9360002d9d7b", "3c8f1e6a2b7d"
+ALERT_PAGE_INDEXES = {
+    "ix_alerts_organiser_newest": "btree (organiser_id, changed_at DESC, alert_id)",
+    "ix_alerts_school_unit_newest": "btree (organiser_id, school_unit_code, changed_at DESC, alert_id)",
+    "ix_alerts_unit_newest": "btree (organiser_id, level, unit_id, changed_at DESC, alert_id)"}
+_AN_ALERT = text(
+    "INSERT INTO alerts (alert_id, organiser_id, level, unit_id, school_unit_code, school_year, rule, status, episode, "
+    "figures, raised_at, changed_at) VALUES (gen_random_uuid(), '2999', 'group', :unit, '29990011', '2026/27', "
+    "'below_pass', 'open', 1, '{}', now(), now())")
+
+
+async def _alert_page_indexes(url: str) -> dict[str, tuple[bool, str, int]]:
+    """The alert pages' indexes on alerts: name → (valid and ready, definition from USING, oid)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text(
+                "SELECT x.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), i.indexrelid "
+                "FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid "
+                "WHERE i.indrelid = to_regclass('alerts') AND x.relname = ANY(:names)"),
+                {"names": list(ALERT_PAGE_INDEXES)})
+            return {r[0]: (r[1], r[2].split(" USING ", 1)[1], r[3]) for r in rows}
+    finally:
+        await engine.dispose()
+
+
+async def _until(condition: Callable[[], Any], what: str) -> None:
+    """Poll `condition` (an async callable) until it is true; a bound on the polls so a broken build fails the
+    test instead of hanging it (not a measure of anything)."""
+    for _ in range(1200):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_the_alert_page_indexes_are_built_while_alerts_are_written(fresh_database):
+    """ops32: 0034 builds its indexes CONCURRENTLY. An alert written while the build runs is not held behind it:
+    a plain CREATE INDEX waiting for an open transaction on alerts queues every later writer behind its SHARE lock;
+    CONCURRENTLY waits for that transaction without blocking the writers. Ordering only: the writer is observed
+    either done or waiting on a lock (pg_stat_activity), while the migration is still waiting."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    assert {n: v[:2] for n, v in (await _alert_page_indexes(url)).items()} == {
+        n: (True, d) for n, d in ALERT_PAGE_INDEXES.items()}
+    outside_event_loop(command.downgrade, alembic_config(package, url), BEFORE_ALERT_PAGES)
+    assert await _alert_page_indexes(url) == {}
+
+    engine = create_async_engine(url)
+    watcher = await engine.connect()
+    await watcher.execution_options(isolation_level="AUTOCOMMIT")
+    holder = await engine.connect()
+    writer = await engine.connect()
+    await writer.execution_options(isolation_level="AUTOCOMMIT")
+    migrating: asyncio.Future[None] | None = None
+    writing: asyncio.Task[None] | None = None
+    try:
+        # a transaction open on alerts (an apply batch in flight): the build waits for it, either way
+        await holder.begin()
+        await holder.execute(_AN_ALERT, {"unit": "7A"})
+        migrating = asyncio.ensure_future(asyncio.to_thread(upgrade, package, url, ALERT_PAGES))
+
+        async def build_waits() -> bool:
+            assert not migrating.done(), "the upgrade ended while a transaction on alerts was open"
+            return bool((await watcher.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE 'CREATE INDEX%'"))).scalar_one())
+
+        await _until(build_waits, "the index build waiting for the open transaction")
+        writer_pid = (await writer.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+        async def write() -> None:
+            await writer.execute(_AN_ALERT, {"unit": "7B"})
+
+        writing = asyncio.ensure_future(write())
+
+        async def written_or_blocked() -> bool:
+            if writing.done():
+                return True
+            return bool((await watcher.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid AND wait_event_type = 'Lock'"),
+                {"pid": writer_pid})).scalar_one())
+
+        await _until(written_or_blocked, "the alert written, or its writer waiting")
+        assert writing.done(), "the alert's writer waits for the index build (a lock that blocks writes)"
+        writing.result()
+        assert not migrating.done()
+    finally:
+        await holder.rollback()  # the build goes on (and a blocked writer with it)
+        if migrating is not None:
+            await migrating
+        if writing is not None:
+            await writing
+        for conn in (watcher, holder, writer):
+            await conn.close()
+        await engine.dispose()
+    assert {n: v[:2] for n, v in (await _alert_page_indexes(url)).items()} == {
+        n: (True, d) for n, d in ALERT_PAGE_INDEXES.items()}
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT unit_id FROM alerts"))).scalars().all() == ["7B"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_stopped_alert_index_build_is_built_again(fresh_database):
+    """ops32: a CONCURRENTLY build that stopped leaves an INVALID index under its name, which IF NOT EXISTS alone
+    would keep (and the planner never use): 0034 drops and builds it again. A valid one (a run that built it and
+    stopped before the revision was stamped) is kept as it is."""
+    import asyncpg
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    outside_event_loop(command.downgrade, alembic_config(package, url), BEFORE_ALERT_PAGES)
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            for unit in ("7A", "7B"):
+                await conn.execute(_AN_ALERT, {"unit": unit})
+            await conn.execute(text(
+                f"CREATE INDEX ix_alerts_unit_newest ON alerts USING {ALERT_PAGE_INDEXES['ix_alerts_unit_newest']}"))
+            # a real stopped build: a unique one over two alerts of one organiser fails after its catalog entry
+            with pytest.raises(Exception) as failed:
+                await conn.execute(text(
+                    "CREATE UNIQUE INDEX CONCURRENTLY ix_alerts_organiser_newest ON alerts (organiser_id)"))
+            assert isinstance(failed.value.orig.__cause__, asyncpg.UniqueViolationError)  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+    left = await _alert_page_indexes(url)
+    assert {n: v[:2] for n, v in left.items()} == {
+        "ix_alerts_organiser_newest": (False, "btree (organiser_id)"),
+        "ix_alerts_unit_newest": (True, ALERT_PAGE_INDEXES["ix_alerts_unit_newest"])}
+    upgrade(package, url)
+    built = await _alert_page_indexes(url)
+    assert {n: v[:2] for n, v in built.items()} == {n: (True, d) for n, d in ALERT_PAGE_INDEXES.items()}
+    assert built["ix_alerts_unit_newest"][2] == left["ix_alerts_unit_newest"][2]  # kept, not built again

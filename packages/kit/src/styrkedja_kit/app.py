@@ -45,6 +45,7 @@ from .leader import AdvisoryLock
 from .logging import configure_logging
 from .metrics import leave as leave_metrics
 from .metrics import registry as metrics_registry
+from .metrics import start_worker_process
 from .negotiation import JSON, accept_of, acceptable, admits, not_acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .parameters import Parameters, describe, judge, strict_parameters
@@ -577,6 +578,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                        settings.malloc_arena_max)
         # first: a listener that cannot listen stops the start before any task runs (hostile round 30h)
         listener = serve_metrics(settings)
+        start_worker_process()
         db = Database(settings.database_url, settings.database_pool_size, settings.database_pool_timeout_seconds)
         runtime = Runtime(settings=settings, db=db, metadata=metadata)
         if uses_outbox:

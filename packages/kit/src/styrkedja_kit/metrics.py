@@ -7,14 +7,30 @@ process): `livemostrecent` where one worker at a time measures one thing (the re
 partition's one consumer its lag: the newest measurement, of a worker still running, is the current one — a worker
 that measured before a rebalance or a leader change keeps its old value, which `max` or `sum` would count),
 `livesum` where each worker holds its own share (cache bytes). A gauge of a worker that died leaves the scrape.
+
+prometheus_client's `process_*` and `python_gc_*` are collectors that read the process answering the scrape, which in
+multiprocess mode no registry of the workers' files includes: under `--workers` they were not served at all. Each worker
+writes its own (`WorkerProcess`) as `liveall` gauges, the names and values its collectors tell, with a `pid` label: one
+series per running worker, gone when it dies — as one process's are when it is replaced (a new pid is a new series, so
+`rate()` of a `_total` sees no reset). The `pid` says which process, not whose data (the labels' rule, round 30o).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
@@ -73,6 +89,8 @@ class _Workers(MultiProcessCollector):
 
     def collect(self) -> Iterable[Metric]:
         forget_dead_workers(self.path)
+        if _process is not None:  # the answering worker's own figures as of now; the others' as of their last write
+            _process.write()
         found: Iterable[Metric] = super().collect()  # type: ignore[no-untyped-call]
         return found
 
@@ -91,11 +109,71 @@ def registry() -> CollectorRegistry:
     if _registry is None:
         _registry = CollectorRegistry()
         _Workers(_registry, path)  # registers itself
+        _registry.register(PLATFORM_COLLECTOR)  # python_info: the same in every worker (one image)
     return _registry
+
+
+#: how often each worker writes its process and GC figures (`WorkerProcess`): a scrape tells another worker's as of at
+#: most this long ago. One write reads /proc/self (3 files) and gc.get_stats() and sets 15 values.
+PROCESS_WRITE_SECONDS = 1.0
+
+
+class WorkerProcess:
+    """One worker's `process_*` and `python_gc_*` written to the workers' directory, as prometheus_client's own
+    collectors tell them, by a thread of its own every `PROCESS_WRITE_SECONDS`: a worker busy on its event loop (a
+    long apply, a heap walk) still writes them, and needs no scrape to. Not from `gc.callbacks` at each collection:
+    the values' writes take prometheus_client's one lock, which a collection started inside a write would wait for
+    forever (it is not reentrant)."""
+
+    def __init__(self, seconds: float = PROCESS_WRITE_SECONDS) -> None:
+        self.seconds = seconds
+        self.gauges: dict[str, Gauge] = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="metrics-process", daemon=True)
+
+    def write(self) -> None:
+        for collector in (PROCESS_COLLECTOR, GC_COLLECTOR):
+            for metric in collector.collect():
+                for sample in metric.samples:
+                    gauge = self.gauges.get(sample.name)
+                    if gauge is None:  # in no registry: the workers' files are what a scrape reads
+                        gauge = self.gauges[sample.name] = Gauge(
+                            sample.name, metric.documentation, sorted(sample.labels), registry=None,
+                            multiprocess_mode="liveall")
+                    (gauge.labels(**sample.labels) if sample.labels else gauge).set(sample.value)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.seconds):
+            self.write()
+
+    def start(self) -> None:
+        self.write()  # at once: a scrape right after the start tells this worker
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+_process: WorkerProcess | None = None
+
+
+def start_worker_process() -> None:
+    """A worker of several: its process and GC figures written from now on (one process: its registry's collectors
+    tell them, nothing to write)."""
+    global _process
+    if multiprocess_dir() is not None and _process is None:
+        _process = WorkerProcess()
+        _process.start()
 
 
 def leave() -> None:
     """A worker stopping: its `live*` gauges leave the scrape at once (its counters stay in the sum)."""
+    global _process
+    if _process is not None:
+        _process.stop()
+        _process = None
     path = multiprocess_dir()
     if path is not None:
         mark_process_dead(os.getpid(), path)  # type: ignore[no-untyped-call]  # prometheus_client's own is untyped
