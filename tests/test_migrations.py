@@ -829,3 +829,67 @@ async def test_a_stopped_alert_index_build_is_built_again(fresh_database):
     built = await _alert_page_indexes(url)
     assert {n: v[:2] for n, v in built.items()} == {n: (True, d) for n, d in ALERT_PAGE_INDEXES.items()}
     assert built["ix_alerts_unit_newest"][2] == left["ix_alerts_unit_newest"][2]  # kept, not built again
+
+
+BEFORE_UNIT_SPELLING = ALERT_PAGES  # reporting 0034: the unit keys not yet in one spelling (0035)
+_PUBLISHED = ("INSERT INTO directory_published (organiser_id, entity_key, content_hash, changed_at, source_id, "
+              "written_by, unit_type, school_unit_code) VALUES ")
+_PUBLISHED_READ = ("SELECT organiser_id, entity_key, content_hash, source_id, written_by FROM directory_published "
+                   "ORDER BY organiser_id COLLATE \"C\", entity_key COLLATE \"C\"")
+
+
+def _published(organiser: str, key: str, content: str, written_by: str | None = "platform-a",
+               code: str | None = None) -> str:
+    """A row of `directory_published` as the door before round 26 wrote it: its source id says which it was."""
+    kind, _, rest = key.partition(":")
+    unit_type = f"'{rest.partition(':')[0]}'" if kind == "unit" else "NULL"
+    by, at = ("NULL" if value is None else f"'{value}'" for value in (written_by, code))
+    return f"('{organiser}', '{key}', '{content}', '2026-09-01T08:00:00+00', 'src-{content}', {by}, {unit_type}, {at})"
+
+
+_ORG, _OTHER = "212000-1234", "556677-8899"
+#: `directory_published` as the door before round 26 left it (0035's test)
+_OLD_SPELLINGS = [
+    _published(_ORG, "unit:organiser::2120001234", "root", written_by=None),  # renamed, no writer kept so
+    _published(_ORG, "unit:area::norr", "norr"),
+    # one group in three old spellings, its kept key free: the first in code point order ('-' < '0') stays
+    _published(_ORG, "unit:group:44444444:2120001234", "g-ten", code="44444444"),
+    _published(_ORG, "unit:group:44444444:162120001234", "g-twelve", code="44444444"),
+    _published(_ORG, "unit:group:44444444:16212000-1234", "g-hyphen", code="44444444"),
+    _published(_ORG, "unit:school_unit::5566778899", "another-number", code="55667788"),  # not this organiser's: stays
+    _published(_ORG, "unit:area::21200012345", "eleven-digits"),  # no organisation number: stays
+    _published(_ORG, "membership:2120001234", "membership"),  # not a unit: stays
+    # the kept key published already: the old row goes, the kept one stays though it is a removal
+    _published(_OTHER, "unit:organiser::5566778899", "other-old"),
+    _published(_OTHER, "unit:organiser::556677-8899", "removed", written_by="platform-b"),
+    _published("2999", "unit:organiser::2999", "kommun"),
+    # an organiser id stored in an old spelling (before identity1): its unit spells it as it is, so it stays
+    _published("2120001234", "unit:organiser::2120001234", "old-organiser")]
+
+
+async def test_units_published_under_an_old_spelling_are_held_under_the_kept_key_after_the_upgrade(fresh_database):
+    """0035 does once what the write path did on every write (`writes._respell`, round 26, gone): a unit key whose
+    id spells the row's own organiser (`2120001234`, `162120001234`, `16212000-1234` for `212000-1234`) is renamed to
+    the kept key, its row otherwise as it was; where the kept key is published the old row goes and the kept one stays
+    whatever it holds (even a removal); of several spellings of one unit with the kept key free, the first by key in
+    code point order is renamed and the rest go (what `_respell` left given all of them in one batch: it took them
+    sorted). Other organisers' numbers, kommunkoder, non-unit keys and ids that are not an organisation number stay.
+    The expected rows are those the old `_respell` left on a copy of the same rows (checked when 0035 was written,
+    with the mapping `write_changes` built for a batch removing each old key). Fails without 0035: every old key
+    stays."""
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    up = _down_and_up(package, url, BEFORE_UNIT_SPELLING)
+    await _run(url, _PUBLISHED + ", ".join(_OLD_SPELLINGS))
+    up()
+    (rows,) = await _run(url, _PUBLISHED_READ)
+    assert rows == [
+        ("212000-1234", "membership:2120001234", "membership", "src-membership", "platform-a"),
+        ("212000-1234", "unit:area::21200012345", "eleven-digits", "src-eleven-digits", "platform-a"),
+        ("212000-1234", "unit:area::norr", "norr", "src-norr", "platform-a"),
+        ("212000-1234", "unit:group:44444444:212000-1234", "g-hyphen", "src-g-hyphen", "platform-a"),
+        ("212000-1234", "unit:organiser::212000-1234", "root", "src-root", None),
+        ("212000-1234", "unit:school_unit::5566778899", "another-number", "src-another-number", "platform-a"),
+        ("2120001234", "unit:organiser::2120001234", "old-organiser", "src-old-organiser", "platform-a"),
+        ("2999", "unit:organiser::2999", "kommun", "src-kommun", "platform-a"),
+        ("556677-8899", "unit:organiser::556677-8899", "removed", "src-removed", "platform-b")]
