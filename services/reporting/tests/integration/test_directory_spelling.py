@@ -10,8 +10,14 @@ and publishes the kept spelling, as the handler applies it: the second spelling 
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from sqlalchemy import text
+
+#: reporting 0035: the fix-up `writes._respell` did on every write (until round 32), done once by the upgrade
+keep_unit_spelling = importlib.import_module(
+    "styrkedja_reporting.migrations.versions.0035_directory_published_unit_kept_spelling").keep_unit_spelling
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -40,8 +46,8 @@ async def test_the_organisers_unit_in_two_spellings_is_one_entity_at_the_door(ba
 
 
 async def published_in_the_old_spelling(bare_client, database, token_issuer) -> dict[str, str]:
-    """The organiser's unit published as sent (2120001234) before the door kept the spelling (212000-1234): the
-    client's headers."""
+    """The organiser's unit published as sent (2120001234) before the door kept the spelling (212000-1234), then
+    the upgrade (0035) over it: the client's headers."""
     token = token_issuer.mint(roles=["organiser_admin", "platform"], organisers=[ORG], subject="s", client_id="c")
     headers = {"Authorization": f"Bearer {token}"}
     first = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
@@ -49,28 +55,34 @@ async def published_in_the_old_spelling(bare_client, database, token_issuer) -> 
     async with database.sessions.begin() as session:  # as the old door kept it
         await session.execute(text("UPDATE directory_published SET entity_key = 'unit:organiser::2120001234' "
                                    "WHERE entity_key = 'unit:organiser::212000-1234'"))
+    async with database.sessions.begin() as session:
+        assert await session.run_sync(lambda sync: keep_unit_spelling(sync.connection())) == (0, 1)
     return headers
 
 
 async def test_a_unit_published_in_another_spelling_before_is_held_once_when_sent_again(bare_client, database,
                                                                                          token_issuer) -> None:
-    """A directory published before the door kept the spelling holds the key as it was sent: the next import that
-    sends the unit again holds it under its kept key alone (else `/held` listed the old key, the import removed it
-    as vanished, and that removal named the organiser's unit: the root gone from the tree it had just sent)."""
+    """A directory published before the door kept the spelling held the key as it was sent; after the upgrade the
+    next import that sends the unit again holds it under its kept key alone, unchanged (else `/held` listed the old
+    key, the import removed it as vanished, and that removal named the organiser's unit: the root gone from the tree
+    it had just sent)."""
     headers = await published_in_the_old_spelling(bare_client, database, token_issuer)
     again = await bare_client.post("/v1/directory/changes", json=root("2120001234"), headers=headers)
-    assert again.status_code == 200, again.text
+    assert again.status_code == 200 and again.json()["unchanged"] == 2, again.text
     held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
     assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr", "unit:organiser::212000-1234"]
 
 
-async def test_a_unit_published_in_another_spelling_before_is_removed_by_that_key(bare_client, database,
-                                                                                    token_issuer) -> None:
-    """The old key (`/held` lists it) named in a removal — the full import's, the unit no longer in its source —
-    removes the unit, as the directory holds it in the kept spelling."""
+async def test_a_unit_published_in_another_spelling_before_is_removed_by_the_key_held(bare_client, database,
+                                                                                        token_issuer) -> None:
+    """After the upgrade `/held` lists the unit under its kept key, and that key named in a removal — the full
+    import's, the unit no longer in its source — removes the unit. The old key names nothing any more (as it named
+    nothing under the old write path once a write had respelt its row)."""
     headers = await published_in_the_old_spelling(bare_client, database, token_issuer)
+    held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
+    assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr", "unit:organiser::212000-1234"]
     removed = await bare_client.post("/v1/directory/removals", headers=headers, json={
-        "entities": [{"organiser_id": ORG, "entity_key": "unit:organiser::2120001234"}],
+        "entities": [{"organiser_id": ORG, "entity_key": "unit:organiser::212000-1234"}],
         "removed_at": "2026-09-02T08:00:00+00:00"})
     assert removed.status_code == 200 and removed.json()["removed"] == 1, removed.text
     held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)

@@ -202,19 +202,13 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     row locks, taken in the order of each plan, could deadlock (a 500). Now the second compares against what
     the first committed, and answers `unchanged`."""
     _refuse_dated_ahead([(f"items.{n}.data.", item) for n, (item, _) in enumerate(items)])
-    sent_as = items
     items = [(in_kept_spelling(item), source_id) for item, source_id in items]  # what the directory will hold
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
-    # published before the door kept the spelling (round 26): the entity under the key as sent is this one now
-    respelt = {(item.organiser_id, entity_key(item)): entity_key(kept)  # type: ignore[attr-defined]
-               for (item, _), (kept, _) in zip(sent_as, items, strict=True) if kept is not item}
     school_units = _school_units_named(items)
     await lock_directories(session, {organiser for organiser, *_ in keyed} | {
         SCHOOL_UNIT_CODE_LOCK + code for code in school_units.values()})
     await _refuse_others_school_units(session, keyed, school_units, writes_for)
-    if respelt:
-        await _respell(session, respelt)
     found = (await session.execute(select(published).where(rows_in(
         (published.c.organiser_id, published.c.entity_key), [(o, k) for o, k, _, _, _ in keyed])).with_for_update())).all()
     stored = {(r.organiser_id, r.entity_key): r.content_hash for r in found}
@@ -272,22 +266,6 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         await session.execute(update(published).where(rows_in(
             (published.c.organiser_id, published.c.entity_key), claimed)).values(written_by=writer))
     return summary
-
-
-async def _respell(session: AsyncSession, respelt: Mapping[tuple[str, str], str]) -> None:
-    """The rows published under a key as sent (`respelt`: (organiser, that key) → the kept key) held under the kept
-    key: renamed where the kept key is not published (a removal of the old key then removes the entity, as the
-    handler holds it), dropped where it is (one entity, published twice)."""
-    for (organiser, sent_key), kept_key in sorted(respelt.items()):
-        if sent_key == kept_key:
-            continue
-        taken = (await session.execute(select(published.c.entity_key).where(
-            published.c.organiser_id == organiser, published.c.entity_key == kept_key))).first()
-        here = (published.c.organiser_id == organiser) & (published.c.entity_key == sent_key)
-        if taken is None:
-            await session.execute(update(published).where(here).values(entity_key=kept_key))
-        else:
-            await session.execute(published.delete().where(here))
 
 
 def _school_units_named(items: Sequence[tuple[EventData, str | None]]) -> dict[int, str]:
