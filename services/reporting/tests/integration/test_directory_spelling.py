@@ -76,13 +76,25 @@ async def test_a_unit_published_in_another_spelling_before_is_held_once_when_sen
 async def test_a_unit_published_in_another_spelling_before_is_removed_by_the_key_held(bare_client, database,
                                                                                         token_issuer) -> None:
     """After the upgrade `/held` lists the unit under its kept key, and that key named in a removal — the full
-    import's, the unit no longer in its source — removes the unit. The old key names nothing any more (as it named
-    nothing under the old write path once a write had respelt its row)."""
+    import's, the unit no longer in its source — removes the unit."""
     headers = await published_in_the_old_spelling(bare_client, database, token_issuer)
     held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
     assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr", "unit:organiser::212000-1234"]
     removed = await bare_client.post("/v1/directory/removals", headers=headers, json={
         "entities": [{"organiser_id": ORG, "entity_key": "unit:organiser::212000-1234"}],
+        "removed_at": "2026-09-02T08:00:00+00:00"})
+    assert removed.status_code == 200 and removed.json()["removed"] == 1, removed.text
+    held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)
+    assert [i["entity_key"] for i in held.json()["items"]] == ["unit:area::norr"]
+
+
+async def test_a_removal_naming_the_key_listed_before_the_upgrade_removes_the_unit(bare_client, database,
+                                                                                 token_issuer) -> None:
+    """Failed before: a client that listed `/held` before migration 0035 names the organiser's unit by its old key
+    (`unit:organiser::2120001234`); the directory holds it under the kept one now, and the removal removed 0."""
+    headers = await published_in_the_old_spelling(bare_client, database, token_issuer)
+    removed = await bare_client.post("/v1/directory/removals", headers=headers, json={
+        "entities": [{"organiser_id": ORG, "entity_key": "unit:organiser::2120001234"}],
         "removed_at": "2026-09-02T08:00:00+00:00"})
     assert removed.status_code == 200 and removed.json()["removed"] == 1, removed.text
     held = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG}, headers=headers)

@@ -7,7 +7,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_reporting.directory.rules import organiser_spelt
+from styrkedja_reporting.directory.rules import key_in_kept_spelling, organiser_spelt
 from styrkedja_reporting.params import UnitIdParam, unit_at_level
 
 SPELLINGS = ("2120000142", "212000-0142", "162120000142", "16212000-0142")
@@ -53,3 +53,12 @@ def test_a_directory_id_spelling_its_organiser_is_kept_as_the_organiser() -> Non
     assert organiser_spelt("2120000159", "212000-0142") == "2120000159"  # another organiser's number: as written
     assert organiser_spelt("north", "212000-0142") == "north" and organiser_spelt(None, "212000-0142") is None
     assert organiser_spelt("2999", "2999") == "2999"
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_key_a_removal_names_holds_the_organiser_s_own_unit_in_its_kept_spelling(spelling: str) -> None:
+    assert key_in_kept_spelling("212000-0142", f"unit:organiser::{spelling}") == "unit:organiser::212000-0142"
+    # another organiser's id, an area, a key of another kind, a key of no unit shape: as named
+    assert key_in_kept_spelling("212000-0143", f"unit:organiser::{spelling}") == f"unit:organiser::{spelling}"
+    for key in ("unit:area::norr", f"membership:{spelling}", f"unit:{spelling}", "duty:a:b:c"):
+        assert key_in_kept_spelling("212000-0142", key) == key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -72,6 +72,17 @@ def organiser_spelt(unit_id: str | None, organiser_id: str) -> str | None:
     if unit_id is None or unit_id == organiser_id:
         return unit_id
     return organiser_id if canonical_organiser_id(unit_id) == organiser_id else unit_id
+
+
+def key_in_kept_spelling(organiser_id: str, entity_key: str) -> str:
+    """An entity key a client names (a removal's), its unit id in the organiser's kept spelling (`organiser_spelt`):
+    the directory holds the organiser's own unit under the kept key since migration 0035, and a client that listed
+    `/held` before that upgrade still names the key as it was then."""
+    parts = entity_key.split(":", 3)  # unit:<type>:<scope>:<unit id> (`writes.entity_key`), the id last and whole
+    if len(parts) != 4 or parts[0] != "unit":
+        return entity_key
+    kept = organiser_spelt(parts[3], organiser_id)
+    return entity_key if kept == parts[3] else ":".join([*parts[:3], cast(str, kept)])
 
 
 def in_kept_spelling(data: _Data) -> _Data:

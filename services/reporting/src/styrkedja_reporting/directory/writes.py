@@ -33,7 +33,7 @@ from styrkedja_kit.problems import Problem
 from styrkedja_kit.rules import RuleViolation, RuleViolations
 from styrkedja_kit.sets import any_of, rows_in, unnested
 
-from .rules import NOT_IN_FUTURE_RULE, applies, dated_ahead, in_kept_spelling, unit_scope
+from .rules import NOT_IN_FUTURE_RULE, applies, dated_ahead, in_kept_spelling, key_in_kept_spelling, unit_scope
 from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
@@ -346,7 +346,8 @@ async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBa
     named: ColumnElement[bool] = any_of(published.c.source_id, batch.source_ids)
     if batch.entities:
         named = named | rows_in((published.c.organiser_id, published.c.entity_key),
-                                [(e.organiser_id, e.entity_key) for e in batch.entities])
+                                [(e.organiser_id, key_in_kept_spelling(e.organiser_id, e.entity_key))
+                                 for e in batch.entities])
     whose = [published.c.organiser_id == organiser if by is None else
              (published.c.organiser_id == organiser) & (published.c.written_by == by)
              for organiser, by in sorted(removable.items(), key=lambda item: item[0])]
