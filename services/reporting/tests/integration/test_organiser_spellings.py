@@ -60,7 +60,7 @@ async def test_every_spelling_lands_in_one_aggregate_and_one_token_reads_it_by_a
     assert sum(c["assessed"] for c in nation) == 3
     tree = await bare_client.get("/v1/directory/organisers/16212000-1234/tree", headers=headers)
     assert tree.status_code == 200, tree.text
-    # one tree: the organiser, its school unit, its group (the organiser's own unit id is the directory's
-    # name for it, kept as the source wrote it; only organiser ids are rewritten)
+    # one tree: the organiser, its school unit, its group (a unit id that spells the organiser is kept in the
+    # organiser's spelling too: `directory.rules.organiser_spelt`)
     [root] = tree.json()
     assert [(u["unit_id"], [g["unit_id"] for g in u["children"]]) for u in root["children"]] == [("su-x", ["7A"])]
