@@ -315,7 +315,7 @@ def test_a_group_served_without_its_memberships_keeps_those_reporting_holds() ->
     `expand=groupMemberships`). Failed on the old code: such a group read as one with no members, and a full import
     removed every membership reporting held for it (or, with many, stopped as a mass removal every run). Now its
     members are unknown: none sent, none removed, said; a group served with `"groupMemberships": []` has none."""
-    from styrkedja_cli.ss12000.command import vanished
+    from styrkedja_cli.ss12000.moves import vanished
 
     bare = {k: v for k, v in GROUP.items() if k != "groupMemberships"}
     empty = {**GROUP, "id": "g-empty", "displayName": "7B", "groupMemberships": []}

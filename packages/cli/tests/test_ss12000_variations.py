@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from ss12000_fixtures import HUV, SU, ZONE
-from styrkedja_cli.ss12000.command import check_not_mass_removal, read_and_plan, vanished
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import Plan, Refused, group_years
 from styrkedja_cli.ss12000.models import Activity, Group, Person, Syllabus, aware
+from styrkedja_cli.ss12000.moves import check_not_mass_removal, vanished
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
 
 
