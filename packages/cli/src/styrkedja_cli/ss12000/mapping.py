@@ -62,7 +62,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -493,6 +493,13 @@ class Plan:
     #: list still stated: not read, not sent (deleted wins)
     persons_listed_deleted: int = 0
     memberships_listed_deleted: int = 0
+    #: the ids of the memberships refused this run (`membership_id`s, as a sent one's would be): what reporting holds
+    #: of each is kept, as of any refused item — but a refused membership no longer holds its whole group back, whose
+    #: list is the whole of its members (`moves.kept_back`: a student dropped from it goes)
+    refused_memberships: set[str] = field(default_factory=set)
+    #: per group, the (person, startDate) of its entries refused as stated twice with two ends (`_once_each`): their
+    #: ids are known once the group's start is (`refused_memberships`)
+    clashed: dict[str, list[tuple[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
     #: of an incremental run, the source ids reporting holds under an organiser the source no longer places them
     #: under → the organisers they are sent under now (`moves.crossed`): what the old one holds of them is removed
     crossed: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -951,6 +958,20 @@ def _said_membership(membership: Membership) -> tuple[str | None, Any, Any]:
     return (membership.person.id if membership.person else None, membership.start_date, membership.end_date)
 
 
+def _membership_start(group: Group, start_date: date | None, naive_zone: ZoneInfo) -> date | None:
+    """A membership's start: its own, else its group's. Skolverket's reference API has neither: then the day the
+    group came into the source (stable from run to run, unlike the import day): its day in Sweden, as every date-time
+    read as a date (`models.SCHOOL_ZONE`) — `naive_zone` says only how a timestamp without an offset is written
+    (--naive-timezone UTC made 23:30Z on the 16th the 16th)."""
+    created = aware(group.meta.created, naive_zone) if group.meta else None
+    return start_date or group.start_date or (created.astimezone(SCHOOL_ZONE).date() if created else None)
+
+
+def _membership_id(group: Group, person_id: str, start_date: date | None, naive_zone: ZoneInfo) -> str:
+    """A membership's id (`membership_id`): of its group, its person and its start, the same every run."""
+    return str(uuid5(NS, f"{group.id}/{person_id}/{_membership_start(group, start_date, naive_zone)}"))
+
+
 def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
     """`members` with an entry stated again alike read once, and one stated again with another end refused (both)."""
     first: dict[tuple[str, Any], Member] = {}
@@ -967,6 +988,7 @@ def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
             kept.append(member)
         elif before.membership.end_date != member.membership.end_date and key not in clashing:
             clashing.add(key)
+            out.clashed.setdefault(group_id, []).append(key)
             out.refused.append(Refused("memberships", f"{group_id}/{key[0]}",
                                        TWICE.format(path=before.path, other=member.path)))
     return [m for m in kept if m.membership.person is None
@@ -1299,6 +1321,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
+        out.refused_memberships.update(_membership_id(group, person, start, naive_zone)
+                                       for person, start in out.clashed.get(group.id, ()))
         kind = (group.group_type or "").strip()
         if kind and nfc(kind).casefold() not in GROUP_TYPES:
             out.unknown("groups.groupType", kind)
@@ -1307,16 +1331,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             if member.person is None:
                 out.refused.append(Refused("memberships", f"{group.id}/(no person)", f"{stated.path}.{NO_PERSON}"))
                 continue
-            # Skolverket's reference API has neither the group's nor the membership's start: then the
-            # day the group came into the source (stable from run to run, unlike the import day): its day in
-            # Sweden, as every date-time read as a date (`models.SCHOOL_ZONE`) — `naive_zone` says only how a
-            # timestamp without an offset is written (--naive-timezone UTC made 23:30Z on the 16th the 16th)
-            created = aware(group.meta.created, naive_zone) if group.meta else None
-            start = member.start_date or group.start_date or (
-                created.astimezone(SCHOOL_ZONE).date() if created else None)
-            mid = str(uuid5(NS, f"{group.id}/{member.person.id}/{start}"))
+            start = _membership_start(group, member.start_date, naive_zone)
+            mid = _membership_id(group, member.person.id, member.start_date, naive_zone)
             on_group = stated.path.startswith("groupMemberships")
-            out.add("memberships", GroupMembershipUpsertedV1, {
+            if not out.add("memberships", GroupMembershipUpsertedV1, {
                 "membership_id": mid, "organiser_id": oid, "school_unit_code": code, "group_id": group.id,
                 "student_id": member.person.id, "start_date": start, "end_date": member.end_date or group.end_date,
                 "updated_at": changed}, group.id, f"{group.id}/{member.person.id}", {
@@ -1326,7 +1344,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     f"{stated.path}.startDate, startDate",
                     "end_date": f"{stated.path}.endDate" if member.end_date else "endDate",
                     "school_unit_code": "organisation.schoolUnitCode", "group_id": f"{stated.path}.group.id"
-                    if not on_group else "id", "updated_at": "meta.modified", "organiser_id": ORGANISER_FIELDS})
+                    if not on_group else "id", "updated_at": "meta.modified", "organiser_id": ORGANISER_FIELDS}):
+                out.refused_memberships.add(mid)
 
     out.in_two_classes = _in_two_classes(out.changes.get("memberships", []),
                                          {g.id for g in groups if (g.group_type or "").strip().casefold() == CLASS})

@@ -132,15 +132,30 @@ def across_said(gone: list[tuple[str, str]], holdings: dict[str, list[tuple[str,
             for (old, new), units in sorted(per.items())]
 
 
+def kept_back(the_plan: Plan) -> set[str]:
+    """The source ids whose holdings a run keeps as reporting holds them: what was refused this run (a refusal must
+    not read as a deletion) and what hangs under a refused unit. Not a group for a refused membership of it (its id
+    `group/person`): a group sent has its list as the whole of its members, so a student dropped from it goes; the
+    refused membership's own key is kept (`spared`). It held the group back whole: a student dropped from a list that
+    also stated another twice with two ends stayed a member of the group in every run, full or incremental (round 32)."""
+    return ({r.id.split("/")[0] for r in the_plan.refused if r.entity != "memberships"}
+            | {r.id.split("/")[0] for r in the_plan.under_refused})
+
+
+def spared(the_plan: Plan) -> set[str]:
+    """The entity keys of the memberships refused this run, as reporting holds them (`membership:<id>`): kept."""
+    return {f"membership:{mid}" for mid in the_plan.refused_memberships}
+
+
 def vanished(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
              ) -> list[tuple[str, str]]:
     """A full import is the truth for the organisers it covers: what reporting holds for them and
     the source no longer has goes. Not what came from a source entity that was refused this time
     (a refusal must not read as a deletion), nor what hangs under a school unit refused this time, nor the
     memberships of a group served without its `groupMemberships` (unknown, not none)."""
-    refused = {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
+    refused, kept = kept_back(the_plan), spared(the_plan)
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
-            if (organiser, key) not in sent and source_id not in refused
+            if (organiser, key) not in sent and source_id not in refused and key not in kept
             and not (key.startswith("membership:") and source_id in the_plan.members_unknown)]
 
 
@@ -179,9 +194,10 @@ def left_behind(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dic
     # 31: a student dropped from a changed group's list — left, or deleted at the source — stayed a member of it until a
     # full run). Its members unknown, what reporting holds of them stays, as a full run keeps it
     read |= {c["source_id"] for c in the_plan.changes.get("groups", [])} - the_plan.members_unknown
-    read -= {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
+    read -= kept_back(the_plan)
+    kept = spared(the_plan)
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
-            if source_id in read and (organiser, key) not in sent]
+            if source_id in read and (organiser, key) not in sent and key not in kept]
 
 
 def moved_said(gone: list[tuple[str, str]], sent: Collection[tuple[str, str]]) -> list[str]:
@@ -257,7 +273,7 @@ def surely_vanishing(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]])
     the plan neither sends nor refused (a wrong folder, an empty page). Fewer than `vanished` finds after
     sending (a membership dropped from a group that is still sent), never more."""
     kept = {c["source_id"] for changes in the_plan.changes.values() for c in changes if c["source_id"]}
-    kept |= {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
+    kept |= kept_back(the_plan)
     kept |= set(holdings)  # an organiser unit sent without a source id (--organiser) has its own id
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
             if source_id not in kept]
