@@ -11,13 +11,16 @@ The servers are `httpx.MockTransport` handlers, reporting a stub comparing as re
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from test_ss12000_round30 import ByCode
-from test_ss12000_round31 import INCREMENTAL, NO_DELETIONS, by_id_or_list, live
+from test_ss12000_round31 import FRISKOLAN, HUV2, INCREMENTAL, NO_DELETIONS, by_id_or_list, held_by, live
 from test_ss12000_servers import Reporting, dump, entities, run, server
 
-from ss12000_fixtures import ACTIVITY, GROUP
+from ss12000_fixtures import ACTIVITY, GROUP, HUV, SU
+from styrkedja_cli.ss12000.command import token_organisers
 
 THREE = [{"person": {"id": "p1"}}, {"person": {"id": "p2"}}, {"person": {"id": "p3"}}]
 #: p2 stated twice with two ends (refused, both entries), p3 gone from the list
@@ -72,3 +75,101 @@ def test_a_membership_refused_for_its_content_keeps_what_reporting_holds_of_it(t
     code, said = run(monkeypatch, dump(tmp_path, groups=[{**GROUP, "groupMemberships": bad_end}]), None, reporting)
     assert code == 3 and "refused memberships g1/p2" in said, said
     assert len(live(reporting, "membership:")) == 2, said
+
+
+# -- a Huvudman gone from the source --------------------------------------------------------------------------------
+
+def token_for(*organisers: str) -> str:
+    """A reporting token as `styrkedja token` issues one, its `organisers` claim the ones given (the stub does not
+    check the signature; reporting does)."""
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'HS256'})}.{part({'sub': 'import', 'roles': ['platform'], 'organisers': list(organisers)})}.c2ln"
+
+
+BOTH = ["--reporting-token", token_for("2999", FRISKOLAN)]
+SU2 = {**SU, "id": "su2", "schoolUnitCode": "29990022", "parentOrganisation": {"id": "huv2"}}
+G2 = {**GROUP, "id": "g2", "organisation": {"id": "su2"}, "groupMemberships": [{"person": {"id": "p2"}}]}
+
+
+def _two_organisers(tmp_path: Any, monkeypatch: Any) -> Reporting:
+    first = ByCode()
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, HUV2, SU, SU2], groups=[GROUP, G2]), *BOTH],
+                     None, first)
+    assert code == 0 and len(held_by(first, FRISKOLAN)) == 4, said  # its Huvudman, su2, g2, p2's membership
+    return first
+
+
+def test_a_full_run_keeps_and_says_a_huvudman_gone_from_the_source_that_the_token_is_for(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: the source no longer had the Huvudman 556677-8899 at all (nor its school su2). A full
+    run read what reporting holds only for the organisers the source lists: 556677-8899 kept su2, its group and
+    membership, nothing said, exit 0 — unnoticed for ever. Now the organisers the --reporting-token is for (its
+    `organisers` claim) are read too: what such an organiser holds is kept (a whole organiser gone at once is what a
+    wrong source looks like too), said naming it and the flag that removes it, and --strict exits 3."""
+    first = _two_organisers(tmp_path, monkeypatch)
+    reporting = ByCode(held=first.published)
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, SU]), *BOTH], None, reporting)
+    assert code == 3, said
+    assert (f"organiser {FRISKOLAN} (the --reporting-token's): the source has nothing of it, and reporting holds 4 of "
+            f"its entities: kept") in said and f"--gone-organiser {FRISKOLAN} removes it" in said, said
+    assert "--strict: 0 refused, 0 left out, 1 organisers the source has nothing of kept (exit 3" in said, said
+    assert len(held_by(reporting, FRISKOLAN)) == 4 and len(held_by(reporting, "2999")) == 6, said
+
+
+def test_gone_organiser_removes_the_huvudman_gone_from_the_source_whole(tmp_path, monkeypatch) -> None:
+    """With the rule above: `--gone-organiser` names the organiser, and the full run removes all reporting holds for
+    it (the flag names it, so no mass-removal guard), the other organiser's as any full run. A token without the claim
+    (or no JWT) tells nothing: as before, nothing read, nothing said."""
+    first = _two_organisers(tmp_path, monkeypatch)
+    reporting = ByCode(held=first.published)
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, SU]), *BOTH, "--gone-organiser", FRISKOLAN],
+                     None, reporting)
+    assert code == 0 and held_by(reporting, FRISKOLAN) == [] and len(held_by(reporting, "2999")) == 6, said
+    reporting = ByCode(held=first.published)
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, SU]), "--reporting-token", "opaque-token"],
+                     None, reporting)
+    assert code == 0 and len(held_by(reporting, FRISKOLAN)) == 4 and FRISKOLAN not in said, said
+
+
+def test_gone_organiser_is_refused_for_an_incremental_run_and_for_an_organiser_the_source_has(
+        tmp_path, monkeypatch) -> None:
+    """--gone-organiser removes a whole organiser: only by a full run (usage, exit 2), and never one the source has
+    anything of (stopped before anything is sent, exit 1)."""
+    first = _two_organisers(tmp_path, monkeypatch)
+    reporting = ByCode(held=first.published)
+    code, said = run(monkeypatch, [*INCREMENTAL, "--gone-organiser", FRISKOLAN], None, reporting)
+    assert code == 2 and "--gone-organiser goes with a full run" in said, said
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, HUV2, SU, SU2], groups=[GROUP, G2]), *BOTH,
+                                   "--gone-organiser", FRISKOLAN], None, reporting)
+    assert code == 1 and reporting.posts == 0, said
+    assert f"--gone-organiser {FRISKOLAN}: the source has it still" in said, said
+
+
+def test_an_incremental_run_moves_a_school_from_a_huvudman_gone_from_the_source_the_token_is_for(
+        tmp_path, monkeypatch) -> None:
+    """Failed on the old code: as round 31b's, without --only-organiser: the source no longer listed 2999, its school
+    su now under 556677-8899. The run read only 556677-8899's holdings, sent su there and left 2999 holding su with
+    its group, membership, duty and teaching, nothing said. Now the token's organisers are read: su moves (removed at
+    2999 with what hung under it), what 2999 holds besides (its own unit) is kept and said, exit 3."""
+    first = ByCode()
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, HUV2, SU]), *BOTH], None, first)
+    assert code == 0 and len(held_by(first, "2999")) == 6, said
+    moved = {**SU, "parentOrganisation": {"id": "huv2"}}
+    reporting = ByCode(held=first.published)
+    handle = server(entities(organisations=[HUV2, moved], groups=by_id_or_list([GROUP]),
+                             activities=by_id_or_list([ACTIVITY]), **NO_DELETIONS))
+    code, said = run(monkeypatch, [*INCREMENTAL, *BOTH], handle, reporting)
+    assert code == 3, said
+    assert held_by(reporting, "2999") == ["unit:organiser:None:2999"], said
+    assert ("organiser 2999 (the --reporting-token's): the source has nothing of it, and reporting holds 1 of its "
+            "entities: kept") in said, said
+
+
+def test_the_organisers_of_a_token_are_read_from_its_claim_and_nothing_else() -> None:
+    """Each id in its one spelling; a token that is no JWT, or whose claim is no list of organiser ids: none."""
+    def claims(value: Any) -> str:
+        return "e30." + base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=") + ".c"
+    assert token_organisers(token_for("2120001234", "2999")) == {"212000-1234", "2999"}
+    for token in (None, "", "opaque", "a.b.c", "a..c", token_for(), claims(None), claims([1]),
+                  claims({"organisers": "2999"}), claims({"organisers": [1, None, "x y", {"id": "2999"}]})):
+        assert token_organisers(token) == frozenset(), token

@@ -14,6 +14,7 @@ A second run of the same data changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -77,6 +78,7 @@ from .moves import (
     left_behind,
     moved,
     moved_said,
+    present,
     replaced,
     stale_groups,
     surely_vanishing,
@@ -552,8 +554,9 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
         if response.status_code != 200:
             mine = ("; a source holding other organisers' units too: --only-organiser for those the token is for"
                     if response.status_code == 403 else "")
-            raise SourceError(f"reporting did not list what it holds for {organiser_id}: "
-                              f"HTTP {response.status_code}{_reporting_said(response)}{mine}")
+            refusal = NotAllowed if response.status_code == 403 else SourceError
+            raise refusal(f"reporting did not list what it holds for {organiser_id}: "
+                          f"HTTP {response.status_code}{_reporting_said(response)}{mine}")
         body = _answered(response, _Held, what, " (nothing was sent)")
         if len(body.items) != len(body.source_ids):
             raise SourceError(f"reporting answered the {what} with {len(body.items)} entities and "
@@ -566,6 +569,32 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
             raise SourceError(f"reporting answered the {what} with a page after {body.next_after[:80]!r} again "
                               "(nothing was sent)")
         after = body.next_after
+
+
+class NotAllowed(SourceError):
+    """Reporting's 403 for what it holds for an organiser: the token is not for it."""
+
+
+def token_organisers(token: str | None) -> frozenset[str]:
+    """The organisers a reporting token is for, by its `organisers` claim (a JWT's, as `styrkedja token` and the
+    identity providers issue them), read without checking its signature — reporting checks it; the import only asks
+    reporting what it holds for each (`--gone-organiser`: a Huvudman gone from the source is noticed). A token that is
+    no JWT, or has no such claim: none (what it is for cannot be told, as before). Each id in its one spelling."""
+    parts = (token or "").split(".")
+    if len(parts) != 3:
+        return frozenset()
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, RecursionError):  # (not base64, not UTF-8, not JSON: binascii.Error and the rest are)
+        return frozenset()
+    values = claims.get("organisers") if isinstance(claims, dict) else None
+    out = set()
+    for value in values if isinstance(values, list) else ():
+        try:
+            out.add(TypeAdapter(OrganiserId).validate_python(value.strip() if isinstance(value, str) else value))
+        except ValidationError:
+            continue
+    return frozenset(out)
 
 
 class Sent:
@@ -624,8 +653,9 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
          allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None,
          notes: list[str] | None = None, summary: dict[str, Counter[str]] | None = None,
          retried: list[str] | None = None, said: list[str] | None = None,
-         sending: list[str] | None = None, known: dict[str, list[tuple[str, str]]] | None = None
-         ) -> dict[str, Counter[str]]:
+         sending: list[str] | None = None, known: dict[str, list[tuple[str, str]]] | None = None,
+         gone_organisers: Collection[str] = (), why: dict[str, str] | None = None,
+         kept_organisers: list[str] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
     summary says besides the counts (units removed and made new in one place). `summary`: filled as the chunks are
@@ -633,7 +663,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     sent again after an attempt that may have applied them (`_honest`). `said`: what an incremental run says of the
     groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`).
     `sending`: the chunk whose answer is awaited, while it is (an import interrupted then may have applied it).
-    `known`: what reporting holds for an organiser as read while planning (`read_and_plan`'s `held`), not read again."""
+    `known`: what reporting holds for an organiser as read while planning (`read_and_plan`'s `held`), not read again —
+    and for organisers the source may have nothing of, read because --only-organiser names them or the token is for
+    them (`why` says which): what such an organiser still holds is kept, said, and named in `kept_organisers`, unless
+    a full run's `gone_organisers` names it — then it is removed whole (the flag names it: no mass-removal guard)."""
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
     sending = [] if sending is None else sending
@@ -647,14 +680,19 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     # full run's is, and so are the removals /deletedEntities names (those held then and not now were removed)
     listed = {c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
               if c["data"]["unit_type"] == "organiser"}
-    # (an incremental run's planning read too the organisers --only-organiser names that the source no longer lists
-    # — a Huvudman gone from it: what the source placed under another one is taken from it, `across`, the rest said)
-    organisers = sorted(listed | (set(known) if known is not None and not full else set()))
+    # (the run read too the organisers --only-organiser names, or the token is for, though the source may not list
+    # them — a Huvudman gone from it: what an incremental run finds the source placed under another is taken from it,
+    # `across`; the rest is kept and said, or removed by a full run that --gone-organiser names it for)
+    organisers = sorted(listed | set(known or ()))
     holdings = {o: known[o] if known is not None and o in known else held(client, o, sleep) for o in organisers}
+    # (a full run compares what it sends with what the organisers it lists hold, and with all that --gone-organiser's
+    # hold; an organiser otherwise read is only said)
+    compared = {o: pairs for o, pairs in holdings.items() if o in listed or o in gone_organisers} if full else holdings
     sent = Sent(holdings)
     held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
     if full and not allow_mass_removal:
-        check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
+        check_not_mass_removal([(o, key) for o, key in surely_vanishing(the_plan, compared)
+                                if o not in gone_organisers], compared)
     if not full and not allow_mass_removal and the_plan.crossed:
         # what a move to another organiser takes from the old one, at most (`across`), judged as a full run's removals
         # are: a source placing most of an organiser under another Huvudman at once (a glitch, a wrong tree) stops
@@ -732,10 +770,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             said.append(unrecorded_said(unrecorded))
     # a full run removes what the source lacks; an incremental one what a group sent this run left behind where it was
     crossed_out = [] if full else across(the_plan, sent, holdings)
-    gone = vanished(the_plan, sent, holdings) if full else list(dict.fromkeys([
+    gone = vanished(the_plan, sent, compared) if full else list(dict.fromkeys([
         *moved(sent, holdings), *left_behind(the_plan, sent, holdings), *crossed_out]))
     if full and not allow_mass_removal:
-        check_not_mass_removal(gone, holdings)
+        check_not_mass_removal([(o, key) for o, key in gone if o not in gone_organisers], compared)
     if gone:
         task = progress.add_task("remove vanished", total=len(gone)) if progress else None
         for start in range(0, len(gone), CHUNK):
@@ -763,7 +801,11 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         said += moved_said(gone, sent)
         said += across_said(crossed_out, holdings, the_plan)
         said += stale_groups(the_plan, holdings, {key for _, key in [*deleted_keys, *gone]})
-        said += unlisted_said(listed, holdings, gone)
+    kept_whole = unlisted_said(present(the_plan), holdings, gone, why or {}, full=full)
+    if said is not None:
+        said += [line for _, line in kept_whole]
+    if kept_organisers is not None:
+        kept_organisers += [organiser for organiser, _ in kept_whole]
     if notes is not None:
         codes = {c["data"]["unit_id"]: c["data"]["school_unit_code"]
                  for c in the_plan.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"}
@@ -894,9 +936,9 @@ def _explicit_organiser(organiser: str | None, name: str | None) -> tuple[str, s
     return checked, checked if name is None else name
 
 
-def _only_organisers(values: list[str] | None) -> frozenset[str] | None:
-    """--only-organiser's ids, each checked as the contracts check an organiser id and in its one spelling (a
-    source's 2120001234 is the organiser 212000-1234)."""
+def _only_organisers(values: list[str] | None, flag: str = "--only-organiser") -> frozenset[str] | None:
+    """--only-organiser's (or `flag`'s) ids, each checked as the contracts check an organiser id and in its one
+    spelling (a source's 2120001234 is the organiser 212000-1234)."""
     if not values:
         return None
     out = set()
@@ -904,7 +946,7 @@ def _only_organisers(values: list[str] | None) -> frozenset[str] | None:
         try:
             out.add(TypeAdapter(OrganiserId).validate_python(value.strip()))
         except ValidationError as error:
-            raise typer.BadParameter(f"--only-organiser: {error.errors()[0]['msg']}") from None
+            raise typer.BadParameter(f"{flag}: {error.errors()[0]['msg']}") from None
     return frozenset(out)
 
 
@@ -1165,6 +1207,12 @@ def register(import_app: typer.Typer) -> None:
                  "a source holding other organisers' school units too (an independent school's), which the "
                  "--reporting-token may not write; theirs are counted and said, nothing of them sent or removed (what "
                  "of theirs was refused is counted with them, not by --strict)"),
+        gone_organiser: list[str] | None = typer.Option(
+            None, "--gone-organiser",
+            help="a full run removes all reporting holds for this organiser, which the source has nothing of any "
+                 "longer (a Huvudman gone from it; repeat for more): without it such an organiser (one "
+                 "--only-organiser names, or the --reporting-token is for) is kept and said, and --strict exits "
+                 f"{STRICT_EXIT}"),
         strict: bool = typer.Option(True, "--strict/--lenient",
                                     help=f"--strict (the default): exit {STRICT_EXIT} (after importing the rest) when "
                                          "any item was refused or left out under a refused unit, for a scheduled job "
@@ -1201,8 +1249,17 @@ def register(import_app: typer.Typer) -> None:
             since = earliest_instant(since, zone)
         explicit = _explicit_organiser(organiser, organiser_name)
         only = _only_organisers(only_organiser)
+        gone = _only_organisers(gone_organiser, "--gone-organiser") or frozenset()
+        if gone and since is not None:
+            raise typer.BadParameter("--gone-organiser goes with a full run (without --since): an incremental run "
+                                     "removes only what the source names")
         token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
+        # the organisers read though the source may have nothing of them: those --only-organiser names, else those the
+        # token is for (its claim), and --gone-organiser's — a Huvudman gone from the source is noticed so
+        why = {**dict.fromkeys(token_organisers(reporting_token) if only is None else (), "the --reporting-token's"),
+               **dict.fromkeys(only or (), "--only-organiser"), **dict.fromkeys(gone, "--gone-organiser")}
+        kept_organisers: list[str] = []  # of those, the ones the source has nothing of, kept (`moves.unlisted_said`)
         # Reporting first, before the source is read (minutes, for a server): one that accepts and says nothing was
         # found only when sending, after 6 attempts of 120 s. Now a silence of STYRKEDJA_CONNECT_TIMEOUT_SECONDS is
         # one line naming it and its option (`main`); a refusal is the first request's own at-once stop.
@@ -1229,15 +1286,26 @@ def register(import_app: typer.Typer) -> None:
                   httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client):
                 known: dict[str, list[tuple[str, str]]] = {}
 
+                not_read: set[str] = set()  # organisers `why` names that reporting refused to list (403)
+
                 def holding(organisers: list[str]) -> dict[str, list[tuple[str, str]]]:
                     # read once, for `send` too (a large organiser's holdings are a long listing); only the organisers
-                    # the run sends (--only-organiser: another's is not the token's to read) — and those
-                    # --only-organiser names that the source lists no longer (a Huvudman gone from it: a school moved
-                    # away from it is noticed, `crossed`, and what it holds besides said, `unlisted_said`)
-                    wanted = [*organisers, *sorted((only or frozenset()) - set(organisers))]
+                    # the run sends (--only-organiser: another's is not the token's to read) — and those `why` names
+                    # that the source may list no longer (a Huvudman gone from it: a school moved away from it is
+                    # noticed, `crossed`, and what it holds besides said or removed, `unlisted_said`)
+                    wanted = [*organisers, *sorted(set(why) - set(organisers))]
                     for o in wanted:
-                        if (only is None or o in only) and o not in known:
-                            known[o] = held(client, o)
+                        if (only is None or o in only or o in gone) and o not in known and o not in not_read:
+                            try:
+                                known[o] = held(client, o)
+                            except NotAllowed as refusal:
+                                if o in organisers or why.get(o) == "--gone-organiser":
+                                    raise
+                                # (one only read in case the source has nothing of it any longer, which the token may
+                                # not list — a typing error in --only-organiser: said, nothing of it compared)
+                                not_read.add(o)
+                                console.print(plain(f"organiser {o} ({why[o]}): {refusal}; not compared with the "
+                                                    "source"))
                     return {o: known[o] for o in wanted if o in known}
 
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
@@ -1246,13 +1314,19 @@ def register(import_app: typer.Typer) -> None:
                     keep_organisers(the_plan, only)
                     for line in _only_said(the_plan, only):
                         console.print(plain(line))
+                if gone & present(the_plan):
+                    raise SourceError(f"--gone-organiser {', '.join(sorted(gone & present(the_plan)))}: the source "
+                                      "has it still: nothing removed (nothing was sent)")
+                if since is None:
+                    holding([])  # (an incremental run read them while planning)
                 for entity, status in sorted(source.held_back.items()):
                     how = f"not served (HTTP {status})" if isinstance(status, int) else status
                     console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")
                 notes: list[str] = []
                 send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
                      full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
-                     retried=retried, said=said, sending=sending, known=known)
+                     retried=retried, said=said, sending=sending, known=known, gone_organisers=gone, why=why,
+                     kept_organisers=kept_organisers)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
         except (Exception, KeyboardInterrupt) as error:
@@ -1294,8 +1368,9 @@ def register(import_app: typer.Typer) -> None:
             console.print(plain(line))
         # what is left out by design (`left_out`: staff groups, their activities, duties above the school units) is
         # no fault of the source's: no reason to fail a job
-        if the_plan.refused or the_plan.under_refused:
-            counted = f"{len(the_plan.refused)} refused, {len(the_plan.under_refused)} left out"
+        if the_plan.refused or the_plan.under_refused or kept_organisers:
+            counted = f"{len(the_plan.refused)} refused, {len(the_plan.under_refused)} left out" + (
+                f", {len(kept_organisers)} organisers the source has nothing of kept" if kept_organisers else "")
             if strict:
                 console.print(f"--strict: {counted} (exit {STRICT_EXIT}; --lenient exits 0)")
                 raise typer.Exit(STRICT_EXIT)

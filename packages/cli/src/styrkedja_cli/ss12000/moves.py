@@ -239,20 +239,31 @@ MASS_REMOVAL_SHARE = 0.5
 MASS_REMOVAL_FLOOR = 50
 
 
-def unlisted_said(listed: Collection[str], holdings: dict[str, list[tuple[str, str]]], gone: list[tuple[str, str]]
-                  ) -> list[str]:
-    """Of an incremental run: the organisers it read (--only-organiser) that the source lists no Huvudman of, and what
-    reporting still holds for each after the run. Not removed: a whole organiser gone at once is what a wrong source
-    (a URL of another municipality's, a server's empty tree) looks like too, and /deletedEntities did not name it."""
+def present(the_plan: Plan) -> set[str]:
+    """The organisers the source has anything of: what the plan sends, refused or left out, or --only-organiser left
+    out. An organiser whose Huvudman was refused is in the source still (what hangs under it is kept as refused)."""
+    out = {c["data"]["organiser_id"] for changes in the_plan.changes.values() for c in changes}
+    out |= {o for r in [*the_plan.refused, *the_plan.under_refused, *the_plan.left_out] for o in r.organisers}
+    return out | set(the_plan.other_organisers)
+
+
+def unlisted_said(source_has: Collection[str], holdings: dict[str, list[tuple[str, str]]],
+                  gone: list[tuple[str, str]], why: dict[str, str], *, full: bool) -> list[tuple[str, str]]:
+    """The organisers a run read (--only-organiser names them, or the --reporting-token is for them: `why`) that the
+    source has nothing of, and reporting still holds anything for after the run: (organiser, what is said). Kept, not
+    removed: a whole organiser gone at once is what a wrong source (a URL of another municipality's, a server's empty
+    tree, a token for two sources) looks like too, and /deletedEntities did not name it — a full run removes it when
+    `--gone-organiser` names it (round 32: without --only-organiser such an organiser was not noticed at all)."""
     removed = set(gone)
     out = []
-    for organiser in sorted(set(holdings) - set(listed)):
+    for organiser in sorted(set(holdings) - set(source_has)):
         left = sum((organiser, key) not in removed for key, _ in holdings[organiser])
         if left:
-            out.append(f"organiser {organiser} (--only-organiser): the source lists it no longer, and reporting holds "
-                       f"{left} of its entities: kept (what the source placed under another organiser was moved "
-                       "there; nothing else of an organiser the source no longer has is removed by an import — if it "
-                       "is gone, its organiser admin removes it)")
+            moved_there = "" if full else "what the source placed under another organiser was moved there; "
+            out.append((organiser, f"organiser {organiser} ({why.get(organiser, '--only-organiser')}): the source "
+                                   f"has nothing of it, and reporting holds {left} of its entities: kept ({moved_there}"
+                                   "an import removes a whole organiser only when asked: if it is gone, a full run "
+                                   f"with --gone-organiser {organiser} removes it, or its organiser admin does)"))
     return out
 
 
