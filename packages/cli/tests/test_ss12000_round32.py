@@ -173,3 +173,61 @@ def test_the_organisers_of_a_token_are_read_from_its_claim_and_nothing_else() ->
     for token in (None, "", "opaque", "a.b.c", "a..c", token_for(), claims(None), claims([1]),
                   claims({"organisers": "2999"}), claims({"organisers": [1, None, "x y", {"id": "2999"}]})):
         assert token_organisers(token) == frozenset(), token
+
+
+# -- --only-organiser: the summary lines of what the run considers alone -------------------------------------------
+
+DUTY2 = {"id": "d2", "person": {"id": "t2"}, "dutyAt": {"id": "su2"}, "dutyRole": "Vaktmästare"}
+KLASS = {**GROUP, "id": "k2", "displayName": "7K", "groupType": "Klass", "organisation": {"id": "su2"},
+         "groupMemberships": [{"person": {"id": "p2"}}]}
+OTHER_KLASS = {**KLASS, "id": "k3", "displayName": "7L"}
+ODD = {**GROUP, "id": "g2", "displayName": "Odd", "groupType": "Påhittad", "organisation": {"id": "su2"},
+       "startDate": "2026-08-17T00:00:00+02:00"}
+UNSTATED = {"id": "g3", "displayName": "Utan lista", "organisation": {"id": "su2"}, "startDate": "2026-08-17"}
+ACROSS = {"id": "a2", "groups": [{"id": "g2"}], "teachers": [{"duty": {"id": "d1"}}], "syllabus": {"id": "sy"}}
+CLASS_UNIT = {"id": "k-unit", "displayName": "Klass 7K", "organisationType": "Klass", "parentOrganisation": {"id": "su2"}}
+
+
+def test_only_organiser_says_only_what_it_considers_of_that_organiser(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: with --only-organiser 2999, the summary still counted the independent school's items
+    (556677-8899's, neither sent nor read for it): its group of an unknown type and its duty's unknown role, the
+    unknown subject of its teaching and the teaching across organisers, its students in two classes, its group
+    without a list and its organisation folded. Now each line counts only the organisers imported; a run of both
+    says them all. What no organiser can be told of (a date as read, a person's) is said as of the whole source."""
+    source = dump(tmp_path, organisations=[HUV, SU, HUV2, SU2, CLASS_UNIT],
+                  groups=[GROUP, ODD, UNSTATED, KLASS, OTHER_KLASS], duties=[
+                      {"id": "d1", "person": {"id": "t1"}, "dutyAt": {"id": "su"}, "dutyRole": "Lärare"}, DUTY2],
+                  activities=[ACTIVITY, ACROSS], syllabuses=[{"id": "sy", "subjectCode": "QQQ"}],
+                  persons=[{"id": "p1"}, {"id": "p2"}])
+    whole = ["groups.groupType: 1 of a value that is not SS 12000's", "duties.dutyRole: 1 of a value",
+             "syllabus.subjectCode: 1 codes not on Skolverket's subject list",
+             "teaching assignments: 1 whose teacher's duty is at another organiser's school unit",
+             "memberships: students in two groups of type Klass at once, in 2 classes",
+             "groups: 1 served without groupMemberships", "not a level of the directory, organisations k-unit"]
+    code, said = run(monkeypatch, source, None, ByCode())
+    for line in whole:
+        assert line in said, (line, said)
+    code, said = run(monkeypatch, [*source, "--only-organiser", "2999"], None, ByCode())
+    assert code == 0, said
+    for line in whole:
+        assert line not in said, (line, said)
+    assert ("dates written as a date-time, read as their day in Europe/Stockholm (of the whole source: not told per "
+            "organiser)") in said, said
+
+
+def test_a_refused_membership_without_any_start_keeps_its_key_as_the_reference_api_serves_it(
+        tmp_path, monkeypatch) -> None:
+    """A variation of the first tests: Skolverket's reference API states no start on the group nor its memberships (the
+    start is the day the group came into the source, `meta.created`). The refused entries' key is worked out as a
+    sent one's would be, so p2's membership held from before is kept and p3's, dropped from the list, goes."""
+    bare = {k: v for k, v in GROUP.items() if k != "startDate"} | {"meta": {"created": "2026-08-10T08:00:00Z"}}
+    first = ByCode()
+    code, said = run(monkeypatch, dump(tmp_path, groups=[{**bare, "groupMemberships": THREE}]), None, first)
+    assert code == 0 and len(live(first, "membership:")) == 3, said
+    twice = [{"person": {"id": "p1"}}, {"person": {"id": "p2"}, "endDate": "2027-06-10"},
+             {"person": {"id": "p2"}, "endDate": "2027-06-20"}]
+    reporting = ByCode(held=first.published)
+    code, said = run(monkeypatch, dump(tmp_path, groups=[{**bare, "groupMemberships": twice}]), None, reporting)
+    assert code == 3 and "refused memberships g1/p2" in said, said
+    after = live(reporting, "membership:")
+    assert len(after) == 2 and set(after) < set(live(first, "membership:")), said

@@ -1027,8 +1027,11 @@ def _by_design(the_plan: Plan) -> list[str]:
                     listed.items() if count > LEFT_OUT_LISTED]
 
 
-def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
-    """What the summary says besides the counts and the refusals (`incremental`: of a --since run)."""
+def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False, only: bool = False) -> list[str]:
+    """What the summary says besides the counts and the refusals (`incremental`: of a --since run). With
+    --only-organiser (`only`) the counts are of its organisers' items (`mapping.keep_organisers`), but for those no
+    organiser can be told of — a person's, an id the lists no longer hold, a date as read: said so (round 32)."""
+    whole: list[str] = []  # the lines of the whole source, whoever its items are of
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
              + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
     lines += [f"possibly recreated: {note}" for note in notes]
@@ -1061,14 +1064,14 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      f"by their group's own groupMemberships, in {len(the_plan.membership_conflicts)} groups: the "
                      "group's list was imported (" + ", ".join(sorted(the_plan.membership_conflicts)[:10])
                      + (", …" if len(the_plan.membership_conflicts) > 10 else "") + ")")
-    lines += [f"ids differing only in case, imported as two (ids that are no UUIDs are exact; if the source reads "
+    whole += [f"ids differing only in case, imported as two (ids that are no UUIDs are exact; if the source reads "
               f"them as one, mend it there): {ids}" for ids in the_plan.case_apart]
     if the_plan.memberships_of_unserved_groups and incremental:
-        lines.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups this "
+        whole.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups this "
                      "incremental run did not read (neither the group nor the person changed since, or the source "
                      "does not serve the group): kept as reporting holds them")
     elif the_plan.memberships_of_unserved_groups:
-        lines.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups the source "
+        whole.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups the source "
                      "did not serve: not read")
     if the_plan.unknown_subjects:
         lines.append(f"syllabus.subjectCode: {len(the_plan.unknown_subjects)} codes not on Skolverket's subject list "
@@ -1077,7 +1080,7 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                                  for code, count in sorted(the_plan.unknown_subjects.items())[:10])
                      + (", …" if len(the_plan.unknown_subjects) > 10 else ""))
     if the_plan.unmapped_school_types:
-        lines.append(f"enrolments.schoolType: {sum(the_plan.unmapped_school_types.values())} enrolments of a type "
+        whole.append(f"enrolments.schoolType: {sum(the_plan.unmapped_school_types.values())} enrolments of a type "
                      f"that is not SS 12000's ({', '.join(sorted(the_plan.unmapped_school_types)[:10])}): no group "
                      "year read from them")
     for where, values in sorted(the_plan.unknown_types.items()):
@@ -1097,20 +1100,21 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      + (", …" if len(classes) > 10 else "") + "): imported as given, each counted in both; a move "
                      "between classes needs the old membership's endDate at the source")
     for entity, ids in sorted(the_plan.listed_deleted.items()):
-        lines.append(f"deletedEntities: {len(ids)} {entity} the source still lists ({', '.join(ids[:10])}"
+        whole.append(f"deletedEntities: {len(ids)} {entity} the source still lists ({', '.join(ids[:10])}"
                      f"{', …' if len(ids) > 10 else ''}): taken as deleted (a deletion is final, the list lags), not "
                      "sent; what names them is left out by design")
     if the_plan.persons_listed_deleted or the_plan.memberships_listed_deleted:
-        lines.append(f"deletedEntities: {the_plan.persons_listed_deleted} persons the source still lists, and "
+        whole.append(f"deletedEntities: {the_plan.persons_listed_deleted} persons the source still lists, and "
                      f"{the_plan.memberships_listed_deleted} memberships of persons it names stated still: taken as "
                      "deleted (a deletion is final, the list lags), not sent")
     if the_plan.deleted_not_ids:
-        lines.append(f"deletedEntities: {the_plan.deleted_not_ids} ids no entity can have (1-64 of A-Z a-z 0-9 . _ : -, "
+        whole.append(f"deletedEntities: {the_plan.deleted_not_ids} ids no entity can have (1-64 of A-Z a-z 0-9 . _ : -, "
                      "not only dots): nothing was imported of them, nothing removed by them")
-    lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
+    whole += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
-    lines += [f"{field}: {count} dates before {FIRST_DAY} or ends after {LAST_DAY} (a system's \"none\", such as "
+    whole += [f"{field}: {count} dates before {FIRST_DAY} or ends after {LAST_DAY} (a system's \"none\", such as "
               "0001-01-01 or 9999-12-31), read as none" for field, count in the_plan.dates_read_as_none.items()]
+    lines += [f"{line} (of the whole source: not told per organiser)" if only else line for line in whole]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
 
 
@@ -1364,7 +1368,7 @@ def register(import_app: typer.Typer) -> None:
         for line in _by_design(the_plan):
             console.print(plain(line))
         for line in [*(redact_personal_identity_numbers(line)[0] for line in said),  # they quote ids, as `_said`'s
-                     *_said(the_plan, notes, incremental=since is not None)]:
+                     *_said(the_plan, notes, incremental=since is not None, only=only is not None)]:
             console.print(plain(line))
         # what is left out by design (`left_out`: staff groups, their activities, duties above the school units) is
         # no fault of the source's: no reason to fail a job

@@ -503,15 +503,22 @@ class Plan:
     #: of an incremental run, the source ids reporting holds under an organiser the source no longer places them
     #: under → the organisers they are sent under now (`moves.crossed`): what the old one holds of them is removed
     crossed: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: whose the counts above are, for --only-organiser to count only what it imports (`keep_organisers`): a group's
+    #: organiser by the tree (`_whose`; none known: the import's, as for a refusal), and the unknown values and
+    #: subject codes per organiser they were sent under
+    group_organisers: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    unknown_at: Counter[tuple[str, str, str]] = field(default_factory=Counter, repr=False, compare=False)
+    subjects_at: Counter[tuple[str, str]] = field(default_factory=Counter, repr=False, compare=False)
     #: the import's clock: a change dated further after it than the consumer takes (`MAX_AHEAD_OF_RECORD_MS`) is
     #: refused on its own (`add`), as reporting's door refuses it (a 422 for the whole batch, round 28t)
     now: datetime | None = None
     #: the texts and data key tuples the plan's changes hold alike, held once (`Changes`)
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def unknown(self, field_name: str, value: str) -> None:
+    def unknown(self, field_name: str, value: str, organiser: str) -> None:
         said = one_line_value(value)
         self.unknown_types.setdefault(field_name, Counter())[said] += 1
+        self.unknown_at[(field_name, said, organiser)] += 1
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
@@ -1325,7 +1332,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                        for person, start in out.clashed.get(group.id, ()))
         kind = (group.group_type or "").strip()
         if kind and nfc(kind).casefold() not in GROUP_TYPES:
-            out.unknown("groups.groupType", kind)
+            out.unknown("groups.groupType", kind, oid)
         for stated in members[group.id]:
             member = stated.membership
             if member.person is None:
@@ -1409,7 +1416,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if not tried:  # at no school unit of the directory: not dropped unsaid
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
         if sent and nfc(duty.duty_role).strip().casefold() not in DUTY_ROLES:
-            out.unknown("duties.dutyRole", duty.duty_role)
+            out.unknown("duties.dutyRole", duty.duty_role, duty_organiser.get(duty.id, ""))
 
     # a syllabus's subjectCode as served (blank: none): the specification allows any text there, the directory takes
     # Skolverket's shape of an ämneskod (`SubjectCode`), so an assignment whose subject breaks it is refused naming
@@ -1486,6 +1493,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                         "end_date": f"teachers[{n}].endDate" if teacher.end_date else "endDate"})
                 if sent and subject is not None and not is_known_subject_code(subject):
                     out.unknown_subjects[subject] += 1
+                    out.subjects_at[(subject, place[0])] += 1
                 if sent and duty_organiser.get(teacher.duty.id, place[0]) != place[0]:
                     out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
     _whose(out, orgs, tree, groups, duties, activities, organiser_id, organiser[0] if organiser else None)
@@ -1508,7 +1516,8 @@ def _whose(out: Plan, orgs: dict[str, Organisation], tree: _Tree, groups: Sequen
     group_at = {g.id: g.organisation.id for g in groups}
     duty_at = {d.id: d.duty_at.id for d in duties}
     taught = {a.id: [ref.id for ref in a.groups] for a in activities}
-    for item in [*out.refused, *out.under_refused, *out.left_out]:
+    out.group_organisers = {g: owner_at(at) for g, at in group_at.items()}
+    for item in [*out.refused, *out.under_refused, *out.left_out, *out.folded]:
         if item.entity == "organisations":
             at: list[str | None] = [item.id]
         elif item.entity in ("groups", "memberships"):
@@ -1561,3 +1570,29 @@ def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
         setattr(the_plan, name, mine)
     still = {id(r) for r in the_plan.refused}
     the_plan.recreated = [r for r in the_plan.recreated if id(r) in still]
+    _count_only(the_plan, wanted)
+
+
+def _count_only(the_plan: Plan, wanted: set[str]) -> None:
+    """The plan's counts of what the summary says (round 32: they were of the whole source, so an independent school's
+    unknown group type, its students in two classes, its organisation folded were said by the municipality's run,
+    which neither sends nor reads them for it) of `wanted`'s items alone — and of those whose organiser the tree does
+    not tell, as their refusals are (`_whose`). What cannot be told per organiser (a person's, a date's as read) is
+    said of the whole source still (docs/import.md)."""
+    def mine(group: str) -> bool:
+        organiser = the_plan.group_organisers.get(group)
+        return organiser is None or organiser in wanted
+
+    the_plan.folded = [r for r in the_plan.folded if not r.organisers or wanted.intersection(r.organisers)]
+    the_plan.members_unknown = {g for g in the_plan.members_unknown if mine(g)}
+    the_plan.membership_conflicts = {g: n for g, n in the_plan.membership_conflicts.items() if mine(g)}
+    the_plan.in_two_classes = {g: n for g, n in the_plan.in_two_classes.items() if mine(g)}
+    the_plan.taught_across = Counter({pair: n for pair, n in the_plan.taught_across.items() if pair[0] in wanted})
+    the_plan.unknown_subjects = Counter()
+    for (code, organiser), n in the_plan.subjects_at.items():
+        if organiser in wanted:
+            the_plan.unknown_subjects[code] += n
+    the_plan.unknown_types = {}
+    for (where, value, organiser), n in the_plan.unknown_at.items():
+        if organiser in wanted:
+            the_plan.unknown_types.setdefault(where, Counter())[value] += n
