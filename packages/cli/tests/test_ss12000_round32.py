@@ -231,3 +231,24 @@ def test_a_refused_membership_without_any_start_keeps_its_key_as_the_reference_a
     assert code == 3 and "refused memberships g1/p2" in said, said
     after = live(reporting, "membership:")
     assert len(after) == 2 and set(after) < set(live(first, "membership:")), said
+
+
+def test_a_refused_membership_stated_on_persons_keeps_only_its_key(tmp_path, monkeypatch) -> None:
+    """A variation of the first tests: the server states memberships on persons alone (`_embedded.groupMemberships`,
+    the group without its list; every person states theirs, so the members are known). p2 states g1 twice with two
+    ends (refused), p3 states it no more: p3's membership goes, p2's is kept. Failed on the old code as the first."""
+    bare = {k: v for k, v in GROUP.items() if k != "groupMemberships"}
+
+    def person(pid: str, *entries: dict[str, Any]) -> dict[str, Any]:
+        return {"id": pid, "_embedded": {"groupMemberships": [{"group": {"id": "g1"}, **e} for e in entries]}}
+
+    first = ByCode()
+    persons = [person("p1", {}), person("p2", {}), person("p3", {})]
+    code, said = run(monkeypatch, dump(tmp_path, groups=[bare], persons=persons), None, first)
+    assert code == 0 and len(live(first, "membership:")) == 3, said
+    persons = [person("p1", {}), person("p2", {"endDate": "2027-06-10"}, {"endDate": "2027-06-20"}), person("p3")]
+    reporting = ByCode(held=first.published)
+    code, said = run(monkeypatch, dump(tmp_path, groups=[bare], persons=persons), None, reporting)
+    assert code == 3 and "refused memberships g1/p2" in said, said
+    after = live(reporting, "membership:")
+    assert len(after) == 2 and set(after) < set(live(first, "membership:")), said

@@ -1056,8 +1056,9 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False, only: 
               for f in the_plan.folded[:LEFT_OUT_LISTED]]
     if len(the_plan.folded) > LEFT_OUT_LISTED:
         lines.append(f"organisations: {len(the_plan.folded) - LEFT_OUT_LISTED} more not a level of the directory")
-    if the_plan.members_unknown:
-        lines.append(f"groups: {len(the_plan.members_unknown)} served without groupMemberships, and not every person "
+    unknown = the_plan.members_unknown if the_plan.members_unknown_said is None else the_plan.members_unknown_said
+    if unknown:
+        lines.append(f"groups: {len(unknown)} served without groupMemberships, and not every person "
                      "states its own (expand=groupMemberships): what persons state is imported, nothing of them removed")
     if the_plan.membership_conflicts:
         lines.append(f"memberships: {sum(the_plan.membership_conflicts.values())} stated on persons otherwise than "

@@ -456,6 +456,8 @@ class Plan:
     #: on persons, `expand=groupMemberships`): their members are unknown, not none — what reporting holds for them
     #: is neither sent nor removed
     members_unknown: set[str] = field(default_factory=set)
+    #: of them, those the summary counts (--only-organiser's, `keep_organisers`); None: all
+    members_unknown_said: set[str] | None = None
     #: per group that states its own `groupMemberships`, how many memberships persons state otherwise (one that the
     #: group does not list, or lists with other dates): the group's list was imported (`members_of`)
     membership_conflicts: dict[str, int] = field(default_factory=dict)
@@ -1584,7 +1586,8 @@ def _count_only(the_plan: Plan, wanted: set[str]) -> None:
         return organiser is None or organiser in wanted
 
     the_plan.folded = [r for r in the_plan.folded if not r.organisers or wanted.intersection(r.organisers)]
-    the_plan.members_unknown = {g for g in the_plan.members_unknown if mine(g)}
+    # (`members_unknown` itself stays whole: what an organiser holds of a group moved from it is kept by it)
+    the_plan.members_unknown_said = {g for g in the_plan.members_unknown if mine(g)}
     the_plan.membership_conflicts = {g: n for g, n in the_plan.membership_conflicts.items() if mine(g)}
     the_plan.in_two_classes = {g: n for g, n in the_plan.in_two_classes.items() if mine(g)}
     the_plan.taught_across = Counter({pair: n for pair, n in the_plan.taught_across.items() if pair[0] in wanted})
