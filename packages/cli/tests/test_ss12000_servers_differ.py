@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from styrkedja_cli.ss12000.command import _said, read_and_plan
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import GROUP_REFUSED
 from styrkedja_cli.ss12000.models import source_date, timestamp
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
+from styrkedja_cli.ss12000.summary import _said
 
 ZONE = ZoneInfo("Europe/Stockholm")
 SINCE = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
