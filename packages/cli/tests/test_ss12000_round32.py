@@ -252,3 +252,17 @@ def test_a_refused_membership_stated_on_persons_keeps_only_its_key(tmp_path, mon
     assert code == 3 and "refused memberships g1/p2" in said, said
     after = live(reporting, "membership:")
     assert len(after) == 2 and set(after) < set(live(first, "membership:")), said
+
+
+def test_an_organisation_number_in_either_spelling_names_the_one_organiser(tmp_path, monkeypatch) -> None:
+    """A variation: the token's claim and --gone-organiser may spell the organisation number without its dash (as a
+    source's `organisationNumber` may, 5566778899): each is read in the one spelling reporting keeps (556677-8899),
+    so the organiser gone from the source is noticed, and removed, all the same."""
+    first = _two_organisers(tmp_path, monkeypatch)
+    undashed = ["--reporting-token", token_for("2999", "5566778899")]
+    reporting = ByCode(held=first.published)
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, SU]), *undashed], None, reporting)
+    assert code == 3 and f"organiser {FRISKOLAN} (the --reporting-token's): the source has nothing of it" in said, said
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, SU]), *undashed, "--gone-organiser",
+                                   "5566778899"], None, reporting)
+    assert code == 0 and held_by(reporting, FRISKOLAN) == [], said
