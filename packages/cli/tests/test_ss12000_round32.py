@@ -266,3 +266,23 @@ def test_an_organisation_number_in_either_spelling_names_the_one_organiser(tmp_p
     code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, SU]), *undashed, "--gone-organiser",
                                    "5566778899"], None, reporting)
     assert code == 0 and held_by(reporting, FRISKOLAN) == [], said
+
+
+def test_a_full_run_moves_a_school_from_a_huvudman_gone_from_the_source_the_token_is_for(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: the source no longer had 2999's Huvudman, and its school su was under 556677-8899. A
+    full run sent su there and left 2999 holding su, its group, membership, duty and teaching (2999 was not read; and
+    reporting refuses the unit at the new organiser while the old one holds its code). Now a full run takes from an
+    organiser the token is for what the source placed under another, as an incremental run does, said; the rest of
+    2999 (its own unit) is kept and said, exit 3."""
+    first = ByCode()
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, HUV2, SU]), *BOTH], None, first)
+    assert code == 0 and len(held_by(first, "2999")) == 6, said
+    reporting = ByCode(held=first.published)
+    moved = {**SU, "parentOrganisation": {"id": "huv2"}}
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV2, moved]), *BOTH], None, reporting)
+    assert code == 3, said
+    assert held_by(reporting, "2999") == ["unit:organiser:None:2999"], said
+    assert [k.split(":")[0] for k in held_by(reporting, FRISKOLAN)] == [
+        "duty", "membership", "teaching_assignment", "unit", "unit", "unit"], said
+    assert f"moved to another organiser by the source ({FRISKOLAN})" in said, said
+    assert "organiser 2999 (the --reporting-token's): the source has nothing of it, and reporting holds 1" in said, said

@@ -6,6 +6,8 @@ a chunk refused stops the import naming it, the chunks before it applied and not
 full run removes goes last): running it again completes it.
 A full run (no --since) is a sync for the organisers in the source: what reporting holds for
 them that the source no longer has is removed (removal events through reporting's outbox).
+An organiser the --reporting-token is for (or --only-organiser names) that the source has nothing of is read too: what
+the source placed under another organiser is moved there, the rest kept and said (--gone-organiser: removed whole).
 A full run reads what reporting holds for them before it sends anything: a source lacking most of an organiser
 stops there, nothing applied. `--organiser ID` names whose a source without a Huvudman is (Skolverket's
 reference API); the mapping of the organisation tree and of dates is in `mapping` and `models`.
@@ -677,12 +679,18 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     # (a full run compares what it sends with what the organisers it lists hold, and with all that --gone-organiser's
     # hold; an organiser otherwise read is only said)
     compared = {o: pairs for o, pairs in holdings.items() if o in listed or o in gone_organisers} if full else holdings
+    # (of those only said, a full run takes what the source placed under another organiser, as an incremental run
+    # does — a school moved from a Huvudman gone from the source: before, it stayed at the old one, and the new one
+    # was refused it, `school_unit_code_held`, until an incremental run or its admin moved it)
+    others = {o: pairs for o, pairs in holdings.items() if o not in compared}
+    if full and others:
+        the_plan.crossed = crossed(the_plan, others)
     sent = Sent(holdings)
     held_elsewhere: dict[tuple[str, str], str] = {}  # (organiser, school unit code) → the unit's id, held by another
     if full and not allow_mass_removal:
         check_not_mass_removal([(o, key) for o, key in surely_vanishing(the_plan, compared)
                                 if o not in gone_organisers], compared)
-    if not full and not allow_mass_removal and the_plan.crossed:
+    if not allow_mass_removal and the_plan.crossed:
         # what a move to another organiser takes from the old one, at most (`across`), judged as a full run's removals
         # are: a source placing most of an organiser under another Huvudman at once (a glitch, a wrong tree) stops
         # the run with nothing sent, as a full run lacking most of it does
@@ -758,11 +766,11 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         if unrecorded and said is not None:
             said.append(unrecorded_said(unrecorded))
     # a full run removes what the source lacks; an incremental one what a group sent this run left behind where it was
-    crossed_out = [] if full else across(the_plan, sent, holdings)
-    gone = vanished(the_plan, sent, compared) if full else list(dict.fromkeys([
+    crossed_out = across(the_plan, sent, others if full else holdings)
+    gone = [*vanished(the_plan, sent, compared), *crossed_out] if full else list(dict.fromkeys([
         *moved(sent, holdings), *left_behind(the_plan, sent, holdings), *crossed_out]))
     if full and not allow_mass_removal:
-        check_not_mass_removal([(o, key) for o, key in gone if o not in gone_organisers], compared)
+        check_not_mass_removal([(o, key) for o, key in gone if o not in gone_organisers and o in compared], compared)
     if gone:
         task = progress.add_task("remove vanished", total=len(gone)) if progress else None
         for start in range(0, len(gone), CHUNK):
@@ -786,9 +794,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                 summary.setdefault(_entity_of(key), Counter())["removed"] += 1
             if progress is not None and task is not None:
                 progress.update(task, advance=len(gone_chunk))
+    if said is not None:
+        said += across_said(crossed_out, holdings, the_plan)
     if not full and said is not None:
         said += moved_said(gone, sent)
-        said += across_said(crossed_out, holdings, the_plan)
         said += stale_groups(the_plan, holdings, {key for _, key in [*deleted_keys, *gone]})
     kept_whole = unlisted_said(present(the_plan), holdings, gone, why or {}, full=full)
     if said is not None:
