@@ -286,3 +286,20 @@ def test_a_full_run_moves_a_school_from_a_huvudman_gone_from_the_source_the_toke
         "duty", "membership", "teaching_assignment", "unit", "unit", "unit"], said
     assert f"moved to another organiser by the source ({FRISKOLAN})" in said, said
     assert "organiser 2999 (the --reporting-token's): the source has nothing of it, and reporting holds 1" in said, said
+
+
+def test_gone_organiser_removes_past_the_mass_removal_guard_which_still_guards_the_others(
+        tmp_path, monkeypatch) -> None:
+    """All of an organiser gone is more than half of it: the guard would stop every --gone-organiser of more than 50
+    entities. The flag names the organiser, so its removal passes; the organisers the source lists stay guarded."""
+    first = ByCode()
+    assert run(monkeypatch, dump(tmp_path), None, first)[0] == 0
+    many = {(FRISKOLAN, f"membership:m{n}"): ("digest", "g9") for n in range(60)}
+    reporting = ByCode(held={**first.published, **many})
+    code, said = run(monkeypatch, [*dump(tmp_path), *BOTH, "--gone-organiser", FRISKOLAN], None, reporting)
+    assert code == 0 and held_by(reporting, FRISKOLAN) == [] and len(held_by(reporting, "2999")) == 6, said
+    lacking = {("2999", f"membership:x{n}"): ("digest", "gx") for n in range(60)}
+    reporting = ByCode(held={**first.published, **many, **lacking})
+    code, said = run(monkeypatch, [*dump(tmp_path), *BOTH, "--gone-organiser", FRISKOLAN], None, reporting)
+    assert code == 1 and "the source lacks 60 of the 66 entities reporting holds for 2999" in said, said
+    assert reporting.posts == 0, said
