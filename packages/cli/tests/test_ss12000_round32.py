@@ -6,6 +6,12 @@ says (checked by running it with the change taken out).
   a member in reporting — in an incremental run (`left_behind`) and in a full one (`vanished`) alike. Now a refused
   membership keeps only what reporting holds of it (its key, `Plan.refused_memberships`); what the list no longer
   states goes.
+* a Huvudman gone from the source entirely was noticed only when --only-organiser named it: a full run kept all it
+  held, saying nothing, and a school moved from it stayed there. Now the organisers the --reporting-token is for (its
+  `organisers` claim) are read too: a school the source placed elsewhere moves (full runs too), the rest is kept and
+  said naming `--gone-organiser`, which removes it in a full run; --strict exits 3.
+* with --only-organiser, the summary's lines counted the whole source: now only its organisers' items, and what no
+  organiser can be told of is marked as of the whole source.
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
