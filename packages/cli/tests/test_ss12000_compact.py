@@ -291,8 +291,9 @@ def test_what_send_holds_of_the_keys_it_sent_is_about_half_what_it_was() -> None
     import sys
     import uuid
 
-    from styrkedja_cli.ss12000.command import Sent, vanished
+    from styrkedja_cli.ss12000.command import Sent
     from styrkedja_cli.ss12000.mapping import Plan
+    from styrkedja_cli.ss12000.moves import vanished
 
     here = Path(__file__).resolve().parent
     measured = subprocess.run(

@@ -62,7 +62,7 @@ from typer.testing import CliRunner
 
 from ss12000_fixtures import ACTIVITY, DUTY, HUV, PIN, SU, ZONE
 from styrkedja_cli.main import app
-from styrkedja_cli.ss12000 import command
+from styrkedja_cli.ss12000 import command, summary
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.oauth import ClientCredentials, TokenError
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError, may_hold_civic_numbers
@@ -634,7 +634,7 @@ def test_a_date_a_system_writes_for_none_is_none_and_said() -> None:
     assert the_plan.dates_read_as_none == {"Duty.endDate": 1, "Group.endDate": 1, "Membership.endDate": 2,
                                            "Membership.startDate": 1}
     assert "Membership.endDate: 2 dates before 1900-01-01 or ends after 2199-12-31 (a system's \"none\", such as " \
-        "0001-01-01 or 9999-12-31), read as none" in command._said(the_plan, [])
+        "0001-01-01 or 9999-12-31), read as none" in summary._said(the_plan, [])
 
 
 def test_a_start_after_the_directorys_last_day_is_still_refused() -> None:

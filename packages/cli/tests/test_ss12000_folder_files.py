@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, PIN, SU, ZONE
 from styrkedja_cli.main import app
-from styrkedja_cli.ss12000 import command
+from styrkedja_cli.ss12000 import command, moves
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.source import PROGRESS_ITEMS, FolderSource, SourceError
 from styrkedja_contracts.identifiers import contains_personal_identity_number
@@ -378,8 +378,8 @@ def test_what_hangs_under_a_refused_school_unit_is_left_out_counted_and_named_by
     the_plan = plan_of(tmp_path)
     held = {"2999": [("unit:group:29990011:g1", "g1"), ("membership:m1", "g1"), ("duty:d1", "d1"),
                      ("teaching_assignment:t1", "a1"), ("unit:school_unit:2999:su", "su")]}
-    assert command.vanished(the_plan, set(), held) == []
-    assert command.surely_vanishing(the_plan, held) == []
+    assert moves.vanished(the_plan, set(), held) == []
+    assert moves.surely_vanishing(the_plan, held) == []
 
 
 def test_a_school_unit_under_a_refused_area_is_left_out_with_what_hangs_under_it(tmp_path, monkeypatch) -> None:
@@ -398,7 +398,7 @@ def test_a_school_unit_under_a_refused_area_is_left_out_with_what_hangs_under_it
         assert line in said, said
     assert not contains_personal_identity_number(said), said
     held = {"2999": [("unit:school_unit:2999:su", "su"), ("unit:group:29990011:g1", "g1"), ("duty:d1", "d1")]}
-    assert command.vanished(plan_of(tmp_path), set(), held) == []
+    assert moves.vanished(plan_of(tmp_path), set(), held) == []
 
 
 def test_what_hangs_under_a_refused_huvudman_is_left_out_not_sent_under_its_organiser_id(tmp_path, monkeypatch) -> None:

@@ -28,8 +28,9 @@ from typer.testing import CliRunner
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU, ZONE
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
-from styrkedja_cli.ss12000.command import _said, read_and_plan
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.source import HttpSource
+from styrkedja_cli.ss12000.summary import _said
 
 ACTIVITY = {**ACTIVITY, "syllabus": {"id": "s1"}}
 

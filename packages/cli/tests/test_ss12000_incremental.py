@@ -28,8 +28,8 @@ from test_ss12000_servers import Reporting, dump, entities, failing_once, planne
 
 from ss12000_fixtures import GROUP, HUV, SU
 from styrkedja_cli.ss12000 import command
-from styrkedja_cli.ss12000.command import _said
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
+from styrkedja_cli.ss12000.summary import _said
 
 SINCE = "2026-09-01T12:00:00+00:00"
 

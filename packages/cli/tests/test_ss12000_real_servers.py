@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, PIN, SU, ZONE
 from styrkedja_cli.main import app
-from styrkedja_cli.ss12000 import command
+from styrkedja_cli.ss12000 import command, summary
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import TWICE
 from styrkedja_cli.ss12000.oauth import ClientCredentials
@@ -146,7 +146,7 @@ def test_a_group_that_states_its_list_wins_over_what_persons_state_and_the_diffe
     the_plan = plan(source_of(Served(directory(groups=[group], persons=persons)).page)[0])
     assert memberships(the_plan) == {("g1", "p1", "2026-08-17", None)}
     assert the_plan.membership_conflicts == {"g1": 3}  # p1's other end, p2, and the group's p1 unconfirmed
-    said = command._said(the_plan, [])
+    said = summary._said(the_plan, [])
     assert any(line.startswith("memberships: 3 stated on persons otherwise than by their group's own "
                                "groupMemberships, in 1 groups: the group's list was imported (g1)") for line in said)
 
@@ -357,7 +357,7 @@ def test_ids_of_one_entity_differing_only_in_case_are_imported_as_given_and_said
     assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g1", "G1", "g2"]
     assert the_plan.case_apart == ["groups G1, g1"]
     assert ("ids differing only in case, imported as two (ids that are no UUIDs are exact; if the source reads them "
-            "as one, mend it there): groups G1, g1") in command._said(the_plan, [])
+            "as one, mend it there): groups G1, g1") in summary._said(the_plan, [])
 
 
 @pytest.mark.parametrize(("body", "said"), [
@@ -563,7 +563,7 @@ def test_a_civic_number_is_never_read_in_wherever_a_person_carries_it(tmp_path, 
     kept = repr([p.model_dump() for p in read])
     assert not contains_personal_identity_number(kept) and "121212" not in kept.replace("2012-12-12", ""), kept
     the_plan, _ = read_and_plan(FolderSource(tmp_path), since=None, naive_zone=ZONE)
-    everything = repr((the_plan, command._said(the_plan, [])))
+    everything = repr((the_plan, summary._said(the_plan, [])))
     assert not contains_personal_identity_number(everything)
 
 

@@ -40,8 +40,9 @@ from typer.testing import CliRunner
 from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, PIN, SU, ZONE
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
-from styrkedja_cli.ss12000.command import _said, read_and_plan
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
+from styrkedja_cli.ss12000.summary import _said
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 
 SINCE = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)

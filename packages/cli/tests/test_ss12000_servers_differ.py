@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from styrkedja_cli.ss12000.command import _said, read_and_plan
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import GROUP_REFUSED
 from styrkedja_cli.ss12000.models import source_date, timestamp
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
+from styrkedja_cli.ss12000.summary import _said
 
 ZONE = ZoneInfo("Europe/Stockholm")
 SINCE = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -315,7 +316,7 @@ def test_a_group_served_without_its_memberships_keeps_those_reporting_holds() ->
     `expand=groupMemberships`). Failed on the old code: such a group read as one with no members, and a full import
     removed every membership reporting held for it (or, with many, stopped as a mass removal every run). Now its
     members are unknown: none sent, none removed, said; a group served with `"groupMemberships": []` has none."""
-    from styrkedja_cli.ss12000.command import vanished
+    from styrkedja_cli.ss12000.moves import vanished
 
     bare = {k: v for k, v in GROUP.items() if k != "groupMemberships"}
     empty = {**GROUP, "id": "g-empty", "displayName": "7B", "groupMemberships": []}

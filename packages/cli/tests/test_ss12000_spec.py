@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from styrkedja_cli.ss12000.command import _said, read_and_plan, vanished
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import NO_PERSON, NO_TYPE, STAFF_GROUP_RULE
+from styrkedja_cli.ss12000.moves import vanished
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
+from styrkedja_cli.ss12000.summary import _said
 from styrkedja_contracts.identifiers import PIN_ERROR, contains_personal_identity_number
 
 ZONE = ZoneInfo("Europe/Stockholm")

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from ss12000_fixtures import HUV, SU, ZONE
-from styrkedja_cli.ss12000.command import check_not_mass_removal, read_and_plan, vanished
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import Plan, Refused, group_years
 from styrkedja_cli.ss12000.models import Activity, Group, Person, Syllabus, aware
+from styrkedja_cli.ss12000.moves import check_not_mass_removal, vanished
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
 
 
@@ -202,10 +203,13 @@ def test_without_enrolments_a_single_year_syllabus_gives_the_year() -> None:
 # -- a full import's removals ----------------------------------------------------------------------
 
 def test_what_vanished_is_what_reporting_holds_that_was_not_sent_nor_refused() -> None:
-    the_plan = Plan(refused=[Refused("memberships", "g2/p9", "start_date: invalid")])
+    """A refused group keeps all it held (m4); a refused membership only its own key (m3, `Plan.refused_memberships`),
+    not its group's other memberships — m2, dropped from g1's list, goes (round 32: the refusal of g1/p9 kept it)."""
+    the_plan = Plan(refused=[Refused("memberships", "g1/p9", "start_date: invalid"),
+                             Refused("groups", "g2", "displayName: empty")], refused_memberships={"m3"})
     sent = {("2999", "unit:group:29990011:g1"), ("2999", "membership:m1")}
     holdings = {"2999": [("unit:group:29990011:g1", "g1"), ("membership:m1", "g1"), ("membership:m2", "g1"),
-                         ("membership:m3", "g2"), ("duty:d1", "d1")]}
+                         ("membership:m3", "g1"), ("membership:m4", "g2"), ("duty:d1", "d1")]}
     assert vanished(the_plan, sent, holdings) == [("2999", "membership:m2"), ("2999", "duty:d1")]
 
 

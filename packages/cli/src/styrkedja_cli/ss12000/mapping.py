@@ -62,7 +62,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -456,6 +456,8 @@ class Plan:
     #: on persons, `expand=groupMemberships`): their members are unknown, not none — what reporting holds for them
     #: is neither sent nor removed
     members_unknown: set[str] = field(default_factory=set)
+    #: of them, those the summary counts (--only-organiser's, `keep_organisers`); None: all
+    members_unknown_said: set[str] | None = None
     #: per group that states its own `groupMemberships`, how many memberships persons state otherwise (one that the
     #: group does not list, or lists with other dates): the group's list was imported (`members_of`)
     membership_conflicts: dict[str, int] = field(default_factory=dict)
@@ -493,18 +495,32 @@ class Plan:
     #: list still stated: not read, not sent (deleted wins)
     persons_listed_deleted: int = 0
     memberships_listed_deleted: int = 0
+    #: the ids of the memberships refused this run (`membership_id`s, as a sent one's would be): what reporting holds
+    #: of each is kept, as of any refused item — but a refused membership no longer holds its whole group back, whose
+    #: list is the whole of its members (`moves.kept_back`: a student dropped from it goes)
+    refused_memberships: set[str] = field(default_factory=set)
+    #: per group, the (person, startDate) of its entries refused as stated twice with two ends (`_once_each`): their
+    #: ids are known once the group's start is (`refused_memberships`)
+    clashed: dict[str, list[tuple[str, Any]]] = field(default_factory=dict, repr=False, compare=False)
     #: of an incremental run, the source ids reporting holds under an organiser the source no longer places them
     #: under → the organisers they are sent under now (`moves.crossed`): what the old one holds of them is removed
     crossed: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: whose the counts above are, for --only-organiser to count only what it imports (`keep_organisers`): a group's
+    #: organiser by the tree (`_whose`; none known: the import's, as for a refusal), and the unknown values and
+    #: subject codes per organiser they were sent under
+    group_organisers: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
+    unknown_at: Counter[tuple[str, str, str]] = field(default_factory=Counter, repr=False, compare=False)
+    subjects_at: Counter[tuple[str, str]] = field(default_factory=Counter, repr=False, compare=False)
     #: the import's clock: a change dated further after it than the consumer takes (`MAX_AHEAD_OF_RECORD_MS`) is
     #: refused on its own (`add`), as reporting's door refuses it (a 422 for the whole batch, round 28t)
     now: datetime | None = None
     #: the texts and data key tuples the plan's changes hold alike, held once (`Changes`)
     _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def unknown(self, field_name: str, value: str) -> None:
+    def unknown(self, field_name: str, value: str, organiser: str) -> None:
         said = one_line_value(value)
         self.unknown_types.setdefault(field_name, Counter())[said] += 1
+        self.unknown_at[(field_name, said, organiser)] += 1
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
@@ -951,6 +967,20 @@ def _said_membership(membership: Membership) -> tuple[str | None, Any, Any]:
     return (membership.person.id if membership.person else None, membership.start_date, membership.end_date)
 
 
+def _membership_start(group: Group, start_date: date | None, naive_zone: ZoneInfo) -> date | None:
+    """A membership's start: its own, else its group's. Skolverket's reference API has neither: then the day the
+    group came into the source (stable from run to run, unlike the import day): its day in Sweden, as every date-time
+    read as a date (`models.SCHOOL_ZONE`) — `naive_zone` says only how a timestamp without an offset is written
+    (--naive-timezone UTC made 23:30Z on the 16th the 16th)."""
+    created = aware(group.meta.created, naive_zone) if group.meta else None
+    return start_date or group.start_date or (created.astimezone(SCHOOL_ZONE).date() if created else None)
+
+
+def _membership_id(group: Group, person_id: str, start_date: date | None, naive_zone: ZoneInfo) -> str:
+    """A membership's id (`membership_id`): of its group, its person and its start, the same every run."""
+    return str(uuid5(NS, f"{group.id}/{person_id}/{_membership_start(group, start_date, naive_zone)}"))
+
+
 def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
     """`members` with an entry stated again alike read once, and one stated again with another end refused (both)."""
     first: dict[tuple[str, Any], Member] = {}
@@ -967,6 +997,7 @@ def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
             kept.append(member)
         elif before.membership.end_date != member.membership.end_date and key not in clashing:
             clashing.add(key)
+            out.clashed.setdefault(group_id, []).append(key)
             out.refused.append(Refused("memberships", f"{group_id}/{key[0]}",
                                        TWICE.format(path=before.path, other=member.path)))
     return [m for m in kept if m.membership.person is None
@@ -1299,24 +1330,20 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
+        out.refused_memberships.update(_membership_id(group, person, start, naive_zone)
+                                       for person, start in out.clashed.get(group.id, ()))
         kind = (group.group_type or "").strip()
         if kind and nfc(kind).casefold() not in GROUP_TYPES:
-            out.unknown("groups.groupType", kind)
+            out.unknown("groups.groupType", kind, oid)
         for stated in members[group.id]:
             member = stated.membership
             if member.person is None:
                 out.refused.append(Refused("memberships", f"{group.id}/(no person)", f"{stated.path}.{NO_PERSON}"))
                 continue
-            # Skolverket's reference API has neither the group's nor the membership's start: then the
-            # day the group came into the source (stable from run to run, unlike the import day): its day in
-            # Sweden, as every date-time read as a date (`models.SCHOOL_ZONE`) — `naive_zone` says only how a
-            # timestamp without an offset is written (--naive-timezone UTC made 23:30Z on the 16th the 16th)
-            created = aware(group.meta.created, naive_zone) if group.meta else None
-            start = member.start_date or group.start_date or (
-                created.astimezone(SCHOOL_ZONE).date() if created else None)
-            mid = str(uuid5(NS, f"{group.id}/{member.person.id}/{start}"))
+            start = _membership_start(group, member.start_date, naive_zone)
+            mid = _membership_id(group, member.person.id, member.start_date, naive_zone)
             on_group = stated.path.startswith("groupMemberships")
-            out.add("memberships", GroupMembershipUpsertedV1, {
+            if not out.add("memberships", GroupMembershipUpsertedV1, {
                 "membership_id": mid, "organiser_id": oid, "school_unit_code": code, "group_id": group.id,
                 "student_id": member.person.id, "start_date": start, "end_date": member.end_date or group.end_date,
                 "updated_at": changed}, group.id, f"{group.id}/{member.person.id}", {
@@ -1326,7 +1353,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     f"{stated.path}.startDate, startDate",
                     "end_date": f"{stated.path}.endDate" if member.end_date else "endDate",
                     "school_unit_code": "organisation.schoolUnitCode", "group_id": f"{stated.path}.group.id"
-                    if not on_group else "id", "updated_at": "meta.modified", "organiser_id": ORGANISER_FIELDS})
+                    if not on_group else "id", "updated_at": "meta.modified", "organiser_id": ORGANISER_FIELDS}):
+                out.refused_memberships.add(mid)
 
     out.in_two_classes = _in_two_classes(out.changes.get("memberships", []),
                                          {g.id for g in groups if (g.group_type or "").strip().casefold() == CLASS})
@@ -1390,7 +1418,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if not tried:  # at no school unit of the directory: not dropped unsaid
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
         if sent and nfc(duty.duty_role).strip().casefold() not in DUTY_ROLES:
-            out.unknown("duties.dutyRole", duty.duty_role)
+            out.unknown("duties.dutyRole", duty.duty_role, duty_organiser.get(duty.id, ""))
 
     # a syllabus's subjectCode as served (blank: none): the specification allows any text there, the directory takes
     # Skolverket's shape of an ämneskod (`SubjectCode`), so an assignment whose subject breaks it is refused naming
@@ -1467,6 +1495,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                         "end_date": f"teachers[{n}].endDate" if teacher.end_date else "endDate"})
                 if sent and subject is not None and not is_known_subject_code(subject):
                     out.unknown_subjects[subject] += 1
+                    out.subjects_at[(subject, place[0])] += 1
                 if sent and duty_organiser.get(teacher.duty.id, place[0]) != place[0]:
                     out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
     _whose(out, orgs, tree, groups, duties, activities, organiser_id, organiser[0] if organiser else None)
@@ -1489,7 +1518,8 @@ def _whose(out: Plan, orgs: dict[str, Organisation], tree: _Tree, groups: Sequen
     group_at = {g.id: g.organisation.id for g in groups}
     duty_at = {d.id: d.duty_at.id for d in duties}
     taught = {a.id: [ref.id for ref in a.groups] for a in activities}
-    for item in [*out.refused, *out.under_refused, *out.left_out]:
+    out.group_organisers = {g: owner_at(at) for g, at in group_at.items()}
+    for item in [*out.refused, *out.under_refused, *out.left_out, *out.folded]:
         if item.entity == "organisations":
             at: list[str | None] = [item.id]
         elif item.entity in ("groups", "memberships"):
@@ -1542,3 +1572,30 @@ def keep_organisers(the_plan: Plan, organisers: Collection[str]) -> None:
         setattr(the_plan, name, mine)
     still = {id(r) for r in the_plan.refused}
     the_plan.recreated = [r for r in the_plan.recreated if id(r) in still]
+    _count_only(the_plan, wanted)
+
+
+def _count_only(the_plan: Plan, wanted: set[str]) -> None:
+    """The plan's counts of what the summary says (round 32: they were of the whole source, so an independent school's
+    unknown group type, its students in two classes, its organisation folded were said by the municipality's run,
+    which neither sends nor reads them for it) of `wanted`'s items alone — and of those whose organiser the tree does
+    not tell, as their refusals are (`_whose`). What cannot be told per organiser (a person's, a date's as read) is
+    said of the whole source still (docs/import.md)."""
+    def mine(group: str) -> bool:
+        organiser = the_plan.group_organisers.get(group)
+        return organiser is None or organiser in wanted
+
+    the_plan.folded = [r for r in the_plan.folded if not r.organisers or wanted.intersection(r.organisers)]
+    # (`members_unknown` itself stays whole: what an organiser holds of a group moved from it is kept by it)
+    the_plan.members_unknown_said = {g for g in the_plan.members_unknown if mine(g)}
+    the_plan.membership_conflicts = {g: n for g, n in the_plan.membership_conflicts.items() if mine(g)}
+    the_plan.in_two_classes = {g: n for g, n in the_plan.in_two_classes.items() if mine(g)}
+    the_plan.taught_across = Counter({pair: n for pair, n in the_plan.taught_across.items() if pair[0] in wanted})
+    the_plan.unknown_subjects = Counter()
+    for (code, organiser), n in the_plan.subjects_at.items():
+        if organiser in wanted:
+            the_plan.unknown_subjects[code] += n
+    the_plan.unknown_types = {}
+    for (where, value, organiser), n in the_plan.unknown_at.items():
+        if organiser in wanted:
+            the_plan.unknown_types.setdefault(where, Counter())[value] += n
