@@ -186,3 +186,46 @@ def test_a_calendar_window_refused_by_its_own_rule_is_not_also_too_short(running
         errors = [(e["field"], e["rule"]) for e in response.json()["errors"]]
         assert errors == [("forecast_windows.1.iso_week", "int_type")], response.text
         assert "`int_type`" in document
+
+
+#: (event type, data changed, the field, the rule): an event of another producer breaking each directory rule
+EVENTS_REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
+    (UNIT, {"unit_type": "organiser", "school_unit_code": None, "year": None, "roster_size": None},
+     "parent_id", "organiser_without_parent"),
+    (UNIT, {"parent_id": None}, "parent_id", "parent_required"),
+    (UNIT, {"school_unit_code": None}, "school_unit_code", "school_unit_code_required"),
+    (UNIT, {"unit_type": "area", "year": None, "roster_size": None}, "school_unit_code",
+     "school_unit_code_not_allowed"),
+    (UNIT, {"unit_type": "school_unit"}, "year", "year_only_for_group"),
+    (UNIT, {"unit_type": "area", "school_unit_code": None, "year": None}, "roster_size",
+     "roster_size_only_for_school_units"),
+    (REMOVED, {"unit_type": None}, "unit_type", "unit_type_required"),
+    (REMOVED, {"entity": "membership"}, "unit_type", "unit_type_only_for_unit"),
+    (REMOVED, {"school_unit_code": None}, "school_unit_code", "school_unit_code_required"),
+    *[(event_type, {"start_date": "2026-08-20", "end_date": "2026-08-19"}, "end_date", "end_not_before_start")
+      for event_type in DATED],
+]
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["fast path", "ordinary path"])
+def test_a_directory_event_breaking_a_rule_is_dead_lettered_naming_field_and_rule(plain: bool) -> None:
+    """Reporting's consumer decodes another producer's directory events by the same models: each refused
+    `invalid_data` naming the field (`data: parent_id: …`) and the rule; the examples taken. Failed before: each named
+    `Value error, …` and no rule."""
+    from styrkedja_contracts import ContractError, decode_event
+    from styrkedja_contracts.examples import example_bytes
+
+    assert {rule for *_, rule in EVENTS_REFUSED} == set(DIRECTORY_RULES)
+    for event_type, changes, field, rule in [*EVENTS_REFUSED, *[(t, {}, "", "") for t in (UNIT, REMOVED, *DATED)]]:
+        doc = json.loads(example_bytes(event_type))
+        value = json.dumps({**doc, "data": {**doc["data"], **changes}}, ensure_ascii=False)
+        if not plain:  # an escape: not plain text, so the ordinary decode, never the fast path
+            value = value.replace('"specversion": "1.0"', '"specversion": "1\\u002e0"', 1)
+        if not rule:
+            assert decode_event(value.encode()).type == event_type
+            continue
+        with pytest.raises(ContractError) as caught:
+            decode_event(value.encode())
+        assert caught.value.reason == "invalid_data", caught.value.message
+        assert f"data: {field}: " in caught.value.message and f"({rule})" in caught.value.message, (
+            event_type, changes, caught.value.message)
