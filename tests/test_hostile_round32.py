@@ -15,6 +15,13 @@
 - Forecast: a calendar whose window's week was `13.0` (schema-valid: JSON Schema's integer) was refused `int_type` at
   the week (documented) and `too_short` at `forecast_windows` (not documented, and untrue: two items): pydantic's tuple
   counts only the items it took. The kit drops such a miscounted `too_short` (`problems.length_miscounted`).
+
+The campaign run again (tests/campaign31_local.py, embedded broker, on a shared machine at load 10-12): every token,
+`CAMPAIGN_MAX_TIME=25`, seed 20261205 — assessment 8,456 cases, forecast 5,009, LIKA 2,921 (these three started
+while the mends above were being written: each ran the code on disk when its service started), reporting 5,425 (the
+mended code); then the broad token alone on the mended code, seed 32 (`CAMPAIGN_MAX_TIME` 60, 40 for assessment and
+LIKA) — forecast 332, reporting 281, assessment 803, LIKA 1,497. No finding in any: every schema-valid request
+refused was refused by a rule its document names (`NOT_FINDINGS`).
 """
 
 from __future__ import annotations
