@@ -137,7 +137,7 @@ def test_the_checks_can_fail() -> None:
                                                             ("POST", "8104", "/v1/directory/changes")]
     forecast = " ".join(body_problems(*requests[0]))
     assert "school_unit_code" in forecast and "SOMEWHAT" in forecast
-    assert "parent_id is required" in " ".join(body_problems(*requests[1]))  # the contract, not the schema
+    assert "parent_id: is required" in " ".join(body_problems(*requests[1]))  # the contract, not the schema
     assert len(json_block_problems(text)) == 1
 
 

@@ -173,12 +173,13 @@ def test_lika_ratings() -> None:
         (
             {"unit_type": "organiser", "parent_id": "x", "school_unit_code": None, "year": None,
              "roster_size": None},
-            "parent_id must be empty",
+            "parent_id: must be empty",
         ),
-        ({"parent_id": None}, "parent_id is required"),
-        ({"school_unit_code": None}, "school_unit_code is required"),
-        ({"unit_type": "area", "year": None, "roster_size": None}, "school_unit_code is not allowed"),
-        ({"unit_type": "school_unit"}, "year is only allowed"),
+        ({"parent_id": None}, "parent_id: is required"),
+        ({"school_unit_code": None}, "school_unit_code: is required"),
+        ({"unit_type": "area", "year": None, "roster_size": None}, "school_unit_code: is not allowed"),
+        ({"unit_type": "school_unit"}, "year: is only allowed"),
+        ({"unit_type": "area", "school_unit_code": None, "year": None}, "roster_size: is only allowed"),
         ({"roster_size": -1}, "greater than or equal to 0"),
     ],
 )

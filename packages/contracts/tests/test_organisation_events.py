@@ -20,8 +20,9 @@ MEMBERSHIP = {"membership_id": "m-1", "organiser_id": "2999", "school_unit_code"
 
 def test_membership_dates_in_order() -> None:
     assert GroupMembershipUpsertedV1(**MEMBERSHIP).end_date is None
-    with pytest.raises(ValidationError, match="end_date must not be before start_date"):
+    with pytest.raises(ValidationError, match="end_date: must not be before start_date") as refused:
         GroupMembershipUpsertedV1(**{**MEMBERSHIP, "end_date": "2026-08-01"})
+    assert refused.value.errors()[0]["type"] == "end_not_before_start"
 
 
 def test_membership_rejects_a_personal_identity_number_as_student_id() -> None:
@@ -29,15 +30,17 @@ def test_membership_rejects_a_personal_identity_number_as_student_id() -> None:
         GroupMembershipUpsertedV1(**{**MEMBERSHIP, "student_id": "19121212-1212"})
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"entity": "unit"}, "unit_type is required"),
-    ({"entity": "membership", "unit_type": "group"}, "unit_type is only allowed"),
-    ({"entity": "unit", "unit_type": "group"}, "school_unit_code is required"),
+@pytest.mark.parametrize("changes, message, rule", [
+    ({"entity": "unit"}, "unit_type: is required", "unit_type_required"),
+    ({"entity": "membership", "unit_type": "group"}, "unit_type: is only allowed", "unit_type_only_for_unit"),
+    ({"entity": "unit", "unit_type": "group"}, "school_unit_code: is required", "school_unit_code_required"),
 ])
-def test_removal_rules(changes, message) -> None:
+def test_removal_rules(changes, message, rule) -> None:
+    """Each a rule of its own (round 32: pydantic's `value_error`, which no document named)."""
     base = {"entity_id": "x", "organiser_id": "2999", "removed_at": "2027-01-01T00:00:00Z"}
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(ValidationError, match=message) as refused:
         OrganisationEntityRemovedV1(**{**base, **changes})
+    assert refused.value.errors()[0]["type"] == rule
 
 
 def test_examples_decode() -> None:

@@ -30,6 +30,11 @@ FORECAST = "se.styrkedja.forecast.submitted.v1"
 FORECAST_WITHDRAWN = "se.styrkedja.forecast.withdrawn.v1"
 LIKA = "se.styrkedja.lika.self_assessment_published.v1"
 ACTION_PLAN = "se.styrkedja.lika.action_plan_changed.v1"
+UNIT = "se.styrkedja.organisation.unit_upserted.v1"
+MEMBERSHIP = "se.styrkedja.organisation.membership_upserted.v1"
+TEACHING = "se.styrkedja.organisation.teaching_assigned.v1"
+DUTY = "se.styrkedja.organisation.duty_upserted.v1"
+REMOVED = "se.styrkedja.organisation.entity_removed.v1"
 #: every event (its text, its dates, its ids, its size): the rules `events.base.ContractModel` and `decode_event` hold
 EVERY_EVENT = "*"
 
@@ -70,6 +75,17 @@ HELD: dict[str, tuple[str, ...]] = {
     "tag_length": (ACTION_PLAN,),
     "unique_tags": (ACTION_PLAN,),  # in any case (`events.lika.tag_folded`)
     "too_many_tags": (ACTION_PLAN,),  # `max_length` 20, the door's `MAX_TAGS`
+    # reporting's directory door: its items are the organisation events themselves (`events.organisation`: the
+    # tree's rules of a unit, a period's ends, what a removal names), each a rule of its own since round 32
+    "organiser_without_parent": (UNIT,),
+    "parent_required": (UNIT,),
+    "school_unit_code_required": (UNIT, REMOVED),
+    "school_unit_code_not_allowed": (UNIT,),
+    "year_only_for_group": (UNIT,),
+    "roster_size_only_for_school_units": (UNIT,),
+    "end_not_before_start": (MEMBERSHIP, TEACHING, DUTY),
+    "unit_type_required": (REMOVED,),
+    "unit_type_only_for_unit": (REMOVED,),
     # every event: the text rules, the years of a date, the form of an id, the size (`decode_event`: `oversized`)
     "no_personal_identity_number": (EVERY_EVENT,),
     "no_control_characters": (EVERY_EVENT,),
@@ -124,6 +140,7 @@ NOT_ITEM_RULES: dict[str, str] = {
     "unique_in_batch": _REQUEST,
     "nothing_to_change": _REQUEST,
     "required_value": _REQUEST,
+    "nothing_to_remove": _REQUEST + " (a directory removal naming neither a source id nor an entity)",
     "decimal_format": _REQUEST + " (a decimal of a body: no event has one)",
     "term_format": _REQUEST + " (LIKA's action plan `start_term`, which no event carries)",
     "school_year_format": _REQUEST + " (LIKA's action plan `start_term`, which no event carries)",

@@ -89,9 +89,10 @@ async def test_the_whole_flow(client, db):
                                           "comment": "Klart sedan i våras,\nse protokoll"}])
     assert {r["indicator_id"]: r["rating"] for r in resaved.json()["ratings"]}[jump] == "ACHIEVED"
 
-    # publish refused while incomplete: every missing indicator listed, nothing sent
+    # publish refused while incomplete: every missing indicator listed, nothing sent — a 409, a state of the draft
+    # (the publish sends no ratings), as a final one's `final` and a draft dated ahead's `not_in_future` (round 32)
     refused = await client.post(f"/v1/self-assessments/{sa_id}/publish")
-    assert refused.status_code == 422
+    assert refused.status_code == 409, refused.text
     assert problem_fields(refused) == [(f"ratings.{i}", "rating_missing") for i in ids[len(ids) // 2 - 2:len(ids) // 2]]
     assert len(await testing.outbox_events(db, TOPIC)) == events_before
 

@@ -34,7 +34,8 @@ async def test_a_dated_entity_ending_before_it_starts_is_refused_naming_the_rule
     refused = await post(start_date="2026-08-20", end_date="2026-08-19")
     assert refused.status_code == 422, refused.text
     [error] = refused.json()["errors"]
-    assert error["field"] == "items.0.data" and "end_date must not be before start_date" in error["message"]
+    assert (error["field"], error["rule"]) == ("items.0.data.end_date", "end_not_before_start"), error
+    assert "must not be before start_date" in error["message"]
     held = await client.get("/v1/directory/held", params={"organiser_id": "2999"})
     assert held.json()["items"] == []  # nothing stored
     one_day = await post(start_date="2026-08-20", end_date="2026-08-20")

@@ -539,6 +539,10 @@ class Plan:
             if first["type"] == "string_pattern_mismatch" and loc and loc[0] in PATTERNS_IN_WORDS:
                 rule = PATTERNS_IN_WORDS[loc[0]]  # pydantic quotes the regex ("should match pattern '^\d{8}$'")
             if not loc:  # a rule of the whole item (an end before its start): named by the source's fields it is of
+                # the contract's `Broken` carries the field and its words (`end_date`, `must not be before …`)
+                said = first.get("ctx") or {}
+                if isinstance(said.get("field"), str) and isinstance(said.get("words"), str):
+                    rule = f"{said['field']} {said['words']}"
                 where, rule = _rule_of_fields(rule, fields or {})
             self.refused.append(Refused(entity, ident, f"{where}: {rule}"))
             return False

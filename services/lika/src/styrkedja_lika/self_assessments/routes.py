@@ -57,6 +57,15 @@ RATINGS_REFUSED: dict[int | str, dict[str, Any]] = {422: {"description": (
     "Incomplete or invalid: every missing or invalid indicator, each naming its field and its rule (one of "
     + ", ".join(f"`{rule.value}`" for rule in Rule) + "; `rating_missing`: an indicator of the catalogue version "
     "not rated, `unknown_indicator`: one not in it)")}}
+#: publishing (or keeping private) a draft that is not complete and valid: a state of the stored draft (a publish
+#: sends no ratings), a 409 as every refusal by what is stored — the draft final (`final`), dated after today
+#: (`not_in_future`); the same request passes once the draft's ratings are saved (round 32: it was a 422)
+FINALISE_REFUSED: dict[int | str, dict[str, Any]] = {409: {"description": (
+    "The draft cannot be made final as it stands (nothing changed, no event): already final (`final`), dated after "
+    "today (`not_in_future`), or not complete and valid — every missing or invalid indicator of the stored draft, "
+    "each naming its field and its rule (one of " + ", ".join(f"`{rule.value}`" for rule in Rule)
+    + "; `rating_missing`: an indicator of the catalogue version not rated, `unknown_indicator`: one not in it). "
+    "Save the draft's ratings and send the same request again.")}}
 DEFAULT_PAGE = 100
 
 
@@ -146,13 +155,13 @@ async def remove_rating(self_assessment_id: UUID, indicator_id: IndicatorId, svc
 
 
 @router.post("/{self_assessment_id}/publish", response_model=SelfAssessmentOut,
-             responses=RATINGS_REFUSED)
+             responses=FINALISE_REFUSED)
 async def publish(self_assessment_id: UUID, svc: WriteService, body: FinaliseIn | None = None) -> SelfAssessmentOut:
     return full(*await svc.finalise(self_assessment_id, publish=True, start_term=body.start_term if body else None))
 
 
 @router.post("/{self_assessment_id}/keep-private", response_model=SelfAssessmentOut,
-             responses=RATINGS_REFUSED)
+             responses=FINALISE_REFUSED)
 async def keep_private(self_assessment_id: UUID, svc: WriteService, body: FinaliseIn | None = None) -> SelfAssessmentOut:
     """Make the self-assessment final without publishing it: it never leaves the service."""
     return full(*await svc.finalise(self_assessment_id, publish=False,

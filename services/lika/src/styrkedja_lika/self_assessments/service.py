@@ -281,7 +281,11 @@ class SelfAssessments(Acting):
             ratings = await queries.ratings(session, self_assessment_id)
             checked = rules.finalise(catalogue, row, ratings)
             if isinstance(checked, list):
-                raise_if_any(checked, title="The self-assessment is not complete and valid")
+                # a 409, as every refusal by what the draft holds (final: `final`; dated after today:
+                # `not_in_future`): a publish sends no ratings, the draft's stored ones are incomplete or invalid,
+                # and the same request passes once the draft is mended (a 422 said the request's content was
+                # wrong, which a client cannot mend by sending it otherwise; round 32)
+                raise_if_any(checked, status=409, title="The self-assessment is not complete and valid")
                 raise AssertionError("unreachable: a list of problems is never empty")
             snapshot = [{"indicator_id": i.id, "area": i.area.value, "rating": checked.ratings[i.id].rating.value,
                          "comment": checked.ratings[i.id].comment}

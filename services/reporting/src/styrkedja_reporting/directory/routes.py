@@ -16,7 +16,7 @@ the organiser admin all of its organiser's (`rules.held_by`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -40,7 +40,7 @@ from styrkedja_kit.auth import (
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.days import school_today
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodeParam
-from styrkedja_kit.problems import Problem, validation_errors
+from styrkedja_kit.problems import Problem, length_miscounted, validation_errors
 
 from ..access.answers import keep_answer_of
 from ..access.disclosure import Reason, suppressed_levels
@@ -245,6 +245,13 @@ async def roster_sizes(*, request: Request, response: Response,
     return out
 
 
+def _mended(error: Mapping[str, Any]) -> str:
+    """`.<field>` of a rule across an item's fields (a contract's `events.rules.refuse`: its context names the field
+    to mend), else nothing: the item's data is named."""
+    field = (error.get("ctx") or {}).get("field")
+    return f".{field}" if isinstance(field, str) and field else ""
+
+
 #: the optional `Idempotency-Key` header of the directory writes (`idempotency.py`)
 IdempotencyKey = Annotated[str | None, Header(
     alias=idempotency.HEADER, description="A key naming this request (1-200 visible ASCII characters): sent again "
@@ -274,9 +281,10 @@ async def write_directory_changes(request: Request, response: Response, batch: C
         except ValidationError as error:
             # located in the body as the kit reads a location (its leading part says where: a key of the data
             # named `query` or `path` is that key, not a query or path parameter left out of the name); a rule of the
-            # whole item (a model validator's: `year` on a school unit) names the item's data, not a field "body" in it
-            found = error.errors()
-            errors += [{**e, "field": f"items.{n}.data" + (f".{e['field']}" if raw["loc"] else "")}
+            # whole item (a model validator's: `year` on a school unit) names the field it says to mend, which the
+            # contract's `Broken` carries in the error's context (round 32: it named `items.N.data` alone)
+            found = [e for e in error.errors() if not length_miscounted(e)]
+            errors += [{**e, "field": f"items.{n}.data" + (f".{e['field']}" if raw["loc"] else _mended(raw))}
                        for raw, e in zip(found, validation_errors([{**e, "loc": ("body", *e["loc"])} for e in found]),
                                          strict=True)]
     if errors:

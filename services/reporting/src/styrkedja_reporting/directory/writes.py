@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,8 @@ SOURCE = "/reporting/directory"
 MAX_ITEMS = 5_000
 Status = Literal["created", "changed", "removed", "unchanged"]
 SOURCE_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+#: a removal naming nothing (`RemovalBatch`: neither `source_ids` nor `entities`)
+NOTHING_TO_REMOVE = "nothing_to_remove"
 
 _REMOVED = "removed"
 #: the columns `write_changes` upserts, in the order of its rows
@@ -106,7 +109,8 @@ class HeldEntities(BaseModel):
 
 class RemovalBatch(InputModel):
     """Remove everything published from these source ids (an SS 12000 deletedEntities list), and
-    these entities by key (what a full import no longer found in its source)."""
+    these entities by key (what a full import no longer found in its source). At least one of the two
+    is named (rule `nothing_to_remove`)."""
 
     # `_something` in the document too: a client generated from it never sends a body the service refuses
     model_config = ConfigDict(json_schema_extra={"anyOf": [
@@ -120,7 +124,8 @@ class RemovalBatch(InputModel):
     @model_validator(mode="after")
     def _something(self) -> RemovalBatch:
         if not self.source_ids and not self.entities:
-            raise ValueError("name at least one source id or entity")
+            # a rule of its own, as the document's `anyOf` says it (round 32: pydantic's generic `value_error`)
+            raise PydanticCustomError(NOTHING_TO_REMOVE, "name at least one source id or entity")
         return self
 
 
