@@ -512,7 +512,11 @@ TEXT_RULES_HELD = _TextRulesHeld()
 than ten characters (no control character, and too short for any personnummer), so a request
 body (`styrkedja_kit.inputs.InputModel`) need not check such a field again. A test holds it."""
 
-_PSEUDONYM = StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
+#: an id of a source system's entity (SS 12000's own ids and references, a pseudonym, a unit's id): ASCII letters,
+#: digits and `._:-`, 1–64 — one rule for the contracts, reporting's directory door and the SS 12000 importer
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+_PSEUDONYM = StringConstraints(min_length=1, max_length=64, pattern=SOURCE_ID_PATTERN)
 
 SafeText = Annotated[str, AfterValidator(check_text)]
 """Free text (unmet criteria, reasons, comments, names): no control characters, no personnummer.

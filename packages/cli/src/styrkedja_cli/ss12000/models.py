@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from styrkedja_contracts.identifiers import nfc
+from styrkedja_contracts.identifiers import SOURCE_ID_PATTERN, nfc
 
 #: a name as the source wrote it, in Unicode NFC: "Å" typed as one character or as "A" and a combining ring is
 #: one name (a server on a Mac, or a name pasted from a PDF, sends the second), so a re-import spelled the other
@@ -66,7 +66,7 @@ def _not_only_dots(value: str) -> str:
 
 
 #: an SS 12000 id (an entity's own or a reference): text, UUIDs in lower case
-SourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+SourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SOURCE_ID_PATTERN),
                      BeforeValidator(canonical_id), AfterValidator(_not_only_dots)]
 
 

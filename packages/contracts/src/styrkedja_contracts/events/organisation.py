@@ -8,7 +8,16 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from ..identifiers import GroupId, Name, OrganiserId, SchoolUnitCode, StudentId, SubjectCode, TeacherId
+from ..identifiers import (
+    SOURCE_ID_PATTERN,
+    GroupId,
+    Name,
+    OrganiserId,
+    SchoolUnitCode,
+    StudentId,
+    SubjectCode,
+    TeacherId,
+)
 from .base import EventData, Timestamp, Year
 from .rules import Broken, refuse
 
@@ -26,7 +35,7 @@ __all__ = [
     "removal_broken",
 ]
 
-_UNIT_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+_UNIT_ID = SOURCE_ID_PATTERN
 
 
 class UnitType(StrEnum):

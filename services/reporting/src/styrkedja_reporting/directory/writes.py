@@ -26,7 +26,7 @@ from styrkedja_contracts import (
     TeachingAssignmentUpsertedV1,
     new_event,
 )
-from styrkedja_contracts.identifiers import OrganiserId
+from styrkedja_contracts.identifiers import SOURCE_ID_PATTERN, OrganiserId
 from styrkedja_kit.db import advisory_locks
 from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
@@ -40,7 +40,7 @@ from .tables import DIRECTORY_WRITE_LOCK, published
 SOURCE = "/reporting/directory"
 MAX_ITEMS = 5_000
 Status = Literal["created", "changed", "removed", "unchanged"]
-SOURCE_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+SOURCE_ID = SOURCE_ID_PATTERN
 #: a removal naming nothing (`RemovalBatch`: neither `source_ids` nor `entities`)
 NOTHING_TO_REMOVE = "nothing_to_remove"
 
