@@ -14,10 +14,12 @@ import asyncio
 import os
 import re
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
+import anyio
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -120,9 +122,12 @@ def content_disposition(filename: str) -> str:
 
 
 def export_response(request: Request, table: Table, format: str | None = None, *,
-                    dialect: str | None = None, day: date | None = None) -> StreamingResponse:
+                    dialect: str | None = None, day: date | None = None,
+                    close: Callable[[], Awaitable[None]] | None = None) -> StreamingResponse:
     """Answer `request` with `table` in the format asked for (`format=` query parameter, then
-    the `Accept` header); 422 for an unknown `format`, 406 for an unacceptable `Accept`."""
+    the `Accept` header); 422 for an unknown `format`, 406 for an unacceptable `Accept`. `close`: what the
+    rows are read from (`ClosingStream`), closed once the answer is sent or the client is gone; the caller closes it
+    where this raises (no answer)."""
     fmt = choose_format(format if format is not None else request.query_params.get("format"),
                         accept_of(request.headers))
     dialect = dialect or request.query_params.get("dialect") or "excel-sv"
@@ -133,18 +138,47 @@ def export_response(request: Request, table: Table, format: str | None = None, *
         stream_table(table, fmt, dialect)
     headers = {"Vary": "Accept"}
     if fmt is ExportFormat.json:
-        return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+        return ClosingStream(body, media_type=MEDIA_TYPES[fmt], headers=headers, close=close)
     headers["Content-Disposition"] = content_disposition(file_name(table.name, fmt, day))
     slots = export_slots(request)  # a file (a workbook on disk, a CSV): at most `max_exports_in_flight` at once
     slots.take_or_refuse()
-    return _HeldStream(slots, body, media_type=MEDIA_TYPES[fmt], headers=headers)
+    return _HeldStream(slots, body, media_type=MEDIA_TYPES[fmt], headers=headers, close=close)
 
 
-class _HeldStream(StreamingResponse):
+async def _nothing() -> None:
+    return None
+
+
+class ClosingStream(StreamingResponse):
+    """A streamed answer read from something the route opened and leaves open for it (a database session: a
+    student-level read sent as it is read, `results.routes`): `close` is awaited once the last byte is sent, the
+    client is gone or the sending failed, after the body is closed. Not left to the body's own `finally`: a client
+    that leaves while a chunk is being sent leaves the body suspended at its `yield`, closed only when collected;
+    and shielded, since a client's leaving cancels the sending task (or raises in it), and a cancelled close would
+    leave the connection out of the pool."""
+
+    def __init__(self, *args: object, close: Callable[[], Awaitable[None]] | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.close = close or _nothing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    closing = getattr(self.body_iterator, "aclose", None)
+                    if closing is not None:
+                        await closing()
+                finally:
+                    await self.close()
+
+
+class _HeldStream(ClosingStream):
     """A streamed file holding one of `slots` until its last byte is sent (or the client is gone)."""
 
-    def __init__(self, slots: ClientSlots, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, slots: ClientSlots, *args: object, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.slots = slots
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,4 +188,4 @@ class _HeldStream(StreamingResponse):
             self.slots.give()
 
 
-__all__ = ["Row", "astream_table", "content_disposition", "export_response", "file_name", "stream_table"]
+__all__ = ["ClosingStream", "Row", "astream_table", "content_disposition", "export_response", "file_name", "stream_table"]

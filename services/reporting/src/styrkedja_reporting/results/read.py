@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -162,7 +162,9 @@ def scoped(query: Any, organiser_column: Any, scope: Scope | None) -> Any:
 
 class TooManyCells(Problem):
     """A read that would answer more than `max_cells` cells: refused whole (422), never answered in part — its rows
-    and cells are held until encoded, so one read of every student nationally was GBs in one worker (issue 16)."""
+    and cells are held until encoded, so one read of every student nationally was GBs in one worker (issue 16). A
+    student-level read within it is sent in parts as it is read (`student_parts`); the bound is decided before its
+    first byte all the same (`count_cells`)."""
 
     def __init__(self, max_cells: int, filters: Filters, kind: Kind) -> None:
         open_ = [name for name in NARROWING[kind] if getattr(filters, name) is None]
@@ -259,8 +261,17 @@ def level_rows(level_column: Any, level: str) -> Any:
     return level_column == read_level(level)
 
 
-async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
-                      scope: Scope | None = None, max_cells: int | None = None) -> list[ResultCell]:
+@dataclass(frozen=True)
+class _Query:
+    """A read's SQL: `rows` its rows (one a value of each cell, ordered by the cells' keys), `cells` one row a cell
+    (their count, `count_cells`), `group_by` the names of a cell's key."""
+
+    rows: Any
+    cells: Any
+    group_by: list[str]
+
+
+def _query(kind: Kind, level: Level, filters: Filters, scope: Scope | None) -> _Query:
     store = STORES[kind]
     extra: tuple[str, ...] = ()
     if level != "nation":
@@ -288,35 +299,39 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
             query = query.where(source[name] == value)
     query = scoped(query, source["organiser_id"], scope)
     grouping = [source[name] for name in group_by if name != "level" and (name != "unit_id" or level != "nation")]
-    query = query.group_by(*grouping, source["value"]).order_by(*grouping, source["value"])
+    cells = query.with_only_columns(literal(1)).group_by(*grouping)
+    return _Query(query.group_by(*grouping, source["value"]).order_by(*grouping, source["value"]), cells, group_by)
+
+
+async def count_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters, scope: Scope | None,
+                      most: int) -> int:
+    """How many cells the read has before a reader's cells are picked (`_readable`): at most `most` + 1 counted."""
+    cells = _query(kind, level, filters, scope).cells.limit(most + 1).subquery()
+    return int((await session.execute(select(func.count()).select_from(cells))).scalar_one())
+
+
+async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
+                      scope: Scope | None = None, max_cells: int | None = None) -> list[ResultCell]:
+    made = _query(kind, level, filters, scope)
+    query, group_by = made.rows, made.group_by
     # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
     # and read by whoever reads that organiser (`guard.read_scope` let it through so): a politician, who reads its
     # organiser but no nation, had every row dropped as a nation row — an empty answer, as if it had no students
     judged = "organiser" if level == "nation" and filters.organiser_id is not None else level
     principal = scope.principal if scope is not None else None
-    # a reader whose duties pick its cells (a teacher's groups, a principal's units) has them picked part by part as
-    # the rows stream, and only what it may read counts against the bound: its organiser's other students are read
-    # past, never held (counted before they were picked, a teacher in an organiser of more than the bound was refused)
-    keep: Keep | None = None
-    if principal is not None and judged == level:
-        reader = principal
-
-        async def picked(cells: list[ResultCell]) -> list[ResultCell]:
-            return await _readable(session, reader, level, cells)
-        keep = picked
+    keep = _keep_of(session, principal if judged == level else None, level)
     # the rows of `max_cells` + 1 cells at most (a cell is a row per value): what a read holds is bounded in the
     # query too; a read cut there has more cells than the bound (`_cells` counts). Not where cells are picked after
     # the query: its rows are not the answer's
     most_rows = None if max_cells is None or keep is not None else (max_cells + 1) * VALUES_PER_CELL
     if most_rows is not None:
         query = query.limit(most_rows)
-    scale_of = (lambda cell: _scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
     # the rows streamed a part at a time (a server-side cursor): never all held beside the cells, and a read past
     # the bound stops fetching at its first part past it (fetched whole, a refused group read held 6 rows a cell)
     read = _Read(most_rows, max_cells, keep=keep)
     result = await session.stream(query.execution_options(yield_per=CELLS_PER_TURN))
     try:
-        cells = await _cells(result.partitions(), group_by, scale_of, read)
+        cells = await _cells(result.partitions(), group_by, _scale_of(kind), read)
     finally:
         await result.close()
     if read.cut:
@@ -335,6 +350,44 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
                                       scope.suppressed, scope.rules)
         cells = await in_turns(cells, lambda c: _disclosed(c, decision.disclosure, key_of(kind, c, filters)))
     return cells
+
+
+async def student_parts(session: AsyncSession, kind: Kind, filters: Filters,
+                        scope: Scope | None) -> AsyncGenerator[list[ResultCell]]:
+    """The cells `read_cells` answers a student-level read, a part at a time as the rows stream, for an answer sent
+    as it is read (`routes`): the same query, the same cells picked for the reader, the same withholding — at student
+    level each cell's own (one student: withheld whenever N > 1), no total over the answer, so a part is decided
+    whole before it is sent. Unbounded: the caller bounds it first (`count_cells`). Empty parts are not given."""
+    made = _query(kind, "student", filters, scope)
+    withhold = scope is not None and AuthLevel.STUDENT in scope.suppressed and scope.rules.min_students > 1
+    read = _Read(keep=_keep_of(session, scope.principal if scope is not None else None, "student"))
+    result = await session.stream(made.rows.execution_options(yield_per=CELLS_PER_TURN))
+    try:
+        async for cells in _cell_parts(result.partitions(), made.group_by, _scale_of(kind), read):
+            if cells:
+                yield [_withheld(c) for c in cells] if withhold else cells
+    finally:
+        await result.close()
+
+
+def _keep_of(session: AsyncSession, principal: Principal | None, level: Level) -> Keep | None:
+    """A reader whose duties pick its cells (a teacher's groups, a principal's units) has them picked part by part as
+    the rows stream, and only what it may read counts against the bound: its organiser's other students are read
+    past, never held (counted before they were picked, a teacher in an organiser of more than the bound was refused).
+    None: every cell kept."""
+    if principal is None:
+        return None
+    reader = principal
+
+    async def picked(cells: list[ResultCell]) -> list[ResultCell]:
+        return await _readable(session, reader, level, cells)
+    return picked
+
+
+def _scale_of(kind: Kind) -> Callable[[dict[str, Any]], Scale]:
+    if kind == "assessments":
+        return lambda cell: _scale(cell.pop("scale"))
+    return lambda cell: Scale.THREE_LEVEL
 
 
 _T = TypeVar("_T")
@@ -457,12 +510,25 @@ class _Read:
 
 async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
                  scale_of: Callable[[dict[str, Any]], Scale], read: _Read | None = None) -> list[ResultCell]:
-    """The rows, in parts, as cells; a turn of the loop after each part. The rows come ordered by the cells' keys
-    (the query's ORDER BY is its GROUP BY), a cell's rows (one per value) one after the other: a cell is made as its
-    last row has been read, never all of them held as dicts first (freed at once, a stall of their own). Past
-    `read`'s bound the rest is not made: `read.cut`, and the cells made so far are no answer."""
+    """The rows, in parts, as cells (`_cell_parts`), all of them. Past `read`'s bound the rest is not made:
+    `read.cut`, and the cells made so far are no answer."""
     read = read or _Read()
     out: list[ResultCell] = []
+    async for cells in _cell_parts(parts, group_by, scale_of, read):
+        out += cells
+        if read.max_cells is not None and len(out) > read.max_cells:  # past it already: read no further
+            read.cut = True
+    if read.cut:
+        return []
+    return out
+
+
+async def _cell_parts(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
+                      scale_of: Callable[[dict[str, Any]], Scale], read: _Read) -> AsyncIterator[list[ResultCell]]:
+    """The rows, in parts, as cells: a part's whole cells (those `read.keep` keeps) as its rows are read; a turn of
+    the loop after each part. The rows come ordered by the cells' keys (the query's ORDER BY is its GROUP BY), a
+    cell's rows (one per value) one after the other: a cell is made as its last row has been read, never all of them
+    held as dicts first (freed at once, a stall of their own). Stops at `read.cut` (set here at `read.most_rows`)."""
     key_of_row = attrgetter(*group_by)  # several names: a tuple
     key: tuple[Any, ...] | None = None
     # asyncpg decodes every row's text anew: a student's cell held its own copy of its organiser, school unit,
@@ -496,10 +562,9 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
             await asyncio.sleep(0)
         n += 1
         read.rows += len(part)
-        if (read.most_rows is not None and read.rows >= read.most_rows) or (
-                read.max_cells is not None and len(out) > read.max_cells):
+        if read.cut or (read.most_rows is not None and read.rows >= read.most_rows):
             read.cut = True
-            return []
+            return
         made_now: list[ResultCell] = []
         for row in part:
             row_key = key_of_row(row)
@@ -511,14 +576,9 @@ async def _cells(parts: AsyncIterable[Sequence[Any]], group_by: list[str],
                                      *map(one_copy, after, after)), {}
             value = one_copy(row.value, row.value)
             distribution[value] = distribution.get(value, 0) + int(row.count)
-        out += await read.keep(made_now) if read.keep is not None and made_now else made_now
-        if read.max_cells is not None and len(out) > read.max_cells:  # past it already: read no further
-            read.cut = True
-            return []
+        yield await read.keep(made_now) if read.keep is not None and made_now else made_now
+        if read.cut:  # past the bound already (`_cells`): read no further
+            return
     if key is not None:
         last = [made()]
-        out += await read.keep(last) if read.keep is not None else last
-    if read.max_cells is not None and len(out) > read.max_cells:
-        read.cut = True
-        return []
-    return out
+        yield await read.keep(last) if read.keep is not None else last

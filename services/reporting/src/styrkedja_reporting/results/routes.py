@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Sequence
 from typing import Literal, cast
 
+import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
@@ -20,12 +21,24 @@ from styrkedja_kit.negotiation import accept_of
 from ..access.answers import keep_answer
 from ..access.guard import read_scope
 from ..exports.negotiate import FORMAT_RESPONSES, ExportFormat, FormatParam, choose_format
-from ..exports.response import export_response
+from ..exports.response import ClosingStream, export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
 from ..settings import ReportingSettings
-from .read import CELLS_PER_TURN, Filters, Kind, Level, ResultCell, Split, parts_of, read_cells
+from .read import (
+    CELLS_PER_TURN,
+    Filters,
+    Kind,
+    Level,
+    ResultCell,
+    Scope,
+    Split,
+    count_cells,
+    parts_of,
+    read_cells,
+    student_parts,
+)
 
 router = APIRouter(prefix="/v1", tags=["results"])
 
@@ -84,6 +97,10 @@ def _answer(request: Request, response: Response, cells: list[ResultCell], name:
             answer = StreamingResponse(json_in_turns(cells), media_type="application/json")
     else:
         answer = export_response(request, Table(name, COLUMNS, _rows(cells)), format)
+    return _with_headers(answer, response)
+
+
+def _with_headers(answer: Response, response: Response) -> Response:
     for header in [h for h in response.headers if h.lower().startswith("x-styrkedja")]:
         answer.headers[header] = response.headers[header]
     return answer
@@ -92,15 +109,81 @@ def _answer(request: Request, response: Response, cells: list[ResultCell], name:
 async def _read(request: Request, response: Response, principal: Principal, kind: Kind,
                 level: Level, filters: Filters, name: str, format: str | None) -> Response:
     """The cells of `kind` the reader may read, answered in the format asked for (file `name-level-organiser`)."""
+    name = f"{name}-{level}-{filters.organiser_id or 'alla'}"
     async with runtime_of(request).db.sessions.begin() as session:
         await one_snapshot(session)  # the cells and their disclosure decision: one state
+        # a student-level read writes its audit row here: committed before the first byte of the answer
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], filters.organiser_id,
                                     filters.unit_id)
-        cells = await read_cells(session, kind, level, filters, scope, max_cells(request))
+        if level == "student":
+            cells = None
+        else:
+            cells = await read_cells(session, kind, level, filters, scope, max_cells(request))
+            await set_freshness(session, response, request)
+    if cells is None:  # student-level reads are audited: never kept
+        return await _students(request, response, scope, kind, filters, name, format)
+    keep_answer(request, scope)
+    return _answer(request, response, cells, name, format)
+
+
+async def _students(request: Request, response: Response, scope: Scope, kind: Kind, filters: Filters, name: str,
+                    format: str | None) -> Response:
+    """A student-level read (an organiser's ~22,000 cells): sent a part of `CELLS_PER_TURN` cells at a time as its
+    rows are read (`read.student_parts`), so that a worker holds about one part, not every cell until the first byte
+    (bench/README.md, stream32). Decided before the first byte, as a read held whole: the format (406/422), the
+    scope (the caller's `read_scope`, its audit row committed), the bound — the read's cells counted in SQL; past
+    the bound, or for a reader whose cells are picked after the query (a teacher's groups: the count is of its
+    organiser's), the read held whole decides (refused or answered) as before, as does a read of few cells (one
+    part). The stream's own transaction (one snapshot: the count, the freshness and the cells) and its connection
+    stay open for the answer and are closed when it is sent or the client is gone (`ClosingStream`)."""
+    fmt = choose_format(format, accept_of(request.headers))
+    bound = max_cells(request)
+    session = runtime_of(request).db.sessions()
+    opened: list[AsyncGenerator[list[ResultCell]]] = []
+
+    async def close() -> None:
+        try:
+            for parts in opened:
+                await parts.aclose()  # its server-side cursor first
+        finally:
+            await session.close()
+
+    try:
+        await one_snapshot(session)
+        counted = await count_cells(session, kind, "student", filters, scope, max(bound, CELLS_PER_TURN))
         await set_freshness(session, response, request)
-    if level != "student":  # student-level reads are audited: never kept
-        keep_answer(request, scope)
-    return _answer(request, response, cells, f"{name}-{level}-{filters.organiser_id or 'alla'}", format)
+        if counted <= CELLS_PER_TURN or counted > bound:
+            cells = await read_cells(session, kind, "student", filters, scope, bound)
+            await session.close()
+            return _answer(request, response, cells, name, format)
+        parts = student_parts(session, kind, filters, scope)
+        opened.append(parts)
+        answer: Response
+        if fmt is ExportFormat.json:
+            answer = ClosingStream(_json_of(parts), media_type="application/json", close=close)
+        else:
+            answer = export_response(request, Table(name, COLUMNS, _rows_of(parts)), format, close=close)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await close()
+        raise
+    return _with_headers(answer, response)
+
+
+async def _json_of(parts: AsyncIterable[list[ResultCell]]) -> AsyncIterator[bytes]:
+    """The bytes `_CELLS.dump_json` gives of every part's cells as one list, a part at a time."""
+    yield b"["
+    first = True
+    async for cells in parts:
+        yield (b"" if first else b",") + _CELLS.dump_json(cells)[1:-1]
+        first = False
+    yield b"]"
+
+
+async def _rows_of(parts: AsyncIterable[list[ResultCell]]) -> AsyncIterator[Row]:
+    async for cells in parts:
+        for row in _rows(cells):
+            yield row
 
 
 @router.get("/results/assessments", responses=FORMAT_RESPONSES, response_model=list[ResultCell])

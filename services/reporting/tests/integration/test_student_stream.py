@@ -1,0 +1,160 @@
+"""A student-level results read is sent a part at a time as its rows are read (`results.routes._students`,
+`read.student_parts`), its session left open for the answer. Here `CELLS_PER_TURN` is 1, so the three students of
+`fed` (two of organiser 2999, one of 3001) take that path in parts of one cell: its answer is the answer held whole
+(the same bytes in JSON and CSV, the same cells in xlsx) for every reader; what is refused is refused before the first
+byte, the stream never opened; and a client that leaves mid-answer has the stream's connection back in the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import openpyxl
+import pytest
+
+from styrkedja_devstack.testing import app_and_client, service_client
+from styrkedja_reporting.exports import response
+from styrkedja_reporting.results import read, routes
+
+from .test_read_api import fed  # noqa: F401  (the fixture: three students of two organisers)
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+PATH = "/v1/results/assessments"
+
+
+def _readers(token_issuer, admin_token: str) -> dict[str, str]:
+    return {
+        "admin": admin_token,
+        # its cells picked after the query (one group of 2999's two)
+        "teacher": token_issuer.mint(roles=["teacher"], organisers=["2999"], groups=["11111111/7A"]),
+        # the student level suppressed by its widest role: every cell withheld
+        "politician-teacher": token_issuer.mint(roles=["politician", "teacher"], organisers=["2999"],
+                                                groups=["11111111/7A"]),
+    }
+
+
+READS = [({"level": "student"}, "admin"), ({"level": "student", "organiser_id": "2999"}, "admin"),
+         ({"level": "student", "organiser_id": "2999"}, "teacher"),
+         ({"level": "student", "organiser_id": "2999"}, "politician-teacher"),
+         ({"level": "student", "organiser_id": "3001"}, "admin")]
+
+
+def _streamed(monkeypatch) -> list[Any]:
+    """A turn of one cell, and the sessions of the streams opened (`student_parts` called): held here, so that a
+    session left open is not closed by the garbage collector before it is looked at."""
+    monkeypatch.setattr(read, "CELLS_PER_TURN", 1)
+    monkeypatch.setattr(routes, "CELLS_PER_TURN", 1)
+    opened: list[Any] = []
+    parts_of = routes.student_parts
+
+    def counted(session: Any, *args: Any, **kwargs: Any):
+        opened.append(session)
+        return parts_of(session, *args, **kwargs)
+
+    monkeypatch.setattr(routes, "student_parts", counted)
+    return opened
+
+
+async def _answers(settings, tokens: dict[str, str], fmt: str) -> list[tuple[int, dict[str, str], bytes]]:
+    read.KEPT.clear()
+    out = []
+    async with service_client("styrkedja_reporting", settings) as c:
+        for params, reader in READS:
+            response = await c.get(PATH, params={**params, "format": fmt},
+                                   headers={"Authorization": f"Bearer {tokens[reader]}"})
+            headers = {k: v for k, v in response.headers.items() if k.startswith("x-styrkedja")
+                       or k in ("content-type", "content-disposition", "vary")}
+            out.append((response.status_code, headers, response.content))
+    return out
+
+
+def _cells_of(workbook: bytes) -> list[list[Any]]:
+    book = openpyxl.load_workbook(io.BytesIO(workbook), read_only=True)
+    return [list(row) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+async def test_a_streamed_student_read_is_the_answer_held_whole(settings, admin_token, token_issuer, fed,  # noqa: F811
+                                                                monkeypatch, fmt):
+    tokens = _readers(token_issuer, admin_token)
+    held = await _answers(settings, tokens, fmt)
+    opened = _streamed(monkeypatch)
+    streamed = await _answers(settings, tokens, fmt)
+    assert len(opened) == len(READS) - 1  # every read but the one of a single cell (one part: held as before)
+    assert [status for status, _, _ in held] == [200] * len(READS)
+    if fmt == "xlsx":  # a workbook says when it was written: its cells compared
+        assert [(s, h, _cells_of(b)) for s, h, b in streamed] == [(s, h, _cells_of(b)) for s, h, b in held]
+    else:
+        assert streamed == held
+    if fmt == "json":
+        assert b'"s-1"' in held[2][2] and b'"s-2"' not in held[2][2]  # the teacher's group's student alone
+        assert b'"OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"' in held[3][2] and b'"distribution":{' not in held[3][2]
+
+
+async def test_a_student_read_refused_is_refused_before_the_stream_opens(settings, admin_token, token_issuer,
+                                                                         fed, monkeypatch):  # noqa: F811
+    opened = _streamed(monkeypatch)
+    counted: list[int] = []
+    count_of = routes.count_cells
+
+    async def count(*args: Any, **kwargs: Any) -> int:
+        counted.append(1)
+        return await count_of(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "count_cells", count)
+    other = token_issuer.mint(roles=["organiser_admin"], organisers=["3001"])
+    bounded = settings.model_copy(update={"results_read_max_cells": 2})
+    async with service_client("styrkedja_reporting", bounded) as c:
+        for fmt in ("json", "csv", "xlsx"):
+            # a reader without the organiser in its scope: refused before anything is counted or read
+            refused = await c.get(PATH, params={"level": "student", "organiser_id": "2999", "format": fmt},
+                                  headers={"Authorization": f"Bearer {other}"})
+            assert refused.status_code == 403, refused.text
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert counted == [] and opened == []
+            # past the bound (3 students, 2 the most): refused whole, counted but never streamed
+            past = await c.get(PATH, params={"level": "student", "format": fmt},
+                               headers={"Authorization": f"Bearer {admin_token}"})
+            assert past.status_code == 422 and past.json()["errors"][0]["rule"] == "too_many_cells"
+            assert opened == []
+            counted.clear()
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+async def test_a_client_leaving_mid_answer_closes_the_streams_connection(settings, admin_token, fed,  # noqa: F811
+                                                                         monkeypatch, fmt):
+    opened = _streamed(monkeypatch)
+    monkeypatch.setattr(response, "CHUNK", 1)  # a CSV sent a row at a time, as a large one is 64 KiB at a time
+    read.KEPT.clear()
+    async with app_and_client("styrkedja_reporting", settings) as (app, _):
+        pool = app.state.runtime.db.engine.pool
+        sent: list[dict[str, Any]] = []
+        cells_sent = asyncio.Event()
+        asked = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            if not asked:
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await cells_sent.wait()  # the client leaves once a part of the cells has been sent
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if sum(1 for m in sent if m["type"] == "http.response.body" and m.get("body")) == 2:  # after the head
+                cells_sent.set()
+                await asyncio.Event().wait()  # the client reads no further: the server waits on its socket
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "root_path": "",
+                 "query_string": f"level=student&format={fmt}".encode(), "server": ("reporting", 80),
+                 "client": ("127.0.0.1", 5000), "headers": [(b"host", b"reporting"),
+                                                            (b"authorization", f"Bearer {admin_token}".encode())]}
+        await asyncio.wait_for(app(scope, receive, send), 60)
+        assert len(opened) == 1
+        assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+        assert not any(m["type"] == "http.response.body" and not m.get("more_body", False) for m in sent)  # cut
+        assert pool.checkedout() == 0  # the stream's session closed, its connection back in the pool
