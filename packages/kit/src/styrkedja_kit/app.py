@@ -789,7 +789,7 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
 
 
 #: what the export bound counts (its 503's detail and its metric's `bound` label: the first word)
-EXPORT_SLOTS = "exports (CSV and xlsx files)"
+EXPORT_SLOTS = "exports (CSV and xlsx files, answers streamed as they are read)"
 
 
 def export_slots(request: Request) -> ClientSlots:

@@ -158,3 +158,47 @@ async def test_a_client_leaving_mid_answer_closes_the_streams_connection(setting
         assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
         assert not any(m["type"] == "http.response.body" and not m.get("more_body", False) for m in sent)  # cut
         assert pool.checkedout() == 0  # the stream's session closed, its connection back in the pool
+
+
+async def test_a_streamed_json_read_holds_an_export_slot_until_its_client_has_read_it(settings, admin_token,
+                                                                                       fed, monkeypatch):  # noqa: F811
+    """Failed before: a student-level read in JSON, sent as it is read, holds a database connection and its
+    transaction as long as its client takes to read it, and took no slot — a few clients that read slowly would hold
+    the whole pool. It holds one of the export slots, as a file does: with one slot, a second stream while the first
+    is unread is refused 503 `overloaded`; once the first client is gone, a stream is answered again."""
+    _streamed(monkeypatch)
+    read.KEPT.clear()
+    one_slot = settings.model_copy(update={"max_exports_in_flight": 1})
+    async with app_and_client("styrkedja_reporting", one_slot) as (app, client):
+        headers = {"Authorization": f"Bearer {admin_token}"}
+        head_sent, leave = asyncio.Event(), asyncio.Event()
+        asked = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal asked
+            if not asked:
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await leave.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body":
+                head_sent.set()
+                await asyncio.Event().wait()  # a client that reads nothing more
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+                 "method": "GET", "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "root_path": "",
+                 "query_string": b"level=student&format=json", "server": ("reporting", 80),
+                 "client": ("127.0.0.1", 5000), "headers": [(b"host", b"reporting"),
+                                                            (b"authorization", f"Bearer {admin_token}".encode())]}
+        slow = asyncio.create_task(app(scope, receive, send))
+        await asyncio.wait_for(head_sent.wait(), 60)
+        refused = await client.get(PATH, params={"level": "student", "format": "json"}, headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert [e["rule"] for e in refused.json()["errors"]] == ["overloaded"], refused.text
+        leave.set()
+        await asyncio.wait_for(slow, 60)
+        answered = await client.get(PATH, params={"level": "student", "format": "json"}, headers=headers)
+        assert answered.status_code == 200, answered.text
+        assert len(answered.json()) == 3

@@ -138,11 +138,24 @@ def export_response(request: Request, table: Table, format: str | None = None, *
         stream_table(table, fmt, dialect)
     headers = {"Vary": "Accept"}
     if fmt is ExportFormat.json:
-        return ClosingStream(body, media_type=MEDIA_TYPES[fmt], headers=headers, close=close)
+        if close is not None:  # read as it is sent: a database connection held for the answer
+            return held_stream(request, body, media_type=MEDIA_TYPES[fmt], headers=headers, close=close)
+        return ClosingStream(body, media_type=MEDIA_TYPES[fmt], headers=headers)
     headers["Content-Disposition"] = content_disposition(file_name(table.name, fmt, day))
-    slots = export_slots(request)  # a file (a workbook on disk, a CSV): at most `max_exports_in_flight` at once
+    # a file (a workbook on disk, a CSV): at most `max_exports_in_flight` at once
+    return held_stream(request, body, media_type=MEDIA_TYPES[fmt], headers=headers, close=close)
+
+
+def held_stream(request: Request, body: AsyncIterable[bytes] | Iterable[bytes], *, media_type: str,
+                headers: dict[str, str] | None = None,
+                close: Callable[[], Awaitable[None]] | None = None) -> StreamingResponse:
+    """A streamed answer holding one of the export slots (`export_slots`: 503 `overloaded` / 429 `client_in_flight`
+    when none is free) until its last byte is sent or the client is gone: a file, or an answer sent as it is read
+    (a student-level read in JSON), which holds a database connection and its transaction as long as its client
+    takes to read it — unbounded, a few slow clients would hold the whole pool."""
+    slots = export_slots(request)
     slots.take_or_refuse()
-    return _HeldStream(slots, body, media_type=MEDIA_TYPES[fmt], headers=headers, close=close)
+    return _HeldStream(slots, body, media_type=media_type, headers=headers, close=close)
 
 
 async def _nothing() -> None:
@@ -188,4 +201,5 @@ class _HeldStream(ClosingStream):
             self.slots.give()
 
 
-__all__ = ["ClosingStream", "Row", "astream_table", "content_disposition", "export_response", "file_name", "stream_table"]
+__all__ = ["ClosingStream", "Row", "astream_table", "content_disposition", "export_response", "file_name", "held_stream",
+           "stream_table"]

@@ -21,7 +21,7 @@ from styrkedja_kit.negotiation import accept_of
 from ..access.answers import keep_answer
 from ..access.guard import read_scope
 from ..exports.negotiate import FORMAT_RESPONSES, ExportFormat, FormatParam, choose_format
-from ..exports.response import ClosingStream, export_response
+from ..exports.response import export_response, held_stream
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -135,7 +135,8 @@ async def _students(request: Request, response: Response, scope: Scope, kind: Ki
     the bound, or for a reader whose cells are picked after the query (a teacher's groups: the count is of its
     organiser's), the read held whole decides (refused or answered) as before, as does a read of few cells (one
     part). The stream's own transaction (one snapshot: the count, the freshness and the cells) and its connection
-    stay open for the answer and are closed when it is sent or the client is gone (`ClosingStream`)."""
+    stay open for the answer and are closed when it is sent or the client is gone (`ClosingStream`); it holds one of
+    the export slots meanwhile (`held_stream`: 503/429 when none is free), as a file does."""
     fmt = choose_format(format, accept_of(request.headers))
     bound = max_cells(request)
     session = runtime_of(request).db.sessions()
@@ -160,7 +161,7 @@ async def _students(request: Request, response: Response, scope: Scope, kind: Ki
         opened.append(parts)
         answer: Response
         if fmt is ExportFormat.json:
-            answer = ClosingStream(_json_of(parts), media_type="application/json", close=close)
+            answer = held_stream(request, _json_of(parts), media_type="application/json", close=close)
         else:
             answer = export_response(request, Table(name, COLUMNS, _rows_of(parts)), format, close=close)
     except BaseException:
