@@ -122,6 +122,15 @@ async def test_a_student_read_refused_is_refused_before_the_stream_opens(setting
             counted.clear()
 
 
+def _student_read(fmt: str, token: str) -> dict[str, Any]:
+    """The ASGI scope of a student-level read, for a test that plays the client itself (how it receives and reads)."""
+    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "root_path": "",
+            "query_string": f"level=student&format={fmt}".encode(), "server": ("reporting", 80),
+            "client": ("127.0.0.1", 5000),
+            "headers": [(b"host", b"reporting"), (b"authorization", f"Bearer {token}".encode())]}
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 async def test_a_client_leaving_mid_answer_closes_the_streams_connection(settings, admin_token, fed,  # noqa: F811
                                                                          monkeypatch, fmt):
@@ -148,12 +157,7 @@ async def test_a_client_leaving_mid_answer_closes_the_streams_connection(setting
                 cells_sent.set()
                 await asyncio.Event().wait()  # the client reads no further: the server waits on its socket
 
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1", "method": "GET",
-                 "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "root_path": "",
-                 "query_string": f"level=student&format={fmt}".encode(), "server": ("reporting", 80),
-                 "client": ("127.0.0.1", 5000), "headers": [(b"host", b"reporting"),
-                                                            (b"authorization", f"Bearer {admin_token}".encode())]}
-        await asyncio.wait_for(app(scope, receive, send), 60)
+        await asyncio.wait_for(app(_student_read(fmt, admin_token), receive, send), 60)
         assert len(opened) == 1
         assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
         assert not any(m["type"] == "http.response.body" and not m.get("more_body", False) for m in sent)  # cut
@@ -187,12 +191,7 @@ async def test_a_streamed_json_read_holds_an_export_slot_until_its_client_has_re
                 head_sent.set()
                 await asyncio.Event().wait()  # a client that reads nothing more
 
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                 "method": "GET", "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "root_path": "",
-                 "query_string": b"level=student&format=json", "server": ("reporting", 80),
-                 "client": ("127.0.0.1", 5000), "headers": [(b"host", b"reporting"),
-                                                            (b"authorization", f"Bearer {admin_token}".encode())]}
-        slow = asyncio.create_task(app(scope, receive, send))
+        slow = asyncio.create_task(app(_student_read("json", admin_token), receive, send))
         await asyncio.wait_for(head_sent.wait(), 60)
         refused = await client.get(PATH, params={"level": "student", "format": "json"}, headers=headers)
         assert refused.status_code == 503, refused.text
