@@ -790,13 +790,20 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     return out
 
 
-def consistency(r_url: str, tokens: Tokens) -> bool:
+def consistency(r_url: str, tokens: Tokens, timeout: float = 900) -> bool:
     """Reporting's own check (/v1/admin/consistency: every level's materialised cells against a recomputation from
     its facts)."""
     started = time.perf_counter()
     # at the full 6.4M the check recomputes every fact (~80 s of CPU alone, session 28's estimate): 120 s of the
     # client's patience ended a shared machine's run as an exception, every later stage lost with it
-    answer = httpx.get(r_url + "/v1/admin/consistency", headers=tokens.ops(), timeout=900).json()
+    try:
+        answer = httpx.get(r_url + "/v1/admin/consistency", headers=tokens.ops(), timeout=timeout).json()
+    except httpx.TimeoutException:
+        # a check past the client's patience is a finding, not the end of the run: the figures before it stay
+        CONSISTENCY_CHECKS.append({"seconds": round(time.perf_counter() - started, 1), "consistent": None,
+                                   "timed_out": True})
+        print(f"  /v1/admin/consistency: no answer within {timeout:.0f} s", flush=True)
+        return False
     CONSISTENCY_CHECKS.append({"seconds": round(time.perf_counter() - started, 1),
                                "consistent": bool(answer.get("consistent"))})
     print(f"  /v1/admin/consistency: {answer.get('consistent')} in {CONSISTENCY_CHECKS[-1]['seconds']} s",
@@ -820,15 +827,44 @@ def rss_by_process(pid: int) -> list[dict]:
         with contextlib.suppress(psutil.Error):
             role = ("supervisor" if process is root and children else "resource tracker"
                     if "resource_tracker" in " ".join(process.cmdline()) else "worker")
-            out.append({"role": role, "pid": process.pid, "rss_mb": round(process.memory_info().rss / 2**20, 1)})
+            out.append({"role": role, "pid": process.pid, "rss_mb": round(process.memory_info().rss / 2**20, 1),
+                        # the kernel's high-water mark: a transient between two samples (a student-level read's
+                        # cells) shows here, not in the RSS sampled after it (scale30's 252.8 MiB)
+                        "vmhwm_mb": vmhwm_mb(process.pid)})
     return sorted(out, key=lambda p: -p["rss_mb"])
 
 
 def own_vmhwm_mb() -> float | None:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
+    return vmhwm_mb("self")
+
+
+def vmhwm_mb(pid: int | str) -> float | None:
+    """A process's peak resident memory (VmHWM) in MiB; None when it is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     return None
+
+
+def wait_for_quiet(below: float, max_s: float, *, load: Callable[[], float] = lambda: os.getloadavg()[0],
+                   now: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                   pause_s: float = 10.0) -> tuple[float, float] | None:
+    """Wait up to `max_s` for the 1-minute load average to fall below `below`: (seconds waited, the load seen), or
+    None when it did not. The reads' tail on two cores follows the neighbours' load (scale30: p99 30.7 ms at load
+    6-8), so a second measurement on a quiet machine separates the code from the load."""
+    start = now()
+    while True:
+        seen = load()
+        if seen < below:
+            return now() - start, seen
+        if now() - start + pause_s > max_s:
+            return None
+        sleep(pause_s)
+
+
+def memory_line(memory: list[dict]) -> str:
+    return ", ".join(f"{p['role']} {p['pid']} RSS {p['rss_mb']:.1f} / peak {p['vmhwm_mb']} MiB" for p in memory)
 
 
 def rss_mb(pid: int) -> float:
@@ -892,6 +928,13 @@ def main() -> int:
                              "later stages (reads, the cell check) — the fastest way to them at 6.4M")
     parser.add_argument("--no-final-consistency", dest="final_consistency", action="store_false",
                         help="after the final cell check, leave out /v1/admin/consistency (952 s at 6.4M: scale29)")
+    parser.add_argument("--consistency-timeout", type=float, default=900,
+                        help="seconds the final /v1/admin/consistency may take before the run records it as timed out")
+    parser.add_argument("--reads-again-below-load", type=float, default=None,
+                        help="after the last stage, wait for the 1-minute load average to fall below this and run "
+                             "the reads stage again against the same served database (both in the JSON)")
+    parser.add_argument("--reads-again-wait", type=float, default=600,
+                        help="seconds --reads-again-below-load waits for the load at most")
     parser.add_argument("--check-timeout", type=float, default=600,
                         help="seconds the final cell check (organiser by organiser) may take")
     parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
@@ -1009,6 +1052,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
     apply_consumers = consumer_counts(args.apply_consumers)
     apply_runs: list[dict] = []  # the apply stage per configuration, in the order run
     exact_each = True  # every apply run's /v1/admin/consistency
+    memory_by_stage: dict[str, list[dict]] = {}
+    reads_again: dict | None = None
     tokens = Tokens.start(state)
     try:
         if "raw" in stages:
@@ -1316,11 +1361,12 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
         memory: list[dict] = []
         if "reporting" in processes:
             memory = rss_by_process(processes["reporting"].process.pid)
+            memory_by_stage["after_reads"] = memory
             # judged on the largest process (a worker: each is a replica of its own, a pod's whole memory on
             # Kubernetes); the sum is the container's (docker-compose: 2 workers and uvicorn's supervisor)
             figures["reporting_rss_mb"] = memory[0]["rss_mb"]
             extra["reporting_rss_mb_sum"] = sum(p["rss_mb"] for p in memory)
-            each = ", ".join(f"{p['role']} {p['rss_mb']:.1f}" for p in memory)
+            each = ", ".join(f"{p['role']} {p['rss_mb']:.1f} (peak {p['vmhwm_mb']})" for p in memory)
             print(f"  reporting RSS at the end: {each} MB (largest {figures['reporting_rss_mb']:.1f}, sum "
                   f"{extra['reporting_rss_mb_sum']:.1f})", flush=True)
             print("checking the cells against the recomputation, organiser by organiser ...", flush=True)
@@ -1330,7 +1376,33 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             extra["cell_check_load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
             print(f"  equal in {extra['cell_check_seconds']:.1f} s", flush=True)
             # at 6.4M reporting's own check took 952 s (scale29): --no-final-consistency leaves it to the apply runs
-            exact = (consistency(processes["reporting"].url, tokens) if args.final_consistency else True) and exact_each
+            memory_by_stage["after_cell_check"] = rss_by_process(processes["reporting"].process.pid)
+            print(f"  reporting after the cell check: {memory_line(memory_by_stage['after_cell_check'])}", flush=True)
+            load_before = os.getloadavg()[0]
+            exact = (consistency(processes["reporting"].url, tokens, args.consistency_timeout)
+                     if args.final_consistency else True) and exact_each
+            if args.final_consistency:
+                extra["consistency_load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
+                memory_by_stage["after_consistency"] = rss_by_process(processes["reporting"].process.pid)
+                print(f"  reporting after the consistency check: "
+                      f"{memory_line(memory_by_stage['after_consistency'])}", flush=True)
+            if args.reads_again_below_load is not None and "reads" in stages:
+                print(f"reads again: waiting up to {args.reads_again_wait:.0f} s for the load to fall below "
+                      f"{args.reads_again_below_load} ...", flush=True)
+                quiet = wait_for_quiet(args.reads_again_below_load, args.reads_again_wait)
+                if quiet is None:
+                    reads_again = {"ran": False, "load_average": round(os.getloadavg()[0], 2)}
+                    print(f"  not below it (load {reads_again['load_average']}): not run", flush=True)
+                else:
+                    read = reads(processes["reporting"].url, data.organisers, tokens,
+                                 processes["reporting"].process.pid, workers=workers["reporting"])
+                    reads_again = {"ran": True, "waited_s": round(quiet[0], 1), "load_before": round(quiet[1], 2),
+                                   "load_after": round(os.getloadavg()[0], 2),
+                                   **{k: round(v, 2) for k, v in read.items()}}
+                    memory_by_stage["after_reads_again"] = rss_by_process(processes["reporting"].process.pid)
+                    print(f"  p50 {read['reads_p50_ms']:.1f} ms, p95 {read['reads_p95_ms']:.1f} ms, p99 "
+                          f"{read['reads_p99_ms']:.1f} ms, {read['reads_per_s']:,.0f} reads/s; load "
+                          f"{reads_again['load_before']} → {reads_again['load_after']}", flush=True)
 
         out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
                "broker": infra.broker_kind, "shape": args.shape, "students": students, "items": items,
@@ -1347,6 +1419,9 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                # this process's own peak (the kernel's high-water mark): the generated data and the cell check
                "bench_vmhwm_mb": own_vmhwm_mb(),
                "reporting_rss_by_process": memory,
+               # each process's RSS and VmHWM (its peak so far) as each stage ended, in order
+               "reporting_memory_by_stage": memory_by_stage,
+               **({"reads_again": reads_again} if reads_again is not None else {}),
                **({"post_to_visible_breakdown": latency_detail} if latency_detail else {})}
         limit = raw.get("raw_consume_per_s")
         for key in ("", "_one_consumer"):
