@@ -2,27 +2,17 @@
 the compact facts `deadline_week.TermData` keeps when `compact` instead of the posted bodies, and still failing when
 a single cell is wrong."""
 
-import importlib.util
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from bench_scripts import bench
 
 import support
 from support import LEVELS, Mittkoping, differing_cells
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _deadline_week():
-    if "bench_deadline_week" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench_deadline_week", ROOT / "bench" / "deadline_week.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_deadline_week"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["bench_deadline_week"]
+    return bench("deadline_week")
 
 
 def test_the_compact_facts_recompute_the_same_cells_as_the_posted_bodies():

@@ -3,32 +3,7 @@ a while and for reporting to keep up with it (bench/speed.py `wait_until_steady`
 the load's first seconds put 25 of 40 probes' medians 2-4x higher). The wait is bounded, so a reporting that
 never keeps up is still measured, as a backlog."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _speed():
-    if "bench_speed" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench_speed", ROOT / "bench" / "speed.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_speed"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["bench_speed"]
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
+from bench_scripts import ROOT, FakeTime, speed
 
 
 def wait(answers, min_s=5.0, max_s=30.0):
@@ -38,7 +13,7 @@ def wait(answers, min_s=5.0, max_s=30.0):
         checks.append(clock.t)
         return answers(clock.t)
 
-    waited, steady = _speed().wait_until_steady(caught_up, min_s, max_s, now=clock.now, sleep=clock.sleep)
+    waited, steady = speed().wait_until_steady(caught_up, min_s, max_s, now=clock.now, sleep=clock.sleep)
     return waited, steady, checks
 
 

@@ -2,35 +2,10 @@
 two cores follows the neighbours' load, so `--reads-again-below-load` waits, bounded, for the load to fall and reads
 the same served database again; a consistency check past the client's patience is recorded, not the run's end."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _speed():
-    if "bench_speed" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("bench_speed", ROOT / "bench" / "speed.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_speed"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["bench_speed"]
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
+from bench_scripts import ROOT, FakeTime
+from bench_scripts import speed as speed_module
 
 
 def quiet(loads, below=2.5, max_s=60.0):
@@ -41,7 +16,7 @@ def quiet(loads, below=2.5, max_s=60.0):
         looked.append(clock.t)
         return loads(clock.t)
 
-    return _speed().wait_for_quiet(below, max_s, load=load, now=clock.now, sleep=clock.sleep), looked
+    return speed_module().wait_for_quiet(below, max_s, load=load, now=clock.now, sleep=clock.sleep), looked
 
 
 def test_a_quiet_machine_is_read_at_once():
@@ -66,7 +41,7 @@ def test_gives_up_within_the_bound_and_says_so():
 
 
 def test_a_consistency_check_past_the_timeout_is_recorded_not_raised(monkeypatch):
-    speed = _speed()
+    speed = speed_module()
 
     def slow(*args, **kwargs):
         assert kwargs["timeout"] == 1800
@@ -83,7 +58,7 @@ def test_a_consistency_check_past_the_timeout_is_recorded_not_raised(monkeypatch
 
 
 def test_each_process_memory_has_its_peak():
-    speed = _speed()
+    speed = speed_module()
     import os
 
     mine = speed.rss_by_process(os.getpid())

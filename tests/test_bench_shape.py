@@ -4,7 +4,6 @@ before the next round's, bodies the bulk API accepts; its full size exactly 100,
 estimate grows by a measured exponent (bench/rebuild_growth.py), not a linear guess."""
 
 import argparse
-import importlib.util
 import itertools
 import json
 import math
@@ -13,25 +12,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from bench_scripts import bench
 
 from styrkedja_assessment.assessments.schemas import AssessmentBatchIn
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _bench(name: str):
-    key = f"bench_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / "bench" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
 
 def test_the_term_shape_is_classes_of_25_with_16_subjects_by_4_rounds_in_deadline_order():
-    data = _bench("deadline_week").TermData(seed=3, students=650)
+    data = bench("deadline_week").TermData(seed=3, students=650)
     bodies = data.new_assessments(650 * 64)
 
     per_student = Counter(b["student_id"] for b in bodies)
@@ -52,7 +39,7 @@ def test_the_term_shape_is_classes_of_25_with_16_subjects_by_4_rounds_in_deadlin
 
 
 def test_the_recomputation_counts_every_term_result_at_every_level():
-    data = _bench("deadline_week").TermData(seed=3, students=30)
+    data = bench("deadline_week").TermData(seed=3, students=30)
     for n, body in enumerate(data.new_assessments(30 * 64)):
         data.final[f"a-{n}"] = body
     data.placed = True
@@ -64,7 +51,7 @@ def test_the_recomputation_counts_every_term_result_at_every_level():
 
 
 def test_the_full_size_is_exactly_the_issues_and_the_default_whole_students():
-    speed = _bench("speed")
+    speed = bench("speed")
 
     def sizes(**given):
         return speed.sizes(argparse.Namespace(**{"shape": "term", "full": False, "items": None, **given}))
@@ -77,7 +64,7 @@ def test_the_full_size_is_exactly_the_issues_and_the_default_whole_students():
 
 
 def test_the_full_rebuild_estimate_grows_by_the_measured_exponent(tmp_path, monkeypatch):
-    speed, growth = _bench("speed"), _bench("rebuild_growth")
+    speed, growth = bench("speed"), bench("rebuild_growth")
     # two sizes whose seconds grow as events ^ 1.2
     runs = []
     for events in (64_000, 400_000):
@@ -115,7 +102,7 @@ def test_the_full_rebuild_estimate_grows_by_the_measured_exponent(tmp_path, monk
 
 
 def test_the_national_term_shape_deals_whole_classes_to_organisers_over_every_partition():
-    deadline_week, apply_workers = _bench("deadline_week"), _bench("apply_workers")
+    deadline_week, apply_workers = bench("deadline_week"), bench("apply_workers")
     data = deadline_week.TermData(seed=3, students=650, organiser_count=12)
     bodies = data.new_assessments(650 * 64)
 
@@ -144,7 +131,7 @@ def test_the_national_term_shape_deals_whole_classes_to_organisers_over_every_pa
 
 
 def test_organisers_are_dealt_whole_classes_and_balanced_over_the_partitions():
-    deadline_week, apply_workers, speed = _bench("deadline_week"), _bench("apply_workers"), _bench("speed")
+    deadline_week, apply_workers, speed = bench("deadline_week"), bench("apply_workers"), bench("speed")
     assert deadline_week.organiser_students(1000, 12) == [100] * 4 + [75] * 8
     assert deadline_week.organiser_students(60, 2) == [35, 25]
     assert deadline_week.organiser_students(10, 4) == [2, 3, 2, 3]  # fewer classes than organisers: split evenly
@@ -165,7 +152,7 @@ def test_organisers_are_dealt_whole_classes_and_balanced_over_the_partitions():
 
 
 def test_the_apply_stage_alternates_its_configurations_and_ends_on_the_last():
-    speed = _bench("speed")
+    speed = bench("speed")
     assert speed.apply_sequence([1, 2], 1) == [1, 2]
     assert speed.apply_sequence([1, 2], 2) == [2, 1, 1, 2]
     assert speed.apply_sequence([1, 2], 3) == [1, 2, 2, 1, 1, 2]
