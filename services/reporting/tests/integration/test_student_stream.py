@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import openpyxl
@@ -131,6 +132,20 @@ def _student_read(fmt: str, token: str) -> dict[str, Any]:
             "headers": [(b"host", b"reporting"), (b"authorization", f"Bearer {token}".encode())]}
 
 
+def _asking_then_leaving_when(gone: asyncio.Event) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The ASGI `receive` of a client that asks (an empty body) and leaves once `gone` is set."""
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+    return receive
+
+
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 async def test_a_client_leaving_mid_answer_closes_the_streams_connection(settings, admin_token, fed,  # noqa: F811
                                                                          monkeypatch, fmt):
@@ -141,15 +156,7 @@ async def test_a_client_leaving_mid_answer_closes_the_streams_connection(setting
         pool = app.state.runtime.db.engine.pool
         sent: list[dict[str, Any]] = []
         cells_sent = asyncio.Event()
-        asked = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal asked
-            if not asked:
-                asked = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await cells_sent.wait()  # the client leaves once a part of the cells has been sent
-            return {"type": "http.disconnect"}
+        receive = _asking_then_leaving_when(cells_sent)  # once a part of the cells has been sent
 
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
@@ -176,15 +183,7 @@ async def test_a_streamed_json_read_holds_an_export_slot_until_its_client_has_re
     async with app_and_client("styrkedja_reporting", one_slot) as (app, client):
         headers = {"Authorization": f"Bearer {admin_token}"}
         head_sent, leave = asyncio.Event(), asyncio.Event()
-        asked = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal asked
-            if not asked:
-                asked = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await leave.wait()
-            return {"type": "http.disconnect"}
+        receive = _asking_then_leaving_when(leave)
 
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.body":
