@@ -40,7 +40,6 @@ from .tables import DIRECTORY_WRITE_LOCK, published
 SOURCE = "/reporting/directory"
 MAX_ITEMS = 5_000
 Status = Literal["created", "changed", "removed", "unchanged"]
-SOURCE_ID = SOURCE_ID_PATTERN
 #: a removal naming nothing (`RemovalBatch`: neither `source_ids` nor `entities`)
 NOTHING_TO_REMOVE = "nothing_to_remove"
 
@@ -87,7 +86,7 @@ class Change(InputModel):
                   "se.styrkedja.organisation.teaching_assigned.v1", "se.styrkedja.organisation.duty_upserted.v1",
                   "se.styrkedja.organisation.entity_removed.v1"]
     data: ContractData
-    source_id: str | None = Field(None, pattern=SOURCE_ID)
+    source_id: str | None = Field(None, pattern=SOURCE_ID_PATTERN)
 
 
 class ChangeBatch(InputModel):
@@ -117,7 +116,7 @@ class RemovalBatch(InputModel):
         {"required": ["source_ids"], "properties": {"source_ids": {"minItems": 1}}},
         {"required": ["entities"], "properties": {"entities": {"minItems": 1}}}]})
 
-    source_ids: list[Annotated[str, Field(pattern=SOURCE_ID)]] = Field(default=[], max_length=MAX_ITEMS)
+    source_ids: list[Annotated[str, Field(pattern=SOURCE_ID_PATTERN)]] = Field(default=[], max_length=MAX_ITEMS)
     entities: list[HeldEntity] = Field(default=[], max_length=MAX_ITEMS)
     removed_at: AwareDatetime
 
