@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ import pytest
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import NO_PERSON, NO_TYPE, STAFF_GROUP_RULE
 from styrkedja_cli.ss12000.moves import vanished
+from styrkedja_cli.ss12000.oauth import ClientCredentials
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 from styrkedja_cli.ss12000.summary import _said
 from styrkedja_contracts.identifiers import PIN_ERROR, contains_personal_identity_number
@@ -42,6 +44,8 @@ DUTY = {"id": "3e5a7c9d-1f4b-4d6e-8a8c-0b2d4f6a8c0e", "person": {"id": TEACHER},
 ACTIVITY = {"id": "4f6b8d0e-2a5c-4e7f-9b9d-1c3e5a7b9d1f", "displayName": "7A Matematik", "organisation": {
     "id": SU["id"]}, "calendarEventsRequired": True, "startDate": "2026-08-17", "groups": [{"id": GROUP["id"]}],
     "teachers": [{"duty": {"id": DUTY["id"]}}], "meta": {"modified": "2026-09-02T09:00:00Z"}}
+#: where `SpecServer`'s token endpoint answers (its `token` variation)
+TOKEN_URL = "https://idp.example/token"
 FILTERS = ("meta.created.before", "meta.created.after", "meta.modified.before", "meta.modified.after", "after",
            "entities", "sortkey", "expand", "expandReferenceNames")
 
@@ -51,19 +55,49 @@ class SpecServer:
     allowed), an opaque pageToken, the last page's token null (and an empty last page), `meta.modified.after`
     exclusive, and a pageToken combined with any filter answered 400 in the specification's error shape
     (`400_invalid_filter`: filters "kan inte kombineras med pageToken", only `limit` may go along), as
-    Skolverket's reference API does (`RequestHelper.queryParamsValid`)."""
+    Skolverket's reference API does (`RequestHelper.queryParamsValid`).
+
+    Its variations, as other servers of the specification answer: `inclusive`, `meta.modified.after` on or after
+    (the reference API's own words: "modified on or after this timestamp"); `fastapi`, errors as a FastAPI server
+    raises them (`{"detail": {code, message}}`, and its validation's 422 `{"detail": [{loc, msg}]}` for a `limit`
+    over `max_limit`), and a token endpoint (`TOKEN_URL`) reading the client's id and secret from the form alone,
+    answering HTTP Basic with FastAPI's 422 for the form's missing field (John-Hammer/ss12000-demo-sis)."""
 
     def __init__(self, entities: dict[str, list[dict[str, Any]]], *, cap: int = 2,
-                 deleted: dict[str, list[str]] | None = None) -> None:
+                 deleted: dict[str, list[str]] | None = None, inclusive: bool = False, fastapi: bool = False,
+                 max_limit: int | None = None) -> None:
         self.entities, self.cap, self.deleted = entities, cap, deleted or {}
+        self.inclusive, self.fastapi, self.max_limit = inclusive, fastapi, max_limit
         self.asked: list[httpx.URL] = []
+        self.issued: list[str] = []  # tokens the form-only endpoint gave
+
+    def _error(self, status: int, code: str, message: str) -> httpx.Response:
+        body = {"code": code, "message": message}
+        return httpx.Response(status, json={"detail": body} if self.fastapi else body)
+
+    def token(self, request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        missing = [name for name in ("grant_type", "client_id", "client_secret") if name not in form]
+        if missing:  # FastAPI's `Form(...)`: HTTP Basic is no form field
+            return httpx.Response(422, json={"detail": [{"type": "missing", "loc": ["body", name],
+                                                         "msg": "Field required", "input": None}
+                                                        for name in missing]})
+        self.issued.append(f"tok-{len(self.issued) + 1}")
+        return httpx.Response(200, json={"access_token": self.issued[-1], "token_type": "bearer", "expires_in": 3600})
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if str(request.url) == TOKEN_URL:
+            return self.token(request)
+        if self.issued and request.headers.get("authorization") != f"Bearer {self.issued[-1]}":
+            return httpx.Response(401, json={"detail": "Invalid or expired token"})
         self.asked.append(request.url)
         params = request.url.params
         if "pageToken" in params and any(f in params for f in FILTERS):
-            return httpx.Response(400, json={"code": "invalid_filter",
-                                             "message": "Filter kan inte kombineras med pageToken"})
+            return self._error(400, "invalid_filter", "Filter kan inte kombineras med pageToken")
+        if self.max_limit is not None and int(params.get("limit", 0)) > self.max_limit:
+            return httpx.Response(422, json={"detail": [{
+                "type": "less_than_equal", "loc": ["query", "limit"], "input": params["limit"],
+                "msg": f"Input should be less than or equal to {self.max_limit}"}]})
         entity, _, ident = request.url.path.strip("/").partition("/")
         if entity == "deletedEntities":
             return httpx.Response(200, json={"data": self.deleted, "pageToken": None})
@@ -77,17 +111,25 @@ class SpecServer:
             state = {"at": 0, "after": params.get("meta.modified.after")}
         if state["after"]:
             after = datetime.fromisoformat(state["after"])
-            items = [i for i in items if datetime.fromisoformat(i.get("meta", {}).get(
-                "modified", "1970-01-01T00:00:00Z")) > after]
+            modified = [(i, datetime.fromisoformat(i.get("meta", {}).get("modified", "1970-01-01T00:00:00Z")))
+                        for i in items]
+            items = [i for i, when in modified if when > after or (self.inclusive and when == after)]
         size = min(int(params.get("limit", self.cap)), self.cap)
         page = items[state["at"]:state["at"] + size]
         more = state["at"] + size <= len(items)  # a last page that is empty, as servers send it
         token = base64.urlsafe_b64encode(json.dumps({**state, "at": state["at"] + size}).encode()).decode()
         return httpx.Response(200, json={"data": page, "pageToken": token if more else None})
 
-    def source(self, page_size: int = 100) -> HttpSource:
+    def source(self, page_size: int = 100, auth: ClientCredentials | None = None,
+               on_note: Callable[[str], None] | None = None) -> HttpSource:
         client = httpx.Client(transport=httpx.MockTransport(self.handle), base_url="http://ss12000.example")
-        return HttpSource("http://ss12000.example", client=client, page_size=page_size, sleep=lambda _: None)
+        return HttpSource("http://ss12000.example", client=client, page_size=page_size, sleep=lambda _: None,
+                          auth=auth, on_note=on_note)
+
+    def client_credentials(self) -> ClientCredentials:
+        """A grant of the server's own token endpoint (`TOKEN_URL`)."""
+        return ClientCredentials(TOKEN_URL, "importer", "s3cret",
+                                 client=httpx.Client(transport=httpx.MockTransport(self.handle)), sleep=lambda _: None)
 
 
 def changed(ident: str, minute: int) -> dict[str, Any]:

@@ -33,7 +33,10 @@ BUSY = frozenset({429, 500, 502, 503, 504})
 #: (`REFUSED_CLIENT`) is asked the next way; the way taken is kept for the run, and said
 WAYS = ("HTTP Basic", "HTTP Basic, form-encoded (RFC 6749 §2.3.1)", "the form (client_secret_post)")
 #: the answers by which an endpoint refuses the client's credentials (or their way): RFC 6749 §5.2's 401 (or 400)
-#: with `invalid_client`, a 400 `invalid_request` (no credentials where it reads them), a 401 with no body
+#: with `invalid_client`, a 400 `invalid_request` (no credentials where it reads them), a 401 with no body; and a
+#: 400 or 422 without RFC 6749's `error` at all — a web framework's own answer that the form lacks a field it
+#: requires (FastAPI's 422 `{"detail": [{"loc": ["body", "client_id"], …}]}`, as an SS 12000 demo server reading
+#: `client_id` and `client_secret` only from the form answers HTTP Basic): no grant's answer, so not the last word
 REFUSED_CLIENT = frozenset({"invalid_client", "invalid_request", "unauthorized_client"})
 
 
@@ -80,6 +83,8 @@ class ClientCredentials:
                                   f"{WAYS[0]}: sent so from now on")
         if response.status_code != 200:
             said = [str(body[key])[:SAID] for key in ("error", "error_description") if isinstance(body.get(key), str)]
+            if not said and isinstance(body.get("detail"), str):  # a web framework's (FastAPI's) own words
+                said = [" ".join(body["detail"].split())[:SAID]]
             raise TokenError(f"token endpoint: HTTP {response.status_code}" + (f" ({': '.join(said)})" if said else ""))
         token, kind, lifetime = body.get("access_token"), body.get("token_type", "Bearer"), body.get("expires_in")
         if not isinstance(token, str) or not token or not isinstance(kind, str) or kind.casefold() != "bearer":
@@ -144,10 +149,11 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 def _refuses_client(response: httpx.Response, body: dict[str, Any]) -> bool:
     """Whether the endpoint refused the client's credentials (or the way they came): asked the next way."""
-    if response.status_code not in (400, 401):
+    if response.status_code not in (400, 401, 422):
         return False
     error = body.get("error")
-    return error in REFUSED_CLIENT or (response.status_code == 401 and error is None)
+    return error in REFUSED_CLIENT or (error is None and response.status_code in (401, 422)) or (
+        error is None and response.status_code == 400 and "detail" in body)
 
 
 def _seconds(value: Any) -> float | None:

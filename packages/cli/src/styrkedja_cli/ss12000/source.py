@@ -422,6 +422,19 @@ def server_said(body: bytes) -> str:
     document = _small_json(body)
     if isinstance(document, dict) and isinstance(document.get("error"), dict):
         document = document["error"]
+    # FastAPI's HTTPException nests the error under `detail` (an SS 12000 `{code, message}` given as its detail, as
+    # Python servers of the specification raise it), and its own validation answers a list of what it refused
+    # (`{"detail": [{"loc": ["query", "limit"], "msg": …}]}`: which parameter, by which rule): said as such, not as
+    # "a body, no SS 12000 error" — which parameter the server refused is what mends the run
+    if isinstance(document, dict) and set(document) == {"detail"}:
+        detail = document["detail"]
+        if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+            first = detail[0]
+            where = ".".join(str(part) for part in first.get("loc", ()) if isinstance(part, (str, int)))
+            message = first.get("msg")
+            document = {"code": where or "detail", **({"message": message} if isinstance(message, str) else {})}
+        elif isinstance(detail, dict):
+            document = detail
     if not isinstance(document, dict):
         return ""
     if not any(isinstance(document.get(key), (str, int)) for key in ("code", "message")):

@@ -1,0 +1,112 @@
+"""Round 33: what servers of the specification send that the importer did not read right, each against
+`SpecServer` (`test_ss12000_spec.py`) in the variation that answers so, each failing on the code before it.
+
+* A token endpoint reading the client's id and secret from the form alone, answering HTTP Basic with a web
+  framework's 422 for the missing form field (FastAPI's `Form(...)`: John-Hammer/ss12000-demo-sis): the import
+  stopped at `token endpoint: HTTP 422`, never asking by the form, which the endpoint takes.
+* Errors as FastAPI raises them (`{"detail": {"code", "message"}}`, its validation's `{"detail": [{"loc", "msg"}]}`):
+  said as "an application/json body, no SS 12000 error", so which parameter the server refused went unsaid.
+* `meta.modified.after` is "on or after" (Skolverket's reference API): a person changed at `--since` itself was
+  taken as unchanged by the importer's own check, and the membership it stated of an unchanged group not read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from test_ss12000_spec import ACTIVITY, DUTY, GROUP, HUV, SINCE, STUDENT, SU, ZONE, SpecServer
+
+from styrkedja_cli.ss12000.command import read_and_plan
+from styrkedja_cli.ss12000.oauth import ClientCredentials, TokenError
+from styrkedja_cli.ss12000.source import HttpSource, SourceError
+
+
+def test_a_token_endpoint_taking_the_client_only_in_the_form_is_asked_so_after_its_422() -> None:
+    """Failed on the old code: `token endpoint: HTTP 422` stopped the import before its first page."""
+    server = SpecServer({"organisations": [HUV, SU], "groups": [GROUP], "duties": [DUTY], "activities": [ACTIVITY]},
+                        fastapi=True)
+    said: list[str] = []
+    the_plan, _ = read_and_plan(server.source(auth=server.client_credentials(), on_note=said.append), since=None,
+                                naive_zone=ZONE)
+    assert [c["source_id"] for c in the_plan.changes["groups"]] == [GROUP["id"]]
+    assert server.issued == ["tok-1"]  # one token, by the form, kept for the run
+    assert [s for s in said if s.startswith("token endpoint")] == ["token endpoint: the client's id and secret taken by the form (client_secret_post), "
+                          "refused by HTTP Basic: sent so from now on"]
+
+
+def test_a_token_endpoints_framework_error_is_said_with_its_words() -> None:
+    """A 400 in a framework's shape (`{"detail": …}`, no RFC 6749 `error`) is no grant's last word either: every way
+    is asked, and the last answer's words said. Failed on the old code: `token endpoint: HTTP 400`, nothing more."""
+    forms: list[bytes] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        forms.append(request.content)
+        return httpx.Response(400, json={"detail": "Unsupported grant_type.\nUse 'client_credentials'."})
+
+    auth = ClientCredentials("https://idp.example/token", "importer", "s3cret",
+                             client=httpx.Client(transport=httpx.MockTransport(refuse)), sleep=lambda _: None)
+    with pytest.raises(TokenError) as raised:
+        auth.header()
+    assert str(raised.value) == "token endpoint: HTTP 400 (Unsupported grant_type. Use 'client_credentials'.)"
+    assert len(forms) == 2 and b"client_secret=s3cret" in forms[-1]  # Basic as given, then the form
+    assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("max_limit", "said"), [
+    (50, r"organisations, page 1: HTTP 422 \(query\.limit: Input should be less than or equal to 50\); the page "
+         r"was asked with limit=100"),
+])
+def test_a_fastapi_servers_validation_error_names_the_parameter_it_refused(max_limit: int, said: str) -> None:
+    """Failed on the old code: `HTTP 422 (a application/json body, no SS 12000 error)`."""
+    server = SpecServer({"organisations": [HUV, SU]}, fastapi=True, max_limit=max_limit)
+    with pytest.raises(SourceError, match=said):
+        server.source(page_size=100).read("organisations", None, lambda *_: None)
+    assert [s.id for s in server.source(page_size=max_limit).read("organisations", None, lambda *_: None)] == [
+        HUV["id"], SU["id"]]
+
+
+def test_an_ss12000_error_nested_in_fastapis_detail_is_said_with_its_code_and_message() -> None:
+    """A server raising `HTTPException(400, detail={"code", "message"})` (the specification's error as FastAPI's
+    detail). Failed on the old code: said as "an application/json body, no SS 12000 error"."""
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(400, json={"detail": {
+        "code": "invalid_page_token", "message": "pageToken is not valid"}})), base_url="http://ss12000.example")
+    with pytest.raises(SourceError, match=r"organisations, page 1: HTTP 400 \(invalid_page_token: pageToken is not "
+                                          r"valid\)"):
+        HttpSource("http://ss12000.example", client=client).read("organisations", None, lambda *_: None)
+
+
+def _stated_at(modified: str) -> dict[str, Any]:
+    """A student stating its membership of the group on itself (`_embedded.groupMemberships`, as servers answer
+    `/persons?expand=groupMemberships`), changed at `modified`."""
+    return {"id": STUDENT, "givenName": "Elev", "familyName": "Elevsson", "meta": {"modified": modified},
+            "_embedded": {"groupMemberships": [{"group": {"id": GROUP["id"]}, "person": {"id": STUDENT},
+                                                "startDate": "2026-08-17"}]}}
+
+
+@pytest.mark.parametrize("modified", ["2026-09-01T12:00:00Z", "2026-09-01T14:00:00+02:00",
+                                      "2026-09-01T12:00:00.000+00:00"])
+def test_a_person_changed_at_since_itself_has_its_memberships_read(modified: str) -> None:
+    """An incremental run reads persons whole and asks for the groups a person changed since states memberships of.
+    "Since" is on or after, as the specification's filter: a person changed in the very second `--since` names (a
+    server writing whole seconds, the last run started in the second of the change) changed. Failed on the old
+    code: taken as unchanged, the unchanged group was not asked for and the student's membership not sent."""
+    old_group = {k: v for k, v in GROUP.items() if k != "groupMemberships"} | {
+        "meta": {"created": "2026-08-01T08:00:00Z", "modified": "2026-08-01T08:00:00Z"}}
+    server = SpecServer({"organisations": [HUV, SU], "groups": [old_group], "duties": [DUTY], "activities": [],
+                         "persons": [_stated_at(modified)]}, inclusive=True)
+    the_plan, _ = read_and_plan(server.source(), since=SINCE, naive_zone=ZONE)
+    assert [(c["data"]["group_id"], c["data"]["student_id"]) for c in the_plan.changes.get("memberships", [])] == [
+        (GROUP["id"], STUDENT)]
+    assert any(u.path == f"/groups/{GROUP['id']}" for u in server.asked)
+
+
+def test_a_person_changed_before_since_is_not_read_again() -> None:
+    """The bound stays a bound: a second before `--since` is unchanged (its membership kept as reporting holds it)."""
+    old_group = {k: v for k, v in GROUP.items() if k != "groupMemberships"} | {
+        "meta": {"created": "2026-08-01T08:00:00Z", "modified": "2026-08-01T08:00:00Z"}}
+    server = SpecServer({"organisations": [HUV, SU], "groups": [old_group], "duties": [DUTY], "activities": [],
+                         "persons": [_stated_at("2026-09-01T11:59:59Z")]}, inclusive=True)
+    the_plan, _ = read_and_plan(server.source(), since=SINCE, naive_zone=ZONE)
+    assert the_plan.changes.get("memberships", []) == []
+    assert not any(u.path == f"/groups/{GROUP['id']}" for u in server.asked)
