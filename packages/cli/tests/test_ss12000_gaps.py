@@ -29,7 +29,7 @@ from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, SU, ZONE
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.command import read_and_plan
-from styrkedja_cli.ss12000.source import HttpSource
+from styrkedja_cli.ss12000.source import HttpSource, asked_after
 from styrkedja_cli.ss12000.summary import _said
 
 ACTIVITY = {**ACTIVITY, "syllabus": {"id": "s1"}}
@@ -238,7 +238,7 @@ def test_many_unchanged_groups_to_read_are_read_as_one_list_not_one_by_one(monke
     assert members(the_plan) == {("g1", "p1"), ("g1", "p2"), ("g2", "p3")}
     assert not [p for p in server.paths() if p.startswith("/groups/")]
     assert [u.params.get("meta.modified.after") for u in server.asked if u.path == "/groups"] == [
-        SINCE.isoformat(), None]
+        asked_after(SINCE), None]
 
 
 # -- 4. reporting failing on a write -----------------------------------------------------------------------------

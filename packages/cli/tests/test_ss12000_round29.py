@@ -200,8 +200,8 @@ def test_deleted_entities_refused_at_its_first_page_names_the_since_time_beside_
         planned(handle, since=SINCE)
     assert str(stopped.value) == (
         "deletedEntities, page 1: HTTP 400 (invalid_parameter: after: ogiltig tid); the page was asked with "
-        "after=2026-09-01T12:00:00+00:00 (--since, as an RFC 3339 time) and limit=100 (--page-size): the server may "
-        "refuse either")
+        "after=2026-09-01T11:59:59+00:00 (--since less a second, as an RFC 3339 time) and limit=100 (--page-size): the "
+        "server may refuse either")
 
 
 TIMESTAMP_RULE = ("must be an RFC 3339 timestamp written as text (SS 12000's format date-time: YYYY-MM-DDThh:mm:ss, "

@@ -6,8 +6,10 @@
   stopped at `token endpoint: HTTP 422`, never asking by the form, which the endpoint takes.
 * Errors as FastAPI raises them (`{"detail": {"code", "message"}}`, its validation's `{"detail": [{"loc", "msg"}]}`):
   said as "an application/json body, no SS 12000 error", so which parameter the server refused went unsaid.
-* `meta.modified.after` is "on or after" (Skolverket's reference API): a person changed at `--since` itself was
-  taken as unchanged by the importer's own check, and the membership it stated of an unchanged group not read."""
+* `meta.modified.after` is "on or after" (Skolverket's reference API), `>` on other servers, and many store whole
+  seconds: a change in the second of `--since` was skipped — by the server's filter (`meta.modified.after`,
+  `/deletedEntities?after=`) or by the importer's own check of a person — and for ever, as the next run's `--since`
+  is later. Now both ask a second early (`SINCE_SLACK`)."""
 
 from __future__ import annotations
 
@@ -110,3 +112,46 @@ def test_a_person_changed_before_since_is_not_read_again() -> None:
     the_plan, _ = read_and_plan(server.source(), since=SINCE, naive_zone=ZONE)
     assert the_plan.changes.get("memberships", []) == []
     assert not any(u.path == f"/groups/{GROUP['id']}" for u in server.asked)
+
+
+#: a run's `--since` with a fraction (the last run's start, as `date --iso-8601=ns` or Python writes it)
+MID_SECOND = SINCE.replace(microsecond=500_000)
+
+
+def test_a_change_a_whole_second_server_dates_before_a_fractional_since_is_read() -> None:
+    """A server storing whole seconds (MySQL's DATETIME) writes a change at 12:00:00.7 as 12:00:00, and filters `>`:
+    asked `meta.modified.after=12:00:00.5`, it left the change out — and every later run's `--since` is later still.
+    The filter is asked a second early (`SINCE_SLACK`). Failed on the old code: the changed group was not read."""
+    changed_group = {**GROUP, "meta": {"created": "2026-08-01T08:00:00Z", "modified": "2026-09-01T12:00:00Z"}}
+    server = SpecServer({"organisations": [HUV, SU], "groups": [changed_group], "duties": [DUTY], "activities": [],
+                         "persons": []})
+    the_plan, _ = read_and_plan(server.source(), since=MID_SECOND, naive_zone=ZONE)
+    assert [c["source_id"] for c in the_plan.changes["groups"]] == [GROUP["id"]]
+    assert [(c["data"]["group_id"], c["data"]["student_id"]) for c in the_plan.changes["memberships"]] == [
+        (GROUP["id"], STUDENT)]
+    assert [u.params["meta.modified.after"] for u in server.asked if u.path == "/groups"] == [
+        "2026-09-01T11:59:59.500000+00:00"]
+
+
+def test_a_deletion_a_whole_second_server_dates_before_a_fractional_since_is_applied() -> None:
+    """`/deletedEntities?after=` alike: a group deleted at 12:00:00.7, stored 12:00:00, filtered `>` — its removal
+    was never read, the group kept in reporting until a full run. Failed on the old code: not named."""
+    gone = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+    server = SpecServer({"organisations": [HUV, SU], "groups": [], "duties": [], "activities": [], "persons": []},
+                        deleted={"groups": [gone, "5e10f18c-6d0d-450b-a4b8-fa99e1053f78"]},
+                        deleted_at={gone: "2026-09-01T12:00:00Z",
+                                    "5e10f18c-6d0d-450b-a4b8-fa99e1053f78": "2026-09-01T11:59:58Z"})
+    _, deleted = read_and_plan(server.source(), since=MID_SECOND, naive_zone=ZONE)
+    assert deleted == [gone]
+
+
+def test_a_person_a_whole_second_server_dates_before_a_fractional_since_has_its_memberships_read() -> None:
+    """The importer's own check of a person's `meta.modified` alike (persons are read whole). Failed on the old code:
+    12:00:00 was before 12:00:00.5, the person unchanged, the group not asked for, the membership not sent."""
+    old_group = {k: v for k, v in GROUP.items() if k != "groupMemberships"} | {
+        "meta": {"created": "2026-08-01T08:00:00Z", "modified": "2026-08-01T08:00:00Z"}}
+    server = SpecServer({"organisations": [HUV, SU], "groups": [old_group], "duties": [DUTY], "activities": [],
+                         "persons": [_stated_at("2026-09-01T12:00:00Z")]})
+    the_plan, _ = read_and_plan(server.source(), since=MID_SECOND, naive_zone=ZONE)
+    assert [(c["data"]["group_id"], c["data"]["student_id"]) for c in the_plan.changes.get("memberships", [])] == [
+        (GROUP["id"], STUDENT)]

@@ -65,8 +65,9 @@ class SpecServer:
 
     def __init__(self, entities: dict[str, list[dict[str, Any]]], *, cap: int = 2,
                  deleted: dict[str, list[str]] | None = None, inclusive: bool = False, fastapi: bool = False,
-                 max_limit: int | None = None) -> None:
+                 max_limit: int | None = None, deleted_at: dict[str, str] | None = None) -> None:
         self.entities, self.cap, self.deleted = entities, cap, deleted or {}
+        self.deleted_at = deleted_at or {}  # when an id of `deleted` was deleted: filtered by `after` as the lists
         self.inclusive, self.fastapi, self.max_limit = inclusive, fastapi, max_limit
         self.asked: list[httpx.URL] = []
         self.issued: list[str] = []  # tokens the form-only endpoint gave
@@ -74,6 +75,11 @@ class SpecServer:
     def _error(self, status: int, code: str, message: str) -> httpx.Response:
         body = {"code": code, "message": message}
         return httpx.Response(status, json={"detail": body} if self.fastapi else body)
+
+    def _since(self, stamp: str, after: datetime) -> bool:
+        """Whether `stamp` (as the server stores it) passes its filter `after`: `>`, or `>=` if `inclusive`."""
+        when = datetime.fromisoformat(stamp)
+        return when > after or (self.inclusive and when == after)
 
     def token(self, request: httpx.Request) -> httpx.Response:
         form = dict(httpx.QueryParams(request.content.decode()))
@@ -100,7 +106,10 @@ class SpecServer:
                 "msg": f"Input should be less than or equal to {self.max_limit}"}]})
         entity, _, ident = request.url.path.strip("/").partition("/")
         if entity == "deletedEntities":
-            return httpx.Response(200, json={"data": self.deleted, "pageToken": None})
+            after = datetime.fromisoformat(params["after"]) if "after" in params else None
+            return httpx.Response(200, json={"data": {kind: [i for i in ids if after is None or i not in self.deleted_at
+                                                             or self._since(self.deleted_at[i], after)]
+                                                      for kind, ids in self.deleted.items()}, "pageToken": None})
         items = self.entities.get(entity, [])
         if ident:
             found = [i for i in items if i["id"] == ident]
@@ -111,9 +120,7 @@ class SpecServer:
             state = {"at": 0, "after": params.get("meta.modified.after")}
         if state["after"]:
             after = datetime.fromisoformat(state["after"])
-            modified = [(i, datetime.fromisoformat(i.get("meta", {}).get("modified", "1970-01-01T00:00:00Z")))
-                        for i in items]
-            items = [i for i, when in modified if when > after or (self.inclusive and when == after)]
+            items = [i for i in items if self._since(i.get("meta", {}).get("modified", "1970-01-01T00:00:00Z"), after)]
         size = min(int(params.get("limit", self.cap)), self.cap)
         page = items[state["at"]:state["at"] + size]
         more = state["at"] + size <= len(items)  # a last page that is empty, as servers send it
@@ -146,7 +153,7 @@ def test_an_incremental_run_pages_on_with_the_token_alone() -> None:
     read = server.source(page_size=2).read("groups", SINCE, lambda *_: None)
     assert [g.id for g in read] == [f"g{n}" for n in range(5)]
     firsts = [u for u in server.asked if "pageToken" not in u.params]
-    assert [u.params["meta.modified.after"] for u in firsts] == ["2026-09-01T12:00:00+00:00"]
+    assert [u.params["meta.modified.after"] for u in firsts] == ["2026-09-01T11:59:59+00:00"]  # SINCE_SLACK
     assert all(set(u.params) == {"limit", "pageToken"} for u in server.asked if u not in firsts)
     assert set(firsts[0].params) == {"limit", "meta.modified.after"}  # no expand, sortkey: the plain shapes
 
@@ -170,7 +177,7 @@ def test_deleted_entities_page_on_with_the_token_alone() -> None:
 
     client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://ss12000.example")
     assert HttpSource("http://ss12000.example", client=client).deleted(SINCE) == ["g1", "g2"]
-    assert asked[0].params["after"] == "2026-09-01T12:00:00+00:00" and set(asked[1].params) == {"pageToken", "limit"}
+    assert asked[0].params["after"] == "2026-09-01T11:59:59+00:00" and set(asked[1].params) == {"pageToken", "limit"}
 
 
 @pytest.mark.parametrize(("status", "body", "said"), [

@@ -84,7 +84,7 @@ def test_deleted_entities_are_paged_and_a_bad_one_is_refused() -> None:
     source, asked = server({"deletedEntities": [{"data": {"groups": ["g1"]}, "pageToken": "1"},
                                                 {"data": {"groups": ["g2"]}}]})
     since = datetime(2026, 9, 1, tzinfo=UTC)
-    assert source.deleted(since) == ["g1", "g2"] and "after=2026-09-01" in asked[0]
+    assert source.deleted(since) == ["g1", "g2"] and "after=2026-08-31T23%3A59%3A59%2B00%3A00" in asked[0]
     for body, reason in (({"data": {"groups": "g1"}}, "'groups' must be a list"),
                          ({"data": {"groups": [17]}}, "'groups' holds an id that is not a string"),
                          ({"data": "nothing"}, "expected an object of id lists")):

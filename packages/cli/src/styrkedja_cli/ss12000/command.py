@@ -83,6 +83,7 @@ from .moves import (
 from .oauth import ClientCredentials
 from .source import (
     MAX_EMPTY_PAGES,
+    SINCE_SLACK,
     SOURCE_RETRIED,
     TRANSIENT,
     FolderSource,
@@ -185,18 +186,18 @@ def latest_instant(local: datetime, zone: ZoneInfo) -> datetime:
 
 
 def changed_since(meta: Meta | None, since: datetime, naive_zone: ZoneInfo) -> bool:
-    """Whether an item changed at or after `since` by its `meta` (modified, else created); without either, unknown: as
-    changed (read again is safe, `unchanged` at reporting; not read may be a loss). On or after, as the specification's
-    own filter has it (`meta.modified.after`: "modified on or after this timestamp", Skolverket's reference API): a
-    person changed at `--since` itself — a server writing whole seconds, a run started in the second of the change —
-    was taken as unchanged, and the membership it stated of an unchanged group was not read. A time without an offset
-    is the latest instant it can mean in `naive_zone` (`latest_instant`): a re-read is the cost of the repeated hour,
-    not a loss."""
+    """Whether an item changed since `since` by its `meta` (modified, else created); without either, unknown: as
+    changed (read again is safe, `unchanged` at reporting; not read may be a loss). Within `SINCE_SLACK` before it
+    counts, as the server is asked: the specification's own filter is "on or after" (Skolverket's reference API), and
+    a server writing whole seconds writes a change at 12:00:00.7 as 12:00:00 — a person changed in the second of
+    `--since` was taken as unchanged, and the membership it stated of an unchanged group was not read. A time without
+    an offset is the latest instant it can mean in `naive_zone` (`latest_instant`): a re-read is the cost of the
+    repeated hour, not a loss."""
     stamp = (meta.modified or meta.created) if meta is not None else None
     if not stamp:
         return True
     when = timestamp(stamp)
-    return (when if when.tzinfo is not None else latest_instant(when, naive_zone)) >= since
+    return (when if when.tzinfo is not None else latest_instant(when, naive_zone)) > since - SINCE_SLACK
 
 
 def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,

@@ -35,7 +35,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
@@ -227,6 +227,19 @@ EXPAND_REFUSED = frozenset({400, 403, 404, 405, 422, 501})
 #: whole list is a superset of what changed (reporting answers what did not `unchanged`), and an incremental run
 #: removes only what /deletedEntities names
 CHANGED_AFTER = "meta.modified.after"
+#: how much earlier than `--since` a change counts as after it — asked of the server (`meta.modified.after`,
+#: `/deletedEntities?after=`) and checked by the importer (`command.changed_since`). Servers differ on both sides of
+#: the bound: Skolverket's reference API has the filter "on or after", others `>`; and many store whole seconds
+#: (MySQL's DATETIME, a Java `LocalDateTime` cut to seconds), so a change at 12:00:00.7 reads 12:00:00 — after a
+#: `--since` of 12:00:00 or 12:00:00.5 (the last run's start) it was skipped by an exclusive server, and for ever: the
+#: next run's `--since` is later still. Anything within a second of the bound either way is read (again, at worst:
+#: reporting answers it `unchanged`; a deletion named again removes nothing more)
+SINCE_SLACK = timedelta(seconds=1)
+
+
+def asked_after(since: datetime) -> str:
+    """`--since` as the filter asks it: `SINCE_SLACK` earlier, in RFC 3339."""
+    return (since - SINCE_SLACK).isoformat()
 #: the charsets (as `codecs` names them) a page is read in when its content-type declares one and it is not UTF-8:
 #: what servers on Windows and older Java stacks send (RFC 8259 §8.1 has JSON in UTF-8; RFC 9110 §8.3.2 has the
 #: receiver read a body by its declared charset)
@@ -1177,7 +1190,8 @@ class HttpSource:
                 # /deletedEntities' filter (--since) is asked beside the limit: either may be what the server refuses
                 # (it was said as the limit alone, "--page-size", for a server refusing the time's form)
                 query = response.request.url.params
-                hint = (f"; the page was asked with after={query['after'][:40]} (--since, as an RFC 3339 time) and "
+                hint = (f"; the page was asked with after={query['after'][:40]} (--since less a second, as an RFC 3339 time) "
+                        f"and "
                         f"limit={query.get('limit', '')[:12]} (--page-size): the server may refuse either")
             elif response.status_code in (400, 422) and page == 1 and "limit" in response.request.url.params:
                 # a server whose largest page is smaller may refuse a larger `limit` rather than give fewer items
@@ -1243,7 +1257,7 @@ class HttpSource:
         once = _Once(entity)
         idle = _Idle(entity, f"/{entity}", self.max_empty_pages)
         query: dict[str, Any] = {"limit": self.page_size,
-                                 **({"meta.modified.after": since.isoformat()} if since is not None else {})}
+                                 **({"meta.modified.after": asked_after(since)} if since is not None else {})}
         expanding: dict[str, Any] = {"expand": expand} if expand else {}
         self._link_as_given, self._token_param = False, "pageToken"
         served, total = 0, None  # items the pages held (a repeat too), and the list's size the server last stated
@@ -1437,7 +1451,7 @@ class HttpSource:
             page += 1
             # as for the lists: `after` is a filter, which the spec does not let go along with a pageToken
             # a next link lacking it gets the filter too (`same_query`): the server's own link may be its cursor alone
-            ask = same_query("/deletedEntities", {"after": since.isoformat(), "limit": self.page_size}, {},
+            ask = same_query("/deletedEntities", {"after": asked_after(since), "limit": self.page_size}, {},
                              token=token, link=link, as_given=self._link_as_given, token_param=self._token_param)
             answer = self._answer("deletedEntities", page, ask.path, ask.params, ask)
             assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
