@@ -116,8 +116,9 @@ def test_a_full_run_keeps_and_says_a_huvudman_gone_from_the_source_that_the_toke
     reporting = ByCode(held=first.published)
     code, said = run(monkeypatch, [*dump(tmp_path, organisations=[HUV, SU]), *BOTH], None, reporting)
     assert code == 3, said
-    assert (f"organiser {FRISKOLAN} (the --reporting-token's): the source has nothing of it, and reporting holds 4 of "
-            f"its entities: kept") in said and f"--gone-organiser {FRISKOLAN} removes it" in said, said
+    # (its memberships not read, round 33: a run needs none of an organiser the source has nothing of)
+    assert (f"organiser {FRISKOLAN} (the --reporting-token's): the source has nothing of it, and reporting holds 3 of "
+            f"its entities and its memberships (not counted): kept") in said and f"--gone-organiser {FRISKOLAN} removes it" in said, said
     assert "--strict: 0 refused, 0 left out, 1 organisers the source has nothing of kept (exit 3" in said, said
     assert len(held_by(reporting, FRISKOLAN)) == 4 and len(held_by(reporting, "2999")) == 6, said
 

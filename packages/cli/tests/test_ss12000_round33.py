@@ -17,8 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
+from test_ss12000_round30 import ByCode
+from test_ss12000_round31 import FRISKOLAN, HUV2, INCREMENTAL, NO_DELETIONS, by_id_or_list, held_by
+from test_ss12000_round32 import BOTH, G2, SU2
+from test_ss12000_servers import Reporting, dump, entities, run, server
 from test_ss12000_spec import ACTIVITY, DUTY, GROUP, HUV, SINCE, STUDENT, SU, ZONE, SpecServer
 
+from ss12000_fixtures import ACTIVITY as F_ACTIVITY
+from ss12000_fixtures import GROUP as F_GROUP
+from ss12000_fixtures import HUV as F_HUV
+from ss12000_fixtures import SU as F_SU
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.oauth import ClientCredentials, TokenError
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
@@ -155,3 +163,75 @@ def test_a_person_a_whole_second_server_dates_before_a_fractional_since_has_its_
     the_plan, _ = read_and_plan(server.source(), since=MID_SECOND, naive_zone=ZONE)
     assert [(c["data"]["group_id"], c["data"]["student_id"]) for c in the_plan.changes.get("memberships", [])] == [
         (GROUP["id"], STUDENT)]
+
+
+# -- a token for many organisers: what is read of those the source has nothing of -----------------------------------
+
+class Paging(ByCode):
+    """Reporting's stub listing what it holds as reporting does: in key order from `after`, `limit` a page (at most
+    `cap`), `next_after` the page's last key when more follow; each listing's pages counted per organiser."""
+
+    def __init__(self, *args: Any, cap: int = 3, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cap = cap
+        self.listed: dict[str, list[str | None]] = {}  # organiser → the `after` of each page asked
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/directory/held":
+            return super().handle(request)
+        organiser, after = request.url.params["organiser_id"], request.url.params.get("after")
+        self.listed.setdefault(organiser, []).append(after)
+        live = sorted((k, source) for (o, k), (digest, source) in self.published.items()
+                      if o == organiser and digest != "removed" and (after is None or k > after))
+        page = live[:min(int(request.url.params["limit"]), self.cap)]
+        return httpx.Response(200, json={"items": [{"organiser_id": organiser, "entity_key": k} for k, _ in page],
+                                         "source_ids": [s for _, s in page],
+                                         "next_after": page[-1][0] if len(live) > len(page) else None})
+
+
+#: the independent school's group with 30 members: its memberships most of what its organiser holds
+CLASS = {**G2, "groupMemberships": [{"person": {"id": f"p{n:02}"}} for n in range(30)]}
+
+
+def _both(tmp_path: Any, monkeypatch: Any) -> Reporting:
+    first = ByCode()
+    source = dump(tmp_path, organisations=[F_HUV, HUV2, F_SU, SU2], groups=[F_GROUP, CLASS])
+    code, said = run(monkeypatch, [*source, *BOTH], None, first)
+    assert code == 0 and len(held_by(first, FRISKOLAN)) == 33, said  # its Huvudman, su2, g2, 30 memberships
+    return first
+
+
+def test_an_organiser_the_source_has_nothing_of_is_listed_without_its_memberships(tmp_path, monkeypatch) -> None:
+    """A token for the municipality and the independent school, a source holding only the municipality's: the run
+    needs of the school's organiser only whether it holds anything and what source ids (a school moved from it). Failed
+    on the old code: its every membership was listed, every run — 11 pages of 3 here (of 1,000 at reporting), where
+    one page and then the keys past the memberships are read now; what it holds kept and said, exit 3 as before."""
+    reporting = Paging(held=_both(tmp_path, monkeypatch).published)
+    code, said = run(monkeypatch, [*dump(tmp_path, organisations=[F_HUV, F_SU]), *BOTH], None, reporting)
+    assert code == 3, said
+    assert (f"organiser {FRISKOLAN} (the --reporting-token's): the source has nothing of it, and reporting holds 3 of "
+            "its entities and its memberships (not counted): kept") in said, said
+    assert len(held_by(reporting, FRISKOLAN)) == 33
+    assert reporting.listed[FRISKOLAN] == [None, "n"], reporting.listed  # a page of memberships, then past them
+    assert len(reporting.listed["2999"]) == 2  # the source's own organiser whole: its 6 keys in pages of 3
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_a_school_moved_from_an_organiser_read_without_its_memberships_takes_them_along(
+        tmp_path, monkeypatch, incremental: bool) -> None:
+    """The independent school's su2 placed under the municipality's Huvudman: the run finds it held at 556677-8899 by
+    the unit's and the group's source ids, reads that organiser whole then, and removes there the unit, the group and
+    every membership — none left behind by the listing that skipped them."""
+    reporting = Paging(held=_both(tmp_path, monkeypatch).published)
+    moved = {**SU2, "parentOrganisation": {"id": F_HUV["id"]}}
+    if incremental:
+        handle = server(entities(organisations=[F_HUV, F_SU, moved], groups=by_id_or_list([F_GROUP, CLASS]),
+                                 activities=by_id_or_list([F_ACTIVITY]), **NO_DELETIONS))
+        code, said = run(monkeypatch, [*INCREMENTAL, *BOTH], handle, reporting)
+    else:
+        source = dump(tmp_path, organisations=[F_HUV, F_SU, moved], groups=[F_GROUP, CLASS])
+        code, said = run(monkeypatch, [*source, *BOTH], None, reporting)
+    assert held_by(reporting, FRISKOLAN) == [f"unit:organiser:None:{FRISKOLAN}"], said
+    assert len([k for k in held_by(reporting, "2999") if k.startswith("membership:")]) == 31, said
+    assert "moved to another organiser by the source (2999)" in said, said
+    assert "n" in reporting.listed[FRISKOLAN] and reporting.listed[FRISKOLAN].count(None) == 2  # skimmed, then whole

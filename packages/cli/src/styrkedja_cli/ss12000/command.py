@@ -536,11 +536,33 @@ def _chunk(what: str, start: int, total: int) -> str:
     return f"{what}, items {start + 1}-{min(start + CHUNK, total)} of {total}"
 
 
+#: the key of a membership in reporting's directory (`membership:<id>`), and the least text after every one of them in
+#: any collation (keys are ordered by the first letter first): reporting's listing asked `after` it goes on past the
+#: memberships — for an organiser the source has nothing of, most of its holdings, and nothing the run needs of them
+MEMBERSHIP_KEY, PAST_MEMBERSHIPS = "membership:", "n"
+
+
 def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None] | None = None
          ) -> list[tuple[str, str]]:
     """What reporting's directory holds for the organiser: (entity key, source id) pairs (asked again while
     reporting is busy or failing, as a chunk is; a reporting nobody answers for is said at once)."""
+    return _held(client, organiser_id, sleep)[0]
+
+
+def held_but_memberships(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None] | None = None
+                         ) -> tuple[list[tuple[str, str]], bool]:
+    """What reporting holds for the organiser but its memberships, and whether it holds any membership: what a run
+    needs of an organiser the source has nothing of (a token's other organisers, read to notice a school moved from one
+    and a Huvudman gone from the source). A membership's source id is its group's, held too: a school moved, a group
+    deleted, is told by the rest (then the organiser is read whole, `_whole_where_needed`). Round 33: a token for many
+    organisers read every one's every membership, every run — one page of `CHUNK` keys each, most of a directory."""
+    return _held(client, organiser_id, sleep, skim=True)
+
+
+def _held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None] | None = None, *,
+          skim: bool = False) -> tuple[list[tuple[str, str]], bool]:
     out: list[tuple[str, str]] = []
+    skipped = False
     after: str | None = None
     what = f"request for what it holds for {organiser_id}"
     while True:
@@ -557,13 +579,38 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
             raise SourceError(f"reporting answered the {what} with {len(body.items)} entities and "
                               f"{len(body.source_ids)} source ids; is --reporting-url reporting itself? (nothing was "
                               "sent)")
-        out += [(i.entity_key, s or "") for i, s in zip(body.items, body.source_ids, strict=True)]
+        page = [(i.entity_key, s or "") for i, s in zip(body.items, body.source_ids, strict=True)]
+        if skim:
+            skipped = skipped or any(key.startswith(MEMBERSHIP_KEY) for key, _ in page)
+            page = [(key, source_id) for key, source_id in page if not key.startswith(MEMBERSHIP_KEY)]
+        out += page
         if not body.next_after:
-            return out
+            return out, skipped
         if after is not None and body.next_after <= after:  # keys come in order: a page that goes back loops
             raise SourceError(f"reporting answered the {what} with a page after {body.next_after[:80]!r} again "
                               "(nothing was sent)")
-        after = body.next_after
+        # (skimming, a page ending among the memberships goes on past them all: at most one page of them is read)
+        after = PAST_MEMBERSHIPS if skim and body.next_after.startswith(MEMBERSHIP_KEY) else body.next_after
+
+
+def _whole_where_needed(client: httpx.Client, the_plan: Plan, deleted: Collection[str],
+                        holdings: dict[str, list[tuple[str, str]]], skimmed: set[str],
+                        sleep: Callable[[float], None] | None) -> set[str]:
+    """Of the organisers read without their memberships (`skimmed`), those the run needs whole read so (in
+    `holdings`): one the source has anything of, or holding a source id the run sends, leaves out by design or
+    /deletedEntities names (a school moved from it: its memberships are moved too, and its whole counted by the
+    mass-removal guard). The rest stay skimmed: returned, said as such (`unlisted_said`)."""
+    if not skimmed:
+        return set()
+    # (what the run sends — a membership's source id is its group's — leaves out by design, or removes by id)
+    touched = {c["source_id"] for changes in the_plan.changes.values() for c in changes if c["source_id"]}
+    touched |= {r.id.split("/")[0] for r in the_plan.left_out} | set(deleted)
+    has = present(the_plan)
+    for organiser in sorted(skimmed & set(holdings)):
+        if organiser in has or any(source_id in touched for _, source_id in holdings[organiser]):
+            holdings[organiser] = held(client, organiser, sleep)
+    return {o for o in skimmed if o in holdings and o not in has
+            and not any(source_id in touched for _, source_id in holdings[o])}
 
 
 class NotAllowed(SourceError):
@@ -647,7 +694,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
          retried: list[str] | None = None, said: list[str] | None = None,
          sending: list[str] | None = None, known: dict[str, list[tuple[str, str]]] | None = None,
          gone_organisers: Collection[str] = (), why: dict[str, str] | None = None,
-         kept_organisers: list[str] | None = None) -> dict[str, Counter[str]]:
+         kept_organisers: list[str] | None = None, skimmed: set[str] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
     summary says besides the counts (units removed and made new in one place). `summary`: filled as the chunks are
@@ -658,7 +705,9 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     `known`: what reporting holds for an organiser as read while planning (`read_and_plan`'s `held`), not read again —
     and for organisers the source may have nothing of, read because --only-organiser names them or the token is for
     them (`why` says which): what such an organiser still holds is kept, said, and named in `kept_organisers`, unless
-    a full run's `gone_organisers` names it — then it is removed whole (the flag names it: no mass-removal guard)."""
+    a full run's `gone_organisers` names it — then it is removed whole (the flag names it: no mass-removal guard).
+    `skimmed`: of `known`, the organisers read without their memberships (`held_but_memberships`, which holds them
+    if it says so): read whole here when the run needs them (`_whole_where_needed`), else only said."""
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
     sending = [] if sending is None else sending
@@ -677,6 +726,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     # `across`; the rest is kept and said, or removed by a full run that --gone-organiser names it for)
     organisers = sorted(listed | set(known or ()))
     holdings = {o: known[o] if known is not None and o in known else held(client, o, sleep) for o in organisers}
+    skimmed = _whole_where_needed(client, the_plan, deleted, holdings, skimmed or set(), sleep)
     # (a full run compares what it sends with what the organisers it lists hold, and with all that --gone-organiser's
     # hold; an organiser otherwise read is only said)
     compared = {o: pairs for o, pairs in holdings.items() if o in listed or o in gone_organisers} if full else holdings
@@ -800,7 +850,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     if not full and said is not None:
         said += moved_said(gone, sent)
         said += stale_groups(the_plan, holdings, {key for _, key in [*deleted_keys, *gone]})
-    kept_whole = unlisted_said(present(the_plan), holdings, gone, why or {}, full=full)
+    kept_whole = unlisted_said(present(the_plan), holdings, gone, why or {}, full=full, skimmed=skimmed)
     if said is not None:
         said += [line for _, line in kept_whole]
     if kept_organisers is not None:
@@ -1142,6 +1192,7 @@ def register(import_app: typer.Typer) -> None:
                 known: dict[str, list[tuple[str, str]]] = {}
 
                 not_read: set[str] = set()  # organisers `why` names that reporting refused to list (403)
+                skimmed: set[str] = set()  # of `known`, those read without their memberships (`held_but_memberships`)
 
                 def holding(organisers: list[str]) -> dict[str, list[tuple[str, str]]]:
                     # read once, for `send` too (a large organiser's holdings are a long listing); only the organisers
@@ -1152,7 +1203,12 @@ def register(import_app: typer.Typer) -> None:
                     for o in wanted:
                         if (only is None or o in only or o in gone) and o not in known and o not in not_read:
                             try:
-                                known[o] = held(client, o)
+                                if o in organisers or o in gone:
+                                    known[o] = held(client, o)
+                                else:  # (one the source may have nothing of: what the run needs of it, `send`)
+                                    known[o], skipped = held_but_memberships(client, o)
+                                    if skipped:
+                                        skimmed.add(o)
                             except NotAllowed as refusal:
                                 if o in organisers or why.get(o) == "--gone-organiser":
                                     raise
@@ -1173,7 +1229,7 @@ def register(import_app: typer.Typer) -> None:
                     raise SourceError(f"--gone-organiser {', '.join(sorted(gone & present(the_plan)))}: the source "
                                       "has it still: nothing removed (nothing was sent)")
                 if since is None:
-                    holding([])  # (an incremental run read them while planning)
+                    holding(sorted(present(the_plan)))  # (an incremental run read them while planning)
                 for entity, status in sorted(source.held_back.items()):
                     how = f"not served (HTTP {status})" if isinstance(status, int) else status
                     console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")
@@ -1181,7 +1237,7 @@ def register(import_app: typer.Typer) -> None:
                 send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
                      full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
                      retried=retried, said=said, sending=sending, known=known, gone_organisers=gone, why=why,
-                     kept_organisers=kept_organisers)
+                     kept_organisers=kept_organisers, skimmed=skimmed)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
         except (Exception, KeyboardInterrupt) as error:

@@ -248,20 +248,25 @@ def present(the_plan: Plan) -> set[str]:
 
 
 def unlisted_said(source_has: Collection[str], holdings: dict[str, list[tuple[str, str]]],
-                  gone: list[tuple[str, str]], why: dict[str, str], *, full: bool) -> list[tuple[str, str]]:
+                  gone: list[tuple[str, str]], why: dict[str, str], *, full: bool,
+                  skimmed: Collection[str] = ()) -> list[tuple[str, str]]:
     """The organisers a run read (--only-organiser names them, or the --reporting-token is for them: `why`) that the
     source has nothing of, and reporting still holds anything for after the run: (organiser, what is said). Kept, not
     removed: a whole organiser gone at once is what a wrong source (a URL of another municipality's, a server's empty
     tree, a token for two sources) looks like too, and /deletedEntities did not name it — a full run removes it when
-    `--gone-organiser` names it (round 32: without --only-organiser such an organiser was not noticed at all)."""
+    `--gone-organiser` names it (round 32: without --only-organiser such an organiser was not noticed at all). Of one
+    read without its memberships (`skimmed`: the run needed none of them, round 33), those are not counted, and said
+    so."""
     removed = set(gone)
     out = []
     for organiser in sorted(set(holdings) - set(source_has)):
         left = sum((organiser, key) not in removed for key, _ in holdings[organiser])
-        if left:
+        if left or organiser in skimmed:
             moved_there = "" if full else "what the source placed under another organiser was moved there; "
+            count = f"{left} of its entities and its memberships (not counted)" if organiser in skimmed else (
+                f"{left} of its entities")
             out.append((organiser, f"organiser {organiser} ({why.get(organiser, '--only-organiser')}): the source "
-                                   f"has nothing of it, and reporting holds {left} of its entities: kept ({moved_there}"
+                                   f"has nothing of it, and reporting holds {count}: kept ({moved_there}"
                                    "an import removes a whole organiser only when asked: if it is gone, a full run "
                                    f"with --gone-organiser {organiser} removes it, or its organiser admin does)"))
     return out
