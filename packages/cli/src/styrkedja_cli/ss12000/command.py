@@ -1194,16 +1194,18 @@ def register(import_app: typer.Typer) -> None:
                 not_read: set[str] = set()  # organisers `why` names that reporting refused to list (403)
                 skimmed: set[str] = set()  # of `known`, those read without their memberships (`held_but_memberships`)
 
-                def holding(organisers: list[str]) -> dict[str, list[tuple[str, str]]]:
+                def holding(organisers: list[str], whole: Collection[str] = ()) -> dict[str, list[tuple[str, str]]]:
                     # read once, for `send` too (a large organiser's holdings are a long listing); only the organisers
                     # the run sends (--only-organiser: another's is not the token's to read) — and those `why` names
                     # that the source may list no longer (a Huvudman gone from it: a school moved away from it is
-                    # noticed, `crossed`, and what it holds besides said or removed, `unlisted_said`)
+                    # noticed, `crossed`, and what it holds besides said or removed, `unlisted_said`). Those the run
+                    # sends, `whole` (the organisers the source has) and --gone-organiser's are read whole; the rest
+                    # but their memberships, which the run needs only when it touches them (`send`)
                     wanted = [*organisers, *sorted(set(why) - set(organisers))]
                     for o in wanted:
                         if (only is None or o in only or o in gone) and o not in known and o not in not_read:
                             try:
-                                if o in organisers or o in gone:
+                                if o in organisers or o in whole or o in gone:
                                     known[o] = held(client, o)
                                 else:  # (one the source may have nothing of: what the run needs of it, `send`)
                                     known[o], skipped = held_but_memberships(client, o)
@@ -1229,7 +1231,7 @@ def register(import_app: typer.Typer) -> None:
                     raise SourceError(f"--gone-organiser {', '.join(sorted(gone & present(the_plan)))}: the source "
                                       "has it still: nothing removed (nothing was sent)")
                 if since is None:
-                    holding(sorted(present(the_plan)))  # (an incremental run read them while planning)
+                    holding([], whole=present(the_plan))  # (an incremental run read them while planning)
                 for entity, status in sorted(source.held_back.items()):
                     how = f"not served (HTTP {status})" if isinstance(status, int) else status
                     console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")
