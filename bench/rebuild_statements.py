@@ -48,8 +48,9 @@ def _statements() -> dict[str, list[str]]:
         # the rebuild's heap is in its key's order (ORDERED_FIGURES): so is the copy, read in the heap's order
         "index.ix_figure_students_student": ["CREATE UNLOGGED TABLE t AS SELECT * FROM figure_students",
                                              "CREATE INDEX ON t (student_id, subject_code, school_year, period)"],
-        "index.ix_assessment_facts_student_subject": ["CREATE UNLOGGED TABLE t AS SELECT * FROM assessment_facts",
-                                                      "CREATE INDEX ON t (student_id, subject_code, school_year, term)"],
+        "index.ix_assessment_facts_student_newest": ["CREATE UNLOGGED TABLE t AS SELECT * FROM assessment_facts",
+                                                     "CREATE INDEX ON t (student_id, subject_code, school_year, "
+                                                     "(term = 'VT'), round, (kind = 'term_grade'), assessment_id)"],
     }
 
 

@@ -151,8 +151,13 @@ async def test_the_facts_student_index_carries_the_subject_down_and_up_again(fre
 
     package = "styrkedja_reporting"
     url = fresh_database(package)
-    now = {"ix_assessment_facts_student_subject": "btree (student_id, subject_code, school_year, term)"}
+    now = {"ix_assessment_facts_student_newest": "btree (student_id, subject_code, school_year, "
+           "(((term)::text = 'VT'::text)), round, (((kind)::text = 'term_grade'::text)), assessment_id)"}
     assert await _fact_indexes(url) == now
+    # apply33 (0036): the (student, subject) index in the newest-result order, replacing 0019's
+    outside_event_loop(command.downgrade, alembic_config(package, url), "c66db3431cbd")
+    assert await _fact_indexes(url) == {
+        "ix_assessment_facts_student_subject": "btree (student_id, subject_code, school_year, term)"}
     outside_event_loop(command.downgrade, alembic_config(package, url), "d4a8b2e6f0c3")
     assert await _fact_indexes(url) == {"ix_assessment_facts_student": "btree (student_id, school_year, term)"}
     upgrade(package, url)

@@ -1,7 +1,8 @@
 """Support's newest-result read (issue 16, apply15): a (student, subject) key descends the facts' student index to
-that subject's results (`ix_assessment_facts_student_subject`, migration 0019) and keeps the newest by
-`newest_first`; a student's key (every subject) reads all of the student's. The readers by student and term only
-(the below-forecast pairings) keep an index plan on the student prefix."""
+that subject's results and keeps the newest by `newest_first` — since apply33 (migration 0036) the index holds them in
+that order (`FACTS_NEWEST_INDEX`) and the key reads it backward to the first result it keeps, no sort; a student's key
+(every subject) reads all of the student's. The readers by student and term only (the below-forecast pairings) keep
+an index plan on the student prefix."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from styrkedja_reporting.alerts.handlers import _PAIRINGS
-from styrkedja_reporting.results.tables import ASSESSMENTS, assessment_facts
+from styrkedja_reporting.results.tables import ASSESSMENTS, FACTS_NEWEST_INDEX, assessment_facts
 from styrkedja_reporting.support.linked import newest_unchanged_statement
 from styrkedja_reporting.support.rules import newest_first
 
@@ -90,8 +91,14 @@ async def test_the_newest_result_per_key_is_read_through_the_subject(db, organis
 
     # a (student, subject) key descends to the subject: the index's first two columns are its condition
     conds = [line for line in plan.splitlines() if "Index Cond" in line]
-    assert "ix_assessment_facts_student_subject" in plan
+    assert FACTS_NEWEST_INDEX in plan
     assert any("student_id" in c and "subject_code" in c for c in conds), plan
+    # ... and reads it backward, in `newest_first`'s order, to the first result it keeps: no sort per key (apply33;
+    # before, every result of the subject was read and sorted per key); in the generic plan too
+    for p in (plan, generic):
+        subject_arm = p[p.index("Limit"):]
+        assert f"Index Scan Backward using {FACTS_NEWEST_INDEX}" in subject_arm, p
+        assert "Sort" not in subject_arm, p
     # the batch's changed ids are left out through one hash table, in the generic plan too: `<> ALL($n)` compared
     # each row read with every changed id (apply19: ~0.2 ms per key at 5,000 changed results)
     assert "hashed SubPlan" in generic and "<> ALL" not in generic, generic
@@ -111,5 +118,5 @@ async def test_the_readers_by_student_and_term_keep_an_index_plan(db) -> None:
         await session.execute(text("ANALYZE forecast_facts"))
         plan = "\n".join(r[0] for r in (await session.execute(text(f"EXPLAIN {_PAIRINGS.text}"), {
             "organiser": [ORGANISER], "subject": ["GRGRMAT01"], "school_year": ["2026/27"], "term": ["VT"]})).all())
-    assert "ix_assessment_facts_student_subject" in plan, plan
+    assert FACTS_NEWEST_INDEX in plan, plan
     assert "Seq Scan on assessment_facts" not in plan, plan

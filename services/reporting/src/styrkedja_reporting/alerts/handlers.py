@@ -846,7 +846,7 @@ def _decide_judged(cells: Sequence[tuple[AlertCell, Observation, UUID]], stored:
 # One statement per batch for every organiser × subject × term the batch touched (keys unnested), counted per
 # group, forecast value and outcome grade by the server (a row per forecast cost a batch its decoding and counting).
 # The term grades are looked up once per student and term (`s`), not once per forecast: a look-up reads all of a
-# student's results of the term (~48 in the deadline week; `ix_assessment_facts_student_subject` skips over the
+# student's results of the term (~48 in the deadline week; `results.tables.FACTS_NEWEST_INDEX` skips over the
 # subjects on the student prefix), and a lookup per forecast read them once per subject (16 times; 2,400
 # look-ups and ~200 ms for one batch's term of an organiser, bench/results/apply13.json). Inside the LATERAL only the
 # index's columns are compared, OFFSET 0 keeping the rest outside: with statistics older than the table's

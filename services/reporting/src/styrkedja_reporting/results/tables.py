@@ -113,10 +113,17 @@ assessment_facts = fact_table(
     required_str("school_year", 7), required_str("term", 2),
     Column("round", Integer, nullable=False),
     Column("assessed_on", Date),
-    # one student's results in a subject (support's newest result per student and subject; forecast against
-    # outcome, merit: in a subject and term); readers by student and term only skip over the subjects (migration 0019)
-    Index("ix_assessment_facts_student_subject", "student_id", "subject_code", "school_year", "term"),
 )
+# One student's results in a subject, newest last (`support.rules.newest_first`, the order of `support.linked`'s
+# newest-result read: school year in the "C" collation, VT after HT, round, a term grade over another kind, id):
+# support's newest result per (student, subject) is the key's last entry that is not left out — an index scan
+# backward stopping at it, no sort per key (migration 0036; before, every result of the subject was read and
+# sorted per key, apply33). Forecast against outcome (in a subject and term) descends the same (student,
+# subject) prefix; the readers by student and term skip over the subjects (migration 0019).
+FACTS_NEWEST_INDEX = "ix_assessment_facts_student_newest"
+Index(FACTS_NEWEST_INDEX, assessment_facts.c.student_id, assessment_facts.c.subject_code,
+      assessment_facts.c.school_year, assessment_facts.c.term == "VT", assessment_facts.c.round,
+      assessment_facts.c.kind == "term_grade", assessment_facts.c.assessment_id)
 
 #: Tables of cells that every batch adds to keep room on their pages (migration 0016): an update in place then
 #: stays on its page and is heap-only (HOT: no new entry in the key and read indexes), most of a batch's writes

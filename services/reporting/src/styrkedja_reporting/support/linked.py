@@ -52,7 +52,7 @@ def _load_statement(store: FactStore, hidden: str, students: set[tuple[str, str]
     keys_with_subject = sorted(k for k in subjects or () if (k[0], k[1]) not in students)
     facts = f"{store.facts.name} f"
     if store is ASSESSMENTS:
-        # one student's results by `ix_assessment_facts_student_subject`'s student prefix (LATERAL, OFFSET 0
+        # one student's results by `results.tables.FACTS_NEWEST_INDEX`'s student prefix (LATERAL, OFFSET 0
         # keeping the other columns outside): with statistics older than the table's growth, the organiser index
         # was ANDed in per key — every result of the organiser read per student (0.45 s per batch of 5,000 at 43k
         # results)
@@ -81,18 +81,20 @@ def _before(after: Iterable[Any], changes: Sequence[Pair], id_field: str, in_sco
 
 
 # The newest result per (organiser, student, subject) of the keys (subject NULL: every subject of the student),
-# left out the batch's changed results: `newest_first` in SQL (school year in the "C" collation, as Python
-# compares strings; a UUID's order is its text's). The batch's changed facts (after and before) are added
-# in Python: the newest of a key after the batch is the newest of these and the key's changed facts after
-# it, before the batch the same with their old versions — one row per key, not every result of it.
-# A key with a subject descends `ix_assessment_facts_student_subject` to that subject's few results and keeps
-# the newest (a LATERAL of its own with `LIMIT 1`: with `k.subject_code IS NULL OR …` in one LATERAL every key
-# walked all of its student's results — ~175k buffers per deadline-week batch of 5,000, apply14 — and one
-# DISTINCT ON sorted every row read, ~15,000 wide rows per batch); a student's key (every subject: an
-# all-subject intervention, rare) reads the student prefix under a DISTINCT ON. OFFSET 0 keeps the other
-# columns outside the index look-up (see `_load`). Each fact matches one key (`newest_unchanged_statement`).
-_NEWEST_ORDER = ("f.school_year COLLATE \"C\" DESC, (f.term = 'VT') DESC, f.round DESC, (f.kind = 'term_grade') DESC, "
-                 "f.assessment_id DESC")
+# left out the batch's changed results: `newest_first` in SQL (a UUID's order is its text's; a school year is
+# `\d{4}/\d{2}` by its contract, ordered alike in every collation — byte order, as Python compares strings). The
+# batch's changed facts (after and before) are added in Python: the newest of a key after the batch is the newest
+# of these and the key's changed facts after it, before the batch the same with their old versions — one row per
+# key, not every result of it.
+# A key with a subject reads `results.tables.FACTS_NEWEST_INDEX` — (student, subject) then this very order —
+# backward from its end and stops at the first result that is neither retracted nor changed nor another
+# organiser's (`LIMIT 1`, no sort: apply33; before, a LATERAL read every result of the subject and sorted them per
+# key, ~4.7 rows per key in the deadline week). With `k.subject_code IS NULL OR …` in one LATERAL every key walked
+# all of its student's results (~175k buffers per deadline-week batch of 5,000, apply14) and one DISTINCT ON
+# sorted every row read (~15,000 wide rows per batch); a student's key (every subject: an all-subject
+# intervention, rare) reads the student prefix under a DISTINCT ON, OFFSET 0 keeping the other columns outside the
+# index look-up (see `_load`). Each fact matches one key (`newest_unchanged_statement`).
+_NEWEST_ORDER = "f.school_year DESC, (f.term = 'VT') DESC, f.round DESC, (f.kind = 'term_grade') DESC, f.assessment_id DESC"
 # The batch's changed ids as a hashed subplan (`NOT IN (SELECT unnest …)`: one hash table per statement): `<> ALL(array)`
 # compared every read row with every changed id — a generic plan never hashes a parameter's array — ~0.2 ms per key
 # at 5,000 changed results (apply19: 1.0 of this statement's 1.03 s per deadline-week batch of 5,000 under auto_explain).
@@ -115,8 +117,8 @@ def _newest_unchanged(changed: str) -> str:
         f"ORDER BY f.organiser_id, f.student_id, f.subject_code, {_NEWEST_ORDER}) AS every_subject "
         "UNION ALL SELECT f.* "
         f"FROM ({text_rows_of_json('CAST(:subjects AS text)', _KEY_NAMES)}) AS k "
-        "CROSS JOIN LATERAL (SELECT {cols} FROM (SELECT * FROM {facts} f WHERE f.student_id = k.student_id "
-        f"AND f.subject_code = k.subject_code OFFSET 0) f WHERE f.organiser_id = k.organiser_id AND {unchanged} "
+        "CROSS JOIN LATERAL (SELECT {cols} FROM {facts} f WHERE f.student_id = k.student_id "
+        f"AND f.subject_code = k.subject_code AND f.organiser_id = k.organiser_id AND {unchanged} "
         f"ORDER BY {_NEWEST_ORDER} LIMIT 1) f")
 
 
