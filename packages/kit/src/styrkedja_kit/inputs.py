@@ -54,6 +54,7 @@ from styrkedja_contracts.envelope import duplicate_key_location
 from styrkedja_contracts.events.base import (
     MAX_INT4,
     MAX_NAMED_REVISION,
+    add_length_first,
     add_strict_numbers,
     add_temporal_rules,
     date_as_text,
@@ -364,7 +365,9 @@ class InputModel(BaseModel):
         # text (`add_decimal_rules`); integers and booleans: strict (`add_strict_numbers`); UUIDs: one spelling
         temporal, decimal = add_temporal_rules(cls.model_fields), add_decimal_rules(cls.model_fields)
         strict, uuids = add_strict_numbers(cls.model_fields), add_uuid_rules(cls.model_fields)
-        if temporal or decimal or strict or uuids or unchecked:
+        # a tuple longer than its most: `too_long` before its items are judged, as a list's (`add_length_first`)
+        longest = add_length_first(cls.model_fields)
+        if temporal or decimal or strict or uuids or unchecked or longest:
             cls.model_rebuild(force=True)
 
 
