@@ -426,6 +426,7 @@ class _Inexact(Exception):
 #: the rule of a JSON number a float holds only rounded (`json_refusal`), said in every document (`TEXT_RULES`)
 INEXACT_RULE = "inexact_number"
 
+
 def _read_as_written(text: str) -> float:
     """`parse_float` of the scan: a JSON number with a fraction or an exponent as Python's `json` and pydantic read it,
     a 64-bit float, refused where that float is not the number written (the shortest text of the float, `repr`, has
@@ -437,7 +438,7 @@ def _read_as_written(text: str) -> float:
     if len(text) <= 16 and sys.float_info.min <= abs(value) <= sys.float_info.max:
         # at most 15 significant digits (a text here holds a '.' or an 'e') in the normal range: every such number a
         # float holds as written (`DBL_DIG`), no `Decimal` for them. Called for numbers with a fraction or an exponent
-        # only (a batch of integers and text pays nothing): 0.2 µs a number (bench/body_scan33.py)
+        # only (a batch of integers and text pays nothing): about 0.15 µs a number (bench/body_scan33.py)
         return value
     if repr(value) != text and math.isfinite(value) and Decimal(text) != Decimal(repr(value)):
         raise _Inexact
@@ -488,11 +489,11 @@ def json_refusal(body: bytes) -> tuple[str, str, str] | None:
     """(where, rule, message) when the JSON `body` is one the services refuse before a route parses it, else None:
     a key given twice in one object (`key_given_twice`), or `NaN`, `Infinity` or `-Infinity`, which are no JSON
     (RFC 8259 §6) and which Python's `json` and pydantic read as numbers: a field typed loosely (a LIKA rating, a
-    list of anything) took them as floats, and a typed one refused them as "not a valid integer", naming no rule. A
-    body that is not JSON is left to the route's own parser (None here)."""
+    list of anything) took them as floats, and a typed one refused them as "not a valid integer", naming no rule; or a
+    number a float holds only rounded (`_read_as_written`: `inexact_number`). A body that is not JSON is left to the
+    route's own parser (None here)."""
     try:
-        json.loads(body, object_pairs_hook=_once, parse_constant=_not_finite,
-                   parse_float=_read_as_written)
+        json.loads(body, object_pairs_hook=_once, parse_constant=_not_finite, parse_float=_read_as_written)
     except _KeyTwice:
         try:
             where, key = _where_twice(body)
