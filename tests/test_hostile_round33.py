@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from inprocess import auth
 from test_hostile_events import applied_ids, encoded, good, read_dead_letters, reporting_loop
@@ -262,6 +262,31 @@ async def test_hostile_records_beyond_the_contract_s_fields_are_dead_lettered_wi
             wrong.append(f"{attack}: the dead letter repeats a personal identity number")
         if len(value or b"") > DEAD_LETTER_MAX_BYTES:
             wrong.append(f"{attack}: a dead letter of {len(value or b''):,} bytes")
+    for attack, key in (await _dead_letter_keys(bootstrap, dead_letter_topic(group), set(expected))).items():
+        if key is not None and contains_personal_identity_number(key.decode("utf-8", "replace")):
+            wrong.append(f"{expected[attack][0]}: the dead letter's key repeats a personal identity number")
     if not wanted <= applied:
         wrong.append(f"good events not applied: {len(wanted - applied)} of {len(wanted)}")
     assert not wrong, "\n".join(wrong)
+
+
+async def _dead_letter_keys(bootstrap: str, topic: str, places: set[tuple[str, int, int]]
+                            ) -> dict[tuple[str, int, int], bytes | None]:
+    """The key of each dead letter naming one of `places` (the dead letters are all out by now)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    keys: dict[tuple[str, int, int], bytes | None] = {}
+    try:
+        for _ in range(20):
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                for record in batch:
+                    said = {k: v.decode() for k, v in record.headers}
+                    place = (said["dlq.topic"], int(said["dlq.partition"]), int(said["dlq.offset"]))
+                    if place in places:
+                        keys[place] = record.key
+            if set(keys) >= places:
+                break
+    finally:
+        await consumer.stop()
+    return keys
