@@ -132,3 +132,32 @@ def test_a_refusal_found_before_the_bodys_fault_leaves_it_to_the_parser(body: by
     assert json_refusal(body) is None
     assert json_refusal(b'{"a": [1, NaN]}') == ("a.1", "non_finite_number",
                                                "NaN is not a JSON number (RFC 8259 §6); send a number or null")
+
+
+@pytest.mark.parametrize("body, where", [
+    (b'{"points": 2.00000000000000001}', "points"),
+    (b'{"points": 1e-400}', "points"),
+    (b'{"items": [{"p": 1.5}, {"p": 123456789012345678901234567890.5}]}', "items.1.p"),
+    (b'{"p": 1e-400, "p": 1}', "p"),  # the first of a key given twice: where it was written
+    (b'[0.1, 191212121212.00000000001]', "1"),
+])
+def test_a_number_a_float_holds_only_rounded_is_refused_where_it_stands(body: bytes, where: str) -> None:
+    """Round 33: read as a 64-bit float, `2.00000000000000001` was `2` (a decimal of at most four places taken), `1e-400`
+    was `0`. Failed before: None (taken). The number is never repeated (it may hold a personal identity number)."""
+    from styrkedja_kit.inputs import json_refusal
+
+    refused = json_refusal(body)
+    assert refused is not None and refused[:2] == (where, "inexact_number"), refused
+    assert "1912" not in refused[2]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"a": 0.1, "b": -0.0, "c": 1E+2, "d": 12.3456000, "e": 0.30000000000000004, "f": 5e-324}',
+    b'{"g": 1.7976931348623157e308, "h": 1e400, "i": 2.5e-3, "j": -7.25}',
+])
+def test_a_number_a_float_holds_as_written_is_taken(body: bytes) -> None:
+    """Trailing zeros, an exponent, the float's own shortest text: the same number. `1e400` is left to the field's
+    rule (`finite_number`, `int_type`), as before."""
+    from styrkedja_kit.inputs import json_refusal
+
+    assert json_refusal(body) is None

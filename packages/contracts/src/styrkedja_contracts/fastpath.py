@@ -37,6 +37,8 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
   `temporal_as_text`), then the date or time validated from that text;
 * `uuid_as_text` (a UUID in its 36-character form only) becomes a pydantic-core chain: text of that form
   (`_UuidText`), then the UUID: exactly what the rule lets through to the UUID that the UUID then accepts;
+* `LongestFirst` (a tuple longer than its `max_length` refused before its items) is left out: the tuple's own
+  `max_length` refuses the same lists, after its items, and the ordinary way words the refusal;
 * the envelope's `type` is the data model's type alone (narrower than its pattern);
 * the data model's `model_validator(mode="after")` functions run on the validated shadow (`checked`),
   the same functions, called directly.
@@ -84,6 +86,7 @@ from .events.base import (
     MAX_INT4,
     UUID_TEXT,
     EventData,
+    LongestFirst,
     date_as_text,
     datetime_as_text,
     enforce_value_rules,
@@ -195,6 +198,8 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[A
             # but escaped) and every character but the space is visible: the name rule, with `name_form` changing
             # nothing, is "neither begins nor ends with a space" there, a pattern
             out.append(StringConstraints(pattern=_NAME_AS_FORMED))
+            continue
+        if isinstance(func, LongestFirst):  # the tuple's `max_length` refuses the same lists, after its items
             continue
         if func is uuid_as_text:
             if _optional_of(base) is not UUID:

@@ -32,7 +32,9 @@ __all__ = [
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 SCHEMA_BASE_URI = "https://schemas.styrkedja.se/events/"
-_TYPE_RE = re.compile(r"^se\.styrkedja\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.v([0-9]+)$")
+# a version's number without leading zeros: `v01` was read as v1 and refused as a v1 with "no upcaster … to v2"
+# (round 33), a dead letter naming a version the event never had
+_TYPE_RE = re.compile(r"^se\.styrkedja\.([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.v(0|[1-9][0-9]*)$")
 
 
 def parse_event_type(event_type: str) -> tuple[str, int]:

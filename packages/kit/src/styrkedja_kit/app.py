@@ -310,7 +310,7 @@ class RequestGuard:
                         whole = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                         chunks.clear()
                         refused = json_refusal(whole) if whole else None
-                        if refused is not None:  # a key given twice, NaN or Infinity (`json_refusal`)
+                        if refused is not None:  # a key given twice, NaN, Infinity, a number read rounded (`json_refusal`)
                             raise RefusedBody(415 if refused[1] == "utf8_charset" else 422, *refused)
             return message
 

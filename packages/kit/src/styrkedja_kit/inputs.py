@@ -23,6 +23,7 @@ A large body (a batch) can be parsed and validated in one pass, from its bytes (
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,6 +55,7 @@ from styrkedja_contracts.envelope import duplicate_key_location
 from styrkedja_contracts.events.base import (
     MAX_INT4,
     MAX_NAMED_REVISION,
+    add_length_first,
     add_strict_numbers,
     add_temporal_rules,
     date_as_text,
@@ -364,7 +366,9 @@ class InputModel(BaseModel):
         # text (`add_decimal_rules`); integers and booleans: strict (`add_strict_numbers`); UUIDs: one spelling
         temporal, decimal = add_temporal_rules(cls.model_fields), add_decimal_rules(cls.model_fields)
         strict, uuids = add_strict_numbers(cls.model_fields), add_uuid_rules(cls.model_fields)
-        if temporal or decimal or strict or uuids or unchecked:
+        # a tuple longer than its most: `too_long` before its items are judged, as a list's (`add_length_first`)
+        longest = add_length_first(cls.model_fields)
+        if temporal or decimal or strict or uuids or unchecked or longest:
             cls.model_rebuild(force=True)
 
 
@@ -415,22 +419,69 @@ def _not_finite(constant: str) -> Any:
     raise _NotFinite(constant)
 
 
+class _Inexact(Exception):
+    pass
+
+
+#: the rule of a JSON number a float holds only rounded (`json_refusal`), said in every document (`TEXT_RULES`)
+INEXACT_RULE = "inexact_number"
+
+
+def _read_as_written(text: str) -> float:
+    """`parse_float` of the scan: a JSON number with a fraction or an exponent as Python's `json` and pydantic read it,
+    a 64-bit float, refused where that float is not the number written (the shortest text of the float, `repr`, has
+    another value). Round 33: `2.00000000000000001` (17 decimals) was stored as `2` where the document says at most
+    four decimals (`decimal_max_places`: the rule saw the float), `1e-400` as `0`, and
+    `123456789012345678901234567890.5` as `123456789012345680000000000000`: a value the client never sent, stored.
+    An infinite float (`1e400`) is left to the field's own rule (`finite_number`, an integer's `int_type`)."""
+    value = float(text)
+    if len(text) <= 16 and sys.float_info.min <= abs(value) <= sys.float_info.max:
+        # at most 15 significant digits (a text here holds a '.' or an 'e') in the normal range: every such number a
+        # float holds as written (`DBL_DIG`), no `Decimal` for them. Called for numbers with a fraction or an exponent
+        # only (a batch of integers and text pays nothing): about 0.15 µs a number (bench/body_scan33.py)
+        return value
+    if repr(value) != text and math.isfinite(value) and Decimal(text) != Decimal(repr(value)):
+        raise _Inexact
+    return value
+
+
 _MARK = object()
 
 
 def _where_constant(body: bytes) -> str:
     """`items.3.revision`: where the first `NaN`/`Infinity` of a body stands, in document order."""
+    return _where_marked(json.loads(body, parse_constant=lambda _: _MARK, object_pairs_hook=_Pairs))
+
+
+def _where_inexact(body: bytes) -> str:
+    """`items.3.points`: where the first number a float does not hold as written stands, in document order."""
+    def mark(text: str) -> Any:
+        try:
+            return _read_as_written(text)
+        except _Inexact:
+            return _MARK
+
+    return _where_marked(json.loads(body, parse_float=mark, object_pairs_hook=_Pairs))
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object of a body as its (key, value) pairs, every one kept: a key given twice hides no value behind it."""
+
+
+def _where_marked(document: Any) -> str:
+    """Where the first `_MARK` of a body parsed with `object_pairs_hook=_Pairs` stands, in document order (`body` for
+    the whole)."""
     def walk(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
         if value is _MARK:
             return path
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        items = value if isinstance(value, _Pairs) else enumerate(value) if isinstance(value, list) else ()
         for key, item in items:
             found = walk(item, (*path, str(key)[:40]))
             if found is not None:
                 return found
         return None
 
-    found = walk(json.loads(body, parse_constant=lambda _: _MARK), ())
+    found = walk(document, ())
     return ".".join(found) if found else "body"
 
 
@@ -438,10 +489,11 @@ def json_refusal(body: bytes) -> tuple[str, str, str] | None:
     """(where, rule, message) when the JSON `body` is one the services refuse before a route parses it, else None:
     a key given twice in one object (`key_given_twice`), or `NaN`, `Infinity` or `-Infinity`, which are no JSON
     (RFC 8259 §6) and which Python's `json` and pydantic read as numbers: a field typed loosely (a LIKA rating, a
-    list of anything) took them as floats, and a typed one refused them as "not a valid integer", naming no rule. A
-    body that is not JSON is left to the route's own parser (None here)."""
+    list of anything) took them as floats, and a typed one refused them as "not a valid integer", naming no rule; or a
+    number a float holds only rounded (`_read_as_written`: `inexact_number`). A body that is not JSON is left to the
+    route's own parser (None here)."""
     try:
-        json.loads(body, object_pairs_hook=_once, parse_constant=_not_finite)
+        json.loads(body, object_pairs_hook=_once, parse_constant=_not_finite, parse_float=_read_as_written)
     except _KeyTwice:
         try:
             where, key = _where_twice(body)
@@ -456,6 +508,14 @@ def json_refusal(body: bytes) -> tuple[str, str, str] | None:
             return None  # not JSON at all: the route's parser names it (`json_invalid`)
         return (where, "non_finite_number",
                 f"{constant.args[0]} is not a JSON number (RFC 8259 §6); send a number or null")
+    except _Inexact:
+        try:
+            where = _where_inexact(body)
+        except (ValueError, RecursionError):
+            return None  # not JSON at all: the route's parser names it (`json_invalid`)
+        # the number is not repeated: twelve digits and a fraction may be a personal identity number
+        return (where, INEXACT_RULE, "a number no 64-bit floating point number holds as written (RFC 8259 §6): it "
+                                     "would be read rounded, another number; send it with fewer significant digits")
     except json.JSONDecodeError:
         return None  # not JSON at all: the route's parser names it (`json_invalid`)
     except UnicodeDecodeError as error:

@@ -437,7 +437,9 @@ TEXT_RULES = ("Every string of a body, a query or a path is text by these rules,
               "(`unknown_subject_code`), a catalogue version the service holds (`unknown_catalogue_version`), a "
               "school year two consecutive years from 1900/01 to 9998/99 (`value_error`), a date within the school "
               "years a request may name (`date_range`). A path parameter never holds an encoded `/` or `\\` (`%2F`, "
-              "`%5C`): a 400 naming `path` (`encoded_separator`), as no id has one.")
+              "`%5C`): a 400 naming `path` (`encoded_separator`), as no id has one. A number of a body is read as "
+              "written: one that a 64-bit floating point number holds only rounded (`2.00000000000000001`, "
+              "`1e-400`) is refused (`inexact_number`), not stored as another.")
 
 
 def _describe_body_integers(schema: Any) -> None:

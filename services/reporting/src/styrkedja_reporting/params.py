@@ -20,12 +20,15 @@ let a personal identity number through (`19121212-1212`), to be repeated in an a
 
 _ORGANISER = TypeAdapter(OrganiserId)
 ORGANISER_UNIT_RULE = "organiser_unit_id"
+#: a group's one unit read without its school unit code (group ids are scoped by school unit)
+GROUP_CODE_RULE = "school_unit_code_for_group"
 #: the rules across a read's parameters, which no parameter's schema can say (OpenAPI has no dependencies between
 #: parameters): in the document's description, each by the name its 422 gives (round 31: schema-valid reads refused)
 READ_RULES = ("A read's parameters depend on one another, each broken a 422 naming the field and the rule: at level "
               "`organiser` a `unit_id` is an organiser id (`organiser_unit_id`); every level but `nation` names the "
               "organiser (`organiser_id`, `required_below_nation`); a school year and a term asked for plan "
-              "coverage come together (`school_year_with_term`).")
+              "coverage come together (`school_year_with_term`); a group, read as one unit, is named with its school unit "
+              f"code (`{GROUP_CODE_RULE}`).")
 
 
 def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id") -> str | None:

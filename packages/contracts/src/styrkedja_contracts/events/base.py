@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Optional, Union, get_args, get_orig
 from urllib.parse import unquote
 from uuid import UUID
 
+import annotated_types
 from pydantic import (
     AfterValidator,
     AnyUrl,
@@ -276,6 +277,48 @@ def add_strict_numbers(fields: dict[str, FieldInfo]) -> bool:
     return changed
 
 
+def _tuple_of(annotation: Any) -> bool:
+    """`annotation` is a tuple of any length (`tuple[X, ...]`), as is or optional."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        given = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(given) == 1 and _tuple_of(given[0])
+    args = get_args(annotation)
+    return get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+class LongestFirst:
+    """The BeforeValidator of a tuple field with a `max_length`: a list longer than it is refused `too_long` before
+    its items are judged. Pydantic's tuple judges the items first and counts only those it took: three calendar
+    windows (at most two), one of them broken, were refused at the broken window alone, and the same request mended
+    there a `too_long` after — one refusal at a time, the first not naming what the request must mend (round 33, left
+    from round 32). Its list refuses `too_long` alone: a tuple now says what a list says."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, list | tuple) and len(value) > self.most:
+            # pydantic's words but "after validation": nothing of it was validated
+            raise PydanticCustomError("too_long", "List should have at most {max_length} items, not {actual_length}",
+                                      {"max_length": self.most, "actual_length": len(value)})
+        return value
+
+
+def add_length_first(fields: dict[str, FieldInfo]) -> bool:
+    """Give every tuple field (or optional one) with a `max_length` its `LongestFirst`, once; True if a field got it
+    (rebuild the model). Used by events and request bodies alike."""
+    changed = False
+    for field in fields.values():
+        most = next((m.max_length for m in field.metadata if isinstance(m, annotated_types.MaxLen)), None)
+        if most is None or not _tuple_of(field.annotation):
+            continue
+        if any(isinstance(getattr(m, "func", None), LongestFirst) for m in field.metadata):
+            continue
+        field.metadata.append(BeforeValidator(LongestFirst(most)))
+        changed = True
+    return changed
+
+
 def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(path, string)`` for every string in a JSON-like value or model (dict keys included, a key's path
     ending in the key), the path written ``path.key[index]``. Iterative (``located_strings``), so deeply nested
@@ -382,7 +425,8 @@ class ContractModel(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         temporal, strict = add_temporal_rules(cls.model_fields), add_strict_numbers(cls.model_fields)
-        if add_uuid_rules(cls.model_fields) or temporal or strict:
+        longest = add_length_first(cls.model_fields)
+        if add_uuid_rules(cls.model_fields) or temporal or strict or longest:
             cls.model_rebuild(force=True)
 
     @field_validator("*", mode="after")
