@@ -373,18 +373,21 @@ def _line_maker(kinds: tuple[type, ...]) -> tuple[Callable[[tuple[Any, ...]], st
 RawRecord = tuple[Any, ...]
 
 
-#: the headers the outbox relay gives every record (`kafka.CONTRACTS_FORM_HEADER`), one list for all the records that
-#: carry exactly these: a piece pickled for a decoder then holds them once (pickle's memo) and the decoder unpickles
-#: one list, not a list, a tuple, a str and a bytes per record (~1.7 of a decoder's ~30 us per event: rebuild33)
-_FORM_HEADERS: list[tuple[str, bytes]] = [CONTRACTS_FORM_HEADER]
+#: the headers the outbox relay gives every record (`kafka.CONTRACTS_FORM_HEADER`), one object for all the records
+#: that carry exactly these: a piece pickled for a decoder then holds them once (pickle's memo) and the decoder unpickles
+#: one, not a sequence, a tuple, a str and a bytes per record (~1.7 of a decoder's ~30 us per event: rebuild33). As the
+#: fetcher hands them out (a tuple of pairs; a record made elsewhere may hold a list): the same type, equal
+_FORM_HEADERS: tuple[tuple[str, bytes], ...] = (CONTRACTS_FORM_HEADER,)
+_FORM_HEADERS_LIST: list[tuple[str, bytes]] = [CONTRACTS_FORM_HEADER]
 
 
 def raw_records(records: Sequence[ConsumerRecord]) -> list[RawRecord]:
     """Records as the decoders take them (`RawRecord`: plain values, cheap to pickle; no headers is None; the relay's
-    headers as the one `_FORM_HEADERS`, equal to theirs — a decoder only reads them)."""
-    form = _FORM_HEADERS
+    headers as the one `_FORM_HEADERS` (or `_FORM_HEADERS_LIST`), equal to theirs — a decoder only reads them)."""
+    form, form_list = _FORM_HEADERS, _FORM_HEADERS_LIST
     return [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp, r.key,
-             form if r.headers == form else r.headers or None) for r in records]
+             form if r.headers == form else form_list if r.headers == form_list else r.headers or None)
+            for r in records]
 
 
 def decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, as_text: bool = False) -> Staged:
