@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
@@ -80,8 +81,48 @@ def child(kind: str, n: int, passes: int, form_header: bool = True) -> dict:
             decode_event(record[3])
         return len(records)
 
+    # the hand-off too (rebuild33): the records as aiokafka's fetcher makes them (each its own headers, a tuple), made the
+    # decoders' tuples (`raw_records`) and pickled as the process pool pickles a piece; the decoder's side unpickles it,
+    # decodes (`decoded_for_the_rebuild`) and pickles its answer; the main process unpickles that. Each side's CPU
+    # apart (one process here: the sum of both is what the two processes spend)
+    from aiokafka import ConsumerRecord
+    consumer_records = [ConsumerRecord(r[0], r[1], r[2], r[4], 0, r[5], r[3], None, len(r[5] or b""), len(r[3]),
+                                       # fresh objects per record, as the fetcher's (pickle's memo shares one)
+                                       tuple((h[0].encode().decode(), bytes(h[1])) for h in form) if form else ())
+                        for r in records] if headers else []
+    sides = {"main": 0.0, "decoder": 0.0}
+
+    def handoff() -> int:
+        rows = 0
+        clock = time.process_time
+        for start in range(0, len(consumer_records), piece):
+            t0 = clock()
+            blob = pickle.dumps((bulk.decoded_for_the_rebuild, bulk.raw_records(consumer_records[start:start + piece]),
+                                 start, 256_000, True), protocol=pickle.HIGHEST_PROTOCOL)
+            t1 = clock()
+            work, *work_args = pickle.loads(blob)  # noqa: S301 - made just above
+            answer = pickle.dumps(work(*work_args), protocol=pickle.HIGHEST_PROTOCOL)
+            t2 = clock()
+            staged = pickle.loads(answer)  # noqa: S301 - made just above
+            t3 = clock()
+            sides["main"] += (t1 - t0) + (t3 - t2)
+            sides["decoder"] += t2 - t1
+            rows += staged.text_rows + len(staged.assessments) + len(staged.forecasts)
+        return rows
+
     out: dict = {"events": len(records)}
-    for name, work in (("decoder", decoder), ("decode_event", decode_only)):
+    steps = [("decoder", decoder), ("decode_event", decode_only)]
+    if headers:
+        assert handoff() == len(records)  # warm
+        times: dict[str, list[float]] = {"main": [], "decoder": []}
+        for _ in range(passes):
+            sides.update(main=0.0, decoder=0.0)
+            handoff()
+            for side in times:
+                times[side].append(sides[side] / len(records) * 1e6)
+        for side, measured in times.items():
+            out[f"handoff_{side}"] = {"median_us": round(statistics.median(measured), 2), "best_us": round(min(measured), 2)}
+    for name, work in steps:
         assert work() == len(records)  # warm, and every event staged
         times = []
         for _ in range(passes):
@@ -134,7 +175,7 @@ def main() -> int:
             if mine:
                 summary[f"{kind}/{label}"] = {
                     step: round(statistics.median(r[step]["median_us"] for r in mine), 2)
-                    for step in ("decoder", "decode_event")}
+                    for step in ("decoder", "decode_event", "handoff_main", "handoff_decoder") if step in mine[0]}
     print(json.dumps(summary, indent=1))
     if args.out:
         args.out.write_text(json.dumps({"what": __doc__.splitlines()[0], "runs": runs, "median_of_medians_us": summary},

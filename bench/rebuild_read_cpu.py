@@ -110,6 +110,8 @@ def main() -> int:
             "read_wait_seconds": {k: round(at_read["wait"][k] - start_wait[k], 2) for k in start_wait},
             "summary_read_seconds": summary["read_seconds"], "summary_cpu_read": summary["cpu_seconds"].get("read"),
             "staging_seconds": summary["stages"].get("staging"), "seconds": summary["seconds"],
+            # the main process's wait for a decoder's answer (None: code before rebuild33 does not count it)
+            "decoder_wait_seconds": summary["stages"].get("decoder_wait"),
             "process_seconds": round(seconds, 2),
             # the rebuild and its decoders, the whole run (this program's only children)
             "rebuild_process_cpu_seconds": round(os.times().children_user + os.times().children_system, 2),

@@ -439,18 +439,26 @@ def ahead_of_record(event: CloudEvent, timestamp_ms: int | None) -> str | None:
     if timestamp_ms is None or timestamp_ms < _EARLIEST_TIMESTAMP_MS:
         return None
     latest = timestamp_ms + MAX_AHEAD_OF_RECORD_MS
-    moments: list[tuple[str, datetime | None]] = [("time", event.time)]
+    # every event of the log passes here (the live consumer and each rebuild decoder): the moments are judged in
+    # place, a place's name made only for the one that fails (a list of (name, moment) pairs with a formatted name
+    # per field: 2.1-2.8 us per event against 1.7 judged in place, of a rebuild decoder's ~30: bench/README.md rebuild33)
+    moment: datetime | None = event.time
+    if moment is not None and moment.timestamp() * 1000 > latest:
+        return _ahead("time", moment, timestamp_ms)
+    data = event.data
     # the fields by the event type's registered data model, not by the data's class: the rebuild's fast path judges
     # the decode's shadow (`fastpath`), whose fields carry their rules in pydantic-core, not as `datetime_as_text`
-    moments += [(f"data.{name}", getattr(event.data, name, None))
-                for name in _moment_fields(EVENT_MODELS.get(event.type, type(event.data)))]
-    for where, moment in moments:
-        if moment is None or moment.timestamp() * 1000 <= latest:
-            continue
-        sent = datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
-        return (f"{where}: {moment.isoformat()} is more than {MAX_AHEAD_OF_RECORD_MS // 60_000} minutes after "
-                f"the record was sent ({sent})")
+    for name in _moment_fields(EVENT_MODELS.get(event.type, type(data))):
+        moment = getattr(data, name, None)
+        if moment is not None and moment.timestamp() * 1000 > latest:
+            return _ahead(f"data.{name}", moment, timestamp_ms)
     return None
+
+
+def _ahead(where: str, moment: datetime, timestamp_ms: int) -> str:
+    sent = datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
+    return (f"{where}: {moment.isoformat()} is more than {MAX_AHEAD_OF_RECORD_MS // 60_000} minutes after "
+            f"the record was sent ({sent})")
 
 
 def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None, *, key: bytes | None

@@ -92,7 +92,12 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                 raise LogIncomplete(_short_of(reading, ends, out.next_offsets, stall_seconds))
             decoded: list[Delivered] = [] if on_chunk is not None else out.items
             for tp, records in batch.items():
-                records = [r for r in records if r.offset < ends[tp]]  # written after the start: the live consumer's
+                # written after the start: the live consumer's. The fetcher hands a partition's records out in strictly
+                # ascending offsets (it skips any below the next it expects), so only a fetch whose last record lies past
+                # the end holds any: looked at record by record only then (every record was ~0.4 us of this process's
+                # ~9 per event: bench/README.md rebuild33)
+                if records and records[-1].offset >= ends[tp]:
+                    records = [r for r in records if r.offset < ends[tp]]
                 if on_records is not None and records:
                     await on_records(records)  # it decodes them
                 for record in records if on_records is None else ():

@@ -1,0 +1,67 @@
+"""The rebuild's main process during the read, profiled alone (issue 16, rebuild33): `read_log` against a broker that
+`bench/speed.py --rebuild-hold` keeps up, each fetch made the decoders' tuples (`raw_records`) and pickled in pieces
+as the process pool pickles them, no decoders and no database; cProfile's own CPU time per function, the process's CPU
+seconds and the records read.
+
+    .venv/bin/python bench/rebuild_read_profile.py /tmp/styrkedja-speed-xxxx/hold.json [--out profile.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pickle
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("hold", type=Path)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    hold = json.loads(args.hold.read_text())
+    os.environ.update(hold["env"])
+    os.environ.setdefault("STYRKEDJA_DATABASE_URL", "postgresql+asyncpg://unused@127.0.0.1:1/unused")  # not opened
+
+    from styrkedja_reporting.rebuild import bulk
+    from styrkedja_reporting.rebuild.command import _quiet_collector, reporting_topics
+    from styrkedja_reporting.rebuild.log import read_log
+    from styrkedja_reporting.settings import ReportingSettings
+
+    settings = ReportingSettings()
+    read = [0]
+
+    async def on_records(records: list[Any]) -> None:
+        raw = bulk.raw_records(records)
+        for start in range(0, len(raw), bulk.DECODE_PIECE):  # as `Rebuilder.feed_records` hands them to the pool
+            pickle.dumps((bulk.decoded_for_the_rebuild, raw[start:start + bulk.DECODE_PIECE], start,
+                          settings.max_event_bytes, True), protocol=pickle.HIGHEST_PROTOCOL)
+        read[0] += len(raw)
+
+    _quiet_collector()  # as the rebuild's command
+    profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
+    cpu, wall = time.process_time(), time.perf_counter()
+    profiler.enable()
+    asyncio.run(read_log(settings, reporting_topics(), client_id="rebuild-read-profile", on_records=on_records))
+    profiler.disable()
+    head = (f"records {read[0]:,}, CPU {time.process_time() - cpu:.2f} s (with the profiler), wall "
+            f"{time.perf_counter() - wall:.2f} s, load {os.getloadavg()[0]:.1f}\n")
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(args.top)
+    print(head + text.getvalue())
+    if args.out:
+        args.out.write_text(head + text.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
