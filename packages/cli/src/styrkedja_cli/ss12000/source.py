@@ -1190,9 +1190,8 @@ class HttpSource:
                 # /deletedEntities' filter (--since) is asked beside the limit: either may be what the server refuses
                 # (it was said as the limit alone, "--page-size", for a server refusing the time's form)
                 query = response.request.url.params
-                hint = (f"; the page was asked with after={query['after'][:40]} (--since less a second, as an RFC 3339 time) "
-                        f"and "
-                        f"limit={query.get('limit', '')[:12]} (--page-size): the server may refuse either")
+                hint = (f"; the page was asked with after={query['after'][:40]} (--since less a second, as an RFC 3339 "
+                        f"time) and limit={query.get('limit', '')[:12]} (--page-size): the server may refuse either")
             elif response.status_code in (400, 422) and page == 1 and "limit" in response.request.url.params:
                 # a server whose largest page is smaller may refuse a larger `limit` rather than give fewer items
                 hint = (f"; the page was asked with limit={response.request.url.params['limit'][:12]}: a server whose "
