@@ -388,8 +388,10 @@ async def hold_student_rows(session: AsyncSession, kind: Kind, filters: Filters,
                                      tuple(params[name] for name in names))
     placed = None
     if scope is not None and scope.principal is not None:
-        units = made.cells.with_only_columns(STORES[kind].facts.c.school_unit_code).subquery()
-        codes = (await session.execute(select(units.c.school_unit_code).distinct())).scalars()
+        # the rows' school units: the read's own conditions, neither grouped nor ordered (a second GROUP BY of every
+        # cell's key, as `count_cells`, was a sort of the organiser's facts more before the first byte)
+        units = made.rows.with_only_columns(STORES[kind].facts.c.school_unit_code).group_by(None).order_by(None)
+        codes = (await session.execute(units.distinct())).scalars()
         placed = await placements_of(session, [c for c in codes if c])
     return HeldRows(connection, made.group_by, placed)
 
