@@ -188,12 +188,18 @@ async def test_a_streamed_json_read_holds_an_export_slot_until_its_client_has_re
         receive = _asking_then_leaving_when(leave)
 
         async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.body":
+            if message["type"] == "http.response.body" and len(message.get("body", b"")) > 1:  # a cell, past `[`
                 head_sent.set()
                 await asyncio.Event().wait()  # a client that reads nothing more
 
         slow = asyncio.create_task(app(_student_read("json", admin_token), receive, send))
         await asyncio.wait_for(head_sent.wait(), 60)
+        # stream33: the stream's rows are held past its commit; no transaction (no snapshot) open while it waits
+        async with app.state.runtime.db.engine.connect() as connection:
+            waiting = (await connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar_one()
+        assert waiting == 0
         trail = await _trail(app.state.runtime.db.engine)
         refused = await client.get(PATH, params={"level": "student", "format": "json"}, headers=headers)
         assert refused.status_code == 503, refused.text

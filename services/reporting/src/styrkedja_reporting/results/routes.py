@@ -176,6 +176,9 @@ async def _students(request: Request, response: Response, principal: Principal, 
         # committed: the audit row, and the held rows kept past it
         if held is not None:
             held.committed = True
+            # each fetch a statement of its own: no transaction (and no snapshot, which holds back vacuum) left open
+            # while a slow client reads; the connection's level is reset when it is given back to the pool
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
     except BaseException:
         if answer is not None:
             give_back(answer)  # never sent: its export slot is free again
