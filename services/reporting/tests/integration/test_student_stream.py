@@ -274,3 +274,21 @@ async def test_a_streamed_student_read_answers_the_state_its_audit_and_bound_wer
         assert sorted(c["unit_id"] for c in again.json()) == ["s-1", "s-2"]  # the next read: the state now
         assert all(held.closed for held in opened)
         assert engine.pool.checkedout() == 0
+
+
+async def test_a_held_cursor_left_on_a_pooled_connection_does_not_refuse_the_next_streamed_read(
+        settings, admin_token, fed, monkeypatch):  # noqa: F811
+    """Failed before `CLOSE ALL`: a cursor WITH HOLD outlives transactions, and the pool gives a connection back with
+    a ROLLBACK, which closes none — one left by an answer never sent (never closed) refused every later DECLARE of the
+    same name on that connection (500 `cursor "student_read_rows" already exists`)."""
+    opened = _streamed(monkeypatch)
+    read.KEPT.clear()
+    one_connection = settings.model_copy(update={"database_pool_size": 1})
+    async with app_and_client("styrkedja_reporting", one_connection) as (app, client):
+        async with app.state.runtime.db.engine.connect() as connection:
+            await connection.exec_driver_sql(f"DECLARE {read.HELD_CURSOR} CURSOR WITH HOLD FOR SELECT 1")
+            await connection.commit()  # given back to the pool with the cursor still open
+        answered = await client.get(PATH, params={"level": "student"},
+                                    headers={"Authorization": f"Bearer {admin_token}"})
+        assert answered.status_code == 200, answered.text
+        assert len(opened) == 1 and len(answered.json()) == 3

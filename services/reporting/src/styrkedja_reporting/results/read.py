@@ -384,6 +384,9 @@ async def hold_student_rows(session: AsyncSession, kind: Kind, filters: Filters,
     compiled = made.rows.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     names = compiled.positiontup or []
+    # a held cursor left on the connection (its answer never sent, so never closed) would refuse the DECLARE on this
+    # connection for good: the pool gives connections back with a ROLLBACK, which closes no held cursor
+    await connection.exec_driver_sql("CLOSE ALL")
     await connection.exec_driver_sql(f"DECLARE {HELD_CURSOR} NO SCROLL CURSOR WITH HOLD FOR {compiled.string}",
                                      tuple(params[name] for name in names))
     placed = None

@@ -136,7 +136,7 @@ async def _students(request: Request, response: Response, principal: Principal, 
       organiser's), or for few cells (one part), the read held whole decides (refused or answered) as before — and
       the freshness headers;
     * for a read sent in parts, its rows declared as a cursor WITH HOLD (`read.hold_student_rows`) and the answer
-      built (an export slot taken: 503/429 when none is free; a CSV dialect checked).
+      built (an export slot taken: 503/429 when none is free).
     A refusal rolls the transaction back: no audit row for a read that answered nothing. Then it commits: the audit
     row is in the trail before any of the data leaves (it stands for data that may have left since: its client may
     leave mid-answer), and the rows then sent are of the state the scope and the bound were decided on, not of a
