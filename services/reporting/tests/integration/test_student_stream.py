@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from styrkedja_devstack.testing import app_and_client, service_client
+from styrkedja_reporting.access.tables import audit_reads
 from styrkedja_reporting.exports import response
 from styrkedja_reporting.results import read, routes
 
@@ -169,6 +170,7 @@ async def test_a_client_leaving_mid_answer_closes_the_streams_connection(setting
         assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
         assert not any(m["type"] == "http.response.body" and not m.get("more_body", False) for m in sent)  # cut
         assert pool.checkedout() == 0  # the stream's session closed, its connection back in the pool
+        assert all(getattr(held, "closed", True) for held in opened)  # its held rows' cursor closed (stream33)
 
 
 async def test_a_streamed_json_read_holds_an_export_slot_until_its_client_has_read_it(settings, admin_token,
@@ -186,17 +188,107 @@ async def test_a_streamed_json_read_holds_an_export_slot_until_its_client_has_re
         receive = _asking_then_leaving_when(leave)
 
         async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.body":
+            if message["type"] == "http.response.body" and len(message.get("body", b"")) > 1:  # a cell, past `[`
                 head_sent.set()
                 await asyncio.Event().wait()  # a client that reads nothing more
 
         slow = asyncio.create_task(app(_student_read("json", admin_token), receive, send))
         await asyncio.wait_for(head_sent.wait(), 60)
+        # stream33: the stream's rows are held past its commit; no transaction (no snapshot) open while it waits
+        async with app.state.runtime.db.engine.connect() as connection:
+            waiting = (await connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar_one()
+        assert waiting == 0
+        trail = await _trail(app.state.runtime.db.engine)
         refused = await client.get(PATH, params={"level": "student", "format": "json"}, headers=headers)
         assert refused.status_code == 503, refused.text
         assert [e["rule"] for e in refused.json()["errors"]] == ["overloaded"], refused.text
+        assert await _trail(app.state.runtime.db.engine) == trail  # refused: not in the audit trail (stream33)
         leave.set()
         await asyncio.wait_for(slow, 60)
         answered = await client.get(PATH, params={"level": "student", "format": "json"}, headers=headers)
         assert answered.status_code == 200, answered.text
         assert len(answered.json()) == 3
+
+
+# --- stream33: the audit row, the scope, the bound and the rows sent are one transaction -----------------------------
+
+async def _trail(engine: Any) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.exec_driver_sql(f"SELECT count(*) FROM {audit_reads.name}")).scalar_one())
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
+async def test_a_student_read_refused_writes_no_audit_row(settings, admin_token, fed, monkeypatch,  # noqa: F811
+                                                          fmt):
+    """Failed before: the scope's transaction committed the audit row before the format, the bound or an export slot
+    was decided — a read refused 422 `too_many_cells` (or 503 with no export slot free:
+    `test_a_streamed_json_read_holds_an_export_slot_until_its_client_has_read_it`) answered nothing but was in the
+    trail as read. Now the audit row is committed with the decisions, rolled back with a
+    refusal; a read answered is in the trail once."""
+    _streamed(monkeypatch)
+    read.KEPT.clear()
+    bounded = settings.model_copy(update={"results_read_max_cells": 2})
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    async with app_and_client("styrkedja_reporting", bounded) as (app, client):
+        engine = app.state.runtime.db.engine
+        before = await _trail(engine)
+        past = await client.get(PATH, params={"level": "student", "format": fmt}, headers=headers)
+        assert past.status_code == 422 and past.json()["errors"][0]["rule"] == "too_many_cells"
+        assert await _trail(engine) == before  # nothing answered, nothing in the trail
+        answered = await client.get(PATH, params={"level": "student", "organiser_id": "2999", "format": fmt},
+                                    headers=headers)
+        assert answered.status_code == 200, answered.text
+        assert await _trail(engine) == before + 1
+
+
+async def test_a_streamed_student_read_answers_the_state_its_audit_and_bound_were_decided_on(
+        settings, admin_token, fed, monkeypatch):  # noqa: F811
+    """Failed before: the audit row and the scope were one transaction, the count and the rows another, begun after
+    the first committed — a student whose results were removed in between was in the trail's read but not in its
+    answer (and a student added in between in the answer, not decided on with the scope). Now one snapshot: a
+    change committed after the read's transaction began is not in its answer, sent after it committed (the rows held
+    past the commit, `read.hold_student_rows`)."""
+    opened = _streamed(monkeypatch)
+    read.KEPT.clear()
+    facts = read.STORES["assessments"].facts.name
+    async with app_and_client("styrkedja_reporting", settings) as (app, client):
+        engine = app.state.runtime.db.engine
+        count_of = routes.count_cells
+
+        async def removed_first(*args: Any, **kwargs: Any) -> int:  # another transaction commits meanwhile
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(f"DELETE FROM {facts} WHERE student_id = 's-3'")
+            return await count_of(*args, **kwargs)
+
+        monkeypatch.setattr(routes, "count_cells", removed_first)
+        answered = await client.get(PATH, params={"level": "student"},
+                                    headers={"Authorization": f"Bearer {admin_token}"})
+        assert answered.status_code == 200, answered.text
+        assert len(opened) == 1  # sent in parts
+        assert sorted(c["unit_id"] for c in answered.json()) == ["s-1", "s-2", "s-3"]
+        monkeypatch.setattr(routes, "count_cells", count_of)
+        again = await client.get(PATH, params={"level": "student"},
+                                 headers={"Authorization": f"Bearer {admin_token}"})
+        assert sorted(c["unit_id"] for c in again.json()) == ["s-1", "s-2"]  # the next read: the state now
+        assert all(held.closed for held in opened)
+        assert engine.pool.checkedout() == 0
+
+
+async def test_a_held_cursor_left_on_a_pooled_connection_does_not_refuse_the_next_streamed_read(
+        settings, admin_token, fed, monkeypatch):  # noqa: F811
+    """Failed before `CLOSE ALL`: a cursor WITH HOLD outlives transactions, and the pool gives a connection back with
+    a ROLLBACK, which closes none — one left by an answer never sent (never closed) refused every later DECLARE of the
+    same name on that connection (500 `cursor "student_read_rows" already exists`)."""
+    opened = _streamed(monkeypatch)
+    read.KEPT.clear()
+    one_connection = settings.model_copy(update={"database_pool_size": 1})
+    async with app_and_client("styrkedja_reporting", one_connection) as (app, client):
+        async with app.state.runtime.db.engine.connect() as connection:
+            await connection.exec_driver_sql(f"DECLARE {read.HELD_CURSOR} CURSOR WITH HOLD FOR SELECT 1")
+            await connection.commit()  # given back to the pool with the cursor still open
+        answered = await client.get(PATH, params={"level": "student"},
+                                    headers={"Authorization": f"Bearer {admin_token}"})
+        assert answered.status_code == 200, answered.text
+        assert len(opened) == 1 and len(answered.json()) == 3

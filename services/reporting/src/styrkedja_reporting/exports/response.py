@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import anyio
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from styrkedja_kit.admission import ClientSlots
@@ -158,6 +158,13 @@ def held_stream(request: Request, body: AsyncIterable[bytes] | Iterable[bytes], 
     return _HeldStream(slots, body, media_type=media_type, headers=headers, close=close)
 
 
+def give_back(answer: Response) -> None:
+    """An answer built (`held_stream`) but never sent, since what was to come before it failed (the commit of the
+    read it answers): the export slot it holds given back, which only its sending would."""
+    if isinstance(answer, _HeldStream):
+        answer.slots.give()
+
+
 async def _nothing() -> None:
     return None
 
@@ -201,5 +208,5 @@ class _HeldStream(ClosingStream):
             self.slots.give()
 
 
-__all__ = ["ClosingStream", "Row", "astream_table", "content_disposition", "export_response", "file_name", "held_stream",
-           "stream_table"]
+__all__ = ["ClosingStream", "Row", "astream_table", "content_disposition", "export_response", "file_name", "give_back",
+           "held_stream", "stream_table"]

@@ -52,7 +52,7 @@ from ..access.guard import (
 from ..directory.disclose import roster_withheld
 from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES, FormatParam
-from ..exports.response import export_response
+from ..exports.response import export_response, give_back
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
 from ..results.read import Scope
@@ -164,9 +164,15 @@ _ANSWERS = ANSWERS
 async def _respond(request: Request, table: t.Table, fmt: str | None) -> Response:
     level, scope, session = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
     response: Response = export_response(request, withhold_small(table, level, scope), fmt)
-    keep_answer(request, scope)  # an audited read (`guard.audit`) is never kept all the same
-    await set_freshness(session, response, request)
-    await session.commit()  # the drill-down's audit row with its read; a read-only transaction otherwise
+    try:
+        keep_answer(request, scope)  # an audited read (`guard.audit`) is never kept all the same
+        await set_freshness(session, response, request)
+        await session.commit()  # the drill-down's audit row with its read; a read-only transaction otherwise
+    except BaseException:
+        # never sent: a file's export slot, taken above (before the commit, so that a refusal is not audited), is
+        # given back here — only its sending would, and every export was refused 503 once all slots were lost so
+        give_back(response)
+        raise
     return response
 
 

@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar, cast
 from prometheus_client import Gauge
 from pydantic import BaseModel
 from sqlalchemy import func, literal, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.auth import Level as AuthLevel
@@ -352,22 +352,92 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     return cells
 
 
-async def student_parts(session: AsyncSession, kind: Kind, filters: Filters,
-                        scope: Scope | None) -> AsyncGenerator[list[ResultCell]]:
-    """The cells `read_cells` answers a student-level read, a part at a time as the rows stream, for an answer sent
-    as it is read (`routes`): the same query, the same cells picked for the reader, the same withholding — at student
-    level each cell's own (one student: withheld whenever N > 1), no total over the answer, so a part is decided
-    whole before it is sent. Unbounded: the caller bounds it first (`count_cells`). Empty parts are not given."""
+#: the cursor a student-level read's rows are held in past its commit (`hold_student_rows`): one a connection, which
+#: serves one request at a time
+HELD_CURSOR = "student_read_rows"
+
+
+@dataclass
+class HeldRows:
+    """A student-level read's rows, declared `WITH HOLD` in the transaction that decided the read (`hold_student_rows`)
+    and fetched from after it committed, on its one connection; `placed`: the placements of its school units as that
+    transaction read them (a reader whose cells are picked, judged on them)."""
+
+    connection: AsyncConnection
+    group_by: list[str]
+    placed: dict[str, tuple[str, str | None]] | None
+    committed: bool = False  # its transaction committed: the cursor is there to close (rolled back, it is not)
+    closed: bool = False
+
+
+async def hold_student_rows(session: AsyncSession, kind: Kind, filters: Filters, scope: Scope | None) -> HeldRows:
+    """The rows `read_cells` reads for a student-level read, declared as a cursor `WITH HOLD` in the session's
+    transaction: at its commit PostgreSQL keeps them (in its own memory, past `work_mem` on its disk), so that the
+    answer sent after the commit is the state that transaction read — the scope, the count against the bound and the
+    audit row committed with them (results.routes, bench/README.md stream33). The caller commits, then reads
+    `student_parts` and closes (`release_held`). A reader whose cells are picked has its school units' placements
+    read here too, in the same snapshot. The bound is the caller's (`count_cells`)."""
     made = _query(kind, "student", filters, scope)
-    withhold = scope is not None and AuthLevel.STUDENT in scope.suppressed and scope.rules.min_students > 1
-    read = _Read(keep=_keep_of(session, scope.principal if scope is not None else None, "student"))
-    result = await session.stream(made.rows.execution_options(yield_per=CELLS_PER_TURN))
+    connection = await session.connection()
+    # the ORM's server-side cursor ends with its transaction; a DECLARE's outlives it. The statement's own SQL and
+    # parameters, bound by the server (`$n`), never written into the text
+    compiled = made.rows.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    names = compiled.positiontup or []
+    # a held cursor left on the connection (its answer never sent, so never closed) would refuse the DECLARE on this
+    # connection for good: the pool gives connections back with a ROLLBACK, which closes no held cursor
+    await connection.exec_driver_sql("CLOSE ALL")
+    await connection.exec_driver_sql(f"DECLARE {HELD_CURSOR} NO SCROLL CURSOR WITH HOLD FOR {compiled.string}",
+                                     tuple(params[name] for name in names))
+    placed = None
+    if scope is not None and scope.principal is not None:
+        # the rows' school units: the read's own conditions, neither grouped nor ordered (a second GROUP BY of every
+        # cell's key, as `count_cells`, was a sort of the organiser's facts more before the first byte)
+        units = made.rows.with_only_columns(STORES[kind].facts.c.school_unit_code).group_by(None).order_by(None)
+        codes = (await session.execute(units.distinct())).scalars()
+        placed = await placements_of(session, [c for c in codes if c])
+    return HeldRows(connection, made.group_by, placed)
+
+
+async def release_held(held: HeldRows) -> None:
+    """Close the held cursor: it outlives transactions, and a connection given back to the pool holding it would keep
+    its rows on the server and refuse its next read's DECLARE. Where the close fails the connection is not given back
+    at all (invalidated)."""
+    if held.closed:
+        return
+    held.closed = True
     try:
-        async for cells in _cell_parts(result.partitions(), made.group_by, _scale_of(kind), read):
-            if cells:
-                yield [_withheld(c) for c in cells] if withhold else cells
-    finally:
-        await result.close()
+        await held.connection.exec_driver_sql(f"CLOSE {HELD_CURSOR}")
+        await held.connection.commit()
+    except BaseException:
+        await held.connection.invalidate()
+        raise
+
+
+async def student_parts(held: HeldRows, kind: Kind, scope: Scope | None) -> AsyncGenerator[list[ResultCell]]:
+    """The cells `read_cells` answers a student-level read, a part at a time as the held rows are fetched
+    (`hold_student_rows`), for an answer sent as it is read (`routes`): the same query, the same cells picked for the
+    reader, the same withholding — at student level each cell's own (one student: withheld whenever N > 1), no total
+    over the answer, so a part is decided whole before it is sent. Unbounded: the caller bounds it first
+    (`count_cells`). Empty parts are not given."""
+    withhold = scope is not None and AuthLevel.STUDENT in scope.suppressed and scope.rules.min_students > 1
+    principal = scope.principal if scope is not None else None
+    keep: Keep | None = None
+    if principal is not None:
+        reader, placed = principal, held.placed or {}
+
+        async def picked(cells: list[ResultCell]) -> list[ResultCell]:
+            return await _readable(None, reader, "student", cells, placed)
+        keep = picked
+
+    async def fetched() -> AsyncIterator[Sequence[Any]]:
+        fetch = f"FETCH FORWARD {CELLS_PER_TURN} FROM {HELD_CURSOR}"
+        while part := (await held.connection.exec_driver_sql(fetch)).all():
+            yield part
+
+    async for cells in _cell_parts(fetched(), held.group_by, _scale_of(kind), _Read(keep=keep)):
+        if cells:
+            yield [_withheld(c) for c in cells] if withhold else cells
 
 
 def _keep_of(session: AsyncSession, principal: Principal | None, level: Level) -> Keep | None:
@@ -417,14 +487,18 @@ async def in_turns(items: list[_T], each: Callable[[_T], _U]) -> list[_U]:
     return out
 
 
-async def _readable(session: AsyncSession, principal: Principal, level: Level,
-                    cells: list[ResultCell]) -> list[ResultCell]:
-    """The cells the principal may read (the node of each, with its area from the placements)."""
+async def _readable(session: AsyncSession | None, principal: Principal, level: Level,
+                    cells: list[ResultCell], placed: dict[str, tuple[str, str | None]] | None = None
+                    ) -> list[ResultCell]:
+    """The cells the principal may read (the node of each, with its area from the placements: read in `session`,
+    or `placed`, read already)."""
     auth_level = AuthLevel[level.upper()]
-    codes: set[str | None] = set()
-    async for part in parts_of(cells):
-        codes.update(c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in part)
-    placed = await placements_of(session, [c for c in codes if c])
+    if placed is None:
+        assert session is not None, "placements read in a session, or given"
+        codes: set[str | None] = set()
+        async for part in parts_of(cells):
+            codes.update(c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in part)
+        placed = await placements_of(session, [c for c in codes if c])
     # a student's node is its group's (`node_from` takes no student id): the ~1,600 cells of a class judged once
     by_place: dict[tuple[str | None, ...], bool] = {}
     student = auth_level is AuthLevel.STUDENT

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
 from typing import Literal, cast
 
 import anyio
@@ -21,7 +21,7 @@ from styrkedja_kit.negotiation import accept_of
 from ..access.answers import keep_answer
 from ..access.guard import read_scope
 from ..exports.negotiate import FORMAT_RESPONSES, ExportFormat, FormatParam, choose_format
-from ..exports.response import export_response, held_stream
+from ..exports.response import export_response, give_back, held_stream
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -29,14 +29,16 @@ from ..settings import ReportingSettings
 from .read import (
     CELLS_PER_TURN,
     Filters,
+    HeldRows,
     Kind,
     Level,
     ResultCell,
-    Scope,
     Split,
     count_cells,
+    hold_student_rows,
     parts_of,
     read_cells,
+    release_held,
     student_parts,
 )
 
@@ -110,64 +112,82 @@ async def _read(request: Request, response: Response, principal: Principal, kind
                 level: Level, filters: Filters, name: str, format: str | None) -> Response:
     """The cells of `kind` the reader may read, answered in the format asked for (file `name-level-organiser`)."""
     name = f"{name}-{level}-{filters.organiser_id or 'alla'}"
+    if level == "student":  # audited: never kept
+        return await _students(request, response, principal, kind, filters, name, format)
     async with runtime_of(request).db.sessions.begin() as session:
         await one_snapshot(session)  # the cells and their disclosure decision: one state
-        # a student-level read writes its audit row here: committed before the first byte of the answer
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], filters.organiser_id,
                                     filters.unit_id)
-        if level == "student":
-            cells = None
-        else:
-            cells = await read_cells(session, kind, level, filters, scope, max_cells(request))
-            await set_freshness(session, response, request)
-    if cells is None:  # student-level reads are audited: never kept
-        return await _students(request, response, scope, kind, filters, name, format)
+        cells = await read_cells(session, kind, level, filters, scope, max_cells(request))
+        await set_freshness(session, response, request)
     keep_answer(request, scope)
     return _answer(request, response, cells, name, format)
 
 
-async def _students(request: Request, response: Response, scope: Scope, kind: Kind, filters: Filters, name: str,
-                    format: str | None) -> Response:
+async def _students(request: Request, response: Response, principal: Principal, kind: Kind, filters: Filters,
+                    name: str, format: str | None) -> Response:
     """A student-level read (an organiser's ~22,000 cells): sent a part of `CELLS_PER_TURN` cells at a time as its
-    rows are read (`read.student_parts`), so that a worker holds about one part, not every cell until the first byte
-    (bench/README.md, stream32). Decided before the first byte, as a read held whole: the format (406/422), the
-    scope (the caller's `read_scope`, its audit row committed), the bound — the read's cells counted in SQL; past
-    the bound, or for a reader whose cells are picked after the query (a teacher's groups: the count is of its
-    organiser's), the read held whole decides (refused or answered) as before, as does a read of few cells (one
-    part). The stream's own transaction (one snapshot: the count, the freshness and the cells) and its connection
-    stay open for the answer and are closed when it is sent or the client is gone (`ClosingStream`); it holds one of
-    the export slots meanwhile (`held_stream`: 503/429 when none is free), as a file does."""
+    rows are fetched, so that a worker holds about one part, not every cell until the first byte (bench/README.md,
+    stream32). One transaction (one snapshot) decides it whole before the first byte and commits its audit row with
+    the rows it answers (stream33):
+    * the format (406/422), before anything is read;
+    * the scope (`read_scope`, which writes the audit row), the bound — the read's cells counted in SQL; past the
+      bound, or for a reader whose cells are picked after the query (a teacher's groups: the count is of its
+      organiser's), or for few cells (one part), the read held whole decides (refused or answered) as before — and
+      the freshness headers;
+    * for a read sent in parts, its rows declared as a cursor WITH HOLD (`read.hold_student_rows`) and the answer
+      built (an export slot taken: 503/429 when none is free).
+    A refusal rolls the transaction back: no audit row for a read that answered nothing. Then it commits: the audit
+    row is in the trail before any of the data leaves (it stands for data that may have left since: its client may
+    leave mid-answer), and the rows then sent are of the state the scope and the bound were decided on, not of a
+    later one. The held rows' connection stays out of the pool until the answer is sent or the client is gone
+    (`ClosingStream`), with an export slot (`held_stream`), as a file does; the cursor is closed then."""
     fmt = choose_format(format, accept_of(request.headers))
     bound = max_cells(request)
-    session = runtime_of(request).db.sessions()
-    opened: list[AsyncGenerator[list[ResultCell]]] = []
+    db = runtime_of(request).db
+    connection = await db.engine.connect()
+    held: HeldRows | None = None  # kept past the commit: a cursor declared in a transaction rolled back is gone
+    answer: Response | None = None
 
     async def close() -> None:
         try:
-            for parts in opened:
-                await parts.aclose()  # its server-side cursor first
+            if held is not None and held.committed:
+                await release_held(held)
         finally:
-            await session.close()
+            await connection.close()
 
     try:
-        await one_snapshot(session)
-        counted = await count_cells(session, kind, "student", filters, scope, max(bound, CELLS_PER_TURN))
-        await set_freshness(session, response, request)
-        if counted <= CELLS_PER_TURN or counted > bound:
-            cells = await read_cells(session, kind, "student", filters, scope, bound)
-            await session.close()
-            return _answer(request, response, cells, name, format)
-        parts = student_parts(session, kind, filters, scope)
-        opened.append(parts)
-        answer: Response
-        if fmt is ExportFormat.json:
-            answer = held_stream(request, _json_of(parts), media_type="application/json", close=close)
-        else:
-            answer = export_response(request, Table(name, COLUMNS, _rows_of(parts)), format, close=close)
+        async with db.sessions(bind=connection) as session, session.begin():
+            await one_snapshot(session)
+            scope, _ = await read_scope(session, request, principal, AuthLevel.STUDENT, filters.organiser_id,
+                                        filters.unit_id)
+            counted = await count_cells(session, kind, "student", filters, scope, max(bound, CELLS_PER_TURN))
+            await set_freshness(session, response, request)
+            if counted <= CELLS_PER_TURN or counted > bound:
+                cells = await read_cells(session, kind, "student", filters, scope, bound)
+                answer = _answer(request, response, cells, name, format)
+            else:
+                held = await hold_student_rows(session, kind, filters, scope)
+                parts = student_parts(held, kind, scope)
+                if fmt is ExportFormat.json:
+                    answer = held_stream(request, _json_of(parts), media_type="application/json", close=close)
+                else:
+                    answer = export_response(request, Table(name, COLUMNS, _rows_of(parts)), format, close=close)
+        # committed: the audit row, and the held rows kept past it
+        if held is not None:
+            held.committed = True
+            # each fetch a statement of its own: no transaction (and no snapshot, which holds back vacuum) left open
+            # while a slow client reads; the connection's level is reset when it is given back to the pool
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
     except BaseException:
+        if answer is not None:
+            give_back(answer)  # never sent: its export slot is free again
         with anyio.CancelScope(shield=True):
             await close()
         raise
+    if held is None:  # held whole: the answer's cells are in hand, the connection is not needed for it
+        await close()
+        return answer
     return _with_headers(answer, response)
 
 
