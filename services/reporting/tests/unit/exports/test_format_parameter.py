@@ -55,3 +55,23 @@ async def test_without_a_format_the_accept_header_still_decides():
     assert refused.status_code == 406 and refused.json()["errors"][0]["field"] == "Accept"
     unknown = await get("/table", params={"format": "pdf"}, headers={"Accept": "application/xml"})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "format"
+
+
+@app.get("/levelled", responses=TABLE_RESPONSES)
+async def get_levelled(request: Request, level: int, format: FormatParam = None):
+    return export_response(request, Table("t", [Column("n", "N", ColumnType.integer)], [(level,)]), format,
+                           day=date(2027, 4, 1))
+
+
+async def test_an_unknown_format_is_told_with_the_requests_other_broken_parameters():
+    """Round 33: the format was judged in the route, after FastAPI had judged the other parameters, so a read missing
+    its `level` and naming `format=pdf` heard of the level only, and of the format on its next request."""
+    answer = await get("/levelled", params={"format": "pdf"})
+    assert answer.status_code == 422, answer.text
+    broken = {(error["field"], error["rule"]) for error in answer.json()["errors"]}
+    assert broken == {("level", "missing"), ("format", "export_format")}
+    alone = await get("/levelled", params={"format": "PDF", "level": 3})
+    assert alone.status_code == 422
+    assert [(e["field"], e["rule"]) for e in alone.json()["errors"]] == [("format", "export_format")]
+    assert "unknown format 'PDF'" in alone.json()["errors"][0]["message"]
+    assert (await get("/levelled", params={"format": " Excel ", "level": 3})).status_code == 200
