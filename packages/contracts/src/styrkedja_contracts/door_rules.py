@@ -145,6 +145,7 @@ NOT_ITEM_RULES: dict[str, str] = {
     "term_format": _REQUEST + " (LIKA's action plan `start_term`, which no event carries)",
     "school_year_format": _REQUEST + " (LIKA's action plan `start_term`, which no event carries)",
     "not_comparable": _REQUEST + " (a comparison read)",
+    "school_unit_code_for_group": _REQUEST + " (a directory read of a group as one unit names its school unit)",
     "less_than_equal": ("a revision a sender names is at most `MAX_NAMED_REVISION`, so that it can be revised again; "
                         "an event carries any revision to `MAX_INT4` by design, the ones a service numbered above "
                         "the bound too (`events.base.MAX_NAMED_REVISION`)"),
