@@ -70,12 +70,15 @@ def _rows(students: int, calendar: ReportingCalendar) -> dict[str, list[tuple[An
             continue
         keys.add(WindowKey(WindowKind.assessment_round, org, round_period(a["school_year"], a["round"])))
         received = datetime.fromisoformat(a["assessed_on"]).replace(tzinfo=UTC) + timedelta(days=rng.randint(0, 40))
-        reports.append((a["assessment_id"], 1, False, org, a["school_unit_code"], a["group_id"], a["student_id"],
-                        a["subject_code"], a["school_year"], a["round"], received))
+        # the round's state is the fact (its `received_at`, rounds33: it was compliance_round_reports' row)
+        reports.append((uuid.UUID(str(a["assessment_id"])), 1, False, org, a["school_unit_code"], a["group_id"],
+                        a["student_id"], a["gender"], a["year"], a["subject_code"], a["kind"], a["scale"], a["value"],
+                        a["school_year"], a["term"], a["round"], datetime.fromisoformat(a["assessed_on"]).date(),
+                        received))
     windows = [(k.organiser_id, k.kind.value, k.period, w.opens, w.deadline, w.timezone) for k in sorted(
         keys, key=lambda k: (k.kind.value, k.period)) if (w := window_for(k, calendar)) is not None]
     return {"directory_memberships": memberships, "directory_teaching_assignments": assignments,
-            "forecast_facts": forecasts, "compliance_round_reports": reports, "compliance_windows": windows}
+            "forecast_facts": forecasts, "assessment_facts": reports, "compliance_windows": windows}
 
 
 async def measure(url: str, students: int, plans: list[str], before: bool, calendar: ReportingCalendar

@@ -501,7 +501,8 @@ async def test_the_facts_keyed_within_their_organiser_down_and_up_again(fresh_da
     ids = {"assessment_facts": "assessment_id", "forecast_facts": "forecast_id", "support_facts": "intervention_id",
            "plan_facts": "plan_id", "compliance_round_reports": "assessment_id",
            "lika_self_assessments": "self_assessment_id", "lika_action_plans": "self_assessment_id"}
-    now = {table: f"PRIMARY KEY ({column}, organiser_id)" for table, column in ids.items()}
+    now = {table: f"PRIMARY KEY ({column}, organiser_id)" for table, column in ids.items()
+           if table != "compliance_round_reports"}  # folded into the facts at head (migration 0037, rounds33)
     assert await _primary_keys(url, tuple(ids)) == now
     outside_event_loop(command.downgrade, alembic_config(package, url), "f9c3e5a7b1d4")
     assert await _primary_keys(url, tuple(ids)) == {table: f"PRIMARY KEY ({column})" for table, column in ids.items()}
@@ -685,6 +686,69 @@ async def test_the_forecast_runs_are_filled_from_the_facts_down_and_up_again(fre
             assert (await conn.execute(text("SELECT to_regclass('compliance_forecast_runs')"))).scalar_one() is None
     finally:
         await engine.dispose()
+
+
+#: reporting's 0036 (before the round reports were folded into the facts, 0037)
+BEFORE_ROUNDS_IN_FACTS = "7c1e5a9d3b62"
+
+
+async def test_the_round_reports_go_into_the_facts_down_and_up_again(fresh_database):
+    """Rounds33: compliance's round reports folded into the assessment facts — each fact's `received_at` copied from
+    its round report (a fact without one, stored before compliance's rounds, keeps none), the table dropped; the
+    downgrade makes the table again from the facts that have a time."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    outside_event_loop(command.downgrade, alembic_config(package, url), BEFORE_ROUNDS_IN_FACTS)
+    reported, retracted, older = uuid4(), uuid4(), uuid4()
+    first, later = datetime(2026, 10, 1, 8, tzinfo=UTC), datetime(2026, 10, 9, 15, tzinfo=UTC)
+    fact = text("INSERT INTO assessment_facts (assessment_id, revision, retracted, organiser_id, school_unit_code, "
+                "group_id, student_id, gender, year, subject_code, kind, scale, value, school_year, term, round) "
+                "VALUES (:a, :r, :x, '2999', '11111111', '7A', 's-1', 'female', 7, 'GRGRMAT01', 'round', 'AF', 'E', "
+                "'2026/27', 'HT', 1)")
+    report = text("INSERT INTO compliance_round_reports VALUES (:a, :r, :x, '2999', '11111111', '7A', 's-1', "
+                  "'GRGRMAT01', '2026/27', 1, :t)")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for aid, revision, is_retracted, at in ((reported, 2, False, first), (retracted, 3, True, later),
+                                                    (older, 1, False, None)):
+                await conn.execute(fact, {"a": aid, "r": revision, "x": is_retracted})
+                if at is not None:  # the older one: stored before compliance kept round reports (0012)
+                    await conn.execute(report, {"a": str(aid), "r": revision, "x": is_retracted, "t": at})
+    finally:
+        await engine.dispose()
+    upgrade(package, url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT to_regclass('compliance_round_reports')"))).scalar_one() is None
+            times = dict((await conn.execute(text("SELECT assessment_id, received_at FROM assessment_facts"))).all())
+    finally:
+        await engine.dispose()
+    assert times == {reported: first, retracted: later, older: None}
+    outside_event_loop(command.downgrade, alembic_config(package, url), BEFORE_ROUNDS_IN_FACTS)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = {tuple(r) for r in (await conn.execute(text(
+                "SELECT assessment_id, revision, retracted, organiser_id, student_id, round, received_at "
+                "FROM compliance_round_reports"))).all()}
+            columns = (await conn.execute(text("SELECT count(*) FROM information_schema.columns WHERE "
+                                               "table_name = 'assessment_facts' AND column_name = 'received_at'"
+                                               ))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert rows == {(str(reported), 2, False, "2999", "s-1", 1, first), (str(retracted), 3, True, "2999", "s-1", 1,
+                                                                          later)}
+    assert columns == 0
 
 
 #: reporting's 0034 (the alert pages' indexes) and the revision before it

@@ -323,15 +323,20 @@ async def test_rebuild_in_another_order_and_batching_gives_identical_tables(db, 
 
     for table in ("assessment_aggregates", "forecast_aggregates", "assessment_facts", "forecast_facts",
                   "lika_self_assessments"):
-        a, b = await dump(db, table), await dump(other_db, table)
+        # an assessment's `received_at` (its run's first time, `results.rules.run_time`) follows the log's order, as
+        # compliance's round reports did (rounds33): a shuffled log is another log there; the rest of the fact not
+        leave_out = ("received_at",) if table == "assessment_facts" else ()
+        a, b = await dump(db, table, leave_out), await dump(other_db, table, leave_out)
         assert a == b, table
         assert a, table
     assert len(await dump(db, "assessment_aggregates")) > 50
 
 
-async def dump(db: Database, table: str) -> list[tuple]:
+async def dump(db: Database, table: str, leave_out: tuple[str, ...] = ()) -> list[tuple]:
     async with db.sessions() as session:
-        return sorted((tuple(r) for r in (await session.execute(text(f"SELECT * FROM {table}"))).all()), key=repr)
+        result = await session.execute(text(f"SELECT * FROM {table}"))
+        keep = [i for i, name in enumerate(result.keys()) if name not in leave_out]
+        return sorted((tuple(r[i] for i in keep) for r in result.all()), key=repr)
 
 
 def generated_log(rng: random.Random, n: int) -> list:

@@ -185,8 +185,12 @@ async def in_batches(loop: ConsumerLoop, events: list, size: int) -> None:
 
 async def rows(db: Database, table: str) -> Counter:
     async with db.sessions() as session:
-        found = (await session.execute(text(f"SELECT * FROM {table}"))).all()
-    return Counter(tuple(str(v) for v in row) for row in found)
+        result = await session.execute(text(f"SELECT * FROM {table}"))
+        # an assessment's `received_at` (its run's first time, `results.rules.run_time`) follows the log's order, as
+        # compliance's round reports did (rounds33): the shuffled way is another log there; the rest of the fact not
+        keep = [i for i, name in enumerate(result.keys()) if not (table == "assessment_facts" and name == "received_at")]
+        found = result.all()
+    return Counter(tuple(str(row[i]) for i in keep) for row in found)
 
 
 async def check(db: Database, log: list) -> Counter:

@@ -30,8 +30,8 @@ NS = UUID("9a0c51b5-27c0-4d6e-8f27-0f0f27272727")
 T0 = datetime(2026, 8, 20, 8, tzinfo=UTC)
 ORGANISERS = int(os.environ.get("WINDOWS_OPENING_ORGANISERS", "1000"))
 MATHS, ENGLISH = "GRGRMAT01", "GRGRENG01"
-TABLES = ("compliance_windows", "compliance_items", "compliance_cells", "compliance_round_reports",
-          "compliance_forecast_runs", "compliance_assignment_scope", "compliance_calendars")
+TABLES = ("compliance_windows", "compliance_items", "compliance_cells", "compliance_forecast_runs",
+          "compliance_assignment_scope", "compliance_calendars")
 
 
 def _org(n: int) -> str:

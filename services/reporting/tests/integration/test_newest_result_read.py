@@ -40,7 +40,7 @@ def _facts(rng: random.Random, students: int) -> list[dict]:
                                 "school_unit_code": "12345678", "group_id": "7A", "student_id": f"st-{s}",
                                 "gender": "female", "year": 7, "subject_code": subject, "kind": kind, "scale": "AF",
                                 "value": rng.choice("ABCDEF"), "school_year": school_year, "term": term,
-                                "round": round_, "assessed_on": None})
+                                "round": round_, "assessed_on": None, "received_at": None})
     return rows
 
 

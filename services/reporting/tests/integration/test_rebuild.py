@@ -307,9 +307,9 @@ async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or
     order. Failed on the old code: the first to arrive won (`results.rules.fold`, and the rebuild's SQL in log order),
     so the live apply of the twins in the other order kept the other value (and calendar: other windows); now the
     greater by `tie_order` (the value, here) wins in both orders and in the rebuild (`rebuild.bulk.tie_order_sql`), the
-    calendar the greater in jsonb order (`compliance.handlers.calendar_upsert`), the assessment's round report the
-    retraction, else the earliest time of its run (`compliance.rules.fold_round_report`; the first to arrive made
-    it on time or late, reported or retracted). Sliced: forecast against
+    calendar the greater in jsonb order (`compliance.handlers.calendar_upsert`), the assessment's round state (its
+    fact, rounds33) the retraction, else the earliest time of its run (`results.rules.run_time`; the first to arrive
+    made it on time or late, reported or retracted). Sliced: forecast against
     outcome, merit and below-pass computed a slice of the students at a time add up to the same rows."""
     if figure_slice:
         monkeypatch.setattr(bulk, "FIGURE_SLICE", figure_slice)
@@ -381,7 +381,7 @@ async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or
                                                                           for e, t in alone)
         async with dbs["other order"].sessions() as session:  # of each round twin: the retraction, else the earlier time
             reports = {aid: (retracted, at) for aid, retracted, at in (await session.execute(text(
-                "SELECT assessment_id, retracted, received_at FROM compliance_round_reports"))).all()}
+                "SELECT CAST(assessment_id AS text), retracted, received_at FROM assessment_facts"))).all()}
         retractions = [(e, t) for e, t in round_twins if t.type == AssessmentRetractedV1.event_type]
         alone = [(e, t) for e, t in round_twins if t.type == AssessmentPublishedV1.event_type]
         assert len(retractions) == 4 and len(alone) == 8

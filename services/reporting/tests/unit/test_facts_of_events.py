@@ -46,7 +46,9 @@ def _expected(data, kind: str):
     plain = plain_data(new_event(data, source="/t"))
     if kind == "assessment":
         names = {f.name for f in fields(AssessmentFact)}
-        return AssessmentFact(retracted=False, **{k: v for k, v in plain.items() if k in names})
+        # the time its run was first reported (rounds33): a publication's own, until a later revision folds it
+        return AssessmentFact(retracted=False, received_at=plain["published_at"],
+                              **{k: v for k, v in plain.items() if k in names})
     if kind == "forecast":
         names = {f.name for f in fields(ForecastFact)} - {"submitted_on"}
         return ForecastFact(withdrawn=False, submitted_on=plain["submitted_at"].astimezone(SWEDEN).date(),
@@ -54,7 +56,7 @@ def _expected(data, kind: str):
     keep = ("school_unit_code", "group_id", "student_id", "subject_code", "school_year", "term", "organiser_id")
     if kind == "retraction":
         return retraction_of(plain["revision"], {"assessment_id": plain["assessment_id"], "round": plain["round"],
-                                                 **{k: plain[k] for k in keep}})
+                                                 "received_at": plain["retracted_at"], **{k: plain[k] for k in keep}})
     return withdrawal_of(plain["revision"], {"forecast_id": plain["forecast_id"], **{k: plain[k] for k in keep}})
 
 

@@ -10,8 +10,8 @@ or per window in Python. Which items a batch affects:
 * a forecast (submitted or withdrawn) → its student × subject, in its own forecast window, and
   the student × subject (and window) its previous revision named (`results.batch_changes`);
 * an assessment (published or retracted) of a round with a deadline → its student × subject, in
-  that round's window, before and after the revision (the assessment's state and first-reported
-  time: `compliance_round_reports`);
+  that round's window, before and after the revision (the fact before and after, its first-reported
+  time its `received_at`: `results.batch_changes`);
 * a membership (upsert or removal) → every item of its student, and of the student it named
   before the batch (`note_members_before`, registered before the directory), in every tracked
   window (a student who changed groups leaves the old group's items and enters the new one's);
@@ -24,7 +24,7 @@ or per window in Python. Which items a batch affects:
 
 The directory and the results are applied first in the same transaction (registration order,
 `main.py`), so the derivation reads the batch's own changes. Replay changes nothing (a derivation is
-a function of the current state, and the round reports fold revisions idempotently); SIGKILL
+a function of the current state, and the facts fold revisions idempotently); SIGKILL
 loses nothing (one transaction per batch).
 
 **The check** (`mismatches`, in `/v1/admin/consistency`): every tracked window derived from scratch
@@ -45,9 +45,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,8 +72,7 @@ from styrkedja_kit.sets import any_of, rows_in
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
 from ..results.handlers import batch_changes
-from ..results.tables import forecast_facts
-from ..staging import json_rows, rows_of_json, temporal_text
+from ..results.tables import assessment_facts, forecast_facts
 from .opening import derive_opened, open_windows
 from .rules import (
     Assignment,
@@ -86,11 +84,9 @@ from .rules import (
     ItemStatus,
     Report,
     Roster,
-    RoundReport,
     WindowKey,
     WindowKind,
     fold_forecast_run,
-    fold_round_report,
     forecast_event_run,
     item_contribution,
     items,
@@ -104,7 +100,6 @@ from .tables import (
     compliance_cells,
     compliance_forecast_runs,
     compliance_items,
-    compliance_round_reports,
     compliance_windows,
 )
 
@@ -216,10 +211,10 @@ def _active(start: date | None, end: date | None, day: date) -> bool:
 async def _reports(session: AsyncSession, key: WindowKey, window: Window) -> list[Report]:
     if key.kind is WindowKind.assessment_round:
         school_year, round_ = parse_round_period(key.period)
-        r = compliance_round_reports.c
+        r = assessment_facts.c  # a fact's `received_at`: its run's first time (`results.rules.run_time`)
         found = (await session.execute(select(r.student_id, r.subject_code, r.received_at).where(
             r.organiser_id == key.organiser_id, r.school_year == school_year, r.round == round_,
-            ~r.retracted))).all()
+            ~r.retracted, r.received_at.is_not(None)))).all()
         # several assessments of one student × subject: on time wins (the earliest time decides)
         earliest: dict[tuple[str, str], datetime] = {}
         for student, subject, at in found:
@@ -282,133 +277,6 @@ class Touched:
     calendar: bool = False  # the batch changed the organiser's calendar: its windows re-dated where it moves them
 
 
-_ROUND_COLUMNS = tuple(c.name for c in compliance_round_reports.columns)
-if tuple(f.name for f in fields(RoundReport)) != _ROUND_COLUMNS:  # `RoundReport(*row)` reads a row in order
-    raise RuntimeError("compliance_round_reports' columns are not RoundReport's fields in order")
-_ROUND_ROW = attrgetter(*_ROUND_COLUMNS)
-#: a round report's key: an assessment is identified within its organiser (`results.tables.fact_table`)
-_ROUND_KEY = ("assessment_id", "organiser_id")
-_LOAD_ROUND_REPORTS = text(
-    f"SELECT {', '.join(_ROUND_COLUMNS)} FROM {compliance_round_reports.name} "
-    "WHERE assessment_id = ANY(CAST(:ids AS text[])) AND organiser_id = ANY(CAST(:organisers AS text[])) "
-    "ORDER BY assessment_id, organiser_id FOR UPDATE")
-# The round reports go as one JSON parameter (`staging.json_rows`, `received_at` as ISO text cast back
-# exactly), not an array per column: asyncpg's array encoder type-checks each of a batch of 5,000's ~55,000
-# elements (bench/results/apply10.json). `:rows` is cast to text first: a plain string parameter whatever
-# codec the driver has for jsonb. The rows keep their order (the ids sorted: the lock order).
-_ROUND_ROWS = rows_of_json("CAST(:rows AS text)", list(compliance_round_reports.columns))
-# one statement whatever the batch's size
-_SAVE_ROUND_REPORTS = text(
-    f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) {_ROUND_ROWS} "
-    "ON CONFLICT (assessment_id, organiser_id) DO UPDATE SET "
-    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name not in _ROUND_KEY))
-
-
-# the batch's assessments as if none was stored: the keys (id, organiser) it did not insert come back (the stored
-# ones: usually none), not the thousands it inserted. Looked for only when the insert wrote fewer rows than it was
-# given (a CASE's subquery runs when its branch is taken): the usual batch builds no hash of its thousands of keys.
-_NOT_INSERTED = ("CASE WHEN (SELECT count(*) FROM ins) = (SELECT count(*) FROM r) THEN CAST('{}' AS text[]) "
-                 "ELSE (SELECT coalesce(array_agg(ARRAY[r.assessment_id, r.organiser_id]), '{}') FROM r "
-                 "WHERE (r.assessment_id, r.organiser_id) NOT IN (SELECT assessment_id, organiser_id FROM ins)) END")
-_INSERT_NEW_ROUND_REPORTS = text(
-    f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
-    f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
-    "ON CONFLICT (assessment_id, organiser_id) DO NOTHING RETURNING assessment_id, organiser_id) "
-    f"SELECT {_NOT_INSERTED}")
-# with the windows and calendars of the batch's organisers (`_WINDOWS_AND_CALENDARS`'s rows, the calendar as
-# text): nothing the insert writes is read there, and nothing in between writes them — one round trip
-_INSERT_NEW_ROUND_REPORTS_AND_WINDOWS = text(
-    f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
-    f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
-    "ON CONFLICT (assessment_id, organiser_id) DO NOTHING RETURNING assessment_id, organiser_id) "
-    f"SELECT {_NOT_INSERTED}, "
-    f"ARRAY(SELECT ROW(o.id, (SELECT CAST(c.calendar AS text) FROM {compliance_calendars.name} c "
-    "WHERE c.organiser_id = o.id), w.kind, w.period, w.opens, w.deadline, w.timezone) "
-    f"FROM unnest(CAST(:organisers AS text[])) AS o(id) LEFT JOIN {compliance_windows.name} w "
-    "ON w.organiser_id = o.id)")
-_REPORT_KEY = attrgetter("organiser_id", "student_id", "subject_code", "school_year", "round")
-RoundKey = tuple[str, str, str, str, int]  # organiser, student, subject, school year, round
-
-
-async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[Any, ...]],
-                              windows_of: Sequence[str] = (), windows: Windows | None = None) -> list[RoundKey]:
-    """Fold the batch's assessment revisions (RoundReport's fields, as tuples) into
-    `compliance_round_reports`; returns the (organiser, student, subject, school year, round) of every
-    assessment that changed, before (those that existed) and after.
-
-    Most of a live batch's assessments are new, and once in the batch: their revisions are folded from
-    nothing (an id seen once is its own state: no RoundReport made) and inserted in one statement that
-    leaves a stored id alone (`ON CONFLICT DO NOTHING`, waiting for a concurrent writer of the id to
-    finish first); the ids it did not insert were stored, and are folded into their stored state
-    (`_fold_stored`). `windows_of`: organisers whose windows and calendars the same statement reads into
-    `windows` (`_windows_and_calendars`'), where there is a statement (`incoming` not empty)."""
-    if not incoming:
-        return []
-    # keyed by (id, organiser): an assessment is its organiser's (another organiser's under the same id is another)
-    fresh: dict[tuple[str, str], tuple[Any, ...]] = {}
-    repeated = False
-    for report in incoming:
-        key = (report[0], report[3])
-        if key in fresh:
-            repeated = True
-            break
-        fresh[key] = report
-    if repeated:  # revisions of one assessment in the batch: folded in order
-        folded: dict[tuple[str, str], RoundReport] = {}
-        for report in incoming:
-            key = (report[0], report[3])
-            folded[key] = fold_round_report(folded.get(key), RoundReport(*report))
-        fresh = {key: _ROUND_ROW(state) for key, state in folded.items()}
-    ordered = [fresh[key] for key in sorted(fresh)]  # the keys in order: two writers lock them in one order
-    params = {"rows": json_rows(_with_time_texts(ordered))}
-    if windows is not None and windows_of:
-        inserted, rows = (await session.execute(_INSERT_NEW_ROUND_REPORTS_AND_WINDOWS,
-                                                {**params, "organisers": list(windows_of)})).one()
-        _windows_from(rows, windows, text_calendars=True)
-    else:
-        inserted = (await session.execute(_INSERT_NEW_ROUND_REPORTS, params)).scalar_one()
-    stored_ids = {(aid, organiser) for aid, organiser in inserted}
-    keys: list[RoundKey] = [(r[3], r[6], r[7], r[8], r[9]) for r in ordered if (r[0], r[3]) not in stored_ids]
-    if stored_ids:
-        stored = [RoundReport(*report) for report in incoming if (report[0], report[3]) in stored_ids]
-        keys += [_REPORT_KEY(state) for state in await _fold_stored(session, stored)]
-    return keys
-
-
-def _with_time_texts(rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows with their last column (`received_at`) as its text for `json_rows` (`temporal_text`), made once per
-    distinct moment: a batch's thousands of reports share a few (a class list is published at once), where json's
-    `default` hook was a Python call per row (~1.7 us of ~2.9 per row's encoding)."""
-    texts: dict[Any, str] = {}
-    out = []
-    for row in rows:
-        at = row[-1]
-        text_of = texts.get(at)
-        if text_of is None:
-            text_of = texts[at] = temporal_text(at)
-        out.append((*row[:-1], text_of))
-    return out
-
-
-async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
-    """`_fold_round_reports` of assessments stored before: read (locked), folded, the changed ones written."""
-    if not incoming:
-        return []
-    ids = sorted({i.assessment_id for i in incoming})
-    organisers = sorted({i.organiser_id for i in incoming})
-    # the table's columns are the dataclass's fields, in its order; keyed by (id, organiser) (`_ROUND_KEY`)
-    stored = {(row[0], row[3]): RoundReport(*row) for row in (await session.execute(
-        _LOAD_ROUND_REPORTS, {"ids": ids, "organisers": organisers})).all()}
-    state = dict(stored)
-    for report in incoming:
-        key = (report.assessment_id, report.organiser_id)
-        state[key] = fold_round_report(state.get(key), report)
-    changed = [(key, s) for key, s in sorted(state.items()) if stored.get(key) != s]
-    if changed:
-        await session.execute(_SAVE_ROUND_REPORTS, {"rows": json_rows([_ROUND_ROW(s) for _, s in changed])})
-    return [stored[key] for key, _ in changed if key in stored] + [s for _, s in changed]
-
-
 # the stored run and the batch's folded (`rules.fold_forecast_run`: each revision the greatest, NULL none — as
 # PostgreSQL's greatest() ignores NULLs), and `ForecastRun.late` of the result; a replay writes no row version
 _RUN_REVISIONS = ("revision", "withdrawn_revision", "on_time_revision")
@@ -466,7 +334,7 @@ def _moved_from(session: AsyncSession, forecasts: bool, touched: dict[str, Touch
     """What the batch's revisions and memberships named before it: a forecast revised to another
     student, subject or term re-derives the old student × subject in the old window too (the results
     hand over the (old, new) facts); a membership changed to another student re-derives the old
-    student's items (`note_members_before`). Assessments: `_fold_round_reports` returns the old state. `forecasts`:
+    student's items (`note_members_before`). Assessments: `_rounds_touched`. `forecasts`:
     whether the batch has forecast events (else `batch_changes` is not this batch's)."""
     for old, _new in batch_changes(session).forecasts if forecasts else ():  # the results ran on this batch
         if old is not None:
@@ -475,9 +343,22 @@ def _moved_from(session: AsyncSession, forecasts: bool, touched: dict[str, Touch
         touched[organiser].students.add(student)
 
 
+def _rounds_touched(session: AsyncSession, touched: dict[str, Touched]) -> None:
+    """The student × subject of each round an assessment the batch changed named, before and after (the results
+    ran on this batch: `batch_changes`). Its round state is the fact itself — the newest revision, its retraction,
+    place and the time its run was first reported (`results.rules.run_time`); no row of compliance's own per
+    assessment (it was `compliance_round_reports`, migration 0037)."""
+    periods: dict[tuple[str, int], str] = {}  # a batch's thousands of reports name a few rounds
+    for old, new in batch_changes(session).assessments:
+        for fact in (old, new) if old is not None else (new,):
+            key = (fact.school_year, fact.round)
+            period = periods.get(key) or periods.setdefault(key, round_period(*key))
+            touched[fact.organiser_id].pairs[period].add((fact.student_id, fact.subject_code))
+
+
 async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     touched: dict[str, Touched] = defaultdict(Touched)
-    rounds: list[tuple[Any, ...]] = []  # RoundReport's fields, in order
+    assessed = False  # the batch has assessment events
     removed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # entity → (organiser, id)
     assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)
     forecast_periods: set[tuple[str, str]] = set()
@@ -488,11 +369,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         kind = item.event.type
         # the assessments first: thousands per batch, the rest a handful
         if kind in (_PUBLISHED, _RETRACTED):
-            retracted = kind == _RETRACTED
-            rounds.append((  # a RoundReport's fields as a plain tuple (thousands per batch)
-                str(data.assessment_id), data.revision, retracted, data.organiser_id, data.school_unit_code,
-                data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
-                data.retracted_at if retracted else data.published_at))
+            assessed = True  # which: the results' changes (`_rounds_touched`)
         elif kind == CalendarChangedV1.event_type:
             calendar_events.append(data)
         elif kind == OrganisationEntityRemovedV1.event_type:
@@ -516,14 +393,8 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     # by whether the batch has forecasts, seen in the pass above: no pass of its own over the batch
     _moved_from(session, bool(forecast_periods), touched)
     await _fold_forecast_runs(session, runs)
-    # the windows and calendars of the organisers touched so far are read with the round reports (one round trip)
-    read: Windows = ({}, {})
-    periods: dict[tuple[str, int], str] = {}  # a batch's thousands of reports name a few rounds
-    for organiser, student, subject, school_year, round_ in await _fold_round_reports(
-            session, rounds, sorted({*touched, *(r[3] for r in rounds)}), read):
-        period = periods.get((school_year, round_)) or periods.setdefault(
-            (school_year, round_), round_period(school_year, round_))
-        touched[organiser].pairs[period].add((student, subject))
+    if assessed:
+        _rounds_touched(session, touched)
     if removed["membership"]:  # the tombstone keeps the student
         m = memberships.c
         for organiser, student in (await session.execute(select(m.organiser_id, m.student_id).where(
@@ -538,7 +409,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     # inserted again (a small batch used to pay a calendar read and an insert per window)
     # and their calendars in the same statement (this batch's calendar changes are stored already): a batch
     # of results in rounds the calendar sets no deadline for used to read the calendar every time
-    tracked, calendars = await _windows_and_calendars(session, sorted(touched), read)
+    tracked, calendars = await _windows_and_calendars(session, sorted(touched))
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
     # sets a deadline for the round); the new ones opened together and derived whole as a set (`opening`)
     candidates = [WindowKey(WindowKind.forecast, organiser, period) for organiser, period in sorted(forecast_periods)]
@@ -567,7 +438,7 @@ Windows = tuple[dict[str, dict[WindowKey, Window]], dict[str, ReportingCalendar]
 async def _windows_and_calendars(session: AsyncSession, organisers: Sequence[str], read: Windows | None = None
                                  ) -> Windows:
     """`tracked_windows_of` and each organiser's calendar (`calendar_of`), in one statement; those of `read`
-    (read already, with the round reports: `_fold_round_reports`) are not read again."""
+    (read already) are not read again."""
     windows: Windows = read if read is not None else ({}, {})
     missing = [o for o in organisers if o not in windows[1]]
     if missing:
@@ -575,13 +446,12 @@ async def _windows_and_calendars(session: AsyncSession, organisers: Sequence[str
     return windows
 
 
-def _windows_from(rows: Iterable[Sequence[Any]], windows: Windows, text_calendars: bool = False) -> None:
-    """`_WINDOWS_AND_CALENDARS`' rows into `windows` (a calendar as JSON text with `text_calendars`)."""
+def _windows_from(rows: Iterable[Sequence[Any]], windows: Windows) -> None:
+    """`_WINDOWS_AND_CALENDARS`' rows into `windows`."""
     tracked, calendars = windows
     for organiser, calendar, kind, period, opens, deadline, timezone in rows:
         if organiser not in calendars:
             calendars[organiser] = (DEFAULT_CALENDAR if calendar is None
-                                    else ReportingCalendar.model_validate_json(calendar) if text_calendars
                                     else ReportingCalendar.model_validate(calendar))
         if kind is not None:
             tracked.setdefault(organiser, {})[WindowKey(WindowKind(kind), organiser, period)] = Window(
@@ -641,7 +511,7 @@ async def _open(session: AsyncSession, candidates: Sequence[WindowKey], touched:
     await derive_opened(session, [(key, wanted[key]) for key in opened])
 
 
-_ROUNDS_REPORTED = text(f"SELECT DISTINCT organiser_id, school_year, round FROM {compliance_round_reports.name} "
+_ROUNDS_REPORTED = text(f"SELECT DISTINCT organiser_id, school_year, round FROM {assessment_facts.name} "
                         "WHERE organiser_id = ANY(CAST(:organisers AS text[]))")
 #: windows' lists, cells and the windows themselves, cleared: a window re-dated is derived again, one dropped goes
 _CLEAR_WINDOWS = [text(f"DELETE FROM {table.name} t USING unnest(CAST(:organisers AS text[]), CAST(:kinds AS text[]), "

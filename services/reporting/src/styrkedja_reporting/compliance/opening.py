@@ -112,7 +112,7 @@ _DERIVE_OPENED = text(
     "GROUP BY 1, 2, 3, 4, 5 "
     "UNION ALL SELECT w.organiser_id, w.kind, w.period, r.student_id, r.subject_code, "
     "bool_and(CAST((r.received_at AT TIME ZONE w.timezone) AS date) > w.deadline) FROM w "
-    "JOIN compliance_round_reports r ON r.organiser_id = w.organiser_id AND r.school_year = w.school_year "
+    "JOIN assessment_facts r ON r.organiser_id = w.organiser_id AND r.school_year = w.school_year "
     "AND r.round = w.round WHERE w.kind = :round AND r.organiser_id = ANY(CAST(:among AS text[])) "
     "AND NOT r.retracted GROUP BY 1, 2, 3, 4, 5), "
     "items AS (INSERT INTO compliance_items (organiser_id, kind, period, school_unit_code, group_id, subject_code, "

@@ -57,8 +57,9 @@ _REPORT_OF = {
         "AND f.organiser_id = d.o AND f.school_year = w.school_year AND f.term = w.term AND NOT f.withdrawn"),
     WindowKind.assessment_round: (
         "SELECT bool_and(CAST((f.received_at AT TIME ZONE w.tz) AS date) > w.deadline) AS late "
-        "FROM compliance_round_reports f WHERE f.organiser_id = d.o AND f.school_year = w.school_year "
-        "AND f.round = w.round AND f.student_id = d.st AND f.subject_code = d.s AND NOT f.retracted"),
+        "FROM assessment_facts f WHERE f.student_id = d.st AND f.subject_code = d.s AND f.organiser_id = d.o "
+        "AND f.school_year = w.school_year "
+        "AND f.round = w.round AND NOT f.retracted"),
 }
 #: a lateral lookup kept a lookup per key: a plain subquery is pulled up into the join, which (nested loops off) then
 #: hashed the whole table — every stored item or membership, for a batch of a few keys

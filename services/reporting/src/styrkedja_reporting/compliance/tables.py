@@ -71,25 +71,10 @@ compliance_cells = Table(
 )
 
 
-# Assessment rounds with a deadline: per assessment, its newest revision and the time its current
-# run was first reported (`rules.fold_round_report`) — what lateness is judged by. Kept by
-# compliance itself (the result facts carry no publication time).
-compliance_round_reports = Table(
-    "compliance_round_reports", metadata,
-    # an assessment is its organiser's (`results.tables.fact_table`): keyed by (id, organiser), migration 0027
-    Column("assessment_id", String(36), primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("retracted", Boolean, nullable=False),
-    Column("organiser_id", String(16), primary_key=True),
-    Column("school_unit_code", String(8), nullable=False),
-    Column("group_id", String(64), nullable=False),
-    Column("student_id", String(64), nullable=False),
-    Column("subject_code", String(16), nullable=False),
-    Column("school_year", String(7), nullable=False),
-    Column("round", Integer, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Index("ix_compliance_round_reports_student", "organiser_id", "school_year", "round", "student_id"),
-)
+# Assessment rounds with a deadline: per assessment, its newest revision and the time its current run was first
+# reported — what lateness is judged by — are the fact's own (`results.tables.assessment_facts`, its `received_at`:
+# `results.rules.run_time`, compliance's `rules.fold_round_report` rule). Compliance kept them in a table of its own
+# until migration 0037 (`compliance_round_reports`: a second row per assessment, rounds33).
 
 # Forecasts: per forecast, its newest revision, the newest withdrawing it and the newest submitted on time (by the
 # forecast service's own flag) — `rules.ForecastRun`, three maxima folded in any order — and whether its current run

@@ -34,7 +34,7 @@ final state once instead:
 9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
    `support.rules.below_pass_cells` in SQL);
 10. compliance by set statements from the final directory and facts and the staged fact events
-   (`rebuild.compliance`: calendars, round reports folded in SQL, windows, every window derived whole
+   (`rebuild.compliance`: calendars, the assessments' run times folded in SQL with the facts, windows, every window derived whole
    by compliance's own statement);
 11. freshness per topic, every applied event id; the jobs 4–11 and each deferred index run side by side on
     `connections` connections, each in a transaction of its own (`Rebuilder._run_jobs`: a free connection takes the
@@ -105,7 +105,14 @@ from ..support import handlers as support
 from ..support.tables import BELOW_PASS
 from . import explain
 from .below_pass import rebuild_below_pass
-from .compliance import CALENDAR_TYPE, rebuild_compliance
+from .compliance import (
+    CALENDAR_TYPE,
+    counted_params,
+    counted_sql,
+    counted_table,
+    rebuild_compliance,
+    run_times_sql,
+)
 
 #: Not derived from the log: kept by a rebuild.
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "directory_idempotency_keys",
@@ -505,7 +512,7 @@ def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest
                       _tstz(d.published_at), d.assessment_id.hex, str(d.revision), "f", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, str(d.gender), str(d.year), d.subject_code,
                       str(d.kind), str(d.scale), d.value, str(d.school_year), str(d.term), str(d.round),
-                      d.assessed_on.isoformat()))
+                      d.assessed_on.isoformat(), _tstz(d.published_at)))
 
 
 def _direct_retraction(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
@@ -513,7 +520,7 @@ def _direct_retraction(seq: int, e: Any, topic: str, part: int, off: int, digest
     return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
                       _tstz(d.retracted_at), d.assessment_id.hex, str(d.revision), "t", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, "unknown", "0", d.subject_code, "", "", "",
-                      str(d.school_year), str(d.term), str(d.round), "\\N"))
+                      str(d.school_year), str(d.term), str(d.round), "\\N", _tstz(d.retracted_at)))
 
 
 def _direct_forecast(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
@@ -1020,7 +1027,7 @@ class Rebuilder:
                      **{figure_tables.TABLES[name].table.name: f"figures.{MADE_WITH.get(name, name)}"
                         for name in figure_tables.REBUILT},
                      "compliance_items": "compliance", "compliance_cells": "compliance",
-                     "compliance_round_reports": "compliance", BELOW_PASS.table.name: "below_pass",
+                     BELOW_PASS.table.name: "below_pass",
                      APPLIED: "bookkeeping"}
         later = [*self.deferred, *(i for i in self.indexes if i.table == BELOW_PASS.table.name and i not in self.deferred)]
         by_table: dict[str, list[_Index]] = {}
@@ -1206,10 +1213,28 @@ class Rebuilder:
         # order one organiser's rows lay on nearly every page of the heap (bench/README.md sql30, order31). The
         # same rows: DISTINCT ON takes the same key in either order.
         key = f"organiser_id, {quoted(store.fact_fields[0])}"
-        await session.execute(text(
-            f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
-            f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"))
+        if store is ASSESSMENTS:
+            # an assessment's `received_at` is its run's first time (`results.rules.run_time`), from its counted events
+            # in log order (`rebuild.compliance.counted_sql`, which compliance's job reads after): a revised published
+            # one's the earliest of its run's (`run_times_sql`), any other's its own — in the one insert, the rows in
+            # the organiser's order (an update after would move the revised ones to the heap's end)
+            counted = counted_table(self.tracked)
+            await explain.execute(session, "compliance.counted", f"CREATE UNLOGGED TABLE {counted} WITH ({QUIET_AUTOVACUUM}) AS "
+                                  f"{counted_sql(self.tracked, self.dups)}", counted_params())
+            values = ", ".join(quoted(f) for f in store.fact_fields[:-1])
+            assert store.fact_fields[-1] == "received_at"
+            await explain.execute(session, "facts.assessment_facts", (
+                f"INSERT INTO {store.facts.name} ({cols}) WITH rt AS MATERIALIZED ({run_times_sql(counted)}) "
+                f"SELECT DISTINCT ON ({key}) {values}, CASE WHEN retracted OR rt.run_at IS NULL THEN received_at "
+                f"ELSE rt.run_at END FROM {self.staging[name]} s LEFT JOIN rt ON rt.r_id = s.assessment_id "
+                "AND rt.r_organiser = s.organiser_id "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
+                f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"))
+        else:
+            await session.execute(text(
+                f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
+                f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"))
         await session.execute(text(f"ANALYZE {store.facts.name}"))
 
     async def _freshness(self, session: AsyncSession, left_out: list[Claim]) -> None:
@@ -1323,8 +1348,7 @@ QUIET_AUTOVACUUM = "autovacuum_enabled = false"
 #: are dropped in the rebuild's transaction and built again after the load, one sort each, instead of maintained
 #: row by row (at 62k events figure_students' 124,000 rows took 1.4 s to insert, its SELECT 0.1 s)
 DEFERRED_INDEXES = ("assessment_facts", "forecast_facts", "assessment_aggregates", "forecast_aggregates",
-                    "figure_pass", "figure_students", "compliance_items", "compliance_cells",
-                    "compliance_round_reports")
+                    "figure_pass", "figure_students", "compliance_items", "compliance_cells")
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ What the incremental apply leaves (`compliance.handlers`), written once from the
 
 * `compliance_calendars`: each organiser's newest calendar revision, the greater calendar (jsonb order) among
   equal ones (the handler's `calendar_upsert`, the same statement);
-* `compliance_round_reports`: each assessment's `rules.fold_round_report` over its events in log order,
-  set-wise — an event counts when its revision is not below any earlier one of the assessment (one of the same
-  revision is a twin, decided by content: `rules.round_tie_order`); the state is its newest revision's, retracted
-  when a retraction has it (the greatest retraction's own place and time), else the greatest publication's place
-  and the earliest time of the last run (the publications above the newest retracted revision);
+* the assessment facts' `received_at` (`results.rules.run_time`: `rules.fold_round_report`'s time) over each
+  assessment's events in log order, set-wise — an event counts when its revision is not below any earlier one of
+  the assessment; the facts (`bulk._facts`) hold their newest event's own time, the fold's for a retracted one
+  (the retraction's own) and one of a single counted event; a published one's is the earliest time of its last
+  run (the counted publications above the newest retracted revision) — taken by the facts' insert
+  (`run_times_sql`, `bulk._facts`: the facts are written once, in the organiser's order);
 * `compliance_forecast_runs`: each forecast's `rules.fold_forecast_run` over its events, set-wise
   (`_forecast_runs_sql`): the greatest revision, withdrawn revision and on-time revision — maxima, any order;
 * `compliance_assignment_scope`: each teaching assignment's group × subject as the directory holds it now;
@@ -47,7 +48,6 @@ from ..compliance.tables import (
     compliance_assignment_scope,
     compliance_calendars,
     compliance_forecast_runs,
-    compliance_round_reports,
     compliance_windows,
 )
 from . import explain
@@ -55,11 +55,10 @@ from . import explain
 CALENDAR_TYPE = CalendarChangedV1.event_type
 _PUBLISHED, _RETRACTED = AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type
 _FORECAST_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type)
-_ROUND_COLUMNS = tuple(c.name for c in compliance_round_reports.columns)
 _PLACE = ("organiser_id", "school_unit_code", "group_id", "student_id", "subject_code", "school_year", "round")
 
 
-def _counted_sql(tracked: str, dups: str) -> str:
+def counted_sql(tracked: str, dups: str) -> str:
     """The claimed assessment events that count for their assessment's state (`fold_round_report`: a revision not
     below any earlier one in log order — one of the same revision is its twin, decided by content), with their rank
     and whether they are their assessment's last. An assessment is its id within its organiser
@@ -75,38 +74,30 @@ def _counted_sql(tracked: str, dups: str) -> str:
         "FROM ev WHERE before IS NULL OR revision >= before WINDOW w AS (PARTITION BY fact_id, organiser_id ORDER BY seq)")
 
 
-#: `rules.round_tie_order` descending: the greatest report of one assessment and revision first (text by code point)
-_TIE_DESC = ", ".join([*(f'{c} COLLATE "C" DESC' for c in _PLACE[1:-1]), "round DESC", "at DESC"])
+def counted_table(tracked: str) -> str:
+    """The counted assessment events' table (`counted_sql`): made by the facts' job (`bulk._facts`, their run times),
+    read and dropped by compliance's (its rounds)."""
+    return f"{tracked}_counted"  # unlogged, made and dropped in the rebuild
 
 
-def _round_reports_sql(counted: str) -> str:
-    """Each assessment's state from its counted events (`rules.fold_round_report` set-wise). One counted event
-    (`n = 1 AND last`: most assessments, never revised) is its state as it is — its revision, retraction, place and
-    time (the fold of one event) —, read in the counted table's order (the assessment's, so the key's index is built
-    from a sorted heap). The others, per assessment (`k`): the newest revision; retracted when a retraction has it
-    (a retraction wins its revision's tie); the place of the greatest event of the newest revision of that kind
-    (`rules.round_tie_order`: the greatest retraction's own place and time, else the greatest publication's place);
-    a publication's time the earliest of its run's — the publications above the newest retracted revision.
-    Twins of one revision (a producer keying one organiser in two spellings, on two partitions) come out the same
-    in either order, as the live fold decides them."""
-    place = ", ".join(f"p.{c}" for c in _PLACE)
+def run_times_sql(counted: str) -> str:
+    """Each revised assessment's run time (`results.rules.run_time` set-wise, `rules.fold_round_report`'s time), as
+    (r_id, r_organiser, run_at): the earliest of the counted publications above the newest counted retracted revision.
+    Only assessments of more than one counted event (most have one: its own time is the fold's, as a retraction's is);
+    the facts' insert takes it for a published fact (`bulk._facts`)."""
     return (
-        f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
         f"WITH m AS MATERIALIZED (SELECT * FROM {counted} WHERE NOT (n = 1 AND last)), "
-        "k AS (SELECT assessment_id, organiser_id, max(revision) AS revision, "
-        "max(revision) FILTER (WHERE retracted) AS retracted_revision FROM m GROUP BY assessment_id, organiser_id), "
-        "s AS (SELECT k.assessment_id, k.organiser_id, k.revision, "
-        "coalesce(k.retracted_revision = k.revision, false) AS retracted, min(m.at) FILTER (WHERE NOT m.retracted "
-        "AND (k.retracted_revision IS NULL OR m.revision > k.retracted_revision)) AS run_at FROM k "
-        "JOIN m ON m.assessment_id = k.assessment_id AND m.organiser_id = k.organiser_id "
-        "GROUP BY k.assessment_id, k.organiser_id, k.revision, k.retracted_revision), "
-        "p AS (SELECT DISTINCT ON (m.assessment_id, m.organiser_id) m.* FROM m JOIN s "
-        "ON s.assessment_id = m.assessment_id AND s.organiser_id = m.organiser_id AND m.revision = s.revision "
-        f"AND m.retracted = s.retracted ORDER BY m.assessment_id, m.organiser_id, {_TIE_DESC}) "
-        f"SELECT assessment_id, revision, retracted, {', '.join(_PLACE)}, at FROM {counted} WHERE n = 1 AND last "
-        f"UNION ALL SELECT s.assessment_id, s.revision, s.retracted, {place}, "
-        "CASE WHEN s.retracted THEN p.at ELSE s.run_at END FROM s "
-        "JOIN p ON p.assessment_id = s.assessment_id AND p.organiser_id = s.organiser_id")
+        "k AS (SELECT fact_id, organiser_id, max(revision) FILTER (WHERE retracted) AS retracted_revision "
+        "FROM m GROUP BY fact_id, organiser_id) "
+        "SELECT k.fact_id AS r_id, k.organiser_id AS r_organiser, min(m.at) AS run_at FROM k "
+        "JOIN m ON m.fact_id = k.fact_id AND m.organiser_id = k.organiser_id "
+        "WHERE NOT m.retracted AND (k.retracted_revision IS NULL OR m.revision > k.retracted_revision) "
+        "GROUP BY k.fact_id, k.organiser_id")
+
+
+def counted_params() -> dict[str, str]:
+    """`counted_sql`'s parameters."""
+    return {"published": _PUBLISHED, "retracted": _RETRACTED}
 
 
 def _forecast_runs_sql(forecasts: str, dups: str) -> str:
@@ -133,7 +124,6 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str, 
     compliance's view of every fact event, `dups`: the later deliveries to leave out); `calendar_events`: the claimed
     calendar events, a batch at a time (only each organiser's newest are kept). Returns how many windows were
     derived."""
-    params = {"published": _PUBLISHED, "retracted": _RETRACTED}
     newest: dict[str, list[Any]] = {}
 
     async def fold(batch: Sequence[Delivered]) -> None:
@@ -155,10 +145,7 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str, 
         for tied in newest.values():  # a handful at most: one organiser's calendars of one revision
             for data in tied[1:]:
                 await session.execute(calendar_upsert(data))
-    counted = f"{tracked}_counted"  # unlogged, made and dropped in the rebuild's transaction
-    await explain.execute(session, "compliance.counted",
-                          f"CREATE UNLOGGED TABLE {counted} AS {_counted_sql(tracked, dups)}", params)
-    await explain.execute(session, "compliance.round_reports", _round_reports_sql(counted))
+    counted = counted_table(tracked)  # made with the facts (`bulk._facts`: their run times)
     await explain.execute(session, "compliance.forecast_runs", _forecast_runs_sql(forecasts, dups))
     a = "directory_teaching_assignments"
     cols = ("organiser_id", "assignment_id", "school_unit_code", "group_id", "subject_code")
@@ -230,7 +217,7 @@ _ITEMS = (
     "WHERE NOT f.withdrawn "
     "GROUP BY 1, 2, 3, 4, 5 "
     "UNION ALL SELECT r.organiser_id, CAST(:round AS text), w.period, r.student_id, r.subject_code, "
-    "bool_and(CAST((r.received_at AT TIME ZONE w.timezone) AS date) > w.deadline) FROM compliance_round_reports r "
+    "bool_and(CAST((r.received_at AT TIME ZONE w.timezone) AS date) > w.deadline) FROM assessment_facts r "
     "JOIN w ON w.kind = :round AND w.organiser_id = r.organiser_id AND w.period = r.school_year || ':' || 'R' || r.round "
     "WHERE NOT r.retracted GROUP BY 1, 2, 3, 4, 5) "
     "SELECT r.organiser_id, r.kind, r.period, r.school_unit_code, r.group_id, s.subject_code, r.student_id, "

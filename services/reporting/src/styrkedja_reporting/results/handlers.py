@@ -51,13 +51,13 @@ _new_forecast = fact_maker(ForecastFact)
 def _assessment(d: Any) -> AssessmentFact:
     return _new_assessment(d.assessment_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
                           d.student_id, str(d.gender), d.year, d.subject_code, str(d.kind), str(d.scale), d.value,
-                          str(d.school_year), str(d.term), d.round, d.assessed_on)
+                          str(d.school_year), str(d.term), d.round, d.assessed_on, d.published_at)
 
 
 def _retraction(d: Any) -> AssessmentFact:
     return AssessmentFact(d.assessment_id, d.revision, True, d.organiser_id, d.school_unit_code, d.group_id,
                           d.student_id, "unknown", 0, d.subject_code, "", "", "", str(d.school_year), str(d.term),
-                          d.round)
+                          d.round, None, d.retracted_at)
 
 
 def _forecast(d: Any) -> ForecastFact:

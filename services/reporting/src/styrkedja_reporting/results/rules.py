@@ -4,8 +4,8 @@ A *fact* is the current state of one assessment or forecast as far as reporting 
 Events are folded into facts by revision: the event with the highest revision wins whatever
 order events arrive in, and a retraction/withdrawal is a revision that removes the fact's
 contribution. So applying the same events in any order, any number of times, gives the same
-facts — and the aggregates are kept as the sum of the facts' contributions, per level of the
-governance chain (styrkedjan): student → group → school unit → area (verksamhetsområde) →
+facts (but an assessment's `received_at`: the first time of its current run, as the log has it, `fold`) — and
+the aggregates are kept as the sum of the facts' contributions, per level of the governance chain (styrkedjan): student → group → school unit → area (verksamhetsområde) →
 organiser (huvudman) → nation (the student level is read from the facts and the nation level from
 the organiser level's cells, see MATERIALISED).
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -70,6 +70,10 @@ class AssessmentFact:
     # the day the result was set (freshness, forecast against outcome); None for a retraction
     # and for facts stored before the figures existed (a rebuild fills it in)
     assessed_on: date | None = None
+    # when the current run was first reported (compliance's lateness in a round, `fold`): a publication's
+    # `published_at` and the earliest of its run's, a retraction's own `retracted_at` — migration 0037 (it was
+    # compliance's own table, a second row per assessment)
+    received_at: datetime | None = None
 
     @property
     def reaches_pass(self) -> bool:
@@ -196,12 +200,33 @@ def fold(current: Any, incoming: Any) -> Any:
     producer at fault, and across partitions: a producer keying one organiser's records under two spellings of its
     id (`2120001234` and `212000-1234`, which `topics.key_mismatch` lets through as the same organiser) puts them on
     two partitions, which the live consumer and the rebuild each interleave as they come. The first in arrival
-    order won before: the live figures and a rebuild's (`rebuild.bulk._facts`, the same order in SQL) could differ."""
-    if current is None or incoming.revision > current.revision:
+    order won before: the live figures and a rebuild's (`rebuild.bulk._facts`, the same order in SQL) could differ.
+
+    An assessment's `received_at` alone follows its run (`run_time`), as compliance's round reports did: it depends
+    on which revisions came before (the log's order), not on the content alone."""
+    if current is None:
         return incoming
+    if incoming.revision > current.revision:
+        return run_time(current, incoming, incoming)
     if incoming.revision < current.revision or incoming == current:
         return current
-    return incoming if tie_order(incoming) > tie_order(current) else current
+    return run_time(current, incoming, incoming if tie_order(incoming) > tie_order(current) else current)
+
+
+def run_time(current: Any, incoming: Any, folded: Any) -> Any:
+    """`folded` (what `fold` decided of `current` and `incoming`: the newer, or the tie's winner) with the time its run
+    was first reported (`compliance.rules.fold_round_report`): a publication continuing a publication's run — a newer
+    revision, or a twin of the same — keeps the run's earliest time (a correction after the deadline of an on-time
+    assessment stays on time); a retraction ends the run and keeps its own time, as does a publication after one (a
+    new run). Forecasts have no such time (their run is `compliance_forecast_runs`)."""
+    if type(folded) is not AssessmentFact or folded.retracted or current.retracted or incoming.retracted:
+        return folded
+    times = [t for t in (current.received_at, incoming.received_at) if t is not None]
+    earliest = min(times) if times else None
+    if earliest == folded.received_at:
+        return folded
+    made = replace(folded, received_at=earliest)
+    return current if made == current else made  # a twin of the state, later in time: the state as it is
 
 
 def tie_order(fact: Any) -> tuple[tuple[int, Any], ...]:

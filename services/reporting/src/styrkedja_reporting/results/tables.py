@@ -41,6 +41,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    DateTime,
     Index,
     Integer,
     MetaData,
@@ -113,6 +114,10 @@ assessment_facts = fact_table(
     required_str("school_year", 7), required_str("term", 2),
     Column("round", Integer, nullable=False),
     Column("assessed_on", Date),
+    # when its current run was first reported (`rules.run_time`): compliance's lateness in a round, read with the
+    # rest of the fact (migration 0037: it was a second row per assessment, `compliance_round_reports`); NULL only
+    # for a fact that had no round report then (counted in no round's list, as before)
+    Column("received_at", DateTime(timezone=True)),
 )
 # One student's results in a subject, newest last (`support.rules.newest_first`, the order of `support.linked`'s
 # newest-result read: school year in the "C" collation, VT after HT, round, a term grade over another kind, id):
