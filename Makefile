@@ -22,11 +22,12 @@ $(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml
 	@$(BIN)/python -m pip install --quiet --no-deps -r requirements/local.txt
 	@echo "==> dashboard assets from npm (package-lock.json; served by the dashboard itself, never a CDN)"
 	@cd $(DASHBOARD) && npm ci --no-audit --no-fund --silent && npm run --silent build
-	@# the browser tests drive Debian's Chromium (Playwright's own browser download cannot work here)
+	@# the browser tests drive Debian's Chromium (Playwright's own browser download cannot work here); the lock
+	@# timeout waits for another apt (a second checkout installing at the same time) instead of failing
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "==> installing chromium from Debian for the browser tests"; \
-	    apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null); \
+	    apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium >/dev/null || (apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium >/dev/null); \
 	  else echo "==> /usr/bin/chromium missing and not root: the browser tests will be skipped"; fi; \
 	fi
 	@touch $(STAMP)
