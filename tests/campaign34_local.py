@@ -738,6 +738,15 @@ def raw_cases(host: str, token: str, post: str) -> list[tuple[str, bytes]]:
          + b"Content-Length: 99999999999999999999\r\n" + close + b"\r\n{}"),
         ("UTF-8 in a header value", b"GET /healthz HTTP/1.1\r\n" + h + b"X-A: \xc3\xa5\xed\xa0\x80\r\n" + close
          + b"\r\n"),
+        ("a websocket upgrade with a token", b"GET " + p + b" HTTP/1.1\r\n" + h + auth + b"Upgrade: websocket\r\n"
+         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+        ("a websocket upgrade of the probe", b"GET /healthz HTTP/1.1\r\n" + h + b"Upgrade: websocket\r\n"
+         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+        ("a websocket upgrade, version 99", b"GET /healthz HTTP/1.1\r\n" + h + auth + b"Upgrade: websocket\r\n"
+         b"Connection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 99\r\n\r\n"),
+        ("h2c upgrade", b"GET /healthz HTTP/1.1\r\n" + h + b"Upgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+         b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n" + close + b"\r\n"),
+        ("the HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
         ("an authorization of raw bytes", b"GET " + p + b" HTTP/1.1\r\n" + h + b"Authorization: Bearer \xff\xfe\r\n"
          + close + b"\r\n"),
     ]
