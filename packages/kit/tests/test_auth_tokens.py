@@ -5,6 +5,7 @@ rules give 403, the probes stay open, and every response is hardened."""
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import httpx
 import pytest
@@ -544,3 +545,29 @@ async def test_an_allowed_origins_browser_may_read_the_headers_an_answer_is_acte
         exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
         assert {header, "retry-after", "content-disposition", "etag"} <= exposed, response.headers
         assert header in response.headers
+
+
+@pytest.mark.parametrize(("claims", "refused"), [
+    (b'{"sub": "\\u00e5sa", "name": "\\ud83d\\ude00"}', None),  # escapes of letters and of a surrogate pair: fine
+    (b'{"sub": "a", "sub": "b"}', "a key is given twice"),
+    (b'{"sub": {"a": 1, "a": 2}}', "a key is given twice"),  # at any depth
+    (b'{"sub": "\\ud800"}', "not a JSON object in UTF-8"),
+    (b'\xef\xbb\xbf{"sub": "a"}', "not a JSON object in UTF-8"),
+    ('{"sub": "a"}'.encode("utf-16"), "not a JSON object in UTF-8"),
+    (b'{"sub": "\xed\xa0\x80"}', "not a JSON object in UTF-8"),  # a surrogate encoded as UTF-8 bytes
+])
+def test_a_tokens_json_is_read_one_way_only(claims, refused):
+    """Round 34 (`_one_reading`, after the signature): PyJWT took each refused one, a key named twice by its last."""
+    from styrkedja_kit.auth.tokens import _one_reading
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(b'{"alg": "ES256", "kid": "k"}')
+    token = f"{header}.{b64(claims)}.c2ln"
+    if refused is None:
+        _one_reading(token)
+        return
+    with pytest.raises(InvalidToken, match=refused) as caught:
+        _one_reading(token)
+    assert caught.value.description.startswith("claims: ")

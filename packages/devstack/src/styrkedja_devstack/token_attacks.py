@@ -43,6 +43,17 @@ def attack_authorizations(issuer: DevIssuer, *, organisers: Iterable[str] = ("29
     none_head = b64(json.dumps({"alg": "none", "typ": "JWT", "kid": minter.kid}).encode())
     rs_head = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": minter.kid}).encode())
     tampered = b64(json.dumps({**claims, "organisers": [*orgs, "0000"]}).encode())
+    es256 = jwt.get_algorithm_by_name("ES256")
+    es_head = {"alg": "ES256", "typ": "JWT", "kid": minter.kid}
+
+    def signed(payload: bytes, head: bytes | None = None) -> str:
+        """Signed by the issuer's own key over JSON written by hand: what PyJWT reads, but not as every reader."""
+        signing = f"{b64(head or json.dumps(es_head).encode())}.{b64(payload)}"
+        return f"Bearer {signing}.{b64(es256.sign(signing.encode(), minter.key))}"
+
+    plain = json.dumps(claims)
+    # each key once, the same values: only the spelling is the attack (round 34)
+    twice = plain[:-1] + ", " + json.dumps("roles") + ": " + json.dumps(claims["roles"]) + "}"
     return {
         "missing": None,
         "not bearer": f"Basic {b64(b'user:password')}",
@@ -68,4 +79,12 @@ def attack_authorizations(issuer: DevIssuer, *, organisers: Iterable[str] = ("29
         # an organiser "2999\n" passed a pattern ending in `$`; a client that is a list was read as no client
         "scope claim ending in a newline": "Bearer " + issuer.mint(roles=everything, organisers=[o + "\n" for o in orgs]),
         "client claim not a string": "Bearer " + issuer.mint(roles=everything, organisers=orgs, extra={"azp": ["web"]}),
+        # validly signed JSON that readers read differently (round 34): a claim named twice (PyJWT takes the last, a
+        # gateway may take the first), not UTF-8, a BOM, a lone surrogate, the header's key twice
+        "a claim given twice": signed(twice.encode()),
+        "claims with a byte-order mark": signed(b"\xef\xbb\xbf" + plain.encode()),
+        "claims in UTF-16": signed(plain.encode("utf-16")),
+        "a lone surrogate in a claim": signed((plain[:-1] + ', "name": "\\ud800"}').encode()),
+        "a header key given twice": signed(plain.encode(), (json.dumps(es_head)[:-1] + ', "kid": '
+                                                            + json.dumps(minter.kid) + "}").encode()),
     }
