@@ -60,7 +60,7 @@ import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -893,7 +893,7 @@ TWICE = "{path}: stated again at {other} with another endDate (one group, person
 
 
 def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan,
-               persons_deleted: Collection[str] = ()) -> dict[str, list[Member]]:
+               persons_deleted: Collection[str] = (), *, persons_unread: bool = False) -> dict[str, list[Member]]:
     """Each group's memberships, wherever the specification lets a server state them: on the group
     (`groupMemberships`) or on its persons (`_embedded.groupMemberships` as `/persons?expand=groupMemberships`
     gives them, or `groupMemberships` on the person). The rule where they differ: **the most specific whole list
@@ -905,7 +905,8 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan,
     stated again alike it is read once, with another end both are refused (`TWICE`). A person's membership without
     its group is refused naming the person; one of a group not served is not read (counted). A person
     /deletedEntities names (`persons_deleted`) is a member of none, whatever a list still states (`plan`: deleted
-    wins; counted in `out.listed_deleted`, its id not said)."""
+    wins; counted in `out.listed_deleted`, its id not said). `persons_unread`: a person, or a membership it states, was
+    refused as it was read: no group's members are known from persons (`members_unknown`)."""
     if persons_deleted:
         served = len(persons)
         persons = [p for p in persons if p.id not in persons_deleted]
@@ -914,7 +915,7 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan,
     groups_by_id = {g.id: g for g in groups}
     held = Shared()  # a person's Ref once however many groups it is in
     stated = {p.id: p.stated_memberships() for p in persons}
-    every_person_states = bool(persons) and all(lists is not None for lists in stated.values())
+    every_person_states = bool(persons) and not persons_unread and all(lists is not None for lists in stated.values())
     from_persons: dict[str, list[Member]] = {}
     for person in persons:
         lists = stated[person.id]
@@ -1041,11 +1042,23 @@ def _not_deleted(out: Plan, entity: str, items: Sequence[S], deleted: Collection
 def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties: Sequence[Duty],
          activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
          now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None,
-         deleted: Collection[str] = (), persons_deleted: Collection[str] = ()) -> Plan:
+         deleted: Collection[str] = (), persons_deleted: Collection[str] = (),
+         read_refused: Mapping[tuple[str, str], str] | None = None,
+         entry_faults: Mapping[tuple[str, str], Sequence[str]] | None = None) -> Plan:
     """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`); `deleted`: the ids
-    /deletedEntities names (an incremental run), `persons_deleted` the persons' of them."""
+    /deletedEntities names (an incremental run), `persons_deleted` the persons' of them. `read_refused`: (entity, id) →
+    why an item was refused as it was read (`models.Shared.refused`: not among the items given), `entry_faults`:
+    (entity, id) → its entries refused so (`models.Shared.faults`): each refused here on its own, the rest planned."""
     deleted = set(deleted)
     out = Plan(now=now)
+    # an item that broke the specification on its own (its id read): refused, so that a full import keeps what came of
+    # it (`moves.kept_back`); what names it says it was refused rather than "not known"
+    unread: dict[str, set[str]] = {}
+    for (entity, ident), reason in (read_refused or {}).items():
+        if ident not in deleted and ident not in persons_deleted:
+            out.refused.append(Refused(entity, ident, reason))
+            unread.setdefault(entity, set()).add(ident)
+    faults = entry_faults or {}
     # deleted wins over listed: SS 12000 ids are UUIDs never given again, a deletion is final, and /deletedEntities
     # is the server's record of it — a list still holding the item is the server's lag (servers differ in how soon a
     # deletion leaves the lists), not the item come back. Sent, the item was removed right after by its id, but what
@@ -1060,7 +1073,15 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     groups = _case_apart(out, "groups", groups)
     duties = _case_apart(out, "duties", duties)
     activities = _case_apart(out, "activities", activities)
-    members = members_of(groups, persons, out, persons_deleted)
+    # a person refused, or one of its memberships: what it states of its groups is not known whole, so neither is a
+    # list of members made of what persons state (`members_unknown`: nothing of it removed)
+    for stating in persons:
+        for fault in faults.get(("persons", stating.id), ()) if stating.id not in persons_deleted else ():
+            out.refused.append(Refused("persons", stating.id, fault))
+    persons_unread = bool(unread.get("persons")) or any(
+        not fault.startswith("enrolments") for (entity, _), said in faults.items() if entity == "persons"
+        for fault in said)
+    members = members_of(groups, persons, out, persons_deleted, persons_unread=persons_unread)
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
@@ -1334,6 +1355,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
+        # an entry of its groupMemberships that could not be read: whose it is, and so which membership, is not known
+        # — the group is refused with it (sent with its other members, nothing of it removed: `moves.kept_back`), as a
+        # list of entries a server wrote all wrong would else read as a group of no members
+        for fault in faults.get(("groups", group.id), ()):
+            out.refused.append(Refused("groups", group.id, fault))
         out.refused_memberships.update(_membership_id(group, person, start, naive_zone)
                                        for person, start in out.clashed.get(group.id, ()))
         kind = (group.group_type or "").strip()
@@ -1375,6 +1401,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if where is None and duty.duty_at.id in deleted:
             out.left_out.append(Refused("duties", duty.id, ORGANISATION_DELETED.format(field="dutyAt",
                                                                                        at=duty.duty_at.id)))
+            continue
+        if where is None and duty.duty_at.id in unread.get("organisations", ()):
+            out.under_refused.append(Refused("duties", duty.id, f"{ORGANISATION_REFUSED} ({duty.duty_at.id})"))
             continue
         if where is None or not kind:
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
@@ -1434,13 +1463,24 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     # (Skolverket's reference API has no /syllabuses) is said as such by the command, its assignments sent
     served_syllabuses = {s.id for s in syllabuses}
     staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
-    groups_read = {g.id for g in groups}
+    groups_read = {g.id for g in groups} | unread.get("groups", set())
     duties_read = {d.id for d in duties}
+    refused_duty_said: set[tuple[str, int]] = set()  # (activity, teacher entry) said to name a refused duty
     for activity in activities:
         kind = nfc(activity.activity_type or "").strip()
         if kind.casefold() in NOT_TEACHING:
             if activity.teachers and activity.groups:  # (one of no teacher or no group makes none anyway)
                 out.left_out.append(Refused("activities", activity.id, NOT_TEACHING_RULE.format(kind=kind)))
+            continue
+        # an entry of its groups or teachers that could not be read: refused (nothing of the activity removed), the
+        # teaching of the others sent
+        for fault in faults.get(("activities", activity.id), ()):
+            out.refused.append(Refused("activities", activity.id, fault))
+        if activity.syllabus is not None and activity.syllabus.id in unread.get("syllabuses", ()):
+            # its subject is not known (sent without it, the subject reporting holds would be overwritten with none)
+            if activity.teachers and activity.groups:
+                out.refused.append(Refused("activities", activity.id,
+                                           f"syllabus: syllabus {activity.syllabus.id} was refused"))
             continue
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         unknown_syllabus = (activity.syllabus is not None and bool(served_syllabuses)
@@ -1481,6 +1521,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 if person is None and teacher.duty.id in deleted and teacher.duty.id not in duties_read:
                     out.left_out.append(Refused("activities", activity.id, DUTY_DELETED_TAUGHT.format(
                         n=n, duty=teacher.duty.id)))
+                    continue
+                if person is None and teacher.duty.id in unread.get("duties", ()):
+                    if (activity.id, n) not in refused_duty_said:  # (once an entry, however many groups it teaches)
+                        refused_duty_said.add((activity.id, n))
+                        out.refused.append(Refused("activities", activity.id,
+                                                   f"teachers[{n}].duty: duty {teacher.duty.id} was refused"))
                     continue
                 if person is None:
                     out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
