@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from test_ss12000_servers import Reporting, dump, row, run
-from test_ss12000_spec import ACTIVITY, DUTY, GROUP, HUV, STUDENT, SU, TEACHER, ZONE, SpecServer
+from test_ss12000_spec import ACTIVITY, DUTY, GROUP, HUV, SINCE, STUDENT, SU, TEACHER, ZONE, SpecServer
 
 from ss12000_fixtures import GROUP as F_GROUP
 from ss12000_fixtures import HUV as F_HUV
@@ -288,3 +288,54 @@ def test_only_organiser_marks_a_refusal_no_organiser_can_be_told_of_as_of_the_wh
     _, whole = run(monkeypatch, args, None, Reporting())
     assert "refused persons p1: enrolments[0].enroledAt: Field required" in whole
     assert "(of the whole source" not in whole, whole
+
+
+def test_many_entries_of_one_item_refused_are_said_ten_and_counted() -> None:
+    """A group whose every entry a server wrote wrong (a list of ids instead of objects): ten said, the rest counted,
+    the group refused once per line said — not a line per entry."""
+    group = {**GROUP, "groupMemberships": [STUDENT] * 25}
+    the_plan, _ = read_and_plan(SpecServer(source() | {"groups": [group]}).source(), since=None, naive_zone=ZONE)
+    said = [r.reason for r in the_plan.refused if r.entity == "groups"]
+    assert said == [f"groupMemberships[{n}]: must be a JSON object, not a string" for n in range(10)] + [
+        "15 more entries refused so (the first 10 said)"]
+    assert G in kept_back(the_plan)  # nothing of it removed: its members are not known
+
+
+def test_what_hangs_under_an_organisation_refused_as_read_is_left_out_under_it_not_moved() -> None:
+    """An area refused as it was read (its `meta` a number): a school unit below it was refused as having no Huvudman
+    above it — or, with --organiser, sent straight under the organiser, out of its area. Now left out under the
+    refused area, what hangs under it too, all of it kept."""
+    area = {"id": "va", "displayName": "Område", "organisationType": "Verksamhetsområde",
+            "parentOrganisation": {"id": HUV["id"]}, "meta": 5}
+    served = source() | {"organisations": [HUV, area, {**SU, "parentOrganisation": {"id": "va"}}]}
+    the_plan, _ = read_and_plan(SpecServer(served).source(), since=None, naive_zone=ZONE)
+    assert [(r.entity, r.id) for r in the_plan.refused] == [("organisations", "va")]
+    assert ("organisations", SU["id"], f"{ORGANISATION_REFUSED} (va)") in {
+        (r.entity, r.id, r.reason) for r in the_plan.under_refused}
+    assert [c["data"]["unit_type"] for c in the_plan.changes["organisations"]] == ["organiser"]
+    assert {"va", SU["id"], G, G2, D, A} <= kept_back(the_plan)
+
+
+def test_a_source_whose_only_huvudman_was_refused_as_read_says_so() -> None:
+    """Failed on the old code: the page stopped the import; on the first of this session's code, "none is of
+    organisationType Huvudman … name the organiser with --organiser" — wrong: it has one, refused."""
+    served = source() | {"organisations": [{**HUV, "meta": "x"}, SU]}
+    with pytest.raises(SourceError, match=r"^organisations: none read is of organisationType Huvudman, and "
+                                          r"organisations were refused as they were read \(1; the first: "
+                                          rf"{HUV['id']}: meta: must be a JSON object"):
+        read_and_plan(SpecServer(served).source(), since=None, naive_zone=ZONE)
+
+
+def test_an_incremental_run_asking_for_a_group_by_its_id_refuses_it_on_its_own() -> None:
+    """An incremental run asks for an unchanged group a changed activity names (`/groups/{id}`): one that breaks the
+    specification stopped the run; now it is refused, the activity's teaching of it left out under it, the rest sent."""
+    unchanged = {**GROUP, "meta": {"modified": "2026-08-01T08:00:00Z"}}
+    broken = {**OTHER_GROUP, "organisation": "skolan", "meta": {"modified": "2026-08-01T08:00:00Z"}}
+    served = source() | {"groups": [unchanged, broken]}
+    served["activities"][0]["meta"] = {"modified": "2026-09-02T09:00:00Z"}
+    the_plan, _ = read_and_plan(SpecServer(served).source(), since=SINCE, naive_zone=ZONE)
+    assert ("groups", G2, f"organisation: must be a JSON object, not a string (asked by its id, /groups/{G2})") in {
+        (r.entity, r.id, r.reason) for r in the_plan.refused}
+    assert ("activities", A, f"{GROUP_REFUSED} ({G2})") in {(r.entity, r.id, r.reason) for r in the_plan.under_refused}
+    assert {(c["data"]["group_id"], c["data"]["teacher_id"]) for c in the_plan.changes["activities"]} == {
+        (G, TEACHER), (G, OTHER_TEACHER)}

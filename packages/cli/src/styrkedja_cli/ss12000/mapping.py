@@ -616,6 +616,11 @@ NO_ORGANISER = ("organisations: none is of organisationType Huvudman, so whose t
 HUVUDMAN_DELETED = ("organisations: every Huvudman the source lists ({ids}) is named by /deletedEntities too, and what "
                     "hangs under it is still listed: deleted wins, so whose the units are is unknown; nothing was "
                     "sent — once the server's lists no longer hold it (or it is no longer named), run again")
+#: the rule a source breaks whose organisations read hold no Huvudman while some were refused as they were read (session
+#: 34): the Huvudman may be among them — it was said to have none, and told to name one with --organiser
+HUVUDMAN_UNREAD = ("organisations: none read is of organisationType Huvudman, and organisations were refused as they "
+                   "were read ({count}; the first: {first}): whose the units are is unknown until they are mended at "
+                   "the source; nothing was sent")
 TWO_ORGANISERS = ("--organiser: the source has its own Huvudman (organisationType Huvudman), whose the units are is "
                   "taken from it: leave --organiser out")
 
@@ -1146,12 +1151,15 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     above_school_units = tree.above(school_units)
 
     has_huvudman = any(_kind(o) == ORGANISER for o in organisations)
+    unread_orgs = unread.get("organisations", set())
     if organiser is not None and has_huvudman:
         raise NoOrganiser(TWO_ORGANISERS)
     if organiser is None and not has_huvudman and organisations:
         # (a source whose every Huvudman /deletedEntities names, still listed with what hangs under it: not one
         # without a Huvudman, which --organiser would mend)
         raise NoOrganiser(HUVUDMAN_DELETED.format(ids=", ".join(organisers_deleted)) if organisers_deleted
+                          else HUVUDMAN_UNREAD.format(count=len(unread_orgs), first=next(
+                              f"{r.id}: {r.reason}" for r in out.refused if r.id in unread_orgs)) if unread_orgs
                           else NO_ORGANISER)
     by_code: dict[tuple[str, str], list[str]] = {}
     for org in organisations:
@@ -1174,6 +1182,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     organisers_done: set[str] = set()
     for org in organisations:
         kind = _kind(org)
+        refused_above = _refused_above(org, orgs, unread_orgs) if unread_orgs else None
+        if refused_above is not None:
+            # below an organisation refused as it was read: where it is in the tree is not known (placed without it, a
+            # school unit moved out of its area), so it is left out as under a refused unit, what came of it kept
+            out.under_refused.append(Refused("organisations", org.id, f"{ORGANISATION_REFUSED} ({refused_above})"))
+            continue
         if not kind:
             out.refused.append(Refused("organisations", org.id, NO_TYPE))
             continue
@@ -1550,6 +1564,19 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
     _whose(out, orgs, tree, groups, duties, activities, organiser_id, organiser[0] if organiser else None)
     return out
+
+
+def _refused_above(org: Organisation, orgs: dict[str, Organisation], unread: Collection[str]) -> str | None:
+    """The organisation refused as it was read (`unread`) that `org` hangs under through `parentOrganisation`, if
+    any (a loop ends the walk: refused as one)."""
+    seen: set[str] = set()
+    current: Organisation | None = org
+    while current is not None and current.parent is not None and current.id not in seen:
+        seen.add(current.id)
+        if current.parent.id in unread:
+            return current.parent.id
+        current = orgs.get(current.parent.id)
+    return None
 
 
 def _whose(out: Plan, orgs: dict[str, Organisation], tree: _Tree, groups: Sequence[Group], duties: Sequence[Duty],

@@ -522,12 +522,13 @@ def _items(entity: str, page: int, body: Any, shared: Shared) -> tuple[list[Any]
     return [item for item in validated if item is not None], token or None
 
 
-def _validated(entity: str, page: str, n: int, item: Any, shared: Shared) -> Compact | None:
+def _validated(entity: str, page: str, n: int, item: Any, shared: Shared, place: str | None = None) -> Compact | None:
     """The item validated by its entity's model, and kept compact (`Compact`: the model itself is dropped); None when
     it is refused on its own. An item that breaks the specification is refused alone when its id can be read
     (`Shared.refused`: the plan refuses it, and a full import keeps what came of it before), an entry of one of its
     lists alone (`ENTRY_LISTS`, `Shared.faults`: the item read without it); an item whose id cannot be read (none,
-    not an object) stops the import: refused, a full import would read it as deleted — nothing names what it was."""
+    not an object) stops the import: refused, a full import would read it as deleted — nothing names what it was.
+    `place`: where a refusal says the item stood, if not "<page>, item <n>" (one asked by its id)."""
     model = ENTITIES[entity]
     try:
         return shared.compact(model.model_validate(item))
@@ -541,17 +542,26 @@ def _validated(entity: str, page: str, n: int, item: Any, shared: Shared) -> Com
             and first["loc"][:1] != ("id",) else ""
         raise SourceError(f"{entity}, {page}, item {n}: {_said_fault(item, first)}{named}")
     ident = canonical_id(item["id"])  # (valid: no error is the id's)
+    place = place or f"{page}, item {n}"
     entries, own = _entry_faults(entity, errors)
     if own:  # a fault of the item's own: refused alone, named by its first such fault and its place
-        shared.refused[(entity, ident)] = f"{_said_fault(item, own[0])} ({page}, item {n})"
+        shared.refused[(entity, ident)] = f"{_said_fault(item, own[0])} ({place})"
         return None
     try:
         valid = model.model_validate(_without_entries(item, entries))
     except ValidationError as again:  # (none expected: the entries' faults were all said at once)
-        shared.refused[(entity, ident)] = f"{_said_fault(item, again.errors()[0])} ({page}, item {n})"
+        shared.refused[(entity, ident)] = f"{_said_fault(item, again.errors()[0])} ({place})"
         return None
-    shared.faults[(entity, ident)] = [_said_fault(item, fault) for _, fault in sorted(entries.items())]
+    said = [_said_fault(item, fault) for _, fault in sorted(entries.items())[:FAULTS_SAID]]
+    if len(entries) > FAULTS_SAID:
+        said.append(f"{len(entries) - FAULTS_SAID} more entries refused so (the first {FAULTS_SAID} said)")
+    shared.faults[(entity, ident)] = said
     return shared.compact(valid)
+
+
+#: the most entries of one item whose faults are said one by one (`_validated`), the rest counted: a group of 10,000
+#: memberships a server wrote all wrong was 10,000 lines of one rule
+FAULTS_SAID = 10
 
 
 def _entry_faults(entity: str, errors: list[Any]) -> tuple[dict[tuple[Any, ...], Any], list[Any]]:
@@ -1490,8 +1500,8 @@ class HttpSource:
         said = error_instead(whole)
         if said:
             raise SourceError(f"{entity} {ident}: HTTP 200 with an error instead of the entity{said}")
-        items, _ = _items(entity, 1, [document], self.shared)
-        return items[0] if items else None  # refused on its own (`Shared.refused`): what names it says so
+        # refused on its own (None, `Shared.refused`): what names it says so
+        return _validated(entity, "page 1", 0, document, self.shared, place=f"asked by its id, /{entity}/{ident}")
 
     def deleted(self, since: datetime) -> list[str]:
         """The ids /deletedEntities names after `since`, page by page (a pageToken or a next link, as the lists),
