@@ -6,6 +6,7 @@ A test changes only what it is about (`{**GROUP, "startDate": None}`); the UUID-
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 #: the zone of a source's timestamps without one (the command's default, `--naive-timezone`)
@@ -19,3 +20,13 @@ GROUP = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "startDa
          "groupMemberships": [{"person": {"id": "p1"}}]}
 DUTY = {"id": "d1", "person": {"id": "t1"}, "dutyAt": {"id": "su"}, "dutyRole": "Lärare"}
 ACTIVITY = {"id": "a1", "groups": [{"id": "g1"}], "teachers": [{"duty": {"id": "d1"}}]}
+
+
+def refused_as_read(source: Any, entity: str) -> str:
+    """What reading `entity` from `source` refused on its own (session 34: an item that breaks the specification is
+    refused alone, `Shared.refused`, or an entry of one of its lists, `Shared.faults`), each "<entity> <id>: <reason>",
+    joined by "; " ("" when nothing was)."""
+    source.read(entity, None, lambda *_: None)
+    said = [f"{kind} {ident}: {why}" for (kind, ident), why in source.shared.refused.items()]
+    said += [f"{kind} {ident}: {fault}" for (kind, ident), faults in source.shared.faults.items() for fault in faults]
+    return "; ".join(said)

@@ -248,9 +248,10 @@ def test_a_large_file_that_is_not_json_is_located_by_the_bytes_being_read(tmp_pa
 @pytest.mark.parametrize("key", ["DisplayName", "displayname", " displayName", "display Name"])
 def test_a_key_spelled_in_another_case_or_with_blanks_is_named_not_taken(tmp_path, key) -> None:
     unit = {k: v for k, v in SU.items() if k != "displayName"} | {key: "Skolan"}
-    said = refusal(dump(tmp_path, organisations=[HUV, unit]))
-    assert said == (f"organisations, page organisations.json, item 1: displayName: Field required (the item has "
-                    f"{key!r}: the names are case- and blank-sensitive) (the item's id: su)")
+    the_plan = plan_of(dump(tmp_path, organisations=[HUV, unit]))  # (refused on its own, session 34)
+    assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [(
+        "organisations", "su", f"displayName: Field required (the item has {key!r}: the names are case- and "
+                               "blank-sensitive) (page organisations.json, item 1)")]
 
 
 def test_keys_in_any_order_and_keys_the_importer_does_not_read_are_fine(tmp_path) -> None:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from ss12000_fixtures import GROUP, HUV, PIN, SU
+from ss12000_fixtures import GROUP, HUV, PIN, SU, refused_as_read
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.source import SPOOLED_BYTES, HttpSource, SourceError
@@ -124,18 +124,23 @@ def test_an_error_without_ss12000s_error_body_says_what_the_server_sent(answer: 
 
 @pytest.mark.parametrize(("item", "said"), [
     ({**SU, "parentOrganisation": "huv"},
-     "organisations, page 1, item 0: parentOrganisation: must be a JSON object, not a string (the item's id: su)"),
+     "organisations su: parentOrganisation: must be a JSON object, not a string (page 1, item 0)"),
     ({**SU, "parentOrganisation": ["huv"]},
-     "organisations, page 1, item 0: parentOrganisation: must be a JSON object, not a list (the item's id: su)"),
-    ("su", "organisations, page 1, item 0: must be a JSON object, not a string"),
+     "organisations su: parentOrganisation: must be a JSON object, not a list (page 1, item 0)"),
 ])
 def test_a_value_that_is_no_object_where_one_is_expected_is_named_with_its_items_id(item: Any, said: str) -> None:
     """Failed on the old code: "Input should be a valid dictionary or instance of Ref" (the importer's own class
-    names) and no id to find the item by at the source once it is paged."""
+    names) and no id to find the item by at the source once it is paged. Refused on its own (session 34: it stopped
+    the import); an item that is no object has no id to refuse it by, and stops it."""
     source, _ = source_of(lambda request: httpx.Response(200, json={"data": [item]}))
+    assert refused_as_read(source, "organisations") == said
+
+
+def test_an_item_that_is_no_object_stops_the_import_naming_its_place() -> None:
+    source, _ = source_of(lambda request: httpx.Response(200, json={"data": ["su"]}))
     with pytest.raises(SourceError) as raised:
         ids(source)
-    assert str(raised.value) == said
+    assert str(raised.value) == "organisations, page 1, item 0: must be a JSON object, not a string"
 
 
 @pytest.mark.parametrize(("raised", "said", "code"), [
@@ -221,10 +226,9 @@ def test_a_date_written_as_digits_alone_is_refused_as_what_it_is() -> None:
     """Failed on the old code: `"startDate": "20260817"` (ISO 8601's basic form, a JSON string) was refused as
     "not a number", which it is not."""
     source, _ = source_of(lambda request: httpx.Response(200, json={"data": [{**SU, "startDate": "20260817"}]}))
-    with pytest.raises(SourceError) as raised:
-        ids(source)
-    assert str(raised.value) == ("organisations, page 1, item 0: startDate: Value error, must be a date written "
-                                 "YYYY-MM-DD (SS 12000: format date), not digits alone (the item's id: su)")
+    assert refused_as_read(source, "organisations") == (
+        "organisations su: startDate: Value error, must be a date written YYYY-MM-DD (SS 12000: format date), not "
+        "digits alone (page 1, item 0)")
 
 
 @pytest.mark.parametrize(("entity", "expand"), [("persons", None), ("groups", "groupMemberships")])

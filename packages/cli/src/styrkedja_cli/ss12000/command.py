@@ -94,7 +94,7 @@ from .source import (
     server_said,
     strict_json,
 )
-from .summary import UNSURE, _by_design, _only_said, _said, _table
+from .summary import UNSURE, _by_design, _only_said, _refused_said, _said, _table
 
 CHUNK = 1_000
 #: the exit code of `--strict` when anything was refused or left out (the import itself ran as without it)
@@ -241,7 +241,7 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     deleted = readable
     if since is not None and hasattr(source, "one"):
         _read_named_groups(source, read, since, naive_zone, tick, deleted, absent)
-    the_plan = _planned(read, naive_zone, organiser, deleted, source.persons_deleted_ids)
+    the_plan = _planned(read, naive_zone, organiser, deleted, source.persons_deleted_ids, source.shared)
     if since is not None and held is not None:
         # a group this run moves or leaves out takes away what reporting held of it, and the teaching assignments of
         # its unchanged activities cannot be told from the rest (their keys hash the activity, the group and the
@@ -270,18 +270,22 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
                     read["persons"] = source.read("persons", None, tick, expand=PERSON_MEMBERSHIPS)
             read["activities"] = source.read("activities", None, tick)
             _read_named_groups(source, read, since, naive_zone, tick, deleted, absent)
-            the_plan = _planned(read, naive_zone, organiser, deleted, source.persons_deleted_ids)
+            the_plan = _planned(read, naive_zone, organiser, deleted, source.persons_deleted_ids, source.shared)
             the_plan.crossed = crossed(the_plan, holdings)
     the_plan.deleted_not_ids = not_ids
     return the_plan, deleted
 
 
 def _planned(read: dict[str, Any], naive_zone: ZoneInfo, organiser: tuple[str, str] | None,
-             deleted: list[str], persons_deleted: Collection[str] = ()) -> Plan:
+             deleted: list[str], persons_deleted: Collection[str] = (), shared: Shared | None = None) -> Plan:
+    """The plan of what was read; `shared`: the source's, whose items and entries refused as they were read the plan
+    refuses on its own (`Shared.refused`, `Shared.faults`)."""
     try:
         return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
                     naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"], organiser=organiser,
-                    deleted=deleted, persons_deleted=persons_deleted)
+                    deleted=deleted, persons_deleted=persons_deleted,
+                    read_refused=shared.refused if shared is not None else None,
+                    entry_faults=shared.faults if shared is not None else None)
     except NoOrganiser as error:
         raise SourceError(str(error)) from None
 
@@ -1272,8 +1276,8 @@ def register(import_app: typer.Typer) -> None:
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
             console.print(plain(line))
-        for refused in the_plan.refused:
-            console.print(plain(f"refused {refused.entity} {refused.id}: {refused.reason}"))
+        for line in _refused_said(the_plan, only=only is not None):
+            console.print(plain(line))
         for line in _by_design(the_plan):
             console.print(plain(line))
         for line in [*(redact_personal_identity_numbers(line)[0] for line in said),  # they quote ids, as `_said`'s

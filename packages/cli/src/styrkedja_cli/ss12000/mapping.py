@@ -60,7 +60,7 @@ import re
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -616,6 +616,11 @@ NO_ORGANISER = ("organisations: none is of organisationType Huvudman, so whose t
 HUVUDMAN_DELETED = ("organisations: every Huvudman the source lists ({ids}) is named by /deletedEntities too, and what "
                     "hangs under it is still listed: deleted wins, so whose the units are is unknown; nothing was "
                     "sent — once the server's lists no longer hold it (or it is no longer named), run again")
+#: the rule a source breaks whose organisations read hold no Huvudman while some were refused as they were read (session
+#: 34): the Huvudman may be among them — it was said to have none, and told to name one with --organiser
+HUVUDMAN_UNREAD = ("organisations: none read is of organisationType Huvudman, and organisations were refused as they "
+                   "were read ({count}; the first: {first}): whose the units are is unknown until they are mended at "
+                   "the source; nothing was sent")
 TWO_ORGANISERS = ("--organiser: the source has its own Huvudman (organisationType Huvudman), whose the units are is "
                   "taken from it: leave --organiser out")
 
@@ -893,7 +898,7 @@ TWICE = "{path}: stated again at {other} with another endDate (one group, person
 
 
 def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan,
-               persons_deleted: Collection[str] = ()) -> dict[str, list[Member]]:
+               persons_deleted: Collection[str] = (), *, persons_unread: bool = False) -> dict[str, list[Member]]:
     """Each group's memberships, wherever the specification lets a server state them: on the group
     (`groupMemberships`) or on its persons (`_embedded.groupMemberships` as `/persons?expand=groupMemberships`
     gives them, or `groupMemberships` on the person). The rule where they differ: **the most specific whole list
@@ -905,7 +910,8 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan,
     stated again alike it is read once, with another end both are refused (`TWICE`). A person's membership without
     its group is refused naming the person; one of a group not served is not read (counted). A person
     /deletedEntities names (`persons_deleted`) is a member of none, whatever a list still states (`plan`: deleted
-    wins; counted in `out.listed_deleted`, its id not said)."""
+    wins; counted in `out.listed_deleted`, its id not said). `persons_unread`: a person, or a membership it states, was
+    refused as it was read: no group's members are known from persons (`members_unknown`)."""
     if persons_deleted:
         served = len(persons)
         persons = [p for p in persons if p.id not in persons_deleted]
@@ -914,7 +920,7 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan,
     groups_by_id = {g.id: g for g in groups}
     held = Shared()  # a person's Ref once however many groups it is in
     stated = {p.id: p.stated_memberships() for p in persons}
-    every_person_states = bool(persons) and all(lists is not None for lists in stated.values())
+    every_person_states = bool(persons) and not persons_unread and all(lists is not None for lists in stated.values())
     from_persons: dict[str, list[Member]] = {}
     for person in persons:
         lists = stated[person.id]
@@ -1041,11 +1047,23 @@ def _not_deleted(out: Plan, entity: str, items: Sequence[S], deleted: Collection
 def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties: Sequence[Duty],
          activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
          now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None,
-         deleted: Collection[str] = (), persons_deleted: Collection[str] = ()) -> Plan:
+         deleted: Collection[str] = (), persons_deleted: Collection[str] = (),
+         read_refused: Mapping[tuple[str, str], str] | None = None,
+         entry_faults: Mapping[tuple[str, str], Sequence[str]] | None = None) -> Plan:
     """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`); `deleted`: the ids
-    /deletedEntities names (an incremental run), `persons_deleted` the persons' of them."""
+    /deletedEntities names (an incremental run), `persons_deleted` the persons' of them. `read_refused`: (entity, id) →
+    why an item was refused as it was read (`models.Shared.refused`: not among the items given), `entry_faults`:
+    (entity, id) → its entries refused so (`models.Shared.faults`): each refused here on its own, the rest planned."""
     deleted = set(deleted)
     out = Plan(now=now)
+    # an item that broke the specification on its own (its id read): refused, so that a full import keeps what came of
+    # it (`moves.kept_back`); what names it says it was refused rather than "not known"
+    unread: dict[str, set[str]] = {}
+    for (entity, ident), reason in (read_refused or {}).items():
+        if ident not in deleted and ident not in persons_deleted:
+            out.refused.append(Refused(entity, ident, reason))
+            unread.setdefault(entity, set()).add(ident)
+    faults = entry_faults or {}
     # deleted wins over listed: SS 12000 ids are UUIDs never given again, a deletion is final, and /deletedEntities
     # is the server's record of it — a list still holding the item is the server's lag (servers differ in how soon a
     # deletion leaves the lists), not the item come back. Sent, the item was removed right after by its id, but what
@@ -1060,7 +1078,15 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     groups = _case_apart(out, "groups", groups)
     duties = _case_apart(out, "duties", duties)
     activities = _case_apart(out, "activities", activities)
-    members = members_of(groups, persons, out, persons_deleted)
+    # a person refused, or one of its memberships: what it states of its groups is not known whole, so neither is a
+    # list of members made of what persons state (`members_unknown`: nothing of it removed)
+    for stating in persons:
+        for fault in faults.get(("persons", stating.id), ()) if stating.id not in persons_deleted else ():
+            out.refused.append(Refused("persons", stating.id, fault))
+    persons_unread = bool(unread.get("persons")) or any(
+        not fault.startswith("enrolments") for (entity, _), said in faults.items() if entity == "persons"
+        for fault in said)
+    members = members_of(groups, persons, out, persons_deleted, persons_unread=persons_unread)
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
@@ -1125,12 +1151,15 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     above_school_units = tree.above(school_units)
 
     has_huvudman = any(_kind(o) == ORGANISER for o in organisations)
+    unread_orgs = unread.get("organisations", set())
     if organiser is not None and has_huvudman:
         raise NoOrganiser(TWO_ORGANISERS)
     if organiser is None and not has_huvudman and organisations:
         # (a source whose every Huvudman /deletedEntities names, still listed with what hangs under it: not one
         # without a Huvudman, which --organiser would mend)
         raise NoOrganiser(HUVUDMAN_DELETED.format(ids=", ".join(organisers_deleted)) if organisers_deleted
+                          else HUVUDMAN_UNREAD.format(count=len(unread_orgs), first=next(
+                              f"{r.id}: {r.reason}" for r in out.refused if r.id in unread_orgs)) if unread_orgs
                           else NO_ORGANISER)
     by_code: dict[tuple[str, str], list[str]] = {}
     for org in organisations:
@@ -1153,6 +1182,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     organisers_done: set[str] = set()
     for org in organisations:
         kind = _kind(org)
+        refused_above = _refused_above(org, orgs, unread_orgs) if unread_orgs else None
+        if refused_above is not None:
+            # below an organisation refused as it was read: where it is in the tree is not known (placed without it, a
+            # school unit moved out of its area), so it is left out as under a refused unit, what came of it kept
+            out.under_refused.append(Refused("organisations", org.id, f"{ORGANISATION_REFUSED} ({refused_above})"))
+            continue
         if not kind:
             out.refused.append(Refused("organisations", org.id, NO_TYPE))
             continue
@@ -1334,6 +1369,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
+        # an entry of its groupMemberships that could not be read: whose it is, and so which membership, is not known
+        # — the group is refused with it (sent with its other members, nothing of it removed: `moves.kept_back`), as a
+        # list of entries a server wrote all wrong would else read as a group of no members
+        for fault in faults.get(("groups", group.id), ()):
+            out.refused.append(Refused("groups", group.id, fault))
         out.refused_memberships.update(_membership_id(group, person, start, naive_zone)
                                        for person, start in out.clashed.get(group.id, ()))
         kind = (group.group_type or "").strip()
@@ -1375,6 +1415,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if where is None and duty.duty_at.id in deleted:
             out.left_out.append(Refused("duties", duty.id, ORGANISATION_DELETED.format(field="dutyAt",
                                                                                        at=duty.duty_at.id)))
+            continue
+        if where is None and duty.duty_at.id in unread.get("organisations", ()):
+            out.under_refused.append(Refused("duties", duty.id, f"{ORGANISATION_REFUSED} ({duty.duty_at.id})"))
             continue
         if where is None or not kind:
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
@@ -1434,13 +1477,24 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     # (Skolverket's reference API has no /syllabuses) is said as such by the command, its assignments sent
     served_syllabuses = {s.id for s in syllabuses}
     staff_groups = {g.id for g in groups if (g.group_type or "").strip().casefold() == STAFF_GROUP}
-    groups_read = {g.id for g in groups}
+    groups_read = {g.id for g in groups} | unread.get("groups", set())
     duties_read = {d.id for d in duties}
+    refused_duty_said: set[tuple[str, int]] = set()  # (activity, teacher entry) said to name a refused duty
     for activity in activities:
         kind = nfc(activity.activity_type or "").strip()
         if kind.casefold() in NOT_TEACHING:
             if activity.teachers and activity.groups:  # (one of no teacher or no group makes none anyway)
                 out.left_out.append(Refused("activities", activity.id, NOT_TEACHING_RULE.format(kind=kind)))
+            continue
+        # an entry of its groups or teachers that could not be read: refused (nothing of the activity removed), the
+        # teaching of the others sent
+        for fault in faults.get(("activities", activity.id), ()):
+            out.refused.append(Refused("activities", activity.id, fault))
+        if activity.syllabus is not None and activity.syllabus.id in unread.get("syllabuses", ()):
+            # its subject is not known (sent without it, the subject reporting holds would be overwritten with none)
+            if activity.teachers and activity.groups:
+                out.refused.append(Refused("activities", activity.id,
+                                           f"syllabus: syllabus {activity.syllabus.id} was refused"))
             continue
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         unknown_syllabus = (activity.syllabus is not None and bool(served_syllabuses)
@@ -1482,6 +1536,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     out.left_out.append(Refused("activities", activity.id, DUTY_DELETED_TAUGHT.format(
                         n=n, duty=teacher.duty.id)))
                     continue
+                if person is None and teacher.duty.id in unread.get("duties", ()):
+                    if (activity.id, n) not in refused_duty_said:  # (once an entry, however many groups it teaches)
+                        refused_duty_said.add((activity.id, n))
+                        out.refused.append(Refused("activities", activity.id,
+                                                   f"teachers[{n}].duty: duty {teacher.duty.id} was refused"))
+                    continue
                 if person is None:
                     out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
                     continue
@@ -1504,6 +1564,19 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
     _whose(out, orgs, tree, groups, duties, activities, organiser_id, organiser[0] if organiser else None)
     return out
+
+
+def _refused_above(org: Organisation, orgs: dict[str, Organisation], unread: Collection[str]) -> str | None:
+    """The organisation refused as it was read (`unread`) that `org` hangs under through `parentOrganisation`, if
+    any (a loop ends the walk: refused as one)."""
+    seen: set[str] = set()
+    current: Organisation | None = org
+    while current is not None and current.parent is not None and current.id not in seen:
+        seen.add(current.id)
+        if current.parent.id in unread:
+            return current.parent.id
+        current = orgs.get(current.parent.id)
+    return None
 
 
 def _whose(out: Plan, orgs: dict[str, Organisation], tree: _Tree, groups: Sequence[Group], duties: Sequence[Duty],

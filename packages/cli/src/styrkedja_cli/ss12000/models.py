@@ -8,8 +8,12 @@ also as an RFC 3339 date-time (many servers serialise a date column as one: "202
 "2026-08-16T22:00:00Z", "2026-08-17T08:30:00.1234567+02:00"): the day is taken in Europe/Stockholm
 (`SCHOOL_ZONE`, the zone of a Swedish school's calendar), a date-time with an offset converted to it, one
 without read as Stockholm time already. How many dates came so is said by the import (`DATE_TIMES_READ`).
-Anything else (another format, a day that does not exist, a number) refuses the page naming the field and
-the rule.
+Anything else (another format, a day that does not exist, a number) refuses the item naming the field and
+the rule (`source._validated`: the item alone, or an entry of one of its lists alone, `ENTRY_LISTS`; only an item
+whose id cannot be read stops the import).
+
+Every field required here is required by SS 12000 2.1.0 too (`packages/cli/tests/ss12000_spec/`); some it requires
+are optional here, where servers leave them out and the plan can do without (or refuses that item alone).
 """
 
 from __future__ import annotations
@@ -171,7 +175,7 @@ class Model(BaseModel):
     def _null_is_absent(cls, value: Any) -> Any:
         # many servers' serialisers write an optional field they do not have as null rather than leaving it out
         # (`"groupMemberships": null`, `"cancelled": null`): the same as absent, its default — a required one
-        # stays missing, and refuses the page as before. An optional date written as "" (or blanks) is absent
+        # stays missing, and refuses the item as before. An optional date written as "" (or blanks) is absent
         # too: it is no date by the specification (`format: date`), but it holds nothing that could be lost
         # An optional object written as an empty list (`"_embedded": []`, `"meta": []`) is absent too: PHP's
         # json_encode writes an empty associative array so, and it holds nothing either
@@ -311,7 +315,7 @@ class Meta(Model):
     @field_validator("created", "modified")
     @classmethod
     def _a_timestamp(cls, value: str | None) -> str | None:
-        # checked as the page is read, so a bad one refuses the page instead of failing later
+        # checked as the page is read, so a bad one refuses its item instead of failing later
         if value is not None:
             try:
                 timestamp(value)
@@ -338,7 +342,7 @@ class Organisation(Model):
 
 
 class Membership(Model):
-    # not required by the specification (GroupMembership lists no required property): a membership without
+    # required by SS 12000 2.1.0 (GroupMembership: person), not by 2.0, and left out by servers: a membership without
     # its person is refused on its own in the plan, not the page it stands on
     person: Ref | None = None
     start_date: date | None = Field(None, alias="startDate")
@@ -506,6 +510,12 @@ class Shared:
         self.values: dict[Any, Any] = {}
         self.items: dict[tuple[Any, ...], Compact] = {}
         self.field_sets: dict[frozenset[str], frozenset[str]] = {}
+        #: (entity, id) → why the item was refused as it was read (`source._validated`): it broke the specification
+        #: on its own, its id readable — left out of what was read, refused in the plan (what came of it before kept)
+        self.refused: dict[tuple[str, str], str] = {}
+        #: (entity, id) → the entries of its lists refused as it was read (`ENTRY_LISTS`: "teachers[2].duty: Field
+        #: required"), each "<path>: <rule>": the item was read without them, and the plan refuses each on its own
+        self.faults: dict[tuple[str, str], list[str]] = {}
 
     def compact(self, item: Model) -> Compact:
         """`item` (validated) as the importer holds it: `Compact`, its values shared."""
@@ -534,6 +544,17 @@ class Shared:
             return tuple(self._value(v) for v in value)
         return value  # None, a bool, an int (small ones are shared by Python)
 
+
+#: per entity, the lists (their paths in an item) whose entries are read one by one: an entry that breaks the
+#: specification on its own (a teacher without its `duty`, a membership that is no object, an enrolment without
+#: `enroledAt`) is refused on its own, the item read without it (`Shared.faults`) — it stopped the import. An entry
+#: of these is an item of its own to the directory (a membership, a teaching assignment) or a fact of its item's (an
+#: enrolment's year), never what the item is; a list that is no list is its item's fault (`Shared.refused`)
+ENTRY_LISTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "groups": (("groupMemberships",),),
+    "activities": (("groups",), ("teachers",)),
+    "persons": (("enrolments",), ("groupMemberships",), ("_embedded", "groupMemberships")),
+}
 
 ENTITIES: dict[str, type[Model]] = {
     "organisations": Organisation, "persons": Person, "groups": Group, "duties": Duty, "syllabuses": Syllabus,

@@ -2,8 +2,9 @@
 with `meta.modified.after`, removals from `/deletedEntities?after=`) or a folder of JSON files
 of the same shape (`<entity>.json`, or pages `<entity>/*.json`; `deletedEntities.json`).
 
-A page that is not what the specification says is refused with an error naming the entity and
-the page: nothing is imported from a source that could not be read whole. A server that is busy or failing
+A page that is not what the specification says (not JSON, not a list) is refused with an error naming the entity
+and the page: nothing is imported from a source that could not be read whole. An item on it that breaks the
+specification is refused on its own (`_validated`: its id read; an entry of one of its lists alone), the rest read. A server that is busy or failing
 (429, 500, 502, 503, 504, no answer in time, a connection reset or closed before the answer) is asked
 again after its `Retry-After` (or a growing pause, at most 120 s), a few times (`attempts`), then the
 import stops naming the page (a timeout naming which, and its length); a 204 is an empty page (said); any other
@@ -34,7 +35,7 @@ import re
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -47,7 +48,7 @@ from pydantic import ValidationError
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from ..reach import http_peer, unanswered
-from .models import ENTITIES, OPTIONAL, Compact, Shared, canonical_id
+from .models import ENTITIES, ENTRY_LISTS, OPTIONAL, Compact, Shared, canonical_id
 from .oauth import ClientCredentials, TokenError
 from .tls import tls_fault
 
@@ -517,28 +518,96 @@ def _items(entity: str, page: int, body: Any, shared: Shared) -> tuple[list[Any]
         raise SourceError(f"{entity}, page {page}: expected a list or an object with a 'data' list")
     if token is not None and not isinstance(token, str):
         raise SourceError(f"{entity}, page {page}: pageToken must be a string")
-    return [_validated(entity, f"page {page}", n, item, shared) for n, item in enumerate(raw)], token or None
+    validated = (_validated(entity, f"page {page}", n, item, shared) for n, item in enumerate(raw))
+    return [item for item in validated if item is not None], token or None
 
 
-def _validated(entity: str, page: str, n: int, item: Any, shared: Shared) -> Compact:
-    """The item validated by its entity's model, and kept compact (`Compact`: the model itself is dropped)."""
+def _validated(entity: str, page: str, n: int, item: Any, shared: Shared, place: str | None = None) -> Compact | None:
+    """The item validated by its entity's model, and kept compact (`Compact`: the model itself is dropped); None when
+    it is refused on its own. An item that breaks the specification is refused alone when its id can be read
+    (`Shared.refused`: the plan refuses it, and a full import keeps what came of it before), an entry of one of its
+    lists alone (`ENTRY_LISTS`, `Shared.faults`: the item read without it); an item whose id cannot be read (none,
+    not an object) stops the import: refused, a full import would read it as deleted — nothing names what it was.
+    `place`: where a refusal says the item stood, if not "<page>, item <n>" (one asked by its id)."""
+    model = ENTITIES[entity]
     try:
-        return shared.compact(ENTITIES[entity].model_validate(item))
+        return shared.compact(model.model_validate(item))
     except ValidationError as error:
-        # only where and which rule: the input may hold personal data (a civic number)
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        hint = _near_key(item, first["loc"]) if first["type"] == "missing" else ""
-        # pydantic's words for a value that is no object name its own classes ("instance of Ref")
-        rule = (NOT_AN_OBJECT.format(found=_json_kind(first["input"])) if first["type"] in OBJECT_EXPECTED
-                else ID_RULE if first["type"] == "string_pattern_mismatch" and first["loc"][-1:] == ("id",)
-                else first["msg"])
+        errors = error.errors()
+    if not isinstance(item, dict) or any(not e["loc"] or e["loc"][0] == "id" for e in errors):
+        first = next(e for e in errors if not e["loc"] or e["loc"][0] == "id") if isinstance(item, dict) else errors[0]
         # the item's own id, when it has one, finds it at the source (its position alone does not, once paged)
         ident = item.get("id") if isinstance(item, dict) else None
         named = f" (the item's id: {one_line(ident[:80])})" if isinstance(ident, str) and ident.strip() \
-            and where != "id" else ""
-        # an item that is no object at all (`null`, `""`: an empty row) has no field to name
-        raise SourceError(f"{entity}, {page}, item {n}: {where + ': ' if where else ''}{rule}{hint}{named}") from None
+            and first["loc"][:1] != ("id",) else ""
+        raise SourceError(f"{entity}, {page}, item {n}: {_said_fault(item, first)}{named}")
+    ident = canonical_id(item["id"])  # (valid: no error is the id's)
+    place = place or f"{page}, item {n}"
+    entries, own = _entry_faults(entity, errors)
+    if own:  # a fault of the item's own: refused alone, named by its first such fault and its place
+        shared.refused[(entity, ident)] = f"{_said_fault(item, own[0])} ({place})"
+        return None
+    try:
+        valid = model.model_validate(_without_entries(item, entries))
+    except ValidationError as again:  # (none expected: the entries' faults were all said at once)
+        shared.refused[(entity, ident)] = f"{_said_fault(item, again.errors()[0])} ({place})"
+        return None
+    said = [_said_fault(item, fault) for _, fault in sorted(entries.items())[:FAULTS_SAID]]
+    if len(entries) > FAULTS_SAID:
+        said.append(f"{len(entries) - FAULTS_SAID} more entries refused so (the first {FAULTS_SAID} said)")
+    shared.faults[(entity, ident)] = said
+    return shared.compact(valid)
+
+
+#: the most entries of one item whose faults are said one by one (`_validated`), the rest counted: a group of 10,000
+#: memberships a server wrote all wrong was 10,000 lines of one rule
+FAULTS_SAID = 10
+
+
+def _entry_faults(entity: str, errors: list[Any]) -> tuple[dict[tuple[Any, ...], Any], list[Any]]:
+    """`errors` split: (list path, index) → the first fault of each entry of `ENTRY_LISTS` they fault, and the faults
+    of the item's own (any other)."""
+    lists = ENTRY_LISTS.get(entity, ())
+    entries: dict[tuple[Any, ...], Any] = {}
+    own = []
+    for fault in errors:
+        loc = tuple(fault["loc"])
+        at = next((loc[:len(path) + 1] for path in lists
+                   if loc[:len(path)] == path and len(loc) > len(path) and isinstance(loc[len(path)], int)), None)
+        if at is None:
+            own.append(fault)
+        else:
+            entries.setdefault(at, fault)
+    return entries, own
+
+
+def _without_entries(item: dict[str, Any], entries: Collection[tuple[Any, ...]]) -> dict[str, Any]:
+    """A copy of `item` without `entries` ((list path, index): the lists copied where an entry goes, nothing else)."""
+    dropped: dict[tuple[Any, ...], set[int]] = {}
+    for at in entries:
+        dropped.setdefault(at[:-1], set()).add(at[-1])
+    out = dict(item)
+    for path, indices in dropped.items():
+        holder = out
+        for key in path[:-1]:  # (`_embedded`: copied, so the item as read is unchanged)
+            holder[key] = dict(holder[key])
+            holder = holder[key]
+        holder[path[-1]] = [entry for k, entry in enumerate(holder[path[-1]]) if k not in indices]
+    return out
+
+
+def _said_fault(item: Any, fault: Any) -> str:
+    """A fault of an item as a refusal names it: "<path>: <rule>" (`teachers[2].duty: Field required`), only where and
+    which rule — the input may hold personal data (a civic number)."""
+    loc = tuple(fault["loc"])
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    hint = _near_key(item, loc) if fault["type"] == "missing" else ""
+    # pydantic's words for a value that is no object name its own classes ("instance of Ref")
+    rule = (NOT_AN_OBJECT.format(found=_json_kind(fault["input"])) if fault["type"] in OBJECT_EXPECTED
+            else ID_RULE if fault["type"] == "string_pattern_mismatch" and loc[-1:] == ("id",)
+            else fault["msg"])
+    # an item that is no object at all (`null`, `""`: an empty row) has no field to name
+    return f"{where + ': ' if where else ''}{rule}{hint}"
 
 
 #: pydantic's error types for a value that is no object where one is expected (an item, a reference `{"id": …}`)
@@ -1431,8 +1500,8 @@ class HttpSource:
         said = error_instead(whole)
         if said:
             raise SourceError(f"{entity} {ident}: HTTP 200 with an error instead of the entity{said}")
-        items, _ = _items(entity, 1, [document], self.shared)
-        return items[0]
+        # refused on its own (None, `Shared.refused`): what names it says so
+        return _validated(entity, "page 1", 0, document, self.shared, place=f"asked by its id, /{entity}/{ident}")
 
     def deleted(self, since: datetime) -> list[str]:
         """The ids /deletedEntities names after `since`, page by page (a pageToken or a next link, as the lists),
@@ -1717,7 +1786,9 @@ def _page_items(entity: str, page: str, events: Iterator[tuple[str, str, Any]], 
         return
     inside = f"{first[0]}.item" if first[0] else "item"
     for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
-        yield _validated(entity, page, n, item, shared)
+        valid = _validated(entity, page, n, item, shared)
+        if valid is not None:  # (refused on its own: `Shared.refused`)
+            yield valid
 
 
 class FolderSource:

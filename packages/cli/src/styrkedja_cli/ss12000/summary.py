@@ -20,6 +20,7 @@ from .mapping import (
     Plan,
 )
 from .models import FIRST_DAY, LAST_DAY, SCHOOL_ZONE
+from .moves import present
 
 #: the summary table's columns after the entity ("left out": what hangs under a school unit refused this run)
 #: ("unsure": sent again after an attempt whose answer was lost, which may have changed them: shown when there are any)
@@ -30,14 +31,26 @@ UNSURE = "unsure"
 
 def _only_said(the_plan: Plan, only: frozenset[str]) -> list[str]:
     """What --only-organiser left out, per organiser (counted per entity), and an organiser it names that the source
-    has nothing of (a typing error: nothing of it is sent, nor removed)."""
+    has nothing of (a typing error: nothing of it is sent, nor removed). An organiser whose every item was refused or
+    left out has them in the source (`moves.present`): it was said to have nothing, beside its refusals."""
     lines = [f"--only-organiser: organiser {organiser} not imported ("
              + ", ".join(f"{count} {entity}" for entity, count in counts.items()) + ")"
              for organiser, counts in sorted(the_plan.other_organisers.items())]
-    present = {c["data"]["organiser_id"] for changes in the_plan.changes.values() for c in changes}
     lines += [f"--only-organiser {organiser}: the source has nothing of it to import" for organiser in
-              sorted(only - present)]
+              sorted(only - present(the_plan))]
     return lines
+
+
+#: the entities whose refusals no organiser can be told of (a person is no organiser's, and an item whose place in the
+#: tree is not known): with --only-organiser, said so — they were listed as if they were that organiser's
+WHOLE_SOURCE = " (of the whole source: not told per organiser)"
+
+
+def _refused_said(the_plan: Plan, *, only: bool = False) -> list[str]:
+    """Each refusal, `refused <entity> <id>: <reason>`; with --only-organiser (`only`), one whose organiser the tree
+    does not tell (a person's, `mapping._whose`) marked as of the whole source, as the summary's other such lines."""
+    return [f"refused {r.entity} {r.id}: {r.reason}" + (WHOLE_SOURCE if only and not r.organisers else "")
+            for r in the_plan.refused]
 
 
 #: the most items left out under a refused unit listed one by one per entity (`_said`); the rest counted
@@ -147,7 +160,7 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False, only: 
               for field, count in the_plan.dates_from_date_times.items()]
     whole += [f"{field}: {count} dates before {FIRST_DAY} or ends after {LAST_DAY} (a system's \"none\", such as "
               "0001-01-01 or 9999-12-31), read as none" for field, count in the_plan.dates_read_as_none.items()]
-    lines += [f"{line} (of the whole source: not told per organiser)" if only else line for line in whole]
+    lines += [f"{line}{WHOLE_SOURCE}" if only else line for line in whole]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
 
 
