@@ -70,12 +70,14 @@ def _overloaded(answer: httpx.Response, retry_after: str = "3") -> None:
     assert (error["field"], error["rule"]) == ("request", "overloaded"), error
 
 
-async def _until(condition: Any) -> None:
-    for _ in range(1000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("never came")
+async def _until(condition: Any, seconds: float = 30.0) -> None:
+    # bounded in time, not in loop turns: a token's check (JWKS over loopback) on a loaded machine takes more turns
+    # than a fixed count (CI at load 15 ran out of 5,000 turns)
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("never came")
+        await asyncio.sleep(0.001)
 
 
 async def test_a_request_beyond_the_bound_is_a_503_with_retry_after_and_the_probes_still_answer() -> None:

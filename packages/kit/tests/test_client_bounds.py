@@ -58,12 +58,14 @@ def _client(app: Any) -> httpx.AsyncClient:
                              base_url="http://svc", timeout=60)
 
 
-async def _until(condition: Any) -> None:
-    for _ in range(5000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("never came")
+async def _until(condition: Any, seconds: float = 30.0) -> None:
+    # bounded in time, not in loop turns: a token's check (JWKS over loopback) on a loaded machine takes more turns
+    # than a fixed count (CI at load 15 ran out of 5,000 turns)
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("never came")
+        await asyncio.sleep(0.001)
 
 
 def _client_refused(answer: httpx.Response, setting: str) -> None:
