@@ -274,7 +274,7 @@ async def test_the_nation_read_from_the_organisers_goes_down_and_up_again(fresh_
                "kind, scale, year, gender, value, count) VALUES ('organiser', '2999', '2999', 'GRGRMAT01', '2026/27', "
                "'HT', 1, 'assessment', 'AF', 7, 'female', 'A', 2), ('school_unit', '29990011', '2999', 'GRGRMAT01', "
                "'2026/27', 'HT', 1, 'assessment', 'AF', 7, 'female', 'A', 2)",
-               "INSERT INTO support_below_pass VALUES ('organiser', '2999', '2999', 'GRGRMAT01', 'st-1', 1)")
+               "INSERT INTO support_below_pass VALUES ('group', '29990011/7A', '2999', 'GRGRMAT01', 'st-1', 1)")
     read = ("SELECT 'pass', level, unit_id, organiser_id, assessed_female, students, newest FROM figure_pass UNION ALL "
             "SELECT 'results', level, unit_id, organiser_id, count, 0, NULL FROM assessment_aggregates UNION ALL "
             "SELECT 'below', level, unit_id, organiser_id, count, 0, NULL FROM support_below_pass ORDER BY 1, 2, 3")
@@ -283,9 +283,12 @@ async def test_the_nation_read_from_the_organisers_goes_down_and_up_again(fresh_
     up = _down_and_up(package, url, "a7d1e5c9f3b6")
     (down,) = await _run(url, read)
     nation = [r for r in down if r[1] == "nation"]
-    assert sorted(nation) == sorted((t, "nation", "SE", o, *rest) for t, level, _, o, *rest in now
+    # below-pass's levels above the group are made from its group rows on the way down (0038, apply34)
+    below_above = [("below", "school_unit", "29990011", "2999", 1, 0, None), ("below", "organiser", "2999", "2999", 1, 0,
+                                                                               None)]
+    assert sorted(nation) == sorted((t, "nation", "SE", o, *rest) for t, level, _, o, *rest in [*now, *below_above]
                                     if level == "organiser")
-    assert sorted(r for r in down if r[1] != "nation") == sorted(now)
+    assert sorted(r for r in down if r[1] != "nation") == sorted([*now, *below_above])
     up()
     (again,) = await _run(url, read)
     assert again == now
@@ -749,6 +752,35 @@ async def test_the_round_reports_go_into_the_facts_down_and_up_again(fresh_datab
     assert rows == {(str(reported), 2, False, "2999", "s-1", 1, first), (str(retracted), 3, True, "2999", "s-1", 1,
                                                                           later)}
     assert columns == 0
+
+
+#: reporting's 0038 (support_below_pass at the group level only) and the revision before it
+BELOW_PASS_GROUPS, BEFORE_BELOW_PASS_GROUPS = "3d9a6f1c8e25", "5b8e2d7a4c19"
+
+
+async def test_the_below_pass_rows_above_the_group_go_and_come_back_from_the_group_rows(fresh_database):
+    """Apply34: support_below_pass keeps its group rows only (the levels above are read from them). Down, the school
+    unit's, area's (a placed school unit's only) and organiser's rows are made from the group rows, summed per cell;
+    up again, only the group rows are left, as they were."""
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    groups = [("group", "29990011/7A", "2999", "GRGRMAT01", "st-1", 1), ("group", "29990011/7B", "2999", "GRGRENG01",
+                                                                         "st-1", 1),
+              ("group", "29990022/9C", "2999", "GRGRMAT01", "st-2", 1)]
+    await _run(url, "INSERT INTO school_unit_placements VALUES ('29990011', '2999', 'north'), ('29990022', '2999', NULL)",
+               "INSERT INTO support_below_pass VALUES " + ", ".join(str(g) for g in groups))
+    read = "SELECT level, unit_id, organiser_id, subject_code, student_id, count FROM support_below_pass ORDER BY 1, 2, 4, 5"
+    up = _down_and_up(package, url, BEFORE_BELOW_PASS_GROUPS)
+    (down,) = await _run(url, read)
+    above = [(level, unit, "2999", subject, student, 1) for level, unit, subject, student in (
+        ("school_unit", "29990011", "GRGRMAT01", "st-1"), ("school_unit", "29990011", "GRGRENG01", "st-1"),
+        ("school_unit", "29990022", "GRGRMAT01", "st-2"), ("area", "north", "GRGRMAT01", "st-1"),
+        ("area", "north", "GRGRENG01", "st-1"), ("organiser", "2999", "GRGRMAT01", "st-1"),
+        ("organiser", "2999", "GRGRENG01", "st-1"), ("organiser", "2999", "GRGRMAT01", "st-2"))]
+    assert sorted(down) == sorted([*groups, *above])
+    up()
+    (again,) = await _run(url, read)
+    assert sorted(again) == sorted(groups)
 
 
 #: reporting's 0034 (the alert pages' indexes) and the revision before it

@@ -90,10 +90,10 @@ async def test_the_below_pass_table_reads_the_students_assessed_of_every_subject
 
     async with db.sessions.begin() as session:
         await session.execute(_SEED)
-        # 5 students of each organiser below the pass level in each of the 4 subjects
+        # 5 students of each organiser below the pass level in each of the 4 subjects (the group rows: the table's only)
         await session.execute(text(
             f"INSERT INTO {support_below_pass.name} (level, unit_id, organiser_id, subject_code, student_id, count) "
-            "SELECT 'organiser', (2990 + o)::text, (2990 + o)::text, 'S' || sub, 'st-' || o || '-0-' || s, 1 "
+            "SELECT 'group', (2990 + o)::text || '0001/7A', (2990 + o)::text, 'S' || sub, 'st-' || o || '-0-' || s, 1 "
             "FROM generate_series(0, 3) o, generate_series(0, 3) sub, generate_series(0, 4) s"))
     statements: list[str] = []
 

@@ -5,8 +5,8 @@ facts: the rows `support.rules.below_pass_cells` makes of every fact (the consis
 The rule, as `below_pass_cells` has it: per (organiser, student, subject) the newest result (`newest_first`: the
 newest school year, VT after HT, the latest round, a term grade over an assessment, then the id as text — compared
 as Python compares, byte by byte: COLLATE "C"); if it does not reach the pass level and the student has no active
-intervention (`is_active`) in the subject nor one for all subjects (`NO_SUBJECT`), one row for each level of that
-result's unit (`results.rules.units`: an area only where the school unit is placed in one), count 1."""
+intervention (`is_active`) in the subject nor one for all subjects (`NO_SUBJECT`), one row at that result's group
+(`support.rules.below_pass_row`), count 1."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..directory.tables import placements
 from ..figures.tables import _reaches_values
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import ASSESSMENTS
@@ -44,15 +43,12 @@ def below_pass_sql(order_by: str | None = None) -> str:
              f"WHERE NOT s.reaches AND NOT EXISTS (SELECT 1 FROM {supports} p WHERE NOT p.retracted "
              f"AND p.status IN ({active}) AND p.organiser_id = n.organiser_id AND p.student_id = n.student_id "
              f"AND p.subject_code IN (n.subject_code, '{NO_SUBJECT}'))")
-    units = (f"SELECT u.level, u.unit_id, b.organiser_id, b.subject_code, b.student_id, 1 FROM b CROSS JOIN LATERAL "
-             f"(VALUES ('group', b.school_unit_code || '{GROUP_SEPARATOR}' || b.group_id), "
-             f"('school_unit', b.school_unit_code), ('organiser', b.organiser_id)) "
-             "AS u(level, unit_id) "
-             f"UNION ALL SELECT 'area', p.area_id, b.organiser_id, b.subject_code, b.student_id, 1 FROM b "
-             f"JOIN {placements.name} p ON p.school_unit_code = b.school_unit_code AND p.area_id IS NOT NULL")
+    # the group of that newest result only (`support.rules.below_pass_row`: the levels above are read from it)
+    rows = (f"SELECT CAST('group' AS varchar) AS level, CAST(b.school_unit_code || '{GROUP_SEPARATOR}' || b.group_id "
+            "AS varchar) AS unit_id, b.organiser_id, b.subject_code, b.student_id, 1 AS count FROM b")
     if order_by is not None:
-        units = f"SELECT * FROM ({units}) AS u({cols}) ORDER BY {order_by}"
-    return f"INSERT INTO {BELOW_PASS.table.name} ({cols}) WITH b AS MATERIALIZED ({below}) {units}"
+        rows = f"SELECT * FROM ({rows}) AS u({cols}) ORDER BY {order_by}"
+    return f"INSERT INTO {BELOW_PASS.table.name} ({cols}) WITH b AS MATERIALIZED ({below}) {rows}"
 
 
 async def rebuild_below_pass(session: AsyncSession, before_insert: Callable[[], Awaitable[None]] | None = None,

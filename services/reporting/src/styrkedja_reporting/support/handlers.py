@@ -57,21 +57,21 @@ async def apply_support(session: AsyncSession, batch: Sequence[Delivered]) -> No
     for before, after in changed:
         students.update(delta(student_cells, before, after, placement))
     await STUDENTS.add(session, students)
-    await apply_below_pass(session, supports=changed, placement=placement)
+    await apply_below_pass(session, supports=changed)
     await apply_facts(session, PLANS, plan_cells, plans)
 
 
 async def apply_support_results(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """After results: the results this batch changed move the below-pass-without-support rows."""
     changes = batch_changes(session)
-    await apply_below_pass(session, results=changes.assessments, placement=changes.placement)
+    await apply_below_pass(session, results=changes.assessments)
 
 
 async def move_school_units(session: AsyncSession, moves: Any) -> None:
-    """The directory moved school units between areas: their support and plan cells move too."""
+    """The directory moved school units between areas: their support and plan cells move too (the below-pass rows
+    are the groups' only: an area's are read through the placements, nothing to move)."""
     for store in (SUPPORT, STUDENTS, PLANS):
         await store.transfer(session, moves)
-    await BELOW_PASS.transfer(session, moves)
 
 
 async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:

@@ -5,7 +5,8 @@ active interventions — so it is kept as the figures' linked figures are: for t
 batch touched (results: the student × subject; interventions: the student × subject, or every
 subject of the student for an all-subject intervention), the facts are loaded once per fact
 table, "before" is those facts with the batch's changed ones put back to their old versions,
-and the rows move by `below_pass_cells(after) − below_pass_cells(before)`. Applying it after
+and the rows move by `below_pass_cells(after) − below_pass_cells(before)` (group rows only:
+the levels above are read from them, `rules.below_pass_row`). Applying it after
 results (assessment batches) and after the interventions (support batches) keeps it equal to
 `below_pass_cells` of all the facts (the consistency check's recomputation)."""
 
@@ -18,9 +19,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..directory.tables import placements
-from ..results.rules import AssessmentFact, Placement
-from ..results.tables import ASSESSMENTS, FactStore, placement_of
+from ..results.rules import AssessmentFact
+from ..results.tables import ASSESSMENTS, FactStore
 from ..staging import json_rows, quoted, text_rows_of_json
 from ..student_slices import Slice, slice_filter
 from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, below_pass_change, is_active
@@ -159,9 +159,10 @@ def newest_unchanged_statement(students: set[tuple[str, str]], subjects: set[tup
     return sql, params
 
 
-async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = (),
-                           placement: Placement | None = None) -> None:
-    """Move the below-pass-without-support rows by what this batch's changed facts change."""
+async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = ()
+                           ) -> None:
+    """Move the below-pass-without-support rows by what this batch's changed facts change. The rows are at the group
+    level only (`rules.below_pass_row`): no school unit's area is read."""
     students: set[tuple[str, str]] = set()
     subjects: set[tuple[str, str, str]] = set()
     for fact in (f for pair in (*results, *supports) for f in pair if f is not None):
@@ -184,10 +185,7 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     if not supports:  # a batch of results: the interventions are as they were, only the keys whose newest differs
         olds = [old for old, _ in results if old is not None]  # every old version's key is among `subjects`
         news = [new for _, new in results]
-        codes = {f.school_unit_code for f in (*unchanged, *olds, *news)}
-        known = placement or {}
-        placed = {**known, **await placement_of(session, codes - set(known))}
-        moved = below_pass_change(unchanged, olds, news, active, placed)
+        moved = below_pass_change(unchanged, olds, news, active)
         await BELOW_PASS.add(session, [(*key, n) for key, n in moved.items() if n])
         return
     results_after = unchanged + [new for _, new in results if not new.retracted]
@@ -195,11 +193,8 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     supports_after: list[SupportFact] = [f for f in active if is_active(f)]
     supports_before = _before(supports_after, supports, "intervention_id",
                               lambda f: is_active(f) and (f.organiser_id, f.student_id) in support_students)
-    codes = {f.school_unit_code for f in (*results_after, *results_before)}
-    known = placement or {}
-    placed = {**known, **await placement_of(session, codes - set(known))}
-    change: Counter[Any] = below_pass_cells(results_after, supports_after, placed)
-    change.subtract(below_pass_cells(results_before, supports_before, placed))
+    change: Counter[Any] = below_pass_cells(results_after, supports_after)
+    change.subtract(below_pass_cells(results_before, supports_before))
     await BELOW_PASS.add(session, [(*key, n) for key, n in change.items() if n])
 
 
@@ -216,8 +211,6 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
     `StudentRange` (the rule is per student, so the slices' rows add up to the whole's: the rebuild and the
     consistency check, in bounded memory)."""
     only, params = slice_filter(student_slice)
-    placement = {r[0]: r[1] for r in (await session.execute(
-        text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
 
     async def every(store: FactStore, where: str = "") -> list[Any]:
         cols = ", ".join(quoted(n) for n in store.fact_fields)
@@ -232,6 +225,6 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
         below = (f"AND (organiser_id, student_id, subject_code) IN (SELECT g.organiser_id, g.student_id, "
                  f"g.subject_code FROM {ASSESSMENTS.facts.name} g JOIN {_reaches_values()} "
                  f"ON s.scale = g.scale AND s.value = g.value WHERE NOT g.retracted AND NOT s.reaches)")
-    cells = below_pass_cells(await every(ASSESSMENTS, f"{below} {only}"), await every(SUPPORT, only), placement)
+    cells = below_pass_cells(await every(ASSESSMENTS, f"{below} {only}"), await every(SUPPORT, only))
     return [(*key, n) for key, n in cells.items() if n]
 

@@ -4,8 +4,8 @@
 * `support_students` — one row per intervention per level, keyed by student, kind, subject,
   status, outcome and start date: distinct students per kind, students per outcome, open
   investigations by start date;
-* `support_below_pass` — students below the pass level without any support (per level, subject
-  and student; the list at school-unit and group level reads the group rows);
+* `support_below_pass` — students below the pass level without any support (per group, subject
+  and student: the levels above are read from the group rows, `_below`);
 * `plan_aggregates` (group level) against the directory's teaching assignments: plan coverage;
 * the figures' `figure_students` (distinct students assessed): the denominator of the shares.
 
@@ -165,24 +165,55 @@ async def students_by_kind(session: AsyncSession, where: Where, subject: str | N
             "students_with_any_active": with_any}
 
 
+def _below(level: Level) -> tuple[str, str]:
+    """(rows, unit) of the below-pass figure at `level`: the table's group rows (`b`), the only level it stores
+    (`rules.below_pass_row`: one row per student × subject, at the group of its newest result), with the placements
+    joined for an area; and the SQL of a row's unit at that level (as `units_assessed` reads `figure_students`)."""
+    school_unit = f"split_part(b.unit_id, '{GROUP_SEPARATOR}', 1)"
+    join = f" JOIN {placements.name} p ON p.school_unit_code = {school_unit}" if level == "area" else ""
+    unit = {"group": "b.unit_id", "school_unit": school_unit, "area": "p.area_id", "organiser": "b.organiser_id",
+            "nation": f"CAST('{NATION}' AS text)"}[level]
+    return f"{support_below_pass.name} b{join}", unit
+
+
+def _below_cell(where: Where, subject: str | None) -> tuple[str, str]:
+    """(rows, WHERE) of one unit's below-pass rows (`_below`): only the conditions that select, as `_cell`. One area's
+    rows by its school units' codes, read once (an array: no join to plan, whose estimate of one row — statistics
+    older than the table's growth — made it a nested loop comparing every group row with every placement)."""
+    rows, unit = _below(where.level)
+    conditions = ["b.level = 'group'"]
+    if where.level == "area":
+        rows = f"{support_below_pass.name} b"
+        conditions.append(f"split_part(b.unit_id, '{GROUP_SEPARATOR}', 1) = ANY(ARRAY(SELECT p.school_unit_code "
+                          f"FROM {placements.name} p WHERE p.area_id = :unit))")
+    elif where.level != "nation":  # the nation: every organiser's rows
+        conditions.append(f"{unit} = :unit")
+    if where.organiser_id is not None:
+        conditions.append("b.organiser_id = :organiser")
+    if subject is not None:
+        conditions.append("b.subject_code = :subject")
+    return rows, " AND ".join(conditions)
+
+
 async def below_pass_without_support(session: AsyncSession, where: Where, subject: str | None
                                      ) -> tuple[int, list[dict[str, Any]]]:
     """Students whose newest result in a subject is below the pass level and who have no active
-    support in that subject nor one for all subjects (materialised). The count, and the list
+    support in that subject nor one for all subjects (materialised at the group level). The count, and the list
     (per student the subjects) — the list only at group and school-unit level."""
-    count = int((await session.execute(text(_students(support_below_pass.name, _cell(where, subject))),
+    rows, condition = _below_cell(where, subject)
+    count = int((await session.execute(text(_students(rows, condition, alias="b")),
                                        _params(where, subject))).scalar_one())
     if where.level not in LIST_LEVELS:
         return count, []
     unit = ("unit_id = :unit" if where.level == "group"
             else "left(unit_id, length(:unit) + 1) = :unit || :sep")
-    rows = (await session.execute(text(
+    listed = (await session.execute(text(
         f"SELECT student_id, unit_id, subject_code FROM {support_below_pass.name} WHERE level = 'group' AND {unit} "
         "AND (CAST(:organiser AS text) IS NULL OR organiser_id = :organiser) "
         "AND (CAST(:subject AS text) IS NULL OR subject_code = :subject) ORDER BY 1, 3"),
         _params(where, subject, sep=GROUP_SEPARATOR))).all()
     students: dict[str, dict[str, Any]] = {}
-    for student, group_key, subject_code in rows:
+    for student, group_key, subject_code in listed:
         code, _, group = group_key.partition(GROUP_SEPARATOR)
         entry = students.setdefault(student, {"student_id": student, "school_unit_code": code, "group_id": group,
                                               "subjects": []})
@@ -193,7 +224,8 @@ async def below_pass_without_support(session: AsyncSession, where: Where, subjec
 async def below_pass_by_subject(session: AsyncSession, where: Where, subject: str | None) -> list[dict[str, Any]]:
     """Per subject: students below the pass level without any support (and, for the share, the
     students assessed in that subject)."""
-    sql = _students(support_below_pass.name, _cell(where, subject), ("subject_code",)) + " ORDER BY 1"
+    rows, condition = _below_cell(where, subject)
+    sql = _students(rows, condition, ("b.subject_code",), alias="b") + " ORDER BY 1"
     below = (await session.execute(text(sql), _params(where, subject))).all()
     # the students assessed in every subject at once (one pass, not one per subject: 16 × 0.3 s at the nation)
     per_subject = {code: int(n) for code, n in (await session.execute(
@@ -426,10 +458,12 @@ async def units_assessed_every_level(session: AsyncSession, subject: str | None,
 
 async def units_below_pass(session: AsyncSession, level: Level, subject: str | None) -> dict[tuple[Any, ...], int]:
     """(organiser, unit, subject) → students below the pass level without support; (…, None) → in any subject."""
-    unit, params, rows = (_org(level), _unit(level)), _level_params(level, subject), _level_rows(level, subject)
-    out = await _per_unit(session, _students(support_below_pass.name, rows, (*unit, "subject_code")), params)
+    table, unit_of = _below(level)
+    unit, params = (_org(level, "b"), unit_of), {"subject": subject}
+    rows = "b.level = 'group'" + (" AND b.subject_code = :subject" if subject is not None else "")
+    out = await _per_unit(session, _students(table, rows, (*unit, "b.subject_code"), alias="b"), params)
     out |= {(o, u, None): n for (o, u), n in (await _per_unit(
-        session, _students(support_below_pass.name, rows, unit), params)).items()}
+        session, _students(table, rows, unit, alias="b"), params)).items()}
     return out
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from operator import attrgetter
 from typing import Any
 
-from ..results.rules import AssessmentFact, Placement, units
+from ..results.rules import AssessmentFact, Placement, group_key, units
 
 #: Statuses in which an intervention is active (beslutad, pågående).
 ACTIVE_STATUSES = ("decided", "in_progress")
@@ -85,13 +85,12 @@ def is_active(fact: SupportFact) -> bool:
     return not fact.retracted and fact.status in ACTIVE_STATUSES
 
 
-def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[SupportFact],
-                     placement: Placement) -> Counter[Any]:
+def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[SupportFact]) -> Counter[Any]:
     """Students below the pass level without any support: for every (organiser, student,
     subject) whose newest result does not reach the pass level and that has no active
-    intervention in the subject nor one for all subjects, one row per level of the unit of that
-    newest result: (level, unit, organiser, subject, student). Pure: the apply path (before and
-    after a batch, for the students it touched) and the recomputation use the same rule."""
+    intervention in the subject nor one for all subjects, one row, at the group of that newest
+    result (`below_pass_row`). Pure: the apply path (before and after a batch, for the students it
+    touched) and the recomputation use the same rule."""
     newest: dict[tuple[str, str, str], AssessmentFact] = {}
     _newest_per_key(results, newest)
     supported = {(f.organiser_id, f.student_id, f.subject_code) for f in supports if is_active(f)}
@@ -100,9 +99,17 @@ def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[Suppo
         if fact.reaches_pass or (organiser, student, subject) in supported \
                 or (organiser, student, NO_SUBJECT) in supported:
             continue
-        for level, unit in units(fact, placement):
-            out[(level, unit, organiser, subject, student)] += 1
+        out[below_pass_row(fact)] += 1
     return out
+
+
+def below_pass_row(fact: AssessmentFact) -> tuple[str, str, str, str, str]:
+    """The stored row (level, unit, organiser, subject, student) of a student × subject whose newest result is
+    `fact`: the group level only. The levels above are read from the group rows (a student × subject has one newest
+    result, so one group row: its school unit, area and organiser hold it once each): they were four rows more per
+    student × subject, 1.18 rows per event of ~7.1 written by the apply path (bench/README.md apply34)."""
+    return ("group", group_key(fact.school_unit_code, fact.group_id), fact.organiser_id, fact.subject_code,
+            fact.student_id)
 
 
 _KEY_OF = attrgetter("organiser_id", "student_id", "subject_code")  # a result's (organiser, student, subject), in C
@@ -135,11 +142,10 @@ def _newest_per_key(facts: Iterable[AssessmentFact], into: dict[tuple[str, str, 
 
 
 def below_pass_change(unchanged: Iterable[AssessmentFact], before: Iterable[AssessmentFact],
-                      after: Iterable[AssessmentFact], supports: Iterable[SupportFact],
-                      placement: Placement) -> Counter[Any]:
+                      after: Iterable[AssessmentFact], supports: Iterable[SupportFact]) -> Counter[Any]:
     """`below_pass_cells(unchanged + after) − below_pass_cells(unchanged + before)` with the same `supports` (a
     batch of results: the interventions did not change), worked out per (organiser, student, subject) whose newest
-    result differs between the two — the rest cancel out and are not expanded to their levels at all."""
+    result differs between the two — the rest cancel out."""
     base: dict[tuple[str, str, str], AssessmentFact] = {}
     _newest_per_key(unchanged, base)
     newest_before, newest_after = dict(base), dict(base)
@@ -157,9 +163,8 @@ def below_pass_change(unchanged: Iterable[AssessmentFact], before: Iterable[Asse
         for fact, sign in ((now, 1), (was, -1)):
             if fact is None or fact.reaches_pass:
                 continue
-            for level, unit in units(fact, placement):
-                cell = (level, unit, organiser, subject, student)
-                out[cell] = out.get(cell, 0) + sign
+            row = below_pass_row(fact)
+            out[row] = out.get(row, 0) + sign
     return Counter(out)
 
 

@@ -39,15 +39,16 @@ def support(student: str, *, subject: str = "GRGRMAT01", status: str = "decided"
 
 
 def below(results, supports) -> set[tuple[str, ...]]:
-    cells = below_pass_cells(results, supports, PLACED)
+    cells = below_pass_cells(results, supports)
     assert all(n == 1 for n in cells.values())
-    return {k for k in cells if k[0] == "school_unit"}
+    return set(cells)
 
 
-def test_the_newest_result_decides_and_it_counts_at_every_level():
-    cells = below_pass_cells([result("s-1", "F", round_=2), result("s-1", "C", round_=1)], [], PLACED)
-    assert set(cells) == {(level, unit, ORG, "GRGRMAT01", "s-1") for level, unit in (
-        ("group", f"{CODE}/7A"), ("school_unit", CODE), ("area", AREA), ("organiser", ORG))}  # the nation's: the organiser's
+def test_the_newest_result_decides_and_it_is_one_row_at_its_group():
+    """The levels above the group are read from the group rows (apply34): one row per student × subject."""
+    cells = below_pass_cells([result("s-1", "F", round_=2), result("s-1", "C", round_=1, group="7B")], [])
+    assert cells == {("group", f"{CODE}/7A", ORG, "GRGRMAT01", "s-1"): 1}
+    assert below_pass_cells([result("s-1", "C", round_=2), result("s-1", "F", round_=1, group="7B")], []) == {}
     assert below([result("s-1", "F", round_=1), result("s-1", "C", round_=2)], []) == set()
     # VT after HT; the next school year after both; a term grade over an assessment of the same round
     assert below([result("s-1", "C", term="VT"), result("s-1", "F", term="HT", round_=4)], []) == set()
@@ -58,7 +59,7 @@ def test_the_newest_result_decides_and_it_counts_at_every_level():
 def test_only_active_support_in_the_subject_or_for_all_subjects_takes_a_student_off():
     failing = [result("s-1", "F"), result("s-1", "F", subject="GRGRSVE01")]
     assert len(below(failing, [])) == 2
-    assert below(failing, [support("s-1")]) == {("school_unit", CODE, ORG, "GRGRSVE01", "s-1")}
+    assert below(failing, [support("s-1")]) == {("group", f"{CODE}/7A", ORG, "GRGRSVE01", "s-1")}
     assert below(failing, [support("s-1", subject="")]) == set()  # all subjects
     for status in ("proposed", "evaluated", "closed"):
         assert len(below(failing, [support("s-1", status=status)])) == 2, status
@@ -86,8 +87,7 @@ def test_the_change_per_key_equals_the_difference_of_the_two_states():
     """`below_pass_change` (a batch of results: only the keys whose newest result differs are expanded) equals
     `below_pass_cells(after) − below_pass_cells(before)` over random states: new rounds, revisions (to another value,
     subject, group or school unit), retractions, results older than the newest, keys with no result left, supported
-    students (a subject's, every subject's; an inactive one does not count), a school unit without an area."""
-    placed = {CODE: AREA}  # "87654321" has no area
+    students (a subject's, every subject's; an inactive one does not count), another school unit."""
     for seed in range(200):
         rng = random.Random(seed)
         students = [f"s-{n}" for n in range(6)]
@@ -107,9 +107,9 @@ def test_the_change_per_key_equals_the_difference_of_the_two_states():
         supports = [support(rng.choice(students), subject=rng.choice((*subjects, "")),
                             status=rng.choice(("decided", "in_progress", "closed")), start=f"2026-09-0{k + 1}")
                     for k in range(rng.randint(0, 3))]
-        expected = Counter(below_pass_cells(unchanged + after, supports, placed))
-        expected.subtract(below_pass_cells(unchanged + before, supports, placed))
-        got = below_pass_change(unchanged, before, after, supports, placed)
+        expected = Counter(below_pass_cells(unchanged + after, supports))
+        expected.subtract(below_pass_cells(unchanged + before, supports))
+        got = below_pass_change(unchanged, before, after, supports)
         assert {k: n for k, n in got.items() if n} == {k: n for k, n in expected.items() if n}, seed
 
 
