@@ -68,7 +68,14 @@ def held_rebuild(description: str) -> HeldRebuild:
     name = f"bench_rebuild_{uuid.uuid4().hex[:6]}"
     ensure_database(hold["postgres_url"], name)
     url = database_url(hold["postgres_url"], name)
-    upgrade("styrkedja_reporting", url)
+    if args.pythonpath:
+        # a before tree's rebuild makes its tables LIKE the live ones: the database at that tree's head, not ours
+        # (rebuild34: before migration 0037 the rebuild still fills compliance_round_reports)
+        subprocess.run([sys.executable, "-c", "import sys; from styrkedja_kit.migrations import upgrade; "
+                        "upgrade('styrkedja_reporting', sys.argv[1])", url],
+                       env={**os.environ, "PYTHONPATH": args.pythonpath}, check=True)
+    else:
+        upgrade("styrkedja_reporting", url)
     env = {**os.environ, **hold["env"], "STYRKEDJA_DATABASE_URL": url,
            "STYRKEDJA_CONSUMER_GROUP": f"reporting-rebuild-{uuid.uuid4().hex[:6]}"}
     env.update(dict(item.split("=", 1) for item in args.env))
