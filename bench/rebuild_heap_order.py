@@ -6,6 +6,11 @@ of its indexes built; the PostgreSQL backend's CPU seconds of the ordered copy (
 Everything in rolled-back transactions with the rebuild's settings (256 MB, no parallel workers).
 
     .venv/bin/python bench/rebuild_heap_order.py postgresql://postgres@127.0.0.1:PORT/bench_rebuild_xxxxxx [--wal]
+
+The tables' keys and indexes are read from reporting's metadata (this tree's schema), not spelled here: rebuild11's
+list named `compliance_round_reports`, which migration 0037 dropped (rounds33: its one own column, the run's first
+time, is the facts' `received_at` now), and figure_students' read indexes, which apply15 and apply22 folded into its
+key. A table this script measures that the database does not hold is refused by name before anything runs.
 """
 
 from __future__ import annotations
@@ -14,39 +19,62 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 
 import asyncpg
+
+from styrkedja_reporting.persistence import metadata  # every capability's tables (as the migrations see them)
 
 SETTINGS = ("SET LOCAL maintenance_work_mem = '256MB'", "SET LOCAL work_mem = '256MB'",
             "SET LOCAL max_parallel_maintenance_workers = 0", "SET LOCAL max_parallel_workers_per_gather = 0")
 INTEGERS = frozenset({"year", "round"})
 
-FS_KEY = ["level", "unit_id", "organiser_id", "subject_code", "year", "school_year", "period", "student_id"]
-FS_ORG = ["organiser_id", "level", "school_year", "period"]
-FS_STUDENT = ["student_id", "subject_code", "school_year", "period"]
-BP_KEY = ["level", "unit_id", "organiser_id", "subject_code", "student_id"]
-BP_ORG = ["organiser_id", "level", "unit_id"]
-RR_KEY = ["assessment_id"]
-RR_STUDENT = ["organiser_id", "school_year", "round", "student_id"]
+#: the tables whose heap order is tried: the two largest the rebuild writes after the read with more than their key
+#: to build (rebuild11 also tried compliance_round_reports, dropped by migration 0037)
+HEAP_TABLES = ("figure_students", "support_below_pass")
+#: the tables written logged against unlogged then made logged (`--wal`)
+WAL_TABLES = ("figure_students", "assessment_facts", "support_below_pass", "consumer_applied_events")
+
+
+def indexes_of(table: str) -> list[list[str]]:
+    """The table's key, then each of its indexes on plain columns, as the schema declares them (an index on an
+    expression has no heap order to try: it is refused, not silently left out)."""
+    declared = metadata.tables.get(table)
+    if declared is None:
+        raise SystemExit(f"rebuild_heap_order: no table {table!r} in reporting's schema (dropped by a migration?)")
+    out = [[c.name for c in declared.primary_key.columns]]
+    for index in sorted(declared.indexes, key=lambda i: str(i.name)):
+        columns = [getattr(e, "name", None) for e in index.expressions]
+        if not all(isinstance(c, str) and c in declared.c for c in columns):
+            raise SystemExit(f"rebuild_heap_order: {index.name} on {table} is on an expression: no heap order to try")
+        out.append([str(c) for c in columns])
+    return out
 
 
 def _then(first: list[str], key: list[str]) -> list[str]:
     return first + [c for c in key if c not in first]
 
 
-#: table → (its indexes' columns, the key's first; the heap orders tried: None = as shuffled)
-TABLES: dict[str, tuple[list[list[str]], dict[str, list[str] | None]]] = {
-    "figure_students": ([FS_KEY, FS_ORG, FS_STUDENT], {
-        "shuffled": None, "key": FS_KEY, "organiser_level+key": _then(FS_ORG, FS_KEY),
-        "student+key": _then(FS_STUDENT, FS_KEY)}),
-    "support_below_pass": ([BP_KEY, BP_ORG], {
-        "shuffled": None, "key": BP_KEY, "organiser_level_unit+key": _then(BP_ORG, BP_KEY)}),
-    "compliance_round_reports": ([RR_KEY, RR_STUDENT], {
-        "shuffled": None, "key": RR_KEY, "student+key": _then(RR_STUDENT, RR_KEY)}),
-}
-WAL_TABLES = ("figure_students", "assessment_facts", "compliance_round_reports", "support_below_pass",
-              "consumer_applied_events")
+def heap_orders(indexes: list[list[str]]) -> dict[str, list[str] | None]:
+    """The heap orders tried for a table: as shuffled, the key's, and each other index's columns then the key's."""
+    key = indexes[0]
+    return {"shuffled": None, "key": key,
+            **{"+".join(("_".join(columns)[:40], "key")): _then(columns, key) for columns in indexes[1:]}}
+
+
+def tables() -> dict[str, tuple[list[list[str]], dict[str, list[str] | None]]]:
+    """table → (its indexes' columns, the key's first; the heap orders tried: None = as shuffled)."""
+    return {table: (indexes, heap_orders(indexes)) for table in HEAP_TABLES for indexes in [indexes_of(table)]}
+
+
+async def missing_tables(dsn: str, names: tuple[str, ...]) -> list[str]:
+    """The tables of `names` that the database does not hold (a database of older code, or the wrong one)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        return [name for name in names if await connection.fetchval("SELECT to_regclass($1)", name) is None]
+    finally:
+        await connection.close()
 
 
 def _byte_key(columns: list[str]) -> str:
@@ -117,8 +145,14 @@ async def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--wal", action="store_true")
     args = parser.parse_args()
+    measured = tables()
+    missing = await missing_tables(args.dsn, (*measured, *(WAL_TABLES if args.wal else ())))
+    if missing:
+        print(f"rebuild_heap_order: the database holds no {', '.join(missing)}: not a rebuilt database of this "
+              "tree's schema", file=sys.stderr)
+        return 2
     for round_ in range(args.rounds):
-        for table, (indexes, orders) in TABLES.items():
+        for table, (indexes, orders) in measured.items():
             for name, order in orders.items():
                 line = {"round": round_, "table": table, "heap": name,
                         **await heap_order(args.dsn, table, indexes, order), "load_1min": round(os.getloadavg()[0], 1)}

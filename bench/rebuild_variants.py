@@ -7,7 +7,12 @@ in key order costs a sort and saves the build's).
     .venv/bin/python bench/rebuild_variants.py postgresql://postgres@127.0.0.1:PORT/bench_rebuild_xxxxxx \
         --step levels --rounds 3 --out /tmp/variants.jsonl
 
-The database is one `bench/rebuild_held.py` left (its tables are the live ones after the swap)."""
+The database is one `bench/rebuild_held.py` left (its tables are the live ones after the swap), of this tree's schema:
+the tables a step names (`public.<table>`) are looked up first and a missing one refused by name. The step
+`round_reports` (rebuild18: compliance_round_reports filled in two orders) compares a table migration 0037 dropped
+(rounds33: the run's first time is the facts' `received_at`, written in the facts' one insert); it refuses and says
+so. The index builds measured with a table's fill are the table's key and indexes as reporting's schema declares them
+now (`_builds`; rebuild18's figure_students student index was folded into its key since)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,12 +28,35 @@ from typing import Any
 
 import asyncpg
 from rebuild_statements import backend_cpu  # a sibling script: the same per-backend CPU reading
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import CreateIndex
 
 from styrkedja_reporting.directory.tables import placements
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.results.rules import GROUP_SEPARATOR, MATERIALISED
 from styrkedja_reporting.results.tables import ASSESSMENTS
 from styrkedja_reporting.staging import quoted
+
+#: why a step is no longer run: its name → what it compared and what replaced it
+RETIRED = {"round_reports": "compliance_round_reports was dropped by migration 0037 (rounds33): the run's first time "
+                            "is assessment_facts.received_at, written in the facts' one insert; nothing is left to "
+                            "order. Run this step from a tree before fa6dd3f5 against a database of that tree."}
+
+
+def _builds(table: Table) -> list[str]:
+    """The table's key and each of its indexes as reporting's schema declares them, built on the scratch schema's
+    copy (its name unqualified: the search path finds the scratch table first)."""
+    key = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return [f"ALTER TABLE {table.name} ADD PRIMARY KEY ({key})",
+            *(str(CreateIndex(index).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+              for index in sorted(table.indexes, key=lambda i: str(i.name)))]
+
+
+def named_tables(statements: list[str]) -> set[str]:
+    """The live tables a step's statements name (`public.<table>`)."""
+    return set(re.findall(r"\bpublic\.(\w+)", " ".join(statements)))
 
 
 def _levels() -> dict[str, tuple[list[str], list[str]]]:
@@ -92,19 +121,8 @@ def _levels18() -> dict[str, tuple[list[str], list[str]]]:
 
 
 def _round_reports() -> dict[str, tuple[list[str], list[str]]]:
-    """rebuild18: compliance's round reports into their table in the assessment's order (as the counted table gives
-    them: the key's index from a sorted heap) or in the student index's order (that index from a sorted heap, the key
-    sorted), with both index builds."""
-    from styrkedja_reporting.compliance.tables import compliance_round_reports as table
-
-    student = [table.c[c] for c in ("organiser_id", "school_year", "round", "student_id")]
-    setup = ["CREATE UNLOGGED TABLE source AS SELECT * FROM public.compliance_round_reports ORDER BY assessment_id",
-             "CREATE UNLOGGED TABLE compliance_round_reports (LIKE public.compliance_round_reports INCLUDING DEFAULTS)"]
-    builds = ["CREATE UNIQUE INDEX ON compliance_round_reports (assessment_id)",
-              "CREATE INDEX ON compliance_round_reports (organiser_id, school_year, round, student_id)"]
-    return {"assessment_order": (setup, ["INSERT INTO compliance_round_reports SELECT * FROM source", *builds]),
-            "student_order": (setup, ["INSERT INTO compliance_round_reports SELECT * FROM source "
-                                      f"ORDER BY {bulk._key_order(student)}", *builds])}
+    """rebuild18: compliance's round reports in the assessment's order or the student index's (retired: `RETIRED`)."""
+    raise SystemExit(f"rebuild_variants --step round_reports: {RETIRED['round_reports']}")
 
 
 #: JIT as the server plans it past its cost thresholds (jit_above_cost 100,000, optimize and inline 500,000): at 402k
@@ -139,10 +157,10 @@ def _jit() -> dict[str, tuple[list[str], list[str]]]:
 
 
 def _students() -> dict[str, tuple[list[str], list[str]]]:
-    """rebuild18: figure_students (fill, key, student index) as the rebuild makes it — the figure's one aggregate of
-    both period kinds (`figure_tables.REBUILT`, a hash aggregate), then sorted into the key's order — against one
-    sorted pass over the facts (each fact once per period kind, sorted by the key, counted as it streams: no hash
-    aggregate, no second sort), and against no order (both index builds sort)."""
+    """rebuild18: figure_students (its fill and index builds, `_builds`) as the rebuild makes it — the figure's one
+    aggregate of both period kinds (`figure_tables.REBUILT`, a hash aggregate), then sorted into the key's order —
+    against one sorted pass over the facts (each fact once per period kind, sorted by the key, counted as it streams:
+    no hash aggregate, no second sort), and against no order (the builds sort)."""
     from styrkedja_reporting.figures import tables as figure_tables
     from styrkedja_reporting.figures.tables import _reaches_values
     from styrkedja_reporting.results.rules import GROUP_SEPARATOR
@@ -151,9 +169,7 @@ def _students() -> dict[str, tuple[list[str], list[str]]]:
     cols = ", ".join(f'"{c}"' for c in students.columns)
     order = bulk._key_order(list(students.table.primary_key.columns))
     setup = ["CREATE UNLOGGED TABLE figure_students (LIKE public.figure_students INCLUDING DEFAULTS)"]
-    key = ", ".join(f'"{c.name}"' for c in students.table.primary_key.columns)
-    builds = [f"ALTER TABLE figure_students ADD PRIMARY KEY ({key})",
-              "CREATE INDEX ON figure_students (student_id, subject_code, school_year, period)"]
+    builds = _builds(students.table)
     rebuilt = f"SELECT {cols} FROM ({figure_tables.REBUILT['students']}) AS r"
     place = ", ".join(f'"{c}"' for c in students.columns if c != "count")
     each = (f"SELECT CAST('group' AS varchar) AS level, CAST(f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id "
@@ -182,9 +198,7 @@ def _pass_students() -> dict[str, tuple[list[str], list[str]]]:
     setup = ["CREATE UNLOGGED TABLE figure_students (LIKE public.figure_students INCLUDING DEFAULTS)",
              "CREATE UNLOGGED TABLE figure_pass (LIKE public.figure_pass INCLUDING DEFAULTS)",
              "SET LOCAL enable_nestloop = off"]  # as figures.pass runs (`NO_NESTED_LOOPS`)
-    key = ", ".join(f'"{c.name}"' for c in students.table.primary_key.columns)
-    builds = [f"ALTER TABLE figure_students ADD PRIMARY KEY ({key})",
-              "CREATE INDEX ON figure_students (student_id, subject_code, school_year, period)"]
+    builds = _builds(students.table)
     # the roll-up as it was before (its `gs` without the count `n` that figure_students takes from it now)
     before = figure_tables.REBUILT["pass"].replace("AS reaching_unknown, CAST(count(*) AS integer) AS n ",
                                                    "AS reaching_unknown ", 1)
@@ -235,6 +249,16 @@ async def main() -> int:
     args = parser.parse_args()
     variants = STEPS[args.step]()
     names = list(variants)
+    named = sorted(set().union(*(named_tables([*setup, *measured]) for setup, measured in variants.values())))
+    connection = await asyncpg.connect(args.dsn)
+    try:
+        missing = [t for t in named if await connection.fetchval("SELECT to_regclass($1)", f"public.{t}") is None]
+    finally:
+        await connection.close()
+    if missing:
+        print(f"rebuild_variants --step {args.step}: the database holds no {', '.join(missing)}: not a rebuilt "
+              "database of this tree's schema", file=sys.stderr)
+        return 2
     for round_ in range(args.rounds):
         for name in names if round_ % 2 == 0 else list(reversed(names)):  # alternated, the order turned each round
             result = {"round": round_, "step": args.step, "variant": name, **await one(args.dsn, *variants[name]),

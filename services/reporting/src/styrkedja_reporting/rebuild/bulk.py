@@ -107,8 +107,7 @@ from . import explain
 from .below_pass import rebuild_below_pass
 from .compliance import (
     CALENDAR_TYPE,
-    counted_params,
-    counted_sql,
+    counted_statements,
     counted_table,
     rebuild_compliance,
     run_times_sql,
@@ -1215,12 +1214,16 @@ class Rebuilder:
         key = f"organiser_id, {quoted(store.fact_fields[0])}"
         if store is ASSESSMENTS:
             # an assessment's `received_at` is its run's first time (`results.rules.run_time`), from its counted events
-            # in log order (`rebuild.compliance.counted_sql`, which compliance's job reads after): a revised published
-            # one's the earliest of its run's (`run_times_sql`), any other's its own — in the one insert, the rows in
-            # the organiser's order (an update after would move the revised ones to the heap's end)
+            # in log order (`rebuild.compliance.counted_statements`, which also keeps the round periods compliance's
+            # job reads after): a revised published one's the earliest of its run's (`run_times_sql`), any other's its
+            # own — in the one insert, the rows in the organiser's order (an update after would move the revised ones
+            # to the heap's end)
             counted = counted_table(self.tracked)
-            await explain.execute(session, "compliance.counted", f"CREATE UNLOGGED TABLE {counted} WITH ({QUIET_AUTOVACUUM}) AS "
-                                  f"{counted_sql(self.tracked, self.dups)}", counted_params())
+            for label, statement, params in counted_statements(self.tracked, self.dups, QUIET_AUTOVACUUM):
+                if statement.endswith("WITH NO DATA"):  # an empty table made: nothing to explain
+                    await session.execute(text(statement), params)
+                else:
+                    await explain.execute(session, label, statement, params)
             values = ", ".join(quoted(f) for f in store.fact_fields[:-1])
             assert store.fact_fields[-1] == "received_at"
             await explain.execute(session, "facts.assessment_facts", (

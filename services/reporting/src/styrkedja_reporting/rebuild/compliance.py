@@ -62,31 +62,63 @@ def counted_sql(tracked: str, dups: str) -> str:
     """The claimed assessment events that count for their assessment's state (`fold_round_report`: a revision not
     below any earlier one in log order — one of the same revision is its twin, decided by content), with their rank
     and whether they are their assessment's last. An assessment is its id within its organiser
-    (`results.tables.fact_table`)."""
+    (`results.tables.fact_table`). Only the columns read after (`counted_statements`): the run times' and the round
+    periods' — the place's other columns went with compliance_round_reports (migration 0037), and each is carried
+    through the sort of every assessment event (rebuild34)."""
     return (
-        "WITH ev AS (SELECT seq, fact_id, CAST(fact_id AS text) AS assessment_id, revision, "
-        "type = :retracted AS retracted, "
-        f"{', '.join(_PLACE)}, at, max(revision) OVER (PARTITION BY fact_id, organiser_id ORDER BY seq "
+        "WITH ev AS (SELECT seq, fact_id, revision, type = :retracted AS retracted, organiser_id, school_year, round, "
+        "at, max(revision) OVER (PARTITION BY fact_id, organiser_id ORDER BY seq "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before "
         f"FROM {tracked} t WHERE type IN (:published, :retracted) "
         f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)) "
-        "SELECT *, row_number() OVER w AS n, lead(seq) OVER w IS NULL AS last "
+        f"SELECT {', '.join(_COUNTED)}, row_number() OVER w AS n, lead(seq) OVER w IS NULL AS last "
         "FROM ev WHERE before IS NULL OR revision >= before WINDOW w AS (PARTITION BY fact_id, organiser_id ORDER BY seq)")
 
 
+#: the counted events' columns kept (`counted_sql`): what `run_times_sql` and the round periods read
+_COUNTED = ("fact_id", "organiser_id", "revision", "retracted", "school_year", "round", "at")
+
+
 def counted_table(tracked: str) -> str:
-    """The counted assessment events' table (`counted_sql`): made by the facts' job (`bulk._facts`, their run times),
-    read and dropped by compliance's (its rounds)."""
+    """The counted events of the assessments with more than one (`counted_statements`): made by the facts' job
+    (`bulk._facts`, their run times), dropped by compliance's."""
     return f"{tracked}_counted"  # unlogged, made and dropped in the rebuild
+
+
+def round_periods_table(tracked: str) -> str:
+    """Every organiser × school year × round a counted event names (`counted_statements`): made by the facts' job,
+    read and dropped by compliance's (its round windows)."""
+    return f"{tracked}_round_periods"  # unlogged, made and dropped in the rebuild
+
+
+def counted_statements(tracked: str, dups: str, options: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, statement, its parameters) in order: the two tables made empty (`options`: their storage
+    parameters), then filled by one statement from the counted events (`counted_sql`) — the round periods of all of
+    them, and the events of the assessments with more than one (the only ones a run time is taken from: most
+    assessments have one event, and its own time is the fold's). Before (rounds33) every counted event was written
+    to a table and the periods read from it by another statement (rebuild34: the row write of every event)."""
+    counted, periods = counted_table(tracked), round_periods_table(tracked)
+    select = counted_sql(tracked, dups)
+    params = counted_params()
+    return [
+        ("compliance.counted.made", f"CREATE UNLOGGED TABLE {counted} WITH ({options}) AS {select} WITH NO DATA",
+         params),
+        ("compliance.round_periods.made", f"CREATE UNLOGGED TABLE {periods} WITH ({options}) AS "
+                                          f"SELECT organiser_id, school_year, round FROM {counted} WITH NO DATA", {}),
+        ("compliance.counted", f"WITH c AS MATERIALIZED ({select}), p AS (INSERT INTO {periods} "
+                               "SELECT DISTINCT organiser_id, school_year, round FROM c) "
+                               f"INSERT INTO {counted} SELECT * FROM c WHERE NOT (n = 1 AND last)", params),
+    ]
 
 
 def run_times_sql(counted: str) -> str:
     """Each revised assessment's run time (`results.rules.run_time` set-wise, `rules.fold_round_report`'s time), as
     (r_id, r_organiser, run_at): the earliest of the counted publications above the newest counted retracted revision.
-    Only assessments of more than one counted event (most have one: its own time is the fold's, as a retraction's is);
-    the facts' insert takes it for a published fact (`bulk._facts`)."""
+    `counted` holds the assessments of more than one counted event only (`counted_statements`: most have one, and
+    its own time is the fold's, as a retraction's is); the facts' insert takes it for a published fact
+    (`bulk._facts`)."""
     return (
-        f"WITH m AS MATERIALIZED (SELECT * FROM {counted} WHERE NOT (n = 1 AND last)), "
+        f"WITH m AS MATERIALIZED (SELECT * FROM {counted}), "
         "k AS (SELECT fact_id, organiser_id, max(revision) FILTER (WHERE retracted) AS retracted_revision "
         "FROM m GROUP BY fact_id, organiser_id) "
         "SELECT k.fact_id AS r_id, k.organiser_id AS r_organiser, min(m.at) AS run_at FROM k "
@@ -145,7 +177,8 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str, 
         for tied in newest.values():  # a handful at most: one organiser's calendars of one revision
             for data in tied[1:]:
                 await session.execute(calendar_upsert(data))
-    counted = counted_table(tracked)  # made with the facts (`bulk._facts`: their run times)
+    # made with the facts (`bulk._facts`: their run times, `counted_statements`)
+    counted, periods = counted_table(tracked), round_periods_table(tracked)
     await explain.execute(session, "compliance.forecast_runs", _forecast_runs_sql(forecasts, dups))
     a = "directory_teaching_assignments"
     cols = ("organiser_id", "assignment_id", "school_unit_code", "group_id", "subject_code")
@@ -158,9 +191,8 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str, 
         {"f1": _FORECAST_TYPES[0], "f2": _FORECAST_TYPES[1]})).all()
     # every organiser × school year × round a counted state named (a counted event's place: a retraction's state is
     # its own place)
-    round_periods = (await session.execute(text(f"SELECT DISTINCT organiser_id, school_year, round FROM {counted}"
-                                                ))).all()
-    await session.execute(text(f"DROP TABLE {counted}"))
+    round_periods = (await session.execute(text(f"SELECT organiser_id, school_year, round FROM {periods}"))).all()
+    await session.execute(text(f"DROP TABLE {counted}, {periods}"))
     keys = sorted({WindowKey(WindowKind.forecast, org, f"{year}:{term}") for org, year, term in forecast_periods}
                   | {WindowKey(WindowKind.assessment_round, org, round_period(year, round_))
                      for org, year, round_ in round_periods}, key=lambda k: (k.organiser_id, k.kind.value, k.period))
