@@ -291,9 +291,16 @@ async def test_import_from_a_folder_dump(reporting, database, tmp_path):
     assert CIVIC not in await everything_stored(database)
 
 
-def test_a_malformed_page_is_refused_naming_entity_and_page(tmp_path, ss12000):
+def test_a_malformed_item_is_refused_on_its_own_and_an_unreadable_page_stops(tmp_path, ss12000):
     url, data, _, _ = ss12000
-    data["groups"][1] = {"id": G2, "organisation": "not an object", "civicNo": CIVIC}
+    # an item that breaks the specification but whose id reads is refused alone, named by its page and place (ss34)
+    data["groups"][1] = {"id": G2, "displayName": "9B", "organisation": "not an object", "civicNo": CIVIC}
+    the_plan, _ = read_and_plan(HttpSource(url, page_size=1), since=None, naive_zone=ZONE)
+    refused = [(r.entity, r.id, r.reason) for r in the_plan.refused if r.id == G2]
+    assert refused == [("groups", G2, "organisation: must be a JSON object, not a string (page 2, item 0)")], refused
+    assert CIVIC not in repr(the_plan.refused)
+    # an item whose id cannot be read still stops the import, naming the entity and the page
+    data["groups"][1] = {"organisation": "not an object", "civicNo": CIVIC}
     with pytest.raises(SourceError) as error:
         read_and_plan(HttpSource(url, page_size=1), since=None, naive_zone=ZONE)
     assert str(error.value).startswith("groups, page 2, item 0: ") and CIVIC not in str(error.value)
