@@ -398,6 +398,24 @@ def reporting_loop(settings: ReportingSettings, database: Database, topics: list
                         offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
 
 
+async def dead_letters_and_applied(settings: ReportingSettings, topic: str, dead: set[tuple[str, int, int]],
+                                   wanted: set[uuid.UUID], *, timeout: float = 180
+                                   ) -> tuple[list[Any], set[uuid.UUID]]:
+    """Reporting's loop on `topic` run until the records at `dead` (topic, partition, offset) are read back from the
+    group's dead-letter topic and `wanted` applied (or the waits run out): (the dead letters, the ids applied)."""
+    database = Database(settings.database_url, pool_size=3)
+    loop = reporting_loop(settings, database, [topic])
+    task = asyncio.create_task(loop.run())
+    try:
+        letters = await read_dead_letters(settings.kafka_bootstrap_servers, dead_letter_topic(settings.consumer_group),
+                                          dead, timeout=timeout)
+        return letters, await applied_ids(database, settings.consumer_group, wanted)
+    finally:
+        loop.stop()
+        await task
+        await database.dispose()
+
+
 async def applied_ids(database: Database, group: str, wanted: set[uuid.UUID], *, tries: int = 120,
                       pause: float = 0.5) -> set[uuid.UUID]:
     """The ids the group applied, read again until `wanted` are among them or the tries run out."""

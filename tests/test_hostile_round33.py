@@ -27,7 +27,6 @@ header and 300 headers; Basic, Digest and Negotiate, a JWT with `alg: none`, HS2
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import uuid
@@ -38,7 +37,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from inprocess import auth
-from test_hostile_events import applied_ids, encoded, good, read_dead_letters, reporting_loop
+from test_hostile_events import dead_letters_and_applied, encoded, good
 from test_hostile_http import PINS as HTTP_PINS
 
 from stacks import start_at_log_end
@@ -46,7 +45,6 @@ from styrkedja_contracts import ContractError, contains_personal_identity_number
 from styrkedja_contracts.examples import example_bytes
 from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_kit.consumer import DEAD_LETTER_MAX_BYTES
-from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import _align_topic_config, ensure_topics, registry_topics
 from styrkedja_kit.settings import ServiceSettings
 from styrkedja_reporting.settings import ReportingSettings
@@ -234,16 +232,7 @@ async def test_hostile_records_beyond_the_contract_s_fields_are_dead_lettered_wi
                 if reason is not None}
     wanted = {uuid.UUID(json.loads(value or b"")["id"]) for _, value, _, _, reason in records if reason is None}
 
-    database = Database(database_url, pool_size=3)
-    loop = reporting_loop(settings, database, [_TOPIC])
-    task = asyncio.create_task(loop.run())
-    try:
-        dead = await read_dead_letters(bootstrap, dead_letter_topic(group), set(expected), timeout=180)
-        applied = await applied_ids(database, group, wanted)
-    finally:
-        loop.stop()
-        await task
-        await database.dispose()
+    dead, applied = await dead_letters_and_applied(settings, _TOPIC, set(expected), wanted)
 
     wrong = [f"{attack}: not dead-lettered" for at, (attack, _) in expected.items()
              if at not in {place for place, _, _ in dead}]

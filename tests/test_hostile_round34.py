@@ -46,7 +46,6 @@ Found and mended:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -56,16 +55,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from inprocess import ORGANISER
-from test_hostile_events import applied_ids, encoded, good, read_dead_letters, reporting_loop
+from test_hostile_events import dead_letters_and_applied, encoded, fresh_reporting, good
 
-from stacks import start_at_log_end
-from styrkedja_contracts import dead_letter_topic
-from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.token_attacks import attack_authorizations
-from styrkedja_kit.db import Database
-from styrkedja_kit.kafka import ensure_topics, registry_topics
-from styrkedja_kit.settings import ServiceSettings
-from styrkedja_reporting.settings import ReportingSettings
 
 pytestmark = [pytest.mark.integration]
 
@@ -143,16 +135,9 @@ def _records() -> list[tuple[str, bytes, str | None]]:
 async def test_events_of_odd_encodings_and_numbers_are_dead_lettered_with_their_reason(infrastructure):
     """Reporting's consumer on the assessments' topic (held: each dead-lettered with its reason, the good events
     around them applied, the loop carrying on)."""
-    bootstrap = infrastructure.kafka_bootstrap_servers
-    database_url = migrated_database(infrastructure, "styrkedja_reporting", f"t_round34_{uuid.uuid4().hex[:8]}")
-    group = f"reporting-round34-{uuid.uuid4().hex[:8]}"
-    start_at_log_end(bootstrap, group, database_url)
-    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
-                                 outbox_enabled=False, consumer_poll_timeout_ms=100,
-                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000)
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), registry_topics(["reporting"]))
+    settings = await fresh_reporting(infrastructure, "round34")
     records = _records()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
     try:
         placed = []
@@ -166,16 +151,7 @@ async def test_events_of_odd_encodings_and_numbers_are_dead_lettered_with_their_
                 if reason is not None}
     wanted = {uuid.UUID(json.loads(value)["id"]) for _, value, reason in records if reason is None}
 
-    database = Database(database_url, pool_size=3)
-    loop = reporting_loop(settings, database, [_TOPIC])
-    task = asyncio.create_task(loop.run())
-    try:
-        dead = await read_dead_letters(bootstrap, dead_letter_topic(group), set(expected), timeout=180)
-        applied = await applied_ids(database, group, wanted)
-    finally:
-        loop.stop()
-        await task
-        await database.dispose()
+    dead, applied = await dead_letters_and_applied(settings, _TOPIC, set(expected), wanted)
 
     reasons = {place: headers["dlq.reason"] for place, headers, _ in dead if place in set(where)}
     wrong = [f"{attack}: {reasons.get(at, 'not dead-lettered')}, not {reason}" for at, (attack, reason)
