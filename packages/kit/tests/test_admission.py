@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from waiting import until
 
 from styrkedja_kit.admission import OVERLOADED, OverloadGuard, Slots
 from styrkedja_kit.problems import install_problem_handlers
@@ -70,21 +71,11 @@ def _overloaded(answer: httpx.Response, retry_after: str = "3") -> None:
     assert (error["field"], error["rule"]) == ("request", "overloaded"), error
 
 
-async def _until(condition: Any, seconds: float = 30.0) -> None:
-    # bounded in time, not in loop turns: a token's check (JWKS over loopback) on a loaded machine takes more turns
-    # than a fixed count (CI at load 15 ran out of 5,000 turns)
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("never came")
-        await asyncio.sleep(0.001)
-
-
 async def test_a_request_beyond_the_bound_is_a_503_with_retry_after_and_the_probes_still_answer() -> None:
     app, release, entered = _app(max_requests=3, max_writes=2)
     async with _client(app) as client:
         held = [asyncio.ensure_future(client.get("/v1/slow")) for _ in range(3)]
-        await _until(lambda: len(entered) == 3)
+        await until(lambda: len(entered) == 3)
         _overloaded(await client.get("/v1/slow"))
         health = await client.get("/healthz")  # an overloaded instance is alive, and says so
         assert health.status_code == 200, health.text
@@ -97,11 +88,11 @@ async def test_writes_are_bounded_apart_and_refused_before_their_body_is_read() 
     app, release, read_bodies = _app(max_requests=10, max_writes=2)
     async with _client(app) as client:
         held = [asyncio.ensure_future(client.post("/v1/slow", json={"n": n})) for n in range(2)]
-        await _until(lambda: len(read_bodies) == 2)
+        await until(lambda: len(read_bodies) == 2)
         _overloaded(await client.post("/v1/slow", json={"n": "third"}))
         assert sorted(read_bodies) == ['{"n":0}', '{"n":1}']  # the third's body never read
         read = asyncio.ensure_future(client.get("/v1/slow"))  # a read is still taken
-        await _until(lambda: "GET" in read_bodies)
+        await until(lambda: "GET" in read_bodies)
         release.set()
         assert (await read).status_code == 200
         assert [a.status_code for a in await asyncio.gather(*held)] == [200, 200]
@@ -120,7 +111,7 @@ async def test_a_routes_own_slots_answer_503_with_their_retry_after() -> None:
     app, release, _ = _app(max_requests=10, max_writes=10)
     async with _client(app) as client:
         first = asyncio.ensure_future(client.get("/v1/file"))
-        await _until(lambda: app.state.files.held_now == 1)
+        await until(lambda: app.state.files.held_now == 1)
         _overloaded(await client.get("/v1/file"), retry_after="7")
         release.set()
         assert (await first).status_code == 200

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Request
 from sqlalchemy import MetaData
+from waiting import until
 
 from styrkedja_kit.admission import CLIENT_REFUSED, PerClient
 from styrkedja_kit.app import create_service_app, define_kit_tables, export_slots
@@ -58,16 +59,6 @@ def _client(app: Any) -> httpx.AsyncClient:
                              base_url="http://svc", timeout=60)
 
 
-async def _until(condition: Any, seconds: float = 30.0) -> None:
-    # bounded in time, not in loop turns: a token's check (JWKS over loopback) on a loaded machine takes more turns
-    # than a fixed count (CI at load 15 ran out of 5,000 turns)
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("never came")
-        await asyncio.sleep(0.001)
-
-
 def _client_refused(answer: httpx.Response, setting: str) -> None:
     assert answer.status_code == 429, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -83,13 +74,13 @@ async def test_one_clients_writes_beyond_its_bound_are_429_and_another_client_is
     before = CLIENT_REFUSED.labels("writes")._value.get()
     async with _client(app) as client:
         held = [asyncio.ensure_future(client.post("/v1/things", json={"n": n}, headers=greedy)) for n in range(2)]
-        await _until(lambda: len(entered) == 2)
+        await until(lambda: len(entered) == 2)
         _client_refused(await client.post("/v1/things", json={"n": "third"}, headers=greedy),
                         "max_writes_per_client_in_flight")
         assert sorted(entered) == ['{"n":0}', '{"n":1}']  # the third's body never read
         assert CLIENT_REFUSED.labels("writes")._value.get() == before + 1
         theirs = asyncio.ensure_future(client.post("/v1/things", json={"n": "theirs"}, headers=other))
-        await _until(lambda: len(entered) == 3)
+        await until(lambda: len(entered) == 3)
         # the instance's own bound (3 writes) still holds, for every client: a 503, not a 429
         overloaded = await client.post("/v1/things", json={"n": "more"}, headers=other)
         assert overloaded.status_code == 503 and overloaded.json()["errors"][0]["rule"] == "overloaded"
@@ -103,10 +94,10 @@ async def test_one_clients_files_beyond_its_bound_are_429_and_counts_are_forgott
     greedy, other = _token(token_issuer, "greedy"), _token(token_issuer, "other")
     async with _client(app) as client:
         held = [asyncio.ensure_future(client.get("/v1/things.csv", headers=greedy)) for _ in range(2)]
-        await _until(lambda: len(entered) == 2)
+        await until(lambda: len(entered) == 2)
         _client_refused(await client.get("/v1/things.csv", headers=greedy), "max_exports_per_client_in_flight")
         theirs = asyncio.ensure_future(client.get("/v1/things.csv", headers=other))
-        await _until(lambda: len(entered) == 3)
+        await until(lambda: len(entered) == 3)
         overloaded = await client.get("/v1/things.csv", headers=_token(token_issuer, "third"))
         assert overloaded.status_code == 503 and overloaded.json()["errors"][0]["rule"] == "overloaded"
         assert app.state.client_export_slots.held_now == {"greedy": 2, "other": 1}  # the refused took nothing
