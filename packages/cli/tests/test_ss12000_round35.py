@@ -392,6 +392,27 @@ def test_a_token_endpoint_trickling_its_answer_is_stopped(monkeypatch: pytest.Mo
     assert server.asked == []
 
 
+def test_a_token_endpoint_answering_without_end_is_stopped_at_a_megabyte() -> None:
+    """Failed on the old code: the answer was read whole into memory, for as long as it came."""
+    with SocketServer(endless_chunks()) as endpoint, SocketServer(OK) as server:
+        auth = ClientCredentials(f"{endpoint.url}/token", "importer", SECRET, timeout=1)
+        source, _ = reading(server.url, token=None, auth=auth)
+        said = stopped(source)
+    assert said == (f"organisations, page 1: token endpoint: its answer is larger than {oauth.ANSWER_BYTES} bytes (a "
+                    "token's answer is a few hundred bytes)")
+    assert server.asked == []
+
+
+def test_a_token_endpoints_gzipped_answer_is_read() -> None:
+    body = gzip.compress(json.dumps({"access_token": "tok-gz-abcdefgh", "token_type": "Bearer"}).encode())
+    with SocketServer(answer(200, body, [*JSON, ("Content-Encoding", "gzip")])) as endpoint, \
+            SocketServer(OK) as server:
+        auth = ClientCredentials(f"{endpoint.url}/token", "importer", SECRET)
+        source, _ = reading(server.url, token=None, auth=auth)
+        assert read_ids(source) == ["huv", "su"]
+        assert server.asked[0].headers["authorization"] == "Bearer tok-gz-abcdefgh"
+
+
 # -- nothing sensitive said ----------------------------------------------------------------------------------------
 
 def _echo(status: int) -> Callable[[Asked, Any], None]:

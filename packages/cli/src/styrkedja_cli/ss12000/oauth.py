@@ -29,6 +29,8 @@ ATTEMPTS, LONGEST_PAUSE = 4, 30.0
 #: the longest a token's answer may take to arrive, whole (httpx's timeout is per read: an endpoint trickling a byte
 #: at a time held the import for as long as it chose)
 ANSWER_SECONDS = 120.0
+#: the largest token answer read (inflated): an endpoint answering without end was read whole into memory
+ANSWER_BYTES = 1024 * 1024
 #: a token asked for after a 401 that the server refuses again within this many seconds of its issue is not renewed
 #: again: a server dropping each new token after a page or two (its clock, a token cache, a revocation list) had the
 #: endpoint asked for a token per page, the run going on — one renewal, not a loop (`renew_after_refusal`)
@@ -130,6 +132,12 @@ class ClientCredentials:
         self._early = EARLY_SECONDS if seconds is None else min(EARLY_SECONDS, seconds / 2)
         self.issued += 1
 
+    def _posted(self, form: dict[str, str], basic: tuple[str, str] | None) -> httpx.Response:
+        """The endpoint's answer to the form, its body read up to `ANSWER_BYTES` (`_bounded`)."""
+        with self.client.stream("POST", self.token_url, data=form, headers={"Accept": "application/json"},
+                                auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT) as response:
+            return _bounded(response)
+
     def _encoded(self) -> tuple[str, str]:
         return quote_plus(self.client_id), quote_plus(self.client_secret)
 
@@ -144,8 +152,7 @@ class ClientCredentials:
             after = ""
             self.deadline.at = self.deadline.clock() + ANSWER_SECONDS
             try:
-                response = self.client.post(self.token_url, data=form, headers={"Accept": "application/json"},
-                                            auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT)
+                response = self._posted(form, basic)
             except TooSlow:
                 raise TokenError(f"token endpoint: its answer took longer than {ANSWER_SECONDS:g} s to arrive "
                                  "(a token's answer is a few hundred bytes)") from None
@@ -171,6 +178,19 @@ class ClientCredentials:
             self.sleep(min(float(after) if after.isascii() and after.isdigit() else 2.0 ** (attempt - 1),
                            LONGEST_PAUSE))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bounded(response: httpx.Response) -> httpx.Response:
+    """`response` (streamed) read whole, if it is no larger than `ANSWER_BYTES` (inflated): else a TokenError."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > ANSWER_BYTES:
+            raise TokenError(f"token endpoint: its answer is larger than {ANSWER_BYTES} bytes (a token's answer is a "
+                             "few hundred bytes)")
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding",
+                                                                                      "content-length")]
+    return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=response.request)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
