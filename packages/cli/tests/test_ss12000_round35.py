@@ -113,7 +113,16 @@ HTTP_CASES: list[tuple[str, Callable[[], Any], list[str] | str, list[float] | No
     ("a connection reset mid-body, then 200",
      lambda: in_turn(reset(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"data\": ["), OK), ["huv", "su"],
      [1.0]),
-    ("a connection reset that stays", lambda: reset(), "organisations, page 1: ", [1.0, 2.0]),
+    ("a connection reset that stays", lambda: reset(),
+     "organisations, page 1: ReadError (3 attempts): the connection broke while the answer was read", [1.0, 2.0]),
+    ("a connection closed without an answer", lambda: lambda asked, conn: False,
+     "organisations, page 1: RemoteProtocolError (3 attempts): the server closed the connection before a whole "
+     "answer", [1.0, 2.0]),
+    ("an answer that is no HTTP", lambda: lambda asked, conn: conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"),
+     "organisations, page 1: RemoteProtocolError (3 attempts): ", [1.0, 2.0]),
+    ("informational answers without end", lambda: lambda asked, conn: [
+        (conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n"), time.sleep(0.02)) for _ in range(10_000)],
+     "organisations, page 1: the page took longer than 1.5 s to arrive (--page-seconds)", []),
     ("HTTP/1.0 without a Content-Length", lambda: closed_http10(PAGE), ["huv", "su"], []),
     ("gzip", lambda: answer(200, gzip.compress(PAGE), [*JSON, ("Content-Encoding", "gzip")]), ["huv", "su"], []),
     ("deflate (zlib)", lambda: answer(200, zlib.compress(PAGE), [("Content-Encoding", "deflate")]), ["huv", "su"],
@@ -455,8 +464,9 @@ def test_a_token_endpoint_echoing_the_client_secret_is_said_without_it() -> None
 
 
 @pytest.mark.parametrize(("text", "kept"), [
-    (f"x {SECRET} y", "x [REDACTED] y"), (f"Bearer {TOKEN}", "Bearer [REDACTED]"), ("authorization: bearer abc.d-e",
+    (f"x {SECRET} y", "x [REDACTED] y"), (f"Bearer {TOKEN}", "Bearer [REDACTED]"), ("authorization: bearer abc.d-e.f9",
                                                                                       "authorization: bearer [REDACTED]"),
+    ("send a Bearer token, Bearer authentication", "send a Bearer token, Bearer authentication"),
     ("page 1 of abcd", "page 1 of [REDACTED]"),  # a short secret, whole
     ("page 1 of abcdef", "page 1 of abcdef"),  # (not a part of a word)
 ])

@@ -74,8 +74,9 @@ ABSENT = frozenset({404, NO_CONTENT})
 TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-#: a bearer token however it was given, as a server may echo its request's header in an error
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+#: a bearer token however it was given, as a server may echo its request's header in an error: RFC 6750's b64token of
+#: 8 characters or more with a digit or a sign among them (a JWT, an opaque token), not a word ("a Bearer token")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+(?=[A-Za-z0-9\-._~+/]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{8,}=*")
 #: characters a secret's text goes on with: a secret is replaced only where it stands whole (a short one is no part
 #: of a word)
 _SECRET_EDGE = r"A-Za-z0-9\-._~+/="
@@ -405,6 +406,15 @@ HTTP_ERRORS: dict[type[Exception], str] = {
     httpx.DecodingError: ": the body is not in the content-encoding its header says (gzip, deflate)",
     httpx.UnsupportedProtocol: ": a URL that is not http:// or https://",
 }
+#: what the last attempt's failure means, said after httpx's name for it (session 35: the name alone, "ReadError (6
+#: attempts)", said nothing of what happened to an operator)
+TRANSPORT_SAID: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.ConnectError, ": no connection to --url's host and port (refused, the host not found, or no route)"),
+    (httpx.ReadError, ": the connection broke while the answer was read (reset by the server, or on the way)"),
+    (httpx.WriteError, ": the connection broke while the request was sent"),
+    (httpx.RemoteProtocolError, ": the server closed the connection before a whole answer, or answered other than "
+                                "HTTP/1.1"),
+)
 #: the answers of a server that has no /deletedEntities (no route, no such method, not implemented): an incremental run
 #: cannot learn what the source removed from it, so it stops, and says what does
 NO_DELETIONS = frozenset({404, 405, 501})
@@ -1165,7 +1175,8 @@ class HttpSource:
                               bound_by="--timeout", attempts=attempts, outcome=None)
             if said is not None:
                 return str(said)
-        return f"{type(error).__name__} ({attempts} attempts){self._timed_out(error)}"
+        meaning = next((words for kind, words in TRANSPORT_SAID if isinstance(error, kind)), "")
+        return f"{type(error).__name__} ({attempts} attempts){self._timed_out(error)}{meaning}"
 
     def _timed_out(self, error: Exception) -> str:
         """Which time ran out, and the flag that sets it: ": <what> within N s (--timeout)", or "" for no timeout."""
