@@ -279,7 +279,8 @@ def test_a_server_failing_for_a_while_is_asked_again_and_imports_the_same(fault:
     ("503", r"^organisations, page 1: HTTP 503 \(503_overload: later\); the specification's 503 also means"),
     ("read timeout", r"^organisations, page 1: the SS 12000 server at http://ss12000.test did not answer within 5 s "
                      r"\(--timeout, ReadTimeout, 6 attempts\); its address is set by --url$"),
-    ("reset mid-page", r"^organisations, page 1: ReadError \(6 attempts\)$"),
+    ("reset mid-page", r"^organisations, page 1: ReadError \(6 attempts\): the connection broke while the answer was "
+                       r"read \(reset by the server, or on the way\)$"),
 ])
 def test_a_server_failing_for_good_stops_after_bounded_attempts_naming_why(fault: str, said: str) -> None:
     source, slept, _ = source_of(Weather(Served(directory()), dict.fromkeys(range(1, 100), fault)).handle)

@@ -93,6 +93,7 @@ from .source import (
     retry_after_seconds,
     server_said,
     strict_json,
+    without_secrets,
 )
 from .summary import UNSURE, _by_design, _only_said, _refused_said, _said, _table
 
@@ -1065,8 +1066,7 @@ def _client_credentials(url: str | None, token: str | None, token_url: str | Non
     endpoint = URL(checked)
     if endpoint.scheme != "https" and endpoint.host not in ("localhost", "127.0.0.1", "::1"):
         raise typer.BadParameter("--token-url: https (the client secret goes there), but for localhost")
-    return ClientCredentials(checked, client_id, client_secret, scope=scope,
-                             client=httpx.Client(timeout=timeout, follow_redirects=False))
+    return ClientCredentials(checked, client_id, client_secret, scope=scope, timeout=timeout)
 
 
 def register(import_app: typer.Typer) -> None:
@@ -1248,7 +1248,10 @@ def register(import_app: typer.Typer) -> None:
             raise
         except (Exception, KeyboardInterrupt) as error:
             if isinstance(error, (SourceError, httpx.HTTPError)):
-                console.print(f"[red]import stopped:[/red] {plain(str(error))}")
+                # (a server's or reporting's error may echo a token it was given: never said)
+                kept = without_secrets(str(error), [token or "", client_secret or "", reporting_token or "",
+                                                    *(auth.tokens if auth is not None else ())])
+                console.print(f"[red]import stopped:[/red] {plain(kept)}")
             elif isinstance(error, KeyboardInterrupt):
                 console.print("[red]import interrupted[/red]")
             else:

@@ -17,6 +17,7 @@ from urllib.parse import quote_plus
 import httpx
 
 from ..reach import http_peer, unanswered
+from .deadline import Deadline, TooSlow, bounded_client
 from .tls import tls_fault
 
 #: a token is asked again this long before the server would stop taking it (a page on the way, clocks apart)
@@ -25,6 +26,15 @@ EARLY_SECONDS = 30.0
 SAID = 200
 #: how often the endpoint is asked while it is busy or failing, and the longest pause between
 ATTEMPTS, LONGEST_PAUSE = 4, 30.0
+#: the longest a token's answer may take to arrive, whole (httpx's timeout is per read: an endpoint trickling a byte
+#: at a time held the import for as long as it chose)
+ANSWER_SECONDS = 120.0
+#: the largest token answer read (inflated): an endpoint answering without end was read whole into memory
+ANSWER_BYTES = 1024 * 1024
+#: a token asked for after a 401 that the server refuses again within this many seconds of its issue is not renewed
+#: again: a server dropping each new token after a page or two (its clock, a token cache, a revocation list) had the
+#: endpoint asked for a token per page, the run going on — one renewal, not a loop (`renew_after_refusal`)
+RENEWED_LIFE_SECONDS = 60.0
 BUSY = frozenset({429, 500, 502, 503, 504})
 #: how the client's id and secret go to the endpoint, in the order tried: HTTP Basic with them as given (what most
 #: endpoints read), HTTP Basic with them form-encoded first as RFC 6749 §2.3.1 has it (Spring Authorization Server and
@@ -47,15 +57,20 @@ class TokenError(Exception):
 class ClientCredentials:
     def __init__(self, token_url: str, client_id: str, client_secret: str, *, scope: str | None = None,
                  client: httpx.Client | None = None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, timeout: float = 60.0) -> None:
         self.token_url, self.client_id, self.client_secret, self.scope = token_url, client_id, client_secret, scope
-        self.client = client or httpx.Client(timeout=60, follow_redirects=False)
+        # an answer must be in within `ANSWER_SECONDS`, not only each read within `timeout` (`deadline`)
+        self.deadline = Deadline()
+        self.client = client or bounded_client(self.deadline, timeout=timeout, follow_redirects=False)
         self.clock = clock
         self.sleep = sleep if sleep is not None else lambda seconds: time.sleep(seconds)  # time.sleep when called
         self._token: str | None = None
         self._expires: float | None = None
         self._early = EARLY_SECONDS
+        self._issued_at: float | None = None  # when the token held was issued (`clock`)
+        self._after_refusal = False  # the token held was asked for after a 401 (`renew_after_refusal`)
         self.issued = 0  # tokens asked for this run (said by the import)
+        self.tokens: list[str] = []  # the tokens issued this run: never said (`HttpSource.secrets`)
         self._way: int | None = None  # of `WAYS`, the one the endpoint took (None: none asked yet)
         self.notes: list[str] = []  # what to say (the way taken, when not the first): taken by `HttpSource`
 
@@ -65,9 +80,22 @@ class ClientCredentials:
             self.refresh()
         return f"Bearer {self._token}"
 
+    def renew_after_refusal(self) -> float | None:
+        """A new token after the server answered 401 to the one held: None when one was asked for, else how long
+        ago the one held was issued — itself asked for after a 401, and refused within `RENEWED_LIFE_SECONDS`: then
+        none is asked for (the refusal is the answer)."""
+        if self._after_refusal and self._issued_at is not None:
+            age = self.clock() - self._issued_at
+            if age < RENEWED_LIFE_SECONDS:
+                return age
+        self.refresh()
+        self._after_refusal = True
+        return None
+
     def refresh(self) -> None:
         """A new token from the endpoint (the one held is dropped)."""
         self._token = None
+        self._after_refusal = False
         form = {"grant_type": "client_credentials", **({"scope": self.scope} if self.scope else {})}
         ways = [self._way] if self._way is not None else [
             way for way in range(len(WAYS)) if way != 1 or self._encoded() != (self.client_id, self.client_secret)]
@@ -95,12 +123,20 @@ class ClientCredentials:
             raise TokenError("token endpoint: the access_token holds a character no HTTP header takes (a bearer token "
                              "is visible ASCII, RFC 6750 §2.1): not used")
         self._token = token
+        self.tokens.append(token)
+        self._issued_at = self.clock()
         # expires_in is RECOMMENDED, a number of seconds (some endpoints write it as text)
         seconds = _seconds(lifetime)
         self._expires = None if seconds is None else self.clock() + seconds
         # renewed early, but never so early that every request asks for one (a token of 20 s was renewed each time)
         self._early = EARLY_SECONDS if seconds is None else min(EARLY_SECONDS, seconds / 2)
         self.issued += 1
+
+    def _posted(self, form: dict[str, str], basic: tuple[str, str] | None) -> httpx.Response:
+        """The endpoint's answer to the form, its body read up to `ANSWER_BYTES` (`_bounded`)."""
+        with self.client.stream("POST", self.token_url, data=form, headers={"Accept": "application/json"},
+                                auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT) as response:
+            return _bounded(response)
 
     def _encoded(self) -> tuple[str, str]:
         return quote_plus(self.client_id), quote_plus(self.client_secret)
@@ -114,9 +150,12 @@ class ClientCredentials:
             form = {**form, "client_id": self.client_id, "client_secret": self.client_secret}
         for attempt in range(1, ATTEMPTS + 1):
             after = ""
+            self.deadline.at = self.deadline.clock() + ANSWER_SECONDS
             try:
-                response = self.client.post(self.token_url, data=form, headers={"Accept": "application/json"},
-                                            auth=basic if basic is not None else httpx.USE_CLIENT_DEFAULT)
+                response = self._posted(form, basic)
+            except TooSlow:
+                raise TokenError(f"token endpoint: its answer took longer than {ANSWER_SECONDS:g} s to arrive "
+                                 "(a token's answer is a few hundred bytes)") from None
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
                 tls = tls_fault(error)
                 if tls:  # asking again mends no certificate
@@ -134,9 +173,24 @@ class ClientCredentials:
                 if response.status_code not in BUSY or attempt == ATTEMPTS:
                     return response
                 after = response.headers.get("retry-after", "").strip()
+            finally:
+                self.deadline.at = None
             self.sleep(min(float(after) if after.isascii() and after.isdigit() else 2.0 ** (attempt - 1),
                            LONGEST_PAUSE))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bounded(response: httpx.Response) -> httpx.Response:
+    """`response` (streamed) read whole, if it is no larger than `ANSWER_BYTES` (inflated): else a TokenError."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > ANSWER_BYTES:
+            raise TokenError(f"token endpoint: its answer is larger than {ANSWER_BYTES} bytes (a token's answer is a "
+                             "few hundred bytes)")
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding",
+                                                                                      "content-length")]
+    return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=response.request)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -26,6 +26,7 @@ a lenient parser would read one way and another parser another (a key twice in o
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import itertools
@@ -48,6 +49,7 @@ from pydantic import ValidationError
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from ..reach import http_peer, unanswered
+from .deadline import Deadline, TooSlow, bounded_client
 from .models import ENTITIES, ENTRY_LISTS, OPTIONAL, Compact, Shared, canonical_id
 from .oauth import ClientCredentials, TokenError
 from .tls import tls_fault
@@ -70,6 +72,26 @@ ABSENT = frozenset({404, NO_CONTENT})
 #: connection reset or refused, a server that closed the connection before answering (a restart, a load
 #: balancer's idle timeout). Not: a redirect, a malformed URL, a protocol the client cannot speak
 TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+#: a bearer token however it was given, as a server may echo its request's header in an error: RFC 6750's b64token of
+#: 8 characters or more with a digit or a sign among them (a JWT, an opaque token), not a word ("a Bearer token")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+(?=[A-Za-z0-9\-._~+/]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{8,}=*")
+#: characters a secret's text goes on with: a secret is replaced only where it stands whole (a short one is no part
+#: of a word)
+_SECRET_EDGE = r"A-Za-z0-9\-._~+/="
+#: a secret shorter than this is not looked for (a token "1" is in "page 1"): an echo of it gives nothing away
+SHORTEST_SECRET = 4
+
+
+def without_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret of `secrets` (a bearer token, a client's secret) and any `Bearer <token>` replaced by
+    [REDACTED]: what a server or a token endpoint echoes of them in its error is never said."""
+    text = _BEARER.sub(lambda found: f"{found.group(1)} [REDACTED]", text)
+    for secret in sorted({s for s in secrets if len(s) >= SHORTEST_SECRET}, key=len, reverse=True):
+        text = re.sub(f"(?<![{_SECRET_EDGE}]){re.escape(secret)}(?![{_SECRET_EDGE}])", "[REDACTED]", text)
+        text = text.replace(secret, "[REDACTED]") if len(secret) >= 8 else text  # a long one anywhere
+    return text
 
 
 class SourceError(Exception):
@@ -384,6 +406,15 @@ HTTP_ERRORS: dict[type[Exception], str] = {
     httpx.DecodingError: ": the body is not in the content-encoding its header says (gzip, deflate)",
     httpx.UnsupportedProtocol: ": a URL that is not http:// or https://",
 }
+#: what the last attempt's failure means, said after httpx's name for it (session 35: the name alone, "ReadError (6
+#: attempts)", said nothing of what happened to an operator)
+TRANSPORT_SAID: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.ConnectError, ": no connection to --url's host and port (refused, the host not found, or no route)"),
+    (httpx.ReadError, ": the connection broke while the answer was read (reset by the server, or on the way)"),
+    (httpx.WriteError, ": the connection broke while the request was sent"),
+    (httpx.RemoteProtocolError, ": the server closed the connection before a whole answer, or answered other than "
+                                "HTTP/1.1"),
+)
 #: the answers of a server that has no /deletedEntities (no route, no such method, not implemented): an incremental run
 #: cannot learn what the source removed from it, so it stops, and says what does
 NO_DELETIONS = frozenset({404, 405, 501})
@@ -404,6 +435,10 @@ NO_TOKEN_HINT = ("; the server asks for a token and none was given: --token (STY
 #: a 403: the token was taken (who the client is is known) and reading this list is not allowed to it
 FORBIDDEN_HINT = ("; the server takes the token but does not let it read {path} (the token's scope, or the client's "
                   "rights at the server)")
+#: a 401 to a token asked for after an earlier page's 401, within its first minute: not renewed again
+RENEWED_AGAIN_HINT = ("; the server refused the token --token-url issued after its last 401 too, {seconds:.0f} s after "
+                      "it was issued ({issued} tokens this run): not renewed again, as the server takes no token for "
+                      "long (its clock, or a token cache?); nothing was sent")
 #: a 401 to a token just issued by --token-url (renewed once already for this page): its client or scope
 RENEWED_HINT = ("; the server does not take a token just issued by --token-url either (the client's rights, "
                 "--scope?): nothing was sent")
@@ -657,27 +692,46 @@ class _Once:
     other content — two versions of one entity in one import, the older one's memberships and links kept
     beside the newer's. The same item again is read once; the same id with other content stops the import,
     naming the pages, before anything is sent (the rule: an import is of one state of the source, whole, or
-    nothing)."""
+    nothing). An id refused on one page (`Shared.refused`: it broke the specification) and read on another is two
+    contents alike (session 35: it was both sent and kept back as refused); refused on both, it is refused once."""
 
-    def __init__(self, entity: str) -> None:
+    def __init__(self, entity: str, shared: Shared) -> None:
         self.entity = entity
         self.seen: dict[str, tuple[Compact, str]] = {}
+        self.refused = shared.refused
+        self.counted = len(self.refused)  # the refusals looked at: those after are of the pages since
 
     def new(self, page: str, items: Iterable[Compact]) -> list[Compact]:
+        """`items` of `page` not read before (consumed here, or already: the refusals they made are looked at)."""
         out = []
         for item in items:
             ident = getattr(item, "id", None)
             if not isinstance(ident, str):
                 out.append(item)
                 continue
+            refused = self.refused.get((self.entity, ident))
+            if refused is not None:
+                raise SourceError(f"{self.entity}, {page}: item {ident} was refused where it stood before ({refused}), "
+                                  f"and is read here: {CHANGED_WHILE_READ}")
             before = self.seen.get(ident)
             if before is None:
                 self.seen[ident] = (item, page)
                 out.append(item)
             elif before[0] != item:
                 raise SourceError(f"{self.entity}, {page}: item {ident} is on {before[1]} too, with other "
-                                  "content: the source changed while it was read; nothing imported, import again")
+                                  f"content: {CHANGED_WHILE_READ}")
+        # the ids refused since (`_validated` adds them as the items are parsed): one read before is two contents
+        for entity, ident in itertools.islice(reversed(self.refused), len(self.refused) - self.counted):
+            if entity == self.entity and ident in self.seen:
+                raise SourceError(f"{self.entity}, {page}: item {ident} is on {self.seen[ident][1]} too, read there, "
+                                  f"and refused here ({self.refused[(entity, ident)]}): {CHANGED_WHILE_READ}")
+        self.counted = len(self.refused)
         return out
+
+
+#: why an id on two pages with two contents stops the import (`_Once`)
+CHANGED_WHILE_READ = ("the source changed while it was read (or serves one id for two items); nothing imported, import "
+                      "again")
 
 
 #: the kinds of /deletedEntities the importer reads nothing of (the specification's DeletedEntities lists, and
@@ -1000,8 +1054,11 @@ class HttpSource:
                  on_retry: Callable[[str, float], None] | None = None, auth: ClientCredentials | None = None,
                  on_note: Callable[[str], None] | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout,
-                                             follow_redirects=False)
+        self._token = token  # never said (`secrets`)
+        # each page's answer, headers and body, must be in by `page_seconds` (`_request`): the client's reads end by it
+        self.deadline = Deadline(clock)
+        self.client = client or bounded_client(self.deadline, base_url=url.rstrip("/"), headers=headers,
+                                               timeout=timeout, follow_redirects=False)
         self.url = url  # as --url gave it: named when the server does not answer
         self.page_size = page_size
         self.attempts, self.max_page_bytes, self.sleep = attempts, max_page_bytes, sleep
@@ -1024,9 +1081,49 @@ class HttpSource:
         self._charsets_said: set[str] = set()
         self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
         self._token_urls_said = False  # a pageToken that is a URL, followed as a link (`_token_or_link`), said once
+        #: how old the token the server refused was, when it was itself renewed after a 401 and not renewed again
+        #: (`ClientCredentials.renew_after_refusal`): said with the 401
+        self._refused_young: float | None = None
         self.shared = Shared()  # the values the import's items hold alike, held once
 
+    def read(self, entity: str, since: datetime | None, progress: Progress,
+             expand: str | None = None, *, expand_quietly: bool = False) -> list[Compact]:
+        """An entity's items, page by page (`_read`)."""
+        with self._secrets_kept():
+            return self._read(entity, since, progress, expand, expand_quietly=expand_quietly)
+
+    def one(self, entity: str, ident: str) -> Any | None:
+        """One entity by its id (`_one`)."""
+        with self._secrets_kept():
+            return self._one(entity, ident)
+
+    def deleted(self, since: datetime) -> list[str]:
+        """The ids /deletedEntities names after `since` (`_deleted`)."""
+        with self._secrets_kept():
+            return self._deleted(since)
+
+    def secrets(self) -> list[str]:
+        """What is never said: the bearer token, the client's secret and every token --token-url issued."""
+        found = [self._token or ""]
+        if self.auth is not None:
+            found += [self.auth.client_secret, *self.auth.tokens]
+        return found
+
+    @contextlib.contextmanager
+    def _secrets_kept(self) -> Iterator[None]:
+        """A refusal's text without a secret (`secrets`, `without_secrets`): a server's error may echo the token it
+        was given (`{"message": "token eyJ… expired"}`), a token endpoint's the client's secret."""
+        try:
+            yield
+        except SourceError as error:
+            text = str(error)
+            kept = without_secrets(text, self.secrets())
+            if kept == text:
+                raise
+            raise SourceError(kept) from None
+
     def _note(self, text: str) -> None:
+        text = without_secrets(text, self.secrets())
         self.notes.append(text)
         if self.on_note is not None:
             self.on_note(text)
@@ -1042,7 +1139,9 @@ class HttpSource:
                 response, body = self._request(what, path, params, last=attempt == self.attempts)
                 if response.status_code == 401 and self.auth is not None and not renewed:
                     renewed = True
-                    self.auth.refresh()
+                    self._refused_young = self.auth.renew_after_refusal()
+                    if self._refused_young is not None:  # (a loop of renewals: the 401 is the answer)
+                        return response, body
                     self._note(f"{what}: HTTP 401, a new token asked for and the page asked again")
                     attempt -= 1  # the token's fault, not the server's: no attempt spent
                     continue
@@ -1076,7 +1175,8 @@ class HttpSource:
                               bound_by="--timeout", attempts=attempts, outcome=None)
             if said is not None:
                 return str(said)
-        return f"{type(error).__name__} ({attempts} attempts){self._timed_out(error)}"
+        meaning = next((words for kind, words in TRANSPORT_SAID if isinstance(error, kind)), "")
+        return f"{type(error).__name__} ({attempts} attempts){self._timed_out(error)}{meaning}"
 
     def _timed_out(self, error: Exception) -> str:
         """Which time ran out, and the flag that sets it: ": <what> within N s (--timeout)", or "" for no timeout."""
@@ -1097,6 +1197,19 @@ class HttpSource:
         """One answer, following a redirect on the same server (a base path moved, a trailing slash added, http
         made https) at most `MAX_REDIRECTS` times; one to another server is refused, never followed: the token
         would go along. A busy answer's body is not read unless it is the `last` attempt."""
+        self.deadline.at = self.clock() + self.page_seconds  # redirects and all: one page's answer
+        try:
+            return self._redirected(what, path, params, last=last)
+        except TooSlow:
+            raise SourceError(self._too_slow(what)) from None
+        finally:
+            self.deadline.at = None
+
+    def _too_slow(self, what: str) -> str:
+        return f"{what}: the page took longer than {self.page_seconds:g} s to arrive (--page-seconds)"
+
+    def _redirected(self, what: str, path: str, params: dict[str, Any] | None, *, last: bool
+                    ) -> tuple[httpx.Response, Body]:
         url, query = path, params
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"Accept-Encoding": ACCEPT_ENCODING}
@@ -1138,14 +1251,14 @@ class HttpSource:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_page_bytes:
             raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
-        deadline = self.clock() + self.page_seconds
+        deadline = self.deadline.at if self.deadline.at is not None else self.clock() + self.page_seconds
         body = Body(in_memory_only=in_memory_only)
         try:
             for chunk in self._decoded(what, response):
                 if body.size + len(chunk) > self.max_page_bytes:
                     raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
-                if self.clock() > deadline:
-                    raise SourceError(f"{what}: the page took longer than {self.page_seconds:g} s to arrive")
+                if self.clock() > deadline:  # (a test's client has no `bounded_client` to stop it sooner)
+                    raise SourceError(self._too_slow(what))
                 try:
                     body.write(chunk)
                 except OSError as error:  # a full disk: the page's bytes beyond SPOOLED_BYTES go to a file
@@ -1242,7 +1355,9 @@ class HttpSource:
             # the server says what was wrong with one: the token's refusal); a 403 whose body says nothing is told
             no_token = "authorization" not in response.request.headers and "error=" not in response.headers.get(
                 "www-authenticate", "").replace(" ", "").lower()
-            hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else
+            hint = {503: OVERLOAD_HINT, 401: RENEWED_AGAIN_HINT.format(
+                        seconds=self._refused_young, issued=self.auth.issued) if self.auth and self._refused_young
+                    is not None else RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else
                     NO_TOKEN_HINT if no_token else REFUSED_HINT,
                     403: "" if small.strip() else FORBIDDEN_HINT.format(path=f"/{entity}"),
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
@@ -1310,7 +1425,7 @@ class HttpSource:
         return (f"; is --url the API's base? SS 12000 servers serve it under its version, e.g. "
                 f"{self.client.base_url.copy_with(query=None, fragment=None).join('v2.0')}")
 
-    def read(self, entity: str, since: datetime | None, progress: Progress,
+    def _read(self, entity: str, since: datetime | None, progress: Progress,
              expand: str | None = None, *, expand_quietly: bool = False) -> list[Compact]:
         """An entity's items, page by page. Every page is asked with the same query (`same_query`): `expand`
         (`groupMemberships` of /persons) on each, as a server may honour it per request; the filter on the first
@@ -1322,7 +1437,7 @@ class HttpSource:
         link: str | None = None
         page = 0
         cursors = _Cursors(entity)
-        once = _Once(entity)
+        once = _Once(entity, self.shared)
         idle = _Idle(entity, f"/{entity}", self.max_empty_pages)
         query: dict[str, Any] = {"limit": self.page_size,
                                  **({"meta.modified.after": asked_after(since)} if since is not None else {})}
@@ -1471,7 +1586,7 @@ class HttpSource:
                 raise SourceError(f"{what}: {unreadable}{hint}") from None
             raise SourceError(_json_fault(what, unreadable, body.size, body.whole, checked) + hint) from None
 
-    def one(self, entity: str, ident: str) -> Any | None:
+    def _one(self, entity: str, ident: str) -> Any | None:
         """One entity by id (`/<entity>/{id}`), or None when the server does not have it: a 404, or a 204 (No
         Content: no entity to send, as some servers answer an id they do not have; said) — what names it is refused
         naming it, the import goes on. A UUID is asked in lower case, as it is read, then in upper case: a server
@@ -1503,7 +1618,7 @@ class HttpSource:
         # refused on its own (None, `Shared.refused`): what names it says so
         return _validated(entity, "page 1", 0, document, self.shared, place=f"asked by its id, /{entity}/{ident}")
 
-    def deleted(self, since: datetime) -> list[str]:
+    def _deleted(self, since: datetime) -> list[str]:
         """The ids /deletedEntities names after `since`, page by page (a pageToken or a next link, as the lists),
         each page streamed (`_DeletedIds`). Its `entities` filter is not sent: servers read it differently (the
         reference API takes one value split on commas, OpenAPI's default repeats the parameter), and a filter
@@ -1879,7 +1994,7 @@ class FolderSource:
                 raise SourceError(self._missing(entity))
             self.held_back[entity] = f"no {entity}.json nor {entity}/ in the folder"
         out: list[Compact] = []
-        once = _Once(entity)  # a dump saved page by page from a server's API: its pages as the API's
+        once = _Once(entity, self.shared)  # a dump saved page by page from a server's API: its pages as the API's
         for file in files:
             out += once.new(f"page {file.name}", _ticking(self._items(entity, file), entity, len(out), progress))
             progress(entity, len(out))

@@ -4,6 +4,7 @@ of what was left out by design (`_by_design`). Pure: the command prints them."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from rich.table import Table
@@ -46,11 +47,42 @@ def _only_said(the_plan: Plan, only: frozenset[str]) -> list[str]:
 WHOLE_SOURCE = " (of the whole source: not told per organiser)"
 
 
+#: the most refusals listed one by one per entity (`_refused_said`); the rest counted by the field they are about
+REFUSED_LISTED = 50
+#: the fields the rest are counted by, most often refused first (`_refused_said`)
+REFUSED_FIELDS_SAID = 5
+
+
 def _refused_said(the_plan: Plan, *, only: bool = False) -> list[str]:
-    """Each refusal, `refused <entity> <id>: <reason>`; with --only-organiser (`only`), one whose organiser the tree
-    does not tell (a person's, `mapping._whose`) marked as of the whole source, as the summary's other such lines."""
-    return [f"refused {r.entity} {r.id}: {r.reason}" + (WHOLE_SOURCE if only and not r.organisers else "")
-            for r in the_plan.refused]
+    """Each refusal, `refused <entity> <id>: <reason>`, up to `REFUSED_LISTED` per entity; with --only-organiser
+    (`only`), one whose organiser the tree does not tell (a person's, `mapping._whose`) marked as of the whole source,
+    as the summary's other such lines. The rest are counted per entity and by field (`displayName: 99950`, an entry's
+    index left out: `groupMemberships[].person.id`) — session 35: a server of 100,000 items written wrong printed
+    100,000 lines, every run; all of them count in the table's `refused` column and in --strict's exit."""
+    lines = []
+    listed: Counter[str] = Counter()
+    rest: dict[str, Counter[str]] = {}
+    for r in the_plan.refused:
+        listed[r.entity] += 1
+        if listed[r.entity] <= REFUSED_LISTED:
+            lines.append(f"refused {r.entity} {r.id}: {r.reason}" + (WHOLE_SOURCE if only and not r.organisers else ""))
+        else:
+            rest.setdefault(r.entity, Counter())[_field_of(r.reason)] += 1
+    for entity, fields in rest.items():
+        said = ", ".join(f"{field}: {count}" for field, count in fields.most_common(REFUSED_FIELDS_SAID))
+        others = sum(fields.values()) - sum(count for _, count in fields.most_common(REFUSED_FIELDS_SAID))
+        lines.append(f"refused {entity}: {sum(fields.values())} more, not listed (the first {REFUSED_LISTED} are; "
+                     f"by field: {said}{f', {others} of other fields' if others else ''})")
+    return lines
+
+
+def _field_of(reason: str) -> str:
+    """The field a refusal's reason is about (its text before ": "), an entry's index left out (`teachers[].duty`);
+    "other" for a reason naming none."""
+    field, colon, _ = reason.partition(": ")
+    if not colon or len(field) > 80 or " " in field:
+        return "other"
+    return re.sub(r"\[[0-9]+\]", "[]", field)
 
 
 #: the most items left out under a refused unit listed one by one per entity (`_said`); the rest counted
