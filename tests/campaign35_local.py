@@ -63,3 +63,98 @@ def test_campaign35_scope(name: str, infrastructure: Any, token_issuer: Any) -> 
         report(name, findings)
     finally:
         service.stop()
+
+
+# --- schemathesis with each narrow token, through a proxy that judges every answer it passes on ---------------------
+
+SCHEMATHESIS_SECONDS = int(os.environ.get("CAMPAIGN_ST_SECONDS", "30"))
+
+
+def judging_proxy(upstream: str, narrows: dict[str, Any], findings: Findings) -> Any:
+    """An ASGI app that forwards each request to `upstream` and judges the answer as the narrow token's it carries."""
+    client = httpx.AsyncClient(base_url=upstream, timeout=120)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
+                   if k.lower() not in (b"host", b"content-length", b"transfer-encoding")]
+        target = scope["raw_path"].decode("latin-1") + ("?" + scope["query_string"].decode("latin-1")
+                                                        if scope["query_string"] else "")
+        response = await client.request(scope["method"], target, content=body, headers=headers)
+        token = {k.lower(): v for k, v in headers}.get("authorization", "")[7:]
+        if token in narrows:
+            try:
+                findings.judge(narrows[token], scope["method"], target, response, body)
+            except Exception as error:  # noqa: BLE001 - the judge's own fault: told, the answer passed on all the same
+                findings.wrong.append(f"judge: {type(error).__name__} {error} on {target[:200]}")
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
+                                if k.lower() not in ("content-length", "transfer-encoding", "content-encoding")]
+                    + [(b"content-length", str(len(response.content)).encode())]})
+        await send({"type": "http.response.body", "body": response.content})
+
+    return app
+
+
+@pytest.mark.parametrize("name", ["reporting", "lika"])
+def test_campaign35_schemathesis(name: str, infrastructure: Any, token_issuer: Any, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import threading
+    import time
+
+    import uvicorn
+
+    from styrkedja_devstack.postgres import free_port
+
+    service = start_service(name, infrastructure, token_issuer)
+    findings = Findings()
+    server = None
+    try:
+        if name == "reporting":
+            asyncio.run(fed(service.database_url))
+        tokens, broad = mint_all(token_issuer)
+        if name == "lika":
+            with httpx.Client(base_url=service.url, timeout=120) as client:
+                lika_drafts(client, token_issuer.mint)
+        narrows = {tokens[n.label]: n for n in narrow_tokens()}
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(judging_proxy(service.url, narrows, findings), host="127.0.0.1",
+                                               port=port, log_level="warning", lifespan="off"))
+        threading.Thread(target=server.run, daemon=True).start()
+        while not server.started:
+            time.sleep(0.05)
+        document = tmp_path / "openapi.json"
+        document.write_text(httpx.get(f"{service.url}/openapi.json", headers={"authorization": f"Bearer {broad}"}).text)
+        cases = 0
+        for narrow in narrow_tokens():
+            report = tmp_path / f"{narrow.label.split()[0]}.json"
+            command = [shutil.which("st") or "st", "run", str(document), "--url", f"http://127.0.0.1:{port}",
+                       "--checks", "not_a_server_error", "--phases", "examples,coverage,fuzzing,stateful",
+                       "--max-examples", "200", "--seed", "35", "--workers", "1", "--request-timeout", "60",
+                       "--suppress-health-check", "all", "--report", "json", "--report-json-path", str(report),
+                       "--no-color", "--continue-on-failure", "--exclude-path", "/readyz", "--exclude-path",
+                       "/metrics", "--max-time", str(SCHEMATHESIS_SECONDS),
+                       "-H", f"Authorization: Bearer {tokens[narrow.label]}"]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=SCHEMATHESIS_SECONDS * 3 + 300,
+                                  check=False, cwd=tmp_path)
+            if report.exists():
+                import json
+
+                cases += int(json.loads(report.read_text()).get("test_cases", {}).get("generated", 0))
+            elif done.returncode not in (0, 1):
+                findings.wrong.append(f"st run {narrow.label}: {done.stderr[-500:]}")
+            print(f"{name} {narrow.label}: {findings.by_token[narrow.label]} answers judged", flush=True)
+        findings.echoes.insert(0, f"schemathesis cases generated: {cases}")
+        report(f"{name}-schemathesis", findings)
+    finally:
+        if server is not None:
+            server.should_exit = True
+        service.stop()

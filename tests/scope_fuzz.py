@@ -20,7 +20,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import httpx
 from scope_world import GROUPS, PERIOD, UNITS, A, B, Narrow
@@ -100,6 +100,34 @@ def requests_of(method: str, path: str, operation: dict[str, Any], rng: random.R
     return sorted(urls)
 
 
+#: (level, unit) of 2999 outside the narrow tokens' own unit 41110001 and area north, at each level
+ELSEWHERE = [("group", "41110002/7A"), ("school_unit", "41110002"), ("area", "south-q"), ("organiser", A),
+             ("student", "elev-b7A-00")]
+
+
+def targeted_requests(method: str, path: str, operation: dict[str, Any]) -> list[str]:
+    """The operation asked about each place of `ELSEWHERE` (organiser 2999, school unit 41110002, the first value of
+    every other parameter's pool, `json`): what a narrow token of 41110001 or of north must not read."""
+    urls: set[str] = set()
+    parameters = [p for p in operation.get("parameters", []) if p.get("in") in ("path", "query")]
+    for level, unit in ELSEWHERE:
+        given = {"level": level, "unit_id": unit, "school_unit_code": "41110002", "organiser_id": A, "format": "json",
+                 "area_id": "south-q", "group_id": "7A", "student_id": "elev-b7A-00"}
+        url, query = path, {}
+        for parameter in parameters:
+            choices = _choices(parameter)
+            value = given.get(parameter["name"], choices[0] if choices else None)
+            if value is None:
+                continue
+            if parameter["in"] == "path":
+                url = url.replace("{" + parameter["name"] + "}", value)
+            else:
+                query[parameter["name"]] = value
+        if "{" not in url:
+            urls.add(url + ("?" + urlencode(query) if query else ""))
+    return sorted(urls)
+
+
 def answer_text(response: httpx.Response) -> str:
     """What a reader reads of the answer: its headers and body, an xlsx's sheets and shared strings unpacked."""
     head = json.dumps({k: v for k, v in response.headers.items() if k not in ("date", "etag")})
@@ -156,7 +184,8 @@ class Findings:
         if url.startswith(AUDIT) and response.status_code == 200:
             needles = ()  # the reads of the organiser's readers, each as it was asked (`what`): what they named
         answer = text[len(json.dumps({k: v for k, v in response.headers.items() if k not in ("date", "etag")})):]
-        named = url + (request_body or b"").decode()  # what the request named itself (a refusal may say it again)
+        # what the request named itself (a refusal may say it again; an unknown unit's empty figures name it)
+        named = unquote(url) + (request_body or b"").decode("utf-8", "replace")
         for needle in needles:
             at = text.find(needle)
             if at < 0:
@@ -210,13 +239,15 @@ def body_of(operation: dict[str, Any], organiser: str, unit: str) -> bytes | Non
 
 
 def sweep(client: httpx.Client, document: dict[str, Any], tokens: dict[str, str], narrows: list[Narrow],
-          broad: str, *, per_operation: int, seed: int, findings: Findings) -> None:
+          broad: str, *, per_operation: int, seed: int, findings: Findings, targeted: bool = False) -> None:
     """Every operation of `document`: `per_operation` URLs, first with the broad token (the head of education of
     2999: its answers kept, its ETags and cursors taken), then with each narrow one, and the ETags and cursors
-    replayed."""
+    replayed. `targeted`: `targeted_requests` besides."""
     rng = random.Random(seed)
     for method, path, operation in operations(document):
         urls = requests_of(method, path, operation, rng, per_operation)
+        if targeted:
+            urls = sorted(set(urls) | set(targeted_requests(method, path, operation)))
         for url in urls:
             # a write for the other organiser, or for another unit of the narrow tokens' own (41110002)
             body = body_of(operation, *rng.choice([(B, "43330004"), (A, "41110002")])) if method != "GET" else None
