@@ -158,3 +158,56 @@ def test_campaign35_schemathesis(name: str, infrastructure: Any, token_issuer: A
         if server is not None:
             server.should_exit = True
         service.stop()
+
+
+# --- the dashboard's pages and downloads, signed in with each narrow token, reading the real reporting ---------------
+
+DASHBOARD_POOLS: dict[str, list[str]] = {
+    "huvudman": [A, "3001"], "enhet": ["41110001", "41110002", "43330004", "north-q", "south-q", "west-q",
+                                        "41110001/7A", "41110001/7B", "41110002/7A"],
+    "niva": ["area", "school_unit", "group"], "lasar": ["2026/27"], "termin": ["HT"], "omgang": ["1", "2"],
+    "amne": ["GRGRMAT01"], "status": ["missing", "late", "on_time"], "lista": ["grupper", "elever"],
+}
+
+
+def test_campaign35_dashboard(infrastructure: Any, token_issuer: Any) -> None:
+    import random
+    import time
+    from urllib.parse import urlencode
+
+    from campaign34_local import DASHBOARD_GETS
+    from fastapi.testclient import TestClient
+
+    from styrkedja_dashboard.app import create_app
+    from styrkedja_dashboard.settings import DashboardSettings
+    from styrkedja_dashboard.web.sessions import COOKIE
+    from styrkedja_kit.auth import principal_from_claims
+
+    service = start_service("reporting", infrastructure, token_issuer)
+    findings = Findings()
+    rng = random.Random(35)
+    try:
+        asyncio.run(fed(service.database_url))
+        settings = DashboardSettings(reporting_url=service.url, lika_url="http://127.0.0.1:1",
+                                     issuer=token_issuer.url)
+        per_page = int(os.environ.get("CAMPAIGN_PER_OPERATION", "40"))
+        with TestClient(create_app(settings), base_url="http://127.0.0.1:8100",
+                        raise_server_exceptions=False) as client:
+            client.app.state.http = httpx.AsyncClient(timeout=120)  # type: ignore[attr-defined]
+            for narrow in narrow_tokens():
+                token = token_issuer.mint(subject=f"scope-{narrow.label.split()[0]}", ttl_seconds=4 * 3600,
+                                          **narrow.claims)
+                session = client.app.state.sessions._new()  # type: ignore[attr-defined]
+                session.token, session.token_expires_at = token, time.time() + 3600
+                session.principal = principal_from_claims({"sub": "scope", **narrow.claims})
+                client.cookies.set(COOKIE, session.id)
+                for page in DASHBOARD_GETS:
+                    if page in ("/logga-in", "/auth/callback", "/healthz") or page.startswith("/lika"):
+                        continue
+                    for _ in range(per_page // 4):
+                        query = {k: rng.choice(v) for k, v in DASHBOARD_POOLS.items() if rng.random() < 0.6}
+                        url = page + ("?" + urlencode(query) if query else "")
+                        findings.judge(narrow, "GET", url, client.get(url))
+        report("dashboard", findings)
+    finally:
+        service.stop()
