@@ -178,7 +178,7 @@ class Findings:
         text = answer_text(response)
         needles = narrow.forbidden
         if STRUCTURE.match(url) and response.status_code == 200:
-            needles = tuple(n for n in needles if n.startswith("elev-"))
+            needles = tuple(n for n in needles if n.startswith("elev-"))  # students: never in the structure
             self.wrong.extend(f"{what}: a roster size outside the scope: {sized}"
                               for sized in _sized_nodes(response.json(), narrow.forbidden))
         if url.startswith(AUDIT) and response.status_code == 200:
@@ -202,7 +202,7 @@ class Findings:
             if small:
                 self.wrong.append(f"{what}: small counts shown {small[:6]}")
         if method != "GET" and response.status_code < 300:
-            outside = [n for n in (*narrow.forbidden, f'"{B}"', f"/{B}") if n in named and n != "elev-"]
+            outside = [n for n in (*narrow.forbidden, f'"{B}"', f"/{B}") if n in named]
             if outside and narrow.writes_outside is False:
                 self.wrong.append(f"{what}: a write outside the scope ({outside}) taken {response.text[:160]!r}")
             else:

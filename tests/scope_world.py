@@ -4,7 +4,7 @@ and student carries an id no other carries, so an answer can be searched for wha
 Organiser 2999 (A): area north (units 41110001, 41110002), area south (41110003). Organiser 3001 (B): area west
 (43330004). Each unit has group 7A of 12 students and 7B of 4 (a small group), half girls, half boys; results in
 two rounds (41110002 dips in the second: an alert), forecasts, support interventions and a LIKA self-assessment.
-Student ids are `elev-<unit letter><group>-NN` (unit letters a, b, c, d in the order above), so `elev-b` is every
+Student ids are `elev-<unit letter><group>-NN` (unit letters a, b, c, d in the order above), so `elev-b7` is every
 student of 41110002. `fed` applies it to a reporting database through the handler registry, as the consumer would.
 """
 
@@ -176,11 +176,12 @@ class Narrow:
 
 
 def _unit_strings(*codes: str) -> tuple[str, ...]:
-    return tuple(s for code in codes for s in (code, f"elev-{UNITS[code][2]}", f"kommentar-{UNITS[code][2]}"))
+    return tuple(s for code in codes for s in (code, f"elev-{UNITS[code][2]}7", f"kommentar-{UNITS[code][2]}"))
 
 
-EVERY_STUDENT = ("elev-",)
-OTHER_ORGANISER = ("43330004", "elev-d", "kommentar-d", "west-q")
+#: every student's id (`elev-a7A-00`; not `elev-`: the dashboard's "elev-id" is a word)
+EVERY_STUDENT = tuple(f"elev-{letter}7" for _, _, letter in UNITS.values())
+OTHER_ORGANISER = ("43330004", "elev-d7", "kommentar-d", "west-q")
 
 
 def narrow_tokens() -> list[Narrow]:
