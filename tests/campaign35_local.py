@@ -135,20 +135,20 @@ def test_campaign35_schemathesis(name: str, infrastructure: Any, token_issuer: A
         document.write_text(httpx.get(f"{service.url}/openapi.json", headers={"authorization": f"Bearer {broad}"}).text)
         cases = 0
         for narrow in narrow_tokens():
-            report = tmp_path / f"{narrow.label.split()[0]}.json"
+            report_path = tmp_path / f"{narrow.label.split()[0]}.json"
             command = [shutil.which("st") or "st", "run", str(document), "--url", f"http://127.0.0.1:{port}",
                        "--checks", "not_a_server_error", "--phases", "examples,coverage,fuzzing,stateful",
                        "--max-examples", "200", "--seed", "35", "--workers", "1", "--request-timeout", "60",
-                       "--suppress-health-check", "all", "--report", "json", "--report-json-path", str(report),
+                       "--suppress-health-check", "all", "--report", "json", "--report-json-path", str(report_path),
                        "--no-color", "--continue-on-failure", "--exclude-path", "/readyz", "--exclude-path",
                        "/metrics", "--max-time", str(SCHEMATHESIS_SECONDS),
                        "-H", f"Authorization: Bearer {tokens[narrow.label]}"]
             done = subprocess.run(command, capture_output=True, text=True, timeout=SCHEMATHESIS_SECONDS * 3 + 300,
                                   check=False, cwd=tmp_path)
-            if report.exists():
+            if report_path.exists():
                 import json
 
-                cases += int(json.loads(report.read_text()).get("test_cases", {}).get("generated", 0))
+                cases += int(json.loads(report_path.read_text()).get("test_cases", {}).get("generated", 0))
             elif done.returncode not in (0, 1):
                 findings.wrong.append(f"st run {narrow.label}: {done.stderr[-500:]}")
             print(f"{name} {narrow.label}: {findings.by_token[narrow.label]} answers judged", flush=True)
