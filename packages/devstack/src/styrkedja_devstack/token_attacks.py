@@ -52,6 +52,16 @@ def attack_authorizations(issuer: DevIssuer, *, organisers: Iterable[str] = ("29
         return f"Bearer {signing}.{b64(es256.sign(signing.encode(), minter.key))}"
 
     plain = json.dumps(claims)
+    public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(minter.key.public_key()))
+
+    def headed(**extra: object) -> str:
+        """The plain claims signed by the issuer's own key under a header with `extra` parameters (round 35)."""
+        return signed(plain.encode(), json.dumps({**es_head, **extra}).encode())
+
+    def audience(values: list[str]) -> str:
+        return signed(json.dumps({**claims, "aud": values}).encode())
+
+    nested = issuer.mint(roles=everything, organisers=orgs)
     # each key once, the same values: only the spelling is the attack (round 34)
     twice = plain[:-1] + ", " + json.dumps("roles") + ": " + json.dumps(claims["roles"]) + "}"
     return {
@@ -87,4 +97,24 @@ def attack_authorizations(issuer: DevIssuer, *, organisers: Iterable[str] = ("29
         "a lone surrogate in a claim": signed((plain[:-1] + ', "name": "\\ud800"}').encode()),
         "a header key given twice": signed(plain.encode(), (json.dumps(es_head)[:-1] + ', "kid": '
                                                             + json.dumps(minter.kid) + "}").encode()),
+        # round 35: JWS header parameters a plain token of ours never has (`auth.tokens._plain_header`), each signed
+        # by the issuer's key: an extension the reader does not understand (RFC 7515 §4.1.11), RFC 7797's unencoded
+        # payload, a nested JWT (RFC 7519 §5.2), keys brought by the token (never fetched nor trusted)
+        "crit naming an unknown extension": headed(crit=["x-styrkedja"], **{"x-styrkedja": 1}),
+        "crit empty": headed(crit=[]),
+        "crit b64 with b64 true": headed(crit=["b64"], b64=True),
+        "b64 false under crit": signed(plain.encode(), json.dumps({**es_head, "b64": False, "crit": ["b64"]}).encode()),
+        "b64 false without crit": headed(b64=False),
+        "cty JWT over plain claims": headed(cty="JWT"),
+        "cty JWT over a nested token": signed(json.dumps(nested).encode(), json.dumps({**es_head, "cty": "JWT"}).encode()),
+        "jku": headed(jku="http://127.0.0.1:1/jwks.json"),
+        "jwk embedded (the issuer's own public key)": headed(jwk=public_jwk),
+        "x5u": headed(x5u="http://127.0.0.1:1/cert.pem"),
+        "x5c": headed(x5c=["MIIBszCCAVmgAwIBAgIU"]),
+        # `aud` lists PyJWT takes when one entry matches (`auth.tokens._audiences`)
+        "aud listed twice": audience([claims["aud"], claims["aud"]]),
+        "aud with an empty string": audience(["", claims["aud"]]),
+        "aud with an empty string after": audience([claims["aud"], ""]),
+        "iss a list of itself twice": signed(json.dumps({**claims, "iss": [claims["iss"], claims["iss"]]}).encode()),
+        "iss empty": signed(json.dumps({**claims, "iss": ""}).encode()),
     }

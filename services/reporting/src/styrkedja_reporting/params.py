@@ -11,6 +11,8 @@ from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationE
 from styrkedja_contracts.identifiers import OrganiserId, check_text, is_organisation_number
 from styrkedja_kit.rules import RuleViolation
 
+from .results.rules import NATION as NATION_ID
+
 # a unit id of any level: an area or organiser id, a school unit code, `<school_unit_code>/<group_id>`
 ID_PATTERN = "^[A-Za-z0-9._:/-]{1,80}$"
 
@@ -22,10 +24,13 @@ _ORGANISER = TypeAdapter(OrganiserId)
 ORGANISER_UNIT_RULE = "organiser_unit_id"
 #: a group's one unit read without its school unit code (group ids are scoped by school unit)
 GROUP_CODE_RULE = "school_unit_code_for_group"
+#: the rule of a read at nation level that names another unit than the nation's own (`NATION_ID`)
+NATION_UNIT_RULE = "nation_unit_id"
 #: the rules across a read's parameters, which no parameter's schema can say (OpenAPI has no dependencies between
 #: parameters): in the document's description, each by the name its 422 gives (round 31: schema-valid reads refused)
 READ_RULES = ("A read's parameters depend on one another, each broken a 422 naming the field and the rule: at level "
-              "`organiser` a `unit_id` is an organiser id (`organiser_unit_id`); every level but `nation` names the "
+              "`organiser` a `unit_id` is an organiser id (`organiser_unit_id`), at level `nation` the nation's own "
+              f"`{NATION_ID}` or none (`{NATION_UNIT_RULE}`); every level but `nation` names the "
               "organiser (`organiser_id`, `required_below_nation`); a school year and a term asked for plan "
               "coverage come together (`school_year_with_term`); a group, read as one unit, is named with its school unit "
               f"code (`{GROUP_CODE_RULE}`).")
@@ -38,6 +43,12 @@ def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id"
     the alerts'), a unit id spelling an organisation number is that organiser's too, compared in the kept spelling:
     the organiser's own unit is kept so (`directory.rules.organiser_spelt`), and no school unit code (8 digits) or
     group id (`<code>/<id>`) has that shape. A broken rule is a 422 naming `field`."""
+    if level == "nation" and unit_id not in (None, NATION_ID):
+        # the nation is one unit: a support table, a drill-down or an export at nation level named the unit asked for
+        # as the nation's — `unit_id=43330004` gave the public the nation's figures under another organiser's school
+        # unit code (the file named after it too); a reader, or a report made of the file, takes them for the unit's
+        # (round 35). The results' reads, which filter by it, answered no rows
+        raise RuleViolation(field, NATION_UNIT_RULE, f"at nation level the unit is the nation: {NATION_ID} or none")
     if unit_id is None or level not in ("organiser", None):
         return unit_id
     # a municipality code (four digits) is the same in every spelling: only an organisation number is read here

@@ -175,6 +175,7 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise InvalidToken("malformed token") from None
+        _plain_header(header)
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in self.algorithms:
             raise InvalidToken("algorithm not allowed")
@@ -199,9 +200,47 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise InvalidToken("signature or claims invalid") from None
         _one_reading(token)
+        _audiences(claims)
         _numeric_dates(claims)
         _lifetime_within(claims, self.max_lifetime, self.leeway)
         return claims
+
+
+#: header parameters that bring or point to a key of the token's own choosing (RFC 7515 §4.1.2-4.1.6): the key is
+#: the issuer's JWKS's, looked up by `kid`, always. `x5t` / `x5t#S256` (a thumbprint, sent by Azure AD and ADFS next
+#: to `kid`) are hints that name no key of their own and stay ignored
+KEY_BEARING_HEADERS = ("jku", "jwk", "x5u", "x5c")
+
+
+def _plain_header(header: Mapping[str, Any]) -> None:
+    """A JWS header of a plain signed JWT, refused before any key is looked up (401, "invalid_token"):
+
+    - `crit` (RFC 7515 §4.1.11): a recipient MUST refuse a token whose `crit` lists an extension it does not
+      understand, and we understand none — not even `b64` (RFC 7797's unencoded payload, which PyJWT does know and a
+      token of ours never is). PyJWT refuses the unknown ones itself today; the rule is ours, not a library version's.
+    - `b64` in any value: the same extension, with or without `crit`.
+    - `cty` (RFC 7519 §5.2): a nested JWT (`"JWT"`) or any other content type says the payload is to be read as
+      something else than these claims — two readings of one token (round 34's rule); an access token has none.
+    - `jku`, `jwk`, `x5u`, `x5c` (`KEY_BEARING_HEADERS`): never fetched nor trusted here (the key is the issuer's,
+      by `kid`), so honouring them is not the question; refusing them is: no issuer of ours sends them, a token that
+      does was built for a reader that trusts its embedded key (CVE-2018-0114's kind) — an attack, or a token meant
+      for someone else — and a proxy or a library in front of a service that does honour them must not be handed
+      one that passed here. Refused before the key lookup, a made-up `kid` beside them costs no JWKS fetch.
+    """
+    for name in ("crit", "b64", "cty", *KEY_BEARING_HEADERS):
+        if name in header:
+            raise InvalidToken(f"header: {name} is not accepted (a plain JWS signed by the issuer's key)")
+
+
+def _audiences(claims: Mapping[str, Any]) -> None:
+    """`aud` as a list (RFC 7519 §4.1.3) holds non-empty strings, each once: PyJWT takes `["", "styrkedja"]` and
+    `["styrkedja", "styrkedja"]` when one entry matches. Neither is what an issuer of ours writes, and a reader that
+    takes the first entry, or counts them ("one audience: a token for us alone"), reads such a token otherwise."""
+    audience = claims.get("aud")
+    if isinstance(audience, list) and (any(not isinstance(a, str) or not a for a in audience)
+                                       or len(set(audience)) != len(audience)):
+        raise InvalidToken("claim aud: a list of distinct non-empty strings (RFC 7519 §4.1.3)", claim="aud",
+                           rule="audience_list")
 
 
 class _KeyTwice(Exception):
