@@ -596,6 +596,15 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _forget_batch(session: AsyncSession) -> None:
+    """Drop what the batch's handlers kept in `session.info` (its facts, changes, memos) once the transaction is
+    over. A session sits in reference cycles (session, transaction, connection), so whatever its `info` holds was
+    freed only by the cycle collector's young collection after the batch (`collector_paused`), which walked every
+    object of it: ~15,000 per deadline-week batch of 5,000 (a fact, its dict and its pair per result; bench/README.md
+    apply35py). Cleared, they are freed by their reference counts as the batch ends."""
+    session.info.clear()
+
+
 #: records a process's consumer loops apply between two `release_memory` calls: ~2 ms each (glibc's
 #: `malloc_trim`), once per ~4 s of a loop catching up (bench/results/rss25.json)
 RELEASE_EVERY_RECORDS = 20_000
@@ -1522,8 +1531,12 @@ class ConsumerLoop:
     async def _apply_paused(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]
                             ) -> list[Delivered]:
         if not self._holding:
-            async with self.db.sessions.begin() as session:
-                return await self._apply_in(session, delivered, next_offsets)
+            async with self.db.sessions() as session:
+                try:
+                    async with session.begin():
+                        return await self._apply_in(session, delivered, next_offsets)
+                finally:
+                    _forget_batch(session)
         reused = self._held is not None
         try:
             return await self._apply_held(delivered, next_offsets)
@@ -1543,8 +1556,12 @@ class ConsumerLoop:
                           ) -> list[Delivered]:
         if self._held is None:
             self._held = await self.db.engine.connect()  # pinged by the pool at this checkout
-        async with AsyncSession(bind=self._held, expire_on_commit=False) as session, session.begin():
-            return await self._apply_in(session, delivered, next_offsets)
+        async with AsyncSession(bind=self._held, expire_on_commit=False) as session:
+            try:
+                async with session.begin():
+                    return await self._apply_in(session, delivered, next_offsets)
+            finally:
+                _forget_batch(session)
 
     async def _let_go(self) -> None:
         held, self._held = self._held, None

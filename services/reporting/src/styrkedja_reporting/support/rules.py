@@ -4,7 +4,7 @@ fact counts in. No free text ever reaches reporting (the events carry none)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
@@ -141,30 +141,65 @@ def _newest_per_key(facts: Iterable[AssessmentFact], into: dict[tuple[str, str, 
             into[key] = fact
 
 
-def below_pass_change(unchanged: Iterable[AssessmentFact], before: Iterable[AssessmentFact],
+_RETRACTED = attrgetter("retracted")
+
+
+def _newest_of_unique(facts: Sequence[AssessmentFact]) -> dict[tuple[str, str, str], AssessmentFact]:
+    """`_newest_per_key(facts, {})` where the facts hold each key at most once and none is retracted — the newest
+    unchanged results as read (`linked.newest_unchanged_statement`: one row per key, not retracted) — keyed in C;
+    otherwise the comparisons of `_newest_per_key`."""
+    by_key = dict(zip(map(_KEY_OF, facts), facts, strict=True))
+    if len(by_key) == len(facts) and not any(map(_RETRACTED, facts)):
+        return by_key
+    out: dict[tuple[str, str, str], AssessmentFact] = {}
+    _newest_per_key(facts, out)
+    return out
+
+
+#: whether a result reaches the pass level, per (scale, value) as stored (a handful of pairs): one dict look-up per
+#: fact, not the property's two calls (`AssessmentFact.reaches_pass`, `scales.reaches_pass`)
+_REACHES: dict[tuple[str, str], bool] = {}
+
+
+def _reaches(fact: AssessmentFact) -> bool:
+    pair = (fact.scale, fact.value)
+    reached = _REACHES.get(pair)
+    if reached is None:
+        reached = _REACHES[pair] = fact.reaches_pass  # raises on a value off its scale, as the property does
+    return reached
+
+
+def below_pass_change(unchanged: Sequence[AssessmentFact], before: Iterable[AssessmentFact],
                       after: Iterable[AssessmentFact], supports: Iterable[SupportFact]) -> Counter[Any]:
     """`below_pass_cells(unchanged + after) − below_pass_cells(unchanged + before)` with the same `supports` (a
     batch of results: the interventions did not change), worked out per (organiser, student, subject) whose newest
     result differs between the two — the rest cancel out."""
-    base: dict[tuple[str, str, str], AssessmentFact] = {}
-    _newest_per_key(unchanged, base)
+    base = _newest_of_unique(unchanged)
     newest_before, newest_after = dict(base), dict(base)
     _newest_per_key(before, newest_before)
     _newest_per_key(after, newest_after)
     supported = {(f.organiser_id, f.student_id, f.subject_code) for f in supports if is_active(f)}
     out: dict[Any, int] = {}  # a plain dict: a Counter's `+=` on a new key costs a Python call (`__missing__`)
-    for key in newest_before.keys() | newest_after.keys():
-        was, now = newest_before.get(key), newest_after.get(key)
+    was_of = newest_before.get
+    for key, now in newest_after.items():  # a key of the before side only (its newest retracted) comes after
+        was = was_of(key)
         if was is now:
             continue
-        organiser, student, subject = key
-        if supported and (key in supported or (organiser, student, NO_SUBJECT) in supported):
+        if supported and (key in supported or (key[0], key[1], NO_SUBJECT) in supported):
             continue
-        for fact, sign in ((now, 1), (was, -1)):
-            if fact is None or fact.reaches_pass:
-                continue
-            row = below_pass_row(fact)
-            out[row] = out.get(row, 0) + sign
+        if not _reaches(now):
+            row = below_pass_row(now)
+            out[row] = out.get(row, 0) + 1
+        if was is not None and not _reaches(was):
+            row = below_pass_row(was)
+            out[row] = out.get(row, 0) - 1
+    for key in newest_before.keys() - newest_after.keys():
+        if supported and (key in supported or (key[0], key[1], NO_SUBJECT) in supported):
+            continue
+        was = newest_before[key]
+        if not _reaches(was):
+            row = below_pass_row(was)
+            out[row] = out.get(row, 0) - 1
     return Counter(out)
 
 
