@@ -1,10 +1,11 @@
-"""The rebuild decoder's times made once per distinct time (issue 16, rebuild35): a decoder's work
-(`decoded_and_staged` as a decoder process runs it, pieces of `DECODE_PIECE`, the facts as COPY text) over one corpus
-in ONE process, with `bulk._tstz` as it is (the memo) and as it was (`timestamptz_text` every time) in alternated
-rounds, µs of process CPU per event. One process, alternated rounds: the machine's load falls on both alike, and
+"""The rebuild decoder's cuts of rebuild35, each alone (issue 16): a decoder's work (`decoded_and_staged` as a decoder
+process runs it, pieces of `DECODE_PIECE`, the facts as COPY text) over one corpus in ONE process, with the cut's
+function as it is and as it was in alternated rounds, µs of process CPU per event. `--cut tstz`: `bulk._tstz`, a
+time's text made once per distinct time (before: `timestamptz_text` every time); `--cut pin`: the personnummer
+pre-filter's verdict on a run remembered (`identifiers._run_holds_pin`; before: its unremembered function). One process, alternated rounds: the machine's load falls on both alike, and
 the code is the same but for the one function (the by-process bench, `rebuild_decode.py`, spread ±5 µs at load 7).
 
-    .venv/bin/python bench/rebuild_tstz35.py --rounds 10 --out bench/results/rebuild35-tstz.json \
+    .venv/bin/python bench/rebuild_cuts35.py --cut tstz --rounds 10 --out bench/results/rebuild35-tstz.json \
         [--held /tmp/styrkedja-speed-xxxx/hold.json]
 
 `--held`: the corpus `held` read from the log of a broker that `bench/speed.py --rebuild-hold` keeps up (the first
@@ -29,8 +30,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from rebuild_decode import _corpus  # noqa: E402
 
+from styrkedja_contracts import identifiers  # noqa: E402
 from styrkedja_reporting.rebuild import bulk  # noqa: E402
 from styrkedja_reporting.staging import timestamptz_text  # noqa: E402
+
+#: cut → (module, name, the function as it was, as it is)
+CUTS = {"tstz": (bulk, "_tstz", timestamptz_text, bulk._tstz),
+        "pin": (identifiers, "_run_holds_pin", identifiers._run_holds_pin.__wrapped__, identifiers._run_holds_pin)}
 
 
 def _held(hold_path: Path, events: int, per_fetch: int) -> list[tuple]:
@@ -55,7 +61,7 @@ def _held(hold_path: Path, events: int, per_fetch: int) -> list[tuple]:
             raise Enough
 
     with contextlib.suppress(Enough):  # the first records only: the read stopped
-        asyncio.run(read_log(ReportingSettings(), reporting_topics(), client_id="rebuild-tstz35",
+        asyncio.run(read_log(ReportingSettings(), reporting_topics(), client_id="rebuild-cuts35",
                              on_records=on_records))
     return taken[:events]
 
@@ -75,17 +81,18 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--held", type=Path, help="a hold.json of `speed.py --rebuild-hold`: the corpus `held`")
     parser.add_argument("--per-fetch", type=int, default=1_000)
+    parser.add_argument("--cut", choices=sorted(CUTS), default="tstz")
     args = parser.parse_args()
-    memo = bulk._tstz
-    out: dict = {"events": args.events, "rounds": args.rounds, "load_1min_start": os.getloadavg()[0]}
+    module, name, was, now = CUTS[args.cut]
+    out: dict = {"cut": args.cut, "events": args.events, "rounds": args.rounds, "load_1min_start": os.getloadavg()[0]}
     kinds = [*(["held"] if args.held else []), *filter(None, args.corpora.split(","))]
     for kind in kinds:
         raw = _held(args.held, args.events, args.per_fetch) if kind == "held" else \
             [(*r, bulk._FORM_HEADERS) for r in _corpus(kind, args.events)]
         out.setdefault("topics", {})[kind] = {t: sum(1 for r in raw if r[0] == t) for t in sorted({r[0] for r in raw})}
         texts = {}
-        for label, tstz in (("before", timestamptz_text), ("after", memo)):
-            bulk._tstz = tstz
+        for label, function in (("before", was), ("after", now)):
+            setattr(module, name, function)
             texts[label] = bulk.decoded_and_staged(raw, 0, 1 << 20, True).texts  # warm, and the texts compared
         if texts["before"] != texts["after"]:
             raise SystemExit(f"{kind}: the COPY texts differ")
@@ -95,10 +102,10 @@ def main() -> int:
         times: dict[str, list[float]] = {"before": [], "after": []}
         for i in range(args.rounds):
             for label in (("before", "after") if i % 2 == 0 else ("after", "before")):
-                bulk._tstz = timestamptz_text if label == "before" else memo
+                setattr(module, name, was if label == "before" else now)
                 times[label].append(round(_pass(raw, 1 << 20), 3))
         gc.enable()
-        bulk._tstz = memo
+        setattr(module, name, now)
         ratios = [a / b for a, b in zip(times["after"], times["before"], strict=True)]
         out[kind] = {"us_per_event": times, "median_before": statistics.median(times["before"]),
                      "median_after": statistics.median(times["after"]),
