@@ -1,7 +1,7 @@
 """The rebuild decoder's cuts of rebuild35, each alone (issue 16): a decoder's work (`decoded_and_staged` as a decoder
 process runs it, pieces of `DECODE_PIECE`, the facts as COPY text) over one corpus in ONE process, with the cut's
 function as it is and as it was in alternated rounds, µs of process CPU per event. `--cut tstz`: `bulk._tstz`, a
-time's text made once per distinct time (before: `timestamptz_text` every time); `--cut pin`: the personnummer
+time's text made once per distinct time (before: `timestamptz_text` every time); `--cut both`: the two; `--cut pin`: the personnummer
 pre-filter's verdict on a run remembered (`identifiers._run_holds_pin`; before: its unremembered function). One process, alternated rounds: the machine's load falls on both alike, and
 the code is the same but for the one function (the by-process bench, `rebuild_decode.py`, spread ±5 µs at load 7).
 
@@ -34,9 +34,16 @@ from styrkedja_contracts import identifiers  # noqa: E402
 from styrkedja_reporting.rebuild import bulk  # noqa: E402
 from styrkedja_reporting.staging import timestamptz_text  # noqa: E402
 
-#: cut → (module, name, the function as it was, as it is)
-CUTS = {"tstz": (bulk, "_tstz", timestamptz_text, bulk._tstz),
-        "pin": (identifiers, "_run_holds_pin", identifiers._run_holds_pin.__wrapped__, identifiers._run_holds_pin)}
+#: cut → its functions: (module, name, the function as it was, as it is)
+CUTS = {"tstz": [(bulk, "_tstz", timestamptz_text, bulk._tstz)],
+        "pin": [(identifiers, "_run_holds_pin", identifiers._run_holds_pin.__wrapped__, identifiers._run_holds_pin)]}
+CUTS["both"] = [*CUTS["tstz"], *CUTS["pin"]]
+
+
+def _as(cut: str, label: str) -> None:
+    """The cut's functions as they were ("before") or as they are."""
+    for module, name, was, now in CUTS[cut]:
+        setattr(module, name, was if label == "before" else now)
 
 
 def _held(hold_path: Path, events: int, per_fetch: int) -> list[tuple]:
@@ -83,7 +90,6 @@ def main() -> int:
     parser.add_argument("--per-fetch", type=int, default=1_000)
     parser.add_argument("--cut", choices=sorted(CUTS), default="tstz")
     args = parser.parse_args()
-    module, name, was, now = CUTS[args.cut]
     out: dict = {"cut": args.cut, "events": args.events, "rounds": args.rounds, "load_1min_start": os.getloadavg()[0]}
     kinds = [*(["held"] if args.held else []), *filter(None, args.corpora.split(","))]
     for kind in kinds:
@@ -91,8 +97,8 @@ def main() -> int:
             [(*r, bulk._FORM_HEADERS) for r in _corpus(kind, args.events)]
         out.setdefault("topics", {})[kind] = {t: sum(1 for r in raw if r[0] == t) for t in sorted({r[0] for r in raw})}
         texts = {}
-        for label, function in (("before", was), ("after", now)):
-            setattr(module, name, function)
+        for label in ("before", "after"):
+            _as(args.cut, label)
             texts[label] = bulk.decoded_and_staged(raw, 0, 1 << 20, True).texts  # warm, and the texts compared
         if texts["before"] != texts["after"]:
             raise SystemExit(f"{kind}: the COPY texts differ")
@@ -102,10 +108,10 @@ def main() -> int:
         times: dict[str, list[float]] = {"before": [], "after": []}
         for i in range(args.rounds):
             for label in (("before", "after") if i % 2 == 0 else ("after", "before")):
-                setattr(module, name, was if label == "before" else now)
+                _as(args.cut, label)
                 times[label].append(round(_pass(raw, 1 << 20), 3))
         gc.enable()
-        setattr(module, name, now)
+        _as(args.cut, "after")
         ratios = [a / b for a, b in zip(times["after"], times["before"], strict=True)]
         out[kind] = {"us_per_event": times, "median_before": statistics.median(times["before"]),
                      "median_after": statistics.median(times["after"]),
