@@ -179,6 +179,34 @@ def test_a_read_at_nation_level_names_no_other_unit_than_the_nation(world, token
     assert not wrong, "\n".join(wrong)
 
 
+
+#: a unit of another level's shape at each level, and the level's own shape (the control: 200)
+SHAPES = {"school_unit": (("41110001/7A", "north", "7A"), "41110001"),
+          "group": (("41110001", "7A", "41110001/7A/x"), "41110001/7A"),
+          "area": (("41110001/7A",), "north")}
+
+
+@pytest.mark.postgres_only
+def test_a_unit_of_another_levels_shape_is_a_422_naming_unit_id(world, token_issuer):
+    """Round 35's leftover: support read `level=area&unit_id=41110001/7A` or `level=group&unit_id=41110001` and
+    answered 200, empty rows or zeros under the label asked for, as that unit's figures. Now the results', figures'
+    and support's reads refuse a unit whose shape is no unit of the level: 422 `unit_id_of_level` naming `unit_id`
+    (`params.unit_of_level`); the level's own shape is read (the control)."""
+    auth = {"authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=[A])}
+    reads = [(path, extra) for path, extra in NATION_READS] + [("/v1/results/assessments", {**PERIOD}), ("/v1/results/forecasts", {**PERIOD})]
+    wrong = []
+    with httpx.Client(base_url=world.url, timeout=60, headers=auth) as client:
+        for level, (others, own) in SHAPES.items():
+            for path, extra in reads:
+                for unit, status in [(other, 422) for other in others] + [(own, 200)]:
+                    params = {"level": level, "unit_id": unit, "organiser_id": A, **extra}
+                    response = client.get(path, params=params)
+                    rules = [(e["field"], e["rule"]) for e in response.json()["errors"]] if status == 422 and \
+                        response.headers["content-type"] == "application/problem+json" else []
+                    if response.status_code != status or (status == 422 and rules != [("unit_id", "unit_id_of_level")]):
+                        wrong.append(f"{path} level={level} unit_id={unit}: {response.status_code} {response.text[:160]}")
+    assert not wrong, "\n".join(wrong)
+
 # --- events of other producers, generated from the contracts' schemas and mutated ----------------------------------
 
 #: characters a producer's id may carry that read as another (Cyrillic, full-width and Arabic-Indic digits, invisible)

@@ -4,6 +4,7 @@ name the broken rule (ascii_only, no_control_characters, no_personal_identity_nu
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
@@ -26,12 +27,20 @@ ORGANISER_UNIT_RULE = "organiser_unit_id"
 GROUP_CODE_RULE = "school_unit_code_for_group"
 #: the rule of a read at nation level that names another unit than the nation's own (`NATION_ID`)
 NATION_UNIT_RULE = "nation_unit_id"
+#: a unit id whose shape is no unit of the level read: a school unit is its 8-digit code, a group
+#: `<school_unit_code>/<group_id>`, an area no group (round 35's leftover: support answered such ids 200, empty rows
+#: under the label asked for)
+UNIT_SHAPE_RULE = "unit_id_of_level"
+_SCHOOL_UNIT_CODE = re.compile(r"[0-9]{8}")
+_GROUP_UNIT = re.compile(r"[0-9]{8}/[^/]+")
 #: the rules across a read's parameters, which no parameter's schema can say (OpenAPI has no dependencies between
 #: parameters): in the document's description, each by the name its 422 gives (round 31: schema-valid reads refused)
 READ_RULES = ("A read's parameters depend on one another, each broken a 422 naming the field and the rule: at level "
               "`organiser` a `unit_id` is an organiser id (`organiser_unit_id`), at level `nation` the nation's own "
               f"`{NATION_ID}` or none (`{NATION_UNIT_RULE}`); every level but `nation` names the "
-              "organiser (`organiser_id`, `required_below_nation`); a school year and a term asked for plan "
+              "organiser (`organiser_id`, `required_below_nation`); a unit of the results', figures' and support's "
+              f"reads has its level's shape (`{UNIT_SHAPE_RULE}`: a school unit its 8-digit code, a group "
+              "`<school_unit_code>/<group_id>`, an area no `/`); a school year and a term asked for plan "
               "coverage come together (`school_year_with_term`); a group, read as one unit, is named with its school unit "
               f"code (`{GROUP_CODE_RULE}`).")
 
@@ -62,3 +71,20 @@ def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id"
         # a rule of its own, which the document names (`READ_RULES`, round 31); the text rules keep theirs
         rule = ORGANISER_UNIT_RULE if first["type"] == "string_pattern_mismatch" else first["type"]
         raise RuleViolation(field, rule, f"at organiser level a unit is an organiser id: {first['msg']}") from None
+
+
+def unit_of_level(level: str | None, unit_id: str | None, field: str = "unit_id") -> str | None:
+    """`unit_at_level`, and the unit's shape checked against the level, for the reads that name a group as
+    `<school_unit_code>/<group_id>` (results, figures, support). A unit of another level's shape is no unit of this
+    one: answered 200 with no rows (or zeros) under the label asked for, it read as that unit's figures. A 422 naming
+    `field` and `unit_id_of_level`."""
+    unit = unit_at_level(level, unit_id, field)
+    if unit is None:
+        return unit
+    if level == "school_unit" and not _SCHOOL_UNIT_CODE.fullmatch(unit):
+        raise RuleViolation(field, UNIT_SHAPE_RULE, "at school unit level a unit is its school unit code (8 digits)")
+    if level == "group" and not _GROUP_UNIT.fullmatch(unit):
+        raise RuleViolation(field, UNIT_SHAPE_RULE, "a group is named <school_unit_code>/<group_id>")
+    if level == "area" and "/" in unit:
+        raise RuleViolation(field, UNIT_SHAPE_RULE, "at area level a unit is an area id, not a group")
+    return unit

@@ -8,7 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from styrkedja_kit.rules import RuleViolation
 from styrkedja_reporting.directory.rules import key_in_kept_spelling, organiser_spelt
-from styrkedja_reporting.params import UnitIdParam, unit_at_level
+from styrkedja_reporting.params import UnitIdParam, unit_at_level, unit_of_level
 
 SPELLINGS = ("2120000142", "212000-0142", "162120000142", "16212000-0142")
 
@@ -62,3 +62,21 @@ def test_a_key_a_removal_names_holds_the_organiser_s_own_unit_in_its_kept_spelli
     assert key_in_kept_spelling("212000-0143", f"unit:organiser::{spelling}") == f"unit:organiser::{spelling}"
     for key in ("unit:area::norr", f"membership:{spelling}", f"unit:{spelling}", "duty:a:b:c"):
         assert key_in_kept_spelling("212000-0142", key) == key
+
+
+@pytest.mark.parametrize(("level", "unit"), [("school_unit", "41110001/7A"), ("school_unit", "north"),
+                                             ("school_unit", "4111000"), ("group", "41110001"), ("group", "7A"),
+                                             ("group", "41110001/7A/x"), ("group", "4111/7A"), ("area", "41110001/7A")])
+def test_a_unit_of_another_levels_shape_is_a_422_naming_unit_id(level: str, unit: str) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        unit_of_level(level, unit)
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("unit_id", "unit_id_of_level", 422)
+    assert unit not in refused.value.message
+
+
+def test_a_unit_of_its_levels_shape_is_read_as_unit_at_level_reads_it() -> None:
+    for level, unit in (("school_unit", "41110001"), ("group", "41110001/7A"), ("area", "north"),
+                        ("area", "41110001"), ("student", "elev-1"), (None, "41110001/7A")):
+        assert unit_of_level(level, unit) == unit
+    assert unit_of_level("organiser", "2120000142") == "212000-0142"
+    assert unit_of_level("group", None) is None

@@ -54,7 +54,7 @@ from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES, FormatParam
 from ..exports.response import export_response, give_back
 from ..freshness import set_freshness
-from ..params import UnitIdParam, unit_at_level
+from ..params import UnitIdParam, unit_of_level
 from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
@@ -147,7 +147,7 @@ async def ask(*, request: Request, level: FigureLevel,
         session: AsyncSession = Depends(request_session)) -> Ask:
     if (term is None) == (round is None):
         raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
-    unit_id = unit_at_level(level, unit_id)
+    unit_id = unit_of_level(level, unit_id)
     start = SchoolYear.parse(school_year)
     period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
     scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)

@@ -24,7 +24,7 @@ from ..exports.negotiate import FORMAT_RESPONSES, ExportFormat, FormatParam, cho
 from ..exports.response import export_response, give_back, held_stream
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
-from ..params import UnitIdParam, unit_at_level
+from ..params import UnitIdParam, unit_of_level
 from ..settings import ReportingSettings
 from .read import (
     CELLS_PER_TURN,
@@ -229,7 +229,7 @@ async def assessment_results(
     whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
     school_year, term, round, kind, year, gender), never answered in part. An organiser's students (~22,000 results
     for one of the national average size) and every organiser at organiser level are within it."""
-    filters = Filters(organiser_id=organiser_id, unit_id=unit_at_level(level, unit_id), subject_code=subject_code,
+    filters = Filters(organiser_id=organiser_id, unit_id=unit_of_level(level, unit_id), subject_code=subject_code,
                       school_year=school_year, term=term, round=round, kind=kind, year=year, gender=gender,
                       split=tuple(split))
     return await _read(request, response, principal, "assessments", level, filters, "resultat", format)
@@ -255,6 +255,6 @@ async def forecast_results(
     whole, 422 with rule `too_many_cells` naming the parameters that narrow it (organiser_id, unit_id, subject_code,
     school_year, term, year, gender), never answered in part. An organiser's students (~22,000 results
     for one of the national average size) and every organiser at organiser level are within it."""
-    filters = Filters(organiser_id=organiser_id, unit_id=unit_at_level(level, unit_id), subject_code=subject_code,
+    filters = Filters(organiser_id=organiser_id, unit_id=unit_of_level(level, unit_id), subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
     return await _read(request, response, principal, "forecasts", level, filters, "prognoser", format)

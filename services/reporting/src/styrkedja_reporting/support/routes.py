@@ -37,7 +37,7 @@ from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES, FormatParam
 from ..exports.response import export_response
 from ..freshness import set_freshness
-from ..params import UnitIdParam, unit_at_level
+from ..params import UnitIdParam, unit_of_level
 from ..settings import ReportingSettings
 from . import disclose, read
 from .disclose import Shown
@@ -68,7 +68,7 @@ async def ask(request: Request, level: read.Level, unit_id: Annotated[UnitIdPara
     principal = reading(principal, Topic.SUPPORT)
     if level != "nation" and organiser_id is None:
         raise RuleViolation("organiser_id", "required_below_nation", "name the organiser for this level")
-    unit_id = unit_at_level(level, unit_id) or unit_id
+    unit_id = unit_of_level(level, unit_id) or unit_id
     async with runtime_of(request).db.sessions() as session:
         scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id,
                                    None if level == "nation" else unit_id)
