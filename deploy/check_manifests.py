@@ -143,6 +143,12 @@ def secret_refs(pod_spec: dict) -> set[str]:
     return refs
 
 
+#: text compared in code point order by memcmp, not libc's strcoll (PostgreSQL 17+; CNPG's initdb fields): the
+#: devstack's databases are made so too (styrkedja_devstack.postgres.BUILTIN_COLLATION)
+BUILTIN_COLLATION = {"localeProvider": "builtin", "builtinLocale": "C.UTF-8"}
+COMPOSE_COLLATION = "TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8'"
+
+
 def check_service_resources(by_kind: dict[str, list[dict]]) -> None:
     for spec in SERVICES:
         name, package = spec.name, spec.package
@@ -150,8 +156,8 @@ def check_service_resources(by_kind: dict[str, list[dict]]) -> None:
         check(cluster is not None, f"k8s: no CNPG Cluster {name}-db")
         if cluster:
             initdb = cluster["spec"]["bootstrap"]["initdb"]
-            check(initdb == {"database": package, "owner": package},
-                  f"k8s: {name}-db must create database and owner {package}")
+            check(initdb == {"database": package, "owner": package, **BUILTIN_COLLATION},
+                  f"k8s: {name}-db must create database and owner {package}, collated by the builtin C.UTF-8")
             check(cluster["spec"]["instances"] == 3, f"k8s: {name}-db must have 3 instances")
 
         deployment = named(by_kind, "Deployment", name)
@@ -220,8 +226,8 @@ def check_compose() -> None:
         for env in (svc["environment"], migrate["environment"]):
             check(re.fullmatch(url_pattern, env["STYRKEDJA_DATABASE_URL"]) is not None,
                   f"compose: {name} database URL must use user and database {package}")
-        check(f"CREATE DATABASE {package} OWNER {package};" in init_sql,
-              f"compose: postgres-init.sql must create {package} owned by {package}")
+        check(f"CREATE DATABASE {package} OWNER {package}\n    {COMPOSE_COLLATION};" in init_sql,
+              f"compose: postgres-init.sql must create {package} owned by {package}, collated by the builtin C.UTF-8")
     kafka = services.get("kafka", {})
     image = str(kafka.get("image", ""))
     check(image == f"apache/kafka:{kafka_version()}",

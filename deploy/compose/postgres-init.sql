@@ -20,21 +20,28 @@
 \getenv lika_password STYRKEDJA_LIKA_DB_PASSWORD
 \getenv reporting_password STYRKEDJA_REPORTING_DB_PASSWORD
 
+-- Each database compares text in code point order by memcmp (the builtin provider's C.UTF-8, PostgreSQL 17+),
+-- not by libc's strcoll: the order of C.UTF-8, with less CPU per sort and index build (as the devstack's).
+
 -- The maintenance database is for the superuser only.
 REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC;
 
 CREATE ROLE styrkedja_assessment LOGIN PASSWORD :'assessment_password';
-CREATE DATABASE styrkedja_assessment OWNER styrkedja_assessment;
+CREATE DATABASE styrkedja_assessment OWNER styrkedja_assessment
+    TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8';
 REVOKE ALL ON DATABASE styrkedja_assessment FROM PUBLIC;
 
 CREATE ROLE styrkedja_forecast LOGIN PASSWORD :'forecast_password';
-CREATE DATABASE styrkedja_forecast OWNER styrkedja_forecast;
+CREATE DATABASE styrkedja_forecast OWNER styrkedja_forecast
+    TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8';
 REVOKE ALL ON DATABASE styrkedja_forecast FROM PUBLIC;
 
 CREATE ROLE styrkedja_lika LOGIN PASSWORD :'lika_password';
-CREATE DATABASE styrkedja_lika OWNER styrkedja_lika;
+CREATE DATABASE styrkedja_lika OWNER styrkedja_lika
+    TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8';
 REVOKE ALL ON DATABASE styrkedja_lika FROM PUBLIC;
 
 CREATE ROLE styrkedja_reporting LOGIN PASSWORD :'reporting_password';
-CREATE DATABASE styrkedja_reporting OWNER styrkedja_reporting;
+CREATE DATABASE styrkedja_reporting OWNER styrkedja_reporting
+    TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8';
 REVOKE ALL ON DATABASE styrkedja_reporting FROM PUBLIC;
