@@ -783,6 +783,41 @@ async def test_the_below_pass_rows_above_the_group_go_and_come_back_from_the_gro
     assert sorted(again) == sorted(groups)
 
 
+#: reporting's 0039 (the aggregates without area rows) and the revision before it
+AGGREGATES_WITHOUT_AREAS, BEFORE_AGGREGATES_WITHOUT_AREAS = "7c4e1a9d2b60", BELOW_PASS_GROUPS
+
+
+async def test_the_aggregates_area_rows_go_and_come_back_from_the_school_unit_rows(fresh_database):
+    """Apply35pg: assessment_aggregates and forecast_aggregates keep no area rows (an area's cells are read from its
+    school units' rows). Down, each area's rows are made from its placed school units' rows, summed per cell (an
+    unplaced school unit's rows make none); up again, the area rows go and the rest is as it was."""
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    rest = "'2999', 'GRGRMAT01', '2026/27', 'HT', 1, 'assessment', 'AF', 7, 'female'"
+    results = [("school_unit", "29990011", "A", 2), ("school_unit", "29990033", "A", 1),
+               ("school_unit", "29990033", "B", 4), ("school_unit", "29990022", "A", 5), ("organiser", "2999", "A", 8),
+               ("group", "29990011/7A", "A", 2)]
+    await _run(url, "INSERT INTO school_unit_placements VALUES ('29990011', '2999', 'north'), "
+               "('29990033', '2999', 'north'), ('29990022', '2999', NULL)",
+               "INSERT INTO assessment_aggregates (level, unit_id, organiser_id, subject_code, school_year, term, round, "
+               "kind, scale, year, gender, value, count) VALUES "
+               + ", ".join(f"('{lv}', '{u}', {rest}, '{v}', {n})" for lv, u, v, n in results),
+               "INSERT INTO forecast_aggregates (level, unit_id, organiser_id, subject_code, school_year, term, year, "
+               "gender, value, late, count) VALUES ('school_unit', '29990011', '2999', 'GRGRMAT01', '2026/27', 'VT', 9, "
+               "'male', 'ACCEPTABLE', false, 3), ('school_unit', '29990022', '2999', 'GRGRMAT01', '2026/27', 'VT', 9, "
+               "'male', 'ACCEPTABLE', false, 1)")
+    read = ("SELECT 'a', level, unit_id, value, count FROM assessment_aggregates UNION ALL "
+            "SELECT 'f', level, unit_id, value, count FROM forecast_aggregates ORDER BY 1, 2, 3, 4")
+    (now,) = await _run(url, read)
+    up = _down_and_up(package, url, BEFORE_AGGREGATES_WITHOUT_AREAS)
+    (down,) = await _run(url, read)
+    assert sorted(down) == sorted([*now, ("a", "area", "north", "A", 3), ("a", "area", "north", "B", 4),
+                                   ("f", "area", "north", "ACCEPTABLE", 3)])
+    up()
+    (again,) = await _run(url, read)
+    assert again == now
+
+
 #: reporting's 0034 (the alert pages' indexes) and the revision before it
 ALERT_PAGES, BEFORE_ALERT_PAGES = "9360002d9d7b", "3c8f1e6a2b7d"
 ALERT_PAGE_INDEXES = {

@@ -46,8 +46,8 @@ from .support.routes import router as support_routes
 
 
 async def move_school_units(session: AsyncSession, moves: Any) -> None:
-    """A school unit moved between areas: every capability's area state moves with it."""
-    await results.move_school_units(session, moves)
+    """A school unit moved between areas: every capability's area state moves with it (the results' aggregates keep
+    no area rows: an area's cells are read from its school units' as they are placed, `results.tables.with_areas`)."""
     await figures.move_school_units(session, moves)
     await support.move_school_units(session, moves)
 

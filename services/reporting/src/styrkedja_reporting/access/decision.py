@@ -663,7 +663,8 @@ async def _results_raw(session: AsyncSession, subjects: Iterable[str], kind: str
     from ..results.disclose import SLICE  # the slice columns of the results read path
 
     store = STORES[kind]
-    agg = store.aggregates.c
+    # the areas' cells from their school units' rows (`tables.with_areas`) where the areas are read
+    agg = (store.aggregates if "area" in without else store.read_rows).c
     slice_columns = [agg[name] for name in SLICE[kind]]
     failing = _below_pass(agg.value, agg.scale if kind == "assessments" else None)
     keys = [agg.level, agg.organiser_id, agg.unit_id, agg.gender, agg.year, *slice_columns]

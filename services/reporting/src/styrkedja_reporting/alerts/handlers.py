@@ -54,7 +54,6 @@ from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
     ASSESSMENTS,
     FORECASTS,
-    assessment_aggregates,
     assessment_facts,
     forecast_facts,
     placement_of,
@@ -675,7 +674,7 @@ async def judge_all(session: AsyncSession, organiser_id: str | None = None) -> J
     takes the live tables' lock) is still the one a judgement now would make."""
     state = await alert_state(session, organiser_id)
     thresholds = dict(state.thresholds)
-    a = assessment_aggregates.c
+    a = ASSESSMENTS.read_rows.c  # the areas' cells from their school units' rows (`results.tables.with_areas`)
     query = select(a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round).where(
         a.level.in_(("group", "school_unit", "area", "organiser"))).distinct()
     if organiser_id is not None:

@@ -92,15 +92,14 @@ from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import decide_all, judge_all
 from ..directory import handlers as directory
-from ..directory.tables import placements
 from ..figures import tables as figure_tables
 from ..figures.recompute import recomputed_rows
 from ..lika import handlers as lika
 from ..metadata import metadata
 from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
-from ..results.rules import GROUP_SEPARATOR, MATERIALISED, AssessmentFact, submitted_day
-from ..results.tables import ASSESSMENTS, FORECASTS, sole_fact_writer
+from ..results.rules import GROUP_SEPARATOR, AssessmentFact, submitted_day
+from ..results.tables import AGGREGATE_LEVELS, ASSESSMENTS, FORECASTS, sole_fact_writer
 from ..staging import quoted, timestamptz_text
 from ..support import handlers as support
 from ..support.tables import BELOW_PASS
@@ -1495,25 +1494,23 @@ async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str
 
 
 def rolled_up_levels_sql(store: Any) -> str:
-    """The materialised levels of one fact table from its final facts, rolled up: the facts counted once per school
-    unit, group and the other dimensions (`g`), the school unit level summed from those rows (`s`), the area and
-    organiser levels from the school unit level's (a few times fewer rows than the group level's: at 402k events of
-    the term shape 57k against 214k); the nation has no rows (its reads take the organiser level's). The same rows as
-    `FactStore.recomputed_sql`, which reads and hashes every fact once per level (four times)."""
+    """The kept levels of one fact table's aggregates (`AGGREGATE_LEVELS`) from its final facts, rolled up: the facts
+    counted once per school unit, group and the other dimensions (`g`), the school unit level summed from those rows
+    (`s`), the organiser level from the school unit level's (a few times fewer rows than the group level's: at 402k
+    events of the term shape 57k against 214k); the area and the nation have no rows (their reads take the school
+    units' and the organiser level's). The same rows as `FactStore.recomputed_sql`, which reads and hashes every fact
+    once per level."""
     if tuple(store.dimensions[:3]) != ("level", "unit_id", "organiser_id") or \
-            tuple(MATERIALISED) != ("group", "school_unit", "area", "organiser"):
-        raise ValueError("the levels' roll-up expects (level, unit_id, organiser_id, …) and the four levels")
+            tuple(AGGREGATE_LEVELS) != ("group", "school_unit", "organiser"):
+        raise ValueError("the levels' roll-up expects (level, unit_id, organiser_id, …) and the three kept levels")
     rest = ", ".join(quoted(d) for d in store.dimensions[2:])
     of_fact = ", ".join(f"f.{quoted(d)}" for d in store.dimensions[2:])
-    of_s = ", ".join(f"s.{quoted(d)}" for d in store.dimensions[2:])
     g = (f"SELECT f.school_unit_code AS su, f.group_id AS gid, {of_fact}, CAST(count(*) AS integer) AS n "
          f"FROM {store.facts.name} f WHERE NOT f.{store.hidden} GROUP BY f.school_unit_code, f.group_id, {of_fact}")
     s = f"SELECT su, {rest}, CAST(sum(n) AS integer) AS n FROM g GROUP BY su, {rest}"
     levels = [
         f"SELECT CAST('group' AS varchar), CAST(su || '{GROUP_SEPARATOR}' || gid AS varchar), {rest}, n FROM g",
         f"SELECT CAST('school_unit' AS varchar), CAST(su AS varchar), {rest}, n FROM s",
-        f"SELECT CAST('area' AS varchar), CAST(p.area_id AS varchar), {of_s}, CAST(sum(s.n) AS integer) FROM s "
-        f"JOIN {placements.name} p ON p.school_unit_code = s.su AND p.area_id IS NOT NULL GROUP BY p.area_id, {of_s}",
         f"SELECT CAST('organiser' AS varchar), CAST(organiser_id AS varchar), {rest}, CAST(sum(n) AS integer) "
         f"FROM s GROUP BY {rest}"]
     return f"WITH g AS MATERIALIZED ({g}), s AS MATERIALIZED ({s}) {' UNION ALL '.join(levels)}"

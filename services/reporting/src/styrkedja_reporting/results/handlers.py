@@ -187,9 +187,3 @@ async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> No
     changes.forecasts, placed_f = await apply_facts(session, FORECASTS, forecast_cells, forecasts,
                                                       forecast_signature)
     changes.placement = {**placed_a, **placed_f}
-
-
-async def move_school_units(session: AsyncSession, moves) -> None:
-    """The directory moved school units between areas: their results move with them."""
-    for store in (ASSESSMENTS, FORECASTS):
-        await store.transfer(session, moves)

@@ -284,7 +284,9 @@ def _query(kind: Kind, level: Level, filters: Filters, scope: Scope | None) -> _
         condition = ~facts[store.hidden]
         count: Any = func.count()
     else:
-        agg = store.aggregates.c
+        # an area's cells are its school units' rows (no area rows are kept: `tables.with_areas`); every other
+        # level reads the table by its key
+        agg = store.read_rows.c if level == "area" else store.aggregates.c
         source = {c.name: c for c in agg}
         condition = level_rows(agg.level, level)
         if level == "nation":

@@ -49,7 +49,11 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    cast,
+    literal_column,
+    select,
     text,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import SchemaItem
@@ -233,9 +237,10 @@ class FactStore:
     """Facts and their aggregates for one kind (assessments or forecasts)."""
 
     def __init__(self, facts: Table, aggregates: Table, fact_type: type, dimensions: tuple[str, ...],
-                 hidden: str) -> None:
+                 hidden: str, levels: tuple[str, ...] = MATERIALISED) -> None:
+        """`levels`: those whose cells the aggregates keep rows for (the results' keep no area: `AGGREGATE_LEVELS`)."""
         self.facts, self.aggregates, self.fact_type, self.dimensions = facts, aggregates, fact_type, dimensions
-        self.hidden = hidden
+        self.hidden, self.levels = hidden, levels
         self.fact_fields = tuple(f.name for f in fields(fact_type))
         self.make: Callable[..., Any] = fact_maker(fact_type)  # `fact_type(*values)`, faster
         self.id_column = facts.c[self.fact_fields[0]]
@@ -264,17 +269,17 @@ class FactStore:
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
             f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
         # the batch's deltas per signature (`rules.assessment_signature`: school unit, group, then the cells'
-        # dimensions after level and unit), with the school unit's area: expanded to the five materialised
-        # levels and summed per cell by the server, in the upsert itself (`add_signed`)
+        # dimensions after level and unit), with the school unit's area where the store keeps the area level:
+        # expanded to the levels kept (`_level_units`) and summed per cell by the server, in the upsert (`add_signed`)
         signed = Table(f"{aggregates.name}_signed", MetaData(), Column("school_unit_code", String),
                        Column("group_id", String), *[Column(d, aggregates.c[d].type) for d in dimensions[2:]],
-                       Column("area", String), Column("n", Integer))
+                       *([Column("area", String)] if "area" in levels else []), Column("n", Integer))
         self._staged_signed = Staged(signed, tuple(signed.c.keys()))
         rest = ", ".join(f"s.{quoted(d)}" for d in dimensions[2:])
         self._add_signed = self._staged_signed.statements(
             f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) "
             f"SELECT u.level, u.unit_id, {rest}, sum(s.n) FROM ({{rows}}) AS s CROSS JOIN LATERAL "
-            f"({LEVEL_UNITS}) AS u(level, unit_id) WHERE u.unit_id IS NOT NULL "
+            f"({_level_units(levels)}) AS u(level, unit_id) WHERE u.unit_id IS NOT NULL "
             f"GROUP BY u.level, u.unit_id, {rest} HAVING sum(s.n) <> 0 "
             # sorted: two writers touching the same cells lock them in the same order
             f"ORDER BY {c_order(['u.level', 'u.unit_id', *[f's.{quoted(d)}' for d in dimensions[2:]]], aggregates, dimensions)} "
@@ -283,7 +288,10 @@ class FactStore:
         key_cols = [aggregates.c[d] for d in dimensions]
         self._delete_empty = text(
             f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {unnest_of(key_cols)})")
-        self._area_transfer = AreaTransfer(aggregates, dimensions, ("count",))
+        self._area_transfer = AreaTransfer(aggregates, dimensions, ("count",)) if "area" in levels else None
+        #: the rows as every materialised level reads them: the table, or (no area kept) with the areas' rows made
+        #: from their school units' (`with_areas`)
+        self.read_rows = aggregates if "area" in levels else with_areas(aggregates)
 
     async def load(self, session: AsyncSession, keys: Iterable[tuple[str, Any]]) -> dict[tuple[str, Any], Any]:
         """The stored facts of `keys` ((organiser, id), `key_of`), by key, locked (FOR UPDATE) to the transaction's
@@ -325,8 +333,10 @@ class FactStore:
             await self._staged_facts.execute(session, list(map(self._row_of, facts)), self._save)
 
     async def add(self, session: AsyncSession, change: Counter[Any]) -> None:
-        """Move the aggregate cells by `change`; cells that reach zero are removed."""
-        rows = sorted((*key, n) for key, n in change.items() if n)  # each position has one type: comparable
+        """Move the aggregate cells by `change` (those of the levels kept, `levels`); cells that reach zero are
+        removed."""
+        # each position has one type: comparable
+        rows = sorted((*key, n) for key, n in change.items() if n and key[0] in self.levels)
         if not rows:
             return
         # sorted: two writers touching the same cells lock them in the same order (in Python: a sort of
@@ -338,8 +348,12 @@ class FactStore:
     async def add_signed(self, session: AsyncSession, signed: Mapping[tuple[Any, ...], int],
                          placement: Placement) -> None:
         """`add` of the cells of every signature (`signature_cells`) times its count, expanded to the levels
-        and summed per cell by the server: one row per signature sent, not one per cell."""
-        rows = [(*sig, placement.get(sig[0]), n) for sig, n in signed.items() if n]
+        kept and summed per cell by the server: one row per signature sent, not one per cell (with its school
+        unit's area from `placement` where the area level is kept)."""
+        if "area" in self.levels:
+            rows = [(*sig, placement.get(sig[0]), n) for sig, n in signed.items() if n]
+        else:
+            rows = [(*sig, n) for sig, n in signed.items() if n]
         if not rows:
             return
         emptied = await self._staged_signed.execute(session, rows, self._add_signed)
@@ -347,8 +361,10 @@ class FactStore:
             await session.execute(self._delete_empty, as_arrays(self.dimensions, [tuple(r) for r in emptied]))
 
     async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
-        """School units moved between areas (or were placed / unplaced): move their area cells."""
-        await self._area_transfer.execute(session, moves)
+        """School units moved between areas (or were placed / unplaced): move their area cells (where the area level
+        is kept; otherwise an area's cells are read from its school units' as they are placed now)."""
+        if self._area_transfer is not None:
+            await self._area_transfer.execute(session, moves)
 
     def recomputed_sql(self, within: str = "", facts: str | None = None) -> str:
         """Every level's cells computed from scratch from the facts (a SELECT); `within`: `AND` a further
@@ -359,7 +375,7 @@ class FactStore:
                 "nation": f"'{NATION}'"}
         rest = ", ".join(f"f.{quoted(d)}" for d in self.dimensions[2:])
         parts = []
-        for level in MATERIALISED:
+        for level in self.levels:
             join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
                     if level == "area" else "")
             parts.append(f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
@@ -396,14 +412,45 @@ class FactStore:
         return {level: found.get(level, 0) for level in LEVELS}
 
 
+#: The levels whose cells the aggregates (assessments', forecasts') keep rows for — not the area (migration 0039). An
+#: area's cells are the sums of its school units' rows, read with them (`with_areas`), as the nation's are the
+#: organiser level's: an area cell was a new row for most of a batch's new school-unit cells (0.415 of the 1.629
+#: aggregate rows written per event in the deadline week; bench/README.md apply35pg), and a school unit moving
+#: between areas moved its rows. An area's rows are a few school units' (about five), placed as the directory
+#: places them now — what the kept area rows were moved to.
+AGGREGATE_LEVELS = ("group", "school_unit", "organiser")
+
+
+def with_areas(aggregates: Table) -> Any:
+    """The aggregates' rows as every materialised level reads them (a subquery with the table's columns): the rows
+    kept, and each school unit's rows again as its area's (`level` 'area', `unit_id` the area it is placed in now).
+    A reader sums them per cell (GROUP BY), as it sums a cell's rows anyway; a condition on the level or the unit
+    reaches both parts (the second's unit is the placement's area: one area's read joins that area's school units)."""
+    a, p = aggregates.c, placements.c
+    area_rows = select(*[cast(literal_column("'area'"), a.level.type).label("level") if c.name == "level"
+                         else cast(p.area_id, a.unit_id.type).label("unit_id") if c.name == "unit_id" else c
+                         for c in a]).select_from(aggregates.join(placements, p.school_unit_code == a.unit_id)).where(
+        a.level == "school_unit", p.area_id.is_not(None))
+    return union_all(select(aggregates), area_rows).subquery(f"{aggregates.name}_read")
+
+
 #: (level, unit id) of every materialised level of a staged signature row `s` (its school unit, group, area,
 #: organiser): `rules.units` in SQL; an unplaced school unit's area is NULL (no area cell)
 LEVEL_UNITS = (f"VALUES ('group', s.school_unit_code || '{GROUP_SEPARATOR}' || s.group_id), "
                f"('school_unit', s.school_unit_code), ('area', s.area), ('organiser', s.organiser_id)")
 
 
-ASSESSMENTS = FactStore(assessment_facts, assessment_aggregates, AssessmentFact, ASSESSMENT_DIMENSIONS, "retracted")
-FORECASTS = FactStore(forecast_facts, forecast_aggregates, ForecastFact, FORECAST_DIMENSIONS, "withdrawn")
+def _level_units(levels: Sequence[str]) -> str:
+    """`LEVEL_UNITS` of `levels` only: (level, unit id) of a staged signature row `s` at each level kept."""
+    unit = {"group": f"s.school_unit_code || '{GROUP_SEPARATOR}' || s.group_id", "school_unit": "s.school_unit_code",
+            "area": "s.area", "organiser": "s.organiser_id"}
+    return "VALUES " + ", ".join(f"('{level}', {unit[level]})" for level in levels)
+
+
+ASSESSMENTS = FactStore(assessment_facts, assessment_aggregates, AssessmentFact, ASSESSMENT_DIMENSIONS, "retracted",
+                        AGGREGATE_LEVELS)
+FORECASTS = FactStore(forecast_facts, forecast_aggregates, ForecastFact, FORECAST_DIMENSIONS, "withdrawn",
+                      AGGREGATE_LEVELS)
 STORES = {"assessments": ASSESSMENTS, "forecasts": FORECASTS}
 
 
