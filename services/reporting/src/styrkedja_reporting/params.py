@@ -32,7 +32,9 @@ NATION_UNIT_RULE = "nation_unit_id"
 #: under the label asked for)
 UNIT_SHAPE_RULE = "unit_id_of_level"
 _SCHOOL_UNIT_CODE = re.compile(r"[0-9]{8}")
-_GROUP_UNIT = re.compile(r"[0-9]{8}/[^/]+")
+#: a group as the results, figures, the directory's tree and a teacher's token name it: `<school unit code>/<group id>`
+#: (a group id holds no `/`: `SOURCE_ID_PATTERN`)
+GROUP_UNIT = re.compile(r"[0-9]{8}/[^/]+")
 #: the rules across a read's parameters, which no parameter's schema can say (OpenAPI has no dependencies between
 #: parameters): in the document's description, each by the name its 422 gives (round 31: schema-valid reads refused)
 READ_RULES = ("A read's parameters depend on one another, each broken a 422 naming the field and the rule: at level "
@@ -83,7 +85,7 @@ def unit_of_level(level: str | None, unit_id: str | None, field: str = "unit_id"
         return unit
     if level == "school_unit" and not _SCHOOL_UNIT_CODE.fullmatch(unit):
         raise RuleViolation(field, UNIT_SHAPE_RULE, "at school unit level a unit is its school unit code (8 digits)")
-    if level == "group" and not _GROUP_UNIT.fullmatch(unit):
+    if level == "group" and not GROUP_UNIT.fullmatch(unit):
         raise RuleViolation(field, UNIT_SHAPE_RULE, "a group is named <school_unit_code>/<group_id>")
     if level == "area" and "/" in unit:
         raise RuleViolation(field, UNIT_SHAPE_RULE, "at area level a unit is an area id, not a group")

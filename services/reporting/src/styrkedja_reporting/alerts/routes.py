@@ -14,7 +14,6 @@ batches, and outside them only where the state version is moved in the same tran
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -46,7 +45,7 @@ from ..access.guard import check_read, disclosure_rules_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
-from ..params import UnitIdParam, unit_at_level
+from ..params import GROUP_UNIT, UnitIdParam, unit_at_level
 from ..results.rules import GROUP_SEPARATOR
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
@@ -128,18 +127,13 @@ async def alert_list(
             for row in page]
 
 
-#: a group as every other read names it: `<school unit code>/<group id>` (results, figures, the directory's tree, a
-#: teacher's token)
-_GROUP_OF_OTHER_READS = re.compile(r"[0-9]{8}/.+")
-
-
 def alert_unit(level: str | None, unit_id: str | None) -> str | None:
     """The `unit_id` filter in the alerts' spelling: an organiser as `unit_at_level` keeps it, a group named as every
     other read names it (`11111111/7A`) as its alert is (`11111111:7A`, the contract allows no `/`). Before, a
     client filtering by the group it read elsewhere was answered an empty list, its group's alerts there all along
     (round 26b)."""
     unit = unit_at_level(level, unit_id)
-    if unit is not None and level in ("group", None) and _GROUP_OF_OTHER_READS.fullmatch(unit):
+    if unit is not None and level in ("group", None) and GROUP_UNIT.fullmatch(unit):
         return unit.replace(GROUP_SEPARATOR, ALERT_GROUP_SEPARATOR, 1)
     return unit
 
