@@ -113,6 +113,16 @@ def hostile(topic: str, base: dict[str, Any], other_topic_type: str) -> dict[str
         "control character in subject": (encoded(changed(subject="7A\x1b[2J")), "invalid_envelope"),
         "line break in subject": (encoded(changed(subject="7A\nforged log line")), "invalid_envelope"),
         "bidirectional isolate in source": (encoded(changed(source="/assessment\u2066")), "invalid_envelope"),
+        # round 36: `source` a URI-reference of ASCII (RFC 3986), `subject` a label that shows what it holds
+        "a letter of Latin-1 in source (plain text)": (encoded(changed(source="/bedömning")), "invalid_envelope"),
+        "a Cyrillic look-alike in source": (encoded(changed(source="/\u0430ssessment")), "invalid_envelope"),
+        "a personal identity number percent-encoded in source": (
+            encoded(changed(source="/elev/%31%39%31%32%31%32%31%32%2D%31%32%31%32")), "invalid_envelope"),
+        "zero-width space in subject": (encoded(changed(subject="7A\u200belev")), "invalid_envelope"),
+        "line separator in subject": (encoded(changed(subject="7A\u2028forged log line")), "invalid_envelope"),
+        "private use in subject": (encoded(changed(subject="7A\ue000")), "invalid_envelope"),
+        "a word of Latin and Cyrillic letters in subject": (encoded(changed(subject="ass\u0435ssment")),
+                                                            "invalid_envelope"),
         "personal identity number as a key": (with_data(**{PIN: "x"}), "invalid_data"),
         "personal identity number, full-width": (with_data(**{text_field: "\uff11\uff19\uff11\uff12\uff11\uff12"
                                                                            "\uff11\uff12-\uff11\uff12\uff11\uff12"}),

@@ -397,3 +397,114 @@ def test_a_uuid_in_another_spelling_than_its_36_characters_is_refused(spelling: 
     with pytest.raises(ContractError) as refused:
         decode_event(json.dumps(doc, separators=separators).encode())
     assert "36-character form" in str(refused.value) and where in str(refused.value)
+
+
+# -- round 36: `source` a URI-reference of ASCII, `subject` a label that shows what it holds --------------------------
+
+#: (subject, the rule it breaks): each was decoded before round 36
+SUBJECTS_REFUSED = [
+    ("7A\u200belev", "no_invisible_characters"),  # zero-width space (Cf)
+    ("\ufeff7A", "no_invisible_characters"),  # BOM
+    ("7A\u200delev", "no_invisible_characters"),  # zero-width joiner
+    ("7A\u00adelev", "no_invisible_characters"),  # soft hyphen
+    ("7A\u200f", "no_invisible_characters"),  # RLM
+    ("7A\U000e0041", "no_invisible_characters"),  # a tag character
+    ("7A\u2028forged", "no_invisible_characters"),  # line separator (Zl)
+    ("7A\u2029forged", "no_invisible_characters"),  # paragraph separator (Zp)
+    ("7A\ue000", "no_unassigned_characters"),  # private use (Co)
+    ("7A\U000f0000", "no_unassigned_characters"),  # supplementary private use
+    ("7A\u0378", "no_unassigned_characters"),  # unassigned (Cn)
+    ("elev-\u0430bc", "no_mixed_scripts"),  # Latin with a Cyrillic а in one word
+    ("ass\u0435ssment", "no_mixed_scripts"),  # Cyrillic е among Latin letters
+    ("\u03bfrganiser", "no_mixed_scripts"),  # Greek ο before Latin letters
+    ("\u0441\u0430t", "no_mixed_scripts"),  # Cyrillic then Latin
+]
+#: subjects that show what they hold, of any script: decoded (one script per word; words of two scripts side by side)
+SUBJECTS_TAKEN = ["Skolenhet Åby/7A 2026", "Школа 7А", "Σχολείο", "مدرسة", "学校 7A", "Sk\u00e5la", "Skola\u0301",
+                  "7A Класс", "µg 7A", "elev 😀", "a-\u0430"]
+
+
+@pytest.mark.parametrize(("subject", "rule"), SUBJECTS_REFUSED)
+def test_a_subject_that_hides_or_imitates_what_it_holds_is_refused_naming_the_rule(
+        event: CloudEvent, subject: str, rule: str) -> None:
+    """Round 36: decoded before (a label read by no consumer, but shown as it came in dead letters, logs and terminals).
+    Now `invalid_envelope` naming `subject` and the rule, by the decode and by `new_event` alike (its `rules`)."""
+    doc = doc_of(event)
+    doc["subject"] = subject
+    for raw in (json.dumps(doc), json.dumps(doc, ensure_ascii=False)):  # escaped, and as UTF-8
+        err = reason_of(raw)
+        assert err.reason == "invalid_envelope" and err.fields == ("subject",), err
+        assert err.message.startswith("subject: ") and f"({rule})" in err.message, err.message
+    with pytest.raises(InvalidEnvelopeError) as made:
+        new_event(event.data, source="/assessment", subject=subject)
+    assert made.value.rules == (rule,) and made.value.fields == ("subject",)
+
+
+def test_a_digit_then_a_cyrillic_letter_is_one_script() -> None:
+    """`7А` (Cyrillic А) mixes no two scripts by itself (the digit is common to all): the rule is about letters.
+    It is a look-alike of `7A` only beside the other; a word of Latin letters with it (`7АB`) is refused."""
+    from styrkedja_contracts.identifiers import line_rule_broken
+
+    assert line_rule_broken("7\u0410") is None
+    assert line_rule_broken("7\u0410B") == "no_mixed_scripts"
+
+
+@pytest.mark.parametrize("subject", SUBJECTS_TAKEN)
+def test_a_subject_of_any_script_that_shows_what_it_holds_decodes(event: CloudEvent, subject: str) -> None:
+    doc = doc_of(event)
+    doc["subject"] = subject
+    for raw in (json.dumps(doc), json.dumps(doc, ensure_ascii=False)):
+        assert decode_event(raw).subject == subject
+
+
+#: (source, the rule it breaks)
+SOURCES_REFUSED = [
+    ("/bedömning", "uri_reference"),  # plain text (Latin-1 letters): the decode's fast path
+    ("/b\u00e9d", "uri_reference"),
+    ("/\u0430ssessment", "uri_reference"),  # Cyrillic а
+    ("/assessment\u200b", "uri_reference"),  # zero-width space
+    ("/assessment\u00a0x", "string_pattern_mismatch"),  # no-break space: a space, the schema's pattern refuses it
+    ("/a|b", "uri_reference"), ("/a\"b", "uri_reference"), ("/a<b>", "uri_reference"), ("/a\\b", "uri_reference"),
+    ("/a{b}", "uri_reference"), ("/a^b", "uri_reference"), ("/a`b", "uri_reference"),
+    ("/a%", "uri_reference"), ("/a%4", "uri_reference"), ("/a%zz", "uri_reference"),
+    ("/elev/%31%39%31%32%31%32%31%32%2D%31%32%31%32", "no_personal_identity_number"),  # percent-encoded
+    ("/a%E2%80%AEb", "no_control_characters"),  # a right-to-left override, percent-encoded
+    ("/a%00b", "no_control_characters"),
+]
+SOURCES_TAKEN = ["/assessment", "/styrkedja/reporting/directory", "urn:vklass:export", "https://vklass.example/x?y=1#z",
+                 "/b%C3%A9d%C3%B6mning", "//host:8080/a;b=c,d", "/a[1]@x!$&'()*+=~_.-", "/%e2%82%ac"]
+
+
+@pytest.mark.parametrize(("source", "rule"), SOURCES_REFUSED)
+def test_a_source_that_is_no_ascii_uri_reference_is_refused_naming_the_rule(
+        event: CloudEvent, source: str, rule: str) -> None:
+    """Round 36: `source` took any non-space character (`^\\S+$`). Now a URI-reference of RFC 3986's characters whose
+    percent-decoded text obeys the text rules: `invalid_envelope` naming `source` and the rule."""
+    doc = doc_of(event)
+    doc["source"] = source
+    for raw in (json.dumps(doc), json.dumps(doc, ensure_ascii=False)):
+        err = reason_of(raw)
+        assert err.reason == "invalid_envelope" and err.fields == ("source",), err
+        assert err.message.startswith("source: ")
+    with pytest.raises(InvalidEnvelopeError) as made:
+        new_event(event.data, source=source)
+    assert made.value.rules == (rule,)
+
+
+@pytest.mark.parametrize("source", SOURCES_TAKEN)
+def test_an_ascii_uri_reference_as_source_decodes(event: CloudEvent, source: str) -> None:
+    doc = doc_of(event)
+    doc["source"] = source
+    assert decode_event(json.dumps(doc)).source == source
+    assert new_event(event.data, source=source).source == source
+
+
+def test_the_envelope_schema_keeps_its_published_pattern_and_says_the_rules() -> None:
+    """A tightened rule is a validation change (README): the schema's `pattern` stays as published, its descriptions
+    say the rules."""
+    from styrkedja_contracts.envelope import Envelope
+
+    properties = Envelope.model_json_schema()["properties"]
+    assert properties["source"]["pattern"] == "^\\S+$"
+    assert "RFC 3986" in properties["source"]["description"]
+    assert "invisible" in properties["subject"]["description"]

@@ -84,6 +84,15 @@ def test_dead_letter_bytes_are_redacted_even_behind_json_escapes() -> None:
     assert redact_record_bytes(None) == (None, 0)
 
 
+def test_dead_letter_bytes_are_redacted_behind_percent_encoding() -> None:
+    """Round 36: the contracts refuse a personal identity number percent-encoded in an envelope's `source` (and a
+    link): its dead letter kept the record as it came, the number in it."""
+    encoded = b'{"source": "/elev/%31%39%31%32%31%32%31%32%2D%31%32%31%32", "x": "a%20b"}'
+    redacted, count = redact_record_bytes(encoded)
+    assert count == 1 and redacted is not None and b"[REDACTED]" in redacted and b"%31%39" not in redacted
+    assert redact_record_bytes(b'{"source": "/a%20b/29990011"}') == (b'{"source": "/a%20b/29990011"}', 0)
+
+
 SECRET = "stu-" + "secret-value"  # not one literal: a traceback quotes the test's source line
 
 

@@ -50,6 +50,8 @@ from .fastpath import ShadowEvent, adopt, json_union, shadow_event
 from .identifiers import (
     PIN_ERROR,
     check_line,
+    check_source,
+    check_subject,
     contains_personal_identity_number,
     has_personal_identity_number,
     is_plain_json,
@@ -95,20 +97,27 @@ class _EnvelopeAttributes(BaseModel):
     id: Annotated[UUID, BeforeValidator(uuid_as_text)] = Field(description="Unique per event; consumers deduplicate on it.")
     # every string attribute obeys the contracts' text rule (`identifiers.check_line`): a control or
     # bidirectional character in `source` or `subject` reaches logs, dead letters and the consumers'
-    # bookkeeping as it came, even where no handler reads it, so it is refused with the envelope
-    source: Annotated[str, AfterValidator(check_line)] = Field(
+    # bookkeeping as it came, even where no handler reads it, so it is refused with the envelope. `source` is
+    # moreover a URI-reference of RFC 3986's ASCII characters (`check_source`), `subject` a label that shows what it
+    # holds (`check_subject`, round 36): rules of the validation, not of the schema, whose `pattern` a published
+    # version fixed (packages/contracts/README.md: a tightened rule is a validation change)
+    source: Annotated[str, AfterValidator(check_line), AfterValidator(check_source)] = Field(
         min_length=1,
         max_length=512,
         pattern=r"^\S+$",
-        description="URI-reference of the producer, e.g. /assessment",
+        description="URI-reference (RFC 3986: ASCII, any other character percent-encoded) of the producer, "
+                    "e.g. /assessment",
     )
     type: str = Field(max_length=128, pattern=TYPE_PATTERN, description="se.styrkedja.<entity>.<verb>.v<N>")
     # a time no producer of ours can have written (years 1 or 9999: at UTC's end an offset cannot
     # even be taken off) is refused with the envelope, not left to break a handler's date sums
     time: Annotated[AwareDatetime, BeforeValidator(datetime_as_text)] = Field(ge=EARLIEST_EVENT_TIME,
                                                                                le=LATEST_EVENT_TIME)
-    subject: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(check_line)] | None = Field(
-        default=None, description="What the event is about within its source (CloudEvents), one line of text")
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(check_line),
+                       AfterValidator(check_subject)] | None = Field(
+        default=None, description="What the event is about within its source (CloudEvents), one line of text: no "
+                                  "control, invisible, private-use or unassigned character, no word mixing Latin, "
+                                  "Greek or Cyrillic letters")
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str | None = Field(
         default=None, max_length=512, pattern=_URI_PATTERN, description="URI of the data's JSON Schema"
@@ -250,7 +259,7 @@ def new_event(
         )
     except ValidationError as exc:
         message, fields = format_validation_errors(exc.errors())
-        raise InvalidEnvelopeError(message, fields=fields) from None
+        raise InvalidEnvelopeError(message, fields=fields, rules=[str(e["type"]) for e in exc.errors()]) from None
 
 
 @functools.cache

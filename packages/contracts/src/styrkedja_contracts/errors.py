@@ -30,10 +30,13 @@ class ContractError(Exception):
 
     reason: str = "contract_error"
 
-    def __init__(self, message: str, *, fields: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, *, fields: Sequence[str] = (), rules: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.fields: tuple[str, ...] = tuple(fields)
+        #: the rules broken (pydantic's error types: `no_invisible_characters`, `uri_reference`, ...), where known:
+        #: what a door that made the event answers beside the field (`styrkedja_kit.rules.publishable_event`)
+        self.rules: tuple[str, ...] = tuple(rules)
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.message}"

@@ -12,8 +12,11 @@ rule, most of a data model's validation time.
 `shadow_event(envelope, model)` is one pydantic model of the envelope's fields with a shadow of the data
 model as `data`, validated in pydantic-core alone, plus a few plain Python checks run around it:
 
-* the text-rule validators (`check_text`, `check_line`, `_reject_pin`, `enforce_value_rules`) and `nfc` (plain
-  text is its own NFC) are left out;
+* the text-rule validators (`check_text`, `check_line`, `_reject_pin`, `enforce_value_rules`), the envelope subject's
+  `check_subject` (plain text holds no invisible character and only Latin letters) and `nfc` (plain text is its own
+  NFC) are left out;
+* the envelope source's `check_source` becomes the pattern of a URI-reference without a `%` (nothing to decode), in
+  place of the field's own wider pattern; a `%` takes the ordinary way;
 * `_canonical_organiser` (other spellings of an organisation number rewritten to ``NNNNNN-NNNN``, then the
   text rules) is left out, its field's pattern narrowed to the canonical spellings, which it returns
   unchanged when the text rules hold: a ten- or twelve-digit organiser id takes the ordinary way, and is
@@ -54,6 +57,7 @@ as it was written first.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +114,9 @@ _ASCII_PATTERNS = {
 #: left out, since what the shadow accepts they would return unchanged (other spellings take the ordinary way)
 _CANONICAL = {identifiers._canonical_organiser: r"^([0-9]{4}|[0-9]{6}-[0-9]{4})$"}
 _TEXT_RULES = frozenset({check_text, identifiers.check_line, identifiers._reject_pin, enforce_value_rules,
+                         # plain text holds no control, format, private-use or unassigned character, and its letters
+                         # (ASCII and `INERT_LETTERS`) are all Latin: no word of two scripts
+                         identifiers.check_subject,
                          # plain text is NFC already: ASCII and precomposed Latin-1 letters, all starters
                          # (`INERT_LETTERS`), have no decomposition a composition would change
                          identifiers.nfc})
@@ -178,12 +185,18 @@ class _IsoText:
 def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[Any] | None) -> list[Any]:
     """`metadata` of a field (or of an `Annotated`) of type `base`, as the module says."""
     pattern_ascii = False
+    source_rule = False
     out: list[Any] = []
     patterns = {_ASCII_PATTERNS.get(meta.pattern) for meta in metadata
                 if isinstance(meta, StringConstraints) and isinstance(meta.pattern, str)}
     for meta in metadata:
         func = _func(meta)
         if func in _TEXT_RULES:
+            continue
+        if func is identifiers.check_source:
+            # a URI-reference without a `%`: the rule, with nothing to decode (a `%` takes the ordinary way, which
+            # reads the decoded text too); set last, below, in place of the field's other patterns (wider)
+            source_rule = True
             continue
         if func is identifiers.name_form:
             if identifiers.check_name not in {_func(m) for m in metadata}:
@@ -233,6 +246,9 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[A
             out.extend(_metadata(None, meta.metadata, None))
             continue
         out.append(meta)
+    if source_rule:  # pydantic keeps the last pattern given: the field's own (`^\\S+$`) would win over the rule's
+        out = [kept for meta in out if (kept := _without_pattern(meta)) is not None]
+        out.append(StringConstraints(pattern=identifiers.URI_REFERENCE_UNENCODED_PATTERN))
     if base is int:
         out.extend(_INT4)
     if base is not None:  # pydantic keeps the last `ge` (`le`) given: one of each, the tightest
@@ -244,6 +260,18 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[A
         if upper:
             out.append(annotated_types.Le(min(upper)))  # type: ignore[type-var]
     return out
+
+
+def _without_pattern(meta: Any) -> Any:
+    """`meta` without its `pattern` (a narrower one replaces it), where it holds one (None: nothing is left of it);
+    `_Unsupported` where it would lose more than the pattern."""
+    if getattr(meta, "pattern", None) is None:
+        return meta
+    if isinstance(meta, StringConstraints):
+        return dataclasses.replace(meta, pattern=None)
+    if set(vars(meta)) == {"pattern"}:  # `Field(pattern=...)`'s metadata: the pattern alone
+        return None
+    raise _Unsupported(f"a pattern beside other constraints: {meta!r}")
 
 
 def _optional_of(annotation: Any) -> Any:

@@ -60,6 +60,7 @@ from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -77,6 +78,13 @@ __all__ = [
     "NONCHARACTERS",
     "check_name",
     "name_rule_broken",
+    "check_source",
+    "check_subject",
+    "line_rule_broken",
+    "URI_REFERENCE_RULE",
+    "UNASSIGNED_RULE",
+    "MIXED_SCRIPT_RULE",
+    "URI_REFERENCE_PATTERN",
     "TEXT_RULES_HELD",
     "contains_personal_identity_number",
     "INERT_LETTERS",
@@ -119,6 +127,10 @@ NONCHARACTER_RULE = "no_noncharacters"
 ASCII_RULE = "ascii_only"
 INVISIBLE_RULE = "no_invisible_characters"
 BLANK_RULE = "not_blank"
+#: the envelope's `source` (`check_source`), its `subject` (`check_subject`)
+URI_REFERENCE_RULE = "uri_reference"
+UNASSIGNED_RULE = "no_unassigned_characters"
+MIXED_SCRIPT_RULE = "no_mixed_scripts"
 #: an assessment's date in its school year (`within_school_year`)
 SCHOOL_YEAR_RULE = "within_school_year"
 
@@ -385,6 +397,90 @@ def check_line(value: str) -> str:
         raise PydanticCustomError(CONTROL_RULE, "must not contain control or bidirectional control characters "
                                                 "(one line of text)")
     return check_text(value)
+
+
+#: RFC 3986's characters of a URI-reference (§2: unreserved, reserved, and `%` with two hex digits): ASCII only, every
+#: other character percent-encoded, no space, no `"<>\\^`{|}`. The envelope's `source` (CloudEvents: a
+#: URI-reference) is held to it: `/bedömning` or `/assessment\u200b` is an IRI at best, two spellings of one
+#: producer at worst (the consumers' bookkeeping, the dead letters and the logs keep it as it came)
+URI_REFERENCE_PATTERN = r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
+_URI_REFERENCE = re.compile(URI_REFERENCE_PATTERN)
+#: a URI-reference with no percent-encoding: one `check_source` passes without decoding (`fastpath`: the shadow's
+#: pattern for `source`; a `%` takes the ordinary way, which reads the decoded text too)
+URI_REFERENCE_UNENCODED_PATTERN = r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]+$"
+
+
+def check_source(value: str) -> str:
+    """The envelope's `source`: a URI-reference of RFC 3986's characters (`URI_REFERENCE_PATTERN`), whose
+    percent-decoded text obeys the text rules too (as a link's does, `events.base.check_url`: `%31%39…` spells a
+    personnummer, `%E2%80%AE` a right-to-left override). Raises a pydantic error whose type is the rule name."""
+    if not _URI_REFERENCE.match(value):
+        raise PydanticCustomError(URI_REFERENCE_RULE, "must be a URI-reference (RFC 3986): ASCII letters, digits and "
+                                  "-._~:/?#[]@!$&'()*+,;= only, any other character percent-encoded (%HH) "
+                                  "(uri_reference)")
+    if "%" in value:
+        check_text(unquote(value))
+    return value
+
+
+#: Unicode categories a one-line label (the envelope's `subject`) holds none of, and the rule each breaks: controls
+#: and surrogates (`check_line` words most of them), format characters (zero-width space, joiners, word joiner, BOM,
+#: soft hyphen, the direction marks, tag characters) and the line and paragraph separators, which show nothing or
+#: break the line where the label is shown, and private-use and unassigned code points, which no two fonts show alike
+#: (a later Unicode version may assign one: the rule then widens, never narrows)
+_LINE_REFUSED = {"Cc": CONTROL_RULE, "Cs": CONTROL_RULE, "Cf": INVISIBLE_RULE, "Zl": INVISIBLE_RULE,
+                 "Zp": INVISIBLE_RULE, "Co": UNASSIGNED_RULE, "Cn": UNASSIGNED_RULE}
+#: scripts whose letters stand for each other ("а" Cyrillic, "a" Latin, "ο" Greek): a word mixing two of them is a
+#: look-alike of another word (Unicode TS #39's mixed-script confusables; Latin, Greek and Cyrillic hold nearly all)
+_CONFUSABLE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+
+
+def _confusable_script(ch: str) -> str | None:
+    words = unicodedata.name(ch, "").split()
+    return next((script for script in _CONFUSABLE_SCRIPTS if script in words), None)
+
+
+@lru_cache(maxsize=4096)
+def line_rule_broken(value: str) -> str | None:
+    """The rule a one-line label (`check_subject`) breaks beyond `check_line`'s, or None: a character of a refused
+    category (`_LINE_REFUSED`), or a word (a run of letters and marks) whose letters are of two of Latin, Greek and
+    Cyrillic (`MIXED_SCRIPT_RULE`). Pure; ASCII breaks none of them (`check_line` refuses its controls)."""
+    if value.isascii():
+        return None
+    scripts: set[str] = set()
+    for ch in value:
+        category = unicodedata.category(ch)
+        rule = _LINE_REFUSED.get(category)
+        if rule is not None:
+            return rule
+        if category[0] not in "LM":
+            scripts.clear()  # a word ends
+        elif category[0] == "L" and (script := _confusable_script(ch)) is not None:
+            scripts.add(script)
+            if len(scripts) > 1:
+                return MIXED_SCRIPT_RULE
+    return None
+
+
+def check_subject(value: str) -> str:
+    """The envelope's `subject` beyond `check_line`: a label shown as it came (a dead letter, a log line, an operator's
+    terminal) shows what it holds: no invisible, private-use or unassigned character, no word of look-alike letters
+    of two scripts (`line_rule_broken`). Raises a pydantic error whose type is the rule name."""
+    broken = line_rule_broken(value) if len(value) <= 256 else line_rule_broken.__wrapped__(value)
+    if broken == CONTROL_RULE:
+        raise PydanticCustomError(CONTROL_RULE, "must not contain control characters or lone surrogates "
+                                                "(no_control_characters)")
+    if broken == INVISIBLE_RULE:
+        raise PydanticCustomError(INVISIBLE_RULE, "must not contain invisible characters (zero-width, joiners, "
+                                  "direction marks, BOM, soft hyphen, line or paragraph separators) "
+                                  "(no_invisible_characters)")
+    if broken == UNASSIGNED_RULE:
+        raise PydanticCustomError(UNASSIGNED_RULE, "must not contain private-use or unassigned code points "
+                                                   "(no_unassigned_characters)")
+    if broken == MIXED_SCRIPT_RULE:
+        raise PydanticCustomError(MIXED_SCRIPT_RULE, "a word must not mix Latin, Greek or Cyrillic letters: such a "
+                                  "word is a look-alike of another (no_mixed_scripts)")
+    return value
 
 
 #: Characters that show nothing but still make a name another name: "Skola" and "Sk\u200bola" look the same and

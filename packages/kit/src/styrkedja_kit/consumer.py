@@ -95,6 +95,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 from uuid import UUID
 
 import asyncpg
@@ -213,6 +214,8 @@ def _hidden_reading(raw: bytes, text: str) -> str | None:
     """Another reading of `raw` (read as UTF-8, JSON escapes read where it is JSON: `text`) that holds a personal
     identity number, or None: `text` with its `\\uXXXX` escapes read where it is no JSON (`_readable` reads them only
     in a document `json.loads` takes: a value cut short, or with a NaN or a trailing comma, kept its escaped digits);
+    `text` percent-decoded (round 36: the contracts refuse a number so spelt in a link or a `source`, and the dead
+    letter kept it);
     and for bytes that are not UTF-8 or hold a NUL (other bytes hold no NUL-padded digit of UTF-16 or UTF-32) the bytes
     as UTF-16 and UTF-32 of either byte order (whole: a non-ASCII dash between the digits read too), then `text`
     without its NULs (UTF-16 or UTF-32 beside other bytes) and with each byte UTF-8 cannot read as a dash (cp1252's
@@ -220,6 +223,8 @@ def _hidden_reading(raw: bytes, text: str) -> str | None:
     readings = []
     if "\\u" in text:
         readings.append(_JSON_ESCAPE.sub(_escaped, text))
+    if "%" in text:  # percent-encoded (a link's, an envelope's `source`: `%31%39…`, refused by the contracts so)
+        readings.append(unquote(text))
     if "\x00" in text or "\ufffd" in text:
         readings += [raw.decode(encoding, errors="replace") for encoding in _OTHER_ENCODINGS]
         readings.append(text.replace("\x00", "").replace("\ufffd", "-"))
