@@ -44,6 +44,7 @@ from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 
 from ..reach import connect_seconds, http_peer, reach_http, unanswered
+from .deadline import Deadline, TooSlow, bound, deadline_of
 from .mapping import (
     UNDER_REFUSED,
     NoOrganiser,
@@ -98,6 +99,10 @@ from .source import (
 from .summary import UNSURE, _by_design, _only_said, _refused_said, _said, _table
 
 CHUNK = 1_000
+#: the longest one answer of reporting may take to arrive whole (`_ask`), headers and body: its reads have 120 s each,
+#: and one trickling a byte a minute (a proxy, a stub at --reporting-url) held the import as long as it chose before
+#: round 36. A chunk of changes is answered in seconds; reporting's list of what it holds is paged
+REPORTING_ANSWER_SECONDS = 600.0
 #: the exit code of `--strict` when anything was refused or left out (the import itself ran as without it)
 STRICT_EXIT = 3
 #: what an import lacks when the server holds an optional entity back (models.OPTIONAL)
@@ -110,8 +115,9 @@ PERSON_MEMBERSHIPS = "groupMemberships"
 #: one page per entity to ten million (a national source at the smallest page size is some hundred thousand)
 PAGE_SECONDS = (1.0, 86_400.0)
 MAX_PAGES = (1, 10_000_000)
-#: the largest page a flag may allow, in MiB (16 GiB: a page's bytes wait on disk, its items are in memory)
-MAX_PAGE_MIB = 16_384
+#: the largest page a flag may allow, in MiB (4 GiB: a server's page is held in memory while it is parsed, never
+#: written to a file, `source.Body`; 16 GiB while its bytes beyond 4 MiB waited on disk, before round 36)
+MAX_PAGE_MIB = 4_096
 #: the most items a page is asked to hold (`--page-size`): a page is read whole, its items sent in `CHUNK`s
 PAGE_SIZE_MAX = 10_000
 
@@ -379,9 +385,20 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
     `make run`), not reporting busy: half a minute of pauses would only hide it."""
     pause = sleep or time.sleep
     maybe_done: str | None = None
+    deadline = deadline_of(client)
     for attempt in range(1, POST_ATTEMPTS + 1):
         try:
+            if deadline is not None:  # the whole answer, headers and body (each read of it has the client's timeout)
+                deadline.at = deadline.clock() + REPORTING_ANSWER_SECONDS
             response = client.request(method, path, **request)
+        except TooSlow:
+            # not asked again: an answer that trickles is no busy service's (a proxy's, a stub's); a chunk sent may
+            # have been applied
+            slow = http_peer("reporting", str(client.base_url), "--reporting-url").timed_out(
+                REPORTING_ANSWER_SECONDS, bound_by=None, detail=", the whole answer; each read "
+                f"{client.timeout.read:g} s", outcome=None)
+            raise SourceError(f"the {what}: {slow}"
+                              f"{_run_again(removing, maybe_applied=True) if method == 'POST' else ''}") from None
         except TRANSIENT as error:
             if attempt == POST_ATTEMPTS or (refused_is_final and isinstance(error, ConnectError)):
                 # a connection lost once the request was sent (now or on an earlier attempt) may have applied it
@@ -404,6 +421,9 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
                        f"{POST_ATTEMPTS})", seconds)
             pause(seconds)
             continue
+        finally:
+            if deadline is not None:
+                deadline.at = None
         if (response.status_code in SOURCE_RETRIED or _key_in_progress(response)) and attempt < POST_ATTEMPTS:
             if response.status_code in MAYBE_DONE:
                 maybe_done = maybe_done or f"HTTP {response.status_code}"
@@ -414,6 +434,12 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
             continue
         return response, maybe_done
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def reporting_client(url: str, headers: dict[str, str]) -> httpx.Client:
+    """The client of reporting at `url` (--reporting-url): each read within 120 s, each answer whole within
+    `REPORTING_ANSWER_SECONDS` (`_ask` sets its deadline), directly or through a proxy from the environment."""
+    return bound(httpx.Client(base_url=url, timeout=120, headers=headers), Deadline())
 
 
 def _key_in_progress(response: httpx.Response) -> bool:
@@ -1088,8 +1114,8 @@ def register(import_app: typer.Typer) -> None:
         max_page_mib: int = typer.Option(
             256, min=1, max=MAX_PAGE_MIB,
             help="the largest page (or --dir file) read, in MiB: a server ignoring --page-size may answer a whole list "
-                 f"in one page; beyond 4 MiB its bytes wait in a temporary file (TMPDIR), not in memory; 1 to "
-                 f"{MAX_PAGE_MIB}"),
+                 "in one page; a server's page is held in memory while it is parsed, never written to a file (any "
+                 f"page may carry a civic number); 1 to {MAX_PAGE_MIB}"),
         page_seconds: float = typer.Option(
             600.0, min=PAGE_SECONDS[0], max=PAGE_SECONDS[1],
             help="the longest one page may take to arrive, in seconds (a server trickling a byte a minute is "
@@ -1192,7 +1218,7 @@ def register(import_app: typer.Typer) -> None:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
             with (_Progress(*columns, console=console) as progress,
-                  httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client):
+                  reporting_client(reporting_url, headers) as client):
                 known: dict[str, list[tuple[str, str]]] = {}
 
                 not_read: set[str] = set()  # organisers `why` names that reporting refused to list (403)

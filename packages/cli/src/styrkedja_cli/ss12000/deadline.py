@@ -8,6 +8,7 @@ pass on unchanged (they map only their own errors) after closing the connection.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -94,14 +95,51 @@ class _Backend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+#: the deadline of each client `bounded_client` made (`deadline_of`)
+_DEADLINES: weakref.WeakKeyDictionary[httpx.Client, Deadline] = weakref.WeakKeyDictionary()
+
+
 def bounded_client(deadline: Deadline, **options: Any) -> httpx.Client:
-    """An httpx client (`options` as httpx.Client's) whose direct connections read by `deadline`. httpx has no
-    setting for a connection's backend: its transport's pool is given one before it makes any connection (the pool
-    hands its backend to each connection it opens; `test_ss12000_round35` sees a trickling server stopped, should
-    httpx's insides change). A transport of another kind (a test's mock, a proxy's) is left as it is."""
-    client = httpx.Client(**options)
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = _Backend(backend, deadline)  # type: ignore[union-attr]
+    """An httpx client (`options` as httpx.Client's) whose connections read by `deadline`: direct ones, and those
+    through a proxy from the environment (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`: httpx mounts a transport of its
+    own per proxy, whose connections kept httpx's per-read timeouts alone before round 36 — a proxy, or a server
+    behind it, trickling a page's headers held it as long as it chose) or given (`proxy=`). httpx has no setting for
+    a connection's backend: each transport's pool is given one before it makes any connection (the pool hands its
+    backend to each connection it opens, a proxy's tunnel and forwarding connections alike; `test_ss12000_round35`
+    and `test_hostile_round36` see a trickling server stopped, directly and through a proxy, should httpx's insides
+    change). A transport of another kind (a test's mock) is left as it is."""
+    return bound(httpx.Client(**options), deadline)
+
+
+def bound(client: httpx.Client, deadline: Deadline) -> httpx.Client:
+    """`client` (made, no request sent yet) with its connections reading by `deadline` (see `bounded_client`)."""
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)  # (None where a pattern is mounted without a proxy: NO_PROXY)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(backend, _Backend):
+            pool._network_backend = _Backend(backend, deadline)  # type: ignore[union-attr]
+    _DEADLINES[client] = deadline
     return client
+
+
+def deadline_of(client: httpx.Client) -> Deadline | None:
+    """The deadline `bounded_client` gave `client`, or None (a client made otherwise: a test's)."""
+    return _DEADLINES.get(client)
+
+
+def proxy_of(client: httpx.Client, url: str) -> str | None:
+    """The proxy `client` reaches `url` through (one from the environment: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`,
+    or given), as `scheme://host:port` — never its user name or password, which such a URL may hold — or None for a
+    direct connection (or a client whose transports say nothing: a test's)."""
+    try:
+        transport = client._transport_for_url(httpx.URL(url))
+    except (httpx.InvalidURL, AttributeError, TypeError):
+        return None
+    if transport is getattr(client, "_transport", None):
+        return None
+    proxy = getattr(getattr(transport, "_pool", None), "_proxy_url", None)
+    if not isinstance(proxy, httpcore.URL):
+        return None
+    port = f":{proxy.port}" if proxy.port else ""
+    return f"{proxy.scheme.decode('ascii', 'replace')}://{proxy.host.decode('ascii', 'replace')}{port}"

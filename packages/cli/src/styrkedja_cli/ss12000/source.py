@@ -12,8 +12,8 @@ answer but 200 (a 401 after some pages, unless a token from `auth` is renewed on
 server's error in SS 12000's shape or as `application/problem+json`.
 An id on two pages is read once when both say the same, and stops the import when they differ
 (`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated
-as it is parsed (as a folder's file: the items kept are held, not every object of it at once; its bytes beyond
-`SPOOLED_BYTES` wait in a temporary file, `Body`). Besides the specification's `pageToken`, a `Link: <…>;
+as it is parsed (as a folder's file: the items kept are held, not every object of it at once; its bytes are held in
+memory, never written to a file, `Body`). Besides the specification's `pageToken`, a `Link: <…>;
 rel="next"` header on the same server is followed, and a next page named in the body as other APIs do
 (`BODY_NEXT`). Where a page or a file is not JSON is named by line and column, never by its text.
 
@@ -33,7 +33,6 @@ import itertools
 import json
 import math
 import re
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -49,7 +48,7 @@ from pydantic import ValidationError
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from ..reach import http_peer, unanswered
-from .deadline import Deadline, TooSlow, bounded_client
+from .deadline import Deadline, TooSlow, bounded_client, proxy_of
 from .models import ENTITIES, ENTRY_LISTS, OPTIONAL, Compact, Shared, canonical_id
 from .oauth import ClientCredentials, TokenError
 from .tls import tls_fault
@@ -282,37 +281,22 @@ def _is_utf8(body: BinaryIO, step: int = 1 << 20) -> bool:
     return True
 
 
-#: how much of a page's bytes are held in memory while it is parsed; beyond, they wait in a temporary file. A page
-#: held whole (up to `max_page_bytes`, 256 MiB) cost its size again beside the items parsed from it, and twice its
-#: size for a moment as its chunks were joined: a 100 MB page of groups peaked at 241 MB, 148 MB read from a folder
-SPOOLED_BYTES = 4 * 1024 * 1024
 #: what a page or file over the limit may be read with: a server that ignores `limit` answers a whole list in one page
-#: (a large organiser's persons, hundreds of MB); its bytes wait on disk, only the items kept are in memory
+#: (a large organiser's persons, hundreds of MB); its bytes are held in memory while it is parsed
 LARGER_HINT = " (--max-page-mib raises the limit)"
 
 
-def may_hold_civic_numbers(path: str, params: dict[str, Any] | None) -> bool:
-    """Whether an answer to `path` may carry personal identity numbers: a person's own record (`/persons`, one or a
-    list) or anything asked with an `expand` (which may embed persons). Such an answer never goes to disk."""
-    try:  # a next link is a whole URL: its query is no part of the path (`/persons?pageToken=2`)
-        segments = httpx.URL(path).path.lower().split("/")
-    except httpx.InvalidURL:
-        segments = path.lower().split("/")
-    return "persons" in segments or "expand=" in path or bool(params and params.get("expand"))
-
-
 class Body:
-    """An answer's bytes as they came (inflated): in memory up to `SPOOLED_BYTES`, beyond in a temporary file, removed
-    when the body is closed (or collected) — unless it is `in_memory_only`. Read by `reader`s, each from the start at a
-    position of its own. The file is `tempfile`'s: unnamed on Linux (`O_TMPFILE`), its user's alone. An answer that may
-    carry civic numbers (`may_hold_civic_numbers`: persons) is held in memory whole, never written to a file: no
-    personal identity number is stored anywhere, not even for the moment a page is parsed."""
+    """An answer's bytes as they came (inflated), in memory (at most the page limit, `max_page_bytes`), read by
+    `reader`s, each from the start at a position of its own. Never written to a file: any page may carry a civic
+    number — a person's record, and free text of any entity (a group's or a duty's name typed with one), which the
+    import refuses item by item only once it has parsed the page. Round 36: a page of groups over 4 MiB was spooled
+    to a temporary file (unnamed, the user's alone, removed once read; still on a disk, its blocks kept there after)
+    and only persons and `expand` answers were held in memory."""
 
-    def __init__(self, *, in_memory_only: bool = False) -> None:
-        # closed by `close` once the page is parsed (or when collected, when a refusal drops it): it outlives a block
-        self.in_memory_only = in_memory_only
-        self.file: Any = io.BytesIO() if in_memory_only else tempfile.SpooledTemporaryFile(  # noqa: SIM115
-            max_size=SPOOLED_BYTES, prefix="styrkedja-ss12000-page-")
+    def __init__(self) -> None:
+        # dropped by `close` once the page is parsed (or when collected, when a refusal drops it)
+        self.file = io.BytesIO()
         self.size = 0
 
     @classmethod
@@ -322,8 +306,6 @@ class Body:
         return body
 
     def write(self, chunk: bytes) -> None:
-        if not self.in_memory_only and self.size + len(chunk) > SPOOLED_BYTES:
-            self.file.rollover()  # before the write: a large chunk is not copied into memory first
         self.file.seek(0, io.SEEK_END)
         self.file.write(chunk)
         self.size += len(chunk)
@@ -350,7 +332,7 @@ class Body:
 def _recoded(what: str, declared: str, name: str, body: Body) -> Body:
     """`body`, in the charset `name` its content-type declares (`declared`), as UTF-8: a slice at a time."""
     decoder = codecs.getincrementaldecoder(name)("strict")
-    out, reader, done, pending = Body(in_memory_only=body.in_memory_only), body.reader(), 0, 0
+    out, reader, done, pending = Body(), body.reader(), 0, 0
     try:
         while True:
             block = reader.read(1 << 20)
@@ -406,6 +388,18 @@ HTTP_ERRORS: dict[type[Exception], str] = {
     httpx.DecodingError: ": the body is not in the content-encoding its header says (gzip, deflate)",
     httpx.UnsupportedProtocol: ": a URL that is not http:// or https://",
 }
+#: where a proxy the import goes through comes from (said with what went wrong there, the proxy named without its
+#: credentials: `deadline.proxy_of`)
+PROXY_HINT = " (from HTTP_PROXY, HTTPS_PROXY or ALL_PROXY; NO_PROXY lists the hosts reached directly)"
+
+
+def _proxy_status(error: httpx.ProxyError) -> str:
+    """The status a proxy refused a tunnel with (`407`), from httpcore's words for it: the code alone — the reason
+    phrase after it is the proxy's own text, said by no message."""
+    found = re.match(r"\s*([1-5][0-9]{2})\b", str(error))
+    return f" (HTTP {found.group(1)})" if found else ""
+
+
 #: what the last attempt's failure means, said after httpx's name for it (session 35: the name alone, "ReadError (6
 #: attempts)", said nothing of what happened to an operator)
 TRANSPORT_SAID: tuple[tuple[type[Exception], str], ...] = (
@@ -1160,6 +1154,9 @@ class HttpSource:
                 why = type(error).__name__  # no answer: a name that does not resolve, a port nobody listens on
             except TokenError as error:
                 raise SourceError(f"{what}: {error}") from None
+            except httpx.ProxyError as error:  # the proxy's refusal to reach --url's host (CONNECT: 407, 403, 502)
+                raise SourceError(f"{what}: ProxyError: the proxy {self._proxy() or '(unnamed)'}{PROXY_HINT} did "
+                                  f"not connect to --url's host{_proxy_status(error)}") from None
             except httpx.HTTPError as error:
                 raise SourceError(f"{what}: {type(error).__name__}{HTTP_ERRORS.get(type(error), '')}") from None
             if self.on_retry is not None:
@@ -1176,7 +1173,16 @@ class HttpSource:
             if said is not None:
                 return str(said)
         meaning = next((words for kind, words in TRANSPORT_SAID if isinstance(error, kind)), "")
+        proxy = self._proxy()
+        if proxy is not None:  # the connection is the proxy's: --url's host may be fine (round 36)
+            via = f"the proxy {proxy}{PROXY_HINT}"
+            meaning = (f": no connection to {via}, or none through it to --url's host"
+                       if isinstance(error, httpx.ConnectError) else f"{meaning}, through {via}")
         return f"{type(error).__name__} ({attempts} attempts){self._timed_out(error)}{meaning}"
+
+    def _proxy(self) -> str | None:
+        """The proxy the source is read through, named without its credentials (`deadline.proxy_of`), or None."""
+        return proxy_of(self.client, self.url)
 
     def _timed_out(self, error: Exception) -> str:
         """Which time ran out, and the flag that sets it: ": <what> within N s (--timeout)", or "" for no timeout."""
@@ -1224,7 +1230,7 @@ class HttpSource:
                     continue
                 if response.status_code in SOURCE_RETRIED and not last:
                     return response, Body()
-                return response, self._body(what, response, in_memory_only=may_hold_civic_numbers(path, params))
+                return response, self._body(what, response)
         raise SourceError(f"{what}: more than {MAX_REDIRECTS} redirects")
 
     def _redirect(self, what: str, response: httpx.Response, location: str) -> str:
@@ -1245,14 +1251,13 @@ class HttpSource:
                               "the source")
         return str(target)
 
-    def _body(self, what: str, response: httpx.Response, *, in_memory_only: bool) -> Body:
-        """The answer's body, spooled (`Body`; held in memory alone if it may carry civic numbers): its size and the
-        time it takes checked as it arrives."""
+    def _body(self, what: str, response: httpx.Response) -> Body:
+        """The answer's body, in memory (`Body`): its size and the time it takes checked as it arrives."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_page_bytes:
             raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
         deadline = self.deadline.at if self.deadline.at is not None else self.clock() + self.page_seconds
-        body = Body(in_memory_only=in_memory_only)
+        body = Body()
         try:
             for chunk in self._decoded(what, response):
                 if body.size + len(chunk) > self.max_page_bytes:
@@ -1261,9 +1266,10 @@ class HttpSource:
                     raise SourceError(self._too_slow(what))
                 try:
                     body.write(chunk)
-                except OSError as error:  # a full disk: the page's bytes beyond SPOOLED_BYTES go to a file
-                    raise SourceError(f"{what}: the page could not be kept in a temporary file while read "
-                                      f"({error.strerror or type(error).__name__}; TMPDIR sets where)") from None
+                except MemoryError:  # the limit is more than this machine holds: said as such, with the flag
+                    raise SourceError(f"{what}: the page ({body.size + len(chunk)} bytes so far) could not be held "
+                                      f"in memory while read (--max-page-mib lowers the limit, "
+                                      f"{self.max_page_bytes // (1024 * 1024)} MiB)") from None
         except BaseException:
             body.close()
             raise
@@ -1370,6 +1376,8 @@ class HttpSource:
                         "later)")
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
+            elif response.status_code == 407:  # the proxy's own answer (RFC 9110 §15.5.8), not the SS 12000 server's
+                hint = f" from the proxy {self._proxy() or '(unnamed)'}{PROXY_HINT}: it wants credentials of its own"
             elif response.status_code in (400, 422) and page == 1 and "after" in response.request.url.params:
                 # /deletedEntities' filter (--since) is asked beside the limit: either may be what the server refuses
                 # (it was said as the limit alone, "--page-size", for a server refusing the time's form)
