@@ -283,6 +283,7 @@ PASSED_ON = {
     ("packages/kit/src/styrkedja_kit/rules.py", "self.rule"): "a violation located at its batch item",
     ("packages/kit/src/styrkedja_kit/rules.py", "rules[0] if len(rules) == 1 else 'event_contract'"):
         "the event model's own rule",
+    ("packages/kit/src/styrkedja_kit/rules.py", "rules[0]"): "the event contract's own rule (`ContractError.rules`)",
     ("services/assessment/src/styrkedja_assessment/assessments/rules.py", "broken[0].rule"): "the contracts' Broken",
     ("services/assessment/src/styrkedja_assessment/plans/service.py", "b.rule"): "the contracts' Broken",
     ("services/assessment/src/styrkedja_assessment/support/rules.py", "b.rule"): "the contracts' Broken",

@@ -79,10 +79,11 @@ def publishable_event(make_data: Callable[[], Any], *, source: str, subject: str
     except ValidationError as error:
         raise contract_violation(error, field) from None
     except ContractError as error:
-        # the rule where the contract names one (an envelope attribute's: `subject`'s `no_invisible_characters`)
         rules = sorted(set(error.rules))
-        raise RuleViolation(field, rules[0] if len(rules) == 1 else "event_contract",
-                            f"cannot be published as an event: {error}") from None
+        if len(rules) != 1:
+            raise RuleViolation(field, "event_contract", f"cannot be published as an event: {error}") from None
+        # the rule the contract names (an envelope attribute's: `subject`'s `no_invisible_characters`, round 36)
+        raise RuleViolation(field, rules[0], f"cannot be published as an event: {error}") from None
 
 
 def contract_violation(error: Any, field: str) -> RuleViolation:
