@@ -508,3 +508,19 @@ def test_the_envelope_schema_keeps_its_published_pattern_and_says_the_rules() ->
     assert properties["source"]["pattern"] == "^\\S+$"
     assert "RFC 3986" in properties["source"]["description"]
     assert "invisible" in properties["subject"]["description"]
+
+
+@pytest.mark.parametrize(("source", "fast"), [("/b%C3%A9d%C3%B6mning", True), ("/plain", True),
+                                              ("/elev/%31%39%31%32%31%32%31%32%2D%31%32%31%32", False),
+                                              ("/a%E2%80%AEb", False), ("/a%zz", False), ("/bedömning", False)])
+def test_the_fast_path_reads_a_source_by_the_rule_its_decoded_text_too(event: CloudEvent, source: str,
+                                                                       fast: bool) -> None:
+    """The decode's fast path (`decode_plain`, the rebuild's reader) takes a percent-encoded `source` that the rule
+    takes (its decoded text checked on the shadow: `fastpath.ShadowEvent.checked`; before, a `%` sent every such event
+    the ordinary way, 4.5 times the CPU: bench/README.md hostile36), and none that it refuses."""
+    from styrkedja_contracts.envelope import decode_plain
+
+    doc = doc_of(event)
+    doc["source"] = source
+    raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    assert (decode_plain(raw) is not None) == fast

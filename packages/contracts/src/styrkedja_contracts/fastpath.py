@@ -15,8 +15,9 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
 * the text-rule validators (`check_text`, `check_line`, `_reject_pin`, `enforce_value_rules`), the envelope subject's
   `check_subject` (plain text holds no invisible character and only Latin letters) and `nfc` (plain text is its own
   NFC) are left out;
-* the envelope source's `check_source` becomes the pattern of a URI-reference without a `%` (nothing to decode), in
-  place of the field's own wider pattern; a `%` takes the ordinary way;
+* the envelope source's `check_source` becomes the pattern of a URI-reference (RFC 3986's characters), in place of
+  the field's own wider pattern; where the value holds a `%`, `check_source` itself runs on the validated shadow too
+  (`checked`: the decoded text's rules, which no pattern can say);
 * `_canonical_organiser` (other spellings of an organisation number rewritten to ``NNNNNN-NNNN``, then the
   text rules) is left out, its field's pattern narrowed to the canonical spellings, which it returns
   unchanged when the text rules hold: a ten- or twelve-digit organiser id takes the ordinary way, and is
@@ -194,8 +195,8 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[A
         if func in _TEXT_RULES:
             continue
         if func is identifiers.check_source:
-            # a URI-reference without a `%`: the rule, with nothing to decode (a `%` takes the ordinary way, which
-            # reads the decoded text too); set last, below, in place of the field's other patterns (wider)
+            # a URI-reference's characters: the rule where nothing is percent-encoded (else `checked` calls it on the
+            # value, for its decoded text); set last, below, in place of the field's other patterns (wider)
             source_rule = True
             continue
         if func is identifiers.name_form:
@@ -248,7 +249,7 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[A
         out.append(meta)
     if source_rule:  # pydantic keeps the last pattern given: the field's own (`^\\S+$`) would win over the rule's
         out = [kept for meta in out if (kept := _without_pattern(meta)) is not None]
-        out.append(StringConstraints(pattern=identifiers.URI_REFERENCE_UNENCODED_PATTERN))
+        out.append(StringConstraints(pattern=identifiers.URI_REFERENCE_PATTERN))
     if base is int:
         out.extend(_INT4)
     if base is not None:  # pydantic keeps the last `ge` (`le`) given: one of each, the tightest
@@ -351,6 +352,8 @@ class ShadowEvent:
     model: type[EventData]
     validator: type[BaseModel]
     after: tuple[Callable[[Any], Any], ...]
+    #: envelope fields held to `identifiers.check_source`: called on a value holding a `%` (its decoded text)
+    sources: tuple[str, ...] = ()
 
     def accepts(self, doc: dict[str, Any]) -> Any:
         """The validated shadow of the message `doc`, or None where the ordinary validation must decide."""
@@ -363,6 +366,10 @@ class ShadowEvent:
     def checked(self, event: Any) -> Any:
         """`event` (a validated shadow) if the data model's own `model_validator`s pass it, else None."""
         try:
+            for name in self.sources:
+                value = getattr(event, name)
+                if value is not None and "%" in value:
+                    identifiers.check_source(value)
             for check in self.after:
                 if check(event.data) is not event.data:
                     return None
@@ -394,7 +401,9 @@ def shadow_event(envelope: type[BaseModel], model: type[EventData]) -> ShadowEve
     validator = create_model(f"Shadow{model.__name__}Event", __config__=_config(envelope), __module__=__name__,
                              **envelope_fields, data=(data, ...))
     after = tuple(d.func for d in model.__pydantic_decorators__.model_validators.values())
-    return ShadowEvent(model, validator, after)
+    sources = tuple(name for name, info in envelope.model_fields.items()
+                    if identifiers.check_source in {_func(meta) for meta in info.metadata})
+    return ShadowEvent(model, validator, after, sources)
 
 
 def json_union(shadows: list[ShadowEvent]) -> TypeAdapter[Any] | None:

@@ -405,9 +405,6 @@ def check_line(value: str) -> str:
 #: producer at worst (the consumers' bookkeeping, the dead letters and the logs keep it as it came)
 URI_REFERENCE_PATTERN = r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
 _URI_REFERENCE = re.compile(URI_REFERENCE_PATTERN)
-#: a URI-reference with no percent-encoding: one `check_source` passes without decoding (`fastpath`: the shadow's
-#: pattern for `source`; a `%` takes the ordinary way, which reads the decoded text too)
-URI_REFERENCE_UNENCODED_PATTERN = r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]+$"
 
 
 def check_source(value: str) -> str:
