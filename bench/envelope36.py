@@ -1,0 +1,137 @@
+"""hostile36: what the envelope's round-36 rules (`source` an ASCII URI-reference, `subject` a label that shows what
+it holds) cost `decode_event`, in CPU µs per event, before and after, in alternated pairs.
+
+"before" is the contracts package as committed at `--base` (exported with `git archive` to a temporary folder and put
+first on `PYTHONPATH`), "after" the working tree's. Each side runs in a process of its own, which builds the same
+seeded corpora and times `decode_event` over each by `time.process_time` (the best of `--repeats` passes: the machine
+is shared). Corpora (`--events` each):
+
+* `plain`: assessment.published events as the outboxes write them (`CloudEvent.to_bytes`, ASCII and Latin-1
+  letters): the decode's fast path, whose shadow holds the new `source` pattern (and leaves `check_subject` out);
+* `escaped`: the same events with `/` escaped as `\\/` in `source` (the same values): the ordinary path, an ASCII
+  subject and source — `check_source`'s regular expression, `check_subject`'s `isascii`;
+* `cyrillic_subject`: the ordinary path with a subject of Cyrillic words, each event's its own (`Школа <n> 7А`):
+  `check_subject`'s worst case, every letter looked up (its memo misses);
+* `percent_source`: a `source` with percent-encoding (`/b%C3%A9d%C3%B6mning/<n>`): the ordinary path, the decoded text
+  checked too.
+
+    .venv/bin/python bench/envelope36.py --pairs 6      # → bench/results/envelope36.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "envelope36.json"
+
+SIDE = r"""
+import json, sys, time, uuid
+from datetime import UTC, date, datetime, timedelta
+from styrkedja_contracts import AssessmentPublishedV1, decode_event, new_event
+import random
+
+events, repeats = int(sys.argv[1]), int(sys.argv[2])
+rng = random.Random(36)
+t0 = datetime(2026, 11, 16, 14, 42, tzinfo=UTC)
+plain, escaped, cyrillic, percent = [], [], [], []
+for i in range(events):
+    at = t0 + timedelta(seconds=i)
+    data = AssessmentPublishedV1(
+        assessment_id=uuid.UUID(int=rng.getrandbits(128), version=4), revision=1, teacher_id="tch-1",
+        gender="female", year=7, kind="assessment", scale="AF", value=rng.choice("ABCDE"), unmet_criteria=(),
+        round=1, assessed_on=date(2026, 11, 13), published_at=at, organiser_id="2999",
+        school_unit_code="29990011", group_id="7A", student_id=f"stu-{i:06x}", subject_code="GRGRMAT01",
+        school_year="2026/27", term="HT")
+    raw = new_event(data, source="/styrkedja/assessment", subject=str(data.assessment_id), time=at).to_bytes()
+    plain.append(raw)
+    escaped.append(raw.replace(b'"source":"/styrkedja/assessment"', b'"source":"\\/styrkedja\\/assessment"', 1))
+    doc = json.loads(raw)
+    cyrillic.append(json.dumps({**doc, "subject": f"Школа {i} 7А"}, ensure_ascii=False,
+                               separators=(",", ":")).encode())
+    percent.append(json.dumps({**doc, "source": f"/b%C3%A9d%C3%B6mning/{i}"}, separators=(",", ":")).encode())
+out = {}
+for name, corpus in (("plain", plain), ("escaped", escaped), ("cyrillic_subject", cyrillic),
+                     ("percent_source", percent)):
+    for raw in corpus[:3]:
+        decode_event(raw)  # each taken, both sides
+    best = None
+    for _ in range(repeats):
+        started = time.process_time()
+        for raw in corpus:
+            decode_event(raw)
+        spent = time.process_time() - started
+        best = spent if best is None or spent < best else best
+    out[name] = best / len(corpus) * 1e6
+import styrkedja_contracts
+print(json.dumps({"file": styrkedja_contracts.__file__, "us": out}))
+"""
+
+
+def export_base(base: str, into: Path) -> Path:
+    """The contracts' and the kit's sources at `base`, exported (`git archive`) under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", base, "packages/contracts/src"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "packages" / "contracts" / "src"
+
+
+def side(src: Path, events: int, repeats: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run([sys.executable, "-c", SIDE, str(events), str(repeats)], env=env, check=True,
+                          capture_output=True, text=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    if not answer["file"].startswith(str(src)):  # the side must import the code it is said to measure
+        raise SystemExit(f"{src}: imported {answer['file']}")
+    return dict(answer["us"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default="abfed485", help="the commit of the code before")
+    parser.add_argument("--pairs", type=int, default=6)
+    parser.add_argument("--events", type=int, default=5_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hostile36-before-") as folder:
+        before_src = export_base(args.base, Path(folder))
+        after_src = ROOT / "packages" / "contracts" / "src"
+        pairs, loads = [], [os.getloadavg()[0]]
+        for n in range(args.pairs):
+            order = [("before", before_src), ("after", after_src)]
+            if n % 2:
+                order.reverse()
+            pair = {label: side(src, args.events, args.repeats) for label, src in order}
+            pairs.append(pair)
+            loads.append(os.getloadavg()[0])
+            print(n, {label: {k: round(v, 2) for k, v in values.items()} for label, values in pair.items()},
+                  f"load {loads[-1]:.1f}", flush=True)
+    corpora = list(pairs[0]["before"])
+    summary = {}
+    for corpus in corpora:
+        before = [p["before"][corpus] for p in pairs]
+        after = [p["after"][corpus] for p in pairs]
+        ratios = [a / b for a, b in zip(after, before, strict=True)]
+        summary[corpus] = {"before_us": round(median(before), 3), "after_us": round(median(after), 3),
+                           "after_minus_before_us": round(median(a - b for a, b in zip(after, before, strict=True)), 3),
+                           "ratio_median": round(median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
+        print(corpus, summary[corpus])
+    RESULTS.write_text(json.dumps({
+        "what": "decode_event CPU µs per event, before (--base) and after (the working tree), alternated pairs",
+        "base": args.base, "events": args.events, "repeats": args.repeats, "pairs": pairs, "summary": summary,
+        "load_average": [round(x, 2) for x in loads], "cpus": os.cpu_count(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
