@@ -291,7 +291,7 @@ class Body:
     `reader`s, each from the start at a position of its own. Never written to a file: any page may carry a civic
     number — a person's record, and free text of any entity (a group's or a duty's name typed with one), which the
     import refuses item by item only once it has parsed the page. Round 36: a page of groups over 4 MiB was spooled
-    to a temporary file (unnamed, the user's alone, removed once read; still on a disk, its blocks kept there after)
+    to a temporary file (unnamed, the user's alone, removed once read: written to a disk all the same)
     and only persons and `expand` answers were held in memory."""
 
     def __init__(self) -> None:
