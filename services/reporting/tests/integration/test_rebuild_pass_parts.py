@@ -1,5 +1,5 @@
 """The rebuild's pass figure made in parts of the organisers (`rebuild.parts`, session 36) makes the same rows as one
-statement and as the incremental apply: three organisers with the same students' pseudonyms and record ids (a record
+statement and as the incremental apply, figure_students written in its key's order: three organisers with the same students' pseudonyms and record ids (a record
 is identified within its organiser), students in two groups and two school units of one organiser."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.rebuild.bulk import rebuild
 
 from .test_batch_split import CODES, NORTH, ORG, SOUTH, delivered, in_batches, loop_on, make_log
-from .test_rebuild import GROUP, database_rows
+from .test_rebuild import GROUP, database_rows, physical_order_is_key_order
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -64,6 +64,10 @@ async def test_pass_in_parts_of_the_organisers_makes_the_same_rows_as_one_statem
         assert "figures.pass" in whole.timeline and not any(k.startswith("figures.pass.") for k in whole.timeline)
         assert {k for k in parts.timeline if k.startswith("figures.pass.")} == {"figures.pass.0", "figures.pass.1"}
         assert len([k for k in more.timeline if k.startswith("figures.pass.")]) == 5
+        # the later parts' figure_students rows appended after the earlier ones': the heap in the key's order
+        assert {k for k in parts.timeline if k.startswith("figures.students.")} == {"figures.students.1"}
+        for way in ("whole", "parts", "more parts"):
+            assert await physical_order_is_key_order(dbs[way], "figure_students"), way
         start, end = parts.timeline["figures.pass"]  # the parts' span
         assert start <= min(parts.timeline[f"figures.pass.{i}"][0] for i in range(2)) and end >= max(
             parts.timeline[f"figures.pass.{i}"][1] for i in range(2))
