@@ -589,6 +589,12 @@ STUDENTS_OF_GS = ("SELECT CAST('group' AS varchar) AS level, gu AS unit_id, orga
 ROLLED_UP_PASS = _rolled_up_pass_parts()
 
 
+def rolled_up_pass_within(within: str) -> tuple[str, str]:
+    """`ROLLED_UP_PASS` of the facts meeting `within` (`AND` a condition on the facts `f`): the rows of the organisers
+    it keeps whole — the rebuild's parts of the organisers (`rebuild.parts`)."""
+    return _rolled_up_pass_parts(within) if within else ROLLED_UP_PASS
+
+
 #: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED`. Pass (and its newest days):
 #: one statement rolling the group level's rows up (`_rolled_up_pass`: each fact aggregated once per period kind,
 #: instead of once per level and period kind — results/rebuild7.json); students (group level only): both period

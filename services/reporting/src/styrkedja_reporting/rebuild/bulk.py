@@ -112,6 +112,7 @@ from .compliance import (
     rebuild_compliance,
     run_times_sql,
 )
+from .parts import OrganiserRange, organiser_ranges, range_condition
 
 #: Not derived from the log: kept by a rebuild.
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "directory_idempotency_keys",
@@ -233,14 +234,14 @@ class _Stages:
 async def rebuild(db: Database, items: Iterable[Delivered], *, group_id: str,
                   next_offsets: dict[tuple[str, int], int], handles: Callable[[str], bool],
                   progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False,
-                  connections: int | None = None) -> RebuildReport:
+                  connections: int | None = None, pass_parts: int | None = None) -> RebuildReport:
     """Replace reporting's derived state in `db` by what `items` (the whole log, decoded, in log order) make,
     committed at the end (the live tables untouched until then). `next_offsets`: (topic, partition) → the
     offset after the last record read (stored for `group_id`, as the live consumer stores them).
     The streaming form (`Rebuilder`: `begin`, `feed` chunk by chunk as the log is read, `finish`, `commit`,
     `close`) keeps the memory bounded; this one feeds `items` in chunks of `chunk`."""
     rebuilder = Rebuilder(db, group_id=group_id, handles=handles, progress=progress, chunk=chunk, overlap=overlap,
-                          connections=connections)
+                          connections=connections, pass_parts=pass_parts)
     try:
         await rebuilder.begin()
         part: list[Delivered] = []
@@ -674,9 +675,10 @@ class Rebuilder:
 
     def __init__(self, db: Database, *, group_id: str, handles: Callable[[str], bool],
                  progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False,
-                 connections: int | None = None) -> None:
+                 connections: int | None = None, pass_parts: int | None = None) -> None:
         self.db, self.group_id, self.handles, self.chunk = db, group_id, handles, chunk
         self.connections = max(1, connections if connections is not None else default_connections())
+        self.pass_parts = max(1, pass_parts if pass_parts is not None else default_pass_parts(self.connections))
         self.report = RebuildReport()
         self.stages = _Stages(self.report, progress)
         #: the most small events held decoded at once after the read (a batch of `_small_batches`)
@@ -1021,20 +1023,57 @@ class Rebuilder:
         derive = ("handlers", *facts)
         parallel = parallel_workers(self.connections) != 0  # the statements' own parallel plans can get workers
 
-        def figure_job(name: str) -> _Job:
-            async def figure(session: AsyncSession, backend: int) -> None:
-                await _figure(session, name)
-            return _Job(f"figures.{name}", figure, derive)
+        ranges = _OrganiserRanges(self.pass_parts)
+
+        def figure_jobs(name: str) -> list[_Job]:
+            if self.pass_parts == 1:
+                async def figure(session: AsyncSession, backend: int) -> None:
+                    await _figure(session, name)
+                return [_Job(f"figures.{name}", figure, derive)]
+
+            # pass in parts of the organisers, each a job of its own (`parts`): side by side with each other and
+            # with the other jobs, where one statement kept one connection busy alone. figure_students stays written
+            # in its key's order (its key built from a sorted heap: ~8 CPU s at 6.4M, ~28 on two parts' rows
+            # written side by side, session 36): the key leads with the organiser, so the first part writes its rows
+            # there, each later part into a table of its own, appended (`figures.students.<part>`) once the parts
+            # before it are in
+            def part_job(part: int) -> _Job:
+                async def figure_part(session: AsyncSession, backend: int) -> None:
+                    organisers = await ranges.part(session, part)
+                    if organisers == (None, None):  # one part holds them all: the one statement
+                        await _figure(session, name)
+                    elif organisers is not None:
+                        into = None
+                        if part > 0:
+                            into = _students_of_part(part)
+                            await session.execute(text(
+                                f"CREATE UNLOGGED TABLE {into} (LIKE {figure_tables.TABLES['students'].table.name})"))
+                        await _figure(session, name, organisers, students_into=into)
+                return _Job(f"figures.{name}.{part}", figure_part, derive)
+
+            def appended_job(part: int) -> _Job:
+                async def append(session: AsyncSession, backend: int) -> None:
+                    if await ranges.part(session, part) is not None:
+                        await _append_students(session, part)
+                before = f"figures.students.{part - 1}" if part > 1 else f"figures.{name}.0"
+                return _Job(f"figures.students.{part}", append, (f"figures.{name}.{part}", before))
+            return [*(part_job(part) for part in range(self.pass_parts)),
+                    *(appended_job(part) for part in range(1, self.pass_parts))]
 
         # each figure of one statement (`figure_tables.REBUILT`), those `MADE_WITH` another by that one's: pass with
         # figure_students' rows (the most rows, the biggest indexes: the longest chain, first)
-        figures = [name for name in figure_tables.REBUILT if name not in MADE_WITH]
+        figures: list[_Job] = []
+        made_by: dict[str, tuple[str, ...]] = {}  # a figure's job → the jobs making it (pass's: its parts)
+        for name in figure_tables.REBUILT:
+            if name not in MADE_WITH:
+                figures += (made := figure_jobs(name))
+                made_by[f"figures.{name}"] = tuple(job.name for job in made)
         jobs = [
             # the longest chains first: a free connection takes the first job whose inputs are complete
             _Job("facts.assessment_facts", lambda s, b: self._facts(s, "assessments")),
             _Job("handlers", handlers),
             _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
-            *(figure_job(name) for name in figures),
+            *figures,
             _Job("compliance", compliance, derive),
             _Job("below_pass", below_pass, derive),
             _Job("levels.assessment_aggregates", lambda s, b: _level(s, ASSESSMENTS, parallel), derive),
@@ -1052,6 +1091,10 @@ class Rebuilder:
                      "compliance_items": "compliance", "compliance_cells": "compliance",
                      BELOW_PASS.table.name: "below_pass",
                      APPLIED: "bookkeeping"}
+        # a table is filled when every job filling it is done (pass's: its parts)
+        fillers = {table: made_by.get(job, (job,)) for table, job in filled_by.items()}
+        pass_table = figure_tables.TABLES["pass"].table.name  # not waiting for figure_students' appends
+        fillers[pass_table] = tuple(j for j in fillers[pass_table] if not j.startswith("figures.students."))
         later = [*self.deferred, *(i for i in self.indexes if i.table == BELOW_PASS.table.name and i not in self.deferred)]
         by_table: dict[str, list[_Index]] = {}
         for index in later:
@@ -1064,7 +1107,7 @@ class Rebuilder:
         def index_job(index: _Index) -> _Job:
             async def build(session: AsyncSession, backend: int) -> None:
                 await _build_indexes(session, [index], shadow, keys=False)
-            return _Job(f"index.{index.name}", build, (filled_by[index.table],))
+            return _Job(f"index.{index.name}", build, fillers[index.table])
 
         def keys_job(table: str) -> _Job:
             async def keys(session: AsyncSession, backend: int) -> None:
@@ -1077,6 +1120,11 @@ class Rebuilder:
         await self._run_jobs(jobs)
         for group in ("facts", "levels", "figures", "index", "keys"):
             _sum_stages(report, group, "indexes" if group == "index" else group)
+        for whole, parts in made_by.items():  # a figure made in parts: its parts' work, and their span as its time
+            if parts != (whole,):
+                _sum_stages(report, whole, whole)
+                report.timeline[whole] = (min(report.timeline[p][0] for p in parts),
+                                          max(report.timeline[p][1] for p in parts))
         for table, indexes in by_table.items():
             report.stages[f"indexes.{table}"] = round(sum(report.stages[f"index.{i.name}"] for i in indexes), 3)
         report.stages["derive"] = round(time.perf_counter() - after_read, 3)  # wall: the claim and the jobs
@@ -1341,6 +1389,32 @@ def memory_kb() -> int:
     return max(64, int(configured)) * 1024 if configured else WORK_MEM_KB
 
 
+def default_pass_parts(connections: int) -> int:
+    """Parts of the organisers pass is made in (STYRKEDJA_REBUILD_PASS_PARTS, else one per connection)."""
+    configured = os.environ.get("STYRKEDJA_REBUILD_PASS_PARTS")
+    return max(1, int(configured)) if configured else connections
+
+
+class _OrganiserRanges:
+    """The assessment facts' organisers cut into ranges of about equal facts (`parts.organiser_ranges`), counted
+    once — by the first part's job to ask, the facts then complete — and handed to every part."""
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+        self.ranges: list[OrganiserRange] | None = None
+        self.lock = asyncio.Lock()
+
+    async def part(self, session: AsyncSession, part: int) -> OrganiserRange | None:
+        """Part `part`'s organisers, None where there are fewer organisers than parts."""
+        async with self.lock:
+            if self.ranges is None:
+                counts = (await session.execute(text(
+                    f"SELECT organiser_id, count(*) FROM {ASSESSMENTS.facts.name} GROUP BY organiser_id "
+                    "ORDER BY organiser_id"))).all()
+                self.ranges = organiser_ranges([(str(o), int(n)) for o, n in counts], self.parts)
+        return self.ranges[part] if part < len(self.ranges) else None
+
+
 def default_connections() -> int:
     """Connections for the work after the read (STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4)."""
     configured = os.environ.get("STYRKEDJA_REBUILD_CONNECTIONS")
@@ -1574,13 +1648,28 @@ NO_NESTED_LOOPS = frozenset({"pass"})
 MADE_WITH = {"students": "pass"}
 
 
-async def _figure(session: AsyncSession, name: str) -> None:
+def _students_of_part(part: int) -> str:
+    """The table a later part of pass writes its figure_students rows to (the shadow's: dropped with it)."""
+    return f"figure_students_part_{part}"
+
+
+async def _append_students(session: AsyncSession, part: int) -> None:
+    """A later part's figure_students rows appended to the table in the order they were written (its key's), its
+    own table dropped."""
+    into = _students_of_part(part)
+    await session.execute(text(f"INSERT INTO {figure_tables.TABLES['students'].table.name} SELECT * FROM {into}"))
+    await session.execute(text(f"DROP TABLE {into}"))
+
+
+async def _figure(session: AsyncSession, name: str, organisers: OrganiserRange = (None, None), *,
+                  students_into: str | None = None) -> None:
     """A figure of `figure_tables.REBUILT` that is not `MADE_WITH` another, by one statement: pass (with its newest
     days) and, by the same statement, figure_students — the roll-up's common table expressions
     (`figure_tables.ROLLED_UP_PASS`) and one more that inserts `gs`'s rows into figure_students (in its key's order
     where text sorts as bytes), then the pass rows inserted. A data-modifying WITH runs to its end whatever the
     statement reads of it; it cannot stand in a subquery, nor in CREATE TABLE AS: no parallel plan (the rebuild has
-    none with two connections or more, `parallel_workers`)."""
+    none with two connections or more, `parallel_workers`). `organisers`: those of a part only (`parts`);
+    `students_into`: the table its figure_students rows go to (a later part's)."""
     if name != "pass" or MADE_WITH != {"students": "pass"}:
         raise ValueError(f"no rebuild statement for the figure {name!r} alone")
     figure, students = figure_tables.TABLES["pass"], figure_tables.TABLES["students"]
@@ -1589,12 +1678,14 @@ async def _figure(session: AsyncSession, name: str) -> None:
     fill = f"SELECT {student_cols} FROM ({figure_tables.STUDENTS_OF_GS}) AS r"
     if await _byte_order(session):
         fill += f" ORDER BY {_key_order(list(students.table.primary_key.columns))}"
-    ctes, select = figure_tables.ROLLED_UP_PASS
-    sql = (f"WITH {ctes}, rebuilt_students AS (INSERT INTO {students.table.name} ({student_cols}) {fill}) "
+    within, params = range_condition(organisers, "f.organiser_id", "part")
+    ctes, select = figure_tables.rolled_up_pass_within(within)
+    sql = (f"WITH {ctes}, rebuilt_students AS (INSERT INTO {students_into or students.table.name} ({student_cols}) "
+           f"{fill}) "
            f"INSERT INTO {figure.table.name} ({cols}) SELECT {cols} FROM ({select}) AS r")
     async with (planner_setting(session, "enable_nestloop", "off") if name in NO_NESTED_LOOPS
                 else contextlib.nullcontext()):
-        await explain.execute(session, f"figures.{name}", sql)
+        await explain.execute(session, f"figures.{name}", sql, params)
 
 
 async def _figure_by_rules(session: AsyncSession, name: str) -> None:
