@@ -76,3 +76,23 @@ def test_a_record_keyed_by_another_organiser_or_by_none_is_a_key_mismatch():
 
 def test_a_topic_the_registry_does_not_know_is_not_judged_by_key():
     assert unfit(EVENT, "a-tests-own-topic", EVENT_MS + 5_000, key=None) is None
+
+
+def test_the_moments_are_judged_by_the_seconds_given():
+    """`seconds` (the rebuild's remembered `timestamp()`s, decode36) stands for `timestamp()` for every moment judged,
+    the event's `time` and its data's: given the same numbers the verdicts are the same; given others, those decide."""
+    asked: list[datetime] = []
+
+    def same(moment: datetime) -> float:
+        asked.append(moment)
+        return moment.timestamp()
+
+    for sent in (EVENT_MS + 5_000, EVENT_MS - MAX_AHEAD_OF_RECORD_MS, EVENT_MS - MAX_AHEAD_OF_RECORD_MS - 1):
+        assert unfit(EVENT, "styrkedja.assessments", sent, key=KEY, seconds=same) == \
+            unfit(EVENT, "styrkedja.assessments", sent, key=KEY)
+    assert asked[:2] == [EVENT.time, EVENT.data.published_at]
+    far = EVENT.time.timestamp() + 2 * MAX_AHEAD_OF_RECORD_MS / 1000
+    verdict = ahead_of_record(EVENT, EVENT_MS, seconds=lambda moment: far)
+    assert verdict is not None and verdict.startswith("time: ")
+    verdict = ahead_of_record(EVENT, EVENT_MS, seconds=lambda m: far if m is EVENT.data.published_at else 0.0)
+    assert verdict is not None and verdict.startswith("data.published_at: ")

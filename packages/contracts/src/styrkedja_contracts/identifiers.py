@@ -90,6 +90,7 @@ __all__ = [
     "INERT_LETTERS",
     "is_plain_json",
     "plain_json_may_contain_personal_identity_number",
+    "plain_json_without_pin",
     "normalise_for_detection",
     "redact_personal_identity_numbers",
     "is_valid_luhn",
@@ -304,6 +305,9 @@ _PLAIN_BYTES = bytes(sorted({*range(0x80), *INERT_LETTERS.encode("utf-8")} - {or
 _CLASSES = bytes(ord("0") if chr(b).isdigit() and b < 0x80 else ord(" ") if chr(b) in " \t\n\r\f\v+-_." else ord("x")
                  for b in range(256))
 _CLASS_CANDIDATE = re.compile(rb"000000 {0,7}0000")  # holds every `_CANDIDATE` match, in classes
+# `_CLASSES` where a byte of plain text stands (`_PLAIN_BYTES`), '!' for every other byte: one translation gives both
+# whether the text is plain (no '!') and, for plain text, the very classes of `_CLASSES` (`plain_json_without_pin`)
+_PLAIN_CLASSES = bytes(_CLASSES[b] if b in _PLAIN_BYTES else ord("!") for b in range(256))
 
 
 def is_plain_json(raw: bytes) -> bool:
@@ -328,7 +332,19 @@ def plain_json_may_contain_personal_identity_number(raw: bytes) -> bool:
     separator characters, four digits), so only those runs are looked at. Masking UUIDs and digests first (the
     scanner's step) only removes candidates, and a run outside any string (a JSON number) can only
     make the answer True."""
-    classes = raw.translate(_CLASSES)
+    return _classes_hold_pin(raw, raw.translate(_CLASSES))
+
+
+def plain_json_without_pin(raw: bytes) -> bool:
+    """`is_plain_json(raw) and not plain_json_may_contain_personal_identity_number(raw)`, the text translated once
+    (`_PLAIN_CLASSES`) instead of twice: a fast path's first question of every message (the reporting rebuild's
+    decoders ask it of every event: each translation ~0.6 µs of ~30, bench/README.md decode36)."""
+    classes = raw.translate(_PLAIN_CLASSES)
+    return b"!" not in classes and not _classes_hold_pin(raw, classes)
+
+
+def _classes_hold_pin(raw: bytes, classes: bytes) -> bool:
+    """`plain_json_may_contain_personal_identity_number` of plain `raw` whose classes (`_CLASSES`) are `classes`."""
     end = -1
     for found in _CLASS_CANDIDATE.finditer(classes):
         if found.start() < end:

@@ -1,6 +1,8 @@
-"""The rebuild's COPY text of a time made once per distinct time (`bulk._tstz`, rebuild35): always the text
-`timestamptz_text` makes of that very value — the same instant in another offset keeps its own text, a naive time is
-refused, an offset PostgreSQL does not read goes in UTC — whatever times came before; the memo stays bounded."""
+"""The rebuild's COPY text of a time made once per distinct time (`bulk._tstz`, rebuild35), and its `timestamp()`
+with it (`bulk._seconds`, `unfit`'s, decode36): always the text `timestamptz_text` makes of that very value — the same
+instant in another offset keeps its own text, a naive time is refused, an offset PostgreSQL does not read goes in
+UTC — and the number its `timestamp()` gives, whatever times came before and in whichever order the two are asked
+(the last two times are answered by identity); the memo stays bounded."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from styrkedja_reporting.staging import timestamptz_text
 
 DECODED = TypeAdapter(datetime)  # the decode's times: pydantic-core's fixed-offset `TzInfo`
 TEXTS = ["2026-11-16T14:42:00Z", "2026-11-16T15:42:00+01:00", "2026-11-16T14:42:00+00:00",
-         "2026-11-16T03:12:00-11:30", "2026-11-16T14:42:00.000001Z", "2026-11-17T06:42:00+16:00"]
+         "2026-11-16T03:12:00-11:30", "2026-11-16T14:42:00.000001Z", "2026-11-17T06:42:00+16:00",
+         "2026-11-16T14:42:00-05:00"]  # the first's fields, another offset: another instant, text and number
 
 
 def _times() -> list[datetime]:
@@ -36,12 +39,19 @@ def test_each_time_gets_its_own_values_text_whatever_came_before(order: tuple[in
     assert times[0] == times[1] == times[2]  # one instant, three texts
     for i in (*order, *range(len(times)), *order):
         assert bulk._tstz(times[i]) == timestamptz_text(times[i])
+        assert bulk._seconds(times[i]) == times[i].timestamp()
+    for i in (*reversed(order), *order):  # the seconds asked first, then the text, of each in turn and of others
+        again = DECODED.validate_json(f'"{TEXTS[i]}"') if i < len(TEXTS) else times[i]
+        assert bulk._seconds(again) == again.timestamp() and bulk._tstz(again) == timestamptz_text(again)
+        assert bulk._tstz(times[i - 1]) == timestamptz_text(times[i - 1])
     assert bulk._tstz(times[1]).endswith("+01:00") and bulk._tstz(times[0]).endswith("+00:00")
 
 
 def test_a_naive_time_is_refused_as_before() -> None:
+    naive = datetime(2026, 11, 16, 14, 42)
+    assert bulk._seconds(naive) == naive.timestamp()  # `timestamp()`'s own reading, as `ahead_of_record`'s was
     with pytest.raises(TypeError):
-        bulk._tstz(datetime(2026, 11, 16, 14, 42))
+        bulk._tstz(naive)
 
 
 def test_a_time_is_made_once_and_the_memo_stays_bounded(monkeypatch) -> None:

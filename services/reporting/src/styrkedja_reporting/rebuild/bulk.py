@@ -304,31 +304,58 @@ def _copy_uuid(value: uuid.UUID) -> str:
     return value.hex
 
 
-#: the texts of times already made (`_tstz`): key → text; emptied when it holds TSTZ_MEMO_SIZE
-_TSTZ_MEMO: dict[tuple[int, ...] | tuple[Any, ...], str] = {}
+#: the times already met (`_moment`): key → (their COPY text, their `timestamp()`); emptied when it holds TSTZ_MEMO_SIZE
+_TSTZ_MEMO: dict[tuple[Any, ...], tuple[str, float]] = {}
 TSTZ_MEMO_SIZE = 4_096
 _FIXED_OFFSET = pydantic_core.TzInfo  # the decode's aware times: one fixed offset each, whatever the moment
+#: the last two times `_moment` was asked, each followed by its answer: [newest, its answer, the one before, its answer]
+_RECENT: list[Any] = [None, None, None, None]
+
+
+def _moment(value: datetime) -> tuple[str, float] | None:
+    """(`timestamptz_text(value)`, `value.timestamp()`), made once per distinct time, for an exact `datetime` with the
+    decode's fixed-offset `TzInfo` (its `utcoffset` reads no moment); None for any other (naive: refused by the
+    caller as before, `timezone`, a zone). A fact event's line holds three times and `unfit` asks two of them their
+    `timestamp()` (`ahead_of_record`), nearly always the same moment, and the next event's mostly too: each
+    `isoformat` of a decoded time cost ~2.5 µs of a decoder's ~31 per event and each `timestamp()` ~0.6 (its offset
+    asked of the decode's `TzInfo` through `datetime`'s C-API, bench/README.md rebuild35, decode36). The key is the
+    time's fields and its offset — not the instant: 14:42Z and 15:42+01:00 are equal datetimes with different texts,
+    and each keeps its own; equal fields and offset are one instant, one `timestamp()`. The fields as the 10 bytes of
+    the time's pickled state (year to microsecond: `datetime.__reduce__`, without `fold`, which a fixed offset
+    ignores), ~0.2 µs against ~0.35 for a tuple of seven fields. The last two times asked are answered by identity
+    (`_RECENT`): a fact event's two times are asked by `unfit`, then again by its line."""
+    recent = _RECENT
+    known: tuple[str, float] | None
+    if value is recent[0]:
+        known = recent[1]
+        return known
+    if value is recent[2]:
+        known = recent[3]
+        return known
+    tz = value.tzinfo
+    known = None
+    if type(tz) is _FIXED_OFFSET and type(value) is datetime:
+        key = (value.__reduce__()[1][0], tz.utcoffset(None))
+        known = _TSTZ_MEMO.get(key)
+        if known is None:
+            if len(_TSTZ_MEMO) >= TSTZ_MEMO_SIZE:
+                _TSTZ_MEMO.clear()
+            known = _TSTZ_MEMO[key] = (timestamptz_text(value), value.timestamp())
+    # held, so no other object can be the one asked (a datetime cannot change)
+    recent[2], recent[3], recent[0], recent[1] = recent[0], recent[1], value, known
+    return known
 
 
 def _tstz(value: datetime) -> str:
-    """`timestamptz_text(value)`, the text made once per distinct time (the direct lines' and `copy_text`'s times).
-    A fact event's line holds three times, nearly always the same moment, and the next event's mostly too; each
-    `isoformat` of a decoded time cost ~2.5 µs of a decoder's ~31 per event (its offset asked of the decode's
-    `TzInfo` through `datetime`'s C-API, bench/README.md rebuild35). The key is the time's fields and its offset —
-    not the instant: 14:42Z and 15:42+01:00 are equal datetimes with different texts, and each keeps its own. Only
-    for an exact `datetime` with the decode's fixed-offset `TzInfo` (its `utcoffset` reads no moment); any other
-    (naive: refused as before, `timezone`, a zone) is made every time."""
-    tz = value.tzinfo
-    if type(tz) is not _FIXED_OFFSET or type(value) is not datetime:
-        return timestamptz_text(value)
-    key = (value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
-           tz.utcoffset(None))
-    text = _TSTZ_MEMO.get(key)
-    if text is None:
-        if len(_TSTZ_MEMO) >= TSTZ_MEMO_SIZE:
-            _TSTZ_MEMO.clear()
-        text = _TSTZ_MEMO[key] = timestamptz_text(value)
-    return text
+    """`timestamptz_text(value)`, made once per distinct time (`_moment`): the direct lines' and `copy_text`'s times."""
+    known = _moment(value)
+    return timestamptz_text(value) if known is None else known[0]
+
+
+def _seconds(value: datetime) -> float:
+    """`value.timestamp()`, made once per distinct time (`_moment`): `unfit`'s (`ahead_of_record`'s `seconds`)."""
+    known = _moment(value)
+    return value.timestamp() if known is None else known[1]
 
 
 def _copy_datetime(value: datetime) -> str:
@@ -465,7 +492,8 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
                 maker = _DIRECT.get(shadow.type)
                 if maker is None:
                     event = cloud_event_of(shadow)  # not a fact: decoded as `decode_event` would, below
-                elif unfit(shadow, topic, timestamp, key=key) is None:  # the same values as its `CloudEvent`'s
+                # the same values as its `CloudEvent`'s; its moments' `timestamp()` remembered with their texts
+                elif unfit(shadow, topic, timestamp, key=key, seconds=_seconds) is None:
                     table, make, escapes = maker
                     # the digest an id keeps (the kit's `content_digest`): of the record's bytes where its headers say
                     # they are the contracts' form (the outbox relay's), else of the contracts' form
@@ -530,36 +558,43 @@ def tie_order_sql(store: Any) -> str:
     return ", ".join(order)
 
 
+# A line's text values go into the join as they are: a str's subclass (a `StrEnum`'s member, the shadow's enums) joins
+# as its text, which is its value and its `str()` (a `str()` each copied it: ~0.3 µs per event, bench/README.md
+# decode36).
+
+
 def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._assessment` and `_stage_fact`, in `_HEAD` + ASSESSMENTS' column order
+    at = _tstz(d.published_at)  # the line's `at` and its fact's time: one text
     return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
-                      _tstz(d.published_at), d.assessment_id.hex, str(d.revision), "f", d.organiser_id,
-                      d.school_unit_code, d.group_id, d.student_id, str(d.gender), str(d.year), d.subject_code,
-                      str(d.kind), str(d.scale), d.value, str(d.school_year), str(d.term), str(d.round),
-                      d.assessed_on.isoformat(), _tstz(d.published_at)))
+                      at, d.assessment_id.hex, str(d.revision), "f", d.organiser_id,
+                      d.school_unit_code, d.group_id, d.student_id, d.gender, str(d.year), d.subject_code,
+                      d.kind, d.scale, d.value, d.school_year, d.term, str(d.round),
+                      d.assessed_on.isoformat(), at))
 
 
 def _direct_retraction(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._retraction`
+    at = _tstz(d.retracted_at)
     return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
-                      _tstz(d.retracted_at), d.assessment_id.hex, str(d.revision), "t", d.organiser_id,
+                      at, d.assessment_id.hex, str(d.revision), "t", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, "unknown", "0", d.subject_code, "", "", "",
-                      str(d.school_year), str(d.term), str(d.round), "\\N", _tstz(d.retracted_at)))
+                      d.school_year, d.term, str(d.round), "\\N", at))
 
 
 def _direct_forecast(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._forecast`
     return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
                       "\\N", d.forecast_id.hex, str(d.revision), "f", d.organiser_id, d.school_unit_code, d.group_id,
-                      d.student_id, str(d.gender), str(d.year), d.subject_code, str(d.value), str(d.school_year),
-                      str(d.term), "t" if d.late else "f", submitted_day(d.submitted_at).isoformat()))
+                      d.student_id, d.gender, str(d.year), d.subject_code, d.value, d.school_year,
+                      d.term, "t" if d.late else "f", submitted_day(d.submitted_at).isoformat()))
 
 
 def _direct_withdrawal(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._withdrawal`
     return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
                       "\\N", d.forecast_id.hex, str(d.revision), "t", d.organiser_id, d.school_unit_code, d.group_id,
-                      d.student_id, "unknown", "0", d.subject_code, "", str(d.school_year), str(d.term), "f", "\\N"))
+                      d.student_id, "unknown", "0", d.subject_code, "", d.school_year, d.term, "f", "\\N"))
 
 
 #: a fact event's COPY text line straight from `decode_plain`'s values: type → (staging table, maker, the backslashes
