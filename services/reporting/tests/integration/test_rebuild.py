@@ -553,18 +553,21 @@ def _two_groups_log() -> list:
     level counts them in each group, the school unit, area and organiser levels once. s-g0 in 7A and 7B of CODES[0]
     (both rounds: one HT cell); s-g1 in 7A and 7B of CODES[1] in round 1, then in 7A of CODES[2] in round 2 (two
     school units of two areas too); s-g3 in 7B of CODES[0] and of CODES[1] (two school units of one area); s-g2 in
-    one group (the ordinary case beside them). No move: CODES[0] and CODES[1] in the north, CODES[2] in the south."""
+    one group (the ordinary case beside them); s-g4 in 7A of CODES[2] in the first subject and 7B of CODES[2] in the
+    second (several groups, but one per cell: the roll-up looks at its rows again and must take nothing off). No move:
+    CODES[0] and CODES[1] in the north, CODES[2] in the south."""
     directory = make_log(16)[:6]
-    places = {"s-g0": [(CODES[0], "7A", 1), (CODES[0], "7B", 1), (CODES[0], "7B", 2)],
-              "s-g1": [(CODES[1], "7A", 1), (CODES[1], "7B", 1), (CODES[2], "7A", 2)],
-              "s-g2": [(CODES[0], "7A", 1), (CODES[0], "7A", 2)],
-              "s-g3": [(CODES[0], "7B", 2), (CODES[1], "7B", 2)]}
+    places = {"s-g0": [(CODES[0], "7A", 1, 0), (CODES[0], "7B", 1, 0), (CODES[0], "7B", 2, 0)],
+              "s-g1": [(CODES[1], "7A", 1, 0), (CODES[1], "7B", 1, 0), (CODES[2], "7A", 2, 0)],
+              "s-g2": [(CODES[0], "7A", 1, 0), (CODES[0], "7A", 2, 0)],
+              "s-g3": [(CODES[0], "7B", 2, 0), (CODES[1], "7B", 2, 0)],
+              "s-g4": [(CODES[2], "7A", 1, 0), (CODES[2], "7B", 1, 1)]}
     out: list = []
     for student, at in places.items():
-        for n, (code, group, round_) in enumerate(at):
+        for n, (code, group, round_, subject) in enumerate(at):
             aid = uuid5(NS, f"two-groups-{student}-{n}")
-            out.append(_result(aid, 1, "FCA"[n % 3], student=student, code=code, group=group, subject=SUBJECTS[0],
-                               round_=round_))
+            out.append(_result(aid, 1, "FCA"[n % 3], student=student, code=code, group=group,
+                               subject=SUBJECTS[subject], round_=round_))
     return directory + out
 
 
@@ -585,18 +588,25 @@ async def test_a_student_in_two_groups_of_one_school_unit_is_counted_once_above_
         await check(dbs["rebuild"], log)
         async with dbs["rebuild"].sessions() as session:
             students = {(level, unit): n for level, unit, n in (await session.execute(text(
-                "SELECT level, unit_id, students FROM figure_pass WHERE period = 'HT'"))).all()}
+                "SELECT level, unit_id, students FROM figure_pass WHERE period = 'HT' AND subject_code = :s"),
+                {"s": SUBJECTS[0]})).all()}
+            second = {(level, unit): n for level, unit, n in (await session.execute(text(
+                "SELECT level, unit_id, students FROM figure_pass WHERE period = 'HT' AND subject_code = :s"),
+                {"s": SUBJECTS[1]})).all()}
     finally:
         for db in dbs.values():
             await db.dispose()
     assert students[("group", f"{CODES[0]}/7A")] == 2 and students[("group", f"{CODES[0]}/7B")] == 2
     assert students[("group", f"{CODES[1]}/7A")] == 1 and students[("group", f"{CODES[1]}/7B")] == 2
-    assert students[("group", f"{CODES[2]}/7A")] == 1
+    assert students[("group", f"{CODES[2]}/7A")] == 2  # s-g1 and s-g4
     # s-g0 once in CODES[0] (with s-g2 and s-g3), s-g1 once in each of its school units, s-g3 likewise
     assert students[("school_unit", CODES[0])] == 3
-    assert students[("school_unit", CODES[1])] == 2 and students[("school_unit", CODES[2])] == 1
-    assert students[("area", NORTH)] == 4 and students[("area", SOUTH)] == 1
-    assert students[("organiser", ORG)] == 4 and ("nation", "SE") not in students  # the nation's: the organiser's
+    assert students[("school_unit", CODES[1])] == 2 and students[("school_unit", CODES[2])] == 2
+    assert students[("area", NORTH)] == 4 and students[("area", SOUTH)] == 2
+    assert students[("organiser", ORG)] == 5 and ("nation", "SE") not in students  # the nation's: the organiser's
+    # s-g4 alone in the second subject: one student at every level
+    assert second == {("group", f"{CODES[2]}/7B"): 1, ("school_unit", CODES[2]): 1, ("area", SOUTH): 1,
+                      ("organiser", ORG): 1}
 
 
 def _same_day_log() -> list:

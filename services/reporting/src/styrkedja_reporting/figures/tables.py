@@ -505,26 +505,28 @@ def _rolled_up_pass(within: str = "") -> str:
 
 def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
     """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
-    the group level (per group cell and student: `gs`; per group cell and day: `gd`), the levels above from those
-    rows. Counters and the results per day are additive: summed from the group cells. Distinct students are not
-    (a student can be in two groups of a school unit, two school units of an organiser): per student, subject, year
-    and period (`gk`: one row per organiser-level student) its school unit if it is in one only; those are counted
-    per school unit (`one`) and summed to the area and organiser; the few in several (`m`) are counted distinct
-    per school unit and area from their group rows. Every step that reads as many rows as there are facts is a
-    hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as
-    `RECOMPUTED["pass"]`. Returned as its common table expressions (after WITH) and its SELECT, so that a statement
-    may add one that reads `gs` (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s). `within`: `AND` a further
-    condition on the facts (`f`; bench/rebuild_by_organiser.py: one organiser's)."""
+    the group level, the levels above from those rows. Counters and the results per day are additive: counted per
+    group cell, term, round and day (`gd`: few rows, made one per period kind only then) and summed to every level's
+    cells, whose newest day is found in the same pass. Distinct students are not additive (a student can be in two
+    groups of a school unit, two school units of an organiser): they are counted from the rows per group cell and
+    student (`gs`: each fact once per period kind; only a count per row), summed to every level (`grp`, then per
+    level) less what a student in several groups of a cell adds there — a level's cell counts a student once per
+    group row it has in it, and a student whose rows of the organiser all lie in one group has one per cell. So only
+    the students in more than one group of their organiser (`sev`, a per-student aggregate: one row per organiser's
+    student, not per cell and student) have their group rows looked at again (`m`), and per cell above the group the
+    rows each has there beyond its first are taken off (`extra`). Every step that reads as many rows as there are
+    facts is a hash aggregate or a scan (no sort of the facts' rows). The same rows as `RECOMPUTED["pass"]`. Returned
+    as its common table expressions (after WITH) and its SELECT, so that a statement may add one that reads `gs`
+    (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s). `within`: `AND` a further condition on the facts (`f`;
+    bench/rebuild_by_organiser.py: one organiser's)."""
     k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
-    sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
     scan = f"FROM {assessment_facts.name} f JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
     where = f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL{within}"
     # each row of {0} twice, once per period kind (its term, its round)
     periods = ("CROSS JOIN LATERAL (VALUES (CAST({0}.term AS varchar)), (CAST('R' || {0}.round AS varchar))) "
                "AS q(period) ")
-    facts = f"{scan}{periods.format('f')}{where}"
     gu = f"CAST(f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id AS varchar) AS gu"
     of_fact = f"f.organiser_id, f.subject_code, f.year, f.school_year, q.period, f.school_unit_code AS su, {gu}"
     area = f"JOIN {placements.name} p ON p.school_unit_code = x.su AND p.area_id IS NOT NULL"
@@ -538,44 +540,46 @@ def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
             f"SELECT CAST('{level}' AS varchar) AS level, CAST({u} AS varchar) AS unit_id, {kk}{extra}, {values} "
             f"FROM {source} x {join} GROUP BY {u}, {kk}{extra}" for level, (u, join) in unit.items())
 
+    counted = (*PASS_COUNTERS, "n")
     ctes = (
-        # per group cell and student: the counters (each fact once per period kind)
-        f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, "
-        f"{_pass_counters(distinct_students=False)}, CAST(count(*) AS integer) AS n {facts} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
-        # per group cell and day: the results (the newest day of every level from these), counted per term, round
-        # and day first and only those few rows made two, one per period kind (not every fact twice: the statement's
-        # PostgreSQL CPU -11 % at 402k events, -6 % at 1.6M; bench/results/rebuild11.json)
+        # per group cell and student: its results (each fact once per period kind), figure_students' rows
+        f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, CAST(count(*) AS integer) AS n "
+        f"{scan}{periods.format('f')}{where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
+        # per group cell and day: the counters and the results, counted per term, round and day first and only those
+        # few rows made two, one per period kind (not every fact twice: rebuild11)
         "gd AS MATERIALIZED (SELECT d.organiser_id, d.subject_code, d.year, d.school_year, q.period, d.su, d.gu, "
-        "d.day, CAST(sum(d.n) AS integer) AS n FROM (SELECT f.organiser_id, f.subject_code, f.year, f.school_year, "
-        f"f.term, f.round, f.school_unit_code AS su, {gu}, f.assessed_on AS day, count(*) AS n {scan}{where} "
+        f"d.day, {', '.join(f'CAST(sum(d.{quoted(c)}) AS integer) AS {quoted(c)}' for c in counted)} "
+        "FROM (SELECT f.organiser_id, f.subject_code, f.year, f.school_year, "
+        f"f.term, f.round, f.school_unit_code AS su, {gu}, f.assessed_on AS day, "
+        f"{_pass_counters(distinct_students=False)}, count(*) AS n {scan}{where} "
         f"GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) AS d {periods.format('d')}GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
-        # per organiser-level student: its school unit if it has one only (NULL: several)
-        f"gk AS MATERIALIZED (SELECT {k}, st, CASE WHEN min(su) = max(su) THEN min(su) END AS sole FROM gs "
-        f"GROUP BY {k}, st), "
-        # the students of one school unit, counted per school unit (their area and organiser: these summed)
-        f"one AS MATERIALIZED (SELECT {k}, sole AS su, CAST(count(*) AS integer) AS n FROM gk "
-        f"WHERE sole IS NOT NULL GROUP BY {k}, sole), "
-        # the students in several school units (few): one row per school unit, from their group rows
-        f"m AS MATERIALIZED (SELECT {kk}, x.su, x.st FROM gs x WHERE EXISTS (SELECT FROM gk WHERE gk.sole IS NULL "
-        f"AND gk.st = x.st AND {' AND '.join(f'gk.{c} = x.{c}' for c in k.split(', '))}) GROUP BY {kk}, x.su, x.st), "
-        f"grp AS MATERIALIZED (SELECT {k}, su, gu, {sums}, CAST(count(*) AS integer) AS students FROM gs "
-        f"GROUP BY {k}, su, gu)")
-    students = " UNION ALL ".join([
-        f"SELECT CAST('group' AS varchar), gu, {k}, students FROM grp",
-        f"SELECT CAST('school_unit' AS varchar), su, {k}, CAST(sum(n) AS integer) FROM ("
-        f"SELECT {k}, su, n FROM one UNION ALL SELECT {k}, su, 1 FROM m) AS x GROUP BY su, {k}",
-        f"SELECT CAST('area' AS varchar), area_id, {k}, CAST(sum(n) AS integer) FROM ("
-        f"SELECT {kk}, p.area_id, x.n FROM one x {area} UNION ALL SELECT {k}, area_id, 1 FROM (SELECT DISTINCT {kk}, "
-        f"p.area_id, x.st FROM m x {area}) AS d) AS x GROUP BY area_id, {k}",
-        f"SELECT CAST('organiser' AS varchar), organiser_id, {k}, CAST(sum(n) AS integer) FROM ("
-        f"SELECT {k}, n FROM one UNION ALL SELECT {k}, 1 FROM gk WHERE sole IS NULL) AS x GROUP BY {k}"])
-    per_day = per_level("gd", "CAST(sum(x.n) AS integer) AS n", ", x.day")
-    newest = (f"SELECT {cell}, max(ARRAY[day - {_EPOCH}, n]) AS at FROM ({per_day}) AS d "
-              f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
-    counters = per_level("grp", ", ".join(f"CAST(sum(x.{quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS))
-    return ctes, (f"SELECT c.*, s.students, CAST({_EPOCH} + n.at[1] AS date) AS newest, "
-                  f"coalesce(n.at[2], 0) AS newest_count FROM ({counters}) AS c "
-                  f"JOIN ({students}) AS s({cell}, students) USING ({cell}) LEFT JOIN ({newest}) AS n USING ({cell})")
+        # the organiser's students in more than one group (any subject or period): the only ones a level above the
+        # group can meet in two group rows of one cell (few; one row per organiser's student aggregated, where
+        # rebuild34's `gk` had one per organiser-level cell and student, as many as `gs`'s)
+        "sev AS MATERIALIZED (SELECT organiser_id, st FROM gs GROUP BY organiser_id, st HAVING min(gu) <> max(gu)), "
+        # their group rows
+        f"m AS MATERIALIZED (SELECT {kk}, x.su, x.gu, x.st FROM gs x WHERE EXISTS (SELECT FROM sev "
+        "WHERE sev.organiser_id = x.organiser_id AND sev.st = x.st)), "
+        # per group cell: its students (a group row is one per student)
+        f"grp AS MATERIALIZED (SELECT {k}, su, gu, CAST(count(*) AS integer) AS students FROM gs GROUP BY {k}, su, gu)")
+    # per cell of each level above the group: the group rows beyond a student's first there (none at the group level)
+    extra = " UNION ALL ".join(
+        f"SELECT CAST('{level}' AS varchar) AS level, CAST(u AS varchar) AS unit_id, {k}, "
+        f"CAST(sum(c - 1) AS integer) AS extra FROM (SELECT {u} AS u, {kk}, x.st, count(*) AS c FROM m x {join} "
+        f"GROUP BY {u}, {kk}, x.st HAVING count(*) > 1) AS d GROUP BY u, {k}"
+        for level, (u, join) in unit.items() if level != "group")
+    # per cell: the counters, and its newest day with its results ([day, n] arrays compare by the day first)
+    per_day = per_level("gd", ", ".join(f"CAST(sum(x.{quoted(c)}) AS integer) AS {quoted(c)}" for c in counted),
+                        ", x.day")
+    cells = (f"SELECT {cell}, {', '.join(f'CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}' for c in PASS_COUNTERS)}, "
+             f"max(ARRAY[day - {_EPOCH}, n]) AS at FROM ({per_day}) AS d "
+             f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
+    students = per_level("grp", "CAST(sum(x.students) AS integer) AS students")
+    return ctes, (f"SELECT {', '.join(f'c.{quoted(c)}' for c in (*CELL, *PASS_COUNTERS))}, "
+                  "CAST(s.students - coalesce(e.extra, 0) AS integer) AS students, "
+                  f"CAST({_EPOCH} + c.at[1] AS date) AS newest, c.at[2] AS newest_count "
+                  f"FROM ({cells}) AS c JOIN ({students}) AS s USING ({cell}) "
+                  f"LEFT JOIN ({extra}) AS e USING ({cell})")
 
 
 #: figure_students' rows (its columns, in order) from the pass roll-up's `gs` (`_rolled_up_pass_parts`): one row per
