@@ -1123,12 +1123,15 @@ class Rebuilder:
             judged.append(await judge_all(session))
 
         # the alerts judged on the rebuilt tables by a job of its own (`judge_all`: it reads the levels, figure_pass
-        # and the forecasts' facts, not figure_students), once every other table is complete, keyed and analysed:
-        # beside figure_students' index builds, the last jobs, instead of after them in the swap's transaction (scale34
-        # at 6.4M: 14.8 s, 9.4 of them this process's CPU, with one connection idle). The swap's transaction decides
-        # it (`decide_all`: judged again there if an alert or a threshold changed since)
-        last = {f"index.{i.name}" for i in by_table.get("figure_students", [])} | {"keys.figure_students"}
-        jobs.append(_Job("alerts.judge", judge, tuple(j.name for j in jobs if j.name not in last)))
+        # and the forecasts' facts, neither figure_students nor the applied ids), once every other table is complete,
+        # keyed and analysed: beside figure_students' index builds, the last jobs, instead of after them in the swap's
+        # transaction (scale34 at 6.4M: 14.8 s, 9.4 of them this process's CPU, with one connection idle). The swap's
+        # transaction decides it (`decide_all`: judged again there if an alert or a threshold changed since). Listed
+        # before the figures: of the jobs ready at the end, it goes first
+        unread = {f"index.{i.name}" for t in ("figure_students", APPLIED) for i in by_table.get(t, [])} | \
+            {"keys.figure_students", f"keys.{APPLIED}"}
+        judging = _Job("alerts.judge", judge, tuple(j.name for j in jobs if j.name not in unread))
+        jobs.insert(first_figure + len(by_table.get("figure_students", [])), judging)
         await self._run_jobs(jobs)
         for group in ("facts", "levels", "figures", "index", "keys"):
             _sum_stages(report, group, "indexes" if group == "index" else group)
