@@ -33,6 +33,7 @@ from styrkedja_contracts.events.support import (
 from styrkedja_kit.db import Database
 from styrkedja_reporting.metadata import metadata
 from styrkedja_reporting.ops.queries import consistency_of
+from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import OFFSETS, derived_tables
 from support import decision
 
@@ -190,6 +191,39 @@ async def test_another_organiser_s_events_under_a_s_ids_never_touch_a_s_records_
                 "SELECT count(*) FROM (SELECT assessment_id FROM assessment_facts GROUP BY 1 HAVING count(*) = 2) x"
             ))).scalar_one()
         assert shared == sum(1 for e in b if e.type.startswith("se.styrkedja.assessment."))
+    finally:
+        for db in dbs.values():
+            await db.dispose()
+
+
+async def test_the_facts_written_in_parts_side_by_side_are_the_rows_of_one_job(settings, fresh_database, monkeypatch):
+    """`bulk.Rebuilder._fact_parts`: from FACT_PARTS_FROM staged facts the assessments' facts are written by two jobs
+    side by side, a range of organisers each (here A's, then B's, who share their ids), their counted events and run
+    times too (`compliance.organisers_within`) — the same rows in every table as the one job's. The key of the facts
+    is added after every job that reads them (its lock waited for them holding a connection), and the alerts are
+    judged by a job of their own before figure_students' last index is built."""
+    log = full_log()
+    log = log[:6] + _lika(ORG, CODES[0], 1, "planned") + log[6:]
+    whole = _other_directory() + log + takeovers(log)
+    dbs = {way: Database(fresh_database("styrkedja_reporting")) for way in ("one job", "parts")}
+    try:
+        one = await rebuilt(settings, dbs["one job"], whole, connections=2)
+        monkeypatch.setattr(bulk, "FACT_PARTS_FROM", 0)
+        parts = await rebuilt(settings, dbs["parts"], whole, connections=2)
+        assert one.counts["fact_parts"] == 1 and parts.counts["fact_parts"] == 2
+        assert {"facts.assessment_facts.1", "facts.assessment_facts.2"} <= set(parts.timeline)
+        assert "facts.assessment_facts.1" not in one.timeline
+        expected, found = await database_rows(dbs["one job"]), await database_rows(dbs["parts"])
+        for table, rows in expected.items():
+            assert found[table] == rows, (table, found[table] - rows, rows - found[table])
+        await consistent(dbs["parts"])
+        for report in (one, parts):
+            timeline = report.timeline
+            for reader in ("figures.pass", "levels.assessment_aggregates", "below_pass", "compliance"):
+                assert timeline["keys.assessment_facts"][0] >= timeline[reader][1], (reader, timeline)
+            assert timeline["alerts.judge"][0] >= max(timeline["keys.figure_pass"][1],
+                                                      timeline["keys.assessment_aggregates"][1]), timeline
+            assert "alerts.judge" in report.stages and "alerts" in report.stages
     finally:
         for db in dbs.values():
             await db.dispose()

@@ -1,6 +1,7 @@
 """The rebuild's swap holds the live tables' exclusive lock only for the swap (swap13, swap16): the alerts are judged
-on the rebuilt tables (`alerts.handlers.judge_all`) and decided against the stored alerts (`decide_all`: locked,
-written with their events) before the lock, in the swap's transaction. The same alerts and the same alert events as
+on the rebuilt tables (`alerts.handlers.judge_all`, by the last of the jobs after the read: after36) and decided
+against the stored alerts (`decide_all`: locked, written with their events) before the lock, in the swap's
+transaction. The same alerts and the same alert events as
 a judgement of the rebuilt state made after the swap (what the rebuild did before); none when the swap's transaction
 fails; judged again when a threshold changed between the judgement and the decision; meanwhile the live tables answer
 at once."""

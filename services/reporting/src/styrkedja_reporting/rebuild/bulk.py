@@ -38,8 +38,9 @@ final state once instead:
    by compliance's own statement);
 11. freshness per topic, every applied event id; the jobs 4–11 and each deferred index run side by side on
     `connections` connections, each in a transaction of its own (`Rebuilder._run_jobs`: a free connection takes the
-    first job whose inputs are done); then ONE transaction judges the alerts once on the rebuilt tables
-    (`alerts.handlers.judge_all`, before any lock on the live ones), swaps the rebuilt tables in (the live ones
+    first job whose inputs are done), the alerts judged once on the rebuilt tables by the last of them
+    (`alerts.handlers.judge_all`, beside figure_students' index builds); then ONE transaction swaps the rebuilt
+    tables in (the live ones
     locked and dropped, the rebuilt ones moved into their schema: names, indexes and keys as they were) and stores the
     consumer group's next offsets — so the live consumer continues after the last rebuilt event, exactly once; the
     judgement is decided against the stored alerts (`alerts.handlers.decide_all`: their changes and events) in that
@@ -107,12 +108,15 @@ from . import explain
 from .below_pass import rebuild_below_pass
 from .compliance import (
     CALENDAR_TYPE,
-    counted_statements,
+    counted_fill,
     counted_table,
+    counted_tables_made,
+    organiser_bounds,
+    organisers_within,
     rebuild_compliance,
     run_times_sql,
 )
-from .parts import OrganiserRange, organiser_ranges, range_condition
+from .parts import EVERY_ORGANISER, OrganiserRange, organiser_ranges, range_condition
 
 #: Not derived from the log: kept by a rebuild.
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "directory_idempotency_keys",
@@ -260,6 +264,13 @@ async def rebuild(db: Database, items: Iterable[Delivered], *, group_id: str,
 
 #: facts per slice of the students for the figures computed in Python (their memory)
 FIGURE_SLICE = 250_000
+#: the assessments' facts inserted by this many jobs side by side, a range of organisers each (`Rebuilder._fact_parts`),
+#: where there are FACT_PARTS_FROM staged facts or more (below, one job: a small rebuild's parts would cost more
+#: transactions than they save, and one job writes every organiser's rows one after the other in the heap)
+FACT_PARTS = 2
+FACT_PARTS_FROM = 100_000
+#: about this many staged assessment events sampled for the parts' bounds
+FACT_PARTS_SAMPLE = 20_000
 #: records per piece handed to a decoder process
 DECODE_PIECE = 2_500
 #: a record that does not decode is kept whole up to this many bytes of key and value; a bigger one without them,
@@ -818,8 +829,12 @@ class Rebuilder:
                                            f"INCLUDING ALL EXCLUDING INDEXES){with_}"))
             # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
             later = () if os.environ.get("STYRKEDJA_REBUILD_KEEP_INDEXES") else (*DEFERRED_INDEXES, APPLIED)
-            self.deferred = [i for i in self.indexes if i.table in later]
-            await _build_indexes(session, [i for i in self.indexes if i.table not in later], s)
+            # the applied ids' partial indexes (the legacy claims': topic '*') are built now, on the empty table: the
+            # rebuild writes no row they hold, so its insert only tests their condition per row, where a build after
+            # it read every row of the table for none (0.8 s at 6.4M events, scale34)
+            self.deferred = [i for i in self.indexes if i.table in later and not (i.table == APPLIED and
+                                                                                 _PARTIAL.search(i.definition))]
+            await _build_indexes(session, [i for i in self.indexes if i not in self.deferred], s)
             # unlogged: made and dropped by the rebuild. A fact event is ONE row (`_HEAD` and the fact: a third of the
             # rows and columns a table each took to COPY); `ids` (every handled event's id) and `tracked`
             # (compliance's view of the fact events) are views of them
@@ -1010,6 +1025,11 @@ class Rebuilder:
         async with self._transaction() as (session, backend):
             await stages.run("claim", self.handled, self._claim(session), backend)
             report.duplicates = int((await session.execute(text(f"SELECT count(*) FROM {self.dups}"))).scalar_one())
+            # the counted events' tables, filled by the facts' parts (`_facts`), and the parts' organisers
+            for _, statement, params in counted_tables_made(self.tracked, self.dups, QUIET_AUTOVACUUM):
+                await session.execute(text(statement), params)
+            parts = await self._fact_parts(session)
+        report.counts["fact_parts"] = len(parts)
         failed: list[Failed] = report.failed
         left_out: list[Claim] = []
 
@@ -1103,9 +1123,23 @@ class Rebuilder:
             if name not in MADE_WITH:
                 figures += (made := figure_jobs(name))
                 made_by[f"figures.{name}"] = tuple(job.name for job in made)
+
+        def fact_part(n: int, within: OrganiserRange) -> _Job:
+            return _Job(f"facts.assessment_facts.{n}",
+                        lambda s, b: self._facts(s, "assessments", within, analyse=False))
+
+        async def analysed(session: AsyncSession, backend: int) -> None:
+            await session.execute(text(f"ANALYZE {ASSESSMENTS.facts.name}"))
+
+        # the assessments' facts by one job, or by parts side by side (`_fact_parts`) and a job analysing the table
+        # once they are in: the jobs after them wait for that one ("facts.assessment_facts") either way
+        assessment_facts = [_Job("facts.assessment_facts", lambda s, b: self._facts(s, "assessments"))] \
+            if len(parts) == 1 else [*(fact_part(n, within) for n, within in enumerate(parts, 1)),
+                                     _Job("facts.assessment_facts", analysed,
+                                          tuple(f"facts.assessment_facts.{n}" for n in range(1, len(parts) + 1)))]
         jobs = [
             # the longest chains first: a free connection takes the first job whose inputs are complete
-            _Job("facts.assessment_facts", lambda s, b: self._facts(s, "assessments")),
+            *assessment_facts,
             _Job("handlers", handlers),
             _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
             *figures,
@@ -1144,22 +1178,45 @@ class Rebuilder:
                 await _build_indexes(session, [index], shadow, keys=False)
             return _Job(f"index.{index.name}", build, fillers[index.table])
 
+        # the jobs that read a table: its key's job waits for them too. Its ADD CONSTRAINT … USING INDEX takes an
+        # ACCESS EXCLUSIVE lock, and while a job read the table it waited for it holding a connection (scale34 at 6.4M:
+        # keys.assessment_facts 17.1 s of wall behind figures.pass, for 0.37 CPU s), and a later reader would have
+        # queued behind it
+        readers = {table: tuple(j.name for j in jobs if filler in j.after) for table, filler in filled_by.items()}
+
         def keys_job(table: str) -> _Job:
             async def keys(session: AsyncSession, backend: int) -> None:
                 await _keys(session, by_table[table], shadow)
-            return _Job(f"keys.{table}", keys, tuple(f"index.{i.name}" for i in by_table[table]))
+            return _Job(f"keys.{table}", keys,
+                        (*(f"index.{i.name}" for i in by_table[table]), *readers.get(table, ())))
 
-        jobs[3:3] = [index_job(i) for i in by_table.get("figure_students", [])]
+        first_figure = next(n for n, job in enumerate(jobs) if job.name.startswith("figures."))
+        jobs[first_figure:first_figure] = [index_job(i) for i in by_table.get("figure_students", [])]
         jobs += [index_job(i) for t in order if t != "figure_students" for i in by_table[t]]
         jobs += [keys_job(t) for t in order]
+        judged: list[Any] = []
+
+        async def judge(session: AsyncSession, backend: int) -> None:
+            judged.append(await judge_all(session))
+
+        # the alerts judged on the rebuilt tables by a job of its own (`judge_all`: it reads the levels, figure_pass
+        # and the forecasts' facts, neither figure_students nor the applied ids), once every other table is complete,
+        # keyed and analysed: beside figure_students' index builds, the last jobs, instead of after them in the swap's
+        # transaction (scale34 at 6.4M: 14.8 s, 9.4 of them this process's CPU, with one connection idle). The swap's
+        # transaction decides it (`decide_all`: judged again there if an alert or a threshold changed since). Listed
+        # before the figures: of the jobs ready at the end, it goes first
+        unread = {f"index.{i.name}" for t in ("figure_students", APPLIED) for i in by_table.get(t, [])} | \
+            {"keys.figure_students", f"keys.{APPLIED}"} | {j.name for j in figures if j.name.startswith("figures.students.")}
+        judging = _Job("alerts.judge", judge, tuple(j.name for j in jobs if j.name not in unread))
+        jobs.insert(first_figure + len(by_table.get("figure_students", [])), judging)
         await self._run_jobs(jobs)
         for group in ("facts", "levels", "figures", "index", "keys"):
             _sum_stages(report, group, "indexes" if group == "index" else group)
-        for whole, parts in made_by.items():  # a figure made in parts: its parts' work, and their span as its time
-            if parts != (whole,):
+        for whole, makers in made_by.items():  # a figure made in parts: its parts' work, and their span as its time
+            if makers != (whole,):
                 _sum_stages(report, whole, whole)
-                report.timeline[whole] = (min(report.timeline[p][0] for p in parts),
-                                          max(report.timeline[p][1] for p in parts))
+                report.timeline[whole] = (min(report.timeline[m][0] for m in makers),
+                                          max(report.timeline[m][1] for m in makers))
         for table, indexes in by_table.items():
             report.stages[f"indexes.{table}"] = round(sum(report.stages[f"index.{i.name}"] for i in indexes), 3)
         report.stages["derive"] = round(time.perf_counter() - after_read, 3)  # wall: the claim and the jobs
@@ -1168,26 +1225,25 @@ class Rebuilder:
         self.session = self.db.sessions()
         session = self.session
         self.stages.backend = int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-        # the alerts judged on the rebuilt tables (the shadow first on the search path) and decided against the stored
-        # alerts — their rows locked, written with their events (`alerts.handlers.decide_all`; judged again, on the
-        # rebuilt tables still, if an alert or threshold changed since the judgement) — all before the swap's lock, in
-        # its transaction: the live tables stay readable meanwhile (at 1.6M events the judging took 21 s under the
-        # lock, swap13; the decision's reads and writes grew with the dipping cells under it, swap16), and a failed or
-        # killed swap writes no alert and no event. The alerts' rows are locked before the live tables, as an
-        # acknowledgement locks its alert before its own reads and writes of them (the other order deadlocked with
-        # it); a reevaluation, which takes the live tables first, waits for `JUDGE_ALL_LOCK` (taken here) holding
-        # nothing; a sweep's freshness alerts are never among these rows. The alerts and the outbox are kept tables,
-        # none in the shadow schema: written where they live. The swap's freshness rows move the state version: no
-        # row of the alerts' own (as the live apply has none)
+        # the alerts judged on the rebuilt tables (by the jobs' last, "alerts.judge") and decided here against the
+        # stored alerts, the shadow first on the search path — their rows locked, written with their events
+        # (`alerts.handlers.decide_all`; judged again, on the rebuilt tables still, if an alert or threshold changed
+        # since the judgement) — before the swap's lock, in its transaction: the live tables stay readable meanwhile
+        # (at 1.6M events the judging took 21 s under the lock, swap13; the decision's reads and writes grew with the
+        # dipping cells under it, swap16), and a failed or killed swap writes no alert and no event. The alerts' rows
+        # are locked before the live tables, as an acknowledgement locks its alert before its own reads and writes of
+        # them (the other order deadlocked with it); a reevaluation, which takes the live tables first, waits for
+        # `JUDGE_ALL_LOCK` (taken here) holding nothing; a sweep's freshness alerts are never among these rows. The
+        # alerts and the outbox are kept tables, none in the shadow schema: written where they live. The swap's
+        # freshness rows move the state version: no row of the alerts' own (as the live apply has none)
         await session.execute(text(f"SET LOCAL search_path TO {self.shadow}, {self.search_path}"))
-        judgement = await stages.run("alerts.judge", 0, judge_all(session))
-        await stages.run("alerts", 0, decide_all(session, judgement))
+        await stages.run("alerts", 0, decide_all(session, judged[0]))
         await session.execute(text(f"SET LOCAL search_path TO {self.search_path}"))
         await stages.run("swap", 0, self._swap(session, next_offsets))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
         report.counts["small_held"] = self.small_held
         # every backend's CPU after the read once (the per-job entries; their sums by group overlap them)
-        own = ["claim", *(job.name for job in jobs), "alerts.judge", "swap", "alerts"]
+        own = ["claim", *(job.name for job in jobs), "swap", "alerts"]
         report.cpu["after_read"] = {side: round(sum(report.cpu[k][side] for k in own if k in report.cpu), 3)
                                     for side in ("python", "postgres")}
         await explain.write_plans()
@@ -1263,13 +1319,19 @@ class Rebuilder:
         other bytes than the claimed one (both digests known) is a `conflicting_duplicate` candidate: `command` reads
         it again and keeps it only where the live consumer's `same_content` says so (the same event as other JSON is
         a duplicate), then dead-letters it as the live consumer does (the first counts)."""
+        # the ids delivered more than once first, by the id alone (a hash of 16-byte keys: the whole claim's three
+        # columns, two of them text, were hashed for every event), then the claims among their rows only (an id
+        # under two organisers or topics is two claims); every id's rows read twice, not three times
         await session.execute(text(
-            f"CREATE UNLOGGED TABLE {self.dups} WITH ({QUIET_AUTOVACUUM}) AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
-            "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
-            f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id, organiser_id, topic) event_id, organiser_id, topic, "
-            f"seq AS first, digest FROM {self.ids} WHERE (event_id, organiser_id, topic) IN (SELECT event_id, "
-            f"organiser_id, topic FROM {self.ids} GROUP BY event_id, organiser_id, topic HAVING count(*) > 1) "
-            "ORDER BY event_id, organiser_id, topic, seq) f USING (event_id, organiser_id, topic) WHERE i.seq <> f.first"))
+            f"CREATE UNLOGGED TABLE {self.dups} WITH ({QUIET_AUTOVACUUM}) AS "
+            f"WITH twice AS (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1), "
+            "c AS MATERIALIZED (SELECT seq, event_id, organiser_id, topic, part, off, digest "
+            f"FROM {self.ids} WHERE event_id IN (SELECT event_id FROM twice)), "
+            "f AS (SELECT DISTINCT ON (event_id, organiser_id, topic) event_id, organiser_id, topic, seq AS first, "
+            "digest FROM c ORDER BY event_id, organiser_id, topic, seq) "
+            "SELECT c.seq, c.event_id, c.topic, c.part, c.off, f.digest AS counted, "
+            "(c.digest IS NOT NULL AND f.digest IS NOT NULL AND c.digest <> f.digest) AS conflicting "
+            "FROM c JOIN f USING (event_id, organiser_id, topic) WHERE c.seq <> f.first"))
         await session.execute(text(f"ANALYZE {self.dups}"))
         # the small events are read back in log order a batch at a time (`_small_batches`): by these, each batch
         # from where the last ended (the value column left out of the statistics: its records' bytes)
@@ -1308,9 +1370,13 @@ class Rebuilder:
             await apply(batch)
             del batch
 
-    async def _facts(self, session: AsyncSession, name: str) -> None:
+    async def _facts(self, session: AsyncSession, name: str,
+                     within: OrganiserRange = EVERY_ORGANISER, *, analyse: bool = True) -> None:
         """Newest revision per fact (the live path's `resolve`: equal revisions by `results.rules.tie_order`),
-        of the claimed events only, in one statement (the table is empty); analysed for the statements after."""
+        of the claimed events only, in one statement (the table is empty); analysed for the statements after
+        (`analyse`). `within`: the assessments of that range of organisers only (`compliance.organisers_within`; the
+        parts of `_fact_parts`, each a job of its own, the counted events' tables made before by the claim's
+        transaction)."""
         store = ASSESSMENTS if name == "assessments" else FORECASTS
         cols = ", ".join(quoted(f) for f in store.fact_fields)
         # per (id, organiser): a record is identified within its organiser (`results.tables.fact_table`). The
@@ -1326,26 +1392,42 @@ class Rebuilder:
             # own — in the one insert, the rows in the organiser's order (an update after would move the revised ones
             # to the heap's end)
             counted = counted_table(self.tracked)
-            for label, statement, params in counted_statements(self.tracked, self.dups, QUIET_AUTOVACUUM):
-                if statement.endswith("WITH NO DATA"):  # an empty table made: nothing to explain
-                    await session.execute(text(statement), params)
-                else:
-                    await explain.execute(session, label, statement, params)
+            label, statement, params = counted_fill(self.tracked, self.dups, within)
+            await explain.execute(session, label, statement, params)
             values = ", ".join(quoted(f) for f in store.fact_fields[:-1])
             assert store.fact_fields[-1] == "received_at"
             await explain.execute(session, "facts.assessment_facts", (
-                f"INSERT INTO {store.facts.name} ({cols}) WITH rt AS MATERIALIZED ({run_times_sql(counted)}) "
+                f"INSERT INTO {store.facts.name} ({cols}) WITH rt AS MATERIALIZED ({run_times_sql(counted, within)}) "
                 f"SELECT DISTINCT ON ({key}) {values}, CASE WHEN retracted OR rt.run_at IS NULL THEN received_at "
                 f"ELSE rt.run_at END FROM {self.staging[name]} s LEFT JOIN rt ON rt.r_id = s.assessment_id "
                 "AND rt.r_organiser = s.organiser_id "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
-                f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"))
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq){organisers_within('s', within)} "
+                f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"), organiser_bounds(within))
         else:
             await session.execute(text(
                 f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
                 f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"))
-        await session.execute(text(f"ANALYZE {store.facts.name}"))
+        if analyse:
+            await session.execute(text(f"ANALYZE {store.facts.name}"))
+
+    async def _fact_parts(self, session: AsyncSession) -> list[OrganiserRange]:
+        """The assessments' organisers in FACT_PARTS ranges of about as many staged events each (their bounds for
+        `_facts`), in the organisers' order; one range (every organiser) with one connection, below FACT_PARTS_FROM
+        staged facts, or where one organiser holds most of them. The facts' insert was one job, alone on the critical
+        path while the other connection idled (scale34 at 6.4M: 43.5 s, from ~28 s on by itself): its parts run on
+        two connections. The bounds from a sample of the staging table's pages (`TABLESAMPLE SYSTEM`, about
+        FACT_PARTS_SAMPLE rows, REPEATABLE: the same sample of the same pages), so the read costs no scan; a skewed
+        sample only makes the parts uneven, never other rows."""
+        if self.connections < 2 or FACT_PARTS < 2 or self.staged_facts < FACT_PARTS_FROM:
+            return [EVERY_ORGANISER]
+        percent = min(100.0, 100.0 * FACT_PARTS_SAMPLE / max(1, self.staged_facts))
+        sampled = (await session.execute(text(
+            f"SELECT organiser_id, count(*) FROM {self.staging['assessments']} TABLESAMPLE SYSTEM ({percent:.6f}) "
+            "REPEATABLE (16) GROUP BY organiser_id ORDER BY organiser_id"))).all()
+        # the same cut as pass's parts (`parts.organiser_ranges`): one range where the sample is empty or one
+        # organiser holds most of it
+        return organiser_ranges([(str(o), int(n)) for o, n in sampled], FACT_PARTS)
 
     async def _freshness(self, session: AsyncSession, left_out: list[Claim]) -> None:
         """Newest event time per topic and partition of the applied events (`registry.note_freshness_from`: the live
@@ -1524,6 +1606,8 @@ async def _drop_indexes(session: AsyncSession, tables: Sequence[str]) -> list[_I
     return found
 
 
+#: a partial index's definition (`pg_get_indexdef`: `… USING btree (…) WHERE (…)`)
+_PARTIAL = re.compile(r"\) WHERE ")
 #: the table an index definition is on (`pg_get_indexdef`: `… ON [ONLY] schema.table USING …`)
 _ON_TABLE = re.compile(r" ON (ONLY )?(\S+) USING ")
 

@@ -51,6 +51,7 @@ from ..compliance.tables import (
     compliance_windows,
 )
 from . import explain
+from .parts import EVERY_ORGANISER, OrganiserRange, range_condition
 
 CALENDAR_TYPE = CalendarChangedV1.event_type
 _PUBLISHED, _RETRACTED = AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type
@@ -58,19 +59,34 @@ _FORECAST_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_typ
 _PLACE = ("organiser_id", "school_unit_code", "group_id", "student_id", "subject_code", "school_year", "round")
 
 
-def counted_sql(tracked: str, dups: str) -> str:
+def organisers_within(alias: str, within: OrganiserRange) -> str:
+    """An SQL condition (AND-ed on, or empty) keeping the rows of `alias` whose organiser is in `within`
+    (`parts.range_condition`, its parameters `organiser_bounds`). An assessment is its id within its organiser, so
+    every statement over the counted events and the facts is the same rows whether it runs once or once per range of
+    organisers (`bulk.Rebuilder._facts`: the facts' insert in two parts)."""
+    return range_condition(within, f"{alias}.organiser_id", "organisers")[0]
+
+
+def organiser_bounds(within: OrganiserRange) -> dict[str, str]:
+    """`organisers_within`'s parameters."""
+    return range_condition(within, "organiser_id", "organisers")[1]
+
+
+
+
+def counted_sql(tracked: str, dups: str, within: OrganiserRange = EVERY_ORGANISER) -> str:
     """The claimed assessment events that count for their assessment's state (`fold_round_report`: a revision not
     below any earlier one in log order — one of the same revision is its twin, decided by content), with their rank
     and whether they are their assessment's last. An assessment is its id within its organiser
     (`results.tables.fact_table`). Only the columns read after (`counted_statements`): the run times' and the round
     periods' — the place's other columns went with compliance_round_reports (migration 0037), and each is carried
-    through the sort of every assessment event (rebuild34)."""
+    through the sort of every assessment event (rebuild34). `within`: the organisers' range (`organisers_within`)."""
     return (
         "WITH ev AS (SELECT seq, fact_id, revision, type = :retracted AS retracted, organiser_id, school_year, round, "
         "at, max(revision) OVER (PARTITION BY fact_id, organiser_id ORDER BY seq "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before "
         f"FROM {tracked} t WHERE type IN (:published, :retracted) "
-        f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)) "
+        f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq){organisers_within('t', within)}) "
         f"SELECT {', '.join(_COUNTED)}, row_number() OVER w AS n, lead(seq) OVER w IS NULL AS last "
         "FROM ev WHERE before IS NULL OR revision >= before WINDOW w AS (PARTITION BY fact_id, organiser_id ORDER BY seq)")
 
@@ -92,33 +108,47 @@ def round_periods_table(tracked: str) -> str:
 
 
 def counted_statements(tracked: str, dups: str, options: str) -> list[tuple[str, str, dict[str, str]]]:
-    """(label, statement, its parameters) in order: the two tables made empty (`options`: their storage
-    parameters), then filled by one statement from the counted events (`counted_sql`) — the round periods of all of
-    them, and the events of the assessments with more than one (the only ones a run time is taken from: most
-    assessments have one event, and its own time is the fold's). Before (rounds33) every counted event was written
-    to a table and the periods read from it by another statement (rebuild34: the row write of every event)."""
+    """(label, statement, its parameters) in order: the two tables made empty (`counted_tables_made`), then filled
+    by one statement (`counted_fill`)."""
+    return [*counted_tables_made(tracked, dups, options), counted_fill(tracked, dups)]
+
+
+def counted_tables_made(tracked: str, dups: str, options: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, statement, its parameters): the counted events' and the round periods' tables made empty (`options`:
+    their storage parameters), once, before `counted_fill` (once per range of organisers)."""
     counted, periods = counted_table(tracked), round_periods_table(tracked)
-    select = counted_sql(tracked, dups)
-    params = counted_params()
     return [
-        ("compliance.counted.made", f"CREATE UNLOGGED TABLE {counted} WITH ({options}) AS {select} WITH NO DATA",
-         params),
+        ("compliance.counted.made",
+         f"CREATE UNLOGGED TABLE {counted} WITH ({options}) AS {counted_sql(tracked, dups)} WITH NO DATA",
+         counted_params()),
         ("compliance.round_periods.made", f"CREATE UNLOGGED TABLE {periods} WITH ({options}) AS "
                                           f"SELECT organiser_id, school_year, round FROM {counted} WITH NO DATA", {}),
-        ("compliance.counted", f"WITH c AS MATERIALIZED ({select}), p AS (INSERT INTO {periods} "
-                               "SELECT DISTINCT organiser_id, school_year, round FROM c) "
-                               f"INSERT INTO {counted} SELECT * FROM c WHERE NOT (n = 1 AND last)", params),
     ]
 
 
-def run_times_sql(counted: str) -> str:
+def counted_fill(tracked: str, dups: str, within: OrganiserRange = EVERY_ORGANISER
+                 ) -> tuple[str, str, dict[str, str]]:
+    """(label, statement, its parameters): the counted events of the organisers `within` (`counted_sql`) into the
+    tables of `counted_tables_made` — the round periods of all of them, and the events of the assessments with more
+    than one (the only ones a run time is taken from: most assessments have one event, and its own time is the
+    fold's). Before (rounds33) every counted event was written to a table and the periods read from it by another
+    statement (rebuild34: the row write of every event)."""
+    counted, periods = counted_table(tracked), round_periods_table(tracked)
+    return ("compliance.counted", f"WITH c AS MATERIALIZED ({counted_sql(tracked, dups, within)}), p AS (INSERT INTO "
+                                  f"{periods} SELECT DISTINCT organiser_id, school_year, round FROM c) "
+                                  f"INSERT INTO {counted} SELECT * FROM c WHERE NOT (n = 1 AND last)",
+            {**counted_params(), **organiser_bounds(within)})
+
+
+def run_times_sql(counted: str, within: OrganiserRange = EVERY_ORGANISER) -> str:
     """Each revised assessment's run time (`results.rules.run_time` set-wise, `rules.fold_round_report`'s time), as
     (r_id, r_organiser, run_at): the earliest of the counted publications above the newest counted retracted revision.
     `counted` holds the assessments of more than one counted event only (`counted_statements`: most have one, and
     its own time is the fold's, as a retraction's is); the facts' insert takes it for a published fact
-    (`bulk._facts`)."""
+    (`bulk._facts`). `within`: of the organisers in that range only (`organisers_within`; the parameters the
+    caller's)."""
     return (
-        f"WITH m AS MATERIALIZED (SELECT * FROM {counted}), "
+        f"WITH m AS MATERIALIZED (SELECT * FROM {counted} c WHERE TRUE{organisers_within('c', within)}), "
         "k AS (SELECT fact_id, organiser_id, max(revision) FILTER (WHERE retracted) AS retracted_revision "
         "FROM m GROUP BY fact_id, organiser_id) "
         "SELECT k.fact_id AS r_id, k.organiser_id AS r_organiser, min(m.at) AS run_at FROM k "

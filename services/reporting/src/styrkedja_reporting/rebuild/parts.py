@@ -13,6 +13,8 @@ from collections.abc import Sequence
 #: a part's organisers: those from `lo` (inclusive; None: from the first) to `hi` (exclusive; None: to the last), in
 #: the database's order of the organiser ids (the ranges are asked of, and applied by, the same database)
 OrganiserRange = tuple[str | None, str | None]
+#: every organiser: no condition
+EVERY_ORGANISER: OrganiserRange = (None, None)
 
 
 def organiser_ranges(counts: Sequence[tuple[str, int]], parts: int) -> list[OrganiserRange]:
