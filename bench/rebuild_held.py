@@ -2,7 +2,8 @@
 keeps up: a fresh migrated database each run, the rebuild as a process of its own (any code: `--pythonpath` for a
 "before" tree), its summary with wall seconds, the load average and the whole PostgreSQL server's CPU seconds
 (backends and parallel workers) appended as one JSON line to `--out`. The first run's database is the reference:
-`--compare-with <database>` counts the rows of every rebuilt table that differ from it.
+`--compare-with <database>` counts the rows of every rebuilt table that differ from it (holding both in this process);
+`--digests-with <database>` compares each table's row count and sum of row hashes, computed by PostgreSQL (6.4M).
 
     .venv/bin/python bench/rebuild_held.py /tmp/styrkedja-speed-xxxx/hold.json --label after --out runs.jsonl \
         [--env STYRKEDJA_REBUILD_DECODERS=1] [-- --decoders 1]
@@ -20,6 +21,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -61,6 +64,10 @@ def held_rebuild(description: str) -> HeldRebuild:
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the rebuild's environment")
     parser.add_argument("--pythonpath", default=None, help="PYTHONPATH for the rebuild (a before tree)")
     parser.add_argument("--compare-with", default=None, help="a database of an earlier run: rows differing")
+    parser.add_argument("--digests-with", default=None,
+                        help="a database of an earlier run: each rebuilt table's row count and the sum of its rows' "
+                             "hashes in both, computed by PostgreSQL (for 6.4M, where --compare-with holds every row "
+                             "of both in this process)")
     argv = sys.argv[1:]
     rest = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:len(argv) - len(rest) - (1 if "--" in argv else 0)])
@@ -82,6 +89,21 @@ def held_rebuild(description: str) -> HeldRebuild:
     if args.pythonpath:
         env["PYTHONPATH"] = args.pythonpath
     return HeldRebuild(args, rest, hold, name, url, env)
+
+
+async def table_digests(url: str) -> dict[str, list[int]]:
+    """Per rebuilt table: its rows and the sum of their texts' 64-bit hashes — equal multisets of rows give equal
+    pairs; a differing row changes the sum but for a 2^-64 chance."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        out = {}
+        for table in REBUILT_TABLES:
+            count, total = await conn.fetchrow(
+                f"SELECT count(*), coalesce(sum(hashtextextended(CAST(t AS text), 0)), 0) FROM {table} t")
+            out[table] = [int(count), int(total)]
+        return out
+    finally:
+        await conn.close()
 
 
 def main() -> int:
@@ -106,6 +128,11 @@ def main() -> int:
     if args.compare_with:
         line["differing_rows"] = asyncio.run(_differing_rows(database_url(hold["postgres_url"], args.compare_with), url))
         line["compared_tables"] = list(REBUILT_TABLES)
+    if args.digests_with:
+        mine, theirs = asyncio.run(table_digests(url)), asyncio.run(
+            table_digests(database_url(hold["postgres_url"], args.digests_with)))
+        line["digests"] = {"this": mine, args.digests_with: theirs}
+        line["tables_differing_by_digest"] = sorted(t for t in mine if mine[t] != theirs[t])
     with args.out.open("a") as out:
         out.write(json.dumps(line) + "\n")
     print(json.dumps({k: v for k, v in line.items() if k != "summary"}), flush=True)
