@@ -24,6 +24,8 @@ def closed_port() -> int:
     (["--chunk", "0"], "argument --chunk: 0 is below 1"),
     (["--decoders", "-2"], "argument --decoders: -2 is below 0"),
     (["--connections", "0"], "argument --connections: 0 is below 1"),
+    (["--pass-parts", "0"], "argument --pass-parts: 0 is below 1"),
+    (["--pass-parts", "100000"], "argument --pass-parts: 100000 is above 64"),
     (["--chunk", "many"], "argument --chunk: 'many' is not a whole number"),
 ])
 def test_an_argument_out_of_range_is_refused_with_exit_2(argv, says, monkeypatch, capsys):

@@ -87,7 +87,8 @@ def _stderr(line: str) -> None:
 
 async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
               dead_letter: bool = True, decoders: int | None = None, overlap: bool = False,
-              connections: int | None = None, stall_seconds: float = STALL_SECONDS) -> dict[str, Any]:
+              connections: int | None = None, stall_seconds: float = STALL_SECONDS,
+              pass_parts: int | None = None) -> dict[str, Any]:
     """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
     processes decoding the log beside this one (default `default_decoders()`: one per core where the machine has a
     second). They answer with the facts' staging rows as COPY text, so this process only fetches and COPYs: its
@@ -103,7 +104,8 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
         summary = await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool,
-                             overlap=overlap, connections=connections, stall_seconds=stall_seconds)
+                             overlap=overlap, connections=connections, stall_seconds=stall_seconds,
+                             pass_parts=pass_parts)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -126,7 +128,7 @@ def default_decoders() -> int:
 
 async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
                pool: Executor | None, overlap: bool = False, connections: int | None = None,
-               stall_seconds: float = STALL_SECONDS) -> dict[str, Any]:
+               stall_seconds: float = STALL_SECONDS, pass_parts: int | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     group = settings.consumer_group
 
@@ -147,7 +149,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     # read and stage in the read's transaction: each fetch's facts go to staging tables as they are read; after the
     # read, the work on `connections` connections into the rebuild's own schema; then ONE transaction swaps it in
     rebuilder = Rebuilder(db, group_id=group, handles=registry.handles, progress=stage_progress, chunk=chunk,
-                          overlap=overlap, connections=connections)
+                          overlap=overlap, connections=connections, pass_parts=pass_parts)
     try:
         # the ops commands' one rule (`styrkedja_kit.reach`): a database or broker that never answers stops the
         # rebuild in one line naming it, the variable of its address and the wait; the database first, and the
@@ -210,7 +212,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
-               "decoders": decoders, "overlap": overlap, "connections": rebuilder.connections,
+               "decoders": decoders, "overlap": overlap, "connections": rebuilder.connections, "pass_parts": rebuilder.pass_parts,
                "parallel_workers": parallel_workers(rebuilder.connections),  # None: the server's own
                "stages": report.stages, "timeline": {job: (round(a, 2), round(b, 2)) for job, (a, b) in report.timeline.items()}, "cpu_seconds": report.cpu,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
@@ -392,6 +394,9 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--connections", type=_at_least(1, MAX_WORKERS), default=None,
                         help="connections doing the work after the read side by side (default: "
                              "STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4; bench/results/rebuild6.json)")
+    parser.add_argument("--pass-parts", type=_at_least(1, MAX_WORKERS), default=None,
+                        help="parts of the organisers the pass figure is made in, side by side (default: "
+                             "STYRKEDJA_REBUILD_PASS_PARTS, else one per connection; bench/README.md split36)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--overlap", action="store_true",
                         help="COPY each chunk in a task while the next is read and decoded (default: before; it did "
@@ -423,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     if no_broker is not None:
         parser.error(no_broker)
     work = run(settings, chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
-               overlap=args.overlap, connections=args.connections, stall_seconds=args.stall_seconds)
+               overlap=args.overlap, connections=args.connections, stall_seconds=args.stall_seconds,
+               pass_parts=args.pass_parts)
     try:
         if args.profile:
             from pyinstrument import Profiler  # a bench tool: only imported when asked for
