@@ -1413,8 +1413,9 @@ class Rebuilder:
 
     async def _fact_parts(self, session: AsyncSession) -> list[OrganiserRange]:
         """The assessments' organisers in FACT_PARTS ranges of about as many staged events each (their bounds for
-        `_facts`), in the organisers' order; one range (every organiser) with one connection, below FACT_PARTS_FROM
-        staged facts, or where one organiser holds most of them. The facts' insert was one job, alone on the critical
+        `_facts`), in the organisers' order, an organiser never cut (`parts.organiser_ranges`, pass's cut too); one
+        range (every organiser) with one connection, below FACT_PARTS_FROM staged facts, or where the sample holds one
+        organiser only. The facts' insert was one job, alone on the critical
         path while the other connection idled (scale34 at 6.4M: 43.5 s, from ~28 s on by itself): its parts run on
         two connections. The bounds from a sample of the staging table's pages (`TABLESAMPLE SYSTEM`, about
         FACT_PARTS_SAMPLE rows, REPEATABLE: the same sample of the same pages), so the read costs no scan; a skewed
@@ -1425,8 +1426,6 @@ class Rebuilder:
         sampled = (await session.execute(text(
             f"SELECT organiser_id, count(*) FROM {self.staging['assessments']} TABLESAMPLE SYSTEM ({percent:.6f}) "
             "REPEATABLE (16) GROUP BY organiser_id ORDER BY organiser_id"))).all()
-        # the same cut as pass's parts (`parts.organiser_ranges`): one range where the sample is empty or one
-        # organiser holds most of it
         return organiser_ranges([(str(o), int(n)) for o, n in sampled], FACT_PARTS)
 
     async def _freshness(self, session: AsyncSession, left_out: list[Claim]) -> None:
