@@ -6,7 +6,7 @@ keeps up: a fresh migrated database each run, the rebuild as a process of its ow
 `--digests-with <database>` compares each table's row count and sum of row hashes, computed by PostgreSQL (6.4M).
 
     .venv/bin/python bench/rebuild_held.py /tmp/styrkedja-speed-xxxx/hold.json --label after --out runs.jsonl \
-        [--env STYRKEDJA_REBUILD_DECODERS=1] [-- --decoders 1]
+        [--env STYRKEDJA_REBUILD_PASS_PARTS=1] [-- --decoders 1]
 """
 
 from __future__ import annotations

@@ -1,11 +1,68 @@
-from pydantic import Field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from styrkedja_kit.settings import ServiceSettings
 
 from .access.disclosure import DisclosureRules
 
+#: the most connections, pass parts or parallel workers a rebuild setting may ask for: as the rebuild's flags
+#: (`rebuild.command.MAX_WORKERS`; `--connections 100000` asked PostgreSQL for as many)
+MAX_REBUILD_WORKERS = 64
+#: young objects between two runs of the cycle collector during a rebuild (Python's default 700: the read's chunks of
+#: decoded events and staging rows live on for a chunk, so every young collection walked them and promoted them, and
+#: the full collections walked every chunk's survivors: a third of the read's CPU at 60k events, 3.64 -> 2.42 s)
+GC_GEN0 = 100_000
 
-class ReportingSettings(ServiceSettings):
+
+class RebuildSettings(BaseSettings):
+    """The rebuild's own settings (`styrkedja rebuild reporting`), read from reporting's environment and checked with
+    the rest of its settings: a bad value stops the command at its start with one line naming the variable and its
+    rule, exit 2 (it was a bare `int()`: a ValueError traceback, or a value taken silently, `0` or `-3` parts).
+    Mostly bench settings, to compare one way with another. Its flags, where it has them, win over these. An empty
+    variable is an unset one (as the bare reads took it)."""
+
+    model_config = SettingsConfigDict(env_prefix="STYRKEDJA_", extra="ignore")
+
+    # connections doing the work after the read side by side (`--connections`); None: one per core, at most 4
+    rebuild_connections: int | None = Field(None, ge=1, le=MAX_REBUILD_WORKERS)
+    # parts of the organisers the pass figure is made in (`--pass-parts`); None: one per connection
+    rebuild_pass_parts: int | None = Field(None, ge=1, le=MAX_REBUILD_WORKERS)
+    # PostgreSQL's parallel workers per statement and per index build (`rebuild.bulk.parallel_workers`); None: none
+    # where several connections work, else the server's own
+    rebuild_workers: int | None = Field(None, ge=0, le=MAX_REBUILD_WORKERS)
+    # `work_mem` and `maintenance_work_mem` of the rebuild's transactions in MB (None: `rebuild.bulk.WORK_MEM_KB`);
+    # at least 64 (below it the big sorts only spill more), at most 64 GB
+    rebuild_work_mem_mb: int | None = Field(None, ge=64, le=65_536)
+    # young objects between two runs of the cycle collector during a rebuild (`GC_GEN0`; 0: Python's own)
+    rebuild_gc_gen0: int = Field(GC_GEN0, ge=0, le=100_000_000)
+    # the indexes kept on the shadow tables and maintained row by row, not built after the load (to compare)
+    rebuild_keep_indexes: bool = False
+    # the decoder processes answer with the facts' rows as COPY text (off: as tuples, to compare)
+    rebuild_copy_text: bool = True
+    # the set statements run under EXPLAIN (ANALYZE, BUFFERS), their plans written to this file at the end
+    rebuild_explain: Path | None = None
+
+    @field_validator("rebuild_connections", "rebuild_pass_parts", "rebuild_workers", "rebuild_work_mem_mb",
+                     "rebuild_gc_gen0", "rebuild_keep_indexes", "rebuild_copy_text", "rebuild_explain", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[str(info.field_name)].default
+        return value
+
+    @field_validator("rebuild_explain")
+    @classmethod
+    def _writable_place(cls, path: Path | None) -> Path | None:
+        # checked at the start: the plans are written after the rebuild committed, too late to say the folder is missing
+        if path is not None and (path.is_dir() or not path.absolute().parent.is_dir()):
+            raise ValueError("a file in a folder that exists (the plans are written there at the end)")
+        return path
+
+
+class ReportingSettings(ServiceSettings, RebuildSettings):
     service_name: str = "reporting"
     consumer_group: str = "reporting"
     # Ready again soon after a SIGKILL: the group hands the partitions over once the dead member's

@@ -101,6 +101,7 @@ from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
 from ..results.rules import GROUP_SEPARATOR, AssessmentFact, submitted_day
 from ..results.tables import AGGREGATE_LEVELS, ASSESSMENTS, FORECASTS, sole_fact_writer
+from ..settings import RebuildSettings
 from ..staging import quoted, timestamptz_text
 from ..support import handlers as support
 from ..support.tables import BELOW_PASS
@@ -721,10 +722,18 @@ class Rebuilder:
 
     def __init__(self, db: Database, *, group_id: str, handles: Callable[[str], bool],
                  progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False,
-                 connections: int | None = None, pass_parts: int | None = None) -> None:
+                 connections: int | None = None, pass_parts: int | None = None,
+                 knobs: RebuildSettings | None = None) -> None:
         self.db, self.group_id, self.handles, self.chunk = db, group_id, handles, chunk
-        self.connections = max(1, connections if connections is not None else default_connections())
-        self.pass_parts = max(1, pass_parts if pass_parts is not None else default_pass_parts(self.connections))
+        #: the rebuild's settings (reporting's environment, read now where not given); the arguments win over them
+        self.knobs = RebuildSettings() if knobs is None else knobs
+        self.connections = max(1, connections if connections is not None
+                               else default_connections(self.knobs.rebuild_connections))
+        self.pass_parts = max(1, pass_parts if pass_parts is not None
+                              else default_pass_parts(self.connections, self.knobs.rebuild_pass_parts))
+        #: PostgreSQL's parallel workers per statement in its transactions (None: the server's own)
+        self.workers = parallel_workers(self.connections, self.knobs.rebuild_workers)
+        explain.plans_to(self.knobs.rebuild_explain)
         self.report = RebuildReport()
         self.stages = _Stages(self.report, progress)
         #: the most small events held decoded at once after the read (a batch of `_small_batches`)
@@ -732,7 +741,7 @@ class Rebuilder:
         self.seq = 0  # records (or decoded events) seen: the log order
         self.handled = 0  # events of a handled type
         self.staged_facts = 0
-        self.work_mem_kb = memory_kb()
+        self.work_mem_kb = memory_kb(self.knobs.rebuild_work_mem_mb)
         self.dead: list[tuple[ConsumerRecord, str, str]] = []  # records that do not decode
         #: where a record of `dead` is kept without its bytes (`DEAD_KEPT_BYTES`): read again for its dead letter
         self.read_again: set[tuple[str, int, int]] = set()
@@ -776,10 +785,9 @@ class Rebuilder:
         # sorts, hash aggregates and index builds over every fact (`WORK_MEM_KB`: why not more)
         await session.execute(text(f"SET LOCAL work_mem = '{self.work_mem_kb}kB'"))
         await session.execute(text(f"SET LOCAL maintenance_work_mem = '{self.work_mem_kb}kB'"))
-        workers = parallel_workers(self.connections)
-        if workers is not None:
+        if self.workers is not None:
             for setting in ("max_parallel_workers_per_gather", "max_parallel_maintenance_workers"):
-                await session.execute(text(f"SET LOCAL {setting} = {workers}"))
+                await session.execute(text(f"SET LOCAL {setting} = {self.workers}"))
         return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
     @contextlib.asynccontextmanager
@@ -828,7 +836,7 @@ class Rebuilder:
                 await session.execute(text(f"CREATE TABLE {s}.{quoted(table)} (LIKE {quoted(self.live)}.{quoted(table)} "
                                            f"INCLUDING ALL EXCLUDING INDEXES){with_}"))
             # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
-            later = () if os.environ.get("STYRKEDJA_REBUILD_KEEP_INDEXES") else (*DEFERRED_INDEXES, APPLIED)
+            later = () if self.knobs.rebuild_keep_indexes else (*DEFERRED_INDEXES, APPLIED)
             # the applied ids' partial indexes (the legacy claims': topic '*') are built now, on the empty table: the
             # rebuild writes no row they hold, so its insert only tests their condition per row, where a build after
             # it read every row of the table for none (0.8 s at 6.4M events, scale34)
@@ -932,7 +940,7 @@ class Rebuilder:
         """Decoder processes (`pool`; None: decoded here). Theirs answer with the facts' rows as COPY text."""
         self.pool, self.max_bytes, self.window = pool, max_bytes, window
         # STYRKEDJA_REBUILD_COPY_TEXT=0 (a bench setting): their answer as tuples, to compare
-        self.as_text = pool is not None and os.environ.get("STYRKEDJA_REBUILD_COPY_TEXT", "1") != "0"
+        self.as_text = pool is not None and self.knobs.rebuild_copy_text
 
     async def drain(self) -> None:
         """Every piece still with the decoders staged (before `finish`)."""
@@ -1076,7 +1084,7 @@ class Rebuilder:
 
         facts = ("facts.assessment_facts", "facts.forecast_facts")
         derive = ("handlers", *facts)
-        parallel = parallel_workers(self.connections) != 0  # the statements' own parallel plans can get workers
+        parallel = self.workers != 0  # the statements' own parallel plans can get workers
 
         ranges = _OrganiserRanges(self.pass_parts)
 
@@ -1479,14 +1487,13 @@ def _sum_stages(report: RebuildReport, prefix: str, name: str) -> None:
                         for side in ("python", "postgres")}
 
 
-def parallel_workers(connections: int) -> int | None:
+def parallel_workers(connections: int, configured: int | None = None) -> int | None:
     """PostgreSQL's parallel workers per statement and per index build in the rebuild's transactions
     (STYRKEDJA_REBUILD_WORKERS; None: the server's own, 2 each): none where several connections work side by side —
     the jobs are then the parallelism; workers on top of them only contended for the same two cores (1.6M events:
     151.9 s after the read against 176.7 s, the server's CPU 145 against 171 s; bench/results/rebuild6.json)."""
-    configured = os.environ.get("STYRKEDJA_REBUILD_WORKERS")
-    if configured:
-        return int(configured)
+    if configured is not None:
+        return configured
     return 0 if connections > 1 else None
 
 
@@ -1498,17 +1505,15 @@ def parallel_workers(connections: int) -> int | None:
 WORK_MEM_KB = 256 * 1024
 
 
-def memory_kb() -> int:
+def memory_kb(configured_mb: int | None = None) -> int:
     """`work_mem` and `maintenance_work_mem` (kB) of the rebuild's transactions: WORK_MEM_KB, or
-    STYRKEDJA_REBUILD_WORK_MEM_MB (a bench setting: `bench/rebuild_held.py --env`)."""
-    configured = os.environ.get("STYRKEDJA_REBUILD_WORK_MEM_MB")
-    return max(64, int(configured)) * 1024 if configured else WORK_MEM_KB
+    STYRKEDJA_REBUILD_WORK_MEM_MB (`configured_mb`, a bench setting: `bench/rebuild_held.py --env`)."""
+    return configured_mb * 1024 if configured_mb is not None else WORK_MEM_KB
 
 
-def default_pass_parts(connections: int) -> int:
-    """Parts of the organisers pass is made in (STYRKEDJA_REBUILD_PASS_PARTS, else one per connection)."""
-    configured = os.environ.get("STYRKEDJA_REBUILD_PASS_PARTS")
-    return max(1, int(configured)) if configured else connections
+def default_pass_parts(connections: int, configured: int | None = None) -> int:
+    """Parts of the organisers pass is made in (STYRKEDJA_REBUILD_PASS_PARTS: `configured`, else one per connection)."""
+    return configured if configured is not None else connections
 
 
 class _OrganiserRanges:
@@ -1531,10 +1536,10 @@ class _OrganiserRanges:
         return self.ranges[part] if part < len(self.ranges) else None
 
 
-def default_connections() -> int:
-    """Connections for the work after the read (STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4)."""
-    configured = os.environ.get("STYRKEDJA_REBUILD_CONNECTIONS")
-    return int(configured) if configured else min(4, max(1, os.cpu_count() or 1))
+def default_connections(configured: int | None = None) -> int:
+    """Connections for the work after the read (STYRKEDJA_REBUILD_CONNECTIONS: `configured`, else one per core, at
+    most 4)."""
+    return configured if configured is not None else min(4, max(1, os.cpu_count() or 1))
 
 
 async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str], payload: bytes,

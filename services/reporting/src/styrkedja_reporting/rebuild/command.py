@@ -41,7 +41,7 @@ from styrkedja_kit.settings import validation_lines
 
 from ..main import handler_registry
 from ..metadata import metadata
-from ..settings import ReportingSettings
+from ..settings import MAX_REBUILD_WORKERS, RebuildSettings, ReportingSettings
 from .bulk import (
     APPLIED,
     OFFSETS,
@@ -51,7 +51,6 @@ from .bulk import (
     RebuildReport,
     RebuildRunning,
     _Event,
-    parallel_workers,
     peak_rss_mb,
 )
 from .log import STALL_SECONDS, LogIncomplete, read_log, records_at, stopped
@@ -99,7 +98,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     nothing changed)."""
     decoders = default_decoders() if decoders is None else decoders
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
-    _quiet_collector()  # before the decoders are forked: theirs too
+    _quiet_collector(settings.rebuild_gc_gen0)  # before the decoders are forked: theirs too
     # forked first, before any connection is opened (the decoders only run `decoded_for_the_rebuild`)
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
@@ -149,7 +148,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     # read and stage in the read's transaction: each fetch's facts go to staging tables as they are read; after the
     # read, the work on `connections` connections into the rebuild's own schema; then ONE transaction swaps it in
     rebuilder = Rebuilder(db, group_id=group, handles=registry.handles, progress=stage_progress, chunk=chunk,
-                          overlap=overlap, connections=connections, pass_parts=pass_parts)
+                          overlap=overlap, connections=connections, pass_parts=pass_parts, knobs=settings)
     try:
         # the ops commands' one rule (`styrkedja_kit.reach`): a database or broker that never answers stops the
         # rebuild in one line naming it, the variable of its address and the wait; the database first, and the
@@ -213,7 +212,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
                "decoders": decoders, "overlap": overlap, "connections": rebuilder.connections, "pass_parts": rebuilder.pass_parts,
-               "parallel_workers": parallel_workers(rebuilder.connections),  # None: the server's own
+               "parallel_workers": rebuilder.workers,  # None: the server's own
                "stages": report.stages, "timeline": {job: (round(a, 2), round(b, 2)) for job, (a, b) in report.timeline.items()}, "cpu_seconds": report.cpu,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
                "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
@@ -221,16 +220,12 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     return summary
 
 
-#: young objects between two runs of the cycle collector during a rebuild (Python's default 700: the read's chunks of
-#: decoded events and staging rows live on for a chunk, so every young collection walked them and promoted them, and
-#: the full collections walked every chunk's survivors: a third of the read's CPU at 60k events, 3.64 -> 2.42 s); 0 keeps the default
-GC_GEN0 = 100_000
-
-
-def _quiet_collector() -> None:
+def _quiet_collector(gen0: int | None = None) -> None:
     """What the start made (modules, the registry, pools) out of the collector's sight, and the young generation big
-    (STYRKEDJA_REBUILD_GC_GEN0, default GC_GEN0; 0: Python's default): a rebuild makes few reference cycles."""
-    gen0 = int(os.environ.get("STYRKEDJA_REBUILD_GC_GEN0", GC_GEN0))
+    (`gen0`: STYRKEDJA_REBUILD_GC_GEN0, default `settings.GC_GEN0`; 0: Python's default; None: read from the environment now):
+    a rebuild makes few reference cycles."""
+    if gen0 is None:
+        gen0 = RebuildSettings().rebuild_gc_gen0
     if gen0:
         # a process that froze its start already (a test process that ran a reporting app) keeps it as it is:
         # a freeze cannot be taken back in part, and `run` puts the collector back as it found it
@@ -338,7 +333,7 @@ async def cancelled_on_sigterm(work: Awaitable[T]) -> T:
 
 #: the most decoder processes and connections an argument may ask for: `--decoders 1000000` forked a process for every
 #: chunk in flight (up to two million: the decoders' window), `--connections 100000` asked PostgreSQL for as many
-MAX_WORKERS = 64
+MAX_WORKERS = MAX_REBUILD_WORKERS  # the settings the flags stand for have the same bounds
 #: the longest `--stall-seconds` (a day): beyond it the wait is no longer a stall's, and asyncio's timer overflows
 MAX_STALL_SECONDS = 86_400
 

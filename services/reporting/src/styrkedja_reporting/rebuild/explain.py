@@ -1,10 +1,10 @@
 """The rebuild's set statements run as `EXPLAIN (ANALYZE, BUFFERS)` when STYRKEDJA_REBUILD_EXPLAIN names a file (a
-bench setting: the statements do their work all the same, their plans and times are written there at the end)."""
+bench setting, `RebuildSettings.rebuild_explain`, handed here by the `Rebuilder`: the statements do their work all the
+same, their plans and times are written there at the end)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 #: the plans of this process's rebuild, in the order its statements ended (they run on several connections)
 _PLANS: list[str] = []
+#: the file this process's rebuild writes its plans to (none: its statements run as they are)
+_TARGET: list[Path] = []
+
+
+def plans_to(path: Path | None) -> None:
+    """The rebuild about to start explains its statements into `path` (None: not)."""
+    _TARGET[:] = [path] if path is not None else []
 
 
 async def execute(session: AsyncSession, label: str, sql: str, params: dict[str, Any] | None = None) -> None:
     """`sql` executed; with STYRKEDJA_REBUILD_EXPLAIN set, under EXPLAIN ANALYZE, its plan kept under `label`."""
-    if not os.environ.get("STYRKEDJA_REBUILD_EXPLAIN"):
+    if not _TARGET:
         await session.execute(text(sql), params or {})
         return
     plan = (await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params or {})).scalars().all()
@@ -25,8 +32,7 @@ async def execute(session: AsyncSession, label: str, sql: str, params: dict[str,
 
 
 async def write_plans() -> None:
-    path = os.environ.get("STYRKEDJA_REBUILD_EXPLAIN")
     plans = _PLANS[:]
     _PLANS.clear()
-    if path and plans:
-        await asyncio.to_thread(Path(path).write_text, "\n".join(plans))
+    if _TARGET and plans:
+        await asyncio.to_thread(_TARGET[0].write_text, "\n".join(plans))
