@@ -31,7 +31,6 @@ import os
 import platform
 import random
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 for src in ("packages/contracts/src", "packages/kit/src"):
     if str(ROOT / src) not in sys.path:
         sys.path.append(str(ROOT / src))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from measured import best_pass  # noqa: E402
 
 from styrkedja_contracts import (  # noqa: E402
     REGISTRY,
@@ -201,41 +203,24 @@ def _kit_record() -> Callable[[bytes, Any], Any] | None:
     return per_record
 
 
-def _best_pass(fn: Callable[[Any], Any], inputs: list[Any], repeats: int, chunk: int = 100) -> float:
-    """µs per input: the inputs in chunks of `chunk`, each chunk's best of `repeats` passes (thread CPU
-    time, so time spent descheduled by the neighbours is not counted), summed over the chunks."""
-    total = 0
-    for start in range(0, len(inputs), chunk):
-        part = inputs[start:start + chunk]
-        best = None
-        for _ in range(repeats):
-            started = time.thread_time_ns()
-            for item in part:
-                fn(item)
-            took = time.thread_time_ns() - started
-            best = took if best is None else min(best, took)
-        total += best or 0
-    return round(total / len(inputs) / 1000, 2)
-
-
 def measure(corpus: list[bytes], repeats: int) -> dict[str, float]:
     out: dict[str, float] = {}
     inputs: list[Any] = list(corpus)
     gc.collect()
     for name, step in _steps():
         outputs = [step(item) for item in inputs]  # untimed: the next step's inputs (and the caches warm)
-        out[name] = _best_pass(step, inputs, repeats)
+        out[name] = best_pass(step, inputs, repeats)
         inputs = outputs
     out["steps_sum"] = round(sum(out.values()), 2)
     gc.collect()
     for raw in corpus[:50]:
         decode_event(raw)
-    out["total"] = _best_pass(decode_event, corpus, repeats)
+    out["total"] = best_pass(decode_event, corpus, repeats)
     kit = _kit_record()
     if kit is not None:
         events = [decode_event(raw) for raw in corpus]
         pairs = list(zip(corpus, events, strict=True))
-        out["kit_record"] = _best_pass(lambda pair: kit(*pair), pairs, repeats)
+        out["kit_record"] = best_pass(lambda pair: kit(*pair), pairs, repeats)
     return out
 
 

@@ -3,8 +3,8 @@ it holds) cost `decode_event`, in CPU µs per event, before and after, in altern
 
 "before" is the contracts package as committed at `--base` (exported with `git archive` to a temporary folder and put
 first on `PYTHONPATH`), "after" the working tree's. Each side runs in a process of its own, which builds the same
-seeded corpora and times `decode_event` over each by `time.process_time` (the best of `--repeats` passes: the machine
-is shared). Corpora (`--events` each):
+seeded corpora and times `decode_event` over each by its thread's CPU time (`measured.best_pass`: the best of
+`--repeats` passes over the whole corpus; the machine is shared). Corpora (`--events` each):
 
 * `plain`: assessment.published events as the outboxes write them (`CloudEvent.to_bytes`, ASCII and Latin-1
   letters): the decode's fast path, whose shadow holds the new `source` pattern (and leaves `check_subject` out);
@@ -34,12 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "envelope36.json"
 
 SIDE = r"""
-import json, sys, time, uuid
+import json, sys, uuid
 from datetime import UTC, date, datetime, timedelta
 from styrkedja_contracts import AssessmentPublishedV1, decode_event, new_event
 import random
 
-events, repeats = int(sys.argv[1]), int(sys.argv[2])
+events, repeats, bench = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 rng = random.Random(36)
 t0 = datetime(2026, 11, 16, 14, 42, tzinfo=UTC)
 plain, escaped, cyrillic, percent = [], [], [], []
@@ -58,19 +58,14 @@ for i in range(events):
     cyrillic.append(json.dumps({**doc, "subject": f"Школа {i} 7А"}, ensure_ascii=False,
                                separators=(",", ":")).encode())
     percent.append(json.dumps({**doc, "source": f"/b%C3%A9d%C3%B6mning/{i}"}, separators=(",", ":")).encode())
+sys.path.append(bench)  # the bench's own `measured`, after the side's code (PYTHONPATH)
+from measured import best_pass
 out = {}
 for name, corpus in (("plain", plain), ("escaped", escaped), ("cyrillic_subject", cyrillic),
                      ("percent_source", percent)):
     for raw in corpus[:3]:
         decode_event(raw)  # each taken, both sides
-    best = None
-    for _ in range(repeats):
-        started = time.process_time()
-        for raw in corpus:
-            decode_event(raw)
-        spent = time.process_time() - started
-        best = spent if best is None or spent < best else best
-    out[name] = best / len(corpus) * 1e6
+    out[name] = best_pass(decode_event, corpus, repeats, chunk=len(corpus))  # the whole corpus a pass
 import styrkedja_contracts
 print(json.dumps({"file": styrkedja_contracts.__file__, "us": out}))
 """
@@ -86,7 +81,8 @@ def export_base(base: str, into: Path) -> Path:
 
 def side(src: Path, events: int, repeats: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    done = subprocess.run([sys.executable, "-c", SIDE, str(events), str(repeats)], env=env, check=True,
+    done = subprocess.run([sys.executable, "-c", SIDE, str(events), str(repeats), str(ROOT / "bench")], env=env,
+                          check=True,
                           capture_output=True, text=True)
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     if not answer["file"].startswith(str(src)):  # the side must import the code it is said to measure

@@ -21,21 +21,17 @@ tables, the statement measured, the rows digested (not measured), rolled back. T
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from rebuild_statements import backend_cpu  # noqa: E402
+from measured import RolledBack, alternated, rebuild_settings, record, statement_arguments  # noqa: E402
 
 #: printed by a child process on the tree's PYTHONPATH: the statement's parts as that tree makes them
 _PARTS = """
@@ -71,44 +67,23 @@ def statement(pythonpath: str, column_order: bool = False) -> str:
 
 
 async def one(dsn: str, sql: str, explain: bool = False) -> dict[str, object]:
-    connection = await asyncpg.connect(dsn)
-    try:
-        pid = await connection.fetchval("SELECT pg_backend_pid()")
-        transaction = connection.transaction()
-        await transaction.start()
-        for setting, value in (("work_mem", "256MB"), ("maintenance_work_mem", "256MB"),
-                               ("max_parallel_workers_per_gather", "0"), ("max_parallel_maintenance_workers", "0"),
-                               ("enable_nestloop", "off")):
-            await connection.execute(f"SET LOCAL {setting} = '{value}'")
-        await connection.execute("CREATE SCHEMA bench_pass36")
-        await connection.execute("SET LOCAL search_path TO bench_pass36, public")
+    async with RolledBack(dsn, "bench_pass36", rebuild_settings(enable_nestloop="off")) as run:
+        await run.execute(*(f"CREATE TABLE {table} (LIKE public.{table} INCLUDING DEFAULTS)"
+                            for table in ("figure_pass", "figure_students")))
+        out: dict[str, object] = await run.measured(sql, explain=explain)
         for table in ("figure_pass", "figure_students"):
-            await connection.execute(f"CREATE TABLE {table} (LIKE public.{table} INCLUDING DEFAULTS)")
-        cpu, started = backend_cpu(pid), time.perf_counter()
-        plan = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}") if explain else await connection.execute(sql)
-        out: dict[str, object] = {"cpu_s": round(backend_cpu(pid) - cpu, 2),
-                                  "wall_s": round(time.perf_counter() - started, 2)}
-        if explain:
-            out["plan"] = "\n".join(r[0] for r in plan)
-        for table in ("figure_pass", "figure_students"):
-            row = await connection.fetchrow(f"SELECT count(*), md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) "
-                                            f"FROM {table} t")
+            row = await run.connection.fetchrow(
+                f"SELECT count(*), md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t")
             out[table] = [row[0], row[1]]
-        await transaction.rollback()
         return out
-    finally:
-        await connection.close()
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dsn")
+    parser = statement_arguments(__doc__, rounds=3)
     parser.add_argument("--tree", action="append", required=True, help="LABEL=PYTHONPATH")
     parser.add_argument("--several", action="append", default=[], help="a tree's LABEL: also with every student in sev")
     parser.add_argument("--sev-from-facts", action="append", default=[], help="a tree's LABEL: also with sev from facts")
     parser.add_argument("--column-order", action="append", default=[], help="a tree's LABEL: also sorted by columns")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path)
     parser.add_argument("--explain", type=Path, help="each variant once under EXPLAIN ANALYZE, the plans here")
     args = parser.parse_args()
     variants = {}
@@ -136,17 +111,13 @@ async def main() -> int:
                 print(name, result["cpu_s"], flush=True)
         return 0
     digests: dict[str, object] = {}
-    for round_ in range(args.rounds):
-        for name in names if round_ % 2 == 0 else list(reversed(names)):  # alternated, the order turned each round
-            load = os.getloadavg()[0]
-            result = {"round": round_, "variant": name, **await one(args.dsn, variants[name]),
-                      "load_1min_before_after": [round(load, 1), round(os.getloadavg()[0], 1)]}
-            rows = (result["figure_pass"], result["figure_students"])
-            result["same_rows"] = digests.setdefault("rows", rows) == rows
-            print(json.dumps(result), flush=True)
-            if args.out:
-                with args.out.open("a") as out:
-                    out.write(json.dumps(result) + "\n")
+    for round_, name in alternated(names, args.rounds):
+        load = os.getloadavg()[0]
+        result = {"round": round_, "variant": name, **await one(args.dsn, variants[name]),
+                  "load_1min_before_after": [round(load, 1), round(os.getloadavg()[0], 1)]}
+        rows = (result["figure_pass"], result["figure_students"])
+        result["same_rows"] = digests.setdefault("rows", rows) == rows
+        record(result, args.out)
     return 0
 
 

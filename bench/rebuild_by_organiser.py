@@ -13,15 +13,11 @@ a per-organiser rebuild would have to build it first — its cost is not in thes
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
-
-import asyncpg
 
 from styrkedja_reporting.figures import tables as figure_tables
 from styrkedja_reporting.results.tables import ASSESSMENTS
@@ -29,7 +25,7 @@ from styrkedja_reporting.results.tables import ASSESSMENTS
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from rebuild_statements import backend_cpu  # noqa: E402
+from measured import RolledBack, rebuild_settings, statement_arguments  # noqa: E402
 
 WITHIN = " AND f.organiser_id = $1"
 
@@ -48,46 +44,28 @@ def _selects() -> dict[str, tuple[str, str]]:
 
 async def one(dsn: str, name: str, by_organiser: bool) -> dict[str, float]:
     whole, part = _selects()[name]
-    connection = await asyncpg.connect(dsn)
-    try:
-        pid = await connection.fetchval("SELECT pg_backend_pid()")
+    # the rebuild's pass statement runs without nested loops
+    run = RolledBack(dsn, "bench_by_organiser", rebuild_settings(enable_nestloop="off"), count_temp=True)
+    async with run:
+        connection = run.connection
         organisers = [r[0] for r in await connection.fetch(
             "SELECT DISTINCT organiser_id FROM assessment_facts ORDER BY 1")]
-        transaction = connection.transaction()
-        await transaction.start()
-        for setting, value in (("work_mem", "256MB"), ("max_parallel_workers_per_gather", "0"),
-                               ("enable_nestloop", "off")):  # the rebuild's pass statement runs without them
-            await connection.execute(f"SET LOCAL {setting} = '{value}'")
-        await connection.execute("CREATE SCHEMA bench_by_organiser")
-        await connection.execute("SET LOCAL search_path TO bench_by_organiser, public")
-        temp_before = await connection.fetchval(
-            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")
-        cpu, started = backend_cpu(pid), time.perf_counter()
+        await run.start_counting_temp()
         rows = 0
-        if by_organiser:
-            await connection.execute(f"CREATE UNLOGGED TABLE t AS {whole} LIMIT 0")
-            for organiser in organisers:
-                status = await connection.execute(f"INSERT INTO t {part}", organiser)
-                rows += int(status.rsplit(" ", 1)[1])
-        else:
-            status = await connection.execute(f"CREATE UNLOGGED TABLE t AS {whole}")
-            rows = int(status.rsplit(" ", 1)[1])
-        out = {"cpu_s": round(backend_cpu(pid) - cpu, 2), "wall_s": round(time.perf_counter() - started, 2),
-               "rows": rows, "organisers": len(organisers)}
-        await transaction.rollback()
-        await asyncio.sleep(0.6)  # the statistics are sent at a transaction's end, at most every 0.5 s
-        out["temp_mb"] = round((await connection.fetchval(
-            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()") - temp_before) / 1e6)
-        return out
-    finally:
-        await connection.close()
+        with run.timed() as out:
+            if by_organiser:
+                await connection.execute(f"CREATE UNLOGGED TABLE t AS {whole} LIMIT 0")
+                for organiser in organisers:
+                    status = await connection.execute(f"INSERT INTO t {part}", organiser)
+                    rows += int(status.rsplit(" ", 1)[1])
+            else:
+                status = await connection.execute(f"CREATE UNLOGGED TABLE t AS {whole}")
+                rows = int(status.rsplit(" ", 1)[1])
+    return {**out, "rows": rows, "organisers": len(organisers), "temp_mb": run.temp_mb}
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dsn")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path)
+    parser = statement_arguments(__doc__, rounds=2)
     args = parser.parse_args()
     runs = []
     for round_ in range(args.rounds):

@@ -11,21 +11,22 @@ with two connections), into an unlogged copy of its table in a scratch schema, t
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
-
-import asyncpg
 
 from styrkedja_reporting.figures import tables as figure_tables
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.below_pass import below_pass_sql
 from styrkedja_reporting.results.tables import ASSESSMENTS
 from styrkedja_reporting.support.tables import BELOW_PASS
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from measured import RolledBack, rebuild_settings, statement_arguments  # noqa: E402
 
 
 def _statements() -> dict[str, list[str]]:
@@ -54,50 +55,22 @@ def _statements() -> dict[str, list[str]]:
     }
 
 
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def one(dsn: str, statements: list[str], work_mem_mb: int, hash_mem_multiplier: float = 2.0) -> dict[str, float]:
-    connection = await asyncpg.connect(dsn)
-    try:
-        pid = await connection.fetchval("SELECT pg_backend_pid()")
-        transaction = connection.transaction()
-        await transaction.start()
-        for setting, value in (("work_mem", f"{work_mem_mb}MB"), ("maintenance_work_mem", f"{work_mem_mb}MB"),
-                               ("max_parallel_workers_per_gather", "0"), ("max_parallel_maintenance_workers", "0"),
-                               ("hash_mem_multiplier", str(hash_mem_multiplier))):
-            await connection.execute(f"SET LOCAL {setting} = '{value}'")
-        # the statement's own table (unlogged, as the rebuild's shadow tables are not: close enough) in a scratch schema
-        await connection.execute("CREATE SCHEMA bench_statements")
-        await connection.execute("SET LOCAL search_path TO bench_statements, public")
-        for statement in statements[:-1]:
-            await connection.execute(statement)
-        temp_before = await connection.fetchval(
-            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")
-        cpu, started = backend_cpu(pid), time.perf_counter()
-        await connection.execute(statements[-1])
-        out = {"cpu_s": round(backend_cpu(pid) - cpu, 2), "wall_s": round(time.perf_counter() - started, 2)}
-        await transaction.rollback()
-        # pg_stat_database is the whole database's (other sessions' temp files too: the rebuild database is this one's)
-        await asyncio.sleep(0.6)  # the statistics are sent at the end of a transaction, at most every 0.5 s
-        temp_after = await connection.fetchval(
-            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()")
-        out["temp_mb"] = round((temp_after - temp_before) / 1e6)
-        return out
-    finally:
-        await connection.close()
+    # the statement's own table (unlogged, as the rebuild's shadow tables are not: close enough) in a scratch schema;
+    # the temp files: pg_stat_database's, the whole database's (the rebuild database is this one's)
+    run = RolledBack(dsn, "bench_statements", rebuild_settings(work_mem_mb, hash_mem_multiplier=str(hash_mem_multiplier)),
+                     count_temp=True)
+    async with run:
+        await run.execute(*statements[:-1])
+        out = await run.measured(statements[-1])
+    return {**out, "temp_mb": run.temp_mb}
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dsn")
+    parser = statement_arguments(__doc__, rounds=2)
     parser.add_argument("--work-mem-mb", action="append", required=True,
                         help="MB, or MB:hash_mem_multiplier (default 2, the server's)")
-    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", default="")
-    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     runs = []
     for round_ in range(args.rounds):

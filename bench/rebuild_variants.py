@@ -16,18 +16,14 @@ now (`_builds`; rebuild18's figure_students student index was folded into its ke
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import re
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-from rebuild_statements import backend_cpu  # a sibling script: the same per-backend CPU reading
+from measured import RolledBack, alternated, rebuild_settings, record, statement_arguments  # a sibling module
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
@@ -184,6 +180,12 @@ def _students() -> dict[str, tuple[list[str], list[str]]]:
             "unordered": (setup, [f"INSERT INTO figure_students ({cols}) {rebuilt}", *builds])}
 
 
+#: the pass roll-up's per group cell and student rows with their count (`figure_tables._rolled_up_pass_parts`' `gs`),
+#: and as they were before figure_students was made from them
+GS_WITH_COUNT = "f.student_id AS st, CAST(count(*) AS integer) AS n "
+GS_WITHOUT_COUNT = "f.student_id AS st "
+
+
 def _pass_students() -> dict[str, tuple[list[str], list[str]]]:
     """rebuild19: figure_pass and figure_students (their fills, figure_students' key and student index) by two
     statements — students by its own aggregate of every fact (`figure_tables.REBUILT["students"]`, in key order),
@@ -199,9 +201,13 @@ def _pass_students() -> dict[str, tuple[list[str], list[str]]]:
              "CREATE UNLOGGED TABLE figure_pass (LIKE public.figure_pass INCLUDING DEFAULTS)",
              "SET LOCAL enable_nestloop = off"]  # as figures.pass runs (`NO_NESTED_LOOPS`)
     builds = _builds(students.table)
-    # the roll-up as it was before (its `gs` without the count `n` that figure_students takes from it now)
-    before = figure_tables.REBUILT["pass"].replace("AS reaching_unknown, CAST(count(*) AS integer) AS n ",
-                                                   "AS reaching_unknown ", 1)
+    # the roll-up as it was before (its `gs` without the count `n` that figure_students takes from it now). The
+    # replaced text is checked: pass36 left `gs` only its count (the counters went to `gd`), and the replacement of
+    # the old text matched nothing: today's roll-up was measured as "before" (knobs37)
+    if GS_WITH_COUNT not in figure_tables.REBUILT["pass"]:
+        raise SystemExit("rebuild_variants --step pass_students: the pass roll-up's `gs` has no "
+                         f"{GS_WITH_COUNT.strip()!r} to take the count from (the roll-up changed: compare anew)")
+    before = figure_tables.REBUILT["pass"].replace(GS_WITH_COUNT, GS_WITHOUT_COUNT, 1)
     two = [f"INSERT INTO figure_students ({cols}) SELECT {cols} FROM ({figure_tables.REBUILT['students']}) AS r "
            f"ORDER BY {order}",
            f"CREATE UNLOGGED TABLE scratch AS SELECT {pass_cols} FROM ({before}) AS r",
@@ -218,34 +224,14 @@ STEPS = {"levels": _levels, "jit": _jit, "levels18": _levels18, "round_reports":
 
 
 async def one(dsn: str, setup: list[str], measured: list[str], work_mem_mb: int = 256) -> dict[str, float]:
-    connection = await asyncpg.connect(dsn)
-    try:
-        pid = await connection.fetchval("SELECT pg_backend_pid()")
-        transaction = connection.transaction()
-        await transaction.start()
-        for setting, value in (("work_mem", f"{work_mem_mb}MB"), ("maintenance_work_mem", f"{work_mem_mb}MB"),
-                               ("max_parallel_workers_per_gather", "0"), ("max_parallel_maintenance_workers", "0")):
-            await connection.execute(f"SET LOCAL {setting} = '{value}'")
-        await connection.execute("CREATE SCHEMA bench_variants")
-        await connection.execute("SET LOCAL search_path TO bench_variants, public")
-        for statement in setup:
-            await connection.execute(statement)
-        cpu, started = backend_cpu(pid), time.perf_counter()
-        for statement in measured:
-            await connection.execute(statement)
-        out = {"cpu_s": round(backend_cpu(pid) - cpu, 2), "wall_s": round(time.perf_counter() - started, 2)}
-        await transaction.rollback()
-        return out
-    finally:
-        await connection.close()
+    async with RolledBack(dsn, "bench_variants", rebuild_settings(work_mem_mb)) as run:
+        await run.execute(*setup)
+        return await run.measured(*measured)
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dsn")
+    parser = statement_arguments(__doc__, rounds=3)
     parser.add_argument("--step", choices=sorted(STEPS), required=True)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     variants = STEPS[args.step]()
     names = list(variants)
@@ -259,14 +245,9 @@ async def main() -> int:
         print(f"rebuild_variants --step {args.step}: the database holds no {', '.join(missing)}: not a rebuilt "
               "database of this tree's schema", file=sys.stderr)
         return 2
-    for round_ in range(args.rounds):
-        for name in names if round_ % 2 == 0 else list(reversed(names)):  # alternated, the order turned each round
-            result = {"round": round_, "step": args.step, "variant": name, **await one(args.dsn, *variants[name]),
-                      "load_1min": round(os.getloadavg()[0], 1)}
-            print(json.dumps(result), flush=True)
-            if args.out:
-                with args.out.open("a") as out:
-                    out.write(json.dumps(result) + "\n")
+    for round_, name in alternated(names, args.rounds):
+        record({"round": round_, "step": args.step, "variant": name, **await one(args.dsn, *variants[name]),
+                "load_1min": round(os.getloadavg()[0], 1)}, args.out)
     return 0
 
 
