@@ -189,7 +189,8 @@ def test_reporting_trickling_its_answer_is_stopped_by_the_whole_answers_deadline
                      **({"json": {"items": []}} if method == "POST" else {}))
     said = str(stopped.value)
     assert said.startswith(f"the list of what reporting holds: reporting at {server.url} did not answer within 1 s "
-                           "(the whole answer; each read 120 s); its address is set by --reporting-url"), said
+                           "(--reporting-answer-seconds, the whole answer; each read 120 s); its address is set by "
+                           "--reporting-url"), said  # (the flag named since knobs37)
     assert ("it may have been applied" in said) == (method == "POST")
     assert len(server.asked) == 1  # not asked again
 

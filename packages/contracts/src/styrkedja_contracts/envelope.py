@@ -101,11 +101,14 @@ class _EnvelopeAttributes(BaseModel):
     # bookkeeping as it came, even where no handler reads it, so it is refused with the envelope. `source` is
     # moreover a URI-reference of RFC 3986's ASCII characters (`check_source`), `subject` a label that shows what it
     # holds (`check_subject`, round 36): rules of the validation, not of the schema, whose `pattern` a published
-    # version fixed (packages/contracts/README.md: a tightened rule is a validation change)
+    # version fixed (packages/contracts/README.md: a tightened rule is a validation change). That pattern is the
+    # schema's only, not validated: `check_source` refuses every value it refuses (a URI-reference holds no white
+    # space), naming its rule — validated, it came first and named a space's refusal (a no-break space, U+00A0)
+    # `string_pattern_mismatch`, the published pattern, not the rule the docs name (knobs37)
     source: Annotated[str, AfterValidator(check_line), AfterValidator(check_source)] = Field(
         min_length=1,
         max_length=512,
-        pattern=r"^\S+$",
+        json_schema_extra={"pattern": r"^\S+$"},
         description="URI-reference (RFC 3986: ASCII, any other character percent-encoded) of the producer, "
                     "e.g. /assessment",
     )

@@ -101,7 +101,8 @@ from .summary import UNSURE, _by_design, _only_said, _refused_said, _said, _tabl
 CHUNK = 1_000
 #: the longest one answer of reporting may take to arrive whole (`_ask`), headers and body: its reads have 120 s each,
 #: and one trickling a byte a minute (a proxy, a stub at --reporting-url) held the import as long as it chose before
-#: round 36. A chunk of changes is answered in seconds; reporting's list of what it holds is paged
+#: round 36. A chunk of changes is answered in seconds; reporting's list of what it holds is paged.
+#: --reporting-answer-seconds sets it (`PAGE_SECONDS`' bounds: as a page's of the source)
 REPORTING_ANSWER_SECONDS = 600.0
 #: the exit code of `--strict` when anything was refused or left out (the import itself ran as without it)
 STRICT_EXIT = 3
@@ -386,16 +387,17 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
     pause = sleep or time.sleep
     maybe_done: str | None = None
     deadline = deadline_of(client)
+    whole = REPORTING_ANSWER_SECONDS if deadline is None or deadline.whole is None else deadline.whole
     for attempt in range(1, POST_ATTEMPTS + 1):
         try:
             if deadline is not None:  # the whole answer, headers and body (each read of it has the client's timeout)
-                deadline.at = deadline.clock() + REPORTING_ANSWER_SECONDS
+                deadline.at = deadline.clock() + whole
             response = client.request(method, path, **request)
         except TooSlow:
             # not asked again: an answer that trickles is no busy service's (a proxy's, a stub's); a chunk sent may
             # have been applied
             slow = http_peer("reporting", str(client.base_url), "--reporting-url").timed_out(
-                REPORTING_ANSWER_SECONDS, bound_by=None, detail=", the whole answer; each read "
+                whole, bound_by="--reporting-answer-seconds", detail=", the whole answer; each read "
                 f"{client.timeout.read:g} s", outcome=None)
             raise SourceError(f"the {what}: {slow}"
                               f"{_run_again(removing, maybe_applied=True) if method == 'POST' else ''}") from None
@@ -436,10 +438,11 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def reporting_client(url: str, headers: dict[str, str]) -> httpx.Client:
+def reporting_client(url: str, headers: dict[str, str], answer_seconds: float | None = None) -> httpx.Client:
     """The client of reporting at `url` (--reporting-url): each read within 120 s, each answer whole within
-    `REPORTING_ANSWER_SECONDS` (`_ask` sets its deadline), directly or through a proxy from the environment."""
-    return bound(httpx.Client(base_url=url, timeout=120, headers=headers), Deadline())
+    `answer_seconds` (--reporting-answer-seconds; None: `REPORTING_ANSWER_SECONDS`; `_ask` sets its deadline),
+    directly or through a proxy from the environment."""
+    return bound(httpx.Client(base_url=url, timeout=120, headers=headers), Deadline(whole=answer_seconds))
 
 
 def _key_in_progress(response: httpx.Response) -> bool:
@@ -1128,6 +1131,10 @@ def register(import_app: typer.Typer) -> None:
             MAX_EMPTY_PAGES, min=MAX_PAGES[0], max=MAX_PAGES[1],
             help="the most pages in a row without a new item while the server still gives a next pageToken (a "
                  "server paging without progress is stopped); 1 to 10000000"),
+        reporting_answer_seconds: float = typer.Option(
+            REPORTING_ANSWER_SECONDS, min=PAGE_SECONDS[0], max=PAGE_SECONDS[1],
+            help="the longest one answer of reporting may take to arrive whole, in seconds (one trickling a byte a "
+                 "minute, a proxy's or a stub's, is stopped); 1 to 86400"),
         naive_timezone: str = typer.Option("Europe/Stockholm", help="zone of source timestamps without one"),
         allow_mass_removal: bool = typer.Option(False, help="a full import may remove more than half of what "
                                                            "reporting holds for an organiser"),
@@ -1218,7 +1225,7 @@ def register(import_app: typer.Typer) -> None:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
             with (_Progress(*columns, console=console) as progress,
-                  reporting_client(reporting_url, headers) as client):
+                  reporting_client(reporting_url, headers, reporting_answer_seconds) as client):
                 known: dict[str, list[tuple[str, str]]] = {}
 
                 not_read: set[str] = set()  # organisers `why` names that reporting refused to list (403)

@@ -24,9 +24,12 @@ class Deadline:
     """When the answer being read must be in (`at`, by `clock`), or None for no bound: set before each request
     (`HttpSource._request`), read by every socket read of the client (`_Stream`)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, whole: float | None = None) -> None:
         self.clock = clock
         self.at: float | None = None
+        #: how long one whole answer may take, where the client's user sets `at` from it (`command._ask`:
+        #: --reporting-answer-seconds); None: that user's own default
+        self.whole = whole
 
     def bound(self, timeout: float | None) -> tuple[float | None, bool]:
         """A read's timeout cut to what is left before the deadline, and whether the deadline is what bounds it;
