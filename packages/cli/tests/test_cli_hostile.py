@@ -393,7 +393,11 @@ def test_rebuild_refuses_a_profile_path_it_cannot_write_before_it_starts(capsys,
 
 
 @pytest.mark.parametrize(("variable", "value"), [("STYRKEDJA_BROKER", "bogus"), ("STYRKEDJA_WORKERS_REPORTING", "abc"),
-                                                 ("STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB", "abc")])
+                                                 ("STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB", "abc"),
+                                                 # a service's own setting (knobs37): it stopped that service alone
+                                                 # after the migrations, its traceback in its log
+                                                 ("STYRKEDJA_REBUILD_PASS_PARTS", "abc"),
+                                                 ("STYRKEDJA_OUTBOX_BATCH_SIZE", "0")])
 def test_run_refuses_a_bad_variable_before_anything_starts(variable: str, value: str, capsys, monkeypatch,
                                                            tmp_path: Path) -> None:
     """Failed on the old code: STYRKEDJA_BROKER was read after PostgreSQL had started, STYRKEDJA_WORKERS_* after the

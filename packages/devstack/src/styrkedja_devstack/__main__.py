@@ -185,7 +185,31 @@ def setting_problems() -> list[str]:
             check()
         except ValueError as error:  # BadPortSetting too
             problems.append(str(error))
-    return problems
+    return problems + service_setting_problems()
+
+
+def service_setting_problems() -> list[str]:
+    """The services' own settings as each will read them from this environment at its start (`<package>.settings`),
+    one line per variable refused, naming the services that read it: a bad one (`STYRKEDJA_REBUILD_PASS_PARTS=abc`,
+    reporting's since knobs37; `STYRKEDJA_OUTBOX_BATCH_SIZE=0`, every service's) stopped those services alone after
+    the migrations — "exited before it was ready (is the port taken?)", the reason a traceback in their logs. Those
+    `run` sets itself (the database, the broker, the issuer, the name) are given, not read."""
+    import importlib
+
+    from pydantic import ValidationError
+
+    from styrkedja_kit.settings import validation_lines
+
+    readers: dict[str, list[str]] = {}
+    for spec in SERVICES:
+        settings = getattr(importlib.import_module(f"{spec.package}.settings"), f"{spec.name.capitalize()}Settings")
+        try:
+            settings(database_url="postgresql://postgres@127.0.0.1:1/x", kafka_bootstrap_servers="127.0.0.1:1",
+                     auth_issuer="http://127.0.0.1:1", service_name=spec.name)
+        except ValidationError as error:
+            for line in validation_lines(error):
+                readers.setdefault(line, []).append(spec.name)
+    return [f"{line} (read by {', '.join(names)})" for line, names in readers.items()]
 
 
 def state_dir_problem(state_dir: Path) -> str | None:
