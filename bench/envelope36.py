@@ -96,6 +96,7 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=6)
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hostile36-before-") as folder:
         before_src = export_base(args.base, Path(folder))
@@ -120,12 +121,12 @@ def main() -> int:
                            "after_minus_before_us": round(median(a - b for a, b in zip(after, before, strict=True)), 3),
                            "ratio_median": round(median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
         print(corpus, summary[corpus])
-    RESULTS.write_text(json.dumps({
+    args.out.write_text(json.dumps({
         "what": "decode_event CPU µs per event, before (--base) and after (the working tree), alternated pairs",
         "base": args.base, "events": args.events, "repeats": args.repeats, "pairs": pairs, "summary": summary,
         "load_average": [round(x, 2) for x in loads], "cpus": os.cpu_count(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
     return 0
 
 
