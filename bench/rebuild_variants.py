@@ -11,7 +11,7 @@ The database is one `bench/rebuild_held.py` left (its tables are the live ones a
 the tables a step names (`public.<table>`) are looked up first and a missing one refused by name. The step
 `round_reports` (rebuild18: compliance_round_reports filled in two orders) compares a table migration 0037 dropped
 (rounds33: the run's first time is the facts' `received_at`, written in the facts' one insert); it refuses and says
-so. The index builds measured with a table's fill are the table's key and indexes as reporting's schema declares them
+so, as does `pass_students` (rebuild19: its "before" was a text of the roll-up replaced, a text pass36 rewrote). The index builds measured with a table's fill are the table's key and indexes as reporting's schema declares them
 now (`_builds`; rebuild18's figure_students student index was folded into its key since)."""
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ from styrkedja_reporting.staging import quoted
 #: why a step is no longer run: its name → what it compared and what replaced it
 RETIRED = {"round_reports": "compliance_round_reports was dropped by migration 0037 (rounds33): the run's first time "
                             "is assessment_facts.received_at, written in the facts' one insert; nothing is left to "
-                            "order. Run this step from a tree before fa6dd3f5 against a database of that tree."}
+                            "order. Run this step from a tree before fa6dd3f5 against a database of that tree.",
+           # its "before" was made by replacing a text of the roll-up's `gs` that pass36 rewrote: the replacement
+           # matched nothing since, and "before" was today's statement under that name (knobs37)
+           "pass_students": "the two-statement side was the pass roll-up with a text of its `gs` replaced, and "
+                            "pass36 rewrote that text: the step compared today's statement with itself. The one "
+                            "statement is the rebuild's since rebuild19 (results/rebuild19.json); compare the pass "
+                            "statement of two trees with bench/pass36.py. Run this step from a tree before 0c74eccb "
+                            "against a database of that tree."}
 
 
 def _builds(table: Table) -> list[str]:
@@ -180,43 +187,11 @@ def _students() -> dict[str, tuple[list[str], list[str]]]:
             "unordered": (setup, [f"INSERT INTO figure_students ({cols}) {rebuilt}", *builds])}
 
 
-#: the pass roll-up's per group cell and student rows with their count (`figure_tables._rolled_up_pass_parts`' `gs`),
-#: and as they were before figure_students was made from them
-GS_WITH_COUNT = "f.student_id AS st, CAST(count(*) AS integer) AS n "
-GS_WITHOUT_COUNT = "f.student_id AS st "
-
-
 def _pass_students() -> dict[str, tuple[list[str], list[str]]]:
     """rebuild19: figure_pass and figure_students (their fills, figure_students' key and student index) by two
-    statements — students by its own aggregate of every fact (`figure_tables.REBUILT["students"]`, in key order),
-    pass by the roll-up through a scratch table (rebuild18's) — against one statement whose data-modifying WITH writes
-    figure_students from the roll-up's per group cell and student rows (`bulk._figure`: no second aggregate)."""
-    from styrkedja_reporting.figures import tables as figure_tables
-
-    students, figure = figure_tables.TABLES["students"], figure_tables.TABLES["pass"]
-    cols = ", ".join(f'"{c}"' for c in students.columns)
-    pass_cols = ", ".join(f'"{c}"' for c in figure.columns)
-    order = bulk._key_order(list(students.table.primary_key.columns))
-    setup = ["CREATE UNLOGGED TABLE figure_students (LIKE public.figure_students INCLUDING DEFAULTS)",
-             "CREATE UNLOGGED TABLE figure_pass (LIKE public.figure_pass INCLUDING DEFAULTS)",
-             "SET LOCAL enable_nestloop = off"]  # as figures.pass runs (`NO_NESTED_LOOPS`)
-    builds = _builds(students.table)
-    # the roll-up as it was before (its `gs` without the count `n` that figure_students takes from it now). The
-    # replaced text is checked: pass36 left `gs` only its count (the counters went to `gd`), and the replacement of
-    # the old text matched nothing: today's roll-up was measured as "before" (knobs37)
-    if GS_WITH_COUNT not in figure_tables.REBUILT["pass"]:
-        raise SystemExit("rebuild_variants --step pass_students: the pass roll-up's `gs` has no "
-                         f"{GS_WITH_COUNT.strip()!r} to take the count from (the roll-up changed: compare anew)")
-    before = figure_tables.REBUILT["pass"].replace(GS_WITH_COUNT, GS_WITHOUT_COUNT, 1)
-    two = [f"INSERT INTO figure_students ({cols}) SELECT {cols} FROM ({figure_tables.REBUILT['students']}) AS r "
-           f"ORDER BY {order}",
-           f"CREATE UNLOGGED TABLE scratch AS SELECT {pass_cols} FROM ({before}) AS r",
-           f"INSERT INTO figure_pass ({pass_cols}) SELECT {pass_cols} FROM scratch"]
-    ctes, select = figure_tables.ROLLED_UP_PASS
-    one = [f"WITH {ctes}, rebuilt_students AS (INSERT INTO figure_students ({cols}) SELECT {cols} FROM "
-           f"({figure_tables.STUDENTS_OF_GS}) AS r ORDER BY {order}) "
-           f"INSERT INTO figure_pass ({pass_cols}) SELECT {pass_cols} FROM ({select}) AS r"]
-    return {"two_statements": (setup, [*two, *builds]), "one_statement": (setup, [*one, *builds])}
+    statements — students by its own aggregate of every fact, pass by the roll-up through a scratch table — against
+    one statement whose data-modifying WITH writes figure_students from the roll-up's rows (retired: `RETIRED`)."""
+    raise SystemExit(f"rebuild_variants --step pass_students: {RETIRED['pass_students']}")
 
 
 STEPS = {"levels": _levels, "jit": _jit, "levels18": _levels18, "round_reports": _round_reports,
