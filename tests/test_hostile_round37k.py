@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord
+from test_hostile_round36 import decode_refusals
 from typer.testing import CliRunner
 
 from styrkedja_contracts import ContractError, decode_event, example_bytes
@@ -92,12 +93,7 @@ def test_the_rebuild_dead_letters_them_with_the_same_reason_and_words() -> None:
     from styrkedja_reporting.rebuild.bulk import decoded_and_staged, raw_records
 
     records = [_record(_document("/assessment"), 0), *(_record(_document(s), n + 1) for n, (_, s) in enumerate(SPACES))]
-    expected = []
-    for n, record in enumerate(records):
-        try:
-            decode_event(record.value)
-        except ContractError as error:
-            expected.append((n, error.reason, str(error)))
+    expected = decode_refusals(records)
     assert [n for n, *_ in expected] == list(range(1, len(SPACES) + 1))
     assert all("(uri_reference)" in said for *_, said in expected)
     for as_text in (False, True):
