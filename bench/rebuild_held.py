@@ -101,6 +101,14 @@ async def table_digests(url: str) -> dict[str, list[int]]:
             count, total = await conn.fetchrow(
                 f"SELECT count(*), coalesce(sum(hashtextextended(CAST(t AS text), 0)), 0) FROM {table} t")
             out[table] = [int(count), int(total)]
+        # the alerts the rebuild's judgement raised (and their events): their columns that do not hold the time of
+        # the run (`raised_at`, `changed_at`, the events' ids and times come from it)
+        count, total = await conn.fetchrow(
+            "SELECT count(*), coalesce(sum(hashtextextended(CAST(ROW(alert_id, organiser_id, level, unit_id, "
+            "subject_code, year, school_year, term, round, rule, status, episode, CAST(figures AS text)) AS text), "
+            "0)), 0) FROM alerts")
+        out["alerts"] = [int(count), int(total)]
+        out["outbox"] = [int(await conn.fetchval("SELECT count(*) FROM outbox")), 0]
         return out
     finally:
         await conn.close()

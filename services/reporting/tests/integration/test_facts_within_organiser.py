@@ -201,7 +201,7 @@ async def test_the_facts_written_in_parts_side_by_side_are_the_rows_of_one_job(s
     side by side, a range of organisers each (here A's, then B's, who share their ids), their counted events and run
     times too (`compliance.organisers_within`) — the same rows in every table as the one job's. The key of the facts
     is added after every job that reads them (its lock waited for them holding a connection), and the alerts are
-    judged by a job of their own before figure_students' last index is built."""
+    judged by two jobs of their own, each once the tables it reads are in (after37), before those tables' keys."""
     log = full_log()
     log = log[:6] + _lika(ORG, CODES[0], 1, "planned") + log[6:]
     whole = _other_directory() + log + takeovers(log)
@@ -221,9 +221,17 @@ async def test_the_facts_written_in_parts_side_by_side_are_the_rows_of_one_job(s
             timeline = report.timeline
             for reader in ("figures.pass", "levels.assessment_aggregates", "below_pass", "compliance"):
                 assert timeline["keys.assessment_facts"][0] >= timeline[reader][1], (reader, timeline)
-            assert timeline["alerts.judge"][0] >= max(timeline["keys.figure_pass"][1],
-                                                      timeline["keys.assessment_aggregates"][1]), timeline
-            assert "alerts.judge" in report.stages and "alerts" in report.stages
+            # the pass drops judged once the levels and pass are in (not after every key: after37), their tables'
+            # keys after it; the below-forecast cells once the facts' indexes are built, the facts' keys after it
+            assert timeline["alerts.judge"][0] >= max(timeline["figures.pass"][1],
+                                                      timeline["levels.assessment_aggregates"][1]), timeline
+            for table in ("figure_pass", "assessment_aggregates"):
+                assert timeline[f"keys.{table}"][0] >= timeline["alerts.judge"][1], (table, timeline)
+            assert timeline["alerts.judge.below"][0] >= max(
+                timeline["index.ix_assessment_facts_student_newest"][1], timeline["alerts.judge"][1]), timeline
+            for table in ("assessment_facts", "forecast_facts"):
+                assert timeline[f"keys.{table}"][0] >= timeline["alerts.judge.below"][1], (table, timeline)
+            assert {"alerts.judge", "alerts.judge.below", "alerts"} <= set(report.stages)
     finally:
         for db in dbs.values():
             await db.dispose()

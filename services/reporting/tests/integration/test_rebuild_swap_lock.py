@@ -1,5 +1,5 @@
 """The rebuild's swap holds the live tables' exclusive lock only for the swap (swap13, swap16): the alerts are judged
-on the rebuilt tables (`alerts.handlers.judge_all`, by the last of the jobs after the read: after36) and decided
+on the rebuilt tables (`alerts.handlers.judge_all`'s halves, by two of the jobs after the read: after36, after37) and decided
 against the stored alerts (`decide_all`: locked, written with their events) before the lock, in the swap's
 transaction. The same alerts and the same alert events as
 a judgement of the rebuilt state made after the swap (what the rebuild did before); none when the swap's transaction
@@ -92,33 +92,38 @@ async def test_the_swap_s_lock_covers_no_judgement_and_the_alerts_are_those_of_a
     try:
         # what the rebuild did before swap13: the rebuild without alerts, then every cell judged after the swap
         judge_after = dbs["after"]
-        real_judge, real_decide = bulk.judge_all, bulk.decide_all
+        real_judge, real_below, real_decide = bulk.judge_pass_drops, bulk.judge_below_forecasts, bulk.decide_all
 
-        async def nothing_judged(session):
+        async def nothing_judged(session, state):
             return None
+
+        async def nothing_more(session, judgement):
+            return judgement
 
         async def nothing_decided(session, judgement):
             return 0
 
-        monkeypatch.setattr(bulk, "judge_all", nothing_judged)
+        monkeypatch.setattr(bulk, "judge_pass_drops", nothing_judged)
+        monkeypatch.setattr(bulk, "judge_below_forecasts", nothing_more)
         monkeypatch.setattr(bulk, "decide_all", nothing_decided)
         await rebuilt(judge_after, DROP_LOG)
         async with judge_after.sessions.begin() as session:
             assert await alert_handlers.reevaluate_all(session, moves_version=False) == 4
-        monkeypatch.setattr(bulk, "judge_all", real_judge)
+        monkeypatch.setattr(bulk, "judge_pass_drops", real_judge)
+        monkeypatch.setattr(bulk, "judge_below_forecasts", real_below)
         monkeypatch.setattr(bulk, "decide_all", real_decide)
 
         db = dbs["before"]
         readable: list[int] = []
 
-        async def judged_while_readable(session):
+        async def judged_while_readable(session, state):
             # meanwhile a reader of the live tables gets its answer at once (NOWAIT: no lock on them yet)
             async with db.sessions() as reader:
                 await reader.execute(text("LOCK TABLE figure_pass, assessment_facts IN ACCESS SHARE MODE NOWAIT"))
                 readable.append((await reader.execute(text("SELECT count(*) FROM assessment_facts"))).scalar_one())
-            return await real_judge(session)
+            return await real_judge(session, state)
 
-        monkeypatch.setattr(bulk, "judge_all", judged_while_readable)
+        monkeypatch.setattr(bulk, "judge_pass_drops", judged_while_readable)
         held = under_the_lock(db)
         report = await rebuilt(db, DROP_LOG)
         assert readable == [0]  # the old (empty) tables, not waited for
@@ -128,7 +133,7 @@ async def test_the_swap_s_lock_covers_no_judgement_and_the_alerts_are_those_of_a
         # swap16 the alerts were locked and written, with their events, there
         assert reads_of_derived(held) == [], reads_of_derived(held)
         assert of_the_decision(held) == [], of_the_decision(held)
-        assert {"alerts.judge", "swap", "alerts", "lock_held"} <= set(report.stages)
+        assert {"alerts.judge", "alerts.judge.below", "swap", "alerts", "lock_held"} <= set(report.stages)
 
         expected = await alerts_and_events(judge_after)
         assert len(expected[0]) == len(expected[1]) == 4 and str(UNIT_ALERT) in {row[0] for row in expected[0]}
@@ -160,17 +165,17 @@ async def test_a_failed_swap_writes_no_alert_and_no_event(settings, db, monkeypa
 
 
 async def test_a_threshold_saved_between_the_judgement_and_the_lock_is_judged_again(settings, db, monkeypatch):
-    real = bulk.judge_all
+    real = bulk.judge_pass_drops
 
-    async def judged_then_changed(session):
-        judgement = await real(session)
+    async def judged_then_changed(session, state):
+        judgement = await real(session, state)
         assert len([d for d in judgement.drops if d[1].dipping]) == 4  # judged on the default 10 points: dips
         # an organiser admin saves 40 points meanwhile (another transaction, committed before the swap)
         async with db.sessions.begin() as other:
             await save_thresholds(other, ORG, {"drop_points": 40, "below_forecast_points": 10, "min_students": 10})
         return judgement
 
-    monkeypatch.setattr(bulk, "judge_all", judged_then_changed)
+    monkeypatch.setattr(bulk, "judge_pass_drops", judged_then_changed)
     await rebuilt(db, DROP_LOG)
     # 30 points down is no dip at 40: nothing raised, as a judgement under the lock says
     assert await alerts_and_events(db) == ([], [])

@@ -20,13 +20,14 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 from sqlalchemy import BigInteger, Column, String, and_, func, or_, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +41,7 @@ from styrkedja_contracts import (
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import planner_setting
 from styrkedja_kit.outbox import NOTIFY_CHANNEL, Outbox
 from styrkedja_kit.sets import any_of, insert_rows, insert_statement, rows_in
 
@@ -672,37 +674,135 @@ async def judge_all(session: AsyncSession, organiser_id: str | None = None) -> J
     `reevaluate_all`, and of the kept tables only `alert_state`, read first and used as read — so that
     `decide_all` can tell whether a judgement made earlier (the rebuild's, on its own tables before its swap
     takes the live tables' lock) is still the one a judgement now would make."""
-    state = await alert_state(session, organiser_id)
-    thresholds = dict(state.thresholds)
-    a = ASSESSMENTS.read_rows.c  # the areas' cells from their school units' rows (`results.tables.with_areas`)
-    query = select(a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round).where(
-        a.level.in_(("group", "school_unit", "area", "organiser"))).distinct()
-    if organiser_id is not None:
-        query = query.where(a.organiser_id == organiser_id)
-    cells: set[PeriodCell] = set()
-    for level, unit, organiser, subject, school_year, round_ in (await session.execute(query)).all():
-        period = RoundPeriod(SchoolYear.parse(school_year), round_)
-        cells.update((level, unit, organiser, subject, p) for p in (period, next_round(period)))
-    for level, unit, organiser, subject, school_year, round_ in sorted(state.active):
-        cells.add((level, aggregate_unit_id(level, unit), organiser, subject,
-                   RoundPeriod(SchoolYear.parse(school_year), round_)))
+    judgement = await judge_pass_drops(session, await alert_state(session, organiser_id), organiser_id)
+    return await judge_below_forecasts(session, judgement)
+
+
+async def judge_pass_drops(session: AsyncSession, state: AlertState, organiser_id: str | None = None) -> Judgement:
+    """`judge_all`'s first half: every round cell's `pass_share_drop` (`state` as `alert_state` read it), the
+    below-forecast cells not yet judged (`judge_below_forecasts`). The rebuild runs the two halves as jobs of
+    their own, each once the tables it reads are complete."""
     now = (await session.execute(select(func.now()))).scalar_one()
-    # only the cells that can decide anything: dipping, or with an open alert (`decide` passes the others by, and its
-    # look-up of their open alerts, by their columns, is what it would hold the swap's lock for)
-    drops = [(key, drop) for key, drop in await _pass_drop_verdicts(session, _labelled(cells), thresholds)
-             if drop.dipping or (key[0], alert_unit_id(key[0], key[1]), *key[2:]) in state.active]
+    return Judgement(organiser_id, now, state, await _all_pass_drops(session, state, organiser_id), [])
+
+
+async def judge_below_forecasts(session: AsyncSession, judgement: Judgement) -> Judgement:
+    """`judge_all`'s second half: `judgement` with every forecast term's `below_forecast` cells that can decide
+    anything — dipping (`_below`), or with an active alert in its state — as the live batch's (`only_deciding`):
+    `decide` passes every other cell by (never alerted and not dipping: nothing; a resolved alert and not
+    dipping: `rules.evaluate` says nothing), and made each an `AlertCell` with an alert id and looked its alert up
+    first (at 6.4M events every unit of every forecast term)."""
+    state, organiser_id = judgement.state, judgement.organiser_id
     fc = forecast_facts.c
     terms = select(fc.organiser_id, fc.subject_code, fc.school_year, fc.term).where(~fc.withdrawn).distinct()
     if organiser_id is not None:
         terms = terms.where(fc.organiser_id == organiser_id)
-    wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
     term_keys = [tuple(key) for key in (await session.execute(terms)).all()]
-    for key, tallies in (await forecast_tallies_of(session, term_keys)).items():
+    # the tallies of every term with forecasts, read once: the units judged are theirs and the active alerts' (a
+    # term of an active alert only, without forecasts now, has no tallies: read again, it had none either)
+    every = await forecast_tallies_of(session, term_keys)
+    wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
+    for key, tallies in every.items():
         wanted.setdefault(key, set()).update(tallies)
     for organiser, subject, school_year, term, level, unit in sorted(state.below):
         wanted.setdefault((organiser, subject, school_year, term), set()).add((level, aggregate_unit_id(level, unit)))
-    below = await _below_forecast_judged(session, wanted, thresholds=thresholds)
-    return Judgement(organiser_id, now, state, drops, below)
+    active = {(organiser, level, unit, subject, school_year, term)
+              for organiser, subject, school_year, term, level, unit in state.below}
+    below = _judge_below_forecast_of(wanted, dict(state.thresholds), every, active, only_deciding=True)
+    return replace(judgement, below=below)
+
+
+def _pass_drops_sql(one_organiser: bool) -> str:
+    """`_ALL_PASS_DROPS`' statement, of one organiser's cells (`:organiser`) or all."""
+    of_one = " AND {0}.organiser_id = :organiser" if one_organiser else ""
+    ordinal = f"CAST(left({{0}}.school_year, 4) AS integer) * {_ROUNDS} + {{1}} - 1"
+    rounds = ", ".join(f"'R{n}'" for n in range(1, _ROUNDS + 1))
+    levels = ", ".join(f"'{level}'" for level in _JUDGED_LEVELS)
+    prefix = "level, unit_id, organiser_id, subject_code"
+    return (
+        # the round cells of the results (the areas' from their school units' rows, `with_areas`), each as its
+        # round's ordinal (`_ordinal`: consecutive rounds are consecutive integers)
+        f"WITH c AS (SELECT DISTINCT r.level, r.unit_id, r.organiser_id, r.subject_code, "
+        f"{ordinal.format('r', 'r.round')} AS o FROM ({_READ_ROWS}) AS r WHERE r.level IN ({levels})"
+        f"{of_one.format('r')}), "
+        # the cells judged (each results cell in its round and in the round after it, `next_round`; the active
+        # alerts'), and figure_pass's round rows, each as its round's results (`_PASS_TALLIES`' sums) and as the
+        # previous round's of the round after it: one sum per cell, no join of cells with tallies
+        f"u AS (SELECT c.{prefix.replace(', ', ', c.')}, c.o + k.k AS o, true AS judged, 0 AS na, 0 AS nr, 0 AS ba, "
+        "0 AS br FROM c CROSS JOIN (VALUES (0), (1)) AS k(k) "
+        f"UNION ALL SELECT {prefix}, o, true, 0, 0, 0, 0 FROM unnest(CAST(:a_level AS text[]), CAST(:a_unit AS text[]), "
+        "CAST(:a_organiser AS text[]), CAST(:a_subject AS text[]), CAST(:a_o AS integer[])) "
+        f"AS a({prefix}, o) "
+        f"UNION ALL SELECT x.{prefix.replace(', ', ', x.')}, {ordinal.format('x', 'CAST(substr(x.period, 2) AS integer)')} "
+        f"+ k.k, false, CASE k.k WHEN 0 THEN {_ASSESSED} ELSE 0 END, CASE k.k WHEN 0 THEN {_REACHING} ELSE 0 END, "
+        f"CASE k.k WHEN 1 THEN {_ASSESSED} ELSE 0 END, CASE k.k WHEN 1 THEN {_REACHING} ELSE 0 END "
+        f"FROM {figure_pass.name} x CROSS JOIN (VALUES (0), (1)) AS k(k) WHERE x.period IN ({rounds}){of_one.format('x')}), "
+        f"v AS (SELECT {prefix}, o, CAST(sum(na) AS numeric) AS na, CAST(sum(nr) AS numeric) AS nr, "
+        f"CAST(sum(ba) AS numeric) AS ba, CAST(sum(br) AS numeric) AS br FROM u GROUP BY {prefix}, o "
+        "HAVING bool_or(judged)), "
+        "th AS (SELECT * FROM unnest(CAST(:th_organiser AS text[]), CAST(:th_num AS numeric[]), "
+        "CAST(:th_den AS numeric[]), CAST(:th_min AS integer[])) AS th(organiser_id, num, den, min_students)), "
+        "w AS (SELECT v.*, coalesce(th.num, CAST(:d_num AS numeric)) AS num, "
+        "coalesce(th.den, CAST(:d_den AS numeric)) AS den, "
+        "coalesce(th.min_students, CAST(:d_min AS integer)) AS min_students FROM v LEFT JOIN th USING (organiser_id)) "
+        # only the cells that can decide anything come back: dipping (`_dips`, exactly: numeric), or with an active
+        # alert — the rest (most) neither decoded nor judged again in Python
+        "SELECT coalesce(array_agg(w.level), '{}'), coalesce(array_agg(w.unit_id), '{}'), "
+        "coalesce(array_agg(w.organiser_id), '{}'), coalesce(array_agg(w.subject_code), '{}'), "
+        "coalesce(array_agg(w.o), '{}'), coalesce(array_agg(CAST(w.na AS bigint)), '{}'), "
+        "coalesce(array_agg(CAST(w.nr AS bigint)), '{}'), coalesce(array_agg(CAST(w.ba AS bigint)), '{}'), "
+        "coalesce(array_agg(CAST(w.br AS bigint)), '{}') FROM w "
+        "WHERE (least(w.na, w.ba) >= greatest(w.min_students, 1) "
+        "AND 100 * (w.br * w.na - w.nr * w.ba) * w.den > w.num * w.na * w.ba) "
+        f"OR (w.{prefix.replace(', ', ', w.')}, w.o) IN (SELECT * FROM unnest(CAST(:a_level AS text[]), "
+        "CAST(:a_unit AS text[]), CAST(:a_organiser AS text[]), CAST(:a_subject AS text[]), CAST(:a_o AS integer[])))")
+
+
+#: the levels whose round cells are judged (the nation's are not)
+_JUDGED_LEVELS = ("group", "school_unit", "area", "organiser")
+#: the results' rows as every level reads them (`results.tables.with_areas`), as SQL
+_READ_ROWS = str(select(*ASSESSMENTS.read_rows.c).compile(
+    dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))  # type: ignore[no-untyped-call]
+#: every round cell's `pass_share_drop` judged by the server, those that can decide anything back (as the live
+#: batch's `_BATCH_PASS_DROPS`, over every cell): the cells were read into Python, each made a period and its next,
+#: and their keys sent back for their tallies (at 6.4M events 11.3 of the judgement's 18.6 s were this process's)
+_ALL_PASS_DROPS = {one: text(_pass_drops_sql(one)) for one in (False, True)}
+
+
+async def _all_pass_drops(session: AsyncSession, state: AlertState, organiser_id: str | None) -> list[Judged]:
+    """Every round cell's `pass_share_drop` verdict (of one organiser, or all) that can decide anything — dipping,
+    or with an active alert in `state` — judged by the server (`_ALL_PASS_DROPS`), and again here (`_dips`, the
+    active alerts by their columns as `decide` finds them). The cells: every results cell of the group, school
+    unit, area and organiser levels in its round and the round after it, and the active alerts'."""
+    thresholds = dict(state.thresholds)
+    default = Thresholds()
+    active = sorted((level, aggregate_unit_id(level, unit), organiser, subject, _ordinal(school_year, round_))
+                    for level, unit, organiser, subject, school_year, round_ in state.active)
+    params: dict[str, Any] = {
+        **{f"a_{name}": [a[n] for a in active] for n, name in enumerate(("level", "unit", "organiser", "subject", "o"))},
+        "th_organiser": list(thresholds), "th_num": [t.drop_points.numerator for t in thresholds.values()],
+        "th_den": [t.drop_points.denominator for t in thresholds.values()],
+        "th_min": [t.min_students for t in thresholds.values()], "d_num": default.drop_points.numerator,
+        "d_den": default.drop_points.denominator, "d_min": default.min_students}
+    if organiser_id is not None:
+        params["organiser"] = organiser_id
+    # hashed, never sorted: the rebuild judges before its levels and figure_pass are analysed, and on the estimates
+    # of their unvisited pages (hundreds of rows for 382,312 at 402k events) the DISTINCT and the sum per cell were
+    # planned as sorts of every row — 3.4-3.8 s against 1.3 s hashed (EXPLAIN ANALYZE at load 15; analysed, the
+    # planner hashes them itself: 1.4-1.5 s). The statement orders nothing
+    async with planner_setting(session, "enable_sort", "off"):
+        levels, units, organisers, subjects, ordinals, na, nr, ba, br = (
+            await session.execute(_ALL_PASS_DROPS[organiser_id is not None], params)).one()
+    judged: list[Judged] = []
+    for n, ordinal in enumerate(ordinals):
+        level, unit, organiser, subject = levels[n], units[n], organisers[n], subjects[n]
+        now_, then_, limits = (na[n], nr[n]), (ba[n], br[n]), thresholds.get(organiser, default)
+        dipping = _dips(now_, then_, limits)
+        school_year, round_ = _round_label(ordinal)
+        if dipping or (level, alert_unit_id(level, unit), organiser, subject, school_year, round_) in state.active:
+            judged.append(((level, unit, organiser, subject, school_year, round_),
+                           PassDrop(now_, then_, limits, dipping)))
+    return judged
 
 
 async def decide_all(session: AsyncSession, judgement: Judgement) -> int:

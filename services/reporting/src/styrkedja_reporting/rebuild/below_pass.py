@@ -4,8 +4,9 @@ facts: the rows `support.rules.below_pass_cells` makes of every fact (the consis
 
 The rule, as `below_pass_cells` has it: per (organiser, student, subject) the newest result (`newest_first`: the
 newest school year, VT after HT, the latest round, a term grade over an assessment, then the id as text — compared
-as Python compares, byte by byte: COLLATE "C"); if it does not reach the pass level and the student has no active
-intervention (`is_active`) in the subject nor one for all subjects (`NO_SUBJECT`), one row at that result's group
+as Python compares, byte by byte; the uuid's own order is that order, its text lower-case hex digits and hyphens at
+fixed places, so the id is sorted as a uuid: no text made per row); if it does not reach the pass level and the
+student has no active intervention (`is_active`) in the subject nor one for all subjects (`NO_SUBJECT`), one row at that result's group
 (`support.rules.below_pass_row`), count 1."""
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def below_pass_sql(order_by: str | None = None) -> str:
               "f.subject_code, f.school_unit_code, f.group_id, f.scale, f.value "
               f"FROM {facts} f WHERE NOT f.retracted AND (f.organiser_id, f.student_id, f.subject_code) IN ({some_below}) "
               f"ORDER BY f.organiser_id, f.student_id, f.subject_code, f.school_year {_C} DESC, (f.term = 'VT') DESC, "
-              f"f.round DESC, (f.kind = 'term_grade') DESC, CAST(f.assessment_id AS text) {_C} DESC")
+              "f.round DESC, (f.kind = 'term_grade') DESC, f.assessment_id DESC")
     active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
     below = (f"SELECT n.* FROM ({newest}) n JOIN {_reaches_values()} ON s.scale = n.scale AND s.value = n.value "
              f"WHERE NOT s.reaches AND NOT EXISTS (SELECT 1 FROM {supports} p WHERE NOT p.retracted "

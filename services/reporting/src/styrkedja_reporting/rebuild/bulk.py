@@ -38,8 +38,9 @@ final state once instead:
    by compliance's own statement);
 11. freshness per topic, every applied event id; the jobs 4–11 and each deferred index run side by side on
     `connections` connections, each in a transaction of its own (`Rebuilder._run_jobs`: a free connection takes the
-    first job whose inputs are done), the alerts judged once on the rebuilt tables by the last of them
-    (`alerts.handlers.judge_all`, beside figure_students' index builds); then ONE transaction swaps the rebuilt
+    first job whose inputs are done), the alerts judged once on the rebuilt tables by two of them (`alerts.handlers`'
+    `judge_pass_drops` once the levels and pass are in, `judge_below_forecasts` once the facts' indexes are built);
+    then ONE transaction swaps the rebuilt
     tables in (the live ones
     locked and dropped, the rebuilt ones moved into their schema: names, indexes and keys as they were) and stores the
     consumer group's next offsets — so the live consumer continues after the last rebuilt event, exactly once; the
@@ -91,7 +92,7 @@ from styrkedja_kit.db import Database, planner_setting
 from styrkedja_kit.kafka import CONTRACTS_FORM_HEADER, stand_in_refusal
 from styrkedja_kit.sets import copy_records
 
-from ..alerts.handlers import decide_all, judge_all
+from ..alerts.handlers import Judgement, alert_state, decide_all, judge_below_forecasts, judge_pass_drops
 from ..directory import handlers as directory
 from ..figures import tables as figure_tables
 from ..figures.recompute import recomputed_rows
@@ -1201,22 +1202,33 @@ class Rebuilder:
         first_figure = next(n for n, job in enumerate(jobs) if job.name.startswith("figures."))
         jobs[first_figure:first_figure] = [index_job(i) for i in by_table.get("figure_students", [])]
         jobs += [index_job(i) for t in order if t != "figure_students" for i in by_table[t]]
+        judged: list[Judgement] = []
+
+        async def judge_drops(session: AsyncSession, backend: int) -> None:
+            judged.append(await judge_pass_drops(session, await alert_state(session)))
+
+        async def judge_below(session: AsyncSession, backend: int) -> None:
+            judged[0] = await judge_below_forecasts(session, judged[0])
+
+        # the alerts judged on the rebuilt tables by two jobs of their own (`judge_all`'s halves), each once the
+        # tables it reads are complete: the round cells' pass drops (the levels' cells, figure_pass: read whole,
+        # by no index) once the levels, pass and the directory are in; the forecast terms' below-forecast cells
+        # (the forecasts' facts, the assessments' by their student index) once those are built. They ran as one
+        # job after every other table was keyed and analysed (scale36 at 6.4M: 142.8-161.4 s of 168.8, on one core,
+        # 11.3 s of it this process's Python — the event loop's, the other connection's jobs waiting on it). The
+        # keys of the tables they read wait for them (`readers`: an ADD CONSTRAINT's lock). The swap's transaction
+        # decides the judgement (`decide_all`: judged again there if an alert or a threshold changed since)
+        pass_makers = tuple(j for j in fillers[pass_table])
+        judging = [_Job("alerts.judge", judge_drops, ("handlers", "levels.assessment_aggregates", *pass_makers)),
+                   _Job("alerts.judge.below", judge_below,
+                        ("alerts.judge", *facts, *(f"index.{i.name}" for t in ("assessment_facts", "forecast_facts")
+                                                   for i in by_table.get(t, []))))]
+        jobs[first_figure:first_figure] = judging
+        for job, tables in ((judging[0], ("assessment_aggregates", pass_table)),
+                            (judging[1], ("assessment_facts", "forecast_facts"))):
+            for table in tables:
+                readers[table] = (*readers.get(table, ()), job.name)
         jobs += [keys_job(t) for t in order]
-        judged: list[Any] = []
-
-        async def judge(session: AsyncSession, backend: int) -> None:
-            judged.append(await judge_all(session))
-
-        # the alerts judged on the rebuilt tables by a job of its own (`judge_all`: it reads the levels, figure_pass
-        # and the forecasts' facts, neither figure_students nor the applied ids), once every other table is complete,
-        # keyed and analysed: beside figure_students' index builds, the last jobs, instead of after them in the swap's
-        # transaction (scale34 at 6.4M: 14.8 s, 9.4 of them this process's CPU, with one connection idle). The swap's
-        # transaction decides it (`decide_all`: judged again there if an alert or a threshold changed since). Listed
-        # before the figures: of the jobs ready at the end, it goes first
-        unread = {f"index.{i.name}" for t in ("figure_students", APPLIED) for i in by_table.get(t, [])} | \
-            {"keys.figure_students", f"keys.{APPLIED}"} | {j.name for j in figures if j.name.startswith("figures.students.")}
-        judging = _Job("alerts.judge", judge, tuple(j.name for j in jobs if j.name not in unread))
-        jobs.insert(first_figure + len(by_table.get("figure_students", [])), judging)
         await self._run_jobs(jobs)
         for group in ("facts", "levels", "figures", "index", "keys"):
             _sum_stages(report, group, "indexes" if group == "index" else group)
