@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from rebuild_held import held_rebuild, server_cpu_seconds  # noqa: E402
+from rebuild_held import held_rebuild, server_cpu_seconds, table_digests  # noqa: E402
 from speed import REBUILT_TABLES, _differing_rows, tree_cpu_seconds, tree_sched_seconds  # noqa: E402
 
 from styrkedja_devstack.services import database_url  # noqa: E402
@@ -125,6 +125,10 @@ def main() -> int:
         line["differing_rows"] = sum(asyncio.run(_differing_rows(
             database_url(hold["postgres_url"], args.compare_with), url)).values())
         line["compared_tables"] = len(REBUILT_TABLES)
+    if args.digests_with:  # each table's rows and the sum of their hashes, by PostgreSQL (as `rebuild_held.py`)
+        mine, theirs = asyncio.run(table_digests(url)), asyncio.run(
+            table_digests(database_url(hold["postgres_url"], args.digests_with)))
+        line["tables_differing_by_digest"] = sorted(t for t in mine if mine[t] != theirs[t])
     with args.out.open("a") as out:
         out.write(json.dumps({**line, "summary": summary}) + "\n")
     print(json.dumps(line), flush=True)
