@@ -419,10 +419,11 @@ def _topic_of(event_type: str) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=1024)  # asked per record (the live consumer's and each rebuild decoder's): few pairs
 def misplaced(event_type: str, topic: str) -> str | None:
     """Why an event of `event_type` read from `topic` must not be applied, or None: every event
     of one entity travels on its topic (the registry's), in order per key. A topic the registry
-    does not know (a test's own) is not judged."""
+    does not know (a test's own) is not judged. Pure (`TOPICS` is fixed): remembered per pair."""
     expected = _topic_of(event_type)
     if expected is None or expected == topic or topic not in _REGISTERED_TOPICS:
         return None
@@ -466,7 +467,7 @@ def ahead_of_record(event: CloudEvent, timestamp_ms: int | None, *,
     data = event.data
     # the fields by the event type's registered data model, not by the data's class: the rebuild's fast path judges
     # the decode's shadow (`fastpath`), whose fields carry their rules in pydantic-core, not as `datetime_as_text`
-    for name in _moment_fields(EVENT_MODELS.get(event.type, type(data))):
+    for name in _moment_fields(EVENT_MODELS.get(event.type) or type(data)):
         moment = getattr(data, name, None)
         if moment is not None and (moment.timestamp() if seconds is None else seconds(moment)) * 1000 > latest:
             return _ahead(f"data.{name}", moment, timestamp_ms)

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import os
 import pickle
 import re
@@ -335,8 +336,9 @@ def _moment(value: datetime) -> tuple[str, float] | None:
     time's fields and its offset — not the instant: 14:42Z and 15:42+01:00 are equal datetimes with different texts,
     and each keeps its own; equal fields and offset are one instant, one `timestamp()`. The fields as the 10 bytes of
     the time's pickled state (year to microsecond: `datetime.__reduce__`, without `fold`, which a fixed offset
-    ignores), ~0.2 µs against ~0.35 for a tuple of seven fields. The last two times asked are answered by identity
-    (`_RECENT`): a fact event's two times are asked by `unfit`, then again by its line."""
+    ignores), ~0.2 µs against ~0.35 for a tuple of seven fields; with the `TzInfo` itself for its offset. The last two
+    times asked are answered by identity (`_RECENT`): a fact event's two times are asked by `unfit`, then again by its
+    line."""
     recent = _RECENT
     known: tuple[str, float] | None
     if value is recent[0]:
@@ -348,7 +350,9 @@ def _moment(value: datetime) -> tuple[str, float] | None:
     tz = value.tzinfo
     known = None
     if type(tz) is _FIXED_OFFSET and type(value) is datetime:
-        key = (value.__reduce__()[1][0], tz.utcoffset(None))
+        # (the fields' 10 bytes, the `TzInfo`) as `__reduce__` gives them: a `TzInfo` is equal to, and hashes as,
+        # another of its offset (~0.5 µs less per time than a tuple of the bytes and `utcoffset(None)`, decode37)
+        key: tuple[Any, ...] = value.__reduce__()[1]  # type: ignore[assignment]
         known = _TSTZ_MEMO.get(key)
         if known is None:
             if len(_TSTZ_MEMO) >= TSTZ_MEMO_SIZE:
@@ -360,14 +364,19 @@ def _moment(value: datetime) -> tuple[str, float] | None:
 
 
 def _tstz(value: datetime) -> str:
-    """`timestamptz_text(value)`, made once per distinct time (`_moment`): the direct lines' and `copy_text`'s times."""
-    known = _moment(value)
+    """`timestamptz_text(value)`, made once per distinct time (`_moment`): the direct lines' and `copy_text`'s times.
+    The last two times asked are answered here, without the call (a fact line's times: `unfit` asked them just
+    before)."""
+    recent = _RECENT
+    known = recent[1] if value is recent[0] else recent[3] if value is recent[2] else _moment(value)
     return timestamptz_text(value) if known is None else known[0]
 
 
 def _seconds(value: datetime) -> float:
-    """`value.timestamp()`, made once per distinct time (`_moment`): `unfit`'s (`ahead_of_record`'s `seconds`)."""
-    known = _moment(value)
+    """`value.timestamp()`, made once per distinct time (`_moment`): `unfit`'s (`ahead_of_record`'s `seconds`). The
+    last two times asked are answered here, without the call."""
+    recent = _RECENT
+    known = recent[1] if value is recent[0] else recent[3] if value is recent[2] else _moment(value)
     return value.timestamp() if known is None else known[1]
 
 
@@ -496,13 +505,19 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
     staged = Staged()
     lines: dict[str, list[str]] = {"assessments": [], "forecasts": []}
     backslashes = {"assessments": 0, "forecasts": 0}
-    for i, (topic, partition, offset, value, timestamp, key, *rest) in enumerate(raw):
-        headers = rest[0] if rest else None
+    makers = _DIRECT
+    read = 0  # by the direct lines (`staged.read` counts the others)
+    for i, record in enumerate(raw):
+        if len(record) == 7:  # as `raw_records` makes them (a star's list per record cost ~0.1 µs)
+            topic, partition, offset, value, timestamp, key, headers = record
+        else:
+            topic, partition, offset, value, timestamp, key, *rest = record
+            headers = rest[0] if rest else None
         event: Any = None
         if direct:
             shadow = decode_plain(value, max_bytes=max_bytes)
             if shadow is not None:
-                maker = _DIRECT.get(shadow.type)
+                maker = makers.get(shadow.type)
                 if maker is None:
                     event = cloud_event_of(shadow)  # not a fact: decoded as `decode_event` would, below
                 # the same values as its `CloudEvent`'s; its moments' `timestamp()` remembered with their texts
@@ -514,7 +529,7 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
                         content_digest(value, cloud_event_of(shadow))
                     lines[table].append(make(base + i, shadow, topic, partition, offset, digest))
                     backslashes[table] += escapes
-                    staged.read += 1
+                    read += 1
                     continue
         if event is None:
             try:
@@ -555,6 +570,7 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
                 return None
             staged.texts[table] = text.encode()
             staged.text_rows += len(made) - 1
+    staged.read += read
     return staged
 
 
@@ -573,40 +589,51 @@ def tie_order_sql(store: Any) -> str:
 
 # A line's text values go into the join as they are: a str's subclass (a `StrEnum`'s member, the shadow's enums) joins
 # as its text, which is its value and its `str()` (a `str()` each copied it: ~0.3 µs per event, bench/README.md
-# decode36).
+# decode36). A UUID as `f"{u.int:032x}"`: its `hex` (`_copy_uuid`), which is that formatting behind a property in
+# Python (~0.1 µs each, two per line: decode37).
+
+
+#: the fields of a published assessment's data a line holds, in one call over its `__dict__` (the model's fields): ~0.25
+#: µs less per event than an attribute each (decode37)
+_PUBLISHED_FIELDS = operator.itemgetter(
+    "assessment_id", "revision", "organiser_id", "school_unit_code", "group_id", "student_id", "gender", "year",
+    "subject_code", "kind", "scale", "value", "school_year", "term", "round", "assessed_on", "published_at")
 
 
 def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
-    d = e.data  # as `results.handlers._assessment` and `_stage_fact`, in `_HEAD` + ASSESSMENTS' column order
-    at = _tstz(d.published_at)  # the line's `at` and its fact's time: one text
-    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
-                      at, d.assessment_id.hex, str(d.revision), "f", d.organiser_id,
-                      d.school_unit_code, d.group_id, d.student_id, d.gender, str(d.year), d.subject_code,
-                      d.kind, d.scale, d.value, d.school_year, d.term, str(d.round),
-                      d.assessed_on.isoformat(), at))
+    # as `results.handlers._assessment` and `_stage_fact`, in `_HEAD` + ASSESSMENTS' column order
+    (assessment_id, revision, organiser_id, school_unit_code, group_id, student_id, gender, year, subject_code, kind,
+     scale, value, school_year, term, round_, assessed_on, published_at) = _PUBLISHED_FIELDS(e.data.__dict__)
+    at = _tstz(published_at)  # the line's `at` and its fact's time: one text
+    return "\t".join((str(seq), f"{e.id.int:032x}", e.type, topic, _tstz(e.time), str(part), str(off),
+                      "\\\\x" + digest.hex(), at, f"{assessment_id.int:032x}", str(revision), "f", organiser_id,
+                      school_unit_code, group_id, student_id, gender, str(year), subject_code, kind, scale, value,
+                      school_year, term, str(round_), assessed_on.isoformat(), at))
 
 
 def _direct_retraction(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._retraction`
     at = _tstz(d.retracted_at)
-    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
-                      at, d.assessment_id.hex, str(d.revision), "t", d.organiser_id,
+    return "\t".join((str(seq), f"{e.id.int:032x}", e.type, topic, _tstz(e.time), str(part), str(off),
+                      "\\\\x" + digest.hex(), at, f"{d.assessment_id.int:032x}", str(d.revision), "t", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, "unknown", "0", d.subject_code, "", "", "",
                       d.school_year, d.term, str(d.round), "\\N", at))
 
 
 def _direct_forecast(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._forecast`
-    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
-                      "\\N", d.forecast_id.hex, str(d.revision), "f", d.organiser_id, d.school_unit_code, d.group_id,
+    return "\t".join((str(seq), f"{e.id.int:032x}", e.type, topic, _tstz(e.time), str(part), str(off),
+                      "\\\\x" + digest.hex(), "\\N", f"{d.forecast_id.int:032x}", str(d.revision), "f", d.organiser_id,
+                      d.school_unit_code, d.group_id,
                       d.student_id, d.gender, str(d.year), d.subject_code, d.value, d.school_year,
                       d.term, "t" if d.late else "f", submitted_day(d.submitted_at).isoformat()))
 
 
 def _direct_withdrawal(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._withdrawal`
-    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
-                      "\\N", d.forecast_id.hex, str(d.revision), "t", d.organiser_id, d.school_unit_code, d.group_id,
+    return "\t".join((str(seq), f"{e.id.int:032x}", e.type, topic, _tstz(e.time), str(part), str(off),
+                      "\\\\x" + digest.hex(), "\\N", f"{d.forecast_id.int:032x}", str(d.revision), "t", d.organiser_id,
+                      d.school_unit_code, d.group_id,
                       d.student_id, "unknown", "0", d.subject_code, "", d.school_year, d.term, "f", "\\N"))
 
 
