@@ -10,8 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterable, Sequence
-from itertools import chain, compress
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import text
@@ -233,9 +232,9 @@ def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: 
     """The facts as they were before the batch: the changed ones put back to their old versions. A fact is
     known by its organiser and id (`FactStore.key_of`): another organiser's record under the same id is another."""
     key_of = attrgetter("organiser_id", id_field)
-    changed = dict(zip(map(key_of, map(_NEW, changes)), map(_OLD, changes), strict=True))  # in C: every change of a batch
+    changed = {key_of(new): old for old, new in changes}
     out = [f for f in after if key_of(f) not in changed]
-    return out + [old for old in filter(None, changed.values()) if in_scope(old)]
+    return out + [old for old in changed.values() if old is not None and in_scope(old)]
 
 
 def _signed_counts(after: dict[Any, list[int]], before: dict[Any, list[int]]) -> list[tuple[Any, ...]]:
@@ -261,21 +260,18 @@ def _signed_rows(after: dict[Any, Any], before: dict[Any, Any], n_values: int) -
     return [(*key, *values) for key, values in rows.items() if any(values)]
 
 
-#: a fact's (student, subject, school year, term) and (student, school year, term), its kind; a change's two sides
-_PAIR_KEY = attrgetter("student_id", "subject_code", "school_year", "term")
-_TERM_KEY = attrgetter("student_id", "school_year", "term")
-_KIND = attrgetter("kind")
-_OLD, _NEW = itemgetter(0), itemgetter(1)
-_SCHOOL_UNIT = attrgetter("school_unit_code")
-
-
 async def apply_linked(session: AsyncSession, changes: BatchChanges) -> None:
-    # the keys of every changed fact, before and after, taken in C (map, filter, compress: ~10,000 facts per batch of
-    # 5,000 results, a Python loop and a tuple built per fact before)
-    facts: list[AssessmentFact] = [*map(_NEW, changes.assessments), *filter(None, map(_OLD, changes.assessments))]
-    forecasts: list[ForecastFact] = [*map(_NEW, changes.forecasts), *filter(None, map(_OLD, changes.forecasts))]
-    pair_keys: set[PairKey] = {*map(_PAIR_KEY, facts), *map(_PAIR_KEY, forecasts)}
-    term_keys: set[TermKey] = set(map(_TERM_KEY, compress(facts, map("term_grade".__eq__, map(_KIND, facts)))))
+    pair_keys: set[PairKey] = set()
+    term_keys: set[TermKey] = set()
+    touched: list[AssessmentFact | ForecastFact | None] = [f for pair in changes.assessments for f in pair]
+    touched += [f for pair in changes.forecasts for f in pair]
+    for fact in touched:
+        if fact is not None:
+            pair_keys.add((fact.student_id, fact.subject_code, fact.school_year, fact.term))
+    for old, new in changes.assessments:
+        for fact in (old, new):
+            if fact is not None and fact.kind == "term_grade":
+                term_keys.add((fact.student_id, fact.school_year, fact.term))
     if not pair_keys:
         return
 
@@ -298,11 +294,11 @@ async def apply_linked(session: AsyncSession, changes: BatchChanges) -> None:
     def in_terms(f: AssessmentFact) -> bool:
         return not f.retracted and f.kind == "term_grade" and (f.student_id, f.school_year, f.term) in term_keys
 
-    # every change given (`_before` keys them in C): a change neither of whose sides is in scope takes no fact of
-    # `after` away (a fact stored in scope is its change's new side, itself in scope) and puts back no old side
-    results_before = _before(results_after, changes.assessments, "assessment_id", in_pairs)
-    grades_before = _before(grades_after, changes.assessments, "assessment_id", in_terms)
-    codes = set(map(_SCHOOL_UNIT, chain(forecasts_after, forecasts_before, grades_after, grades_before)))
+    results_before = _before(results_after, [(o, n) for o, n in changes.assessments if in_pairs(n) or
+                                             (o is not None and in_pairs(o))], "assessment_id", in_pairs)
+    grades_before = _before(grades_after, [(o, n) for o, n in changes.assessments if in_terms(n) or
+                                           (o is not None and in_terms(o))], "assessment_id", in_terms)
+    codes = {f.school_unit_code for f in [*forecasts_after, *forecasts_before, *grades_after, *grades_before]}
     placement = {**changes.placement, **await placement_of(session, codes - set(changes.placement))}
 
     await FORECAST_TABLE.add(session, _signed_counts(forecast_counts(forecasts_after, results_after, placement),
