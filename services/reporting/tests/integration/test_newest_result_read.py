@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from styrkedja_reporting.alerts.handlers import _PAIRINGS
+from styrkedja_reporting.figures.linked import load_statement
 from styrkedja_reporting.results.tables import ASSESSMENTS, FACTS_NEWEST_INDEX, assessment_facts
 from styrkedja_reporting.support.linked import newest_unchanged_statement
 from styrkedja_reporting.support.rules import newest_first
@@ -120,3 +121,30 @@ async def test_the_readers_by_student_and_term_keep_an_index_plan(db) -> None:
             "organiser": [ORGANISER], "subject": ["GRGRMAT01"], "school_year": ["2026/27"], "term": ["VT"]})).all())
     assert FACTS_NEWEST_INDEX in plan, plan
     assert "Seq Scan on assessment_facts" not in plan, plan
+
+
+@pytest.mark.parametrize("names", [("student_id", "school_year", "term"), ("student_id", "subject_code", "school_year",
+                                                                             "term")], ids=["term keys", "pair keys"])
+async def test_the_linked_figures_read_their_students_results_through_the_index(db, names) -> None:
+    """Forecast against outcome (pair keys) and merit (a student's term grades in a term) read their keys' results
+    one student at a time through the student index, whatever the planner guesses of the keys (apply37: joined
+    plainly, the term keys met a sequential scan of every result, each key compared with each term grade)."""
+    rng = random.Random(37)
+    facts = await _seeded(db, rng)
+    choices = {"subject_code": SUBJECTS, "school_year": ("2025/26", "2026/27"), "term": ("HT", "VT")}
+    keys = sorted({(f"st-{s}", *(rng.choice(choices[n]) for n in names[1:])) for s in range(0, 120, 2)
+                   for _ in range(2)})
+    where = "AND f.kind = 'term_grade'" if "subject_code" not in names else ""
+    sql, params = load_statement(ASSESSMENTS, "retracted", keys, names, where)
+    async with db.sessions() as session:
+        got = sorted(row[0] for row in (await session.execute(text(sql), params)).all())
+        plans = ["\n".join(r[0] for r in (await session.execute(text(f"EXPLAIN {sql}"), params)).all())]
+        # as a prepared statement runs it after a few executions (asyncpg prepares every statement)
+        await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        plans.append("\n".join(r[0] for r in (await session.execute(text(f"EXPLAIN {sql}"), params)).all()))
+    wanted = sorted(f.assessment_id for f in facts if not f.retracted and (where == "" or f.kind == "term_grade")
+                    and tuple(getattr(f, n) for n in names) in set(keys))
+    assert got == wanted and len(wanted) > 100
+    for plan in plans:
+        assert FACTS_NEWEST_INDEX in plan, plan
+        assert "Seq Scan on assessment_facts" not in plan, plan

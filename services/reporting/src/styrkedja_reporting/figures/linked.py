@@ -202,14 +202,30 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequ
                 where: str = "") -> list[Any]:
     if not keys:
         return []
+    sql, params = load_statement(store, hidden, keys, names, where)
+    make = store.make
+    return [make(*row) for row in (await session.execute(text(sql), params)).all()]
+
+
+def load_statement(store: FactStore, hidden: str, keys: Sequence[tuple[Any, ...]], names: Sequence[str],
+                   where: str = "") -> tuple[str, dict[str, Any]]:
+    """`_load`'s SELECT and parameters: the facts, not `hidden`, of the keys (`names`' values, each fact matching
+    one key at most) and `where`."""
     cols = ", ".join(f"f.{quoted(n)}" for n in store.fact_fields)
     on = " AND ".join(f"f.{quoted(n)} = k.{quoted(n)}" for n in names)
     # the keys as one JSON parameter (`staging.json_rows`: no asyncpg type check per array element)
-    sql = text(f"SELECT {cols} FROM {store.facts.name} f JOIN ({text_rows_of_json('CAST(:keys AS text)', names)}) "
-               f"AS k ON {on} WHERE NOT f.{hidden} {where}")
-    params = {"keys": json_rows(sorted(set(keys)))}
-    make = store.make
-    return [make(*row) for row in (await session.execute(sql, params)).all()]
+    keys_sql = text_rows_of_json("CAST(:keys AS text)", names)
+    if store is ASSESSMENTS and names[0] == "student_id":
+        # each key drives an index scan of its student's results (`results.tables.FACTS_NEWEST_INDEX`'s student
+        # prefix: LATERAL, OFFSET 0 keeping the join out of the planner's hands). Joined as a plain JOIN, the keys'
+        # function scan (estimated at 100 rows) met the term grades as a nested loop over a sequential scan of
+        # every organiser's results — 300 term keys × 4,800 term grades compared, ~0.4 s of PostgreSQL per batch
+        # of term grades at 86k results (bench/README.md apply37), a scan that grows with the whole table
+        sql = (f"SELECT {cols} FROM ({keys_sql}) AS k CROSS JOIN LATERAL (SELECT * FROM {store.facts.name} f "
+               f"WHERE {on} AND NOT f.{hidden} {where} OFFSET 0) f")
+    else:
+        sql = f"SELECT {cols} FROM {store.facts.name} f JOIN ({keys_sql}) AS k ON {on} WHERE NOT f.{hidden} {where}"
+    return sql, {"keys": json_rows(sorted(set(keys)))}
 
 
 def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: str, in_scope) -> list[Any]:

@@ -14,16 +14,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..results.rules import AssessmentFact
+from ..results.rules import fact_maker
 from ..results.tables import ASSESSMENTS, FactStore
 from ..staging import json_rows, quoted, text_rows_of_json
 from ..student_slices import Slice, slice_filter
-from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, below_pass_change, is_active
+from .rules import (
+    ACTIVE_STATUSES,
+    NEWEST_FIELDS,
+    NO_SUBJECT,
+    NewestResult,
+    Ranked,
+    SupportFact,
+    below_pass_cells,
+    below_pass_change,
+    is_active,
+)
 from .tables import BELOW_PASS, SUPPORT
 
 Pair = tuple[Any, Any]  # (stored before or None, after)
@@ -129,16 +140,26 @@ _NEWEST_UNCHANGED = {True: _newest_unchanged(_BY_ID), False: _newest_unchanged(_
 async def _newest_unchanged_and_supports(session: AsyncSession, students: set[tuple[str, str]],
                                          subjects: set[tuple[str, str, str]], changed: Iterable[Any],
                                          support_students: set[tuple[str, str]]
-                                         ) -> tuple[list[AssessmentFact], list[SupportFact]]:
-    """Per key of `_load`'s: its newest result (`newest_first`) that is not retracted and not in `changed`; and
-    the active interventions (`_ACTIVE_ONLY`) of `support_students` — both in one statement (one round trip:
-    each set as an array of rows)."""
+                                         ) -> tuple[list[NewestResult], list[SupportFact]]:
+    """Per key of `_load`'s: its newest result (`newest_first`) that is not retracted and not in `changed`, as the
+    rule reads it (`NewestResult`); and the active interventions (`_ACTIVE_ONLY`) of `support_students` — both in
+    one statement (one round trip: each set as an array of rows)."""
     newest, params = newest_unchanged_statement(students, subjects, changed)
     supports, support_params = _load_statement(SUPPORT, "retracted", support_students, None, _ACTIVE_ONLY, "s_")
     sql = f"SELECT ARRAY(SELECT ROW(n.*) FROM ({newest}) n), ARRAY(SELECT ROW(s.*) FROM ({supports}) s)"
     results, active = (await session.execute(text(sql), params | support_params)).one()
-    make = ASSESSMENTS.make
+    make = _make_newest
     return [make(*row) for row in results], [SUPPORT.fact_type(*row) for row in active]
+
+
+_make_newest = fact_maker(NewestResult)  # `NewestResult(*values)`, faster
+
+
+_FIRST = itemgetter(0)  # a key's organiser; a pair's stored fact (or None)
+_NEW = itemgetter(1)  # a pair's new fact
+_KEY_OF = attrgetter("organiser_id", "student_id", "subject_code")
+#: the columns of `NewestResult` (of ~18: the rule's only)
+_NEWEST_COLUMNS = ", ".join(f"f.{quoted(n)}" for n in NEWEST_FIELDS)
 
 
 def newest_unchanged_statement(students: set[tuple[str, str]], subjects: set[tuple[str, str, str]],
@@ -147,10 +168,10 @@ def newest_unchanged_statement(students: set[tuple[str, str]], subjects: set[tup
     student, subject) keys of a student not among those (each fact matches one key); `changed`: the (organiser,
     id) of the facts to leave out (`FactStore.key_of`)."""
     keys = sorted(students)
-    keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students)
-    one_organiser = len({k[0] for k in keys} | {k[0] for k in keys_with_subject}) <= 1
-    sql = _NEWEST_UNCHANGED[one_organiser].format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
-                                                  facts=ASSESSMENTS.facts.name)
+    # (a batch of results names no student's every subject: its ~5,000 keys are taken as they are, in C)
+    keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students) if students else sorted(subjects)
+    one_organiser = len({*map(_FIRST, keys), *map(_FIRST, keys_with_subject)}) <= 1
+    sql = _NEWEST_UNCHANGED[one_organiser].format(cols=_NEWEST_COLUMNS, facts=ASSESSMENTS.facts.name)
     changed = list(changed)  # in any order, repeats harmless (`NOT IN` a hashed set): no sort
     params = {"students": json_rows(keys), "subjects": json_rows(keys_with_subject),
               "changed": [fact_id for _, fact_id in changed]}
@@ -164,9 +185,11 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     """Move the below-pass-without-support rows by what this batch's changed facts change. The rows are at the group
     level only (`rules.below_pass_row`): no school unit's area is read."""
     students: set[tuple[str, str]] = set()
-    subjects: set[tuple[str, str, str]] = set()
-    for fact in (f for pair in (*results, *supports) for f in pair if f is not None):
-        if isinstance(fact, SupportFact) and fact.subject_code == NO_SUBJECT:
+    # a result's key is its subject's (keyed in C: ~5,000 results per batch of results)
+    subjects: set[tuple[str, str, str]] = {*map(_KEY_OF, map(_NEW, results)),
+                                           *map(_KEY_OF, filter(None, map(_FIRST, results)))}
+    for fact in (f for pair in supports for f in pair if f is not None):
+        if fact.subject_code == NO_SUBJECT:
             students.add((fact.organiser_id, fact.student_id))
         else:
             subjects.add((fact.organiser_id, fact.student_id, fact.subject_code))
@@ -188,8 +211,9 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
         moved = below_pass_change(unchanged, olds, news, active)
         await BELOW_PASS.add(session, [(*key, n) for key, n in moved.items() if n])
         return
-    results_after = unchanged + [new for _, new in results if not new.retracted]
-    results_before = unchanged + [old for old, _ in results if old is not None and not old.retracted and in_scope(old)]
+    results_after: list[Ranked] = [*unchanged, *(new for _, new in results if not new.retracted)]
+    results_before: list[Ranked] = [*unchanged, *(old for old, _ in results
+                                                   if old is not None and not old.retracted and in_scope(old))]
     supports_after: list[SupportFact] = [f for f in active if is_active(f)]
     supports_before = _before(supports_after, supports, "intervention_id",
                               lambda f: is_active(f) and (f.organiser_id, f.student_id) in support_students)

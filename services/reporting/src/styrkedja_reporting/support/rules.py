@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from operator import attrgetter
 from typing import Any
+
+from styrkedja_contracts.scales import reaches_pass
 
 from ..results.rules import AssessmentFact, Placement, group_key, units
 
@@ -44,6 +46,39 @@ class SupportFact:
     evaluation_outcome: str  # '' when none
 
 
+@dataclass(frozen=True)
+class NewestResult:
+    """What the below-pass rule reads of a stored result (`below_pass_cells`, `below_pass_change`): its key, its
+    order (`newest_first`), whether it is retracted or reaches the pass level, and its group — an `AssessmentFact`'s
+    fields less the revision, gender, year, date and received time. The newest unchanged results are read as these
+    (`linked.newest_unchanged_statement`: ~5,000 per batch of results; the five other columns' decoding, a date and a
+    time among them, was ~40 % of the rows' decoding: bench/README.md apply37)."""
+
+    assessment_id: Any
+    retracted: bool
+    organiser_id: str
+    school_unit_code: str
+    group_id: str
+    student_id: str
+    subject_code: str
+    kind: str
+    scale: str
+    value: str
+    school_year: str
+    term: str
+    round: int
+
+    @property
+    def reaches_pass(self) -> bool:
+        return reaches_pass(self.scale, self.value)  # as `AssessmentFact.reaches_pass`
+
+
+#: `NewestResult`'s fields: the columns of the facts' table read for it
+NEWEST_FIELDS = tuple(f.name for f in fields(NewestResult))
+#: a result as the below-pass rule takes it: a fact of the batch, or a stored one as read for the rule
+Ranked = AssessmentFact | NewestResult
+
+
 @dataclass
 class PlanFact:
     plan_id: Any
@@ -75,7 +110,7 @@ def student_cells(fact: SupportFact | None, placement: Placement) -> Counter[Any
     return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})  # type: ignore[arg-type]
 
 
-def newest_first(fact: AssessmentFact) -> tuple[Any, ...]:
+def newest_first(fact: Ranked) -> tuple[Any, ...]:
     """Order of one student's results in a subject: the newest school year, VT after HT, the
     latest round, a term grade over an assessment of the same round, then the id (a total order)."""
     return (fact.school_year, fact.term == "VT", fact.round, fact.kind == "term_grade", str(fact.assessment_id))
@@ -85,13 +120,13 @@ def is_active(fact: SupportFact) -> bool:
     return not fact.retracted and fact.status in ACTIVE_STATUSES
 
 
-def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[SupportFact]) -> Counter[Any]:
+def below_pass_cells(results: Iterable[Ranked], supports: Iterable[SupportFact]) -> Counter[Any]:
     """Students below the pass level without any support: for every (organiser, student,
     subject) whose newest result does not reach the pass level and that has no active
     intervention in the subject nor one for all subjects, one row, at the group of that newest
     result (`below_pass_row`). Pure: the apply path (before and after a batch, for the students it
     touched) and the recomputation use the same rule."""
-    newest: dict[tuple[str, str, str], AssessmentFact] = {}
+    newest: dict[tuple[str, str, str], Ranked] = {}
     _newest_per_key(results, newest)
     supported = {(f.organiser_id, f.student_id, f.subject_code) for f in supports if is_active(f)}
     out: Counter[Any] = Counter()
@@ -103,7 +138,7 @@ def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[Suppo
     return out
 
 
-def below_pass_row(fact: AssessmentFact) -> tuple[str, str, str, str, str]:
+def below_pass_row(fact: Ranked) -> tuple[str, str, str, str, str]:
     """The stored row (level, unit, organiser, subject, student) of a student × subject whose newest result is
     `fact`: the group level only. The levels above are read from the group rows (a student × subject has one newest
     result, so one group row: its school unit, area and organiser hold it once each): they were four rows more per
@@ -117,7 +152,7 @@ _KEY_OF = attrgetter("organiser_id", "student_id", "subject_code")  # a result's
 _ORDER_OF = attrgetter("school_year", "term", "round", "kind")
 
 
-def _newer(fact: AssessmentFact, than: AssessmentFact) -> bool:
+def _newer(fact: Ranked, than: Ranked) -> bool:
     """`newest_first(fact) > newest_first(than)`, the ids compared only where the rest ties."""
     year, term, rnd, kind = _ORDER_OF(fact)
     other_year, other_term, other_rnd, other_kind = _ORDER_OF(than)
@@ -128,7 +163,7 @@ def _newer(fact: AssessmentFact, than: AssessmentFact) -> bool:
     return str(fact.assessment_id) > str(than.assessment_id)
 
 
-def _newest_per_key(facts: Iterable[AssessmentFact], into: dict[tuple[str, str, str], AssessmentFact]) -> None:
+def _newest_per_key(facts: Iterable[Ranked], into: dict[tuple[str, str, str], Ranked]) -> None:
     """`into` per (organiser, student, subject): the newest (`newest_first`) of what it held and `facts`' not
     retracted."""
     held = into.get
@@ -144,14 +179,14 @@ def _newest_per_key(facts: Iterable[AssessmentFact], into: dict[tuple[str, str, 
 _RETRACTED = attrgetter("retracted")
 
 
-def _newest_of_unique(facts: Sequence[AssessmentFact]) -> dict[tuple[str, str, str], AssessmentFact]:
+def _newest_of_unique(facts: Sequence[Ranked]) -> dict[tuple[str, str, str], Ranked]:
     """`_newest_per_key(facts, {})` where the facts hold each key at most once and none is retracted — the newest
     unchanged results as read (`linked.newest_unchanged_statement`: one row per key, not retracted) — keyed in C;
     otherwise the comparisons of `_newest_per_key`."""
     by_key = dict(zip(map(_KEY_OF, facts), facts, strict=True))
     if len(by_key) == len(facts) and not any(map(_RETRACTED, facts)):
         return by_key
-    out: dict[tuple[str, str, str], AssessmentFact] = {}
+    out: dict[tuple[str, str, str], Ranked] = {}
     _newest_per_key(facts, out)
     return out
 
@@ -161,7 +196,7 @@ def _newest_of_unique(facts: Sequence[AssessmentFact]) -> dict[tuple[str, str, s
 _REACHES: dict[tuple[str, str], bool] = {}
 
 
-def _reaches(fact: AssessmentFact) -> bool:
+def _reaches(fact: Ranked) -> bool:
     pair = (fact.scale, fact.value)
     reached = _REACHES.get(pair)
     if reached is None:
@@ -169,8 +204,8 @@ def _reaches(fact: AssessmentFact) -> bool:
     return reached
 
 
-def below_pass_change(unchanged: Sequence[AssessmentFact], before: Iterable[AssessmentFact],
-                      after: Iterable[AssessmentFact], supports: Iterable[SupportFact]) -> Counter[Any]:
+def below_pass_change(unchanged: Sequence[Ranked], before: Iterable[Ranked],
+                      after: Iterable[Ranked], supports: Iterable[SupportFact]) -> Counter[Any]:
     """`below_pass_cells(unchanged + after) − below_pass_cells(unchanged + before)` with the same `supports` (a
     batch of results: the interventions did not change), worked out per (organiser, student, subject) whose newest
     result differs between the two — the rest cancel out."""

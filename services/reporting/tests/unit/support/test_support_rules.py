@@ -12,6 +12,8 @@ from uuid import UUID, uuid5
 
 from styrkedja_reporting.results.rules import AssessmentFact
 from styrkedja_reporting.support.rules import (
+    NEWEST_FIELDS,
+    NewestResult,
     SupportFact,
     below_pass_cells,
     below_pass_change,
@@ -111,6 +113,11 @@ def test_the_change_per_key_equals_the_difference_of_the_two_states():
         expected.subtract(below_pass_cells(unchanged + before, supports))
         got = below_pass_change(unchanged, before, after, supports)
         assert {k: n for k, n in got.items() if n} == {k: n for k, n in expected.items() if n}, seed
+        # the unchanged results as the apply path reads them: the rule's columns only (`NewestResult`), the same
+        # change, and the same cells beside the batch's facts
+        read = [NewestResult(**{name: getattr(f, name) for name in NEWEST_FIELDS}) for f in unchanged]
+        assert below_pass_change(read, before, after, supports) == got, seed
+        assert below_pass_cells(read + after, supports) == below_pass_cells(unchanged + after, supports), seed
 
 
 def _some_result(rng: random.Random, students: list[str], subjects: tuple[str, ...], tag: str) -> AssessmentFact:
