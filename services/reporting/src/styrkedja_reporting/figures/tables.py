@@ -519,8 +519,8 @@ def _rolled_up_pass_parts(within: str = "", students_key: str | None = None) -> 
     as its common table expressions (after WITH) and its SELECT, so that a statement may add one that reads `gs`
     (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s). `within`: `AND` a further condition on the facts (`f`;
     bench/rebuild_by_organiser.py: one organiser's). `students_key`: an expression over figure_students' columns
-    (`rebuild.bulk._key_order`): `gs` then made in its order, by a sort of the facts' rows and a group aggregate, with
-    the key as its column `k` (`STUDENTS_OF_GS_IN_ORDER` reads it in that order, no sort of its own)."""
+    (`rebuild.bulk._key_order`): `gs` then made in its order, by a sort of the facts' rows and a group aggregate
+    (`STUDENTS_OF_GS_IN_ORDER` reads it in that order, no sort of its own)."""
     k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
@@ -552,11 +552,12 @@ def _rolled_up_pass_parts(within: str = "", students_key: str | None = None) -> 
         # as many rows as facts, both spilling at 6.4M: pass37). The key is made over figure_students' columns (`r`);
         # the other columns are grouped on too (the key alone could join two rows whose values hold its separator).
         # The aggregate has an ORDER BY (the key, which its input is sorted by already): a hash aggregate cannot have
-        # one, so the planner cannot choose it (it did on its estimate of the groups, a tenth of them)
+        # one, so the planner cannot choose it (with count(*) it chose one and a sort of its rows after, on its
+        # estimate of the groups: 80,400 of 604,000 at 402k). The key is not a column of `gs` (`STUDENTS_OF_GS_IN_ORDER`)
         columns = "organiser_id, subject_code, year, school_year, period, su, gu, st"
         rows = (f"SELECT x.*, CAST('group' AS varchar) AS level, x.gu AS unit_id, x.st AS student_id "
                 f"FROM (SELECT {of_fact}, f.student_id AS st {scan}{periods.format('f')}{where}) AS x")
-        gs = (f"gs AS MATERIALIZED (SELECT {columns}, CAST(count(1 ORDER BY k) AS integer) AS n, k "
+        gs = (f"gs AS MATERIALIZED (SELECT {columns}, CAST(count(1 ORDER BY k) AS integer) AS n "
               f"FROM (SELECT {columns}, {students_key} AS k FROM ({rows}) AS r) AS r "
               f"GROUP BY k, {columns} ORDER BY k)")
     ctes = (
@@ -605,9 +606,12 @@ def _rolled_up_pass_parts(within: str = "", students_key: str | None = None) -> 
 #: not twice (`rebuild.bulk`'s pass and students job)
 STUDENTS_OF_GS = ("SELECT CAST('group' AS varchar) AS level, gu AS unit_id, organiser_id, subject_code, year, "
                   "school_year, period, st AS student_id, n AS count FROM gs")
-#: `STUDENTS_OF_GS` in `gs`'s order where it is made in figure_students' key's order (`_rolled_up_pass_parts`'s
-#: `students_key`): its rows as they are, no sort (the scan of `gs` keeps the order it was made in)
-STUDENTS_OF_GS_IN_ORDER = f"{STUDENTS_OF_GS} ORDER BY k"
+#: `STUDENTS_OF_GS` where `gs` is made in figure_students' key's order (`_rolled_up_pass_parts`'s `students_key`): its
+#: rows as they were made, no sort — a materialised common table expression is read in the order its rows were
+#: stored. The key is not a column of `gs`: `gs` is held for its three readers (past `work_mem`, in temp files at
+#: 6.4M), and the key is the widest value there. Only the heap's order depends on this, not the rows
+#: (tests: `test_rebuild.physical_order_is_key_order`)
+STUDENTS_OF_GS_IN_ORDER = STUDENTS_OF_GS
 #: The pass roll-up's parts (`_rolled_up_pass_parts`: its WITH list, its SELECT)
 ROLLED_UP_PASS = _rolled_up_pass_parts()
 
