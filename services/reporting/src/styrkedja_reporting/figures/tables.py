@@ -557,9 +557,11 @@ def _rolled_up_pass_parts(within: str = "", students_key: str | None = None) -> 
         columns = "organiser_id, subject_code, year, school_year, period, su, gu, st"
         rows = (f"SELECT x.*, CAST('group' AS varchar) AS level, x.gu AS unit_id, x.st AS student_id "
                 f"FROM (SELECT {of_fact}, f.student_id AS st {scan}{periods.format('f')}{where}) AS x")
-        gs = (f"gs AS MATERIALIZED (SELECT {columns}, CAST(count(1 ORDER BY k) AS integer) AS n "
-              f"FROM (SELECT {columns}, {students_key} AS k FROM ({rows}) AS r) AS r "
-              f"GROUP BY k, {columns} ORDER BY k)")
+        # (the key taken off by a projection of its own: a column the statement groups or sorts by is kept in the
+        # rows it holds even where it is not selected — 232 MB of them against 143 MB at 1.6M events, a part)
+        gs = (f"gs AS MATERIALIZED (SELECT {columns}, n FROM (SELECT {columns}, "
+              f"CAST(count(1 ORDER BY k) AS integer) AS n FROM (SELECT {columns}, {students_key} AS k "
+              f"FROM ({rows}) AS r) AS r GROUP BY k, {columns} ORDER BY k) AS r)")
     ctes = (
         f"{gs}, "
         # per group cell and day: the counters and the results, counted per term, round and day first and only those
