@@ -503,7 +503,7 @@ def _rolled_up_pass(within: str = "") -> str:
     return f"WITH {ctes} {select}"
 
 
-def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
+def _rolled_up_pass_parts(within: str = "", students_key: str | None = None) -> tuple[str, str]:
     """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
     the group level, the levels above from those rows. Counters and the results per day are additive: counted per
     group cell, term, round and day (`gd`: few rows, made one per period kind only then) and summed to every level's
@@ -518,7 +518,9 @@ def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
     facts is a hash aggregate or a scan (no sort of the facts' rows). The same rows as `RECOMPUTED["pass"]`. Returned
     as its common table expressions (after WITH) and its SELECT, so that a statement may add one that reads `gs`
     (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s). `within`: `AND` a further condition on the facts (`f`;
-    bench/rebuild_by_organiser.py: one organiser's)."""
+    bench/rebuild_by_organiser.py: one organiser's). `students_key`: an expression over figure_students' columns
+    (`rebuild.bulk._key_order`): `gs` then made in its order, by a sort of the facts' rows and a group aggregate
+    (`STUDENTS_OF_GS_IN_ORDER` reads it in that order, no sort of its own)."""
     k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
@@ -541,10 +543,27 @@ def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
             f"FROM {source} x {join} GROUP BY {u}, {kk}{extra}" for level, (u, join) in unit.items())
 
     counted = (*PASS_COUNTERS, "n")
+    # per group cell and student: its results (each fact once per period kind), figure_students' rows
+    gs = (f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, CAST(count(*) AS integer) AS n "
+          f"{scan}{periods.format('f')}{where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8)")
+    if students_key is not None:
+        # the same rows in figure_students' key's order: the facts' rows (each once per period kind) sorted by the key
+        # and grouped as they come, where a hash aggregate's rows were sorted again for the insert (two passes over
+        # as many rows as facts, both spilling at 6.4M: pass37). The key is made over figure_students' columns (`r`);
+        # the other columns are grouped on too (the key alone could join two rows whose values hold its separator).
+        # The aggregate has an ORDER BY (the key, which its input is sorted by already): a hash aggregate cannot have
+        # one, so the planner cannot choose it (with count(*) it chose one and a sort of its rows after, on its
+        # estimate of the groups: 80,400 of 604,000 at 402k). The key is not a column of `gs` (`STUDENTS_OF_GS_IN_ORDER`)
+        columns = "organiser_id, subject_code, year, school_year, period, su, gu, st"
+        rows = (f"SELECT x.*, CAST('group' AS varchar) AS level, x.gu AS unit_id, x.st AS student_id "
+                f"FROM (SELECT {of_fact}, f.student_id AS st {scan}{periods.format('f')}{where}) AS x")
+        # (the key taken off by a projection of its own: a column the statement groups or sorts by is kept in the
+        # rows it holds even where it is not selected — 232 MB of them against 143 MB at 1.6M events, a part)
+        gs = (f"gs AS MATERIALIZED (SELECT {columns}, n FROM (SELECT {columns}, "
+              f"CAST(count(1 ORDER BY k) AS integer) AS n FROM (SELECT {columns}, {students_key} AS k "
+              f"FROM ({rows}) AS r) AS r GROUP BY k, {columns} ORDER BY k) AS r)")
     ctes = (
-        # per group cell and student: its results (each fact once per period kind), figure_students' rows
-        f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, CAST(count(*) AS integer) AS n "
-        f"{scan}{periods.format('f')}{where} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
+        f"{gs}, "
         # per group cell and day: the counters and the results, counted per term, round and day first and only those
         # few rows made two, one per period kind (not every fact twice: rebuild11)
         "gd AS MATERIALIZED (SELECT d.organiser_id, d.subject_code, d.year, d.school_year, q.period, d.su, d.gu, "
@@ -589,14 +608,21 @@ def _rolled_up_pass_parts(within: str = "") -> tuple[str, str]:
 #: not twice (`rebuild.bulk`'s pass and students job)
 STUDENTS_OF_GS = ("SELECT CAST('group' AS varchar) AS level, gu AS unit_id, organiser_id, subject_code, year, "
                   "school_year, period, st AS student_id, n AS count FROM gs")
+#: `STUDENTS_OF_GS` where `gs` is made in figure_students' key's order (`_rolled_up_pass_parts`'s `students_key`): its
+#: rows as they were made, no sort — a materialised common table expression is read in the order its rows were
+#: stored. The key is not a column of `gs`: `gs` is held for its three readers (past `work_mem`, in temp files at
+#: 6.4M), and the key is the widest value there. Only the heap's order depends on this, not the rows
+#: (tests: `test_rebuild.physical_order_is_key_order`)
+STUDENTS_OF_GS_IN_ORDER = STUDENTS_OF_GS
 #: The pass roll-up's parts (`_rolled_up_pass_parts`: its WITH list, its SELECT)
 ROLLED_UP_PASS = _rolled_up_pass_parts()
 
 
-def rolled_up_pass_within(within: str) -> tuple[str, str]:
+def rolled_up_pass_within(within: str, students_key: str | None = None) -> tuple[str, str]:
     """`ROLLED_UP_PASS` of the facts meeting `within` (`AND` a condition on the facts `f`): the rows of the organisers
-    it keeps whole — the rebuild's parts of the organisers (`rebuild.parts`)."""
-    return _rolled_up_pass_parts(within) if within else ROLLED_UP_PASS
+    it keeps whole — the rebuild's parts of the organisers (`rebuild.parts`); `students_key`: `gs` in that key's order
+    (`_rolled_up_pass_parts`)."""
+    return _rolled_up_pass_parts(within, students_key) if within or students_key else ROLLED_UP_PASS
 
 
 #: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED`. Pass (and its newest days):
