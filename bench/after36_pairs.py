@@ -17,6 +17,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,25 +35,29 @@ def tree_path(tree: str) -> str:
     return ":".join(str(p) for p in sorted([*root.glob("packages/*/src"), *root.glob("services/*/src")]))
 
 
-def run(hold: str, label: str, tree: str, out: str, reference: str | None) -> dict[str, Any]:
+def run(hold: str, label: str, tree: str, out: str, reference: str | None,
+        compare: str = "--compare-with") -> dict[str, Any]:
+    """One run of `rebuild_read_cpu.py` with `tree`'s code, compared with `reference` by `compare` (row for row, or
+    `--digests-with`)."""
     command = [sys.executable, str(ROOT / "bench" / "rebuild_read_cpu.py"), hold, "--label", label, "--out", out,
                "--pythonpath", tree_path(tree)]
     if reference:
-        command += ["--compare-with", reference]
+        command += [compare, reference]
     done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     line: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps({k: line.get(k) for k in ("label", "seconds", "read_wall_seconds", "after_read_backend_cpu",
                                                 "postgres_server_cpu_seconds", "differing_rows",
-                                                "load_1min_before_after")}), flush=True)
+                                                "tables_differing_by_digest", "load_1min_before_after")}), flush=True)
     return line
 
 
-def of_run(line: dict[str, Any]) -> dict[str, Any]:
-    """One run's figures: after-read wall and CPU, per job, the critical path's start of figures.pass."""
+def of_run(line: dict[str, Any], jobs_named: Sequence[str] = JOBS, whole: bool = False) -> dict[str, Any]:
+    """One run's figures: after-read wall and CPU, per job (`jobs_named`), the critical path's start of figures.pass;
+    `whole`: with the run's whole timeline and per-job CPU, and its digests' verdict in place of the rows compared."""
     summary = line["summary"]
     cpu, timeline, stages = summary["cpu_seconds"], summary["timeline"], summary["stages"]
     jobs = {}
-    for job in JOBS:
+    for job in jobs_named:
         if job in cpu or job in timeline:
             span = timeline.get(job)
             jobs[job] = {"wall": round(span[1] - span[0], 2) if span else stages.get(job),
@@ -64,7 +69,7 @@ def of_run(line: dict[str, Any]) -> dict[str, Any]:
         groups[prefix[:-1]] = {"postgres": round(sum(cpu[k]["postgres"] for k in names), 2),
                                "wall_sum": round(sum(stages.get(k, 0.0) for k in names), 2)}
     read_pg = line["read_cpu_seconds"].get("postgres", 0.0)
-    return {"label": line["label"], "database": line["database"], "events": line["events"],
+    figures = {"label": line["label"], "database": line["database"], "events": line["events"],
             "seconds": summary["seconds"], "read_seconds": summary["read_seconds"],
             "after_read_wall": summary["apply_seconds"], "derive_wall": stages.get("derive"),
             "after_read_backends": summary["cpu_seconds"].get("after_read"),
@@ -74,10 +79,16 @@ def of_run(line: dict[str, Any]) -> dict[str, Any]:
             "fact_parts": summary["stage_counts"].get("fact_parts"),
             "jobs": jobs, "groups": groups, "differing_rows": line.get("differing_rows"),
             "load_1min_before_after": line["load_1min_before_after"]}
+    if whole:
+        del figures["differing_rows"]
+        figures["tables_differing_by_digest"] = line.get("tables_differing_by_digest")
+        figures["timeline"] = {k: [round(v[0], 2), round(v[1], 2)] for k, v in timeline.items()}
+        figures["cpu"] = {k: [v["python"], v["postgres"]] for k, v in cpu.items() if k in timeline}
+    return figures
 
 
-def summarise(path: str) -> dict[str, Any]:
-    runs = [of_run(json.loads(text)) for text in Path(path).read_text().splitlines() if text.strip()]
+def summarise(path: str, of: Callable[[dict[str, Any]], dict[str, Any]] = of_run) -> dict[str, Any]:
+    runs = [of(json.loads(text)) for text in Path(path).read_text().splitlines() if text.strip()]
     pairs = []
     for first, second in zip(runs[0::2], runs[1::2], strict=False):
         a, b = sorted((first, second), key=lambda r: r["label"] != "before")
@@ -90,18 +101,20 @@ def summarise(path: str) -> dict[str, Any]:
     return {"runs": runs, "pairs": pairs}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(doc: str = __doc__ or "", default_out: str = "/tmp/after36-runs.jsonl",
+         of: Callable[[dict[str, Any]], dict[str, Any]] = of_run, compare: str = "--compare-with") -> int:
+    """The command (after37_pairs.py is this one with its own jobs, digests and whole runs)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("hold", nargs="?")
     parser.add_argument("--side", action="append", default=[], help="LABEL=TREE (an exported tree), two of them")
     parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--out", default="/tmp/after36-runs.jsonl")
+    parser.add_argument("--out", default=default_out)
     parser.add_argument("--reference", default=None, help="the database every run is compared with (default: the first)")
     parser.add_argument("--summarise", default=None, help="a runs file: write its summary (--json)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.summarise:
-        summary = summarise(args.summarise)
+        summary = summarise(args.summarise, of)
         text = json.dumps(summary, indent=1)
         if args.json:
             Path(args.json).write_text(text + "\n")
@@ -113,7 +126,7 @@ def main() -> int:
     reference = args.reference
     for pair in range(args.pairs):
         for label, tree in (sides if pair % 2 == 0 else sides[::-1]):
-            line = run(args.hold, label, tree, args.out, reference)
+            line = run(args.hold, label, tree, args.out, reference, compare)
             reference = reference or line["database"]
     return 0
 
