@@ -3,10 +3,10 @@ record's bytes), as the held log holds them — runs of events sharing one momen
 one instant written in two offsets — mutated by hypothesis (fields dropped, values of the wrong type, huge numbers,
 hostile strings: personnummer in several spellings, bidirectional controls, escapes, another `dataschema`) give the
 same staging text, the same other events and the same dead letters (index, reason, message) by the decoder's path
-(`decoded_and_staged(..., as_text=True)`: `decode_plain`, the shadow, the direct lines, the time memo) as by the full
-path: `decode_event` the ordinary way (no shadow: `Envelope` and the data model validated in full), the live
-consumer's `unfit` and `content_digest`, `_stage_fact` and `copy_text` with every time made by `timestamptz_text`
-(no memo). decode37 cut steps out of the first; this holds it to the second."""
+(`decoded_and_staged(..., as_text=True)`: `decode_plain`, its compiled shadow and the shadow, the direct lines, the time
+memo) as by the full path: `decode_event` the ordinary way (no shadow: `Envelope` and the data model validated in full),
+the live consumer's `unfit` and `content_digest`, `_stage_fact` and `copy_text` with every time made by
+`timestamptz_text` (no memo). decode37 cut steps out of the first, decode38 compiled it; this holds it to the second."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from styrkedja_contracts import decode_event, envelope, example_bytes, forecast_id_for
+from styrkedja_contracts.compiled import CompiledEvent
 from styrkedja_kit.kafka import CONTRACTS_FORM_HEADER
 from styrkedja_reporting.rebuild import bulk
 
@@ -155,17 +156,24 @@ def test_unmutated_records_take_the_decoders_path_and_equal_the_full_path(monkey
         doc["data"]["organiser_id"] = "218523-2212"
         raw.append(("styrkedja.assessments", n % 6, n, json.dumps(doc, separators=(",", ":")).encode(), RECORD_MS,
                     b"218523-2212", FORM))
-    calls = {"decode_event": 0}
-    original = bulk.decode_event
+    calls = {"decode_event": 0, "compiled": 0}
+    original, plain = bulk.decode_event, bulk.decode_plain
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls["decode_event"] += 1
         return original(*args, **kwargs)
 
+    def compiled(*args: Any, **kwargs: Any) -> Any:
+        shadow = plain(*args, **kwargs)
+        calls["compiled"] += isinstance(shadow, CompiledEvent)
+        return shadow
+
     with monkeypatch.context() as patch:
         patch.setattr(bulk, "decode_event", counting)
+        patch.setattr(bulk, "decode_plain", compiled)
         decoded = _decoder_path(raw, 0)
     assert calls["decode_event"] == 0
+    assert calls["compiled"] == 200  # the compiled shadow took them all (`styrkedja_contracts.compiled`)
     assert decoded == _full_path(raw, 0)
     assert decoded[0] == 200 and not decoded[1] and decoded[3]["assessments"].count(b"\n") == 200
     # one instant in two offsets keeps each its own text
