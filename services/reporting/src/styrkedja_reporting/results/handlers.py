@@ -121,7 +121,7 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
         # (a UUID's hash is a Python call) to tell what `resolve` and the comparisons below would
         changed = [fact for _, fact in incoming]
         placement = await placement_of(session, set(map(_SCHOOL_UNIT, changed)))
-        await store.save(session, changed)
+        await store.insert_new(session, changed)  # none stored (`current` empty, locked): a plain insert
         if signature is None:
             change: Counter[Any] = Counter()
             for fact in changed:
