@@ -53,7 +53,8 @@ async def test_new_facts_are_inserted_as_they_are_and_a_stored_one_is_refused(db
 
 
 async def test_a_batch_of_new_results_is_applied_by_insert_new_and_a_revision_by_save(db, monkeypatch) -> None:
-    """`apply_facts`' usual batch (none of its facts stored) takes `insert_new`; a batch with a stored fact `save`."""
+    """`apply_facts`' usual batch (none of its facts stored) takes `insert_new`; a stored fact's new version `save`,
+    also among new ones (those by `insert_new`)."""
     called: list[str] = []
     for name in ("insert_new", "save"):
         original = getattr(type(ASSESSMENTS), name)
@@ -72,8 +73,17 @@ async def test_a_batch_of_new_results_is_applied_by_insert_new_and_a_revision_by
     async with db.sessions.begin() as session:
         await apply_facts(session, ASSESSMENTS, assessment_cells, [(ASSESSMENTS.key_of(f), f) for f in revised],
                           assessment_signature)
-    assert called == ["insert_new", "save"]
+    # a batch of new facts with a stored one among them: the stored one by `save`, the rest by `insert_new`
+    more = _facts(random.Random(4), 1200)
+    revised_again = ASSESSMENTS.make(*(getattr(revised[0], n) if n != "revision" else revised[0].revision + 1
+                                       for n in ASSESSMENTS.fact_fields))
+    async with db.sessions.begin() as session:
+        await apply_facts(session, ASSESSMENTS, assessment_cells,
+                          [(ASSESSMENTS.key_of(f), f) for f in [*more, revised_again]], assessment_signature)
+    assert called == ["insert_new", "save", "save", "insert_new"]
+    async with db.sessions() as session:
+        assert len((await session.execute(select(assessment_facts.c.assessment_id))).all()) == 30 + 1200
     async with db.sessions() as session:
         assert (await session.execute(select(assessment_facts.c.revision).where(
             assessment_facts.c.assessment_id == facts[0].assessment_id,
-            assessment_facts.c.organiser_id == facts[0].organiser_id))).scalar_one() == facts[0].revision + 5
+            assessment_facts.c.organiser_id == facts[0].organiser_id))).scalar_one() == facts[0].revision + 6

@@ -153,7 +153,13 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
             signed[signature(fact)] += 1
             signed[signature(before)] -= 1
         signed.pop(None, None)
-    await store.save(session, changed)
+    # the facts not stored go in plainly (`insert_new`), the stored ones' new versions by `save`'s upsert: a batch
+    # with one revision among thousands of new results does not send them all through ON CONFLICT
+    stored = [fact for before, fact in zip(old, changed, strict=True) if before is not None]
+    if stored:
+        await store.save(session, stored)
+    if len(stored) < len(changed):
+        await store.insert_new(session, [fact for before, fact in zip(old, changed, strict=True) if before is None])
     if signature is None:
         await store.add(session, change)
     else:  # each signature expanded to its cells (`signature_cells`) and summed per cell by the server
