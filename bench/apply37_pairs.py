@@ -57,7 +57,7 @@ def run(label: str, before_tree: Path | None, args: argparse.Namespace) -> dict:
         target = Path(out.name)
     load_before = os.getloadavg()
     subprocess.run([sys.executable, str(ROOT / "bench" / "profile_apply.py"), "--data", "deadline-week",
-                    "--students", str(args.students), "--batch", "5000", "--warm", "1", "--no-profile",
+                    "--students", str(args.students), "--batch", "5000", "--warm", str(args.warm), "--no-profile",
                     "--by-handler", "--statements", "--label", label, "--json", str(target)], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     result = json.loads(target.read_text())
@@ -85,12 +85,17 @@ def main() -> int:
     parser.add_argument("--before-tree", type=Path, required=True, help="an exported tree (git archive) of the before ref")
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--students", type=int, default=1200)
+    # apply38: profile_apply's ANALYZE is committed since; `--warm 5000` plans the timed batches from statistics of a
+    # table one batch full (with 1, of a near-empty one: the first batches' plans as a fresh database's)
+    parser.add_argument("--warm", type=int, default=1, help="profile_apply's --warm (events applied untimed first)")
+    parser.add_argument("--after-tree", type=Path, default=None,
+                        help="an exported tree (git archive) of the after ref (default: this tree, as it is)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runs: list[dict] = []
     for n in range(args.pairs):
         # alternated: before first in the odd pairs (1, 3, …), after first in the even ones
-        order = [("before", args.before_tree), ("after", None)]
+        order = [("before", args.before_tree), ("after", args.after_tree)]
         for side, tree in order if n % 2 == 0 else order[::-1]:
             runs.append({"pair": n + 1, **run(side, tree, args)})
             last = runs[-1]
@@ -128,7 +133,8 @@ def main() -> int:
                                                                 "gc_cpu_ms_per_batch")} for side in ("before", "after")}
     summary["python_ratio_median"] = statistics.median(p["python_ratio"] for p in pairs)
     summary["postgres_ratio_median"] = statistics.median(p["postgres_ratio"] for p in pairs)
-    args.out.write_text(json.dumps({"students": args.students, "batch": 5000, "unchanged_handlers": UNCHANGED,
+    args.out.write_text(json.dumps({"students": args.students, "batch": 5000, "warm": args.warm,
+                                    "unchanged_handlers": UNCHANGED,
                                     "summary": summary, "pairs": pairs, "runs": runs}, indent=2) + "\n")
     print(json.dumps(summary))
     return 0 if all(r["recomputation_mismatches"] == 0 for r in runs) else 1

@@ -121,7 +121,7 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
         # (a UUID's hash is a Python call) to tell what `resolve` and the comparisons below would
         changed = [fact for _, fact in incoming]
         placement = await placement_of(session, set(map(_SCHOOL_UNIT, changed)))
-        await store.save(session, changed)
+        await store.insert_new(session, changed)  # none stored (`current` empty, locked): a plain insert
         if signature is None:
             change: Counter[Any] = Counter()
             for fact in changed:
@@ -153,7 +153,13 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
             signed[signature(fact)] += 1
             signed[signature(before)] -= 1
         signed.pop(None, None)
-    await store.save(session, changed)
+    # the facts not stored go in plainly (`insert_new`), the stored ones' new versions by `save`'s upsert: a batch
+    # with one revision among thousands of new results does not send them all through ON CONFLICT
+    stored = [fact for before, fact in zip(old, changed, strict=True) if before is not None]
+    if stored:
+        await store.save(session, stored)
+    if len(stored) < len(changed):
+        await store.insert_new(session, [fact for before, fact in zip(old, changed, strict=True) if before is None])
     if signature is None:
         await store.add(session, change)
     else:  # each signature expanded to its cells (`signature_cells`) and summed per cell by the server
