@@ -25,6 +25,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -239,3 +240,21 @@ def test_a_test_switch_takes_1_or_0_only(tmp_path: Path, value: str) -> None:
     assert done.returncode == 4, (done.returncode, done.stdout[-1000:], done.stderr[-1000:])
     assert f"$STYRKEDJA_TEST_REUSE_DATABASES takes 1 (on) or 0 (off), not {value!r}" in done.stderr + done.stdout
 
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_reporting_s_directory_door_answers_422_naming_field_and_rule(reporting: Any, token_issuer: Any) -> None:
+    """Failed on the old code: "Norra Skоlan" was published beside "Norra skolan" (a 200)."""
+    import httpx
+    from inprocess import ORGANISER, auth
+
+    base = {**json.loads(example_bytes(UNIT))["data"], "organiser_id": ORGANISER}
+    with httpx.Client(base_url=reporting.url, headers=auth(token_issuer), timeout=60) as client:
+        answer = client.post("/v1/directory/changes", json={"items": [{"type": UNIT,
+                                                                       "data": {**base, "name": "Norra Skоlan"}}]})
+        assert answer.status_code == 422, answer.text
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("items.0.data.name", MIXED_SCRIPT_RULE)]
+        taken = client.post("/v1/directory/changes", json={"items": [{"type": UNIT,
+                                                                      "data": {**base, "name": "Київська школа"}}]})
+        assert taken.status_code == 200, taken.text
