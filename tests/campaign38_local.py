@@ -7,7 +7,8 @@ document — assessment, forecast, lika, reporting — with the narrow token of 
 service in-process (`inprocess.start_service`, reporting's database fed `scope_world`), through campaign 35's judging
 proxy: a 5xx, a read past the token's scope, a small count shown to a suppressed scope (`scope_fuzz.Findings`), and
 here also a 400 or 422 without `errors` naming a field and a rule. At most `CAMPAIGN_ST_SECONDS` (default 60) per
-token and service. The findings go to $CAMPAIGN_OUT (default /tmp/styrkedja-campaign38)/<service>-schemathesis.txt.
+token and service (`CAMPAIGN_ST_MODE=positive`: valid data only; `CAMPAIGN_ST_TOKENS=head,platform`: those tokens
+alone). The findings go to $CAMPAIGN_OUT (default /tmp/styrkedja-campaign38)/<service>-schemathesis.txt.
 It asserts nothing: it is read. What it found is in tests/test_hostile_round38.py."""
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 OUT = Path(os.environ.get("CAMPAIGN_OUT", "/tmp/styrkedja-campaign38"))
 SCHEMATHESIS_SECONDS = int(os.environ.get("CAMPAIGN_ST_SECONDS", "60"))
+#: schemathesis' generation mode (`all`, `positive`: valid data only, deeper into the handlers; `negative`)
+MODE = os.environ.get("CAMPAIGN_ST_MODE", "all")
+#: the tokens sent, by the first word of their label (`head,platform`); every narrow token when empty
+TOKENS = {word for word in os.environ.get("CAMPAIGN_ST_TOKENS", "").split(",") if word}
 
 
 class NamingFindings(Findings):
@@ -90,10 +95,12 @@ def test_campaign38_schemathesis(name: str, infrastructure: Any, token_issuer: A
         document.write_text(httpx.get(f"{service.url}/openapi.json", headers={"authorization": f"Bearer {broad}"}).text)
         cases = 0
         for narrow in narrow_tokens():
+            if TOKENS and narrow.label.split()[0] not in TOKENS:
+                continue
             report_path = tmp_path / f"{narrow.label.split()[0]}.json"
             command = [shutil.which("st") or str(Path(sys.executable).parent / "st"), "run", str(document), "--url", f"http://127.0.0.1:{port}",
                        "--checks", "not_a_server_error", "--phases", "examples,coverage,fuzzing,stateful",
-                       "--max-examples", "200", "--seed", "38", "--workers", "1", "--request-timeout", "60",
+                       "--max-examples", "200", "--seed", "38", "--mode", MODE, "--workers", "1", "--request-timeout", "60",
                        "--suppress-health-check", "all", "--report", "json", "--report-json-path", str(report_path),
                        "--no-color", "--continue-on-failure", "--exclude-path", "/readyz", "--exclude-path",
                        "/metrics", "--max-time", str(SCHEMATHESIS_SECONDS),
@@ -106,7 +113,7 @@ def test_campaign38_schemathesis(name: str, infrastructure: Any, token_issuer: A
                 findings.wrong.append(f"st run {narrow.label}: {done.stderr[-500:]}")
             print(f"{name} {narrow.label}: {findings.by_token[narrow.label]} answers judged", flush=True)
         findings.echoes.insert(0, f"schemathesis cases generated: {cases}")
-        report(f"{name}-schemathesis", findings)
+        report(f"{name}-schemathesis" + ("" if MODE == "all" else f"-{MODE}"), findings)
     finally:
         if server is not None:
             server.should_exit = True
