@@ -29,10 +29,11 @@ from typer.testing import CliRunner
 
 from styrkedja_cli.main import app
 from styrkedja_demo import generator
+from styrkedja_devstack.__main__ import KAFKA_PORT, PG_PORT, BadPortSetting, port_setting
 from styrkedja_devstack.issuer import DevIssuer
 from styrkedja_devstack.postgres import free_port
 from styrkedja_devstack.services import SERVICES, ServiceProcess
-from styrkedja_devstack.stack import Infrastructure
+from styrkedja_devstack.stack import Infrastructure, broker_setting_problems
 from styrkedja_kit.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,10 +114,20 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "demo.json")
     args = parser.parse_args()
 
+    # the variables `make run` reads, by its rules, before anything starts: one line each, exit 2
+    problems = broker_setting_problems()
+    ports: list[int | None] = []
+    for variable, _ in (PG_PORT, KAFKA_PORT):
+        try:
+            ports.append(port_setting(variable, "a free port"))
+        except BadPortSetting as error:
+            problems.append(str(error))
+    if problems:
+        print("bench/demo.py: cannot start: " + "\n  ".join(problems), file=sys.stderr)
+        return 2
     state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-demo-"))
     state.chmod(0o755)
-    infra = Infrastructure.start(state, pg_port=int(os.environ.get("STYRKEDJA_EMBEDDED_PG_PORT") or free_port()),
-                                 kafka_port=int(os.environ.get("STYRKEDJA_EMBEDDED_KAFKA_PORT") or free_port()))
+    infra = Infrastructure.start(state, pg_port=ports[0] or free_port(), kafka_port=ports[1] or free_port())
     processes: dict[str, ServiceProcess] = {}
     issuer = DevIssuer(state, port=None).start()
     try:

@@ -209,8 +209,9 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[A
             continue
         if func is identifiers.check_name:
             # in plain text a string holds no control or format character (none is ASCII or among `INERT_LETTERS`
-            # but escaped) and every character but the space is visible: the name rule, with `name_form` changing
-            # nothing, is "neither begins nor ends with a space" there, a pattern
+            # but escaped), every character but the space is visible, and every letter is Latin (no script is mixed:
+            # `mixes_scripts` passes Latin-1): the name rule, with `name_form` changing nothing, is "neither begins
+            # nor ends with a space" there, a pattern
             out.append(StringConstraints(pattern=_NAME_AS_FORMED))
             continue
         if isinstance(func, LongestFirst):  # the tuple's `max_length` refuses the same lists, after its items
@@ -247,7 +248,11 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[A
             out.extend(_metadata(None, meta.metadata, None))
             continue
         out.append(meta)
-    if source_rule:  # pydantic keeps the last pattern given: the field's own (`^\\S+$`) would win over the rule's
+    # `source`: RFC 3986's pattern, the rule's, in place of any pattern the field's metadata validates (pydantic keeps
+    # the last given: another would win over it). The envelope's `source` validates none now: its published `^\\S+$`
+    # is the schema's only (`json_schema_extra`, knobs37), no metadata read here; a pattern given back to the field
+    # would be taken off by `_without_pattern`, being wider (a URI-reference holds no white space)
+    if source_rule:
         out = [kept for meta in out if (kept := _without_pattern(meta)) is not None]
         out.append(StringConstraints(pattern=identifiers.URI_REFERENCE_PATTERN))
     if base is int:

@@ -62,6 +62,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import unquote
 
+from fontTools import unicodedata as font_unicodedata
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
@@ -84,6 +85,8 @@ __all__ = [
     "URI_REFERENCE_RULE",
     "UNASSIGNED_RULE",
     "MIXED_SCRIPT_RULE",
+    "MIXED_SCRIPT_NAME",
+    "mixes_scripts",
     "URI_REFERENCE_PATTERN",
     "TEXT_RULES_HELD",
     "contains_personal_identity_number",
@@ -517,24 +520,79 @@ def _visible(ch: str) -> bool:
     return not ch.isspace() and unicodedata.category(ch)[0] not in "CZM" and ch not in _BLANK_LOOKING
 
 
+#: Unicode TS #39's augmented script sets (section 5.1): a Han character is also of Japanese, Korean and Han with
+#: Bopomofo writing, a kana of Japanese, a hangul of Korean, a bopomofo of Han with Bopomofo — so that a Japanese word
+#: of kanji and kana is of one script, as its readers see it
+_AUGMENTED = {"Hani": ("Hanb", "Jpan", "Kore"), "Hira": ("Jpan",), "Kana": ("Jpan",), "Hang": ("Kore",),
+              "Bopo": ("Hanb",)}
+#: the scripts Latin may share a word with (Unicode TS #39's "highly restrictive" level): Han and kana, Han and
+#: bopomofo, Han and hangul, as Japanese, Chinese and Korean words hold Latin letters ("Tシャツ")
+_WITH_LATIN_IN_A_WORD = frozenset({"Jpan", "Hanb", "Kore"})
+
+
+@lru_cache(maxsize=8192)
+def _scripts_of(ch: str) -> frozenset[str] | None:
+    """The augmented script set of a character (`_AUGMENTED`), from Unicode's Script_Extensions as fontTools holds it
+    (its tables follow each Unicode release); None for a character of every script (Common and Inherited: digits,
+    punctuation, spaces, most marks)."""
+    found = frozenset(font_unicodedata.script_extension(ch))
+    if "Zyyy" in found or "Zinh" in found:
+        return None
+    return found.union(*(_AUGMENTED.get(script, ()) for script in found))
+
+
+def _highly_restrictive(word: str) -> bool:
+    """Whether the characters of `word` are of one script (Unicode TS #39 section 5.1: their resolved script set is not
+    empty) or of Latin and one of `_WITH_LATIN_IN_A_WORD` (section 5.2's "highly restrictive")."""
+    resolved: frozenset[str] | None = None  # None: every script
+    without_latin: frozenset[str] | None = None
+    for ch in word:
+        scripts = _scripts_of(ch)
+        if scripts is None:
+            continue
+        resolved = scripts if resolved is None else resolved & scripts
+        if "Latn" not in scripts:
+            without_latin = scripts if without_latin is None else without_latin & scripts
+    return resolved is None or bool(resolved) or bool(without_latin and without_latin & _WITH_LATIN_IN_A_WORD)
+
+
+def mixes_scripts(name: str) -> bool:
+    """Whether a word of the name (text between spaces) mixes scripts, so that it can look like another
+    (`MIXED_SCRIPT_RULE`): by Unicode TS #39's "highly restrictive" level, applied to each word, a word is of one script,
+    or Latin with Han and kana, bopomofo or hangul. "Skоla" (a Cyrillic о) is refused, as are "Sk-оla" and "S.k.о.l.a";
+    a name of words each of its own script is not ("Modersmål Ελληνικά", "Skolan – العربية": mother-tongue groups are
+    named so), nor is any name of one script (Swedish, Sámi, Finnish, Somali, Arabic, Ukrainian, Greek). Text of
+    Latin-1 alone (Latin letters, digits, punctuation) never mixes. Pure."""
+    return max(name) >= "\u0100" and not all(_highly_restrictive(word) for word in name.split())
+
+
 @lru_cache(maxsize=4096)
 def name_rule_broken(value: str) -> str | None:
     """The rule a name breaks beyond `check_text`'s, or None: `CONTROL_RULE` for a tab, newline or carriage return
     (free text keeps them, a comment's line breaks; a name is one line: "Skola\tNorr" splits a TSV row, "Skola\n"
-    a log line), `INVISIBLE_RULE`, `BLANK_RULE`. Pure."""
+    a log line), `INVISIBLE_RULE`, `BLANK_RULE`, `MIXED_SCRIPT_RULE` (`mixes_scripts`). Pure."""
     if "\t" in value or "\n" in value or "\r" in value:
         return CONTROL_RULE
     if value.isascii():  # most names: no format character, blank when only spaces and the like
         return None if any(" " < ch < "\x7f" for ch in value) else BLANK_RULE
     if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
         return INVISIBLE_RULE
-    return None if any(_visible(ch) for ch in value) else BLANK_RULE
+    if not any(_visible(ch) for ch in value):
+        return BLANK_RULE
+    return MIXED_SCRIPT_RULE if mixes_scripts(value) else None
+
+
+#: what a name mixing scripts is told (`check_name`; LIKA's door says the same)
+MIXED_SCRIPT_NAME = ("a word of a name must not mix scripts (Unicode TS #39, highly restrictive): each word of one "
+                     "script (Latin may join Han and kana, bopomofo or hangul), as \"Skоla\" with a Cyrillic о looks "
+                     "like \"Skola\" (no_mixed_scripts)")
 
 
 def check_name(value: str) -> str:
     """The rules of a name (a unit's, a group's, a duty's, an owner, a tag, a title) beyond `check_text`: one line
-    (no tab, newline or carriage return), no invisible format characters (see `_INVISIBLE_CATEGORIES`), and at least
-    one visible character. Raises a pydantic error whose type is the rule name."""
+    (no tab, newline or carriage return), no invisible format characters (see `_INVISIBLE_CATEGORIES`), at least
+    one visible character, and no scripts mixed to look like another name (`mixes_scripts`). Raises a pydantic error
+    whose type is the rule name."""
     broken = name_rule_broken(value) if len(value) <= 256 else name_rule_broken.__wrapped__(value)
     if broken == CONTROL_RULE:
         raise PydanticCustomError(CONTROL_RULE, "a name is one line: no tab, newline or other control character")
@@ -543,6 +601,8 @@ def check_name(value: str) -> str:
                                   "joiners, direction marks, line or paragraph separators)")
     if broken == BLANK_RULE:
         raise PydanticCustomError(BLANK_RULE, "a name must have a visible character (not only spaces)")
+    if broken == MIXED_SCRIPT_RULE:
+        raise PydanticCustomError(MIXED_SCRIPT_RULE, MIXED_SCRIPT_NAME)
     return value
 
 

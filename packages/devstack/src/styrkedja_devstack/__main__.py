@@ -20,7 +20,7 @@ import psutil
 from .issuer import DEFAULT_PORT as ISSUER_PORT
 from .issuer import DevIssuer
 from .services import DASHBOARD, SERVICES, ServiceProcess, dashboard_env, run_workers
-from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure, broker_kind_from_env
+from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure, broker_setting_problems
 
 #: `make run` warns when the embedded broker's resident memory passes this (MiB), and again at each doubling.
 ENV_MEMORY_WARN = "STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB"
@@ -117,12 +117,21 @@ class BadPortSetting(ValueError):
 
 def port_of(setting: tuple[str, int], environ: Mapping[str, str] | None = None) -> int:
     variable, default = setting
+    found = port_setting(variable, str(default), environ)
+    return default if found is None else found
+
+
+def port_setting(variable: str, unset: str, environ: Mapping[str, str] | None = None) -> int | None:
+    """The port `variable` names, None where it is unset (`unset` says what is used then); `BadPortSetting` for any
+    other text than a whole number 1-65535. The one reading of a port variable, for `run` and every script that
+    starts a stack (bench/demo.py read its two with a bare `int()`: "abc" was a traceback, "0" a random port, "70000"
+    the socket's OverflowError after PostgreSQL had started)."""
     text = (os.environ if environ is None else environ).get(variable)
     if text is None:
-        return default
+        return None
     if re.fullmatch(r"\s*[0-9]{1,5}\s*", text) is None or not 0 < int(text) <= 65535:
         shown = repr(text if len(text) <= 40 else text[:39] + "\u2026")
-        raise BadPortSetting(f"{variable}={shown} is not a port: a whole number 1-65535 (unset it for {default})")
+        raise BadPortSetting(f"{variable}={shown} is not a port: a whole number 1-65535 (unset it for {unset})")
     return int(text)
 
 
@@ -178,14 +187,13 @@ def setting_problems() -> list[str]:
     problems = []
     checks: list[Callable[[], object]] = [ports_wanted, memory_warn_mib]
     checks += [functools.partial(run_workers, spec.name) for spec in SERVICES]
-    if not os.environ.get(ENV_KAFKA):
-        checks.append(broker_kind_from_env)
     for check in checks:
         try:
             check()
         except ValueError as error:  # BadPortSetting too
             problems.append(str(error))
-    return problems + service_setting_problems()
+    # the broker's kind, and the Apache Kafka node's heap and log level (read after PostgreSQL had started)
+    return problems + broker_setting_problems() + service_setting_problems()
 
 
 def service_setting_problems() -> list[str]:

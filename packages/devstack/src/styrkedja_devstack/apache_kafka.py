@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
@@ -26,6 +27,7 @@ from .postgres import free_port
 POM = Path(__file__).with_name("maven") / "kafka-pom.xml"
 ENV_LIB_DIR = "STYRKEDJA_KAFKA_LIB_DIR"
 ENV_HEAP = "STYRKEDJA_KAFKA_HEAP"
+ENV_LOG_LEVEL = "STYRKEDJA_KAFKA_LOG_LEVEL"
 INSTALL_HINT = "install Java 17+ and Maven (Debian: apt-get install openjdk-17-jre-headless maven)"
 
 LOG4J2 = """\
@@ -42,6 +44,63 @@ logger.kafka.level = {level}
 logger.apache.name = org.apache.kafka
 logger.apache.level = {level}
 """
+
+
+#: the node's heap (`-Xms` = `-Xmx`, committed up front) in MiB: from what a KRaft node needs to start with topics of a
+#: test to more than this kind of machine (24 GiB) holds beside PostgreSQL and the services
+HEAP_MIB = (128, 16 * 1024)
+DEFAULT_HEAP = "512m"
+_HEAP = re.compile(r"([0-9]{1,6})([mMgG])")
+#: Log4j 2's levels, the only words its `rootLogger.level` reads (the value is written into the node's properties file)
+LOG_LEVELS = ("OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL")
+
+
+class BadKafkaSetting(ValueError):
+    """A variable of the devstack's Apache Kafka node that is not what it names: said in one line naming the variable
+    and its rule ("cannot start", exit 2), before anything starts."""
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:39] + "\u2026")
+
+
+def kafka_heap(environ: Mapping[str, str] | None = None) -> str:
+    """`STYRKEDJA_KAFKA_HEAP` as the JVM size given to `-Xms`/`-Xmx` (default 512m). Whole MiB or GiB within
+    `HEAP_MIB`, nothing else: the text was split on white space into java's arguments as it came, so "512m
+    -XX:OnOutOfMemoryError=..." gave the JVM options of its own, "2" a heap of 2 bytes (java: "Too small maximum heap")
+    and "512M " or "64g" a node that failed or took the machine."""
+    text = (os.environ if environ is None else environ).get(ENV_HEAP)
+    if text is None or not text.strip():
+        return DEFAULT_HEAP
+    found = _HEAP.fullmatch(text.strip())
+    if found is not None and HEAP_MIB[0] <= int(found[1]) * (1024 if found[2] in "gG" else 1) <= HEAP_MIB[1]:
+        return f"{int(found[1])}{found[2].lower()}"
+    raise BadKafkaSetting(f"{ENV_HEAP}={_shown(text)} is not a Java heap size: whole MiB or GiB from "
+                          f"{HEAP_MIB[0]}m to {HEAP_MIB[1] // 1024}g, e.g. 512m or 2g (unset it for {DEFAULT_HEAP})")
+
+
+def kafka_log_level(environ: Mapping[str, str] | None = None) -> str:
+    """`STYRKEDJA_KAFKA_LOG_LEVEL` as a Log4j 2 level (default WARN), in any case. The text was written into the
+    node's log4j2.properties as it came: a line break in it wrote properties of its own (another appender, another
+    file), a word Log4j does not know left the node logging at its own default."""
+    text = (os.environ if environ is None else environ).get(ENV_LOG_LEVEL)
+    if text is None or not text.strip():
+        return "WARN"
+    if text.strip().upper() not in LOG_LEVELS:
+        raise BadKafkaSetting(f"{ENV_LOG_LEVEL}={_shown(text)} is not a Log4j level: one of {', '.join(LOG_LEVELS)} "
+                              "(unset it for WARN)")
+    return text.strip().upper()
+
+
+def kafka_setting_problems(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per variable of the node that `kafka_heap` or `kafka_log_level` refuses."""
+    problems = []
+    for check in (kafka_heap, kafka_log_level):
+        try:
+            check(environ)
+        except BadKafkaSetting as error:
+            problems.append(str(error))
+    return problems
 
 
 def kafka_version() -> str:
@@ -174,7 +233,7 @@ class ApacheKafka:
             "",
         ]))
         (self.state_dir / "log4j2.properties").write_text(
-            LOG4J2.format(log_file=self.log_file, level=os.environ.get("STYRKEDJA_KAFKA_LOG_LEVEL", "WARN")))
+            LOG4J2.format(log_file=self.log_file, level=kafka_log_level()))
 
     def _java(self, main: str, *args: str, heap: str = "-Xmx256m") -> list[str]:
         lib = resolve_jars()
@@ -194,9 +253,10 @@ class ApacheKafka:
             raise RuntimeError(f"formatting the Kafka log folder failed: {result.stdout}{result.stderr}")
 
     def start(self, timeout: float = 120) -> ApacheKafka:
+        heap = kafka_heap()  # both read before anything is written or started
+        kafka_log_level()
         self._write_config()
         self._format_once()
-        heap = os.environ.get(ENV_HEAP, "512m")
         out = open(self.state_dir / "stdout.log", "ab")  # noqa: SIM115 (the child holds it; closed below)
         # a fixed heap, committed up front: the broker's memory is a constant, not a curve (the logs are
         # on disk; the OS page cache, not the JVM, holds what is hot)

@@ -69,6 +69,15 @@ def broker_params() -> list[str]:
     return kinds
 
 
+def switch(variable: str, default: bool = True) -> bool:
+    """A test switch of the environment: `1` on, `0` off, unset its default; any other text a usage error naming the
+    variable and its rule (`STYRKEDJA_TEST_REUSE_DATABASES=false` or `=no` left the switch on: only `0` was off)."""
+    text = os.environ.get(variable, "").strip()
+    if text not in ("", "0", "1"):
+        raise pytest.UsageError(f"${variable} takes 1 (on) or 0 (off), not {text[:40]!r}")
+    return default if not text else text == "1"
+
+
 BROKERS = broker_params()
 _durations: dict[str, float] = defaultdict(float)
 _counts: dict[str, int] = defaultdict(int)
@@ -120,7 +129,7 @@ def share_default_tls_context() -> None:
     clients and threads; one made with other settings (a `verify` of its own, a client certificate)
     is made as before. Keyed by the environment httpx reads (`SSL_CERT_FILE`, `SSL_CERT_DIR`), so a
     test that points those elsewhere gets a context of its own. `STYRKEDJA_TEST_SHARE_TLS=0`: off."""
-    if os.environ.get("STYRKEDJA_TEST_SHARE_TLS", "1") == "0":
+    if not switch("STYRKEDJA_TEST_SHARE_TLS"):
         return
     try:
         transports: Any = importlib.import_module("httpx._transports.default")
@@ -147,6 +156,7 @@ def share_default_tls_context() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     share_default_tls_context()
+    switch(ENV_REUSE)  # read at each test's database: a bad value said once, before the first test
     config.addinivalue_line("markers", "postgres_only: the test needs PostgreSQL but never a broker: it runs once, "
                                        "not once per broker (a connection to the broker fails it)")
     config.addinivalue_line("markers", "broker_matrix: the test talks to the broker: once per broker, even in a "
@@ -525,7 +535,7 @@ def recycle_database(infrastructure: Infrastructure, package: str, url: str) -> 
     key = (infrastructure.postgres_url, package)
     expected = _template_fingerprints.get(key)
     name = url.rsplit("/", 1)[1]
-    if expected is None or os.environ.get(ENV_REUSE, "1") == "0":
+    if expected is None or not switch(ENV_REUSE):
         return
     short = package.removeprefix("styrkedja_")
     renamed = f"t_{short}_{uuid.uuid4().hex[:8]}"

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .apache_kafka import ApacheKafka
+from .apache_kafka import ApacheKafka, kafka_setting_problems
 from .broker import EmbeddedBroker
 from .postgres import EmbeddedPostgres, ensure_database
 from .services import SERVICES, database_url
@@ -30,6 +30,19 @@ def broker_kind_from_env() -> str:
     if kind not in BROKER_KINDS:
         raise ValueError(f"${ENV_BROKER} must be one of {', '.join(BROKER_KINDS)}, not {kind!r}")
     return kind
+
+
+def broker_setting_problems() -> list[str]:
+    """Why the broker variables `Infrastructure.start` reads would stop it after PostgreSQL had started, one line each
+    naming the variable and its rule: the broker's kind, and the Apache Kafka node's heap and log level where it starts
+    one. Nothing where an external broker is named (none is started)."""
+    if os.environ.get(ENV_KAFKA):
+        return []
+    try:
+        kind = broker_kind_from_env()
+    except ValueError as error:
+        return [str(error)]
+    return kafka_setting_problems() if kind == "kafka" else []
 
 
 def start_broker(kind: str, state_dir: Path, port: int | None = None) -> EmbeddedBroker | ApacheKafka:

@@ -5,7 +5,7 @@ breaks and tabs in multi-line text) and the bidirectional overrides (the contrac
 are refused because they hide or reorder text in exports and logs; Unicode's noncharacters (U+FFFE, U+FFFF, ...)
 because they are no text and an xlsx cannot hold them. One-line text is a name (an owner,
 a tag): it obeys the contracts' name rules too (`name_rule_broken`: no invisible characters, a visible
-one), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark. Any text, one
+one, no scripts mixed to look like another name), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark. Any text, one
 line or many, has a visible character (`not_blank`): an optional text with nothing to say is left out (`null`), as
 an optional query parameter is (the kit's `not_blank`)."""
 
@@ -17,6 +17,8 @@ from styrkedja_contracts.identifiers import (
     BIDI_CONTROLS,
     BLANK_RULE,
     INVISIBLE_RULE,
+    MIXED_SCRIPT_NAME,
+    MIXED_SCRIPT_RULE,
     NONCHARACTER_RULE,
     contains_personal_identity_number,
     has_noncharacter,
@@ -55,4 +57,6 @@ def text_problems(field: str, value: str | None, *, multiline: bool = False) -> 
     elif broken == BLANK_RULE:
         problems.append(FieldProblem(field, BLANK_RULE, "must have a visible character (not only spaces" +
                                      (" or line breaks): leave it out, or null, for none)" if multiline else ")")))
+    elif broken == MIXED_SCRIPT_RULE:  # an owner or a tag of look-alike letters: two tags, two owners that look one
+        problems.append(FieldProblem(field, MIXED_SCRIPT_RULE, MIXED_SCRIPT_NAME))
     return problems
