@@ -53,7 +53,9 @@ def database_urls(fresh_database) -> dict[str, str]:
 
 
 async def test_pass_in_parts_of_the_organisers_makes_the_same_rows_as_one_statement_and_the_apply(settings,
-                                                                                                  database_urls):
+                                                                                                  database_urls,
+                                                                                                  monkeypatch):
+    monkeypatch.setenv("STYRKEDJA_REBUILD_LEVEL_PARTS", "true")  # the levels in the same parts (after38)
     log = three_organisers(36)
     dbs = {way: Database(url) for way, url in database_urls.items()}
     try:

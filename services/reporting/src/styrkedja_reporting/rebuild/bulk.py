@@ -1156,14 +1156,16 @@ class Rebuilder:
                     *(appended_job(part) for part in range(1, self.pass_parts))]
 
         def level_jobs() -> list[_Job]:
-            """The assessments' levels by one job, or in the parts of the organisers pass is made in (the same
-            ranges), each a job of its own: at 6.4M events the one statement took 51 s of wall (44 CPU s) on one
-            connection, between below_pass and the judgement — the tail's longest chain, with the aggregates' key
-            after it (scale37). The key leads with the organiser: as figure_students, the first part writes its
-            rows into the table, each later part into a table of its own, appended in part order (`levels.appended.
-            <part>`) — the heap in the key's order, its key's build one pass over sorted rows."""
+            """The assessments' levels by one job, or (STYRKEDJA_REBUILD_LEVEL_PARTS) in the parts of the organisers
+            pass is made in (the same ranges), each a job of its own. At 6.4M events the one statement took 51 s of
+            wall (44 CPU s) on one connection, before the judgement and the aggregates' key (scale37); yet both
+            connections were busy to within ~3 s of the end, so its chain did not set the end, and the parts add an
+            append (+6 % of the levels' CPU at 1.6M events): off by default (bench/README.md after38). The key leads
+            with the organiser: as figure_students, the first part writes its rows into the table, each later part
+            into a table of its own, appended in part order (`levels.appended.<part>`) — the heap in the key's
+            order, its key's build one pass over sorted rows."""
             whole = "levels.assessment_aggregates"
-            if self.pass_parts == 1:
+            if self.pass_parts == 1 or not self.knobs.rebuild_level_parts:
                 return [_Job(whole, lambda s, b: _level(s, ASSESSMENTS, parallel), derive)]
             table = ASSESSMENTS.aggregates.name
 
@@ -1219,11 +1221,12 @@ class Rebuilder:
             _Job("handlers", handlers),
             _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
             *figures,
-            # the levels before compliance and below_pass: the judgement and the aggregates' key (the tail's
-            # longest chains) wait for them, nothing for those two but their own keys
-            *levels,
+            # the levels in parts before compliance and below_pass: the judgement and the aggregates' key wait for
+            # them, nothing for those two but their own keys (one statement: after them, as it was)
+            *(levels if len(levels) > 1 else ()),
             _Job("compliance", compliance, derive),
             _Job("below_pass", below_pass, derive),
+            *(levels if len(levels) == 1 else ()),
             _Job("levels.forecast_aggregates", lambda s, b: _level(s, FORECASTS, parallel), derive),
             _Job("figures.forecasts", lambda s, b: _figure_by_rules(s, "forecasts"), derive),
             _Job("figures.merit", lambda s, b: _figure_by_rules(s, "merit"), derive),
@@ -1269,10 +1272,12 @@ class Rebuilder:
                         (*(f"index.{i.name}" for i in by_table[table]), *readers.get(table, ())))
 
         first_figure = next(n for n, job in enumerate(jobs) if job.name.startswith("figures."))
-        # figure_students' key (the biggest index) right after the levels' jobs: a connection free after pass's last
-        # part takes the levels' next part first — their chain (the judgement, the aggregates' key) is the longer
-        after_levels = max(n for n, job in enumerate(jobs) if job.name in made_by["levels.assessment_aggregates"]) + 1
-        jobs[after_levels:after_levels] = [index_job(i) for i in by_table.get("figure_students", [])]
+        # figure_students' key (the biggest index) before the figures (a connection free after pass's last part
+        # builds it), or right after the levels' parts where they are made in parts: that connection takes the
+        # levels' next part first, their chain (the judgement, the aggregates' key) the longer
+        at = first_figure if len(levels) == 1 else \
+            max(n for n, job in enumerate(jobs) if job.name in made_by["levels.assessment_aggregates"]) + 1
+        jobs[at:at] = [index_job(i) for i in by_table.get("figure_students", [])]
         jobs += [index_job(i) for t in order if t != "figure_students" for i in by_table[t]]
         judged: list[Judgement] = []
 
