@@ -30,6 +30,10 @@ class RebuildSettings(BaseSettings):
     rebuild_connections: int | None = Field(None, ge=1, le=MAX_REBUILD_WORKERS)
     # parts of the organisers the pass figure is made in (`--pass-parts`); None: one per connection
     rebuild_pass_parts: int | None = Field(None, ge=1, le=MAX_REBUILD_WORKERS)
+    # the assessments' levels made in pass's parts of the organisers, later parts appended (after38: no gain measured
+    # at 402k or 1.6M events, the append's CPU on top; the work after the read is bound by its jobs' sum on two
+    # connections, not by the levels' chain — to try at 6.4M, where one statement's sorts spill more)
+    rebuild_level_parts: bool = False
     # PostgreSQL's parallel workers per statement and per index build (`rebuild.bulk.parallel_workers`); None: none
     # where several connections work, else the server's own
     rebuild_workers: int | None = Field(None, ge=0, le=MAX_REBUILD_WORKERS)
@@ -46,7 +50,7 @@ class RebuildSettings(BaseSettings):
     rebuild_explain: Path | None = None
 
     @field_validator("rebuild_connections", "rebuild_pass_parts", "rebuild_workers", "rebuild_work_mem_mb",
-                     "rebuild_gc_gen0", "rebuild_keep_indexes", "rebuild_copy_text", "rebuild_explain", mode="before")
+                     "rebuild_gc_gen0", "rebuild_keep_indexes", "rebuild_level_parts", "rebuild_copy_text", "rebuild_explain", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str) and not value.strip():

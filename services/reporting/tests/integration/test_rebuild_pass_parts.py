@@ -53,7 +53,9 @@ def database_urls(fresh_database) -> dict[str, str]:
 
 
 async def test_pass_in_parts_of_the_organisers_makes_the_same_rows_as_one_statement_and_the_apply(settings,
-                                                                                                  database_urls):
+                                                                                                  database_urls,
+                                                                                                  monkeypatch):
+    monkeypatch.setenv("STYRKEDJA_REBUILD_LEVEL_PARTS", "true")  # the levels in the same parts (after38)
     log = three_organisers(36)
     dbs = {way: Database(url) for way, url in database_urls.items()}
     try:
@@ -68,6 +70,17 @@ async def test_pass_in_parts_of_the_organisers_makes_the_same_rows_as_one_statem
         assert {k for k in parts.timeline if k.startswith("figures.students.")} == {"figures.students.1"}
         for way in ("whole", "parts", "more parts"):
             assert await physical_order_is_key_order(dbs[way], "figure_students"), way
+        # the levels in the same parts (after38), their later parts appended in order: the aggregates' heap in its
+        # key's order too
+        assert "levels.assessment_aggregates" in whole.timeline and not any(
+            k.startswith(("levels.assessment_aggregates.", "levels.appended.")) for k in whole.timeline)
+        assert {k for k in parts.timeline if k.startswith("levels.")} >= {
+            "levels.assessment_aggregates.0", "levels.assessment_aggregates.1", "levels.appended.1"}
+        assert len([k for k in more.timeline if k.startswith("levels.appended.")]) == 4
+        for way in ("whole", "parts", "more parts"):
+            assert await physical_order_is_key_order(dbs[way], "assessment_aggregates"), way
+        # the judgement waits for every part of the levels, the appended ones too
+        assert parts.timeline["alerts.judge"][0] >= parts.timeline["levels.appended.1"][1]
         start, end = parts.timeline["figures.pass"]  # the parts' span
         assert start <= min(parts.timeline[f"figures.pass.{i}"][0] for i in range(2)) and end >= max(
             parts.timeline[f"figures.pass.{i}"][1] for i in range(2))

@@ -80,13 +80,14 @@ def test_the_reporting_service_refuses_them_as_its_other_settings(clean_env):
 
 def test_good_values_are_taken(clean_env, tmp_path):
     for knob, value in (("CONNECTIONS", "3"), ("PASS_PARTS", " 5 "), ("WORKERS", "0"), ("WORK_MEM_MB", "321"),
-                        ("GC_GEN0", "0"), ("KEEP_INDEXES", "1"), ("COPY_TEXT", "0"),
+                        ("GC_GEN0", "0"), ("KEEP_INDEXES", "1"), ("COPY_TEXT", "0"), ("LEVEL_PARTS", "true"),
                         ("EXPLAIN", str(tmp_path / "plans.txt"))):
         clean_env.setenv(f"STYRKEDJA_REBUILD_{knob}", value)
     knobs = RebuildSettings()
     assert (knobs.rebuild_connections, knobs.rebuild_pass_parts, knobs.rebuild_workers, knobs.rebuild_work_mem_mb,
             knobs.rebuild_gc_gen0, knobs.rebuild_keep_indexes, knobs.rebuild_copy_text,
-            knobs.rebuild_explain) == (3, 5, 0, 321, 0, True, False, tmp_path / "plans.txt")
+            knobs.rebuild_explain, knobs.rebuild_level_parts) == (3, 5, 0, 321, 0, True, False, tmp_path / "plans.txt",
+                                                                  True)
     rebuilder = bulk.Rebuilder(Any, group_id="g", handles=lambda _: True)  # type: ignore[arg-type]
     assert (rebuilder.connections, rebuilder.pass_parts, rebuilder.workers, rebuilder.work_mem_kb) == (3, 5, 0, 321 * 1024)
     rebuilder.begin_decoders(object(), 256_000)  # type: ignore[arg-type]
@@ -98,6 +99,7 @@ def test_unset_or_empty_is_the_default(clean_env):
     clean_env.setenv("STYRKEDJA_REBUILD_KEEP_INDEXES", " ")
     knobs = RebuildSettings()
     assert knobs.rebuild_pass_parts is None and knobs.rebuild_keep_indexes is False
+    assert knobs.rebuild_level_parts is False  # the levels by one statement (after38)
     assert knobs.rebuild_copy_text is True and knobs.rebuild_gc_gen0 == GC_GEN0 and knobs.rebuild_explain is None
     rebuilder = bulk.Rebuilder(Any, group_id="g", handles=lambda _: True, connections=2)  # type: ignore[arg-type]
     assert (rebuilder.pass_parts, rebuilder.workers, rebuilder.work_mem_kb) == (2, 0, bulk.WORK_MEM_KB)

@@ -1059,13 +1059,17 @@ class Rebuilder:
         report.counts["work_mem_kb"] = self.work_mem_kb
         after_read = time.perf_counter()
         # the claim: the first delivery of a claim (id, organiser, topic; of a handled type); the later are duplicates
+        await stages.run("claim", self.handled, self._claim())
         async with self._transaction() as (session, backend):
-            await stages.run("claim", self.handled, self._claim(session), backend)
+            await stages.run("claim.after", 0, self._claimed(session), backend)
             report.duplicates = int((await session.execute(text(f"SELECT count(*) FROM {self.dups}"))).scalar_one())
             # the counted events' tables, filled by the facts' parts (`_facts`), and the parts' organisers
             for _, statement, params in counted_tables_made(self.tracked, self.dups, QUIET_AUTOVACUUM):
                 await session.execute(text(statement), params)
             parts = await self._fact_parts(session)
+        # the claim's CPU: its halves' backends and the one analysing and indexing it (its wall: the halves')
+        report.cpu["claim"] = {side: round(report.cpu["claim.halves"][side] + report.cpu["claim.after"][side], 3)
+                               for side in ("python", "postgres")}
         report.counts["fact_parts"] = len(parts)
         failed: list[Failed] = report.failed
         left_out: list[Claim] = []
@@ -1152,14 +1156,52 @@ class Rebuilder:
             return [*(part_job(part) for part in range(self.pass_parts)),
                     *(appended_job(part) for part in range(1, self.pass_parts))]
 
+        def level_jobs() -> list[_Job]:
+            """The assessments' levels by one job, or (STYRKEDJA_REBUILD_LEVEL_PARTS) in the parts of the organisers
+            pass is made in (the same ranges), each a job of its own. At 6.4M events the one statement took 51 s of
+            wall (44 CPU s) on one connection, before the judgement and the aggregates' key (scale37); yet both
+            connections were busy to within ~3 s of the end, so its chain did not set the end, and the parts add an
+            append (+6 % of the levels' CPU at 1.6M events): off by default (bench/README.md after38). The key leads
+            with the organiser: as figure_students, the first part writes its rows into the table, each later part
+            into a table of its own, appended in part order (`levels.appended.<part>`) — the heap in the key's
+            order, its key's build one pass over sorted rows."""
+            whole = "levels.assessment_aggregates"
+            if self.pass_parts == 1 or not self.knobs.rebuild_level_parts:
+                return [_Job(whole, lambda s, b: _level(s, ASSESSMENTS, parallel), derive)]
+            table = ASSESSMENTS.aggregates.name
+
+            def part_job(part: int) -> _Job:
+                async def level_part(session: AsyncSession, backend: int) -> None:
+                    organisers = await ranges.part(session, part)
+                    if organisers == EVERY_ORGANISER:  # one part holds them all: the one statement
+                        await _level(session, ASSESSMENTS, parallel)
+                    elif organisers is not None:
+                        into = None
+                        if part > 0:
+                            into = _of_part(table, part)
+                            await session.execute(text(f"CREATE UNLOGGED TABLE {into} (LIKE {table})"))
+                        await _level(session, ASSESSMENTS, parallel, organisers, into=into)
+                return _Job(f"{whole}.{part}", level_part, derive)
+
+            def appended_job(part: int) -> _Job:
+                async def append(session: AsyncSession, backend: int) -> None:
+                    if await ranges.part(session, part) is not None:
+                        await _append_part(session, table, part)
+                before = f"levels.appended.{part - 1}" if part > 1 else f"{whole}.0"
+                return _Job(f"levels.appended.{part}", append, (f"{whole}.{part}", before))
+            return [*(part_job(part) for part in range(self.pass_parts)),
+                    *(appended_job(part) for part in range(1, self.pass_parts))]
+
         # each figure of one statement (`figure_tables.REBUILT`), those `MADE_WITH` another by that one's: pass with
         # figure_students' rows (the most rows, the biggest indexes: the longest chain, first)
         figures: list[_Job] = []
-        made_by: dict[str, tuple[str, ...]] = {}  # a figure's job → the jobs making it (pass's: its parts)
+        made_by: dict[str, tuple[str, ...]] = {}  # a figure's or level's job → the jobs making it (its parts)
         for name in figure_tables.REBUILT:
             if name not in MADE_WITH:
                 figures += (made := figure_jobs(name))
                 made_by[f"figures.{name}"] = tuple(job.name for job in made)
+        levels = level_jobs()
+        made_by["levels.assessment_aggregates"] = tuple(job.name for job in levels)
 
         def fact_part(n: int, within: OrganiserRange) -> _Job:
             return _Job(f"facts.assessment_facts.{n}",
@@ -1180,9 +1222,12 @@ class Rebuilder:
             _Job("handlers", handlers),
             _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
             *figures,
+            # the levels in parts before compliance and below_pass: the judgement and the aggregates' key wait for
+            # them, nothing for those two but their own keys (one statement: after them, as it was)
+            *(levels if len(levels) > 1 else ()),
             _Job("compliance", compliance, derive),
             _Job("below_pass", below_pass, derive),
-            _Job("levels.assessment_aggregates", lambda s, b: _level(s, ASSESSMENTS, parallel), derive),
+            *(levels if len(levels) == 1 else ()),
             _Job("levels.forecast_aggregates", lambda s, b: _level(s, FORECASTS, parallel), derive),
             _Job("figures.forecasts", lambda s, b: _figure_by_rules(s, "forecasts"), derive),
             _Job("figures.merit", lambda s, b: _figure_by_rules(s, "merit"), derive),
@@ -1228,7 +1273,12 @@ class Rebuilder:
                         (*(f"index.{i.name}" for i in by_table[table]), *readers.get(table, ())))
 
         first_figure = next(n for n, job in enumerate(jobs) if job.name.startswith("figures."))
-        jobs[first_figure:first_figure] = [index_job(i) for i in by_table.get("figure_students", [])]
+        # figure_students' key (the biggest index) before the figures (a connection free after pass's last part
+        # builds it), or right after the levels' parts where they are made in parts: that connection takes the
+        # levels' next part first, their chain (the judgement, the aggregates' key) the longer
+        at = first_figure if len(levels) == 1 else \
+            max(n for n, job in enumerate(jobs) if job.name in made_by["levels.assessment_aggregates"]) + 1
+        jobs[at:at] = [index_job(i) for i in by_table.get("figure_students", [])]
         jobs += [index_job(i) for t in order if t != "figure_students" for i in by_table[t]]
         judged: list[Judgement] = []
 
@@ -1247,7 +1297,7 @@ class Rebuilder:
         # keys of the tables they read wait for them (`readers`: an ADD CONSTRAINT's lock). The swap's transaction
         # decides the judgement (`decide_all`: judged again there if an alert or a threshold changed since)
         pass_makers = tuple(j for j in fillers[pass_table])
-        judging = [_Job("alerts.judge", judge_drops, ("handlers", "levels.assessment_aggregates", *pass_makers)),
+        judging = [_Job("alerts.judge", judge_drops, ("handlers", *fillers["assessment_aggregates"], *pass_makers)),
                    _Job("alerts.judge.below", judge_below,
                         ("alerts.judge", *facts, *(f"index.{i.name}" for t in ("assessment_facts", "forecast_facts")
                                                    for i in by_table.get(t, []))))]
@@ -1291,7 +1341,7 @@ class Rebuilder:
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
         report.counts["small_held"] = self.small_held
         # every backend's CPU after the read once (the per-job entries; their sums by group overlap them)
-        own = ["claim", *(job.name for job in jobs), "swap", "alerts"]
+        own = ["claim.halves", "claim.after", *(job.name for job in jobs), "swap", "alerts"]
         report.cpu["after_read"] = {side: round(sum(report.cpu[k][side] for k in own if k in report.cpu), 3)
                                     for side in ("python", "postgres")}
         await explain.write_plans()
@@ -1360,7 +1410,27 @@ class Rebuilder:
         await session.execute(text(f"DELETE FROM {live}.{quoted(OFFSETS)} WHERE group_id = :g"), {"g": self.group_id})
         await _store_offsets(session, self.group_id, next_offsets)
 
-    async def _claim(self, session: AsyncSession) -> None:
+    async def _claim(self) -> None:
+        """The duplicates (`_claim_sql`) in halves of the ids side by side where there are two connections or more
+        (`claim.<half>`): every id's rows are in one half. At 6.4M events the one statement took 7.7 s of wall,
+        alone before every job, the other core idle (scale37)."""
+        async with self._transaction() as (session, _):
+            await session.execute(text(f"CREATE UNLOGGED TABLE {self.dups} WITH ({QUIET_AUTOVACUUM}) AS "
+                                       f"{self._claim_sql()} WITH NO DATA"))
+        halves = [""] if self.connections < 2 else [" AND event_id < :half", " AND event_id >= :half"]
+
+        async def half(n: int, within: str) -> None:
+            async with self._transaction() as (session, backend):
+                work = session.execute(text(f"INSERT INTO {self.dups} {self._claim_sql(within)}"),
+                                       {"half": CLAIM_HALF} if within else {})
+                await self.stages.run(f"claim.{n}", 0, work, backend)
+
+        await asyncio.gather(*(half(n, within) for n, within in enumerate(halves)))
+        self.report.cpu["claim.halves"] = {side: round(sum(self.report.cpu[f"claim.{n}"][side]
+                                                           for n in range(len(halves))), 3)
+                                           for side in ("python", "postgres")}
+
+    def _claim_sql(self, within: str = "") -> str:
         """Later deliveries of a claim (an id within its organiser and topic, as the live consumer's `_claim_new`:
         another organiser's or topic's event under the same id is its own, whichever partition came first) are
         duplicates; one with
@@ -1370,16 +1440,20 @@ class Rebuilder:
         # the ids delivered more than once first, by the id alone (a hash of 16-byte keys: the whole claim's three
         # columns, two of them text, were hashed for every event), then the claims among their rows only (an id
         # under two organisers or topics is two claims); every id's rows read twice, not three times
-        await session.execute(text(
-            f"CREATE UNLOGGED TABLE {self.dups} WITH ({QUIET_AUTOVACUUM}) AS "
-            f"WITH twice AS (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1), "
-            "c AS MATERIALIZED (SELECT seq, event_id, organiser_id, topic, part, off, digest "
-            f"FROM {self.ids} WHERE event_id IN (SELECT event_id FROM twice)), "
-            "f AS (SELECT DISTINCT ON (event_id, organiser_id, topic) event_id, organiser_id, topic, seq AS first, "
-            "digest FROM c ORDER BY event_id, organiser_id, topic, seq) "
-            "SELECT c.seq, c.event_id, c.topic, c.part, c.off, f.digest AS counted, "
-            "(c.digest IS NOT NULL AND f.digest IS NOT NULL AND c.digest <> f.digest) AS conflicting "
-            "FROM c JOIN f USING (event_id, organiser_id, topic) WHERE c.seq <> f.first"))
+        # `within`: `AND` a condition on the ids' `event_id` (a half of them: a claim's rows are all in it), on both
+        # reads of the ids (the second then probes the hash of `twice` with its half's rows only)
+        return (f"WITH twice AS (SELECT event_id FROM {self.ids} WHERE true{within} GROUP BY event_id "
+                "HAVING count(*) > 1), "
+                "c AS MATERIALIZED (SELECT seq, event_id, organiser_id, topic, part, off, digest "
+                f"FROM {self.ids} WHERE event_id IN (SELECT event_id FROM twice){within}), "
+                "f AS (SELECT DISTINCT ON (event_id, organiser_id, topic) event_id, organiser_id, topic, "
+                "seq AS first, digest FROM c ORDER BY event_id, organiser_id, topic, seq) "
+                "SELECT c.seq, c.event_id, c.topic, c.part, c.off, f.digest AS counted, "
+                "(c.digest IS NOT NULL AND f.digest IS NOT NULL AND c.digest <> f.digest) AS conflicting "
+                "FROM c JOIN f USING (event_id, organiser_id, topic) WHERE c.seq <> f.first")
+
+    async def _claimed(self, session: AsyncSession) -> None:
+        """The claim's tables analysed and indexed, its conflicting duplicates reported."""
         await session.execute(text(f"ANALYZE {self.dups}"))
         # the small events are read back in log order a batch at a time (`_small_batches`): by these, each batch
         # from where the last ended (the value column left out of the statistics: its records' bytes)
@@ -1603,6 +1677,8 @@ async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str
 #: the staging tables without statistics, as the first of them did before (autovacuum came later than they); each
 #: derived table is analysed by the rebuild itself where a later statement reads it (bench/README.md rebuild12)
 QUIET_AUTOVACUUM = "autovacuum_enabled = false"
+#: the claim's halves of the ids (`Rebuilder._claim`): below and from the middle uuid (random ids: about half each)
+CLAIM_HALF = "80000000-0000-0000-0000-000000000000"
 
 
 #: Emptied, then filled by plain INSERT … SELECT only (and support_below_pass, whose indexes are dropped only after the
@@ -1717,33 +1793,34 @@ async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence
 
 
 async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str, cols: str, select: str, *,
-                                   parallel: bool = True) -> None:
-    """`INSERT INTO table (cols) select`; with `parallel`, `select` is first made a table by CREATE TABLE AS, whose
-    SELECT PostgreSQL plans in parallel (an INSERT … SELECT it never does): the rebuild's Python waits meanwhile, so
-    the aggregate over every fact gets both cores. For statements that read much and make little."""
+                                   parallel: bool = True, params: dict[str, str] | None = None) -> None:
+    """`INSERT INTO table (cols) select` (bound with `params`); with `parallel`, `select` is first made a table by
+    CREATE TABLE AS, whose SELECT PostgreSQL plans in parallel (an INSERT … SELECT it never does): the rebuild's Python
+    waits meanwhile, so the aggregate over every fact gets both cores. For statements that read much and make little."""
     if not parallel:
-        await explain.execute(session, label, f"INSERT INTO {table} ({cols}) {select}")
+        await explain.execute(session, label, f"INSERT INTO {table} ({cols}) {select}", params)
         return
     scratch = f"rebuild_scratch_{uuid.uuid4().hex[:8]}"  # unlogged: made and dropped in the rebuild's transaction
-    await explain.execute(session, label, f"CREATE UNLOGGED TABLE {scratch} AS {select}")
+    await explain.execute(session, label, f"CREATE UNLOGGED TABLE {scratch} AS {select}", params)
     await session.execute(text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {scratch}"))
     await session.execute(text(f"DROP TABLE {scratch}"))
 
 
-def rolled_up_levels_sql(store: Any) -> str:
+def rolled_up_levels_sql(store: Any, within: str = "") -> str:
     """The kept levels of one fact table's aggregates (`AGGREGATE_LEVELS`) from its final facts, rolled up: the facts
     counted once per school unit, group and the other dimensions (`g`), the school unit level summed from those rows
     (`s`), the organiser level from the school unit level's (a few times fewer rows than the group level's: at 402k
     events of the term shape 57k against 214k); the area and the nation have no rows (their reads take the school
     units' and the organiser level's). The same rows as `FactStore.recomputed_sql`, which reads and hashes every fact
-    once per level."""
+    once per level. `within`: a condition `AND`ed to the facts' (`parts.range_condition` on `f.organiser_id`: a part
+    of the organisers — every row is one organiser's, so the parts' rows are the whole's)."""
     if tuple(store.dimensions[:3]) != ("level", "unit_id", "organiser_id") or \
             tuple(AGGREGATE_LEVELS) != ("group", "school_unit", "organiser"):
         raise ValueError("the levels' roll-up expects (level, unit_id, organiser_id, …) and the three kept levels")
     rest = ", ".join(quoted(d) for d in store.dimensions[2:])
     of_fact = ", ".join(f"f.{quoted(d)}" for d in store.dimensions[2:])
     g = (f"SELECT f.school_unit_code AS su, f.group_id AS gid, {of_fact}, CAST(count(*) AS integer) AS n "
-         f"FROM {store.facts.name} f WHERE NOT f.{store.hidden} GROUP BY f.school_unit_code, f.group_id, {of_fact}")
+         f"FROM {store.facts.name} f WHERE NOT f.{store.hidden}{within} GROUP BY f.school_unit_code, f.group_id, {of_fact}")
     s = f"SELECT su, {rest}, CAST(sum(n) AS integer) AS n FROM g GROUP BY su, {rest}"
     levels = [
         f"SELECT CAST('group' AS varchar), CAST(su || '{GROUP_SEPARATOR}' || gid AS varchar), {rest}, n FROM g",
@@ -1753,17 +1830,20 @@ def rolled_up_levels_sql(store: Any) -> str:
     return f"WITH g AS MATERIALIZED ({g}), s AS MATERIALIZED ({s}) {' UNION ALL '.join(levels)}"
 
 
-async def _level(session: AsyncSession, store: Any, parallel: bool) -> None:
+async def _level(session: AsyncSession, store: Any, parallel: bool, organisers: OrganiserRange = EVERY_ORGANISER, *,
+                 into: str | None = None) -> None:
     """The materialised levels of one fact table from its final facts (`rolled_up_levels_sql`); `parallel`: by a
     parallel plan (`_insert_by_parallel_plan`: a scratch table first), else straight into the table (with no
-    parallel workers — two connections — the scratch table only wrote and read every row once more)."""
+    parallel workers — two connections — the scratch table only wrote and read every row once more).
+    `organisers`: those of a part only (`parts`); `into`: the table its rows go to (a later part's, appended)."""
     dims = ", ".join(quoted(d) for d in store.dimensions)
-    select = f"SELECT {dims}, count FROM ({rolled_up_levels_sql(store)}) AS r({dims}, count)"
+    within, params = range_condition(organisers, "f.organiser_id", "part")
+    select = f"SELECT {dims}, count FROM ({rolled_up_levels_sql(store, within)}) AS r({dims}, count)"
     if await _byte_order(session):  # in its key's order, as figure_students (its key built from a
         # sorted heap: at 402k events the fill and the key's build 3.8-4.4 CPU s against 4.4-4.8 unsorted)
         select += f" ORDER BY {_key_order(list(store.aggregates.primary_key.columns))}"
-    await _insert_by_parallel_plan(session, f"levels.{store.facts.name}", store.aggregates.name, f"{dims}, count",
-                                   select, parallel=parallel)
+    await _insert_by_parallel_plan(session, f"levels.{store.facts.name}", into or store.aggregates.name,
+                                   f"{dims}, count", select, parallel=parallel, params=params)
 
 
 #: figure_students is inserted in its primary key's order (`_key_order`) where the database's text order is byte order:
@@ -1811,17 +1891,28 @@ NO_NESTED_LOOPS = frozenset({"pass"})
 MADE_WITH = {"students": "pass"}
 
 
+def _of_part(table: str, part: int) -> str:
+    """The table a later part writes its rows of `table` to (figure_students' of pass, the levels'; the shadow's:
+    dropped with it)."""
+    return f"{table}_part_{part}"
+
+
 def _students_of_part(part: int) -> str:
-    """The table a later part of pass writes its figure_students rows to (the shadow's: dropped with it)."""
-    return f"figure_students_part_{part}"
+    """The table a later part of pass writes its figure_students rows to."""
+    return _of_part(figure_tables.TABLES["students"].table.name, part)
+
+
+async def _append_part(session: AsyncSession, table: str, part: int) -> None:
+    """A later part's rows of `table` appended to it in the order they were written (its key's), the part's own
+    table dropped."""
+    into = _of_part(table, part)
+    await session.execute(text(f"INSERT INTO {table} SELECT * FROM {into}"))
+    await session.execute(text(f"DROP TABLE {into}"))
 
 
 async def _append_students(session: AsyncSession, part: int) -> None:
-    """A later part's figure_students rows appended to the table in the order they were written (its key's), its
-    own table dropped."""
-    into = _students_of_part(part)
-    await session.execute(text(f"INSERT INTO {figure_tables.TABLES['students'].table.name} SELECT * FROM {into}"))
-    await session.execute(text(f"DROP TABLE {into}"))
+    """A later part's figure_students rows appended (`_append_part`)."""
+    await _append_part(session, figure_tables.TABLES["students"].table.name, part)
 
 
 async def _figure(session: AsyncSession, name: str, organisers: OrganiserRange = (None, None), *,
