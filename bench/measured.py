@@ -5,7 +5,10 @@
   (`RolledBack`, `rebuild_settings`, `backend_cpu`), and the temp files it wrote (`temp_mb`);
 * the head of their command lines (the database, `--rounds`, `--out`: `statement_arguments`), their variants
   alternated with the order turned each round (`alternated`) and each result a JSON line (`record`);
-* a function's CPU µs per input, the best of several passes (`best_pass`: the machine is shared).
+* a function's CPU µs per input, the best of several passes (`best_pass`: the machine is shared);
+* the contracts' code at a commit against the working tree's, each side a process of its own running a script that
+  prints its µs per corpus, in alternated pairs, summarised and written as JSON (`contracts_pairs`: envelope36,
+  names38).
 
 Standard library and asyncpg only: a child process measuring another tree's code imports it too
 (`bench/envelope36.py`)."""
@@ -17,9 +20,13 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from statistics import median
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -158,3 +165,63 @@ def best_pass(fn: Callable[[Any], Any], inputs: Sequence[Any], repeats: int, chu
             best = took if best is None else min(best, took)
         total += best or 0
     return round(total / len(inputs) / 1000, 2)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _contracts_at(base: str, into: Path) -> Path:
+    """The contracts' sources at `base`, exported (`git archive`) under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", base, "packages/contracts/src"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "packages" / "contracts" / "src"
+
+
+def _contracts_side(script: str, src: Path, events: int, repeats: int) -> dict[str, float]:
+    """`script` run with `src` first on PYTHONPATH (argv: events, repeats, the bench folder); its last line the JSON
+    `{"file": the contracts' __file__, "us": {corpus: µs}}`."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run([sys.executable, "-c", script, str(events), str(repeats), str(ROOT / "bench")], env=env,
+                          check=True, capture_output=True, text=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    if not answer["file"].startswith(str(src)):  # the side must import the code it is said to measure
+        raise SystemExit(f"{src}: imported {answer['file']}")
+    return dict(answer["us"])
+
+
+def contracts_pairs(script: str, *, what: str, base: str, pairs: int, events: int, repeats: int, out: Path,
+                    prefix: str) -> dict[str, Any]:
+    """The contracts at `base` ("before") against the working tree's ("after"), `script` run once per side per pair
+    (`_contracts_side`), the order turned every other pair; each corpus's medians, their difference and the ratios,
+    written to `out` with the load averages."""
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-before-") as folder:
+        before_src = _contracts_at(base, Path(folder))
+        after_src = ROOT / "packages" / "contracts" / "src"
+        measured: list[dict[str, dict[str, float]]] = []
+        loads = [os.getloadavg()[0]]
+        for n in range(pairs):
+            order = [("before", before_src), ("after", after_src)]
+            if n % 2:
+                order.reverse()
+            pair = {label: _contracts_side(script, src, events, repeats) for label, src in order}
+            measured.append(pair)
+            loads.append(os.getloadavg()[0])
+            print(n, {label: {k: round(v, 2) for k, v in values.items()} for label, values in pair.items()},
+                  f"load {loads[-1]:.1f}", flush=True)
+    summary = {}
+    for corpus in measured[0]["before"]:
+        before = [p["before"][corpus] for p in measured]
+        after = [p["after"][corpus] for p in measured]
+        ratios = [a / b for a, b in zip(after, before, strict=True)]
+        summary[corpus] = {"before_us": round(median(before), 3), "after_us": round(median(after), 3),
+                           "after_minus_before_us": round(median(a - b for a, b in zip(after, before, strict=True)), 3),
+                           "ratio_median": round(median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
+        print(corpus, summary[corpus])
+    result = {"what": what, "base": base, "events": events, "repeats": repeats, "pairs": measured,
+              "summary": summary, "load_average": [round(x, 2) for x in loads], "cpus": os.cpu_count(),
+              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return result
+

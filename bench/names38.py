@@ -21,14 +21,10 @@ support carry none), each event's name its own (the name rules' memo misses):
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
-from statistics import median
+
+from measured import contracts_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "names38.json"
@@ -71,25 +67,6 @@ print(json.dumps({"file": styrkedja_contracts.__file__, "us": out}))
 """
 
 
-def export_base(base: str, into: Path) -> Path:
-    """The contracts' and the kit's sources at `base`, exported (`git archive`) under `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", base, "packages/contracts/src"],
-                             check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into / "packages" / "contracts" / "src"
-
-
-def side(src: Path, events: int, repeats: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    done = subprocess.run([sys.executable, "-c", SIDE, str(events), str(repeats), str(ROOT / "bench")], env=env,
-                          check=True,
-                          capture_output=True, text=True)
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
-    if not answer["file"].startswith(str(src)):  # the side must import the code it is said to measure
-        raise SystemExit(f"{src}: imported {answer['file']}")
-    return dict(answer["us"])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="3f6d2e80", help="the commit of the code before")
@@ -98,35 +75,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="hostile38-before-") as folder:
-        before_src = export_base(args.base, Path(folder))
-        after_src = ROOT / "packages" / "contracts" / "src"
-        pairs, loads = [], [os.getloadavg()[0]]
-        for n in range(args.pairs):
-            order = [("before", before_src), ("after", after_src)]
-            if n % 2:
-                order.reverse()
-            pair = {label: side(src, args.events, args.repeats) for label, src in order}
-            pairs.append(pair)
-            loads.append(os.getloadavg()[0])
-            print(n, {label: {k: round(v, 2) for k, v in values.items()} for label, values in pair.items()},
-                  f"load {loads[-1]:.1f}", flush=True)
-    corpora = list(pairs[0]["before"])
-    summary = {}
-    for corpus in corpora:
-        before = [p["before"][corpus] for p in pairs]
-        after = [p["after"][corpus] for p in pairs]
-        ratios = [a / b for a, b in zip(after, before, strict=True)]
-        summary[corpus] = {"before_us": round(median(before), 3), "after_us": round(median(after), 3),
-                           "after_minus_before_us": round(median(a - b for a, b in zip(after, before, strict=True)), 3),
-                           "ratio_median": round(median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
-        print(corpus, summary[corpus])
-    args.out.write_text(json.dumps({
-        "what": "decode_event CPU µs per event of organisation.unit_upserted events with a name of their own each, and of assessments: before (--base) and after (the working tree), alternated pairs",
-        "base": args.base, "events": args.events, "repeats": args.repeats, "pairs": pairs, "summary": summary,
-        "load_average": [round(x, 2) for x in loads], "cpus": os.cpu_count(),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    contracts_pairs(SIDE,
+                    what="decode_event CPU µs per event of organisation.unit_upserted events with a name of their own "
+                         "each, and of assessments: before (--base) and after (the working tree), alternated pairs",
+                    base=args.base, pairs=args.pairs,
+                    events=args.events, repeats=args.repeats, out=args.out, prefix="hostile38")
     return 0
 
 
