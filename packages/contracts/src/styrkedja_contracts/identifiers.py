@@ -56,13 +56,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fontTools import unicodedata as font_unicodedata
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 
@@ -530,12 +530,22 @@ _AUGMENTED = {"Hani": ("Hanb", "Jpan", "Kore"), "Hira": ("Jpan",), "Kana": ("Jpa
 _WITH_LATIN_IN_A_WORD = frozenset({"Jpan", "Hanb", "Kore"})
 
 
+@lru_cache(maxsize=1)
+def _script_extension() -> Callable[[str], Any]:
+    """fontTools' Script_Extensions lookup, imported at the first name beyond Latin-1: its tables are ~2.5 MB in every
+    process importing the contracts (and shift its garbage collector's rhythm: send's peak per change, test_ss12000_
+    compact), and most processes never see such a name."""
+    from fontTools import unicodedata as font_unicodedata
+
+    return font_unicodedata.script_extension  # type: ignore[no-any-return]
+
+
 @lru_cache(maxsize=8192)
 def _scripts_of(ch: str) -> frozenset[str] | None:
     """The augmented script set of a character (`_AUGMENTED`), from Unicode's Script_Extensions as fontTools holds it
     (its tables follow each Unicode release); None for a character of every script (Common and Inherited: digits,
     punctuation, spaces, most marks)."""
-    found = frozenset(font_unicodedata.script_extension(ch))
+    found = frozenset(_script_extension()(ch))
     if "Zyyy" in found or "Zinh" in found:
         return None
     return found.union(*(_AUGMENTED.get(script, ()) for script in found))
