@@ -35,12 +35,12 @@ def mint_all(issuer: Any) -> tuple[dict[str, str], str]:
     return tokens, broad
 
 
-def report(name: str, findings: Findings) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+def report(name: str, findings: Findings, out: Path = OUT) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     lines = [f"{name}: {findings.sent} requests, {len(findings.wrong)} wrong, {len(findings.echoes)} to read; "
              f"statuses {dict(sorted(findings.statuses.items()))}; by token {dict(findings.by_token)}",
              *findings.wrong, "--- to read", *findings.echoes]
-    (OUT / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.txt").write_text("\n".join(lines) + "\n")
     print(lines[0], flush=True)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 from campaign35_local import judging_proxy, mint_all
+from campaign35_local import report as report35
 from inprocess import start_service
 from scope_fuzz import Findings, Narrow
 from scope_world import fed, lika_drafts, narrow_tokens
@@ -57,15 +58,6 @@ class NamingFindings(Findings):
             return
         if not errors or not all(isinstance(e, dict) and e.get("field") and e.get("rule") for e in errors):
             self.wrong.append(f"{what}: a refusal naming no field and rule {response.text[:200]!r}")
-
-
-def report(name: str, findings: Findings) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name}: {findings.sent} requests, {len(findings.wrong)} wrong, {len(findings.echoes)} to read; "
-             f"statuses {dict(sorted(findings.statuses.items()))}; by token {dict(findings.by_token)}",
-             *findings.wrong, "--- to read", *findings.echoes]
-    (OUT / f"{name}.txt").write_text("\n".join(lines) + "\n")
-    print(lines[0], flush=True)
 
 
 @pytest.mark.parametrize("name", ["assessment", "forecast", "lika", "reporting"])
@@ -113,7 +105,7 @@ def test_campaign38_schemathesis(name: str, infrastructure: Any, token_issuer: A
                 findings.wrong.append(f"st run {narrow.label}: {done.stderr[-500:]}")
             print(f"{name} {narrow.label}: {findings.by_token[narrow.label]} answers judged", flush=True)
         findings.echoes.insert(0, f"schemathesis cases generated: {cases}")
-        report(f"{name}-schemathesis" + ("" if MODE == "all" else f"-{MODE}"), findings)
+        report35(f"{name}-schemathesis" + ("" if MODE == "all" else f"-{MODE}"), findings, OUT)
     finally:
         if server is not None:
             server.should_exit = True
