@@ -78,6 +78,8 @@ class EmbeddedPostgres:
         self.host = host
         self.port = port or free_port(host)
         self.durable = durable
+        #: server settings (`-c name=value`) over `server_settings(durable)`'s: a bench's variant of the server
+        self.settings: dict[str, str] = {}
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     # -- process control ---------------------------------------------------------------------
@@ -106,9 +108,9 @@ class EmbeddedPostgres:
     def start(self) -> EmbeddedPostgres:
         self._prepare()
         self.stop_stale()
-        options = (f"-h {self.host} -p {self.port} -k {self.data_dir} -c max_connections=300 "
-                   "-c shared_buffers=256MB " + ("-c fsync=on" if self.durable else
-                                                  "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"))
+        settings = {**server_settings(self.durable), **self.settings}
+        options = f"-h {self.host} -p {self.port} -k {self.data_dir} " + " ".join(
+            f"-c {name}={value}" for name, value in settings.items())
         try:
             self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w",
                       "-t", "60", "start")
@@ -157,6 +159,24 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str) -> None:
         ensure_database(self.server_url(), name)
+
+
+def server_settings(durable: bool) -> dict[str, str]:
+    """The embedded server's settings. Durable (`make run`, the benches): every committed transaction survives a
+    crash. Not durable (a test session's throw-away server): no fsync, no full-page writes, commits not waited for.
+
+    Both keep no more WAL than crash recovery needs (`wal_level=minimal`, no WAL senders: this single server is never
+    replicated nor restored from a base backup; a committed transaction is as safe): an index built in a transaction
+    (the rebuild's index builds: `rebuild/bulk.py`) is written to its file and synced at the commit instead of
+    through the WAL as a full-page image per page — at 402k events a rebuild's WAL 447 -> 286 MB, its full-page images
+    24.7k -> 1.4k. The durable server checkpoints by its WAL's size at 4 GB instead of 1 GB, by time every 15 minutes
+    instead of 5: a 6.4M-event rebuild writes ~7 GB of WAL, a checkpoint every ~0.5 GB at 1 GB, each writing the dirty
+    pages out and making every page's next change write a full-page image again (a hint bit's too: PostgreSQL 18's
+    initdb turns data checksums on). Measured: bench/README.md pgconf39."""
+    common = {"max_connections": "300", "shared_buffers": "256MB", "wal_level": "minimal", "max_wal_senders": "0"}
+    if durable:
+        return {**common, "fsync": "on", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
+    return {**common, "fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
 
 
 #: text compared in code point order by memcmp (PostgreSQL 17+'s builtin provider), not by libc's strcoll: the same
