@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
 from aiokafka.consumer import fetcher as _fetcher
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CorruptRecordException, KafkaError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.transaction import InitProducerIdRequest
@@ -561,10 +561,83 @@ class _CheckedRecords:
 
 
 class _PartitionRecords(_fetcher.PartitionRecords):  # type: ignore[misc]
+    def __new__(cls, tp: Any, records: Any, aborted: Any = None, fetch_offset: int = 0, key_deserializer: Any = None,
+                value_deserializer: Any = None, *args: Any, **kwargs: Any) -> _PartitionRecords:
+        # a consumer made with `record_runs` (its value "deserializer" the mark) is handed its records as runs
+        return object.__new__(_RecordRuns if value_deserializer is record_runs else cls)
+
     def __init__(self, tp: Any, records: Any, *args: Any, **kwargs: Any) -> None:
         if not isinstance(records, _CheckedRecords):  # made elsewhere than the fetcher: without its bytes
             records = _CheckedRecords(records=records)
         super().__init__(tp, records, *args, **kwargs)
+
+
+#: a record as a run holds it (`record_runs`): (topic, partition, offset, value, timestamp, key, headers). The value
+#: is bytes: a null one (a tombstone) is `NULL_VALUE`, a stand-in (`UndecodableBatch`) its own, both empty and equal to
+#: b"" — a decoder reads them as an empty value, and whoever keeps the tuple can still tell them apart. The headers are
+#: None where there are none, the relay's (`CONTRACTS_FORM_HEADER` alone) the one `FORM_HEADERS`, others a tuple
+RecordTuple = tuple[str, int, int, bytes, int, bytes | None, Any]
+
+
+class NullValue(bytes):
+    """The value of a record whose value is null, in a `RecordTuple` (empty, equal to b"")."""
+
+
+NULL_VALUE = NullValue()
+#: the relay's headers as every `RecordTuple` that has exactly these holds them: one object, so that a list of them
+#: pickled holds them once (pickle's memo) and is unpickled as one (bench/README.md rebuild33)
+FORM_HEADERS: tuple[tuple[str, bytes], ...] = (CONTRACTS_FORM_HEADER,)
+_FORM_HEADERS_LIST = [CONTRACTS_FORM_HEADER]
+
+
+def record_runs(value: bytes | None) -> Any:
+    """The mark a consumer is made with (`make_consumer(..., value_deserializer=record_runs)`) to have its records
+    handed out as runs: `getmany` gives, per partition, a list of record batches' `RecordTuple` lists, not a
+    `ConsumerRecord` each (aiokafka's path per record was ~80 % of the bulk rebuild's read in its main process:
+    bench/README.md rebuild35), with the same records, position, control batches and aborted transactions skipped
+    (`_RecordRuns`). Its `max_records` counts runs. Never called as a deserializer (`_RecordRuns` reads no value)."""
+    raise TypeError("record_runs marks a consumer whose records are handed out as runs; it deserializes nothing")
+
+
+def record_tuples(topic: str, partition: int, records: Iterable[Any], first: int = 0) -> list[RecordTuple]:
+    """`records` (as a batch hands them out: aiokafka's, the kit's `record_batches.Record`, a stand-in; or a
+    `ConsumerRecord`) from offset `first` on, as `RecordTuple`s."""
+    form, form_list, null = FORM_HEADERS, _FORM_HEADERS_LIST, NULL_VALUE
+    return [(topic, partition, r.offset, null if (value := r.value) is None else value, r.timestamp, r.key,
+             form if (headers := r.headers) == form_list or headers == form else tuple(headers) or None)
+            for r in records if r.offset >= first]
+
+
+class _RecordRuns(_PartitionRecords):
+    """A fetched partition's records handed out a batch at a time, as `RecordTuple`s (`record_runs`): aiokafka's
+    `PartitionRecords._unpack_records`, the same decisions batch by batch — a transaction's control batch and an
+    aborted transaction's batches skipped (read_committed), every control batch skipped, records below the fetch
+    offset left out (a batch may start before it) — and the position after a run its batch's next offset, so a
+    `getmany` that stops after a run stores no position inside one."""
+
+    def _unpack_records(self) -> Any:
+        tp = self._tp
+        topic, partition = tp.topic, tp.partition
+        records = self._records
+        while records.has_next():
+            batch = records.next_batch()
+            if self._check_crcs and not batch.validate_crc():  # (the kit's batches are checked when read)
+                raise CorruptRecordException(f"Invalid CRC - {tp}")
+            if self._isolation_level == _fetcher.READ_COMMITTED and batch.producer_id is not None:
+                self._consume_aborted_up_to(batch.base_offset)
+                if batch.is_control_batch and self._contains_abort_marker(batch):
+                    self._aborted_producers.discard(batch.producer_id)
+                if batch.is_transactional and batch.producer_id in self._aborted_producers:
+                    self.next_fetch_offset = batch.next_offset
+                    continue
+            if batch.is_control_batch:
+                self.next_fetch_offset = batch.next_offset
+                continue
+            run = record_tuples(topic, partition, batch, self.next_fetch_offset)
+            # before the run is handed out: a `getall` that stops after it stores this position
+            self.next_fetch_offset = batch.next_offset
+            if run:
+                yield run
 
 
 # aiokafka's fetcher builds its MemoryRecords and PartitionRecords by these module-level names
