@@ -89,6 +89,27 @@ async def _produce_raw(bootstrap: str, batch: bytes) -> tuple[int, int]:
     raise AssertionError("the broker took no batch in 30 s")
 
 
+async def _read_as_the_bulk_rebuild(settings: Any, way: str) -> tuple[list[tuple[ConsumerRecord, str, str]],
+                                                                       set[uuid.UUID]]:
+    """The log read (`way`: `read_log`'s `on_raw` or `on_records`) and decoded as the bulk rebuild decodes it: what
+    does not decode (`Rebuilder._dead_of`'s records) and the fact events' ids."""
+    bulk: list[tuple[ConsumerRecord, str, str]] = []
+    decoded: set[uuid.UUID] = set()
+
+    async def decode_as_the_bulk_rebuild(records: list[Any]) -> None:
+        raw = raw_records(records) if way == "on_records" else records
+        staged = decoded_and_staged(raw, 0, settings.max_event_bytes, as_text=True)
+        decoded.update(uuid.UUID(line.split(b"\t")[1].decode()) for text in staged.texts.values()
+                       for line in text.splitlines())
+        Rebuilder._dead_of(SimpleNamespace(dead=bulk, read_again=set()), staged, raw)  # type: ignore[arg-type]
+
+    runs = way == "on_raw"
+    await asyncio.wait_for(read_log(settings, [TOPIC], client_id=f"lost16-bulk-{way}",
+                                    on_raw=decode_as_the_bulk_rebuild if runs else None,
+                                    on_records=None if runs else decode_as_the_bulk_rebuild), 120)
+    return bulk, decoded
+
+
 def _ids(documents: list[dict[str, Any]]) -> set[uuid.UUID]:
     return {uuid.UUID(d["id"]) for d in documents}
 
@@ -182,15 +203,10 @@ async def test_a_batchs_good_records_are_applied_and_only_its_bad_ones_dead_lett
     rebuilt = {hostile[(record.topic, record.partition, record.offset)]: (reason, message)
                for record, reason, message in log.dead if (record.topic, record.partition, record.offset) in hostile}
     assert rebuilt == reasons
-    # and so does the bulk rebuild, whose decoders see only a stand-in's empty value (`Rebuilder._dead_of` names it)
-    bulk: list[tuple[ConsumerRecord, str, str]] = []
-
-    async def decode_as_the_bulk_rebuild(records: list[ConsumerRecord]) -> None:
-        staged = decoded_and_staged(raw_records(records), 0, settings.max_event_bytes, as_text=True)
-        sink = SimpleNamespace(dead=bulk, read_again=set())
-        Rebuilder._dead_of(sink, staged, records)  # type: ignore[arg-type]
-
-    await asyncio.wait_for(read_log(settings, [TOPIC], client_id="lost16-bulk", on_records=decode_as_the_bulk_rebuild),
-                           120)
-    assert {hostile[(r.topic, r.partition, r.offset)]: (reason, message)
-            for r, reason, message in bulk if (r.topic, r.partition, r.offset) in hostile} == reasons
+    # and so does the bulk rebuild, whose decoders see only a stand-in's empty value (`Rebuilder._dead_of` names it):
+    # its read's records as runs of tuples made from the fetched batches (`on_raw`), and records at hand (`raw_records`)
+    for way in ("on_raw", "on_records"):
+        bulk, decoded = await _read_as_the_bulk_rebuild(settings, way)
+        assert {hostile[(r.topic, r.partition, r.offset)]: (reason, message)
+                for r, reason, message in bulk if (r.topic, r.partition, r.offset) in hostile} == reasons, way
+        assert wanted <= decoded and not unread & decoded, way

@@ -72,6 +72,18 @@ async def test_the_rebuild_reads_to_the_end_of_partitions_ending_with_a_commit_o
     # the live consumer takes over past each marker (the offset after it), not at the marker
     assert log.next_offsets[(TOPIC, 0)] == ends_with_commit[-1] + 2
     assert log.next_offsets[(TOPIC, 1)] == ends_with_abort[-1] + 2
+    # the bulk rebuild's read: the records as runs of tuples made from the fetched batches (`on_raw`), the same ones
+    runs: list[Any] = []
+
+    async def taken(records: list[Any]) -> None:
+        runs.extend(records)
+
+    raw = await asyncio.wait_for(read_log(settings, [TOPIC], client_id="round8-rebuild-runs", on_raw=taken), 60)
+    values = {value for _, _, _, value, *_ in runs}
+    assert {encoded(d) for d in committed} <= values and not {encoded(d) for d in aborted} & values
+    assert {(t, p, o) for t, p, o, *_ in runs} == ({(item.topic, item.partition, item.offset) for item in log.items}
+                                                 | {(r.topic, r.partition, r.offset) for r, _, _ in log.dead})
+    assert raw.next_offsets == log.next_offsets and raw.records == log.records
 
 
 async def feed(bootstrap: str, partition: int, stop: asyncio.Event) -> int:

@@ -96,7 +96,7 @@ def test_broker_gone_mid_read_changes_nothing_and_says_so(fresh_database, monkey
 
         asyncio.run(_produce(settings, _results(40, LATER)))
         fed: list[int] = []
-        feed = bulk.Rebuilder.feed_records
+        feed = bulk.Rebuilder.feed_raw  # what the read hands each fetch's records to (`read_log`'s `on_raw`)
 
         async def fed_then_broker_gone(self, records):
             await feed(self, records)
@@ -107,7 +107,7 @@ def test_broker_gone_mid_read_changes_nothing_and_says_so(fresh_database, monkey
                 else:
                     broker.restart()  # SIGKILL, then up again on its port with no topic
 
-        monkeypatch.setattr(bulk.Rebuilder, "feed_records", fed_then_broker_gone)
+        monkeypatch.setattr(bulk.Rebuilder, "feed_raw", fed_then_broker_gone)
         consumer = log.make_consumer
         monkeypatch.setattr(log, "make_consumer", lambda *args, **options: consumer(
             *args, **{**options, "max_partition_fetch_bytes": FETCH_BYTES, "fetch_max_bytes": FETCH_BYTES}))

@@ -15,8 +15,8 @@ ordinary way:
   call (a tuple of them), so the verdict and the value (`UUID`, `datetime` with its `TzInfo`, `date`) are the
   shadow's. Such a field must be required: an optional one sends its type to the shadow (no compiled shadow);
 * an optional field is read as absent (`msgspec.UNSET`) where its key is, so that the fields given can be counted
-  against the keys of the text (`envelope._key_tokens`: a key given twice leaves fewer fields than keys; the
-  shadow's count of its fields set), then given the shadow's default;
+  against the keys of the text (`identifiers.key_tokens`, as `decode_plain` has them: a key given twice leaves fewer
+  fields than keys; the shadow's count of its fields set), then given the shadow's default;
 * a `source` holding a `%` is left to the shadow (whose `checked` decodes it);
 * the data model's own `model_validator`s run on the data model's instance built from the values (as `fastpath.adopt`
   builds it), the same functions, as the shadow's `checked` runs them;
@@ -43,6 +43,7 @@ from pydantic.fields import FieldInfo
 
 from .events.base import EventData
 from .fastpath import ShadowEvent
+from .identifiers import key_tokens
 from .registry import REGISTRY
 
 __all__ = ["COMPILED_TYPES", "CompiledEvent", "compiled_event", "compiled_decoder", "data_model_of"]
@@ -213,10 +214,10 @@ def _is_uuid(annotation: Any) -> bool:
     return base is UUID or (get_origin(base) in (Union, types.UnionType) and UUID in get_args(base))
 
 
-def compiled_event(shadow: ShadowEvent, dataschema: str) -> tuple[type[msgspec.Struct], Callable[[Any, bytes], Any]] | None:
+def compiled_event(shadow: ShadowEvent, dataschema: str) -> tuple[type[msgspec.Struct], Callable[[Any, int], Any]] | None:
     """(the compiled shadow's Struct of the envelope, tagged by the type, and its finishing function: the Struct as
-    decoded and the raw text → a `CompiledEvent`, or None where the shadow must decide), or None where no compiled
-    shadow is made. `dataschema`: the type's own, the one the shadow takes."""
+    decoded and the text's key tokens (`identifiers.key_tokens`) → a `CompiledEvent`, or None where the shadow must
+    decide), or None where no compiled shadow is made. `dataschema`: the type's own, the one the shadow takes."""
     model = shadow.model
     event_type = model.event_type
     envelope = shadow.validator
@@ -242,7 +243,7 @@ def compiled_event(shadow: ShadowEvent, dataschema: str) -> tuple[type[msgspec.S
     uuids = [(place, annotation) for place, annotation in texts if _is_uuid(annotation)]
     value_of: dict[str, str] = {}  # a text field's place → the name of its validated value in the function
     lines = [
-        "def finish(e, raw):",
+        "def finish(e, tokens):",
         # the type still the registry's newest, its model the same (the shadow's check)
         "    if _models.get(_T) is not _MODEL or _latest(_T) != _T:",
         "        return None",
@@ -252,7 +253,7 @@ def compiled_event(shadow: ShadowEvent, dataschema: str) -> tuple[type[msgspec.S
         lines += ["    if '%' in e.source:", "        return None"]
     lines += [f"    g{n} = d.{name} is not _UNSET" for n, (name, _) in enumerate(inner.optional)]
     # the keys given against the text's (a key given twice leaves fewer; the type's tag and `data` are two)
-    lines += [f"    if _tokens(raw) != {len(outer.required) + len(inner.required) + 2}"
+    lines += [f"    if tokens != {len(outer.required) + len(inner.required) + 2}"
               + "".join(f" + (e.{name} is not _UNSET)" for name, _ in outer.optional)
               + "".join(f" + g{n}" for n in range(len(inner.optional))) + ":",
               "        return None"]
@@ -299,11 +300,9 @@ def compiled_event(shadow: ShadowEvent, dataschema: str) -> tuple[type[msgspec.S
     lines += [f"    return _Event({envelope_value('id')}, {envelope_value('source')}, _T, {envelope_value('time')}, "
               f"{envelope_value('subject')}, {envelope_value('dataschema')}, d, "
               f"({''.join(f'g{n}, ' for n in range(len(inner.optional)))}))"]
-    from .envelope import _key_tokens  # the envelope makes the compiled shadows at its first decode
-
     scope |= {
         "_models": REGISTRY.models, "_latest": REGISTRY.latest_type, "_T": event_type, "_MODEL": model,
-        "_UNSET": _UNSET, "_tokens": _key_tokens, "_miss": _miss, "_Invalid": ValidationError,
+        "_UNSET": _UNSET, "_miss": _miss, "_Invalid": ValidationError,
         "_DEFAULTS": tuple(default for _, default in inner.optional), "_AFTER": shadow.after, "_Event": CompiledEvent,
         "_ENVELOPE_DEFAULTS": dict(outer.optional)}
     exec("\n".join(lines), scope)  # noqa: S102  # made from the models' field names only, as `bulk._line_maker`'s
@@ -333,10 +332,12 @@ def outer_fields(plan: _Plan) -> list[tuple[Any, ...]]:
     return [(name, held) if default is msgspec.NODEFAULT else (name, held, default) for name, held, default in plan.fields]
 
 
-def compiled_decoder(shadows: dict[str, ShadowEvent], schema_uri: Callable[[str], str]) -> Callable[[bytes], Any] | None:
-    """One function for the compiled shadows of `COMPILED_TYPES` among `shadows`: raw plain text (`decode_plain`'s) →
-    a `CompiledEvent`, or None where the shadow must decide; None where no type is compiled."""
-    finishers: dict[type, Callable[[Any, bytes], Any]] = {}
+def compiled_decoder(shadows: dict[str, ShadowEvent],
+                     schema_uri: Callable[[str], str]) -> Callable[[bytes, int | None], Any] | None:
+    """One function for the compiled shadows of `COMPILED_TYPES` among `shadows`: raw plain text (`decode_plain`'s) and
+    its key tokens (`identifiers.key_tokens`, counted where not given) → a `CompiledEvent`, or None where the shadow
+    must decide; None where no type is compiled."""
+    finishers: dict[type, Callable[[Any, int], Any]] = {}
     for event_type in COMPILED_TYPES:
         shadow = shadows.get(event_type)
         made = None if shadow is None else compiled_event(shadow, schema_uri(event_type))
@@ -348,11 +349,11 @@ def compiled_decoder(shadows: dict[str, ShadowEvent], schema_uri: Callable[[str]
     decoder = msgspec.json.Decoder(members[0] if len(members) == 1 else Union[members])  # noqa: UP007
     decode, finishing = decoder.decode, finishers.get
 
-    def compiled(raw: bytes) -> Any:
+    def compiled(raw: bytes, tokens: int | None = None) -> Any:
         try:
             event = decode(raw)
         except Exception:  # noqa: BLE001 - refused (or not UTF-8, or another type): the shadow decides
             return None
-        return finishing(type(event))(event, raw)  # type: ignore[misc]
+        return finishing(type(event))(event, key_tokens(raw) if tokens is None else tokens)  # type: ignore[misc]
 
     return compiled

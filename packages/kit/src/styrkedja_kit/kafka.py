@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
+import inspect
 import logging
 import operator
 import struct
@@ -20,13 +22,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import aiokafka
 import cramjam
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, codec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
 from aiokafka.consumer import fetcher as _fetcher
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CorruptRecordException, KafkaError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.transaction import InitProducerIdRequest
@@ -561,11 +564,159 @@ class _CheckedRecords:
 
 
 class _PartitionRecords(_fetcher.PartitionRecords):  # type: ignore[misc]
+    def __new__(cls, tp: Any, records: Any, aborted: Any = None, fetch_offset: int = 0, key_deserializer: Any = None,
+                value_deserializer: Any = None, *args: Any, **kwargs: Any) -> _PartitionRecords:
+        # a consumer made with `record_runs` (its value "deserializer" the mark) is handed its records as runs
+        return object.__new__(_RecordRuns if value_deserializer is record_runs else cls)
+
     def __init__(self, tp: Any, records: Any, *args: Any, **kwargs: Any) -> None:
         if not isinstance(records, _CheckedRecords):  # made elsewhere than the fetcher: without its bytes
             records = _CheckedRecords(records=records)
         super().__init__(tp, records, *args, **kwargs)
 
+
+#: a record as a run holds it (`record_runs`): (topic, partition, offset, value, timestamp, key, headers). The value
+#: is bytes: a null one (a tombstone) is `NULL_VALUE`, a stand-in (`UndecodableBatch`) its own, both empty and equal to
+#: b"" — a decoder reads them as an empty value, and whoever keeps the tuple can still tell them apart. The headers are
+#: None where there are none, the relay's (`CONTRACTS_FORM_HEADER` alone) the one `FORM_HEADERS`, others a tuple
+RecordTuple = tuple[str, int, int, bytes, int, bytes | None, Any]
+
+
+class NullValue(bytes):
+    """The value of a record whose value is null, in a `RecordTuple` (empty, equal to b"")."""
+
+
+NULL_VALUE = NullValue()
+#: the relay's headers as every `RecordTuple` that has exactly these holds them: one object, so that a list of them
+#: pickled holds them once (pickle's memo) and is unpickled as one (bench/README.md rebuild33)
+FORM_HEADERS: tuple[tuple[str, bytes], ...] = (CONTRACTS_FORM_HEADER,)
+_FORM_HEADERS_LIST = [CONTRACTS_FORM_HEADER]
+
+
+def record_runs(value: bytes | None) -> Any:
+    """The mark a consumer is made with (`make_consumer(..., value_deserializer=record_runs)`) to have its records
+    handed out as runs: `getmany` gives, per partition, a list of record batches' `RecordTuple` lists, not a
+    `ConsumerRecord` each (aiokafka's path per record was ~80 % of the bulk rebuild's read in its main process:
+    bench/README.md rebuild35), with the same records, position, control batches and aborted transactions skipped
+    (`_RecordRuns`). Its `max_records` counts runs. Never called as a deserializer (`_RecordRuns` reads no value)."""
+    raise TypeError("record_runs marks a consumer whose records are handed out as runs; it deserializes nothing")
+
+
+def record_tuples(topic: str, partition: int, records: Iterable[Any], first: int = 0) -> list[RecordTuple]:
+    """`records` (as a batch hands them out: aiokafka's, the kit's `record_batches.Record`, a stand-in; or a
+    `ConsumerRecord`) from offset `first` on, as `RecordTuple`s."""
+    form, form_list, null = FORM_HEADERS, _FORM_HEADERS_LIST, NULL_VALUE
+    return [(topic, partition, r.offset, null if (value := r.value) is None else value, r.timestamp, r.key,
+             form if (headers := r.headers) == form_list or headers == form else tuple(headers) or None)
+            for r in records if r.offset >= first]
+
+
+class _RecordRuns(_PartitionRecords):
+    """A fetched partition's records handed out a batch at a time, as `RecordTuple`s (`record_runs`): aiokafka's
+    `PartitionRecords._unpack_records`, the same decisions batch by batch — a transaction's control batch and an
+    aborted transaction's batches skipped (read_committed), every control batch skipped, records below the fetch
+    offset left out (a batch may start before it) — and the position after a run its batch's next offset, so a
+    `getmany` that stops after a run stores no position inside one."""
+
+    def _unpack_records(self) -> Any:
+        tp = self._tp
+        topic, partition = tp.topic, tp.partition
+        records = self._records
+        while records.has_next():
+            batch = records.next_batch()
+            if self._check_crcs and not batch.validate_crc():  # (the kit's batches are checked when read)
+                raise CorruptRecordException(f"Invalid CRC - {tp}")
+            if self._isolation_level == _fetcher.READ_COMMITTED and batch.producer_id is not None:
+                self._consume_aborted_up_to(batch.base_offset)
+                if batch.is_control_batch and self._contains_abort_marker(batch):
+                    self._aborted_producers.discard(batch.producer_id)
+                if batch.is_transactional and batch.producer_id in self._aborted_producers:
+                    self.next_fetch_offset = batch.next_offset
+                    continue
+            if batch.is_control_batch:
+                self.next_fetch_offset = batch.next_offset
+                continue
+            run = record_tuples(topic, partition, batch, self.next_fetch_offset)
+            # before the run is handed out: a `getall` that stops after it stores this position
+            self.next_fetch_offset = batch.next_offset
+            if run:
+                yield run
+
+
+#: the aiokafka release whose fetcher `_RecordRuns` copies its decisions from and `_PartitionRecords` (its `__new__`:
+#: the arguments' order) and `_CheckedRecords` are made for. aiokafka is pinned at it (requirements/runtime.in, the kit's
+#: pyproject.toml); another release is taken only where its parts below are unchanged (`check_aiokafka`)
+AIOKAFKA_WRITTEN_FOR = "0.14.0"
+#: each part of aiokafka's fetcher the runs copy or lean on, by the blake2b (16 bytes, hex) of its source in
+#: AIOKAFKA_WRITTEN_FOR: `PartitionRecords` (its constructor's arguments and attributes, `_unpack_records`'s decisions
+#: that `_RecordRuns._unpack_records` repeats batch by batch, `_consume_aborted_up_to`, `_contains_abort_marker`),
+#: `FetchResult` (`getall`/`getone`: where the position is stored when a `getmany` stops after a run) and the fetcher's
+#: routine that builds both by their module-level names (below) with its arguments in that order
+AIOKAFKA_PARTS: dict[str, str] = {
+    "PartitionRecords": "4e18f12900dd4a2b18d897995833d3be",
+    "FetchResult": "e026eba3b6c694442c8a1040cd2ee833",
+    "Fetcher._fetch_requests_routine": "f10d234335a577c8fd002d645d90e5a4",
+}
+#: `PartitionRecords.__init__`'s arguments as `_PartitionRecords.__new__` takes them (checked at every import: cheap)
+_PARTITION_RECORDS_ARGUMENTS = ("self", "tp", "records", "aborted_transactions", "fetch_offset", "key_deserializer",
+                                "value_deserializer", "check_crcs", "isolation_level")
+#: the attributes and methods of aiokafka's `PartitionRecords` `_RecordRuns` uses
+_PARTITION_RECORDS_USED = ("_unpack_records", "_consume_aborted_up_to", "_contains_abort_marker", "__next__")
+
+
+def _aiokafka_part(name: str) -> Any:
+    """aiokafka's own part `name` (`AIOKAFKA_PARTS`), not the kit's replacement of it in the fetcher's module."""
+    head, _, rest = name.partition(".")
+    part = _AIOKAFKA_PARTITION_RECORDS if head == "PartitionRecords" else getattr(_fetcher, head, None)
+    return getattr(part, rest, None) if rest else part
+
+
+def aiokafka_parts_changed(parts: dict[str, str] | None = None) -> list[str]:
+    """The parts of `AIOKAFKA_PARTS` (or `parts`) whose source in the installed aiokafka is not the one written for
+    (missing, or its source unreadable, counts as changed)."""
+    changed = []
+    for name, digest in (AIOKAFKA_PARTS if parts is None else parts).items():
+        try:
+            source = inspect.getsource(_aiokafka_part(name))
+        except (OSError, TypeError):
+            changed.append(name)
+            continue
+        if hashlib.blake2b(source.encode(), digest_size=16).hexdigest() != digest:
+            changed.append(name)
+    return changed
+
+
+class AiokafkaChanged(ImportError):
+    """The installed aiokafka's fetcher is not the one the kit's record runs were written for."""
+
+
+def check_aiokafka(version: str | None = None, parts: dict[str, str] | None = None) -> None:
+    """Raise `AiokafkaChanged` where the installed aiokafka's fetcher may read otherwise than `_RecordRuns` repeats it:
+    the constructor's arguments or a method it uses gone (checked always), or, in a release other than
+    `AIOKAFKA_WRITTEN_FOR`, the source of a part it copies or leans on changed (`aiokafka_parts_changed`; read only
+    then: the pinned release is the written-for one). A rebuild reading by runs that no longer match aiokafka's own
+    path would skip or repeat records without a word: this makes an upgrade fail at the first import instead."""
+    version = aiokafka.__version__ if version is None else version
+    base = _AIOKAFKA_PARTITION_RECORDS
+    arguments = getattr(getattr(base.__init__, "__code__", None), "co_varnames", ())[:len(_PARTITION_RECORDS_ARGUMENTS)]
+    missing = [name for name in _PARTITION_RECORDS_USED if not callable(getattr(base, name, None))]
+    if arguments != _PARTITION_RECORDS_ARGUMENTS or missing or not hasattr(_fetcher, "READ_COMMITTED"):
+        changed = [*(["PartitionRecords.__init__'s arguments"] if arguments != _PARTITION_RECORDS_ARGUMENTS else []),
+                   *missing, *([] if hasattr(_fetcher, "READ_COMMITTED") else ["READ_COMMITTED"])]
+    elif version == AIOKAFKA_WRITTEN_FOR and parts is None:
+        return
+    else:
+        changed = aiokafka_parts_changed(parts)
+    if changed:
+        raise AiokafkaChanged(
+            f"styrkedja_kit.kafka's record runs (`_RecordRuns`, the bulk rebuild's read) follow aiokafka "
+            f"{AIOKAFKA_WRITTEN_FOR}'s fetcher; aiokafka {version} changed {', '.join(changed)}: compare "
+            f"`_RecordRuns._unpack_records` with its `PartitionRecords._unpack_records`, run "
+            f"packages/kit/tests/test_record_runs.py, then set AIOKAFKA_WRITTEN_FOR and AIOKAFKA_PARTS")
+
+
+_AIOKAFKA_PARTITION_RECORDS: Any = _PartitionRecords.__mro__[1]
+check_aiokafka()
 
 # aiokafka's fetcher builds its MemoryRecords and PartitionRecords by these module-level names
 # (`Fetcher._fetch_requests_routine`)

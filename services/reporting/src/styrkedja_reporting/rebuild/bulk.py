@@ -90,7 +90,7 @@ from styrkedja_kit.consumer import (
     unfit,
 )
 from styrkedja_kit.db import Database, planner_setting
-from styrkedja_kit.kafka import CONTRACTS_FORM_HEADER, stand_in_refusal
+from styrkedja_kit.kafka import CONTRACTS_FORM_HEADER, FORM_HEADERS, NULL_VALUE, NullValue, stand_in_refusal
 from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import Judgement, alert_state, decide_all, judge_below_forecasts, judge_pass_drops
@@ -456,16 +456,19 @@ RawRecord = tuple[Any, ...]
 #: the headers the outbox relay gives every record (`kafka.CONTRACTS_FORM_HEADER`), one object for all the records
 #: that carry exactly these: a piece pickled for a decoder then holds them once (pickle's memo) and the decoder unpickles
 #: one, not a sequence, a tuple, a str and a bytes per record (~1.7 of a decoder's ~30 us per event: rebuild33). As the
-#: fetcher hands them out (a tuple of pairs; a record made elsewhere may hold a list): the same type, equal
-_FORM_HEADERS: tuple[tuple[str, bytes], ...] = (CONTRACTS_FORM_HEADER,)
+#: fetcher hands them out (a tuple of pairs; a record made elsewhere may hold a list): the same type, equal. The tuple is
+#: the kit's `FORM_HEADERS`, the one the read's runs hold (`kafka.record_tuples`)
+_FORM_HEADERS: tuple[tuple[str, bytes], ...] = FORM_HEADERS
 _FORM_HEADERS_LIST: list[tuple[str, bytes]] = [CONTRACTS_FORM_HEADER]
 
 
 def raw_records(records: Sequence[ConsumerRecord]) -> list[RawRecord]:
-    """Records as the decoders take them (`RawRecord`: plain values, cheap to pickle; no headers is None; the relay's
-    headers as the one `_FORM_HEADERS` (or `_FORM_HEADERS_LIST`), equal to theirs — a decoder only reads them)."""
-    form, form_list = _FORM_HEADERS, _FORM_HEADERS_LIST
-    return [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp, r.key,
+    """Records as the decoders take them (`RawRecord`, the kit's `RecordTuple`: plain values, cheap to pickle; a null
+    value `NULL_VALUE` and a stand-in's its own, both empty bytes; no headers is None; the relay's headers as the one
+    `_FORM_HEADERS` (or `_FORM_HEADERS_LIST`), equal to theirs — a decoder only reads them). The rebuild's read makes
+    them straight from the fetched batches (`kafka.record_runs`); this is for records at hand."""
+    form, form_list, null = _FORM_HEADERS, _FORM_HEADERS_LIST, NULL_VALUE
+    return [(r.topic, r.partition, r.offset, null if r.value is None else r.value, r.timestamp, r.key,
              form if r.headers == form else form_list if r.headers == form_list else r.headers or None)
             for r in records]
 
@@ -779,7 +782,7 @@ class Rebuilder:
         #: bytes object per table, not tuples of UUIDs and datetimes to pickle, unpickle and encode again here
         self.as_text = False
         self.max_bytes, self.window = DEFAULT_MAX_BYTES, 4
-        self.pending: deque[tuple[Awaitable[Staged], Sequence[ConsumerRecord]]] = deque()
+        self.pending: deque[tuple[Awaitable[Staged], Sequence[RawRecord]]] = deque()
         if not all(handles(t) for t in _FACT_TYPES):
             raise ValueError("the rebuild stages assessments and forecasts: their handler must be registered")
         self.staging_seconds = 0.0
@@ -946,22 +949,27 @@ class Rebuilder:
         await self._copy(staged)
 
     async def feed_records(self, records: Sequence[ConsumerRecord]) -> None:
-        """One fetch of raw records, in log order: decoded (the contracts' `decode_event`, as the live consumer)
-        and staged in the decoder processes when there are any (`begin_decoders`), else here. Records that do not
-        decode are kept in `dead` (for the dead-letter topic)."""
-        raw = raw_records(records)
+        """`feed_raw` of records at hand (`raw_records`)."""
+        await self.feed_raw(raw_records(records))
+
+    async def feed_raw(self, raw: list[RawRecord]) -> None:
+        """One fetch of records as the decoders take them (`RawRecord`: the read's runs, `log.read_log`'s `on_raw`),
+        in log order: decoded (the contracts' `decode_event`, as the live consumer) and staged in the decoder
+        processes when there are any (`begin_decoders`), else here. Records that do not decode are kept in `dead`
+        (for the dead-letter topic)."""
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:
             staged = decoded_for_the_rebuild(raw, base, self.max_bytes, self.as_text)
-            self._dead_of(staged, records)
+            self._dead_of(staged, raw)
             await self._copy(staged)
             return
         loop = asyncio.get_running_loop()
         for start in range(0, len(raw), DECODE_PIECE):
-            future = loop.run_in_executor(self.pool, decoded_for_the_rebuild, raw[start:start + DECODE_PIECE],
-                                          base + start, self.max_bytes, self.as_text)
-            self.pending.append((future, records[start:start + DECODE_PIECE]))
+            piece = raw[start:start + DECODE_PIECE]
+            future = loop.run_in_executor(self.pool, decoded_for_the_rebuild, piece, base + start, self.max_bytes,
+                                          self.as_text)
+            self.pending.append((future, piece))
         while len(self.pending) > self.window:  # a few pieces ahead, no more: the memory stays bounded
             await self._land()
 
@@ -978,25 +986,30 @@ class Rebuilder:
         await self._settle()
 
     async def _land(self) -> None:
-        future, records = self.pending.popleft()
+        future, raw = self.pending.popleft()
         started = time.perf_counter()
         staged = await future
         self.decoder_wait_seconds += time.perf_counter() - started
-        self._dead_of(staged, records)
+        self._dead_of(staged, raw)
         await self._copy(staged)
 
-    def _dead_of(self, staged: Staged, records: Sequence[ConsumerRecord]) -> None:
+    def _dead_of(self, staged: Staged, raw: Sequence[RawRecord]) -> None:
         # a decoder process sees a fetcher's stand-in (records the client could not read) as an empty value, a
         # tombstone; its own reason is known here only, where the record still has its type (as live says it)
         for i, reason, message in staged.dead:
-            record = records[i]
-            verdict = stand_in_refusal(record.value) or (reason, message)
-            if len(record.value or b"") + len(record.key or b"") > DEAD_KEPT_BYTES:
+            topic, partition, offset, value, timestamp, key, *rest = raw[i]
+            verdict = stand_in_refusal(value) or (reason, message)
+            if len(value) + len(key or b"") > DEAD_KEPT_BYTES:
                 # kept until the rebuild commits (its dead letters go out only then): each big bad record's bytes, up
                 # to the broker's message size, made the rebuild's memory grow with what a hostile producer sent
-                record = ConsumerRecord(record.topic, record.partition, record.offset, record.timestamp,
-                                        getattr(record, "timestamp_type", 0), None, None, None, 0, 0, [])
-                self.read_again.add((record.topic, record.partition, record.offset))
+                record = ConsumerRecord(topic, partition, offset, timestamp, 0, None, None, None, 0, 0, [])
+                self.read_again.add((topic, partition, offset))
+            else:  # the record as the fetcher handed it out (the dead letter's value, key and headers)
+                value = None if isinstance(value, NullValue) else value
+                headers = rest[0] if rest else None
+                record = ConsumerRecord(topic, partition, offset, timestamp, 0, key, value, None,
+                                        -1 if key is None else len(key), -1 if value is None else len(value),
+                                        tuple(headers or ()))
             self.dead.append((record, *verdict))
 
     async def _copy(self, staged: Staged) -> None:

@@ -169,7 +169,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
         read_cpu = CpuClock(rebuilder.stages.backend)
         try:
             log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
-                                 progress=read_progress, on_records=rebuilder.feed_records,
+                                 progress=read_progress, on_raw=rebuilder.feed_raw,
                                  stall_seconds=stall_seconds)
         except KafkaConnectionError as error:  # no broker at the start (the live tables untouched: `close` below)
             raise _no_broker(settings, error) from None

@@ -13,10 +13,12 @@ rebuild changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import operator
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -24,7 +26,15 @@ from aiokafka.errors import KafkaError
 from styrkedja_contracts import ContractError, decode_event
 from styrkedja_contracts.kafka_binding import refusal
 from styrkedja_kit.consumer import Delivered, claim_organiser, content_digest, undecodable_message, unfit
-from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics, stand_in_refusal
+from styrkedja_kit.kafka import (
+    RecordTuple,
+    broker_capabilities,
+    ensure_topics,
+    make_consumer,
+    record_runs,
+    registry_topics,
+    stand_in_refusal,
+)
 from styrkedja_kit.settings import ServiceSettings
 from styrkedja_kit.supervise import within
 
@@ -34,6 +44,10 @@ EMPTY_FETCH_MS = 1_500
 #: reads a log that is written already, so a live broker answers each fetch at once; 30 s outlasts a busy machine's
 #: pause (and an Apache Kafka leader moving), not an outage.
 STALL_SECONDS = 30.0
+#: records handed out by one `getmany` at most (the read's memory: pieces for the decoders are made of them)
+RECORDS_PER_GET = 20_000
+#: runs handed out by the first `getmany` of records as runs (their size unknown yet: a relay's batch holds ~tens)
+FIRST_RUNS = 64
 T = TypeVar("T")
 
 
@@ -57,19 +71,27 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                    progress: Callable[[int, float], None] = lambda n, s: None,
                    on_chunk: Callable[[list[Delivered]], Awaitable[None]] | None = None,
                    on_records: Callable[[list[ConsumerRecord]], Awaitable[None]] | None = None,
+                   on_raw: Callable[[list[RecordTuple]], Awaitable[None]] | None = None,
                    stall_seconds: float = STALL_SECONDS) -> Log:
     """Every record of `topics` from offset 0 to the end taken at the start (see the module docstring), decoded;
     records that do not decode (the contracts' `decode_event`, with `max_event_bytes`) in `dead`.
     With `on_chunk`, each fetch's decoded events are handed to it (in log order per partition) and not
     kept: the memory does not grow with the log. With `on_records`, each fetch's records are handed to it
-    undecoded (it decodes them, and keeps what does not decode). Raises `LogIncomplete` where a partition was not
-    read to its end: no record came for `stall_seconds`, or the client failed."""
+    undecoded (it decodes them, and keeps what does not decode); with `on_raw` likewise, as the kit's `RecordTuple`s
+    made straight from the fetched batches (`kafka.record_runs`: no `ConsumerRecord` per record). Raises
+    `LogIncomplete` where a partition was not read to its end: no record came for `stall_seconds`, or the client
+    failed."""
     sizes = dict(registry_topics())
     await ensure_topics(settings, [(t, sizes[t]) for t in topics])
     exact = (await broker_capabilities(settings)).exact_offsets
+    runs = on_raw is not None
     consumer = make_consumer(settings, client_id, group_id=None, enable_auto_commit=False,
                              auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
-                             fetch_max_wait_ms=200)
+                             fetch_max_wait_ms=200, **({"value_deserializer": record_runs} if runs else {}))
+    offset_of: Callable[[Any], int] = operator.itemgetter(2) if runs else operator.attrgetter("offset")
+    # `getmany`'s `max_records` counts runs (batches) where the records come as runs: as many as hold ~RECORDS_PER_GET
+    # records by the runs so far (one batch's records are ~its bytes over a record's, unknown before the first)
+    got_records, got_runs = 0, 0
     out = Log(exact_offsets=exact)
     started = time.perf_counter()
     await consumer.start()
@@ -86,8 +108,15 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
         last_report = 0.0
         last_record = time.monotonic()
         while reading:
-            batch = await _fetched(consumer.getmany(*reading, timeout_ms=EMPTY_FETCH_MS, max_records=20_000),
-                                   reading, ends, out.next_offsets, stall_seconds)
+            most = (max(1, RECORDS_PER_GET * got_runs // got_records) if got_records else FIRST_RUNS) if runs \
+                else RECORDS_PER_GET
+            batch: dict[TopicPartition, list[Any]] = await _fetched(
+                consumer.getmany(*reading, timeout_ms=EMPTY_FETCH_MS, max_records=most), reading, ends,
+                out.next_offsets, stall_seconds)
+            if runs:
+                got_runs += sum(map(len, batch.values()))
+                batch = {tp: list(itertools.chain.from_iterable(r)) for tp, r in batch.items()}
+                got_records += sum(map(len, batch.values()))
             if not any(batch.values()) and time.monotonic() - last_record > stall_seconds:
                 raise LogIncomplete(_short_of(reading, ends, out.next_offsets, stall_seconds))
             decoded: list[Delivered] = [] if on_chunk is not None else out.items
@@ -96,11 +125,13 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                 # ascending offsets (it skips any below the next it expects), so only a fetch whose last record lies past
                 # the end holds any: looked at record by record only then (every record was ~0.4 us of this process's
                 # ~9 per event: bench/README.md rebuild33)
-                if records and records[-1].offset >= ends[tp]:
-                    records = [r for r in records if r.offset < ends[tp]]
-                if on_records is not None and records:
+                if records and offset_of(records[-1]) >= ends[tp]:
+                    records = [r for r in records if offset_of(r) < ends[tp]]
+                if on_raw is not None and records:
+                    await on_raw(records)  # it decodes them
+                elif on_records is not None and records:
                     await on_records(records)  # it decodes them
-                for record in records if on_records is None else ():
+                for record in records if on_records is None and on_raw is None else ():
                     stand_in = stand_in_refusal(record.value)  # records the client could not read, as live names them
                     if stand_in is not None:
                         out.dead.append((record, *stand_in))
@@ -121,7 +152,7 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                                                      organiser=claim_organiser(record.key)))
                 if records:
                     out.records += len(records)
-                    out.next_offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
+                    out.next_offsets[(tp.topic, tp.partition)] = offset_of(records[-1]) + 1
             await _fetched(_past_markers(consumer, reading, ends, out.next_offsets), reading, ends, out.next_offsets,
                            stall_seconds)
             if on_chunk is not None and decoded:
