@@ -585,10 +585,13 @@ def mixes_scripts(name: str) -> bool:
 def _latin_look_alikes() -> frozenset[str]:
     """The characters Unicode's confusables.txt (UTS #39, as the pinned confusable-homoglyphs package holds it, both
     ways) pairs with one ASCII letter or digit: Cyrillic а and А, Greek ο and Ν, Armenian օ, Cherokee Ꭺ, Cyrillic З
-    ("3"). Loaded at the first name that has a Latin word and a word of another script (~0.9 MB of JSON, ~10 ms):
-    most processes never see one."""
-    from confusable_homoglyphs.confusables import confusables_data
+    ("3"). Read at the first name that has a Latin word and a word of another script (~0.9 MB of JSON, ~25 ms of CPU;
+    most processes never see one), from the package's data file, not its module: that keeps the whole table, +8.5 MB
+    in every process that read it once, where 1,315 characters are kept here."""
+    import json
+    from importlib.resources import files
 
+    confusables_data = json.loads(files("confusable_homoglyphs").joinpath("confusables.json").read_bytes())
     return frozenset(ch for ch, pairs in confusables_data.items()
                      if len(ch) == 1 and not ch.isascii() and any(
                          len(p["c"]) == 1 and p["c"].isascii() and p["c"].isalnum() for p in pairs))
