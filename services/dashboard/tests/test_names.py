@@ -317,3 +317,14 @@ def test_a_level_given_is_taken_as_given(dashboard) -> None:
     assert client.get("/nedbrytning").status_code == 200
     assert _drill_downs(seen) == [("school_unit", NORTH), ("organiser", ORGANISER)]
     assert TREE  # (the directory the fake reporting answers)
+
+
+@pytest.mark.parametrize("level", ["area", "school_unit", "group"])
+def test_a_level_below_the_organiser_without_a_unit_is_a_422_naming_enhet(dashboard, level: str) -> None:
+    """Failed on the old code: a 200, reporting asked for the children of the organiser's id as an area's (a school
+    unit's, a group's), the page headed so."""
+    seen: list[httpx.Request] = []
+    page = dashboard(_asked(seen)).get(f"/nedbrytning?niva={level}")
+    assert page.status_code == 422, page.text[:500]
+    assert "enhet (saknas: ange enheten när niva är area, school_unit eller group)" in page.text
+    assert not _drill_downs(seen)

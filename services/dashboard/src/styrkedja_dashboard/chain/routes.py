@@ -182,6 +182,8 @@ CHILD = {"organiser": "area", "area": "school_unit", "school_unit": "group", "gr
 LEVEL_OF_UNIT_RULE = "level_of_unit"
 #: the rule of `/nedbrytning?niva=organiser&enhet=…` naming another unit than the organiser
 NOT_THE_ORGANISER_RULE = "not_the_organiser"
+#: the rule of `/nedbrytning?niva=area` (or school_unit, group) without `enhet`
+UNIT_OF_LEVEL_RULE = "unit_of_level"
 
 
 async def level_of(api: Reporting, organiser: str, unit: str) -> DrillLevel:
@@ -216,6 +218,9 @@ async def drill_down(request: Request, session: Current, api: Api,
     unit = enhet or organiser
     if niva is None:
         niva = await level_of(api, organiser, unit)
+    if niva != "organiser" and not enhet:  # (`niva=group` alone was the organiser's id asked and headed as a group's)
+        raise RequestValidationError([{"loc": ("query", "enhet"), "type": UNIT_OF_LEVEL_RULE, "input": None,
+                                       "msg": "enhet: the unit whose children to list, at a level below the organiser"}])
     if niva == "organiser":  # (`niva=organiser&enhet=12345678` was headed "Huvudman 12345678", areas listed under it)
         if canonical_organiser_id(unit) != organiser:
             raise RequestValidationError([{"loc": ("query", "enhet"), "type": NOT_THE_ORGANISER_RULE, "input": None,

@@ -88,7 +88,8 @@ def _rule(error: Mapping[str, Any]) -> str:
             NONCHARACTER_RULE: "får inte innehålla Unicodes icke-tecken",
             # `/nedbrytning?enhet=…` without `niva`, a unit the directory does not place (`chain.routes.level_of`)
             "level_of_unit": "saknas: ange nivån för enheten (area, school_unit eller group)",
-            "not_the_organiser": "ska vara huvudmannen (eller utelämnas) när niva är organiser"}.get(
+            "not_the_organiser": "ska vara huvudmannen (eller utelämnas) när niva är organiser",
+            "unit_of_level": "saknas: ange enheten när niva är area, school_unit eller group"}.get(
         kind, "har ett ogiltigt värde")
 
 
