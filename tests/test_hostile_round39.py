@@ -1,5 +1,8 @@
 """Hostile round 39: names of whole-script look-alike words, the settings named as the user gave them, the dashboard's
-drill-down without a level, and what the fuzz round found (tests/campaign39_local.py).
+drill-down without a level or a unit. The fuzz round (tests/campaign38_local.py, 12 s per token and service: 21,378
+requests; tests/campaign39_local.py's hand-made cases: 5,634) found no 5xx, no refusal without a field and rule, no read
+past a scope and no small group shown: nothing to pin here; the dashboard's probe of every page's parameters found
+`/nedbrytning?niva=group` without `enhet` (services/dashboard/tests/test_names.py).
 
 - Names: round 38 refused a word mixing scripts, but a word wholly of another script drawn like a Latin word passed:
   "Klass 7А" (a Cyrillic А) is another group, another row of every report, than "Klass 7A", and looks the same. Now,
