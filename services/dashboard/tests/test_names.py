@@ -252,3 +252,79 @@ def test_the_kept_names_are_bounded_least_recently_used_first():
     cache.put("s3", ORGANISER, UnitNames())
     assert cache.get("s1", ORGANISER) is None and cache.get("s0", ORGANISER) is not None
     assert cache.get("s0", "other-organiser") is None
+
+# --- `/nedbrytning` without `niva` (round 39): the level the directory places the unit at, else a 422 naming `niva`;
+# `niva=organiser` with another unit a 422 naming `enhet`. Before, the level defaulted to the organiser: the school
+# unit was headed "Huvudman 12345678" and reporting was asked for the areas of an "organiser 12345678"
+
+
+def _asked(seen: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    answer = reporting()
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(request)
+    return recording
+
+
+def _drill_downs(seen: list[httpx.Request]) -> list[tuple[str | None, str | None]]:
+    return [(r.url.params.get("level"), r.url.params.get("unit_id")) for r in seen
+            if r.url.path == "/v1/figures/drill-down"]
+
+
+@pytest.mark.parametrize(("unit", "level", "heading"), [
+    (NORTH, "school_unit", "Norrskolan"), ("omr-n", "area", "Område Norr"), (f"{NORTH}/{GROUP}", "group", "9A"),
+    (ORGANISER, "organiser", "Mittköpings kommun"), ("2120000142", "organiser", "Mittköpings kommun")])
+def test_the_level_of_a_unit_the_directory_places_is_its_own(dashboard, unit: str, level: str, heading: str) -> None:
+    """Failed on the old code for the school unit, the area and the group: asked and headed as an organiser."""
+    seen: list[httpx.Request] = []
+    page = dashboard(_asked(seen)).get(f"/nedbrytning?enhet={unit}")
+    assert page.status_code == 200, page.text[:500]
+    assert _drill_downs(seen) == [(level, ORGANISER if level == "organiser" else unit)], _drill_downs(seen)
+    assert f"<h1>{heading}" in page.text
+    assert f"Huvudman {unit}" not in page.text
+
+
+@pytest.mark.parametrize("unit", ["99999999", "okand-enhet"])
+def test_a_unit_the_directory_does_not_place_is_a_422_naming_niva(dashboard, unit: str) -> None:
+    """Failed on the old code: a 200 headed "Huvudman 99999999" (reporting asked for an organiser's areas)."""
+    seen: list[httpx.Request] = []
+    page = dashboard(_asked(seen)).get(f"/nedbrytning?enhet={unit}")
+    assert page.status_code == 422, page.text[:500]
+    assert "niva (saknas: ange nivån för enheten (area, school_unit eller group))" in page.text
+    assert not _drill_downs(seen)
+
+
+def test_a_directory_that_cannot_be_read_places_no_unit(dashboard) -> None:
+    """The names are decoration (`unit_names`): a directory away leaves the level unknown, a 422 naming `niva`."""
+    page = dashboard(reporting(tree=lambda: httpx.Response(503))).get(f"/nedbrytning?enhet={NORTH}")
+    assert page.status_code == 422 and "niva (" in page.text
+
+
+def test_the_organiser_s_level_with_another_unit_is_a_422_naming_enhet(dashboard) -> None:
+    """Failed on the old code: a 200 headed as the organiser `12345678`."""
+    seen: list[httpx.Request] = []
+    page = dashboard(_asked(seen)).get(f"/nedbrytning?niva=organiser&enhet={NORTH}")
+    assert page.status_code == 422, page.text[:500]
+    assert "enhet (ska vara huvudmannen (eller utelämnas) när niva är organiser)" in page.text
+    assert not _drill_downs(seen)
+
+
+def test_a_level_given_is_taken_as_given(dashboard) -> None:
+    seen: list[httpx.Request] = []
+    client = dashboard(_asked(seen))
+    assert client.get(f"/nedbrytning?niva=school_unit&enhet={NORTH}").status_code == 200
+    assert client.get("/nedbrytning").status_code == 200
+    assert _drill_downs(seen) == [("school_unit", NORTH), ("organiser", ORGANISER)]
+    assert TREE  # (the directory the fake reporting answers)
+
+
+@pytest.mark.parametrize("level", ["area", "school_unit", "group"])
+def test_a_level_below_the_organiser_without_a_unit_is_a_422_naming_enhet(dashboard, level: str) -> None:
+    """Failed on the old code: a 200, reporting asked for the children of the organiser's id as an area's (a school
+    unit's, a group's), the page headed so."""
+    seen: list[httpx.Request] = []
+    page = dashboard(_asked(seen)).get(f"/nedbrytning?niva={level}")
+    assert page.status_code == 422, page.text[:500]
+    assert "enhet (saknas: ange enheten när niva är area, school_unit eller group)" in page.text
+    assert not _drill_downs(seen)

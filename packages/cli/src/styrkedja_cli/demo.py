@@ -13,7 +13,6 @@ and each school unit's principal's for its LIKA self-assessment.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -27,28 +26,34 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 IMPORT_COMMAND = ("import", "ss12000")
-from .options import folder
+from .options import folder, given_as
 
 
-def _url(service: str, port: int) -> str:
-    return os.environ.get(f"STYRKEDJA_{service.upper()}_URL", f"http://127.0.0.1:{port}")
+def _url_option(service: str, port: int, help: str) -> Any:
+    """A service's URL option, `STYRKEDJA_<SERVICE>_URL` from the environment when not given (`_service_url`)."""
+    return typer.Option(f"http://127.0.0.1:{port}", envvar=f"STYRKEDJA_{service.upper()}_URL", callback=_service_url,
+                        help=help)
 
 
-def _service_url(text: str) -> str:
+def _service_url(ctx: typer.Context, param: typer.CallbackParam, text: str) -> str:
     """A service's base URL, checked before anything is generated: `notaurl`, `http://[::1` or a control character
     stopped the demo after the dump with "is the system running?" (exit 1), and a port past 65535 was a
-    traceback (OverflowError from the socket); each is a usage error naming the option."""
+    traceback (OverflowError from the socket); each is a usage error naming the option — or the variable of the
+    environment it came from (`STYRKEDJA_REPORTING_URL=notaurl` was told of --reporting-url, never typed)."""
     import httpx
 
+    # quoted as click quotes an option (whose own hint names the variable beside it, whichever was given)
+    hint = f"'{given_as(ctx, param.name, param.opts[0])}'" if param.name and param.opts else None
     shown = repr(text if len(text) <= 100 else text[:99] + "\u2026")
     try:
         url = httpx.URL(text)
     except httpx.InvalidURL as error:
-        raise typer.BadParameter(f"{shown} is not a URL ({error})") from None
+        raise typer.BadParameter(f"{shown} is not a URL ({error})", param_hint=hint) from None
     if url.scheme not in ("http", "https") or not url.host:
-        raise typer.BadParameter(f"{shown}: an http:// or https:// URL with a host, e.g. http://127.0.0.1:8104")
+        raise typer.BadParameter(f"{shown}: an http:// or https:// URL with a host, e.g. http://127.0.0.1:8104",
+                                 param_hint=hint)
     if url.port is not None and not 0 < url.port <= 65535:
-        raise typer.BadParameter(f"{shown}: the port must be 1-65535")
+        raise typer.BadParameter(f"{shown}: the port must be 1-65535", param_hint=hint)
     return text
 
 
@@ -111,14 +116,15 @@ def _has_command(app: typer.Typer, path: tuple[str, ...]) -> bool:
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
+        ctx: typer.Context,
         seed: int = typer.Option(1, help="the same seed gives the same municipality, ids and results"),
         students: int = typer.Option(6000, min=50, max=200_000, help="size: about 6,000 is Mittköping; "
                                                                      "600 for a quick run"),
         dump_dir: Path = typer.Option(Path(".styrkedja/demo/ss12000"), parser=folder, help="where the SS 12000 dump is written"),
-        assessment_url: str = typer.Option(_url("assessment", 8101), callback=_service_url, help="the assessment service"),
-        forecast_url: str = typer.Option(_url("forecast", 8102), callback=_service_url, help="the forecast service"),
-        lika_url: str = typer.Option(_url("lika", 8103), callback=_service_url, help="the LIKA service"),
-        reporting_url: str = typer.Option(_url("reporting", 8104), callback=_service_url, help="the reporting service"),
+        assessment_url: str = _url_option("assessment", 8101, "the assessment service"),
+        forecast_url: str = _url_option("forecast", 8102, "the forecast service"),
+        lika_url: str = _url_option("lika", 8103, "the LIKA service"),
+        reporting_url: str = _url_option("reporting", 8104, "the reporting service"),
         assessment_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_ASSESSMENT_TOKEN",
                                                     help="bearer token for the assessment service"),
         forecast_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_FORECAST_TOKEN",
@@ -138,10 +144,11 @@ def register(app: typer.Typer) -> None:
         except ImportError:
             raise typer.BadParameter("the demo package is not installed here: `make install` installs it") from None
         console = Console(stderr=True)
-        peers = {"assessment": (assessment_url, "--assessment-url"), "forecast": (forecast_url, "--forecast-url"),
-                 "LIKA": (lika_url, "--lika-url")}
+        peers = {"assessment": (assessment_url, given_as(ctx, "assessment_url", "--assessment-url")),
+                 "forecast": (forecast_url, given_as(ctx, "forecast_url", "--forecast-url")),
+                 "LIKA": (lika_url, given_as(ctx, "lika_url", "--lika-url"))}
         if not skip_import and _has_command(app, IMPORT_COMMAND):
-            peers["reporting"] = (reporting_url, "--reporting-url")
+            peers["reporting"] = (reporting_url, given_as(ctx, "reporting_url", "--reporting-url"))
         minter = _minter(state_dir)  # a damaged dev issuer is a usage error, said before any service is asked
         _reach(peers)
         with console.status("generating Mittköping"):

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from . import demo, ops, rebuild, stack, token
+from .options import SettingRefused
 from .ss12000 import command as ss12000
 
 #: `-h` too: the ops commands (argparse) took it and the others answered "No such option: -h"
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         outcome = app(args=argv, prog_name="styrkedja", standalone_mode=False)
+    except SettingRefused as error:  # a variable read by hand: one line, as pydantic's settings below
+        _say(error.message)
+        return EXIT_USAGE
     except _click.exceptions.ClickException as error:  # a usage error: typer's own box, without a personnummer
         error.message = _redacted(error.message)
         for attribute in ("option_name", "possibilities", "param_hint"):

@@ -92,6 +92,7 @@ HELD: dict[str, tuple[str, ...]] = {
     "no_noncharacters": (EVERY_EVENT,),
     "no_invisible_characters": (EVERY_EVENT,),
     "no_mixed_scripts": (EVERY_EVENT,),  # every name (`Name`: `check_name`), round 38
+    "no_whole_script_confusables": (EVERY_EVENT,),  # every name (`Name`: `check_name`), round 39
     "uuid_format": (EVERY_EVENT,),
     # every date and time of an event in 1900–2199, a forecast's `window_deadline` too (the forecast door's check of
     # it); a school year past 2198/99 the doors refuse and an event keeps, by design (`events.base`:

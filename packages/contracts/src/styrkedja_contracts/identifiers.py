@@ -87,6 +87,9 @@ __all__ = [
     "MIXED_SCRIPT_RULE",
     "MIXED_SCRIPT_NAME",
     "mixes_scripts",
+    "LOOK_ALIKE_RULE",
+    "LOOK_ALIKE_NAME",
+    "look_alike_word",
     "URI_REFERENCE_PATTERN",
     "TEXT_RULES_HELD",
     "contains_personal_identity_number",
@@ -137,6 +140,8 @@ BLANK_RULE = "not_blank"
 URI_REFERENCE_RULE = "uri_reference"
 UNASSIGNED_RULE = "no_unassigned_characters"
 MIXED_SCRIPT_RULE = "no_mixed_scripts"
+#: a name of Latin words with a word wholly of another script's Latin look-alikes ("Klass 7А", a Cyrillic А)
+LOOK_ALIKE_RULE = "no_whole_script_confusables"
 #: an assessment's date in its school year (`within_school_year`)
 SCHOOL_YEAR_RULE = "within_school_year"
 
@@ -600,11 +605,73 @@ def mixes_scripts(name: str) -> bool:
     return max(name) >= "\u0100" and not all(_highly_restrictive(word) for word in name.split())
 
 
+@lru_cache(maxsize=1)
+def _latin_look_alikes() -> frozenset[str]:
+    """The characters Unicode's confusables.txt (UTS #39, as the pinned confusable-homoglyphs package holds it, both
+    ways) pairs with one ASCII letter or digit: Cyrillic а and А, Greek ο and Ν, Armenian օ, Cherokee Ꭺ, Cyrillic З
+    ("3"). Read at the first name that has a Latin word and a word of another script (~0.9 MB of JSON, ~25 ms of CPU;
+    most processes never see one), from the package's data file, not its module: that keeps the whole table, +8.5 MB
+    in every process that read it once, where 1,315 characters are kept here."""
+    import json
+    from importlib.resources import files
+
+    confusables_data = json.loads(files("confusable_homoglyphs").joinpath("confusables.json").read_bytes())
+    return frozenset(ch for ch, pairs in confusables_data.items()
+                     if len(ch) == 1 and not ch.isascii() and any(
+                         len(p["c"]) == 1 and p["c"].isascii() and p["c"].isalnum() for p in pairs))
+
+
+def _looks_latin(word: str) -> bool:
+    """Whether every letter of `word` (its marks taken off: "ά" is "α" with an accent) is drawn like an ASCII letter or
+    digit (`_latin_look_alikes`); digits and punctuation join any word."""
+    look_alikes = _latin_look_alikes()
+    return all(ch in look_alikes or _scripts_of(ch) is None
+               for ch in unicodedata.normalize("NFD", word) if unicodedata.category(ch)[0] != "M")
+
+
+def look_alike_word(name: str) -> str | None:
+    """The first word of `name` that is a whole-script look-alike of a Latin word beside the name's Latin words
+    (`LOOK_ALIKE_RULE`), else None. A word of one script other than Latin (words never mix scripts: `mixes_scripts`)
+    whose every letter is drawn like an ASCII letter or digit (Unicode TS #39's whole-script confusables, by
+    confusables.txt) reads as Latin: in "Klass 7А" the Cyrillic "7А" is read "7A", and the group is another row of
+    every report than "Klass 7A". Only where the name has a Latin word, and only where no other word of that script
+    shows that the name is written in it too: "7А", "Рос Сор" (wholly Cyrillic), "Svenska і Українська" (a real
+    Ukrainian word beside the look-alike "і"), "Modersmål Ελληνικά" are taken. Latin-1 text never has such a word.
+    Pure."""
+    if max(name, default="\0") < "\u0100":
+        return None
+    latin = False
+    others: list[tuple[str, frozenset[str]]] = []  # each word of another script, with its scripts
+    for word in name.split():
+        resolved: frozenset[str] | None = None
+        for ch in word:
+            scripts = _scripts_of(ch)
+            if scripts is not None:
+                resolved = scripts if resolved is None else resolved & scripts
+        if resolved is None:
+            continue  # digits and punctuation alone
+        if "Latn" in resolved:
+            latin = True
+        else:
+            others.append((word, resolved))
+    if not latin or not others:  # (most names: of one script, never reading the confusables)
+        return None
+    shown: set[str] = set()  # the scripts of a word that does not look Latin: the name is written in them
+    alike: list[tuple[str, frozenset[str]]] = []
+    for word, scripts in others:
+        if _looks_latin(word):
+            alike.append((word, scripts))
+        else:
+            shown.update(scripts)
+    return next((word for word, scripts in alike if not scripts & shown), None)
+
+
 @lru_cache(maxsize=4096)
 def name_rule_broken(value: str) -> str | None:
     """The rule a name breaks beyond `check_text`'s, or None: `CONTROL_RULE` for a tab, newline or carriage return
     (free text keeps them, a comment's line breaks; a name is one line: "Skola\tNorr" splits a TSV row, "Skola\n"
-    a log line), `INVISIBLE_RULE`, `BLANK_RULE`, `MIXED_SCRIPT_RULE` (`mixes_scripts`). Pure."""
+    a log line), `INVISIBLE_RULE`, `BLANK_RULE`, `MIXED_SCRIPT_RULE` (`mixes_scripts`), `LOOK_ALIKE_RULE`
+    (`look_alike_word`). Pure."""
     if "\t" in value or "\n" in value or "\r" in value:
         return CONTROL_RULE
     if value.isascii():  # most names: no format character, blank when only spaces and the like
@@ -613,9 +680,16 @@ def name_rule_broken(value: str) -> str | None:
         return INVISIBLE_RULE
     if not any(_visible(ch) for ch in value):
         return BLANK_RULE
-    return MIXED_SCRIPT_RULE if mixes_scripts(value) else None
+    if mixes_scripts(value):
+        return MIXED_SCRIPT_RULE
+    return LOOK_ALIKE_RULE if look_alike_word(value) is not None else None
 
 
+#: what a name with a whole-script look-alike word is told (`check_name`; LIKA's door says the same)
+LOOK_ALIKE_NAME = ("a word of a name beside Latin words must not be written wholly in letters of another script drawn "
+                   "like Latin ones (Unicode TS #39, whole-script confusables), as \"7А\" with a Cyrillic А in "
+                   "\"Klass 7А\" reads \"Klass 7A\"; a name written in that script is taken "
+                   "(no_whole_script_confusables)")
 #: what a name mixing scripts is told (`check_name`; LIKA's door says the same)
 MIXED_SCRIPT_NAME = ("a word of a name must not mix scripts (Unicode TS #39, highly restrictive): each word of one "
                      "script (Latin may join Han and kana, bopomofo or hangul), as \"Skоla\" with a Cyrillic о looks "
@@ -625,8 +699,9 @@ MIXED_SCRIPT_NAME = ("a word of a name must not mix scripts (Unicode TS #39, hig
 def check_name(value: str) -> str:
     """The rules of a name (a unit's, a group's, a duty's, an owner, a tag, a title) beyond `check_text`: one line
     (no tab, newline or carriage return), no invisible format characters (see `_INVISIBLE_CATEGORIES`), at least
-    one visible character, and no scripts mixed to look like another name (`mixes_scripts`). Raises a pydantic error
-    whose type is the rule name."""
+    one visible character, and no scripts mixed to look like another name (`mixes_scripts`), nor a word of another
+    script's Latin look-alikes beside Latin words (`look_alike_word`). Raises a pydantic error whose type is the rule
+    name."""
     broken = name_rule_broken(value) if len(value) <= 256 else name_rule_broken.__wrapped__(value)
     if broken == CONTROL_RULE:
         raise PydanticCustomError(CONTROL_RULE, "a name is one line: no tab, newline or other control character")
@@ -637,6 +712,8 @@ def check_name(value: str) -> str:
         raise PydanticCustomError(BLANK_RULE, "a name must have a visible character (not only spaces)")
     if broken == MIXED_SCRIPT_RULE:
         raise PydanticCustomError(MIXED_SCRIPT_RULE, MIXED_SCRIPT_NAME)
+    if broken == LOOK_ALIKE_RULE:
+        raise PydanticCustomError(LOOK_ALIKE_RULE, LOOK_ALIKE_NAME)
     return value
 
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 
 def docker_available() -> bool:
-    if os.environ.get("STYRKEDJA_TEST_NO_DOCKER"):
+    if switch("STYRKEDJA_TEST_NO_DOCKER", default=False):  # (any text was on, "0" too: now the switches' rule)
         return False
     try:
         import docker
@@ -156,7 +156,9 @@ def share_default_tls_context() -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     share_default_tls_context()
-    switch(ENV_REUSE)  # read at each test's database: a bad value said once, before the first test
+    # read where they are used: a bad value said once, before the first test
+    for variable, default in ((ENV_REUSE, True), ("STYRKEDJA_TEST_NO_DOCKER", False), (ENV_REQUIRE_ALL, False)):
+        switch(variable, default)
     config.addinivalue_line("markers", "postgres_only: the test needs PostgreSQL but never a broker: it runs once, "
                                        "not once per broker (a connection to the broker fails it)")
     config.addinivalue_line("markers", "broker_matrix: the test talks to the broker: once per broker, even in a "
@@ -236,7 +238,7 @@ def infrastructure(request: pytest.FixtureRequest, test_postgres: str) -> Iterat
     if kind == "kafka":
         missing = missing_requirements()
         if missing:
-            if os.environ.get(ENV_REQUIRE_ALL):
+            if switch(ENV_REQUIRE_ALL, default=False):
                 pytest.fail(f"{missing} (${ENV_REQUIRE_ALL} is set: the Apache Kafka half must run)")
             pytest.skip(missing)
     state_dir = Path(tempfile.mkdtemp(prefix=f"styrkedja-test-{kind}-"))

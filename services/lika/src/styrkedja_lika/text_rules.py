@@ -5,7 +5,8 @@ breaks and tabs in multi-line text) and the bidirectional overrides (the contrac
 are refused because they hide or reorder text in exports and logs; Unicode's noncharacters (U+FFFE, U+FFFF, ...)
 because they are no text and an xlsx cannot hold them. One-line text is a name (an owner,
 a tag): it obeys the contracts' name rules too (`name_rule_broken`: no invisible characters, a visible
-one, no scripts mixed to look like another name), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark. Any text, one
+one, no scripts mixed to look like another name, no word of another script's Latin look-alikes beside Latin
+words), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark. Any text, one
 line or many, has a visible character (`not_blank`): an optional text with nothing to say is left out (`null`), as
 an optional query parameter is (the kit's `not_blank`)."""
 
@@ -17,6 +18,8 @@ from styrkedja_contracts.identifiers import (
     BIDI_CONTROLS,
     BLANK_RULE,
     INVISIBLE_RULE,
+    LOOK_ALIKE_NAME,
+    LOOK_ALIKE_RULE,
     MIXED_SCRIPT_NAME,
     MIXED_SCRIPT_RULE,
     NONCHARACTER_RULE,
@@ -59,4 +62,6 @@ def text_problems(field: str, value: str | None, *, multiline: bool = False) -> 
                                      (" or line breaks): leave it out, or null, for none)" if multiline else ")")))
     elif broken == MIXED_SCRIPT_RULE:  # an owner or a tag of look-alike letters: two tags, two owners that look one
         problems.append(FieldProblem(field, MIXED_SCRIPT_RULE, MIXED_SCRIPT_NAME))
+    elif broken == LOOK_ALIKE_RULE:  # "IT-plan АВ": a tag whose last word is Cyrillic letters drawn as Latin ones
+        problems.append(FieldProblem(field, LOOK_ALIKE_RULE, LOOK_ALIKE_NAME))
     return problems

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import time
 import uuid
@@ -43,6 +42,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 
+from ..options import given_as, switch_setting
 from ..reach import connect_seconds, http_peer, reach_http, unanswered
 from .deadline import Deadline, TooSlow, bound, deadline_of
 from .mapping import (
@@ -366,6 +366,9 @@ NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 #: what the command says before each pause of `_ask` (why, seconds): a run waiting on a reporting that keeps silent
 #: or busy says so as it waits (6 attempts of a 120 s wait each were 12 minutes without a word)
 ON_RETRY: ContextVar[Callable[[str, float], None] | None] = ContextVar("styrkedja_ss12000_on_retry", default=None)
+#: how the user gave reporting's URL, for what is said of reporting: `--reporting-url`, or `STYRKEDJA_REPORTING_URL`
+#: when it came from the environment (`given_as`), set by the command
+REPORTING_GIVEN: ContextVar[str] = ContextVar("styrkedja_ss12000_reporting_given", default="--reporting-url")
 
 
 def _say_retry(why: str, seconds: float) -> None:
@@ -396,7 +399,7 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
         except TooSlow:
             # not asked again: an answer that trickles is no busy service's (a proxy's, a stub's); a chunk sent may
             # have been applied
-            slow = http_peer("reporting", str(client.base_url), "--reporting-url").timed_out(
+            slow = http_peer("reporting", str(client.base_url), REPORTING_GIVEN.get()).timed_out(
                 whole, bound_by="--reporting-answer-seconds", detail=", the whole answer; each read "
                 f"{client.timeout.read:g} s", outcome=None)
             raise SourceError(f"the {what}: {slow}"
@@ -408,7 +411,7 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
                 after = _run_again(removing, maybe_applied=sent_maybe) if method == 'POST' else ''
                 # silence in every command's words (`styrkedja_kit.reach`): reporting's URL, after how long, and
                 # the option of its address; its wait is the client's own (120 s, no option)
-                said = unanswered(http_peer("reporting", str(client.base_url), "--reporting-url"), error,
+                said = unanswered(http_peer("reporting", str(client.base_url), REPORTING_GIVEN.get()), error,
                                   client.timeout, bound_by=None, attempts=attempt, outcome=None
                                   ) if isinstance(error, TimeoutException) else None
                 if said is not None:
@@ -508,7 +511,7 @@ def _answered(response: httpx.Response, shape: type[M], what: str, after: str = 
             where = ".".join(str(p) for p in first["loc"])
             rule = f": {where}: {first['msg']}" if where else ": not a JSON object"
         raise SourceError(f"reporting answered the {what} with HTTP 200 but not with its answer (content-type {kind})"
-                          f"{rule or ': not JSON'}; is --reporting-url reporting itself?{after}") from None
+                          f"{rule or ': not JSON'}; is {REPORTING_GIVEN.get()} reporting itself?{after}") from None
 
 
 #: the header naming a chunk to reporting (its `directory/idempotency.py`), and the one saying an answer is the stored
@@ -555,7 +558,7 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
     answer = _answered(response, _Summary, what, _run_again(removing, maybe_applied=True))
     if sent is not None and len(answer.items) != sent:
         raise SourceError(f"reporting answered the {what} for {len(answer.items)} items, not {sent}: is "
-                          f"--reporting-url reporting itself?{_run_again(removing, maybe_applied=True)}")
+                          f"{REPORTING_GIVEN.get()} reporting itself?{_run_again(removing, maybe_applied=True)}")
     return answer, maybe_done
 
 
@@ -611,8 +614,8 @@ def _held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None
         body = _answered(response, _Held, what, " (nothing was sent)")
         if len(body.items) != len(body.source_ids):
             raise SourceError(f"reporting answered the {what} with {len(body.items)} entities and "
-                              f"{len(body.source_ids)} source ids; is --reporting-url reporting itself? (nothing was "
-                              "sent)")
+                              f"{len(body.source_ids)} source ids; is {REPORTING_GIVEN.get()} reporting itself? "
+                              "(nothing was sent)")
         page = [(i.entity_key, s or "") for i, s in zip(body.items, body.source_ids, strict=True)]
         if skim:
             skipped = skipped or any(key.startswith(MEMBERSHIP_KEY) for key, _ in page)
@@ -1101,11 +1104,12 @@ def _client_credentials(url: str | None, token: str | None, token_url: str | Non
 def register(import_app: typer.Typer) -> None:
     @import_app.command("ss12000")
     def ss12000(
+        ctx: typer.Context,
         url: str | None = typer.Option(None, help="base URL of an SS 12000 v2 API"),
         token: str | None = typer.Option(None, help="bearer token for the SS 12000 API",
                                          envvar="STYRKEDJA_SS12000_TOKEN"),
         dir: Path | None = typer.Option(None, "--dir", help="a folder of SS 12000 JSON files instead of an API"),
-        reporting_url: str = typer.Option(os.environ.get("STYRKEDJA_REPORTING_URL", "http://127.0.0.1:8104"),
+        reporting_url: str = typer.Option("http://127.0.0.1:8104", envvar="STYRKEDJA_REPORTING_URL",
                                           help="the reporting service that keeps the directory"),
         reporting_token: str | None = typer.Option(None, envvar="STYRKEDJA_REPORTING_TOKEN",
                                                    help="bearer token for reporting: a platform client's for the "
@@ -1178,11 +1182,14 @@ def register(import_app: typer.Typer) -> None:
         was applied before a stop while sending is said); 2 usage; 3 imported the rest, but items were refused or
         left out (each listed; --lenient: 0). The rules for files and servers: docs/import.md."""
         console = Console(stderr=True)
+        show_traceback = switch_setting("STYRKEDJA_TRACEBACK")  # read before anything: a bad value is said at once
         if (url is None) == (dir is None):
             raise typer.BadParameter("give exactly one of --url or --dir")
         if url is not None:
             url = _checked_url("--url", url)
-        reporting_url = _checked_url("--reporting-url", reporting_url)
+        # each value named as the user gave it: the option, or the variable it came from
+        reporting_given = given_as(ctx, "reporting_url", "--reporting-url")
+        reporting_url = _checked_url(reporting_given, reporting_url)
         try:
             zone = ZoneInfo(naive_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -1195,7 +1202,8 @@ def register(import_app: typer.Typer) -> None:
         if gone and since is not None:
             raise typer.BadParameter("--gone-organiser goes with a full run (without --since): an incremental run "
                                      "removes only what the source names")
-        token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
+        token = _checked_token(given_as(ctx, "token", "--token"), token)
+        reporting_token = _checked_token(given_as(ctx, "reporting_token", "--reporting-token"), reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
         # the organisers read though the source may have nothing of them: those --only-organiser names, else those the
         # token is for (its claim), and --gone-organiser's — a Huvudman gone from the source is noticed so
@@ -1205,7 +1213,7 @@ def register(import_app: typer.Typer) -> None:
         # Reporting first, before the source is read (minutes, for a server): one that accepts and says nothing was
         # found only when sending, after 6 attempts of 120 s. Now a silence of STYRKEDJA_CONNECT_TIMEOUT_SECONDS is
         # one line naming it and its option (`main`); a refusal is the first request's own at-once stop.
-        asyncio.run(reach_http(http_peer("reporting", reporting_url, "--reporting-url (or STYRKEDJA_REPORTING_URL)"),
+        asyncio.run(reach_http(http_peer("reporting", reporting_url, reporting_given),
                                reporting_url, connect_seconds(), refused_is_said_later=True))
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them
@@ -1213,6 +1221,7 @@ def register(import_app: typer.Typer) -> None:
         sending: list[str] = []  # the chunk whose answer was awaited when the import stopped, if any
         # each pause before asking reporting again is said as it starts (reset after: the next command's own)
         retry_said = ON_RETRY.set(lambda why, seconds: console.print(plain(f"{why}; asking again in {seconds:.0f} s")))
+        given_said = REPORTING_GIVEN.set(reporting_given)
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{plain(what)}; asking again in {seconds:.0f} s")
@@ -1290,7 +1299,7 @@ def register(import_app: typer.Typer) -> None:
             else:
                 # a fault of the importer's own, not of the source: one line for the user (a traceback says nothing
                 # to them, and may quote the source's data), the traceback itself with STYRKEDJA_TRACEBACK=1
-                if os.environ.get("STYRKEDJA_TRACEBACK") == "1":
+                if show_traceback:
                     raise
                 message = redact_personal_identity_numbers(one_line(str(error))[:200])[0]
                 console.print(f"[red]import stopped:[/red] the importer failed ({type(error).__name__}"
@@ -1309,6 +1318,7 @@ def register(import_app: typer.Typer) -> None:
             raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
         finally:
             ON_RETRY.reset(retry_said)
+            REPORTING_GIVEN.reset(given_said)
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
             console.print(plain(line))

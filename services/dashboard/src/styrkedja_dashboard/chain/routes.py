@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import RedirectResponse, Response
 
+from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_kit.auth import GRANTS, Level, Role
 
 from ..clients import Reporting, UpstreamError, query_string
@@ -24,6 +26,7 @@ from .view import Matrix, matrix, table
 
 router = APIRouter()
 T = TypeVar("T")
+DrillLevel = Literal["organiser", "area", "school_unit", "group"]
 
 SCHOOL_YEAR = r"^[0-9]{4}/[0-9]{2}$"
 UNIT = r"^[A-Za-z0-9_./-]{1,64}$"
@@ -175,12 +178,34 @@ async def chain_export(session: Current, api: Api, f: Chosen, fmt: Literal["csv"
 
 
 CHILD = {"organiser": "area", "area": "school_unit", "school_unit": "group", "group": "student"}
+#: the rule of `/nedbrytning?enhet=…` without `niva` whose unit the directory does not place at one level
+LEVEL_OF_UNIT_RULE = "level_of_unit"
+#: the rule of `/nedbrytning?niva=organiser&enhet=…` naming another unit than the organiser
+NOT_THE_ORGANISER_RULE = "not_the_organiser"
+#: the rule of `/nedbrytning?niva=area` (or school_unit, group) without `enhet`
+UNIT_OF_LEVEL_RULE = "unit_of_level"
+
+
+async def level_of(api: Reporting, organiser: str, unit: str) -> DrillLevel:
+    """The level of `unit` for a drill-down whose link said none (`/nedbrytning?enhet=12345678`, typed or shared):
+    the organiser's own id is the organiser; any other unit is looked up in the directory (the names the pages
+    read anyway, `unit_names`), where it must be at exactly one level. The page headed such a school unit
+    "Huvudman 12345678" and listed areas under it (`niva` defaulted to the organiser). A unit the directory does not
+    place (unknown, not the user's to read, or an id two levels share) is a 422 naming `niva`, never a guess."""
+    if canonical_organiser_id(unit) == organiser:
+        return "organiser"
+    names = await unit_names(api, organiser)
+    levels = {level for level, unit_id in names.known if unit_id == unit and level in CHILD and level != "organiser"}
+    if len(levels) == 1:
+        return levels.pop()  # type: ignore[return-value]
+    raise RequestValidationError([{"loc": ("query", "niva"), "type": LEVEL_OF_UNIT_RULE, "msg": "niva: the level of "
+                                   "enhet, which the directory does not place at one level", "input": None}])
 
 
 @router.get("/nedbrytning")
 async def drill_down(request: Request, session: Current, api: Api,
                      huvudman: Annotated[str | None, Query(pattern=UNIT)] = None,
-                     niva: Annotated[Literal["organiser", "area", "school_unit", "group"], Query()] = "organiser",
+                     niva: Annotated[Literal["organiser", "area", "school_unit", "group"] | None, Query()] = None,
                      enhet: Annotated[str | None, Query(pattern=UNIT)] = None,
                      lasar: Annotated[str | None, Query(pattern=SCHOOL_YEAR)] = None,
                      termin: Annotated[Literal["HT", "VT"] | None, Query()] = None,
@@ -191,6 +216,16 @@ async def drill_down(request: Request, session: Current, api: Api,
     f = Filters(huvudman, "school_unit", None, lasar, termin, omgang, amne)
     organiser = organiser_of(session, f.huvudman)
     unit = enhet or organiser
+    if niva is None:
+        niva = await level_of(api, organiser, unit)
+    if niva != "organiser" and not enhet:  # (`niva=group` alone was the organiser's id asked and headed as a group's)
+        raise RequestValidationError([{"loc": ("query", "enhet"), "type": UNIT_OF_LEVEL_RULE, "input": None,
+                                       "msg": "enhet: the unit whose children to list, at a level below the organiser"}])
+    if niva == "organiser":  # (`niva=organiser&enhet=12345678` was headed "Huvudman 12345678", areas listed under it)
+        if canonical_organiser_id(unit) != organiser:
+            raise RequestValidationError([{"loc": ("query", "enhet"), "type": NOT_THE_ORGANISER_RULE, "input": None,
+                                           "msg": "enhet: at niva=organiser, the organiser (huvudman) or none"}])
+        unit = organiser
     if not lasar:
         whole = await api.assessment_results(level="organiser", organiser_id=organiser, subject_code=amne)
         period = choose(None, termin, omgang, whole)

@@ -85,7 +85,12 @@ def _rule(error: Mapping[str, Any]) -> str:
             PIN_RULE: "får inte innehålla ett personnummer",
             PAGE_CURSOR_RULE: "är ingen sida av listan: följ länken till nästa sida, eller börja om från första",
             CONTROL_RULE: "får inte innehålla styrtecken (utom tabb och radbrytning)",
-            NONCHARACTER_RULE: "får inte innehålla Unicodes icke-tecken"}.get(kind, "har ett ogiltigt värde")
+            NONCHARACTER_RULE: "får inte innehålla Unicodes icke-tecken",
+            # `/nedbrytning?enhet=…` without `niva`, a unit the directory does not place (`chain.routes.level_of`)
+            "level_of_unit": "saknas: ange nivån för enheten (area, school_unit eller group)",
+            "not_the_organiser": "ska vara huvudmannen (eller utelämnas) när niva är organiser",
+            "unit_of_level": "saknas: ange enheten när niva är area, school_unit eller group"}.get(
+        kind, "har ett ogiltigt värde")
 
 
 #: a field's name as a 422 page may repeat it: the pages' own are short words. Any other is what the request put

@@ -1,0 +1,240 @@
+"""Hostile round 39: names of whole-script look-alike words, the settings named as the user gave them, the dashboard's
+drill-down without a level or a unit. The fuzz round (tests/campaign38_local.py, 12 s per token and service: 21,378
+requests; tests/campaign39_local.py's hand-made cases: 5,634) found no 5xx, no refusal without a field and rule, no read
+past a scope and no small group shown: nothing to pin here; the dashboard's probe of every page's parameters found
+`/nedbrytning?niva=group` without `enhet` (services/dashboard/tests/test_names.py).
+
+- Names: round 38 refused a word mixing scripts, but a word wholly of another script drawn like a Latin word passed:
+  "Klass 7А" (a Cyrillic А) is another group, another row of every report, than "Klass 7A", and looks the same. Now,
+  beside Latin words, a word wholly of letters that Unicode's confusables.txt (UTS #39, as the pinned
+  confusable-homoglyphs holds it) pairs with ASCII letters or digits is refused (`no_whole_script_confusables`) at every
+  door that takes a name (the event models, LIKA's owner and tags, a plan's title, reporting's directory), in the events
+  (a tightened validation: the schemas unchanged) and in the SS 12000 import. A name written in that script ("7А",
+  "Клас 7А", "Svenska і Українська") is taken, as is a word of another script that does not look Latin ("Modersmål
+  Ελληνικά").
+- Settings: `STYRKEDJA_TRACEBACK` was read as "is it 1" (`yes`, `true` were off, silently): now by the switches' rule,
+  one line naming it, exit 2, before the import starts; so are the test plugin's `STYRKEDJA_TEST_NO_DOCKER` (any text
+  was on, `0` too) and `STYRKEDJA_REQUIRE_KAFKA`. A bad `STYRKEDJA_REPORTING_URL` (or the SS 12000 token from
+  `STYRKEDJA_SS12000_TOKEN`, the demo's `STYRKEDJA_<SERVICE>_URL`) was said to be `--reporting-url`'s: now the variable
+  is named.
+- The dashboard's `/nedbrytning?enhet=12345678` (no `niva`) was headed "Huvudman 12345678" and listed areas under it:
+  now the level is the directory's (a unit it places at one level), else a 422 naming `niva`;
+  `niva=organiser&enhet=<not the organiser>` a 422 naming `enhet`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from styrkedja_contracts import ContractError, OrganisationUnitUpsertedV1, decode_event, example_bytes
+from styrkedja_contracts.door_rules import EVERY_EVENT, HELD
+from styrkedja_contracts.envelope import decode_plain
+
+#: `identifiers.LOOK_ALIKE_RULE` (spelt out: the module imports on the old code, whose tests then fail one by one)
+LOOK_ALIKE_RULE = "no_whole_script_confusables"
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIT = "se.styrkedja.organisation.unit_upserted.v1"
+STYRKEDJA = str(Path(sys.executable).parent / "styrkedja")
+
+#: a Latin name with a word wholly of another script's Latin look-alikes
+LOOK_ALIKES = [("Cyrillic А of a group", "Klass 7А"), ("Cyrillic capitals", "Grupp АВ"), ("Greek capitals", "Skolan ΟΚ"),
+               ("Armenian օ", "Mathias օ"), ("Cherokee Ꭺ first", "Ꭺ skola"), ("Cyrillic З for a 3", "Grupp З"),
+               ("a mark on a look-alike", "Skola Ӧ")]
+#: honest names: of one script, words of another script that do not look Latin, a look-alike beside a real word of its
+#: script; and round 38's honest names, every one
+HONEST = ["7А", "Клас 7А", "Рос Сор", "Svenska і Українська", "Modersmål Ελληνικά", "Modersmål Ρομά", "Norra skolan",
+          "Čáhcesullot skuvla", "Ŋuorra Šaŋŋa", "Hyvinkään koulu", "Dugsiga Xamar", "مدرسة النور", "Київська школа",
+          "Мар'яна", "Ολυμπία", "東京スクール", "Tシャツ", "서울 학교 A", "Đà Nẵng", "İstanbul", "Skolan Åäö – العربية",
+          "Ελληνικά – عربي – 中文", "Svenska Українська", "x\u0301y", "Ǆemal"]
+
+
+# --- names ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("what", "name"), LOOK_ALIKES, ids=[m[0] for m in LOOK_ALIKES])
+def test_a_latin_name_with_a_whole_script_look_alike_word_is_refused_naming_field_and_rule(what: str,
+                                                                                           name: str) -> None:
+    """Failed on the old code: each was taken as a name."""
+    data = json.loads(example_bytes(UNIT))["data"]
+    with pytest.raises(ValidationError) as refused:
+        OrganisationUnitUpsertedV1.model_validate({**data, "name": name})
+    errors = refused.value.errors()
+    assert [(e["loc"], e["type"]) for e in errors] == [(("name",), LOOK_ALIKE_RULE)], errors
+    assert "(no_whole_script_confusables)" in errors[0]["msg"]
+
+
+@pytest.mark.parametrize("name", HONEST)
+def test_honest_names_are_taken(name: str) -> None:
+    data = json.loads(example_bytes(UNIT))["data"]
+    assert OrganisationUnitUpsertedV1.model_validate({**data, "name": name}).name == name
+
+
+def _unit_event(name: str, ensure_ascii: bool) -> bytes:
+    document = json.loads(example_bytes(UNIT))
+    document["id"] = str(uuid.uuid4())
+    document["data"]["name"] = name
+    return json.dumps(document, ensure_ascii=ensure_ascii).encode()
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False], ids=["escaped", "as UTF-8"])
+def test_an_event_naming_a_unit_so_is_dead_lettered_naming_field_and_rule(ensure_ascii: bool) -> None:
+    """The live consumer's and the rebuild's decode. Failed on the old code: applied, a second "Klass 7A"."""
+    raw = _unit_event("Klass 7А", ensure_ascii)
+    assert decode_plain(raw) is None  # not plain text: never the fast path's
+    with pytest.raises(ContractError) as refused:
+        decode_event(raw)
+    assert refused.value.reason == "invalid_data", refused.value
+    assert "data.name" in refused.value.message and "(no_whole_script_confusables)" in refused.value.message
+    decode_event(_unit_event("Клас 7А", ensure_ascii))
+
+
+def test_the_rebuild_dead_letters_it_too() -> None:
+    from styrkedja_contracts.topics import topic_for_event_type
+    from styrkedja_reporting.rebuild.bulk import decoded_and_staged
+
+    topic = topic_for_event_type(UNIT).name
+    raw = [(topic, 0, n, _unit_event(name, False), 1_796_083_200_000, b"2999", None)
+           for n, name in enumerate(["Klass 7A", "Klass 7А", "Клас 7А"])]
+    staged = decoded_and_staged(raw, 0, 64_000, as_text=False)
+    assert [(d[0], d[1]) for d in staged.dead] == [(1, "invalid_data")], staged.dead
+    assert "no_whole_script_confusables" in staged.dead[0][2]
+
+
+def test_the_rule_is_held_by_every_event() -> None:
+    from styrkedja_contracts.identifiers import LOOK_ALIKE_RULE as RULE
+
+    assert RULE == LOOK_ALIKE_RULE and HELD[LOOK_ALIKE_RULE] == (EVERY_EVENT,)
+
+
+def test_lika_s_owner_and_tag_name_the_rule() -> None:
+    """Failed on the old code: taken (LIKA's door checks an owner and a tag by its own text rule)."""
+    from styrkedja_lika.text_rules import text_problems
+
+    assert [(p.field, p.rule) for p in text_problems("owner", "Rektor АВ")] == [("owner", LOOK_ALIKE_RULE)]
+    assert [(p.field, p.rule) for p in text_problems("tags.0", "IT-plan ΟΚ")] == [("tags.0", LOOK_ALIKE_RULE)]
+    assert text_problems("owner", "Ректор АВ") == [] and text_problems("note", "Rektor АВ", multiline=True) == []
+
+
+def test_a_plan_s_title_names_the_rule_at_the_assessment_door() -> None:
+    from styrkedja_assessment.plans.schemas import PlanIn
+
+    body = {"organiser_id": "2999", "school_unit_code": "29990011", "group_id": "7A", "subject_code": "GRGRMAT01",
+            "school_year": "2026/27", "term": "HT", "title": "Bråk 7А", "published_on": "2026-09-01"}
+    with pytest.raises(ValidationError) as refused:
+        PlanIn.model_validate(body)
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [(("title",), LOOK_ALIKE_RULE)]
+    PlanIn.model_validate({**body, "title": "Bråk 7A"})
+
+
+def test_the_ss12000_import_refuses_the_item_naming_its_field_and_rule() -> None:
+    """Failed on the old code: the group was planned as any other."""
+    from test_import_hostile import BRAND, GROUP, HUV, SU, ZONE, MovedServer
+
+    from styrkedja_cli.ss12000.command import read_and_plan
+
+    alike = {**GROUP, "id": "6A7B8C9D-0E1F-4A2B-8C3D-4E5F6A7B8C9E", "displayName": "Klass 7А", "groupMemberships": []}
+    served = {"organisations": [HUV, BRAND, {**SU, "displayName": "Skolan Ελληνικά"}], "groups": [GROUP, alike],
+              "duties": [], "syllabuses": [], "activities": [], "persons": []}
+    plan, _ = read_and_plan(MovedServer(served).source(), since=None, naive_zone=ZONE)
+    refused = [(r.entity, r.id, r.reason) for r in plan.refused]
+    assert len(refused) == 1 and refused[0][:2] == ("groups", alike["id"].lower()), refused
+    assert refused[0][2].startswith("displayName: ") and "(no_whole_script_confusables)" in refused[0][2], refused
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_reporting_s_directory_door_answers_422_naming_field_and_rule(reporting: Any, token_issuer: Any) -> None:
+    """Failed on the old code: "Klass 7А" was published beside "Klass 7A" (a 200)."""
+    import httpx
+    from inprocess import ORGANISER, auth
+
+    base = {**json.loads(example_bytes(UNIT))["data"], "organiser_id": ORGANISER}
+    with httpx.Client(base_url=reporting.url, headers=auth(token_issuer), timeout=60) as client:
+        answer = client.post("/v1/directory/changes", json={"items": [{"type": UNIT,
+                                                                       "data": {**base, "name": "Skolan ΟΚ"}}]})
+        assert answer.status_code == 422, answer.text
+        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("items.0.data.name", LOOK_ALIKE_RULE)]
+        taken = client.post("/v1/directory/changes", json={"items": [{"type": UNIT,
+                                                                      "data": {**base, "name": "Клас 7А"}}]})
+        assert taken.status_code == 200, taken.text
+
+
+# --- settings named as given ------------------------------------------------------------------------------------------
+
+
+def _env(**variables: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STYRKEDJA_") or k in ("STYRKEDJA_TEST_BROKERS",)}
+    return {**env, "COLUMNS": "200", **variables}
+
+
+def _run(arguments: list[str], **variables: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([STYRKEDJA, *arguments], cwd=ROOT, env=_env(**variables), capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "on", "2"])
+def test_styrkedja_traceback_takes_1_or_0_said_in_one_line_before_the_import(tmp_path: Path, value: str) -> None:
+    """Failed on the old code: the import ran (the switch silently off; only `1` was read, at a fault)."""
+    done = _run(["import", "ss12000", "--dir", str(tmp_path), "--reporting-url", "http://127.0.0.1:1"],
+                STYRKEDJA_TRACEBACK=value)
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert done.stderr == f"styrkedja: $STYRKEDJA_TRACEBACK takes 1 (on) or 0 (off), not {value!r}\n", done.stderr
+    assert done.stdout == ""
+
+
+def test_styrkedja_traceback_0_and_1_are_taken() -> None:
+    from styrkedja_cli.options import SettingRefused, switch_setting  # (new)
+
+    assert [switch_setting("STYRKEDJA_TRACEBACK", {"STYRKEDJA_TRACEBACK": v}) for v in ("1", " 1 ", "0", "")] == \
+        [True, True, False, False]
+    assert switch_setting("STYRKEDJA_TRACEBACK", {}) is False
+    with pytest.raises(SettingRefused):
+        switch_setting("STYRKEDJA_TRACEBACK", {"STYRKEDJA_TRACEBACK": "1\n1"})
+
+
+@pytest.mark.parametrize(("variable", "option", "value", "arguments"), [
+    ("STYRKEDJA_REPORTING_URL", "--reporting-url", "http://", ["import", "ss12000", "--dir", "."]),
+    ("STYRKEDJA_REPORTING_URL", "--reporting-url", "http://[::1", ["import", "ss12000", "--dir", "."]),
+    ("STYRKEDJA_SS12000_TOKEN", "--token", "a b", ["import", "ss12000", "--url", "http://127.0.0.1:1"]),
+    ("STYRKEDJA_REPORTING_TOKEN", "--reporting-token", "tök", ["import", "ss12000", "--dir", "."]),
+    ("STYRKEDJA_REPORTING_URL", "--reporting-url", "notaurl", ["demo", "--students", "50"]),
+    ("STYRKEDJA_LIKA_URL", "--lika-url", "http://", ["demo", "--students", "50"]),
+])
+def test_a_bad_value_from_the_environment_is_said_by_the_variable_s_name(variable: str, option: str, value: str,
+                                                                         arguments: list[str]) -> None:
+    """Failed on the old code: the option was named (`--reporting-url: an http:// or https:// URL ...`), which the
+    user never typed."""
+    done = _run(arguments, **{variable: value})
+    said = " ".join(done.stderr.replace("│", " ").split())
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert variable in said and option not in said, said
+    assert "Traceback" not in done.stderr
+
+
+def test_the_option_given_is_still_named_as_the_option() -> None:
+    done = _run(["import", "ss12000", "--dir", ".", "--reporting-url", "http://"], STYRKEDJA_REPORTING_URL="http://x")
+    said = " ".join(done.stderr.replace("│", " ").split())
+    assert done.returncode == 2 and "--reporting-url: an http:// or https:// URL" in said, said
+    assert "STYRKEDJA_REPORTING_URL" not in said
+
+
+@pytest.mark.parametrize("variable", ["STYRKEDJA_TEST_NO_DOCKER", "STYRKEDJA_REQUIRE_KAFKA"])
+def test_the_test_plugin_s_other_switches_take_1_or_0(tmp_path: Path, variable: str) -> None:
+    """Failed on the old code: any text was on (`STYRKEDJA_TEST_NO_DOCKER=0` too), the session ran."""
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-p",
+                           "styrkedja_devstack.pytest_plugin", str(tmp_path / "test_nothing.py")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env=_env(**{variable: "yes", "STYRKEDJA_TEST_BROKERS": "embedded"}), check=False)
+    assert done.returncode == 4, (done.returncode, done.stdout[-1000:], done.stderr[-1000:])
+    assert f"${variable} takes 1 (on) or 0 (off), not 'yes'" in done.stderr + done.stdout
