@@ -58,7 +58,8 @@ def run(label: str, before_tree: Path | None, args: argparse.Namespace) -> dict:
     load_before = os.getloadavg()
     subprocess.run([sys.executable, str(ROOT / "bench" / "profile_apply.py"), "--data", "deadline-week",
                     "--students", str(args.students), "--batch", "5000", "--warm", str(args.warm), "--no-profile",
-                    "--by-handler", "--statements", "--label", label, "--json", str(target)], check=True, env=env,
+                    "--by-handler", "--statements", "--label", label, "--json", str(target),
+                    *(["--shuffle"] if args.shuffle else [])], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     result = json.loads(target.read_text())
     target.unlink()
@@ -88,6 +89,8 @@ def main() -> int:
     # apply38: profile_apply's ANALYZE is committed since; `--warm 5000` plans the timed batches from statistics of a
     # table one batch full (with 1, of a near-empty one: the first batches' plans as a fresh database's)
     parser.add_argument("--warm", type=int, default=1, help="profile_apply's --warm (events applied untimed first)")
+    # apply39: the events in random order — every batch mixes results, term grades and forecasts of many students
+    parser.add_argument("--shuffle", action="store_true", help="profile_apply's --shuffle (mixed batches)")
     parser.add_argument("--after-tree", type=Path, default=None,
                         help="an exported tree (git archive) of the after ref (default: this tree, as it is)")
     parser.add_argument("--out", type=Path, required=True)
@@ -133,7 +136,7 @@ def main() -> int:
                                                                 "gc_cpu_ms_per_batch")} for side in ("before", "after")}
     summary["python_ratio_median"] = statistics.median(p["python_ratio"] for p in pairs)
     summary["postgres_ratio_median"] = statistics.median(p["postgres_ratio"] for p in pairs)
-    args.out.write_text(json.dumps({"students": args.students, "batch": 5000, "warm": args.warm,
+    args.out.write_text(json.dumps({"students": args.students, "batch": 5000, "warm": args.warm, "shuffle": args.shuffle,
                                     "unchanged_handlers": UNCHANGED,
                                     "summary": summary, "pairs": pairs, "runs": runs}, indent=2) + "\n")
     print(json.dumps(summary))

@@ -13,6 +13,7 @@ from sqlalchemy import event, text
 from styrkedja_reporting.alerts.freshness import UnitKey, _students
 from styrkedja_reporting.figures.coverage_counts import _ADD, apply_student_counts
 from styrkedja_reporting.figures.tables import STUDENTS_KEY, figure_students
+from styrkedja_reporting.results.tables import lock_fact_writers
 from styrkedja_reporting.staging import json_rows
 from styrkedja_reporting.support.read import Where, students_assessed
 
@@ -76,7 +77,12 @@ async def test_support_students_assessed_uses_the_key(db, level: str, unit: str)
 
 async def test_the_emptied_cells_delete_uses_the_key(db) -> None:
     row = ("group", "1012/G10", "2991", "S1", 7, "2026/27", "HT", "st-1-10-3")
-    plans = await _plans_of(db, lambda s: apply_student_counts(s, [(*row, -1)], {}))
+
+    async def locked(session: Any) -> None:  # every writer holds its organisers' lock first
+        await lock_fact_writers(session, {"2991"})
+        await apply_student_counts(session, [(*row, -1)], {})
+
+    plans = await _plans_of(db, locked)
     deletes = [p for p in plans if p.startswith("Delete on figure_students")]
     assert deletes and all("figure_students_pkey" in p and "Seq Scan" not in p for p in deletes), "\n\n".join(plans)
 

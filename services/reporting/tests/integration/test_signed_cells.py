@@ -180,6 +180,7 @@ async def test_distinct_students_summed_by_the_server_equal_distinct_deltas(db, 
         emptied_any = emptied_any or bool(emptied)
         expected = distinct_deltas(groups(after, after), inserted, emptied, PLACEMENT)
         async with db.sessions.begin() as session:
+            await result_tables.lock_fact_writers(session, {key[2] for key in batch})  # every writer holds it
             got = await apply_student_counts(session, [(*key, n) for key, n in batch.items()], dict(PLACEMENT))
         assert +got == +expected and -got == -expected
         stored = after

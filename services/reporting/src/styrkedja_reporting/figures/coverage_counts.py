@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
 from ..results.rules import GROUP_SEPARATOR, Placement
-from ..results.tables import placement_of
+from ..results.tables import holds_fact_writers, placement_of
 from ..staging import Staged, as_arrays, quoted
 from .tables import CELL, figure_pass, figure_students
 
@@ -34,16 +34,21 @@ StudentKey = tuple[str, str, str, int, str, str]
 _STUDENT_KEY = ("organiser_id", "student_id", "subject_code", "year", "school_year", "period")
 _COLS = ", ".join(quoted(c) for c in (*CELL, "student_id", "count"))
 _STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
+_ORGANISER_AT = CELL.index("organiser_id")
 _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # Each staged row's student key (organiser, student, subject, year, school year, period) is looked up first: its
 # stored groups (`was`), read as they were before the statement (every part of one statement sees the table as it
 # was before it; its CTE's writes are not visible to the rest). A staged row whose own group is among them updates
 # that row by its place (`upd`), the rest are inserted (`ins`) — no ON CONFLICT: its speculative insertion looked
-# each key up once more and cost ~40 % more than a plain insert (bench/results/apply22.json). The look-up locks the
-# rows it finds (FOR UPDATE, in the staged rows' sorted order, as ON CONFLICT's update locked them): the update by
-# place cannot miss a row another writer moved (the organiser's writers are one at a time anyway,
-# `FACT_WRITERS_LOCK`; were a new key inserted beside this one, the insert would fail on the key — the batch
-# failed as a whole, not a count lost or doubled).
+# each key up once more and cost ~40 % more than a plain insert (bench/results/apply22.json). The look-up locks
+# nothing (until apply39 it took the rows FOR UPDATE: a lock record in the WAL and a header write per row found,
+# ~7.7k per deadline-week batch of 5,000): every writer of an organiser's rows holds its `FACT_WRITERS_LOCK` for the
+# transaction (`apply_student_counts` refuses to run otherwise, `holds_fact_writers`; the rebuild writes its own
+# tables alone), so no other transaction changes them between the statement's snapshot and its update. Were that
+# broken, the update by place would skip a row another writer had moved meanwhile (its new version is elsewhere):
+# the statement returns the updates it meant less those it made (`kind` 'm', when not 0) and the batch ends as a
+# serialization failure — run again whole by the consumer, never a count lost; a key another writer inserted
+# meanwhile fails this one's insert on the primary key (the batch failed as a whole, not a count doubled).
 # The groups after are those before, less the emptied, plus the inserted. The statement returns one row per
 # signature — what `distinct_deltas` sums per (organiser, subject, year, school year, period, groups after,
 # groups before), the groups as arrays — not one per student: the students never come to Python (at
@@ -64,7 +69,7 @@ _ADD = _STAGED.statements(
     # per staged row: every stored row of its student key (none: one row, `at` NULL)
     f"was AS MATERIALIZED (SELECT k.{', k.'.join((*CELL, 'student_id', 'count'))}, x.unit_id AS stored_unit, "
     f"x.count AS stored, x.ctid AS at FROM k LEFT JOIN LATERAL (SELECT x.unit_id, x.count, x.ctid "
-    f"FROM {figure_students.name} x WHERE {_SAME_KEY} OFFSET 0 FOR UPDATE) x ON true), "
+    f"FROM {figure_students.name} x WHERE {_SAME_KEY} OFFSET 0) x ON true), "
     f"ins AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT {_COLS} FROM k WHERE NOT EXISTS (SELECT FROM was w "
     "WHERE w.stored_unit = k.unit_id AND " + _SAME_KEY.replace("x.", "w.") + f") RETURNING {_KEY}, unit_id), "
     f"upd AS (UPDATE {figure_students.name} t SET count = t.count + w.count FROM was w "
@@ -87,7 +92,11 @@ _ADD = _STAGED.statements(
     "SELECT 's' AS kind, organiser_id, subject_code, year, school_year, period, now, was, "
     "CAST(count(*) AS integer) AS n, NULL AS unit_id, NULL AS student_id FROM per_key GROUP BY 2, 3, 4, 5, 6, 7, 8 "
     "UNION ALL SELECT 'e', organiser_id, subject_code, year, school_year, period, NULL, NULL, 0, unit_id, student_id "
-    "FROM ch WHERE emptied")
+    "FROM ch WHERE emptied "
+    # the updates meant (a staged row whose own group is stored) less those made: 0 unless another writer moved one
+    "UNION ALL SELECT 'm', NULL, NULL, NULL, NULL, NULL, NULL, NULL, m.n, NULL, NULL FROM (SELECT CAST("
+    "(SELECT count(*) FROM was w WHERE w.stored_unit = w.unit_id) - (SELECT count(*) FROM upd) AS integer) AS n) m "
+    "WHERE m.n <> 0")
 _DELETE = text(
     f"DELETE FROM {figure_students.name} WHERE count = 0 AND level = 'group' AND (unit_id, organiser_id, "
     "subject_code, year, school_year, period, student_id) IN (SELECT * FROM unnest(CAST(:unit_id AS text[]), "
@@ -151,20 +160,33 @@ def signature_deltas(signed: Iterable[tuple[tuple[Any, ...], int]], placement: P
     return Counter(out)
 
 
+class RowsMovedMeanwhile(RuntimeError):
+    """`_ADD` updated fewer rows than it found: another transaction changed them after the statement's snapshot (a
+    writer without the organiser's `FACT_WRITERS_LOCK`). A serialization failure (SQLSTATE 40001): the consumer runs
+    the batch again whole (`styrkedja_kit.consumer.concurrency_conflict`), after the other writer's commit."""
+
+    sqlstate = "40001"
+
+
 async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]], placement: Placement) -> Counter[Any]:
     """Add the group cells' student multiset deltas (`rows`: CELL values, student id, count) and
     return the change of distinct students per cell of every level: one statement adds them and
     returns the changed students' groups before and after summed per signature (`_ADD`), one removes
     the emptied rows (when any)."""
-    rows = sorted(r for r in rows if r[-1])  # sorted: the same lock order for every writer
+    rows = sorted(r for r in rows if r[-1])  # sorted: the index's pages in one order (and the inserts' key locks)
     if not rows:
         return Counter()
+    organisers = {r[_ORGANISER_AT] for r in rows}
+    if not holds_fact_writers(session, organisers):  # `_ADD` reads and updates without row locks: see above it
+        raise RuntimeError(f"figure_students written without FACT_WRITERS_LOCK of {len(organisers)} organiser(s)")
     found = await _STAGED.execute(session, rows, _ADD)
     signed: list[tuple[tuple[Any, ...], int]] = []
     empty_rows: list[tuple[Any, ...]] = []
     for kind, organiser_id, subject_code, year, school_year, period, now, was, n, unit_id, student_id in found:
         if kind == "s":
             signed.append(((organiser_id, subject_code, year, school_year, period, tuple(now), tuple(was)), n))
+        elif kind == "m":
+            raise RowsMovedMeanwhile(f"{n} of figure_students' rows moved by another writer during the batch")
         else:
             empty_rows.append((unit_id, organiser_id, subject_code, year, school_year, period, student_id))
     if empty_rows:

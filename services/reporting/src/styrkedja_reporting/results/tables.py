@@ -221,6 +221,16 @@ async def lock_fact_writers(session: AsyncSession, organisers: Iterable[str]) ->
     session.info[_FACT_WRITERS] = (_transaction_of(session), held | frozenset(missing))
 
 
+def holds_fact_writers(session: AsyncSession, organisers: Iterable[str]) -> bool:
+    """Whether the session's transaction holds `FACT_WRITERS_LOCK` of every one of `organisers` (or is the sole writer
+    of what it writes, `sole_fact_writer`): a writer that reads rows and writes them by their place without locking
+    them (`figures.coverage_counts`) relies on it."""
+    noted = session.info.get(_FACT_WRITERS)
+    if noted == _SOLE:
+        return True
+    return noted is not None and noted[0] is _transaction_of(session) and noted[1].issuperset(organisers)
+
+
 def sole_fact_writer(session: AsyncSession, sole: bool = True) -> None:
     """The session's transactions are the only writers of the facts and cells they write (the rebuild's, into its
     own schema): they take no `FACT_WRITERS_LOCK` (a lock for the whole database, which would hold the live
