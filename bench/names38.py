@@ -67,19 +67,21 @@ print(json.dumps({"file": styrkedja_contracts.__file__, "us": out}))
 """
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", default="3f6d2e80", help="the commit of the code before")
-    parser.add_argument("--pairs", type=int, default=6)
-    parser.add_argument("--events", type=int, default=5_000)
+def main(side: str = SIDE, *, base: str = "3f6d2e80", pairs: int = 6, events: int = 5_000, out: Path = RESULTS,
+         prefix: str = "hostile38", doc: str | None = None) -> int:
+    """The pairs of `side` (this module's, or a later round's variant of it) with that round's defaults and `doc`."""
+    parser = argparse.ArgumentParser(description=doc or __doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default=base, help="the commit of the code before")
+    parser.add_argument("--pairs", type=int, default=pairs)
+    parser.add_argument("--events", type=int, default=events)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=out)
     args = parser.parse_args()
-    contracts_pairs(SIDE,
+    contracts_pairs(side,
                     what="decode_event CPU µs per event of organisation.unit_upserted events with a name of their own "
                          "each, and of assessments: before (--base) and after (the working tree), alternated pairs",
                     base=args.base, pairs=args.pairs,
-                    events=args.events, repeats=args.repeats, out=args.out, prefix="hostile38")
+                    events=args.events, repeats=args.repeats, out=args.out, prefix=prefix)
     return 0
 
 

@@ -12,11 +12,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from measured import contracts_pairs
+import names38
 from names38 import SIDE as SIDE38
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,19 +29,8 @@ SIDE = SIDE38.replace(_CORPORA, _CORPORA[:-1] + ', "latin_and_greek": []}').repl
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", default="a47b8a7e", help="the commit of the code before")
-    parser.add_argument("--pairs", type=int, default=4)
-    parser.add_argument("--events", type=int, default=3_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    contracts_pairs(SIDE,
-                    what="decode_event CPU µs per event of organisation.unit_upserted events with a name of their own "
-                         "each, and of assessments: before (--base) and after (the working tree), alternated pairs",
-                    base=args.base, pairs=args.pairs,
-                    events=args.events, repeats=args.repeats, out=args.out, prefix="hostile39")
-    return 0
+    return names38.main(SIDE, base="a47b8a7e", pairs=4, events=3_000, out=RESULTS, prefix="hostile39",
+                        doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ past a scope and no small group shown: nothing to pin here; the dashboard's prob
   door that takes a name (the event models, LIKA's owner and tags, a plan's title, reporting's directory), in the events
   (a tightened validation: the schemas unchanged) and in the SS 12000 import. A name written in that script ("7А",
   "Клас 7А", "Svenska і Українська") is taken, as is a word of another script that does not look Latin ("Modersmål
-  Ελληνικά").
+  Ελληνικά"). The doors, each asked by this rule and round 38's: tests/test_name_doors.py.
 - Settings: `STYRKEDJA_TRACEBACK` was read as "is it 1" (`yes`, `true` were off, silently): now by the switches' rule,
   one line naming it, exit 2, before the import starts; so are the test plugin's `STYRKEDJA_TEST_NO_DOCKER` (any text
   was on, `0` too) and `STYRKEDJA_REQUIRE_KAFKA`. A bad `STYRKEDJA_REPORTING_URL` (or the SS 12000 token from
@@ -28,16 +28,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from styrkedja_contracts import ContractError, OrganisationUnitUpsertedV1, decode_event, example_bytes
-from styrkedja_contracts.door_rules import EVERY_EVENT, HELD
-from styrkedja_contracts.envelope import decode_plain
+from styrkedja_contracts import OrganisationUnitUpsertedV1, example_bytes
 
 #: `identifiers.LOOK_ALIKE_RULE` (spelt out: the module imports on the old code, whose tests then fail one by one)
 LOOK_ALIKE_RULE = "no_whole_script_confusables"
@@ -77,96 +73,6 @@ def test_a_latin_name_with_a_whole_script_look_alike_word_is_refused_naming_fiel
 def test_honest_names_are_taken(name: str) -> None:
     data = json.loads(example_bytes(UNIT))["data"]
     assert OrganisationUnitUpsertedV1.model_validate({**data, "name": name}).name == name
-
-
-def _unit_event(name: str, ensure_ascii: bool) -> bytes:
-    document = json.loads(example_bytes(UNIT))
-    document["id"] = str(uuid.uuid4())
-    document["data"]["name"] = name
-    return json.dumps(document, ensure_ascii=ensure_ascii).encode()
-
-
-@pytest.mark.parametrize("ensure_ascii", [True, False], ids=["escaped", "as UTF-8"])
-def test_an_event_naming_a_unit_so_is_dead_lettered_naming_field_and_rule(ensure_ascii: bool) -> None:
-    """The live consumer's and the rebuild's decode. Failed on the old code: applied, a second "Klass 7A"."""
-    raw = _unit_event("Klass 7А", ensure_ascii)
-    assert decode_plain(raw) is None  # not plain text: never the fast path's
-    with pytest.raises(ContractError) as refused:
-        decode_event(raw)
-    assert refused.value.reason == "invalid_data", refused.value
-    assert "data.name" in refused.value.message and "(no_whole_script_confusables)" in refused.value.message
-    decode_event(_unit_event("Клас 7А", ensure_ascii))
-
-
-def test_the_rebuild_dead_letters_it_too() -> None:
-    from styrkedja_contracts.topics import topic_for_event_type
-    from styrkedja_reporting.rebuild.bulk import decoded_and_staged
-
-    topic = topic_for_event_type(UNIT).name
-    raw = [(topic, 0, n, _unit_event(name, False), 1_796_083_200_000, b"2999", None)
-           for n, name in enumerate(["Klass 7A", "Klass 7А", "Клас 7А"])]
-    staged = decoded_and_staged(raw, 0, 64_000, as_text=False)
-    assert [(d[0], d[1]) for d in staged.dead] == [(1, "invalid_data")], staged.dead
-    assert "no_whole_script_confusables" in staged.dead[0][2]
-
-
-def test_the_rule_is_held_by_every_event() -> None:
-    from styrkedja_contracts.identifiers import LOOK_ALIKE_RULE as RULE
-
-    assert RULE == LOOK_ALIKE_RULE and HELD[LOOK_ALIKE_RULE] == (EVERY_EVENT,)
-
-
-def test_lika_s_owner_and_tag_name_the_rule() -> None:
-    """Failed on the old code: taken (LIKA's door checks an owner and a tag by its own text rule)."""
-    from styrkedja_lika.text_rules import text_problems
-
-    assert [(p.field, p.rule) for p in text_problems("owner", "Rektor АВ")] == [("owner", LOOK_ALIKE_RULE)]
-    assert [(p.field, p.rule) for p in text_problems("tags.0", "IT-plan ΟΚ")] == [("tags.0", LOOK_ALIKE_RULE)]
-    assert text_problems("owner", "Ректор АВ") == [] and text_problems("note", "Rektor АВ", multiline=True) == []
-
-
-def test_a_plan_s_title_names_the_rule_at_the_assessment_door() -> None:
-    from styrkedja_assessment.plans.schemas import PlanIn
-
-    body = {"organiser_id": "2999", "school_unit_code": "29990011", "group_id": "7A", "subject_code": "GRGRMAT01",
-            "school_year": "2026/27", "term": "HT", "title": "Bråk 7А", "published_on": "2026-09-01"}
-    with pytest.raises(ValidationError) as refused:
-        PlanIn.model_validate(body)
-    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [(("title",), LOOK_ALIKE_RULE)]
-    PlanIn.model_validate({**body, "title": "Bråk 7A"})
-
-
-def test_the_ss12000_import_refuses_the_item_naming_its_field_and_rule() -> None:
-    """Failed on the old code: the group was planned as any other."""
-    from test_import_hostile import BRAND, GROUP, HUV, SU, ZONE, MovedServer
-
-    from styrkedja_cli.ss12000.command import read_and_plan
-
-    alike = {**GROUP, "id": "6A7B8C9D-0E1F-4A2B-8C3D-4E5F6A7B8C9E", "displayName": "Klass 7А", "groupMemberships": []}
-    served = {"organisations": [HUV, BRAND, {**SU, "displayName": "Skolan Ελληνικά"}], "groups": [GROUP, alike],
-              "duties": [], "syllabuses": [], "activities": [], "persons": []}
-    plan, _ = read_and_plan(MovedServer(served).source(), since=None, naive_zone=ZONE)
-    refused = [(r.entity, r.id, r.reason) for r in plan.refused]
-    assert len(refused) == 1 and refused[0][:2] == ("groups", alike["id"].lower()), refused
-    assert refused[0][2].startswith("displayName: ") and "(no_whole_script_confusables)" in refused[0][2], refused
-
-
-@pytest.mark.integration
-@pytest.mark.postgres_only
-def test_reporting_s_directory_door_answers_422_naming_field_and_rule(reporting: Any, token_issuer: Any) -> None:
-    """Failed on the old code: "Klass 7А" was published beside "Klass 7A" (a 200)."""
-    import httpx
-    from inprocess import ORGANISER, auth
-
-    base = {**json.loads(example_bytes(UNIT))["data"], "organiser_id": ORGANISER}
-    with httpx.Client(base_url=reporting.url, headers=auth(token_issuer), timeout=60) as client:
-        answer = client.post("/v1/directory/changes", json={"items": [{"type": UNIT,
-                                                                       "data": {**base, "name": "Skolan ΟΚ"}}]})
-        assert answer.status_code == 422, answer.text
-        assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [("items.0.data.name", LOOK_ALIKE_RULE)]
-        taken = client.post("/v1/directory/changes", json={"items": [{"type": UNIT,
-                                                                      "data": {**base, "name": "Клас 7А"}}]})
-        assert taken.status_code == 200, taken.text
 
 
 # --- settings named as given ------------------------------------------------------------------------------------------
