@@ -136,13 +136,19 @@ class _Silent:
         self.socket.close()
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupted(argv: list[str], env: dict[str, str], server: _Silent, cwd: Path,
                  program: tuple[str, ...] = ("-c", "from styrkedja_cli.main import run_cli; run_cli()")
                  ) -> tuple[int, str]:
-    """`styrkedja ARGV` (or another `program`) as a shell runs it, Ctrl-C once it is talking to `server`."""
+    """`styrkedja ARGV` (or another `program`) as a shell runs it, Ctrl-C once it is talking to `server`. Its Ctrl-C
+    as a terminal's foreground job has it: a suite started in the background by a shell without job control inherits
+    SIGINT ignored (POSIX), and Python then keeps it ignored, so the command waited its whole timeout out."""
     process = subprocess.Popen([sys.executable, *program, *argv],
                                env={**os.environ, **env}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+                               text=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         assert server.accepted.wait(120), "the command never connected"
         server.accepted.clear()

@@ -250,7 +250,10 @@ def _held_keys_reporting(held: list[tuple[str, str]]) -> Any:
 def send_peak_growth_a_change() -> float:
     """What 10,000 membership changes more add to `command.send`'s peak, in bytes a change. Run in an interpreter of
     its own (see the test below): what earlier code in the same process left behind (caches, freed arenas) moved it
-    by some 20 bytes a change."""
+    by some 20 bytes a change. The collector runs first: garbage of the imports still waiting for it, collected
+    mid-`send` or not, moved the figure 196 -> 235 with the same code, by how many objects the imports made (session
+    38: one more module; session 39: the same code installed editable rather than on PYTHONPATH)."""
+    import gc
     import tracemalloc
     import uuid
 
@@ -267,6 +270,7 @@ def send_peak_growth_a_change() -> float:
             "unit_type": "organiser", "unit_id": "2999", "organiser_id": "2999"}}], shared={})
         the_plan.changes["memberships"] = Changes(_memberships(count), shared={})
         with httpx.Client(transport=httpx.MockTransport(reporting), base_url="http://reporting") as client:
+            gc.collect()
             tracemalloc.start()
             try:
                 summary = send(client, the_plan, [], removed_at=datetime.now(UTC), full=True, allow_mass_removal=True)
@@ -286,7 +290,10 @@ def test_what_send_holds_of_the_keys_it_sent_is_about_half_what_it_was() -> None
     asked after by name (what reporting held, units) as they are, any other as its hash in this run, in an array. Measured as what
     10,000 changes more add to the peak (a chunk's own objects are the same at any size): failed on the old code,
     309 bytes a change; now 89 (a hash is 8 bytes of one array). Measured in a fresh interpreter: after this file's
-    other tests in one process it read 236-239 (CI, session 24). What vanished is found as before."""
+    other tests in one process it read 236-239 (CI, session 24). With the collector run first (session 39: garbage
+    of the imports collected mid-`send` or not moved it 196 <-> 235 with the same code) it reads 23; a set of
+    (organiser, key) tuples alone, without the keys' texts, grows the peak by 264 bytes an entry, so the bound of 100
+    still refuses the old way. What vanished is found as before."""
     import subprocess
     import sys
     import uuid
@@ -301,7 +308,7 @@ def test_what_send_holds_of_the_keys_it_sent_is_about_half_what_it_was() -> None
         cwd=here, capture_output=True, text=True, timeout=300, check=False)
     assert measured.returncode == 0, measured.stderr[-2000:]
     more = float(measured.stdout.strip().splitlines()[-1])
-    assert more < 220, f"{more:.0f} bytes a change"
+    assert more < 100, f"{more:.0f} bytes a change"
 
     held = [(f"membership:{uuid.uuid4()}", "g-old"), ("unit:group:29990011:g0", "g0")]
     sent = Sent({"2999": held})
