@@ -153,16 +153,18 @@ def test_the_embedded_broker_s_run_reads_no_kafka_variable(monkeypatch: pytest.M
     assert not [line for line in setting_problems() if "STYRKEDJA_KAFKA" in line]
 
 
-@pytest.mark.parametrize("value", ["false", "no"])
-def test_a_test_switch_takes_1_or_0_only(tmp_path: Path, value: str) -> None:
+@pytest.mark.parametrize(("variable", "value"), [("STYRKEDJA_TEST_REUSE_DATABASES", "false"),
+                                               ("STYRKEDJA_TEST_REUSE_DATABASES", "no"),
+                                               # round 39: any text was on (`=0` too), the session ran
+                                               ("STYRKEDJA_TEST_NO_DOCKER", "yes"), ("STYRKEDJA_REQUIRE_KAFKA", "yes")])
+def test_a_test_switch_takes_1_or_0_only(tmp_path: Path, variable: str, value: str) -> None:
     """Failed on the old code: the session ran, the databases reused (only `0` was off)."""
     (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-p",
                            "styrkedja_devstack.pytest_plugin", str(tmp_path / "test_nothing.py")], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300,
-                          env=_env(STYRKEDJA_TEST_REUSE_DATABASES=value, STYRKEDJA_TEST_BROKERS="embedded"),
-                          check=False)
+                          env=_env(**{variable: value, "STYRKEDJA_TEST_BROKERS": "embedded"}), check=False)
     assert done.returncode == 4, (done.returncode, done.stdout[-1000:], done.stderr[-1000:])
-    assert f"$STYRKEDJA_TEST_REUSE_DATABASES takes 1 (on) or 0 (off), not {value!r}" in done.stderr + done.stdout
+    assert f"${variable} takes 1 (on) or 0 (off), not {value!r}" in done.stderr + done.stdout
 
 
